@@ -1,0 +1,42 @@
+# Tessera developer entry points. Every target creates and fills .venv itself, so each works on a
+# fresh clone and is safe to run again.
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null; \
+	then echo $$p; break; fi; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench slow clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Tessera needs Python 3.11 or 3.12 (blspy has no wheels beyond 3.12)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## demo: install, then encode a demo blob, sample and verify cells, recover it from half its cells
+demo: $(STAMP)
+	$(BIN)/das demo
+
+## lint: ruff, mypy (strict on da/), import-linter layering contracts
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## test: lint, then the default test suite (slow suites are marked and excluded)
+test: lint
+	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup -q
+
+## slow: the slow suites (large blobs, many Hypothesis examples)
+slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow -n 2 -q
+
+## bench: throughput and latency benchmarks (not tests; figures go in notes)
+bench: $(STAMP)
+	$(BIN)/python bench/bench_da.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache

@@ -1,0 +1,116 @@
+"""Blob encoding: pack, commit and prove every row, bind the commitments into the data root.
+
+`encode_row` is the unit of work (one row, ~0.2-0.4 s of ckzg holding the GIL); `encode_blob` runs it
+serially and `da.pool.EncoderPool` runs it in worker processes. Both assemble the same `EncodedBlob`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from da.config import DAConfig
+from da.constants import CELLS_PER_ROW
+from da.errors import MalformedSample
+from da.header import compute_commitment_branches, compute_data_root
+from da.kzg import CellProver
+from da.packing import pack_blob
+from da.types import (
+    BlobHeader,
+    Bytes32,
+    Cell,
+    CellCoordinate,
+    ColumnIndex,
+    DataRoot,
+    KZGCommitment,
+    KZGProof,
+    RowBytes,
+    RowIndex,
+    Sample,
+)
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as `progress(rows_done, rows_total)` after each row is encoded."""
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedRow:
+    """One row's commitment and its 128 cells with proofs."""
+
+    commitment: KZGCommitment
+    cells: tuple[Cell, ...]
+    proofs: tuple[KZGProof, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedBlob:
+    """The extended matrix of a blob, its header, data root and commitment branches."""
+
+    header: BlobHeader
+    data_root: DataRoot
+    rows: tuple[EncodedRow, ...]
+    commitment_branches: tuple[tuple[Bytes32, ...], ...]
+
+    def get_sample(self, coordinate: CellCoordinate) -> Sample:
+        """The sample at `coordinate`; raises `MalformedSample` if it lies outside the matrix."""
+        row, column = coordinate.row, coordinate.column
+        if not 0 <= row < len(self.rows) or not 0 <= column < CELLS_PER_ROW:
+            raise MalformedSample(
+                f"cell ({row}, {column}) is outside the {len(self.rows)}x{CELLS_PER_ROW} matrix"
+            )
+        encoded_row = self.rows[row]
+        return Sample(
+            row=row,
+            column=column,
+            cell=encoded_row.cells[column],
+            proof=encoded_row.proofs[column],
+            commitment=encoded_row.commitment,
+            commitment_branch=self.commitment_branches[row],
+        )
+
+    def get_samples(self, coordinates: Iterable[CellCoordinate]) -> list[Sample]:
+        """The samples at each coordinate, in order."""
+        return [self.get_sample(coordinate) for coordinate in coordinates]
+
+    def get_column(self, column: ColumnIndex) -> list[Sample]:
+        """Every row's sample in column `column` (what a custodian of that column holds)."""
+        return [self.get_sample(CellCoordinate(RowIndex(row), column)) for row in range(len(self.rows))]
+
+
+def encode_row(prover: CellProver, row: RowBytes) -> EncodedRow:
+    """Commit to one packed row and compute its cells and proofs."""
+    commitment = prover.compute_row_commitment(row)
+    cells, proofs = prover.compute_cells_and_proofs(row)
+    return EncodedRow(commitment=commitment, cells=tuple(cells), proofs=tuple(proofs))
+
+
+def assemble_encoded_blob(byte_length: int, rows: Iterable[EncodedRow]) -> EncodedBlob:
+    """Build the header, data root and branches over already-encoded rows."""
+    encoded_rows = tuple(rows)
+    header = BlobHeader(
+        byte_length=byte_length,
+        row_count=len(encoded_rows),
+        row_commitments=tuple(row.commitment for row in encoded_rows),
+    )
+    return EncodedBlob(
+        header=header,
+        data_root=compute_data_root(header),
+        rows=encoded_rows,
+        commitment_branches=tuple(compute_commitment_branches(header)),
+    )
+
+
+def encode_blob(
+    data: bytes,
+    prover: CellProver,
+    config: DAConfig | None = None,
+    progress: ProgressCallback | None = None,
+) -> EncodedBlob:
+    """Encode a blob serially in this process (see `da.pool.EncoderPool` for the parallel path)."""
+    rows = pack_blob(data, (config or DAConfig()).validate())
+    encoded: list[EncodedRow] = []
+    for row in rows:
+        encoded.append(encode_row(prover, row))
+        if progress is not None:
+            progress(len(encoded), len(rows))
+    return assemble_encoded_blob(len(data), encoded)

@@ -1,0 +1,80 @@
+"""The packing rule: blob bytes <-> rows of canonical field elements (31 data bytes per element).
+
+Every 32-byte field element is a zero byte followed by 31 blob bytes, so it is always below the
+BLS12-381 scalar modulus; the blob is prefixed with its length (uint64, little-endian) and the last
+row is zero-padded. Unpacking accepts only the canonical form, so one blob has exactly one packing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from da.config import DAConfig
+from da.constants import (
+    BYTES_PER_FIELD_ELEMENT,
+    BYTES_PER_ROW,
+    LENGTH_PREFIX_BYTES,
+    MAX_ROWS_PER_BLOB,
+    USABLE_BYTES_PER_FIELD_ELEMENT,
+    USABLE_BYTES_PER_ROW,
+)
+from da.errors import BlobTooLarge, EmptyBlob, InvalidBlobEncoding
+from da.types import RowBytes
+
+
+def compute_row_count(byte_length: int) -> int:
+    """Number of rows a blob of `byte_length` bytes packs into (length prefix included)."""
+    return -(-(byte_length + LENGTH_PREFIX_BYTES) // USABLE_BYTES_PER_ROW)
+
+
+def validate_blob_size(byte_length: int, config: DAConfig) -> None:
+    """Raise `EmptyBlob` or `BlobTooLarge` unless 1 <= byte_length <= config.max_blob_bytes."""
+    if byte_length == 0:
+        raise EmptyBlob
+    if byte_length > config.max_blob_bytes:
+        raise BlobTooLarge(byte_length, config.max_blob_bytes)
+
+
+def pack_blob(data: bytes, config: DAConfig) -> list[RowBytes]:
+    """Pack blob bytes into rows of 4096 canonical field elements (EIP-4844 blobs)."""
+    validate_blob_size(len(data), config)
+    row_count = compute_row_count(len(data))
+    payload = np.zeros(row_count * USABLE_BYTES_PER_ROW, dtype=np.uint8)
+    payload[:LENGTH_PREFIX_BYTES] = np.frombuffer(
+        len(data).to_bytes(LENGTH_PREFIX_BYTES, "little"), dtype=np.uint8
+    )
+    payload[LENGTH_PREFIX_BYTES : LENGTH_PREFIX_BYTES + len(data)] = np.frombuffer(
+        data, dtype=np.uint8
+    )
+    element_count = payload.size // USABLE_BYTES_PER_FIELD_ELEMENT
+    elements = np.zeros((element_count, BYTES_PER_FIELD_ELEMENT), dtype=np.uint8)
+    elements[:, 1:] = payload.reshape(-1, USABLE_BYTES_PER_FIELD_ELEMENT)
+    flat = elements.tobytes()
+    return [RowBytes(flat[i : i + BYTES_PER_ROW]) for i in range(0, len(flat), BYTES_PER_ROW)]
+
+
+def unpack_rows(rows: list[RowBytes], byte_length: int) -> bytes:
+    """Invert `pack_blob`: check the rows are the canonical packing of `byte_length` bytes, return them.
+
+    Raises `InvalidBlobEncoding` if the row count, a field element's top byte, the length prefix or
+    the padding is not what `pack_blob` would have produced.
+    """
+    if not 1 <= byte_length <= MAX_ROWS_PER_BLOB * USABLE_BYTES_PER_ROW - LENGTH_PREFIX_BYTES:
+        raise InvalidBlobEncoding(f"byte length {byte_length} is outside the supported range")
+    expected_rows = compute_row_count(byte_length)
+    if len(rows) != expected_rows:
+        raise InvalidBlobEncoding(f"{len(rows)} rows given, {expected_rows} expected")
+    for index, row in enumerate(rows):
+        if len(row) != BYTES_PER_ROW:
+            raise InvalidBlobEncoding(f"row {index} is {len(row)} bytes, {BYTES_PER_ROW} expected")
+    elements = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, BYTES_PER_FIELD_ELEMENT)
+    if elements[:, 0].any():
+        raise InvalidBlobEncoding("a field element has a non-zero top byte")
+    payload = elements[:, 1:].tobytes()
+    prefix = int.from_bytes(payload[:LENGTH_PREFIX_BYTES], "little")
+    if prefix != byte_length:
+        raise InvalidBlobEncoding(f"length prefix says {prefix} bytes, header says {byte_length}")
+    end = LENGTH_PREFIX_BYTES + byte_length
+    if payload[end:].count(0) != len(payload) - end:
+        raise InvalidBlobEncoding("padding after the blob is not zero")
+    return payload[LENGTH_PREFIX_BYTES:end]

@@ -1,0 +1,112 @@
+"""The process-pool path: encode and recover rows in parallel worker processes.
+
+ckzg holds the GIL for 60-400 ms per call, so threads do not help; each worker process loads the
+trusted setup once (in its initializer) and then serves rows. Results are identical to the serial
+functions in `da.encoding` and `da.recovery`, which do the same per-row work.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+from da.config import DAConfig
+from da.encoding import EncodedBlob, EncodedRow, ProgressCallback, assemble_encoded_blob, encode_row
+from da.errors import EncoderPoolBroken
+from da.kzg import PRECOMPUTE_FOR_PROVING, default_trusted_setup_path, load_ckzg_backend
+from da.packing import pack_blob, unpack_rows
+from da.recovery import group_cells_by_row, recover_row_bytes
+from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, RowBytes, RowIndex
+
+T = TypeVar("T")
+
+
+def _load_worker_backend(trusted_setup: str, precompute: int) -> None:
+    load_ckzg_backend(precompute, Path(trusted_setup))
+
+
+def _encode_row_task(trusted_setup: str, precompute: int, row: RowBytes) -> EncodedRow:
+    return encode_row(load_ckzg_backend(precompute, Path(trusted_setup)), row)
+
+
+def _recover_row_task(
+    trusted_setup: str, precompute: int, row: RowIndex, cells: dict[ColumnIndex, Cell]
+) -> RowBytes:
+    return recover_row_bytes(load_ckzg_backend(precompute, Path(trusted_setup)), row, cells)
+
+
+class EncoderPool:
+    """A pool of worker processes that encode and recover rows; use as a context manager."""
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        config: DAConfig | None = None,
+        trusted_setup: Path | None = None,
+        precompute: int = PRECOMPUTE_FOR_PROVING,
+    ) -> None:
+        self.workers = workers if workers is not None else max(1, os.cpu_count() or 1)
+        self.config = (config or DAConfig()).validate()
+        self._setup = str(trusted_setup or default_trusted_setup_path())
+        self._precompute = precompute
+        # spawn, not fork: the daemon runs a trio thread and fork would copy it half-alive.
+        self._executor = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_load_worker_backend,
+            initargs=(self._setup, self._precompute),
+        )
+
+    def __enter__(self) -> EncoderPool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers, cancelling queued rows."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def encode_blob(self, data: bytes, progress: ProgressCallback | None = None) -> EncodedBlob:
+        """Encode a blob with its rows spread over the workers; same result as `encode_blob`."""
+        rows = pack_blob(data, self.config)
+        futures = [
+            self._executor.submit(_encode_row_task, self._setup, self._precompute, row)
+            for row in rows
+        ]
+        encoded = self._gather(futures, progress)
+        return assemble_encoded_blob(len(data), encoded)
+
+    def recover_blob(self, header: BlobHeader, cells: Mapping[CellCoordinate, Cell]) -> bytes:
+        """The original blob from cells with at least 64 per row; same result as `recover_blob`."""
+        rows = group_cells_by_row(header, cells)
+        futures = [
+            self._executor.submit(
+                _recover_row_task, self._setup, self._precompute, RowIndex(index), row_cells
+            )
+            for index, row_cells in enumerate(rows)
+        ]
+        return unpack_rows(self._gather(futures, None), header.byte_length)
+
+    @staticmethod
+    def _gather(futures: list[Future[T]], progress: ProgressCallback | None) -> list[T]:
+        results: list[T] = []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except BrokenProcessPool as error:
+                raise EncoderPoolBroken(str(error)) from error
+            if progress is not None:
+                progress(len(results), len(futures))
+        return results

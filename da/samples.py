@@ -1,0 +1,133 @@
+"""Samples: structural validation, verification against a data root, and the SSZ wire codec.
+
+`verify_samples` keeps apart the two ways a sample can be bad: structurally malformed (wrong lengths,
+indices out of range) raises `MalformedSample`; well-formed but wrong (a branch that does not reach
+the data root, a proof that does not check, bytes that are not a curve point) returns False.
+"""
+
+
+from collections.abc import Sequence
+
+from remerkleable.basic import uint64
+from remerkleable.byte_arrays import ByteVector, Bytes32 as SSZBytes32, Bytes48
+from remerkleable.complex import Container, Vector
+
+from da.constants import (
+    BYTES_PER_CELL,
+    BYTES_PER_COMMITMENT,
+    BYTES_PER_PROOF,
+    BYTES_PER_ROOT,
+    CELLS_PER_ROW,
+    COMMITMENT_BRANCH_DEPTH,
+    MAX_ROWS_PER_BLOB,
+)
+from da.errors import InvalidKZGInput, MalformedSample
+from da.kzg import CellVerifier
+from da.merkle import is_valid_commitment_branch
+from da.types import Bytes32, Cell, ColumnIndex, DataRoot, KZGCommitment, KZGProof, RowIndex, Sample
+
+
+class SampleSSZ(Container):  # type: ignore[misc]
+    """SSZ form of `Sample` (fixed size, `SAMPLE_BYTES`)."""
+
+    row: uint64
+    column: uint64
+    cell: ByteVector[BYTES_PER_CELL]
+    proof: Bytes48
+    commitment: Bytes48
+    commitment_branch: Vector[SSZBytes32, COMMITMENT_BRANCH_DEPTH]
+
+
+SAMPLE_BYTES = 8 + 8 + BYTES_PER_CELL + BYTES_PER_PROOF + BYTES_PER_COMMITMENT + (
+    COMMITMENT_BRANCH_DEPTH * BYTES_PER_ROOT
+)
+"""Size of one SSZ-encoded sample."""
+
+
+def _check_bytes(what: str, value: object, length: int) -> None:
+    if not isinstance(value, bytes):
+        raise MalformedSample(f"{what} must be bytes, got {type(value).__name__}")
+    if len(value) != length:
+        raise MalformedSample(f"{what} is {len(value)} bytes, {length} expected")
+
+
+def _check_index(what: str, value: object, limit: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < limit:
+        raise MalformedSample(f"{what} must be an integer in [0, {limit}), got {value!r}")
+
+
+def validate_sample(sample: Sample) -> None:
+    """Raise `MalformedSample` unless every field has the right type, length and range."""
+    if not isinstance(sample, Sample):
+        raise MalformedSample(f"expected a Sample, got {type(sample).__name__}")
+    _check_index("row", sample.row, MAX_ROWS_PER_BLOB)
+    _check_index("column", sample.column, CELLS_PER_ROW)
+    _check_bytes("cell", sample.cell, BYTES_PER_CELL)
+    _check_bytes("proof", sample.proof, BYTES_PER_PROOF)
+    _check_bytes("commitment", sample.commitment, BYTES_PER_COMMITMENT)
+    branch = sample.commitment_branch
+    if not isinstance(branch, tuple) or len(branch) != COMMITMENT_BRANCH_DEPTH:
+        raise MalformedSample(f"commitment_branch must be a tuple of {COMMITMENT_BRANCH_DEPTH} nodes")
+    for level, node in enumerate(branch):
+        _check_bytes(f"commitment_branch[{level}]", node, BYTES_PER_ROOT)
+
+
+def verify_samples(data_root: DataRoot, samples: Sequence[Sample], verifier: CellVerifier) -> bool:
+    """True iff every sample's branch reaches `data_root` and all KZG proofs hold (one batched call).
+
+    An empty sequence verifies vacuously. Raises `MalformedSample` for a malformed root or sample.
+    """
+    _check_bytes("data root", data_root, BYTES_PER_ROOT)
+    for sample in samples:
+        validate_sample(sample)
+    if not samples:
+        return True
+    for sample in samples:
+        if not is_valid_commitment_branch(
+            sample.commitment, sample.row, sample.commitment_branch, data_root
+        ):
+            return False
+    try:
+        return verifier.verify_cell_proof_batch(
+            [sample.commitment for sample in samples],
+            [sample.column for sample in samples],
+            [sample.cell for sample in samples],
+            [sample.proof for sample in samples],
+        )
+    except InvalidKZGInput:
+        # Lengths and indices were validated above, so the backend rejected a point or a scalar:
+        # the bytes are well-formed on the wire but cannot be a valid proof, commitment or cell.
+        return False
+
+
+def sample_to_bytes(sample: Sample) -> bytes:
+    """SSZ encoding of a sample."""
+    validate_sample(sample)
+    return bytes(
+        SampleSSZ(
+            row=sample.row,
+            column=sample.column,
+            cell=ByteVector[BYTES_PER_CELL](sample.cell),
+            proof=Bytes48(sample.proof),
+            commitment=Bytes48(sample.commitment),
+            commitment_branch=[SSZBytes32(node) for node in sample.commitment_branch],
+        ).encode_bytes()
+    )
+
+
+def bytes_to_sample(data: bytes) -> Sample:
+    """Decode and validate a sample from untrusted bytes; raises `MalformedSample`."""
+    if not isinstance(data, bytes) or len(data) != SAMPLE_BYTES:
+        size = len(data) if isinstance(data, bytes) else type(data).__name__
+        raise MalformedSample(f"a sample is {SAMPLE_BYTES} bytes, got {size}")
+    decoded = SampleSSZ.decode_bytes(data)
+    sample = Sample(
+        row=RowIndex(int(decoded.row)),
+        column=ColumnIndex(int(decoded.column)),
+        cell=Cell(bytes(decoded.cell)),
+        proof=KZGProof(bytes(decoded.proof)),
+        commitment=KZGCommitment(bytes(decoded.commitment)),
+        commitment_branch=tuple(Bytes32(bytes(node)) for node in decoded.commitment_branch),
+    )
+    validate_sample(sample)
+    return sample

@@ -1,0 +1,52 @@
+"""Typed values of the DA layer: indices and byte kinds as NewTypes, headers and samples as frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NewType
+
+RowIndex = NewType("RowIndex", int)
+ColumnIndex = NewType("ColumnIndex", int)
+DataRoot = NewType("DataRoot", bytes)
+Bytes32 = NewType("Bytes32", bytes)
+KZGCommitment = NewType("KZGCommitment", bytes)
+KZGProof = NewType("KZGProof", bytes)
+Cell = NewType("Cell", bytes)
+RowBytes = NewType("RowBytes", bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class CellCoordinate:
+    """Where a cell sits in the extended matrix: row `row`, column `column`."""
+
+    row: RowIndex
+    column: ColumnIndex
+
+
+@dataclass(frozen=True, slots=True)
+class BlobHeader:
+    """What binds a blob: its byte length, its row count and one KZG commitment per row.
+
+    Its SSZ `hash_tree_root` is the data root (see `da.header.compute_data_root`).
+    """
+
+    byte_length: int
+    row_count: int
+    row_commitments: tuple[KZGCommitment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One cell with everything needed to check it against a data root alone."""
+
+    row: RowIndex
+    column: ColumnIndex
+    cell: Cell
+    proof: KZGProof
+    commitment: KZGCommitment
+    commitment_branch: tuple[Bytes32, ...]
+
+    @property
+    def coordinate(self) -> CellCoordinate:
+        """The sample's position in the extended matrix."""
+        return CellCoordinate(self.row, self.column)

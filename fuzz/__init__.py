@@ -1,0 +1,1 @@
+"""Hypothesis fuzzing of Tessera's consensus and codecs (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""Tessera's I/O shell: libp2p host, protocols, gossip, the HTTP API and the `das` command line."""

@@ -1,0 +1,1 @@
+"""The `das` command line: one module per command group."""

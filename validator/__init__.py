@@ -1,0 +1,1 @@
+"""Tessera's validator core: registry, VRF quorums, custody, attestations, certificates (later issue)."""
