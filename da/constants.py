@@ -1,4 +1,4 @@
-"""Protocol constants of the DA layer; `specs/das-core.md` is their normative home (a test checks both agree)."""
+"""Protocol constants of the DA layer; `specs/das-core.md` is their normative home (checked by a test)."""
 
 from typing import Final
 

@@ -79,18 +79,34 @@ def header_to_bytes(header: BlobHeader) -> bytes:
     return bytes(_to_ssz(header).encode_bytes())
 
 
+HEADER_FIXED_BYTES = 8 + 8 + 4
+"""The fixed part of a header's SSZ encoding: two uint64 and the offset of `row_commitments`."""
+
+
 def bytes_to_header(data: bytes) -> BlobHeader:
-    """Decode and validate an SSZ header from untrusted bytes; raises `MalformedHeader`."""
-    if len(data) > MAX_HEADER_BYTES:
-        raise MalformedHeader(f"header is {len(data)} bytes, at most {MAX_HEADER_BYTES} allowed")
-    try:
-        decoded = BlobHeaderSSZ.decode_bytes(data)
-    except (ValueError, IndexError, TypeError, OverflowError) as error:
-        raise MalformedHeader(f"header bytes do not decode: {error}") from error
+    """Decode and validate an SSZ header from untrusted bytes; raises `MalformedHeader`.
+
+    Decoded by hand (the layout is fixed) so that every malformed input maps to one typed error.
+    """
+    if not isinstance(data, bytes):
+        raise MalformedHeader(f"header must be bytes, got {type(data).__name__}")
+    if not HEADER_FIXED_BYTES <= len(data) <= MAX_HEADER_BYTES:
+        raise MalformedHeader(
+            f"header is {len(data)} bytes, expected {HEADER_FIXED_BYTES}..{MAX_HEADER_BYTES}"
+        )
+    offset = int.from_bytes(data[16:HEADER_FIXED_BYTES], "little")
+    if offset != HEADER_FIXED_BYTES:
+        raise MalformedHeader(f"row_commitments offset is {offset}, expected {HEADER_FIXED_BYTES}")
+    commitments = data[HEADER_FIXED_BYTES:]
+    if len(commitments) % BYTES_PER_COMMITMENT:
+        raise MalformedHeader(f"{len(commitments)} commitment bytes is not a multiple of 48")
     header = BlobHeader(
-        byte_length=int(decoded.byte_length),
-        row_count=int(decoded.row_count),
-        row_commitments=tuple(KZGCommitment(bytes(c)) for c in decoded.row_commitments),
+        byte_length=int.from_bytes(data[0:8], "little"),
+        row_count=int.from_bytes(data[8:16], "little"),
+        row_commitments=tuple(
+            KZGCommitment(commitments[i : i + BYTES_PER_COMMITMENT])
+            for i in range(0, len(commitments), BYTES_PER_COMMITMENT)
+        ),
     )
     validate_header(header)
     return header

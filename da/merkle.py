@@ -48,10 +48,8 @@ def is_valid_merkle_branch(
         return False
     value = bytes(leaf)
     for level, sibling in enumerate(branch):
-        if (index >> level) & 1:
-            value = hash_pair(sibling, value)
-        else:
-            value = hash_pair(value, sibling)
+        is_right_child = (index >> level) & 1
+        value = hash_pair(sibling, value) if is_right_child else hash_pair(value, sibling)
     return value == root
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import TracebackType
@@ -81,32 +81,34 @@ class EncoderPool:
     def encode_blob(self, data: bytes, progress: ProgressCallback | None = None) -> EncodedBlob:
         """Encode a blob with its rows spread over the workers; same result as `encode_blob`."""
         rows = pack_blob(data, self.config)
-        futures = [
-            self._executor.submit(_encode_row_task, self._setup, self._precompute, row)
-            for row in rows
-        ]
-        encoded = self._gather(futures, progress)
+        encoded = self._run(
+            [(_encode_row_task, (self._setup, self._precompute, row)) for row in rows], progress
+        )
         return assemble_encoded_blob(len(data), encoded)
 
     def recover_blob(self, header: BlobHeader, cells: Mapping[CellCoordinate, Cell]) -> bytes:
         """The original blob from cells with at least 64 per row; same result as `recover_blob`."""
         rows = group_cells_by_row(header, cells)
-        futures = [
-            self._executor.submit(
-                _recover_row_task, self._setup, self._precompute, RowIndex(index), row_cells
-            )
-            for index, row_cells in enumerate(rows)
-        ]
-        return unpack_rows(self._gather(futures, None), header.byte_length)
+        packed = self._run(
+            [
+                (_recover_row_task, (self._setup, self._precompute, RowIndex(index), row_cells))
+                for index, row_cells in enumerate(rows)
+            ],
+            None,
+        )
+        return unpack_rows(packed, header.byte_length)
 
-    @staticmethod
-    def _gather(futures: list[Future[T]], progress: ProgressCallback | None) -> list[T]:
-        results: list[T] = []
-        for future in futures:
-            try:
+    def _run(
+        self, tasks: list[tuple[Callable[..., T], tuple[object, ...]]], progress: ProgressCallback | None
+    ) -> list[T]:
+        """Run tasks on the workers and return their results in order; a dead worker is typed."""
+        try:
+            futures = [self._executor.submit(task, *args) for task, args in tasks]
+            results: list[T] = []
+            for future in futures:
                 results.append(future.result())
-            except BrokenProcessPool as error:
-                raise EncoderPoolBroken(str(error)) from error
-            if progress is not None:
-                progress(len(results), len(futures))
+                if progress is not None:
+                    progress(len(results), len(futures))
+        except BrokenProcessPool as error:
+            raise EncoderPoolBroken(str(error)) from error
         return results

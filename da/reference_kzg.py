@@ -19,6 +19,8 @@ from py_ecc.fields import optimized_bls12_381_FQ12 as FQ12
 from py_ecc.optimized_bls12_381.optimized_curve import add, curve_order, multiply, neg
 from py_ecc.optimized_bls12_381.optimized_pairing import final_exponentiate, pairing
 
+from da.errors import InvalidKZGInput
+
 BLS_MODULUS: Final = curve_order
 PRIMITIVE_ROOT_OF_UNITY: Final = 7
 FIELD_ELEMENTS_PER_BLOB: Final = 4096
@@ -235,3 +237,26 @@ class PyEccCellReference:
             self._g2_one, neg(lhs_g1), final_exponentiate=False
         )
         return bool(final_exponentiate(product) == FQ12.one())
+
+    def verify_cell_proof_batch(
+        self,
+        commitments: Sequence[bytes],
+        columns: Sequence[int],
+        cells: Sequence[bytes],
+        proofs: Sequence[bytes],
+    ) -> bool:
+        """`da.kzg.CellVerifier` over single-cell checks, so the oracle can stand in for ckzg.
+
+        Raises `InvalidKZGInput` for malformed input, as the ckzg backend does.
+        """
+        if not len(commitments) == len(columns) == len(cells) == len(proofs):
+            raise InvalidKZGInput("verify_cell_proof_batch", "argument lengths differ")
+        try:
+            return all(
+                self.verify_cell_kzg_proof(commitment, column, cell, proof)
+                for commitment, column, cell, proof in zip(
+                    commitments, columns, cells, proofs, strict=True
+                )
+            )
+        except ValueError as error:
+            raise InvalidKZGInput("verify_cell_proof_batch", str(error)) from error

@@ -9,7 +9,8 @@ the data root, a proof that does not check, bytes that are not a curve point) re
 from collections.abc import Sequence
 
 from remerkleable.basic import uint64
-from remerkleable.byte_arrays import ByteVector, Bytes32 as SSZBytes32, Bytes48
+from remerkleable.byte_arrays import Bytes32 as SSZBytes32
+from remerkleable.byte_arrays import Bytes48, ByteVector
 from remerkleable.complex import Container, Vector
 
 from da.constants import (
@@ -116,18 +117,25 @@ def sample_to_bytes(sample: Sample) -> bytes:
 
 
 def bytes_to_sample(data: bytes) -> Sample:
-    """Decode and validate a sample from untrusted bytes; raises `MalformedSample`."""
+    """Decode and validate a sample from untrusted bytes; raises `MalformedSample`.
+
+    The SSZ layout is fixed-size, so fields are sliced at fixed offsets.
+    """
     if not isinstance(data, bytes) or len(data) != SAMPLE_BYTES:
         size = len(data) if isinstance(data, bytes) else type(data).__name__
         raise MalformedSample(f"a sample is {SAMPLE_BYTES} bytes, got {size}")
-    decoded = SampleSSZ.decode_bytes(data)
+    cell_end = 16 + BYTES_PER_CELL
+    proof_end = cell_end + BYTES_PER_PROOF
+    commitment_end = proof_end + BYTES_PER_COMMITMENT
     sample = Sample(
-        row=RowIndex(int(decoded.row)),
-        column=ColumnIndex(int(decoded.column)),
-        cell=Cell(bytes(decoded.cell)),
-        proof=KZGProof(bytes(decoded.proof)),
-        commitment=KZGCommitment(bytes(decoded.commitment)),
-        commitment_branch=tuple(Bytes32(bytes(node)) for node in decoded.commitment_branch),
+        row=RowIndex(int.from_bytes(data[0:8], "little")),
+        column=ColumnIndex(int.from_bytes(data[8:16], "little")),
+        cell=Cell(data[16:cell_end]),
+        proof=KZGProof(data[cell_end:proof_end]),
+        commitment=KZGCommitment(data[proof_end:commitment_end]),
+        commitment_branch=tuple(
+            Bytes32(data[i : i + BYTES_PER_ROOT]) for i in range(commitment_end, SAMPLE_BYTES, BYTES_PER_ROOT)
+        ),
     )
     validate_sample(sample)
     return sample

@@ -1,4 +1,4 @@
-"""Typed values of the DA layer: indices and byte kinds as NewTypes, headers and samples as frozen dataclasses."""
+"""Typed values of the DA layer: indices and byte kinds as NewTypes, headers and samples as dataclasses."""
 
 from __future__ import annotations
 

@@ -1,0 +1,110 @@
+"""The process-pool path gives the serial path's results, and its failures arrive typed."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from da import (
+    BlobTooLarge,
+    CellCoordinate,
+    ColumnIndex,
+    DAConfig,
+    EmptyBlob,
+    EncodedBlob,
+    EncoderPool,
+    EncoderPoolBroken,
+    InvalidConfig,
+    InvalidKZGInput,
+    NotEnoughCells,
+    RowIndex,
+)
+from da.types import Cell
+
+pytestmark = pytest.mark.xdist_group("pool")
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[EncoderPool]:
+    with EncoderPool(workers=2, config=DAConfig(max_blob_bytes=300_000)) as encoder_pool:
+        yield encoder_pool
+
+
+def test_pooled_encoding_is_identical_to_serial(
+    pool: EncoderPool, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    data, serial = two_row_blob
+    seen: list[int] = []
+    assert pool.encode_blob(data, progress=lambda done, _total: seen.append(done)) == serial
+    assert seen == [1, 2]
+
+
+def test_pooled_recovery_is_identical_to_the_blob(
+    pool: EncoderPool, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    data, encoded = two_row_blob
+    cells = {
+        CellCoordinate(RowIndex(row), ColumnIndex(column)): encoded.rows[row].cells[column]
+        for row in range(2)
+        for column in range(32, 96)
+    }
+    assert pool.recover_blob(encoded.header, cells) == data
+    del cells[CellCoordinate(RowIndex(1), ColumnIndex(40))]
+    with pytest.raises(NotEnoughCells) as raised:
+        pool.recover_blob(encoded.header, cells)
+    assert raised.value.received == {1: 63}
+
+
+def test_worker_errors_cross_the_process_boundary_typed(
+    pool: EncoderPool, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    _data, encoded = two_row_blob
+    not_a_field_element = Cell(b"\xff" * 2048)
+    cells = {CellCoordinate(RowIndex(0), ColumnIndex(c)): not_a_field_element for c in range(64, 128)}
+    cells |= {CellCoordinate(RowIndex(1), ColumnIndex(c)): encoded.rows[1].cells[c] for c in range(64)}
+    with pytest.raises(InvalidKZGInput) as raised:
+        pool.recover_blob(encoded.header, cells)
+    assert raised.value.operation == "recover_cells_and_kzg_proofs"
+
+
+def test_size_limits_apply_before_any_work(pool: EncoderPool) -> None:
+    with pytest.raises(EmptyBlob):
+        pool.encode_blob(b"")
+    with pytest.raises(BlobTooLarge) as raised:
+        pool.encode_blob(bytes(300_001))
+    assert raised.value.limit == 300_000
+    with pytest.raises(InvalidConfig):
+        EncoderPool(workers=1, config=DAConfig(max_blob_bytes=0))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        InvalidKZGInput("op", "detail"),
+        NotEnoughCells({3: 10}, 64),
+        BlobTooLarge(5, 4),
+        EmptyBlob(),
+        InvalidConfig("max_blob_bytes", 0, "too small"),
+    ],
+)
+def test_errors_survive_pickling(error: Exception) -> None:
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert copy.__dict__ == error.__dict__
+
+
+def test_a_killed_worker_is_reported_not_hung() -> None:
+    before = set(multiprocessing.active_children())
+    with EncoderPool(workers=1) as doomed:
+        doomed.encode_blob(b"warm up")
+        (worker,) = set(multiprocessing.active_children()) - before
+        os.kill(worker.pid or 0, signal.SIGKILL)
+        worker.join(timeout=10)
+        with pytest.raises(EncoderPoolBroken):
+            doomed.encode_blob(b"after the crash")
