@@ -14,7 +14,6 @@ from da.errors import (
     InvalidConfig,
     InvalidKZGInput,
     MalformedHeader,
-    MalformedRow,
     MalformedSample,
     NotEnoughCells,
 )
@@ -62,7 +61,6 @@ __all__ = [
     "KZGCommitment",
     "KZGProof",
     "MalformedHeader",
-    "MalformedRow",
     "MalformedSample",
     "NotEnoughCells",
     "RowBytes",

@@ -47,10 +47,6 @@ class BlobTooLarge(DAError):
         self.limit = limit
 
 
-class MalformedRow(DAError):
-    """Raised when a row's bytes are not a canonical packed row (wrong length, bad field element)."""
-
-
 class MalformedHeader(DAError):
     """Raised when a blob header is inconsistent or its bytes do not decode."""
 

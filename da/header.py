@@ -29,7 +29,15 @@ class BlobHeaderSSZ(Container):  # type: ignore[misc]
 
 
 def validate_header(header: BlobHeader) -> None:
-    """Raise `MalformedHeader` unless the header is self-consistent (lengths, counts, limits)."""
+    """Raise `MalformedHeader` unless the header is self-consistent (types, lengths, counts, limits)."""
+    if not isinstance(header, BlobHeader):
+        raise MalformedHeader(f"expected a BlobHeader, got {type(header).__name__}")
+    for name in ("byte_length", "row_count"):
+        value = getattr(header, name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise MalformedHeader(f"{name} must be an integer, got {type(value).__name__}")
+    if not isinstance(header.row_commitments, tuple):
+        raise MalformedHeader("row_commitments must be a tuple")
     if not 1 <= header.byte_length <= MAX_SUPPORTED_BLOB_BYTES:
         raise MalformedHeader(f"byte_length {header.byte_length} is outside 1..{MAX_SUPPORTED_BLOB_BYTES}")
     expected_rows = compute_row_count(header.byte_length)
@@ -42,8 +50,8 @@ def validate_header(header: BlobHeader) -> None:
             f"{len(header.row_commitments)} row commitments for {header.row_count} rows"
         )
     for row, commitment in enumerate(header.row_commitments):
-        if len(commitment) != BYTES_PER_COMMITMENT:
-            raise MalformedHeader(f"commitment of row {row} is {len(commitment)} bytes")
+        if not isinstance(commitment, bytes) or len(commitment) != BYTES_PER_COMMITMENT:
+            raise MalformedHeader(f"commitment of row {row} is not {BYTES_PER_COMMITMENT} bytes")
 
 
 def _to_ssz(header: BlobHeader) -> BlobHeaderSSZ:

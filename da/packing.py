@@ -14,7 +14,7 @@ from da.constants import (
     BYTES_PER_FIELD_ELEMENT,
     BYTES_PER_ROW,
     LENGTH_PREFIX_BYTES,
-    MAX_ROWS_PER_BLOB,
+    MAX_SUPPORTED_BLOB_BYTES,
     USABLE_BYTES_PER_FIELD_ELEMENT,
     USABLE_BYTES_PER_ROW,
 )
@@ -37,7 +37,7 @@ def validate_blob_size(byte_length: int, config: DAConfig) -> None:
 
 def pack_blob(data: bytes, config: DAConfig) -> list[RowBytes]:
     """Pack blob bytes into rows of 4096 canonical field elements (EIP-4844 blobs)."""
-    validate_blob_size(len(data), config)
+    validate_blob_size(len(data), config.validate())
     row_count = compute_row_count(len(data))
     payload = np.zeros(row_count * USABLE_BYTES_PER_ROW, dtype=np.uint8)
     payload[:LENGTH_PREFIX_BYTES] = np.frombuffer(
@@ -59,7 +59,7 @@ def unpack_rows(rows: list[RowBytes], byte_length: int) -> bytes:
     Raises `InvalidBlobEncoding` if the row count, a field element's top byte, the length prefix or
     the padding is not what `pack_blob` would have produced.
     """
-    if not 1 <= byte_length <= MAX_ROWS_PER_BLOB * USABLE_BYTES_PER_ROW - LENGTH_PREFIX_BYTES:
+    if not 1 <= byte_length <= MAX_SUPPORTED_BLOB_BYTES:
         raise InvalidBlobEncoding(f"byte length {byte_length} is outside the supported range")
     expected_rows = compute_row_count(byte_length)
     if len(rows) != expected_rows:

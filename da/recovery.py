@@ -84,7 +84,7 @@ def recover_blob(
 
 def _validate_row_cells(row: RowIndex, cells: RowCells) -> None:
     for column, cell in cells.items():
-        if not 0 <= column < CELLS_PER_ROW:
+        if not isinstance(column, int) or isinstance(column, bool) or not 0 <= column < CELLS_PER_ROW:
             raise MalformedSample(f"row {row}: column {column} is outside [0, {CELLS_PER_ROW})")
         if not isinstance(cell, bytes) or len(cell) != BYTES_PER_CELL:
             raise MalformedSample(f"row {row}: cell {column} is not {BYTES_PER_CELL} bytes")

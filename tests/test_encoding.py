@@ -90,3 +90,14 @@ def test_encoding_is_deterministic_and_reports_progress(kzg: CkzgBackend) -> Non
     assert seen == [(1, 2), (2, 2)]
     assert encode_blob(data, kzg) == first
     assert encode_blob(data + b"\x00", kzg).data_root != first.data_root
+
+
+@pytest.mark.slow
+@settings(max_examples=17)
+@given(rows=st.integers(min_value=1, max_value=17), seed=st.integers(0, 2**32))
+def test_round_trip_every_row_count(kzg: CkzgBackend, rows: int, seed: int) -> None:
+    """Slow suite: random sizes across every row count up to the 2 MiB default limit."""
+    chooser = random.Random(seed)
+    low = (rows - 1) * USABLE_BYTES_PER_ROW
+    size = chooser.randint(low, rows * USABLE_BYTES_PER_ROW - LENGTH_PREFIX_BYTES)
+    _round_trip(kzg, chooser.randbytes(max(size, 1)))

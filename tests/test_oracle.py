@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from da import CkzgBackend, CellCoordinate, ColumnIndex, EncodedBlob, RowIndex, verify_samples
+from da import CellCoordinate, CkzgBackend, ColumnIndex, EncodedBlob, RowIndex, verify_samples
 from da.kzg import default_trusted_setup_path
 from da.reference_kzg import PyEccCellReference
 from da.types import Cell
