@@ -1,0 +1,332 @@
+"""`ValidatorCore`: the deterministic protocol state machine of one validator.
+
+`step(input) -> outputs`. No sockets, clocks or threads: time arrives as `Tick`, randomness comes
+from a secret nonce hashed with the data root, KZG checks go through the injected `CellVerifier`.
+The same object runs in the daemon and, many times over, inside `fuzz/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from da.constants import CELLS_PER_ROW
+from da.header import compute_data_root
+from da.kzg import CellVerifier
+from da.samples import verify_samples
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
+from validator.aggregation import Accepted, AttestationAggregator
+from validator.core.inputs import (
+    AttestationReceived,
+    BlobDispersing,
+    CustodyReceived,
+    CustodyStored,
+    EpochContextKnown,
+    Input,
+    SamplesReceived,
+    Tick,
+)
+from validator.core.outputs import (
+    AttestationCounted,
+    AttestationRejected,
+    Attested,
+    CertificateFormed,
+    CustodyRejected,
+    DutyFailed,
+    Output,
+    PublishCertificate,
+    PushCustody,
+    RequestSamples,
+    SampleRejected,
+    SendAttestation,
+    StoreCustody,
+)
+from validator.custody import compute_member_custody
+from validator.keys import SecretKey
+from validator.presets import Preset
+from validator.quorums import compute_quorums
+from validator.signing import compute_attestation_signing_root
+from validator.types import Attestation, Epoch, EpochContext, Quorum, QuorumIndex, ValidatorIndex
+
+
+@dataclass(frozen=True, slots=True)
+class CoreConfig:
+    """Timeouts of the core, in seconds of `Tick` time."""
+
+    sample_timeout_s: float = 2.0
+    custody_timeout_s: float = 30.0
+
+
+@dataclass
+class _PendingSample:
+    custodians: tuple[ValidatorIndex, ...]
+    attempt: int
+    deadline: float
+
+
+@dataclass
+class _Duty:
+    """A member's work on one blob: custody, then sampling, then the attestation."""
+
+    header: BlobHeader
+    epoch: Epoch
+    quorum: Quorum
+    aggregator: ValidatorIndex
+    custody: frozenset[ColumnIndex]
+    stage: str
+    deadline: float
+    pending: dict[CellCoordinate, _PendingSample] = field(default_factory=dict)
+    reserve: list[CellCoordinate] = field(default_factory=list)
+    replacements: int = 0
+
+
+class ValidatorCore:
+    """One validator's protocol state; feed it inputs with `step`, execute what it returns."""
+
+    def __init__(
+        self,
+        me: ValidatorIndex,
+        secret_key: SecretKey,
+        preset: Preset,
+        verifier: CellVerifier,
+        nonce: bytes,
+        config: CoreConfig | None = None,
+    ) -> None:
+        self.me = me
+        self.preset = preset
+        self.config = config or CoreConfig()
+        self._secret_key = secret_key
+        self._verifier = verifier
+        self._nonce = nonce
+        self.now = 0.0
+        self._contexts: dict[Epoch, EpochContext] = {}
+        self._quorums: dict[Epoch, tuple[Quorum, ...]] = {}
+        self.duties: dict[DataRoot, _Duty] = {}
+        self.attested: dict[DataRoot, Attestation] = {}
+        self.aggregations: dict[DataRoot, AttestationAggregator] = {}
+
+    def step(self, event: Input) -> list[Output]:
+        """Apply one input; return the messages to send and the events that happened, in order."""
+        if isinstance(event, EpochContextKnown):
+            return self._on_epoch(event)
+        if isinstance(event, BlobDispersing):
+            return self._on_dispersing(event)
+        if isinstance(event, CustodyReceived):
+            return self._on_custody(event)
+        if isinstance(event, CustodyStored):
+            return self._on_custody_stored(event)
+        if isinstance(event, SamplesReceived):
+            return self._on_samples(event)
+        if isinstance(event, AttestationReceived):
+            return self._on_attestation(event.attestation)
+        return self._on_tick(event)
+
+    def get_quorum(self, epoch: Epoch, index: QuorumIndex) -> Quorum | None:
+        """Quorum `index` of `epoch`, if that epoch's context is known and the quorum exists."""
+        quorums = self._quorums.get(epoch, ())
+        return quorums[index] if 0 <= index < len(quorums) else None
+
+    # --- inputs ---------------------------------------------------------------------------------
+
+    def _on_epoch(self, event: EpochContextKnown) -> list[Output]:
+        context = event.context
+        self._contexts[context.epoch] = context
+        self._quorums[context.epoch] = compute_quorums(context, self.preset, verify_ballots=False)
+        return []
+
+    def _on_dispersing(self, event: BlobDispersing) -> list[Output]:
+        data_root = compute_data_root(event.header)
+        quorum = self.get_quorum(event.epoch, event.quorum)
+        if quorum is None:
+            return [DutyFailed(data_root, f"quorum {event.quorum} of epoch {event.epoch} is unknown")]
+        if data_root not in self.aggregations:
+            context = self._contexts[event.epoch]
+            self.aggregations[data_root] = AttestationAggregator(context, quorum, data_root, self.preset)
+        custody = compute_member_custody(quorum, data_root, self.preset)
+        return [
+            PushCustody(member, event.header, event.epoch, event.quorum, tuple(sorted(custody[member])))
+            for member in quorum.members
+        ]
+
+    def _on_custody(self, event: CustodyReceived) -> list[Output]:
+        data_root = compute_data_root(event.header)
+        reason = self._check_custody(event, data_root)
+        if reason is not None:
+            return [CustodyRejected(data_root, event.sender, reason)]
+        quorum = self.get_quorum(event.epoch, event.quorum)
+        if quorum is None:  # checked in _check_custody; keeps the type checker honest
+            return [CustodyRejected(data_root, event.sender, "unknown quorum")]
+        custody = compute_member_custody(quorum, data_root, self.preset)[self.me]
+        self.duties[data_root] = _Duty(
+            header=event.header, epoch=event.epoch, quorum=quorum, aggregator=event.sender,
+            custody=custody, stage="storing", deadline=self.now + self.config.custody_timeout_s,
+        )
+        return [StoreCustody(event.header, event.samples)]
+
+    def _check_custody(self, event: CustodyReceived, data_root: DataRoot) -> str | None:
+        if data_root in self.duties or data_root in self.attested:
+            return "custody for this blob was already accepted"
+        quorum = self.get_quorum(event.epoch, event.quorum)
+        if quorum is None:
+            return f"quorum {event.quorum} of epoch {event.epoch} is unknown"
+        custody = compute_member_custody(quorum, data_root, self.preset).get(self.me)
+        if custody is None:
+            return "this validator is not a member of the blob's quorum"
+        expected = {
+            CellCoordinate(RowIndex(row), column)
+            for row in range(event.header.row_count)
+            for column in custody
+        }
+        received = [sample.coordinate for sample in event.samples]
+        if len(received) != len(expected) or set(received) != expected:
+            return f"expected {len(expected)} custody cells, got {len(set(received))} of them"
+        if not verify_samples(data_root, event.samples, self._verifier):
+            return "custody cells do not verify against the data root"
+        return None
+
+    def _on_custody_stored(self, event: CustodyStored) -> list[Output]:
+        duty = self.duties.get(event.data_root)
+        if duty is None or duty.stage != "storing":
+            return []
+        duty.stage = "sampling"
+        drawn = self._draw_samples(event.data_root, duty)
+        duty.reserve = drawn[self.preset.VALIDATOR_SAMPLES :][::-1]
+        for coordinate in drawn[: self.preset.VALIDATOR_SAMPLES]:
+            self._add_pending(event.data_root, duty, coordinate)
+        if not duty.pending:
+            return self._attest(event.data_root, duty)
+        return self._requests(event.data_root, duty, list(duty.pending))
+
+    def _on_samples(self, event: SamplesReceived) -> list[Output]:
+        duty = self.duties.get(event.data_root)
+        if duty is None or duty.stage != "sampling":
+            return []
+        asked = {c for c, p in duty.pending.items() if p.custodians[p.attempt] == event.sender}
+        answered = [s for s in event.samples if s.coordinate in asked]
+        outputs: list[Output] = []
+        good = self._verified(event.data_root, answered)
+        retry: list[CellCoordinate] = []
+        for sample in answered:
+            if sample.coordinate in good:
+                duty.pending.pop(sample.coordinate, None)
+            else:
+                outputs.append(SampleRejected(event.data_root, event.sender, sample.coordinate, "invalid proof"))
+                retry.append(sample.coordinate)
+        for coordinate in event.not_held:
+            if coordinate in asked:
+                outputs.append(SampleRejected(event.data_root, event.sender, coordinate, "not held"))
+                retry.append(coordinate)
+        outputs += self._retry(event.data_root, duty, retry)
+        if event.data_root in self.duties and not duty.pending:
+            outputs += self._attest(event.data_root, duty)
+        return outputs
+
+    def _on_attestation(self, attestation: Attestation) -> list[Output]:
+        aggregation = self.aggregations.get(attestation.data_root)
+        if aggregation is None:
+            return [AttestationRejected(attestation, None, "no aggregation for this data root here")]
+        result = aggregation.add(attestation)
+        if not isinstance(result, Accepted):
+            return [AttestationRejected(attestation, result.reason, result.detail)]
+        outputs: list[Output] = [AttestationCounted(attestation, result.signed_slots, aggregation.threshold)]
+        if result.certificate is not None:
+            outputs += [CertificateFormed(result.certificate), PublishCertificate(result.certificate)]
+        return outputs
+
+    def _on_tick(self, event: Tick) -> list[Output]:
+        self.now = max(self.now, event.now)
+        outputs: list[Output] = []
+        for data_root in sorted(self.duties):
+            duty = self.duties[data_root]
+            if duty.stage == "storing" and self.now >= duty.deadline:
+                outputs += self._fail(data_root, "custody cells were not stored in time")
+            elif duty.stage == "sampling":
+                late = sorted(
+                    (c for c, p in duty.pending.items() if self.now >= p.deadline),
+                    key=lambda c: (c.row, c.column),
+                )
+                outputs += self._retry(data_root, duty, late)
+        return outputs
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _draw_samples(self, data_root: DataRoot, duty: _Duty) -> list[CellCoordinate]:
+        """`VALIDATOR_SAMPLES` distinct cells outside this member's custody that other members hold.
+
+        The order is keyed by a secret nonce, so peers cannot predict which cells will be asked.
+        """
+        custody = compute_member_custody(duty.quorum, data_root, self.preset)
+        held_by_others = set().union(*(columns for member, columns in custody.items() if member != self.me))
+        candidates = [
+            CellCoordinate(RowIndex(row), ColumnIndex(column))
+            for row in range(duty.header.row_count)
+            for column in range(CELLS_PER_ROW)
+            if column not in duty.custody and column in held_by_others
+        ]
+        keyed = sorted(
+            candidates,
+            key=lambda c: hashlib.sha256(self._nonce + data_root + bytes([c.row, c.column])).digest(),
+        )
+        return keyed[: self.preset.VALIDATOR_SAMPLES + self.preset.SAMPLE_REPLACEMENTS]
+
+    def _add_pending(self, data_root: DataRoot, duty: _Duty, coordinate: CellCoordinate) -> None:
+        custodians = self._custodians(duty, data_root, coordinate.column)
+        duty.pending[coordinate] = _PendingSample(custodians, 0, self.now + self.config.sample_timeout_s)
+
+    def _custodians(self, duty: _Duty, data_root: DataRoot, column: ColumnIndex) -> tuple[ValidatorIndex, ...]:
+        custody = compute_member_custody(duty.quorum, data_root, self.preset)
+        holders = [m for m in duty.quorum.members if m != self.me and column in custody[m]]
+        return tuple(holders[: self.preset.SAMPLE_RETRIES])
+
+    def _verified(self, data_root: DataRoot, samples: list[Sample]) -> set[CellCoordinate]:
+        """Coordinates of the samples that verify: one batch, then one by one if the batch fails."""
+        if not samples:
+            return set()
+        if verify_samples(data_root, samples, self._verifier):
+            return {s.coordinate for s in samples}
+        return {s.coordinate for s in samples if verify_samples(data_root, [s], self._verifier)}
+
+    def _retry(self, data_root: DataRoot, duty: _Duty, coordinates: list[CellCoordinate]) -> list[Output]:
+        """Ask the next custodian; a cell no custodian serves is replaced, up to SAMPLE_REPLACEMENTS."""
+        again: list[CellCoordinate] = []
+        for coordinate in coordinates:
+            pending = duty.pending[coordinate]
+            pending.attempt += 1
+            if pending.attempt < len(pending.custodians):
+                pending.deadline = self.now + self.config.sample_timeout_s
+                again.append(coordinate)
+                continue
+            del duty.pending[coordinate]
+            if not duty.reserve:
+                return self._fail(
+                    data_root, f"no custodian served a valid cell at {coordinate} and no replacement is left"
+                )
+            duty.replacements += 1
+            replacement = duty.reserve.pop()
+            self._add_pending(data_root, duty, replacement)
+            again.append(replacement)
+        return self._requests(data_root, duty, again)
+
+    def _requests(self, data_root: DataRoot, duty: _Duty, coordinates: list[CellCoordinate]) -> list[Output]:
+        batches: dict[ValidatorIndex, list[CellCoordinate]] = {}
+        for coordinate in coordinates:
+            pending = duty.pending[coordinate]
+            batches.setdefault(pending.custodians[pending.attempt], []).append(coordinate)
+        return [RequestSamples(peer, data_root, tuple(batch)) for peer, batch in sorted(batches.items())]
+
+    def _attest(self, data_root: DataRoot, duty: _Duty) -> list[Output]:
+        message = compute_attestation_signing_root(
+            self._contexts[duty.epoch].chain_id, duty.epoch, duty.quorum.index, data_root
+        )
+        attestation = Attestation(
+            epoch=duty.epoch, quorum=duty.quorum.index, data_root=data_root, validator=self.me,
+            signature=self._secret_key.sign(message),
+        )
+        del self.duties[data_root]
+        self.attested[data_root] = attestation
+        outputs: list[Output] = [Attested(attestation), SendAttestation(duty.aggregator, attestation)]
+        return outputs
+
+    def _fail(self, data_root: DataRoot, reason: str) -> list[Output]:
+        self.duties.pop(data_root, None)
+        return [DutyFailed(data_root, reason)]

@@ -1,0 +1,127 @@
+"""Outputs of the validator core: messages for the shell to send or perform, and events to record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
+from validator.aggregation import RejectReason
+from validator.types import Attestation, Certificate, Epoch, QuorumIndex, ValidatorIndex
+
+
+@dataclass(frozen=True, slots=True)
+class PushCustody:
+    """Send member `to` the cells of `columns` (every row) of the blob, with its header."""
+
+    to: ValidatorIndex
+    header: BlobHeader
+    epoch: Epoch
+    quorum: QuorumIndex
+    columns: tuple[ColumnIndex, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCustody:
+    """Durably store these verified custody cells, then report `CustodyStored`."""
+
+    header: BlobHeader
+    samples: tuple[Sample, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSamples:
+    """Ask peer `to` for the samples at `coordinates` (one batched request)."""
+
+    to: ValidatorIndex
+    data_root: DataRoot
+    coordinates: tuple[CellCoordinate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SendAttestation:
+    """Deliver an attestation to the blob's aggregator."""
+
+    to: ValidatorIndex
+    attestation: Attestation
+
+
+@dataclass(frozen=True, slots=True)
+class PublishCertificate:
+    """Publish a fresh certificate on gossip (and store it)."""
+
+    certificate: Certificate
+
+
+@dataclass(frozen=True, slots=True)
+class CustodyRejected:
+    """Event: pushed custody cells were refused, and why."""
+
+    data_root: DataRoot
+    sender: ValidatorIndex
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRejected:
+    """Event: a peer's sample failed verification or was not held; it will be asked elsewhere."""
+
+    data_root: DataRoot
+    sender: ValidatorIndex
+    coordinate: CellCoordinate
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attested:
+    """Event: this node signed an attestation for `data_root` (custody stored, samples verified)."""
+
+    attestation: Attestation
+
+
+@dataclass(frozen=True, slots=True)
+class DutyFailed:
+    """Event: this node gave up on attesting `data_root`."""
+
+    data_root: DataRoot
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationCounted:
+    """Event: an attestation counted towards a certificate; `signed_slots` so far."""
+
+    attestation: Attestation
+    signed_slots: int
+    threshold: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationRejected:
+    """Event: an attestation did not count, with the typed reason."""
+
+    attestation: Attestation
+    reason: RejectReason | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateFormed:
+    """Event: the aggregation of `data_root` reached the threshold."""
+
+    certificate: Certificate
+
+
+Output = (
+    PushCustody
+    | StoreCustody
+    | RequestSamples
+    | SendAttestation
+    | PublishCertificate
+    | CustodyRejected
+    | SampleRejected
+    | Attested
+    | DutyFailed
+    | AttestationCounted
+    | AttestationRejected
+    | CertificateFormed
+)

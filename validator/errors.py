@@ -1,0 +1,130 @@
+"""Typed errors of the validator layer: one root (`ValidatorError`), one subclass per failure.
+
+No message here ever carries a secret key or a password: errors name the field, the file or the kind
+of key material that was wrong, never its value.
+"""
+
+from __future__ import annotations
+
+
+class ValidatorError(Exception):
+    """Root of every error raised by `validator/`.
+
+    Errors may cross process boundaries, so subclasses that take their own constructor arguments
+    record them in `_reduce_args` for pickling.
+    """
+
+    _reduce_args: tuple[object, ...] | None = None
+
+    def __reduce__(self) -> tuple[type[ValidatorError], tuple[object, ...]]:
+        return (type(self), self._reduce_args if self._reduce_args is not None else self.args)
+
+
+class InvalidKeyMaterial(ValidatorError):
+    """Raised when a value does not decode to BLS key material: not bytes, wrong length, not a curve
+    point in the subgroup, a secret of zero or not below the curve order, an empty aggregate.
+
+    `kind` names what was expected ("pubkey", "signature", "secret key", "seed", ...); the message
+    never quotes the offending value.
+    """
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(f"invalid {kind}: {reason}")
+        self._reduce_args = (kind, reason)
+        self.kind = kind
+        self.reason = reason
+
+
+class InvalidKeystore(ValidatorError):
+    """Raised when a keystore is malformed or unsupported (bad JSON, missing or mistyped field,
+    unknown kdf/checksum/cipher, wrong version, out-of-range parameters); names the field.
+
+    `path` is the file the keystore came from, when there was one.
+    """
+
+    def __init__(self, reason: str, path: str | None = None) -> None:
+        where = f" {path}" if path is not None else ""
+        super().__init__(f"invalid keystore{where}: {reason}")
+        self._reduce_args = (reason, path)
+        self.reason = reason
+        self.path = path
+
+
+class WrongPassword(ValidatorError):
+    """Raised when a keystore's checksum does not match: the password is wrong or the ciphertext
+    was altered (EIP-2335 cannot tell the two apart)."""
+
+    def __init__(self, keystore_uuid: str | None = None) -> None:
+        which = f" {keystore_uuid}" if keystore_uuid else ""
+        super().__init__(f"keystore{which}: checksum mismatch (wrong password or corrupted ciphertext)")
+        self._reduce_args = (keystore_uuid,)
+        self.keystore_uuid = keystore_uuid
+
+
+class KeystoreNotFound(ValidatorError):
+    """Raised when a keystore file to read does not exist."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"keystore file not found: {path}")
+        self._reduce_args = (path,)
+        self.path = path
+
+
+class KeystoreExists(ValidatorError):
+    """Raised when writing a keystore would replace an existing file and `overwrite` was not given."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"refusing to overwrite existing keystore file: {path}")
+        self._reduce_args = (path,)
+        self.path = path
+
+
+class PasswordUnavailable(ValidatorError):
+    """Raised when no keystore password can be obtained: a configured password file is missing or
+    unreadable, nothing is configured and there is no TTY to prompt on, or prompted entries differ."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"keystore password unavailable: {reason}")
+        self._reduce_args = (reason,)
+        self.reason = reason
+
+
+class InvalidPreset(ValidatorError):
+    """Raised when a preset parameter is out of range or a preset name is unknown; names the field."""
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        super().__init__(f"invalid preset {field}={value!r}: {reason}")
+        self._reduce_args = (field, value, reason)
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
+class MalformedCertificate(ValidatorError):
+    """Raised when certificate bytes do not decode (length, offset, bitlist delimiter, limits)."""
+
+
+class MalformedMessage(ValidatorError):
+    """Raised when an attestation or ballot from the wire does not decode."""
+
+
+class RegistryError(ValidatorError):
+    """Raised when the registry refuses a change or cannot be read; says which record and why."""
+
+
+class UnknownValidator(RegistryError):
+    """Raised when a registry operation names a validator that is not registered."""
+
+    def __init__(self, validator: int) -> None:
+        super().__init__(f"validator {validator} is not registered")
+        self._reduce_args = (validator,)
+        self.validator = validator
+
+
+class UnknownEpoch(RegistryError):
+    """Raised when the registry has no seed for the epoch asked about."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__(f"the registry has no seed for epoch {epoch}")
+        self._reduce_args = (epoch,)
+        self.epoch = epoch

@@ -1,0 +1,283 @@
+"""The embedded registry: one SQLite file in WAL mode that the processes of a devnet share safely.
+
+Every write runs in a `BEGIN IMMEDIATE` transaction, so concurrent writers from several processes
+serialise on SQLite's lock (with a busy timeout) instead of failing or interleaving.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
+from validator.keys import BLSPubkey, BLSSignature, verify_proof_of_possession
+from validator.presets import get_preset
+from validator.registry import RegistryInfo
+from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex, ValidatorRecord
+from validator.vrf import compute_next_seed, verify_ballot
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS validators (
+    idx INTEGER PRIMARY KEY,
+    pubkey BLOB NOT NULL UNIQUE,
+    pop BLOB NOT NULL,
+    peer_id TEXT NOT NULL,
+    multiaddrs TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stake_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    validator INTEGER NOT NULL REFERENCES validators(idx),
+    effective_epoch INTEGER NOT NULL,
+    amount INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seeds (epoch INTEGER PRIMARY KEY, seed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS ballots (
+    epoch INTEGER NOT NULL,
+    validator INTEGER NOT NULL REFERENCES validators(idx),
+    signature BLOB NOT NULL,
+    PRIMARY KEY (epoch, validator)
+);
+"""
+
+
+class SqliteRegistry:
+    """`EpochSource`, `StakeLedger` and `BallotBox` over one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.exists():
+            raise RegistryError(f"no registry at {path}; create one with `das validator genesis`")
+        self.path = path
+        self._db = _connect(path)
+        try:
+            version = self._meta("schema_version")
+        except RegistryError as error:
+            self._db.close()
+            raise RegistryError(f"{path} is not a Tessera registry") from error
+        if int(version) != SCHEMA_VERSION:
+            self._db.close()
+            raise RegistryError(f"{path} has registry schema {version}, this build reads {SCHEMA_VERSION}")
+        self._info = RegistryInfo(
+            chain_id=int(self._meta("chain_id")),
+            preset=self._meta("preset"),
+            genesis_time=float(self._meta("genesis_time")),
+            epoch_seconds=float(self._meta("epoch_seconds")),
+        )
+        self.preset = get_preset(self._info.preset)
+
+    @classmethod
+    def create(cls, path: Path, info: RegistryInfo, genesis_seed: Seed) -> SqliteRegistry:
+        """Create a new, empty registry file; refuses to overwrite an existing one."""
+        get_preset(info.preset)
+        if path.exists():
+            raise RegistryError(f"{path} already exists; refusing to overwrite a registry")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = _connect(path)
+        try:
+            with db:
+                db.executescript(_SCHEMA)
+                rows = {
+                    "schema_version": str(SCHEMA_VERSION),
+                    "chain_id": str(info.chain_id),
+                    "preset": info.preset,
+                    "genesis_time": repr(info.genesis_time),
+                    "epoch_seconds": repr(info.epoch_seconds),
+                }
+                db.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
+                db.execute("INSERT INTO seeds VALUES (0, ?)", (genesis_seed,))
+        finally:
+            db.close()
+        return cls(path)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def __enter__(self) -> SqliteRegistry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- read side -------------------------------------------------------------------------------
+
+    def get_info(self) -> RegistryInfo:
+        """The network's genesis facts."""
+        return self._info
+
+    def get_epoch_context(self, epoch: Epoch) -> EpochContext:
+        """Seed, validators with their stake as of `epoch`, and the ballots of `epoch`."""
+        seed = self.get_seed(epoch)
+        rows = self._db.execute(
+            "SELECT v.idx, v.pubkey, v.pop, v.peer_id, v.multiaddrs, COALESCE(SUM(s.amount), 0) "
+            "FROM validators v LEFT JOIN stake_changes s ON s.validator = v.idx AND s.effective_epoch <= ? "
+            "GROUP BY v.idx ORDER BY v.idx",
+            (epoch,),
+        ).fetchall()
+        validators = tuple(
+            ValidatorRecord(
+                index=ValidatorIndex(idx), pubkey=BLSPubkey(pubkey), proof_of_possession=BLSSignature(pop),
+                stake=int(stake), peer_id=peer_id, multiaddrs=tuple(json.loads(multiaddrs)),
+            )
+            for idx, pubkey, pop, peer_id, multiaddrs, stake in rows
+            if stake > 0
+        )
+        return EpochContext(self._info.chain_id, epoch, seed, validators, self._ballots(epoch))
+
+    def get_seed(self, epoch: Epoch) -> Seed:
+        """seed(epoch), derived and stored on first use; raises `UnknownEpoch` for a future epoch.
+
+        Callers only ask for seeds of epochs whose previous epoch has begun, when its ballots are
+        frozen, so the derived value is the same in every process.
+        """
+        row = self._db.execute("SELECT seed FROM seeds WHERE epoch = ?", (epoch,)).fetchone()
+        if row is not None:
+            return Seed(row[0])
+        if epoch <= 0:
+            raise UnknownEpoch(epoch)
+        previous = self.get_seed(Epoch(epoch - 1))
+        seed = compute_next_seed(previous, Epoch(epoch - 1), self._ballots(Epoch(epoch - 1)))
+        with self._write() as db:
+            db.execute("INSERT OR IGNORE INTO seeds VALUES (?, ?)", (epoch, seed))
+        return seed
+
+    def get_validator(self, validator: ValidatorIndex, epoch: Epoch) -> ValidatorRecord:
+        """One validator's record with its stake as of `epoch`."""
+        for record in self.get_epoch_context(epoch).validators:
+            if record.index == validator:
+                return record
+        if self._exists(validator):
+            raise RegistryError(f"validator {validator} has no stake in epoch {epoch}")
+        raise UnknownValidator(validator)
+
+    # --- write side ------------------------------------------------------------------------------
+
+    def register_validator(
+        self,
+        pubkey: BLSPubkey,
+        proof_of_possession: BLSSignature,
+        stake: int,
+        current_epoch: Epoch,
+        peer_id: str = "",
+        multiaddrs: tuple[str, ...] = (),
+        *,
+        effective_epoch: Epoch | None = None,
+    ) -> ValidatorIndex:
+        """Add a validator after checking its proof of possession; stake counts from the next epoch.
+
+        `effective_epoch` overrides that only for genesis (epoch 0).
+        """
+        if not verify_proof_of_possession(pubkey, proof_of_possession):
+            raise RegistryError("proof of possession does not verify for this public key")
+        if stake <= 0:
+            raise RegistryError(f"initial stake must be positive, got {stake}")
+        effective = current_epoch + 1 if effective_epoch is None else effective_epoch
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM validators WHERE pubkey = ?", (pubkey,)).fetchone():
+                raise RegistryError("this public key is already registered")
+            cursor = db.execute(
+                "INSERT INTO validators (pubkey, pop, peer_id, multiaddrs) VALUES (?, ?, ?, ?)",
+                (pubkey, proof_of_possession, peer_id, json.dumps(list(multiaddrs))),
+            )
+            index = ValidatorIndex(int(cursor.lastrowid or 0))
+            db.execute(
+                "INSERT INTO stake_changes (validator, effective_epoch, amount) VALUES (?, ?, ?)",
+                (index, effective, stake),
+            )
+        return index
+
+    def change_stake(self, validator: ValidatorIndex, amount: int, current_epoch: Epoch) -> Epoch:
+        """Deposit (> 0) or withdraw (< 0) at the next epoch boundary; returns that epoch."""
+        if amount == 0:
+            raise RegistryError("a stake change must be non-zero")
+        effective = Epoch(current_epoch + 1)
+        with self._write() as db:
+            if not db.execute("SELECT 1 FROM validators WHERE idx = ?", (validator,)).fetchone():
+                raise UnknownValidator(validator)
+            (balance,) = db.execute(
+                "SELECT COALESCE(SUM(amount), 0) FROM stake_changes WHERE validator = ?", (validator,)
+            ).fetchone()
+            if balance + amount < 0:
+                raise RegistryError(f"cannot withdraw {-amount}: validator {validator} has {balance} staked")
+            db.execute(
+                "INSERT INTO stake_changes (validator, effective_epoch, amount) VALUES (?, ?, ?)",
+                (validator, effective, amount),
+            )
+        return effective
+
+    def update_endpoint(self, validator: ValidatorIndex, peer_id: str, multiaddrs: tuple[str, ...]) -> None:
+        """Record where a validator's libp2p host can be reached."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE validators SET peer_id = ?, multiaddrs = ? WHERE idx = ?",
+                (peer_id, json.dumps(list(multiaddrs)), validator),
+            )
+            if cursor.rowcount == 0:
+                raise UnknownValidator(validator)
+
+    def put_ballot(self, ballot: Ballot, current_epoch: Epoch, *, genesis: bool = False) -> None:
+        """Store a ballot for epoch `current_epoch + 1` (epoch 0 with `genesis`) after verifying it."""
+        expected = Epoch(0) if genesis else Epoch(current_epoch + 1)
+        if ballot.epoch != expected:
+            raise RegistryError(f"ballots for epoch {ballot.epoch} are not accepted now (open: {expected})")
+        record = self._record(ballot.validator)
+        seed = self.get_seed(ballot.epoch)
+        if not verify_ballot(record[0], ballot, self._info.chain_id, seed):
+            raise RegistryError(f"ballot of validator {ballot.validator} does not verify")
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO ballots VALUES (?, ?, ?)", (ballot.epoch, ballot.validator, ballot.signature)
+            )
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _ballots(self, epoch: Epoch) -> tuple[Ballot, ...]:
+        rows = self._db.execute(
+            "SELECT validator, signature FROM ballots WHERE epoch = ? ORDER BY validator", (epoch,)
+        ).fetchall()
+        return tuple(Ballot(ValidatorIndex(v), epoch, BLSSignature(sig)) for v, sig in rows)
+
+    def _exists(self, validator: ValidatorIndex) -> bool:
+        return self._db.execute("SELECT 1 FROM validators WHERE idx = ?", (validator,)).fetchone() is not None
+
+    def _record(self, validator: ValidatorIndex) -> tuple[BLSPubkey, BLSSignature]:
+        row = self._db.execute("SELECT pubkey, pop FROM validators WHERE idx = ?", (validator,)).fetchone()
+        if row is None:
+            raise UnknownValidator(validator)
+        return BLSPubkey(row[0]), BLSSignature(row[1])
+
+    def _meta(self, key: str) -> str:
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError as error:
+            raise RegistryError(f"cannot read registry metadata: {error}") from error
+        if row is None:
+            raise RegistryError(f"registry metadata has no {key!r}")
+        return str(row[0])
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise RegistryError(f"registry is locked or unwritable: {error}") from error
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=ON")
+    return db
