@@ -52,7 +52,9 @@ class AttestationAggregator:
         self.data_root = data_root
         self.preset = preset
         self.threshold = preset.certificate_threshold(len(quorum.slots))
-        self._message = compute_attestation_signing_root(context.chain_id, quorum.epoch, quorum.index, data_root)
+        self._message = compute_attestation_signing_root(
+            context.chain_id, quorum.epoch, quorum.index, data_root
+        )
         self._weights = {member: len(quorum.slots_of(member)) for member in quorum.members}
         self._signatures: dict[ValidatorIndex, BLSSignature] = {}
         self.certificate: Certificate | None = None
@@ -80,7 +82,9 @@ class AttestationAggregator:
 
     def _check(self, attestation: Attestation) -> Rejected | None:
         if attestation.epoch != self.quorum.epoch:
-            return Rejected(RejectReason.WRONG_EPOCH, f"epoch {attestation.epoch}, expected {self.quorum.epoch}")
+            return Rejected(
+                RejectReason.WRONG_EPOCH, f"epoch {attestation.epoch}, expected {self.quorum.epoch}"
+            )
         if attestation.quorum != self.quorum.index:
             return Rejected(
                 RejectReason.WRONG_QUORUM, f"quorum {attestation.quorum}, expected {self.quorum.index}"
@@ -88,12 +92,16 @@ class AttestationAggregator:
         if attestation.data_root != self.data_root:
             return Rejected(RejectReason.WRONG_DATA_ROOT, "attestation is for another data root")
         if attestation.validator not in self._weights:
-            return Rejected(RejectReason.NOT_A_MEMBER, f"validator {attestation.validator} is not in the quorum")
+            return Rejected(
+                RejectReason.NOT_A_MEMBER, f"validator {attestation.validator} is not in the quorum"
+            )
         if attestation.validator in self._signatures:
             return Rejected(RejectReason.DUPLICATE, f"validator {attestation.validator} already counted")
         record = self.context.get_validator(attestation.validator)
         if record is None or not verify_signature(record.pubkey, self._message, attestation.signature):
-            return Rejected(RejectReason.BAD_SIGNATURE, f"signature of validator {attestation.validator} is invalid")
+            return Rejected(
+                RejectReason.BAD_SIGNATURE, f"signature of validator {attestation.validator} is invalid"
+            )
         return None
 
     def _form_certificate(self) -> Certificate:

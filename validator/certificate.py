@@ -1,6 +1,5 @@
 """Availability certificates: SSZ codec and offline verification against the registry's epoch context."""
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 
@@ -52,10 +51,9 @@ def bytes_to_certificate(data: bytes) -> Certificate:
     """Decode a certificate from untrusted bytes (layout checked by hand); raises `MalformedCertificate`."""
     if not isinstance(data, bytes):
         raise MalformedCertificate(f"certificate must be bytes, got {type(data).__name__}")
-    if not CERTIFICATE_FIXED_BYTES < len(data) <= MAX_CERTIFICATE_BYTES:
-        raise MalformedCertificate(
-            f"certificate is {len(data)} bytes, expected {CERTIFICATE_FIXED_BYTES + 1}..{MAX_CERTIFICATE_BYTES}"
-        )
+    low, high = CERTIFICATE_FIXED_BYTES + 1, MAX_CERTIFICATE_BYTES
+    if not low <= len(data) <= high:
+        raise MalformedCertificate(f"certificate is {len(data)} bytes, expected {low}..{high}")
     offset = int.from_bytes(data[48:52], "little")
     if offset != CERTIFICATE_FIXED_BYTES:
         raise MalformedCertificate(f"signers offset is {offset}, expected {CERTIFICATE_FIXED_BYTES}")
@@ -94,14 +92,19 @@ def verify_certificate(
     `verify_ballots` is set.
     """
     if certificate.epoch != context.epoch:
-        return CertificateVerdict(False, f"certificate is for epoch {certificate.epoch}, context is {context.epoch}")
+        return CertificateVerdict(
+            False, f"certificate is for epoch {certificate.epoch}, context is {context.epoch}"
+        )
     quorums = compute_quorums(context, preset, verify_ballots=verify_ballots)
     if not 0 <= certificate.quorum < len(quorums):
-        return CertificateVerdict(False, f"quorum {certificate.quorum} does not exist ({len(quorums)} quorums)")
+        return CertificateVerdict(
+            False, f"quorum {certificate.quorum} does not exist ({len(quorums)} quorums)"
+        )
     quorum = quorums[certificate.quorum]
     if len(certificate.signers) != len(quorum.slots):
         return CertificateVerdict(
-            False, f"signer bitfield has {len(certificate.signers)} bits, quorum has {len(quorum.slots)} slots"
+            False,
+            f"signer bitfield has {len(certificate.signers)} bits, quorum has {len(quorum.slots)} slots",
         )
     threshold = preset.certificate_threshold(len(quorum.slots))
     pubkeys: list[BLSPubkey] = []
@@ -116,12 +119,14 @@ def verify_certificate(
             pubkeys.append(record.pubkey)
     signed = certificate.signed_slots
     if signed < threshold:
-        return CertificateVerdict(False, f"{signed} of {len(quorum.slots)} slots signed, {threshold} needed",
-                                  signed, threshold)
+        return CertificateVerdict(
+            False, f"{signed} of {len(quorum.slots)} slots signed, {threshold} needed", signed, threshold
+        )
     message = compute_attestation_signing_root(
         context.chain_id, certificate.epoch, certificate.quorum, certificate.data_root
     )
     if not fast_aggregate_verify(pubkeys, message, certificate.signature):
         return CertificateVerdict(False, "aggregate signature does not verify", signed, threshold)
-    return CertificateVerdict(True, f"{signed} of {len(quorum.slots)} slots signed (threshold {threshold})",
-                              signed, threshold)
+    return CertificateVerdict(
+        True, f"{signed} of {len(quorum.slots)} slots signed (threshold {threshold})", signed, threshold
+    )

@@ -42,9 +42,7 @@ class Preset:
             raise InvalidPreset("CUSTODY_COLUMNS_PER_SLOT", self.CUSTODY_COLUMNS_PER_SLOT, "must be 1..128")
         if self.STAKE_PER_SLOT < 1 or self.MAX_SLOTS_PER_VALIDATOR < 1:
             raise InvalidPreset("STAKE_PER_SLOT", self.STAKE_PER_SLOT, "slots need positive stake")
-        if not (
-            0 < self.CERTIFICATE_THRESHOLD_NUMERATOR <= self.CERTIFICATE_THRESHOLD_DENOMINATOR
-        ):
+        if not (0 < self.CERTIFICATE_THRESHOLD_NUMERATOR <= self.CERTIFICATE_THRESHOLD_DENOMINATOR):
             raise InvalidPreset(
                 "CERTIFICATE_THRESHOLD_NUMERATOR", self.CERTIFICATE_THRESHOLD_NUMERATOR, "must be in (0, 1]"
             )

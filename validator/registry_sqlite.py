@@ -122,8 +122,12 @@ class SqliteRegistry:
         ).fetchall()
         validators = tuple(
             ValidatorRecord(
-                index=ValidatorIndex(idx), pubkey=BLSPubkey(pubkey), proof_of_possession=BLSSignature(pop),
-                stake=int(stake), peer_id=peer_id, multiaddrs=tuple(json.loads(multiaddrs)),
+                index=ValidatorIndex(idx),
+                pubkey=BLSPubkey(pubkey),
+                proof_of_possession=BLSSignature(pop),
+                stake=int(stake),
+                peer_id=peer_id,
+                multiaddrs=tuple(json.loads(multiaddrs)),
             )
             for idx, pubkey, pop, peer_id, multiaddrs, stake in rows
             if stake > 0
@@ -156,6 +160,11 @@ class SqliteRegistry:
             raise RegistryError(f"validator {validator} has no stake in epoch {epoch}")
         raise UnknownValidator(validator)
 
+    def find_validator(self, pubkey: BLSPubkey) -> ValidatorIndex | None:
+        """The index registered for `pubkey`, if any."""
+        row = self._db.execute("SELECT idx FROM validators WHERE pubkey = ?", (pubkey,)).fetchone()
+        return None if row is None else ValidatorIndex(int(row[0]))
+
     # --- write side ------------------------------------------------------------------------------
 
     def register_validator(
@@ -181,11 +190,12 @@ class SqliteRegistry:
         with self._write() as db:
             if db.execute("SELECT 1 FROM validators WHERE pubkey = ?", (pubkey,)).fetchone():
                 raise RegistryError("this public key is already registered")
-            cursor = db.execute(
-                "INSERT INTO validators (pubkey, pop, peer_id, multiaddrs) VALUES (?, ?, ?, ?)",
-                (pubkey, proof_of_possession, peer_id, json.dumps(list(multiaddrs))),
+            (next_index,) = db.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM validators").fetchone()
+            index = ValidatorIndex(int(next_index))
+            db.execute(
+                "INSERT INTO validators (idx, pubkey, pop, peer_id, multiaddrs) VALUES (?, ?, ?, ?, ?)",
+                (index, pubkey, proof_of_possession, peer_id, json.dumps(list(multiaddrs))),
             )
-            index = ValidatorIndex(int(cursor.lastrowid or 0))
             db.execute(
                 "INSERT INTO stake_changes (validator, effective_epoch, amount) VALUES (?, ?, ?)",
                 (index, effective, stake),
@@ -232,7 +242,8 @@ class SqliteRegistry:
             raise RegistryError(f"ballot of validator {ballot.validator} does not verify")
         with self._write() as db:
             db.execute(
-                "INSERT OR IGNORE INTO ballots VALUES (?, ?, ?)", (ballot.epoch, ballot.validator, ballot.signature)
+                "INSERT OR IGNORE INTO ballots VALUES (?, ?, ?)",
+                (ballot.epoch, ballot.validator, ballot.signature),
             )
 
     # --- internals -------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ from da.constants import CELLS_NEEDED_TO_RECOVER_ROW, CELLS_PER_ROW
 from validator.presets import Preset
 
 
-def compute_coverage_distribution(slots: int, columns_per_slot: int, total: int = CELLS_PER_ROW) -> list[Fraction]:
+def compute_coverage_distribution(
+    slots: int, columns_per_slot: int, total: int = CELLS_PER_ROW
+) -> list[Fraction]:
     """Exact distribution of the number of distinct columns covered by `slots` random C-subsets."""
     distribution = [Fraction(0)] * (total + 1)
     distribution[0] = Fraction(1)

@@ -81,12 +81,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "every row's cells and recover the blob byte for byte."
         ),
     )
-    parser.add_argument("--bytes", type=_non_negative_int, default=1024 * 1024, dest="size",
-                        help="blob size in bytes (default: 1 MiB; at most 2 MiB)")
-    parser.add_argument("--samples", type=_positive_int, default=16,
-                        help="cells to sample and verify in one batch (default: 16)")
-    parser.add_argument("--workers", type=_non_negative_int, default=0,
-                        help="encoder processes; 0 encodes in this process (default: 0)")
+    parser.add_argument(
+        "--bytes",
+        type=_non_negative_int,
+        default=1024 * 1024,
+        dest="size",
+        help="blob size in bytes (default: 1 MiB; at most 2 MiB)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=_positive_int,
+        default=16,
+        help="cells to sample and verify in one batch (default: 16)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_non_negative_int,
+        default=0,
+        help="encoder processes; 0 encodes in this process (default: 0)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(run=run)
 
@@ -132,8 +145,12 @@ def run_demo(size: int, sample_count: int, workers: int) -> DemoReport:
     valid, verify_s = _timed(lambda: verify_samples(encoded.data_root, samples, kzg))
     first = samples[0]
     flipped = bytes([first.cell[0] ^ 0x01]) + first.cell[1:]
-    tampered = [type(first)(first.row, first.column, Cell(flipped), first.proof,
-                            first.commitment, first.commitment_branch), *samples[1:]]
+    tampered = [
+        type(first)(
+            first.row, first.column, Cell(flipped), first.proof, first.commitment, first.commitment_branch
+        ),
+        *samples[1:],
+    ]
     tampered_rejected = not verify_samples(encoded.data_root, tampered, kzg)
 
     kept = _half_of_every_row(encoded)
@@ -158,22 +175,24 @@ def _format(report: DemoReport) -> str:
     total_cells = report.rows * CELLS_PER_ROW
     mib = report.blob_bytes / (1024 * 1024)
     verdict = "OK" if report.ok else "FAILED"
-    return "\n".join([
-        f"Tessera DA demo: {verdict}",
-        f"  blob            {report.blob_bytes} bytes ({mib:.2f} MiB) -> {report.rows} rows x "
-        f"{CELLS_PER_ROW} cells",
-        f"  data root       0x{report.data_root}",
-        f"  trusted setup   loaded in {report.setup_load_s:.2f} s",
-        f"  encode          {report.encode_s:.2f} s ({mib / report.encode_s:.2f} MiB/s, "
-        f"{1000 * report.encode_s / report.rows:.0f} ms/row)",
-        f"  sample          {report.samples} random cells verified in one batch in "
-        f"{1000 * report.verify_s:.1f} ms: {'valid' if report.samples_valid else 'INVALID'}",
-        f"  tamper          one flipped bit -> "
-        f"{'rejected' if report.tampered_rejected else 'ACCEPTED (bug)'}",
-        f"  recover         from {report.cells_kept}/{total_cells} cells (half of every row) in "
-        f"{report.recover_s:.2f} s: "
-        f"{'identical bytes' if report.recovered_identical else 'MISMATCH'}",
-    ])
+    return "\n".join(
+        [
+            f"Tessera DA demo: {verdict}",
+            f"  blob            {report.blob_bytes} bytes ({mib:.2f} MiB) -> {report.rows} rows x "
+            f"{CELLS_PER_ROW} cells",
+            f"  data root       0x{report.data_root}",
+            f"  trusted setup   loaded in {report.setup_load_s:.2f} s",
+            f"  encode          {report.encode_s:.2f} s ({mib / report.encode_s:.2f} MiB/s, "
+            f"{1000 * report.encode_s / report.rows:.0f} ms/row)",
+            f"  sample          {report.samples} random cells verified in one batch in "
+            f"{1000 * report.verify_s:.1f} ms: {'valid' if report.samples_valid else 'INVALID'}",
+            f"  tamper          one flipped bit -> "
+            f"{'rejected' if report.tampered_rejected else 'ACCEPTED (bug)'}",
+            f"  recover         from {report.cells_kept}/{total_cells} cells (half of every row) in "
+            f"{report.recover_s:.2f} s: "
+            f"{'identical bytes' if report.recovered_identical else 'MISMATCH'}",
+        ]
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 from da.errors import DAError
-from network.cli import demo
+from network.cli import cert, demo, validator
+from validator.errors import ValidatorError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -34,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"das {_version()}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     demo.add_parser(subparsers)
+    validator.add_parser(subparsers)
+    cert.add_parser(subparsers)
     return parser
 
 
@@ -46,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.run(args)
-    except DAError as error:
+    except (DAError, ValidatorError, OSError) as error:
         print(f"das: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -46,13 +46,18 @@ def make_context(
     seed = compute_genesis_seed(CHAIN_ID, entropy)
     records = tuple(
         ValidatorRecord(
-            index=ValidatorIndex(i), pubkey=key.pubkey, proof_of_possession=compute_proof_of_possession(key),
-            stake=stake, peer_id=f"peer-{i}", multiaddrs=(),
+            index=ValidatorIndex(i),
+            pubkey=key.pubkey,
+            proof_of_possession=compute_proof_of_possession(key),
+            stake=stake,
+            peer_id=f"peer-{i}",
+            multiaddrs=(),
         )
         for i, (key, stake) in enumerate(zip(keys, stakes, strict=True))
     )
     ballots = tuple(
-        compute_ballot(key, ValidatorIndex(i), CHAIN_ID, Epoch(epoch), Seed(seed)) for i, key in enumerate(keys)
+        compute_ballot(key, ValidatorIndex(i), CHAIN_ID, Epoch(epoch), Seed(seed))
+        for i, key in enumerate(keys)
     )
     return EpochContext(CHAIN_ID, Epoch(epoch), Seed(seed), records, ballots)
 

@@ -13,19 +13,19 @@ import pytest
 from da import CkzgBackend, EncodedBlob
 from tests.validator.network_fixture import make_cluster, make_context, make_keys
 from validator.certificate import verify_certificate
-from validator.custody import compute_member_custody
 from validator.core import (
     AttestationReceived,
     AttestationRejected,
     BlobDispersing,
     CertificateFormed,
-    PushCustody,
     CustodyReceived,
     CustodyRejected,
     DutyFailed,
+    PushCustody,
     SampleRejected,
     Tick,
 )
+from validator.custody import compute_member_custody
 from validator.presets import DEVNET
 from validator.quorums import compute_quorums
 from validator.types import Attestation, Epoch, QuorumIndex, ValidatorIndex
@@ -83,7 +83,11 @@ def test_two_silent_validators_do_not_stall_the_certificate(keys, kzg: CkzgBacke
     (certificate,) = _certificates(cluster)
     verdict = verify_certificate(certificate, context, DEVNET)
     assert verdict.valid, verdict.reason
-    signed = [slot for slot, bit in zip(compute_quorums(context, DEVNET)[0].slots, certificate.signers, strict=True) if bit]
+    signed = [
+        slot
+        for slot, bit in zip(compute_quorums(context, DEVNET)[0].slots, certificate.signers, strict=True)
+        if bit
+    ]
     assert {slot.validator for slot in signed}.isdisjoint(cluster.silent)
 
 
@@ -107,9 +111,15 @@ def test_tampered_custody_is_refused_and_nothing_is_stored(keys, kzg: CkzgBacken
     push = next(o for o in dispersal if isinstance(o, PushCustody) and o.to == member)
     samples = [s for c in push.columns for s in blob.get_column(c)]
     flipped = replace(samples[0], proof=samples[1].proof)
-    outputs = core.step(CustodyReceived(AGGREGATOR, blob.header, Epoch(0), QuorumIndex(0), (flipped, *samples[1:])))
-    assert outputs == [CustodyRejected(blob.data_root, AGGREGATOR, "custody cells do not verify against the data root")]
-    outputs = core.step(CustodyReceived(AGGREGATOR, blob.header, Epoch(0), QuorumIndex(0), tuple(samples[1:])))
+    outputs = core.step(
+        CustodyReceived(AGGREGATOR, blob.header, Epoch(0), QuorumIndex(0), (flipped, *samples[1:]))
+    )
+    assert outputs == [
+        CustodyRejected(blob.data_root, AGGREGATOR, "custody cells do not verify against the data root")
+    ]
+    outputs = core.step(
+        CustodyReceived(AGGREGATOR, blob.header, Epoch(0), QuorumIndex(0), tuple(samples[1:]))
+    )
     assert isinstance(outputs[0], CustodyRejected) and "custody cells" in outputs[0].reason
     assert blob.data_root not in core.duties
 

@@ -158,8 +158,13 @@ class ValidatorCore:
             return [CustodyRejected(data_root, event.sender, "unknown quorum")]
         custody = compute_member_custody(quorum, data_root, self.preset)[self.me]
         self.duties[data_root] = _Duty(
-            header=event.header, epoch=event.epoch, quorum=quorum, aggregator=event.sender,
-            custody=custody, stage="storing", deadline=self.now + self.config.custody_timeout_s,
+            header=event.header,
+            epoch=event.epoch,
+            quorum=quorum,
+            aggregator=event.sender,
+            custody=custody,
+            stage="storing",
+            deadline=self.now + self.config.custody_timeout_s,
         )
         return [StoreCustody(event.header, event.samples)]
 
@@ -210,7 +215,9 @@ class ValidatorCore:
             if sample.coordinate in good:
                 duty.pending.pop(sample.coordinate, None)
             else:
-                outputs.append(SampleRejected(event.data_root, event.sender, sample.coordinate, "invalid proof"))
+                outputs.append(
+                    SampleRejected(event.data_root, event.sender, sample.coordinate, "invalid proof")
+                )
                 retry.append(sample.coordinate)
         for coordinate in event.not_held:
             if coordinate in asked:
@@ -273,7 +280,9 @@ class ValidatorCore:
         custodians = self._custodians(duty, data_root, coordinate.column)
         duty.pending[coordinate] = _PendingSample(custodians, 0, self.now + self.config.sample_timeout_s)
 
-    def _custodians(self, duty: _Duty, data_root: DataRoot, column: ColumnIndex) -> tuple[ValidatorIndex, ...]:
+    def _custodians(
+        self, duty: _Duty, data_root: DataRoot, column: ColumnIndex
+    ) -> tuple[ValidatorIndex, ...]:
         custody = compute_member_custody(duty.quorum, data_root, self.preset)
         holders = [m for m in duty.quorum.members if m != self.me and column in custody[m]]
         return tuple(holders[: self.preset.SAMPLE_RETRIES])
@@ -319,7 +328,10 @@ class ValidatorCore:
             self._contexts[duty.epoch].chain_id, duty.epoch, duty.quorum.index, data_root
         )
         attestation = Attestation(
-            epoch=duty.epoch, quorum=duty.quorum.index, data_root=data_root, validator=self.me,
+            epoch=duty.epoch,
+            quorum=duty.quorum.index,
+            data_root=data_root,
+            validator=self.me,
             signature=self._secret_key.sign(message),
         )
         del self.duties[data_root]

@@ -1,0 +1,166 @@
+"""`das validator keygen | genesis | stake`: keys, a genesis registry, deposits and withdrawals."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import time
+from pathlib import Path
+
+from network.cli.common import LIGHT_SCRYPT, add_password_options, get_password, positive_int
+from network.cli.progress import Progress
+from validator.errors import KeystoreExists, RegistryError
+from validator.keys import SecretKey, compute_proof_of_possession
+from validator.keystore import (
+    decrypt_keystore,
+    encrypt_keystore,
+    get_keystore_pubkey,
+    read_keystore,
+    write_keystore,
+)
+from validator.presets import PRESETS, get_preset
+from validator.registry import RegistryInfo, compute_epoch
+from validator.registry_sqlite import SqliteRegistry
+from validator.types import Epoch, ValidatorIndex
+from validator.vrf import compute_ballot, compute_genesis_seed
+
+REGISTRY_FILE = "registry.sqlite"
+DEFAULT_CHAIN_ID = 31337
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `das validator ...`."""
+    parser = subparsers.add_parser("validator", help="validator keys, genesis and stake")
+    commands = parser.add_subparsers(title="validator commands", metavar="COMMAND", required=True)
+
+    keygen = commands.add_parser(
+        "keygen",
+        help="create a BLS key in an encrypted EIP-2335 keystore",
+        description="Generate a BLS12-381 key and write it to an EIP-2335 keystore (scrypt + AES-128-CTR). "
+        "Prints the public key and its proof of possession; the secret never leaves the keystore.",
+    )
+    keygen.add_argument("--out", required=True, type=Path, help="keystore file to create (never overwritten)")
+    keygen.add_argument(
+        "--light-kdf", action="store_true", help="weaker scrypt (n=2^14) for throwaway devnet keys"
+    )
+    add_password_options(keygen)
+    keygen.set_defaults(run=run_keygen)
+
+    genesis = commands.add_parser(
+        "genesis",
+        help="create a registry (and keys) for N validators",
+        description="Create DIR/registry.sqlite with N validators staked from epoch 0, their epoch-0 "
+        "ballots and the genesis seed, and DIR/keys/validator-I.json keystores for them.",
+    )
+    genesis.add_argument("--validators", type=positive_int, required=True, help="number of validators")
+    genesis.add_argument("--dir", type=Path, required=True, help="directory to create the network in")
+    genesis.add_argument("--preset", choices=sorted(PRESETS), default="devnet", help="protocol preset")
+    genesis.add_argument("--chain-id", type=positive_int, default=DEFAULT_CHAIN_ID, help="chain id")
+    genesis.add_argument("--epoch-seconds", type=float, default=600.0, help="epoch length in seconds")
+    genesis.add_argument("--slots", type=positive_int, default=1, help="slots of stake per validator")
+    genesis.add_argument("--light-kdf", action="store_true", help="weaker scrypt for throwaway devnet keys")
+    add_password_options(genesis)
+    genesis.set_defaults(run=run_genesis)
+
+    stake = commands.add_parser(
+        "stake",
+        help="register a validator or change its stake (effective next epoch)",
+        description="Deposit stake for the keystore's validator (registering it with its proof of "
+        "possession if new), or withdraw with --withdraw. Changes take effect at the next epoch.",
+    )
+    stake.add_argument("--registry", type=Path, required=True, help="registry file")
+    stake.add_argument("--keystore", type=Path, required=True, help="the validator's keystore")
+    stake.add_argument(
+        "--amount", type=positive_int, required=True, help="stake units to deposit or withdraw"
+    )
+    stake.add_argument("--withdraw", action="store_true", help="withdraw instead of deposit")
+    stake.add_argument("--peer-id", default="", help="libp2p peer id to record when registering")
+    stake.add_argument(
+        "--multiaddr", action="append", default=[], help="listen address to record (repeatable)"
+    )
+    add_password_options(stake)
+    stake.set_defaults(run=run_stake)
+
+
+def run_keygen(args: argparse.Namespace) -> int:
+    """Create one keystore."""
+    if args.out.exists():
+        raise KeystoreExists(str(args.out))
+    password = get_password(args, confirm=True)
+    secret_key = SecretKey.generate()
+    keystore = encrypt_keystore(secret_key, password, kdf_params=LIGHT_SCRYPT if args.light_kdf else None)
+    write_keystore(args.out, keystore)
+    print(f"keystore    {args.out}")
+    print(f"pubkey      0x{secret_key.pubkey.hex()}")
+    print(f"pop         0x{compute_proof_of_possession(secret_key).hex()}")
+    return 0
+
+
+def run_genesis(args: argparse.Namespace) -> int:
+    """Create keys and a registry for N validators, with epoch-0 ballots."""
+    preset = get_preset(args.preset)
+    password = get_password(args, confirm=True)
+    registry_path = args.dir / REGISTRY_FILE
+    if registry_path.exists():
+        raise RegistryError(f"{registry_path} already exists; choose another --dir")
+    info = RegistryInfo(args.chain_id, preset.name, time.time(), args.epoch_seconds)
+    seed = compute_genesis_seed(info.chain_id, secrets.token_bytes(32))
+    (args.dir / "keys").mkdir(parents=True, exist_ok=True)
+    progress = Progress("creating validators")
+    with SqliteRegistry.create(registry_path, info, seed) as registry:
+        for number in range(args.validators):
+            secret_key = SecretKey.generate()
+            keystore = encrypt_keystore(
+                secret_key,
+                password,
+                kdf_params=LIGHT_SCRYPT if args.light_kdf else None,
+                description=f"tessera {preset.name} validator {number}",
+            )
+            write_keystore(args.dir / "keys" / f"validator-{number}.json", keystore)
+            index = registry.register_validator(
+                secret_key.pubkey,
+                compute_proof_of_possession(secret_key),
+                args.slots * preset.STAKE_PER_SLOT,
+                Epoch(0),
+                effective_epoch=Epoch(0),
+            )
+            ballot = compute_ballot(secret_key, index, info.chain_id, Epoch(0), registry.get_seed(Epoch(0)))
+            registry.put_ballot(ballot, Epoch(0), genesis=True)
+            progress(number + 1, args.validators)
+    print(f"preset      {preset.name}")
+    print(f"registry    {registry_path}")
+    print(f"validators  {args.validators} x {args.slots} slot(s), chain id {info.chain_id}")
+    print(f"keys        {args.dir / 'keys'}")
+    return 0
+
+
+def run_stake(args: argparse.Namespace) -> int:
+    """Deposit or withdraw for the keystore's validator."""
+    keystore = read_keystore(args.keystore)
+    pubkey = get_keystore_pubkey(keystore)
+    with SqliteRegistry(args.registry) as registry:
+        info = registry.get_info()
+        now = compute_epoch(time.time(), info.genesis_time, info.epoch_seconds)
+        index = registry.find_validator(pubkey)
+        if index is None:
+            if args.withdraw:
+                raise RegistryError("this validator is not registered; nothing to withdraw")
+            secret_key = decrypt_keystore(keystore, get_password(args))
+            index = registry.register_validator(
+                pubkey,
+                compute_proof_of_possession(secret_key),
+                args.amount,
+                now,
+                peer_id=args.peer_id,
+                multiaddrs=tuple(args.multiaddr),
+            )
+            effective = Epoch(now + 1)
+            action = "registered with"
+        else:
+            effective = registry.change_stake(
+                ValidatorIndex(index), -args.amount if args.withdraw else args.amount, now
+            )
+            action = "withdrew" if args.withdraw else "deposited"
+    print(f"preset      {info.preset}")
+    print(f"validator   {index} {action} {args.amount} (effective at epoch {effective}; now epoch {now})")
+    return 0
