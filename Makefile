@@ -37,6 +37,7 @@ slow: $(STAMP)
 ## bench: throughput and latency benchmarks (not tests; figures go in notes)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_da.py
+	$(BIN)/python bench/bench_validator.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache
