@@ -99,10 +99,14 @@ def main() -> None:
         return
     print(f"DA encode, {mib:.2f} MiB blob = {len(rows)} rows, median of {args.repeats} (interleaved)")
     print(f"  bare ckzg loop   {bare:6.3f} s  {mib / bare:6.3f} MiB/s")
-    print(f"  da/ serial       {serial:6.3f} s  {mib / serial:6.3f} MiB/s  "
-          f"ratio to bare {serial / bare:.3f} (target <= 1.10)")
-    print(f"  da/ pool x{args.workers}      {pooled:6.3f} s  {mib / pooled:6.3f} MiB/s  "
-          f"speed-up over serial {serial / pooled:.2f}x")
+    print(
+        f"  da/ serial       {serial:6.3f} s  {mib / serial:6.3f} MiB/s  "
+        f"ratio to bare {serial / bare:.3f} (target <= 1.10)"
+    )
+    print(
+        f"  da/ pool x{args.workers}      {pooled:6.3f} s  {mib / pooled:6.3f} MiB/s  "
+        f"speed-up over serial {serial / pooled:.2f}x"
+    )
     print("Batched sample verification (branches + one ckzg call), median of 20")
     for count, ms in verify.items():
         print(f"  {count:>3} samples     {ms:7.2f} ms")
