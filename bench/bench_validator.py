@@ -90,7 +90,8 @@ def main() -> None:
         return
     print(f"Certificate for a {figures['quorum_slots']}-slot mainnet quorum, median of {args.repeats}")
     print(
-        f"  aggregate {len(attestations)} attestations (each BLS-verified)  {figures['aggregate_all_ms']:8.2f} ms"
+        f"  aggregate {len(attestations)} attestations (each BLS-verified)  "
+        f"{figures['aggregate_all_ms']:8.2f} ms"
         f"  ({figures['aggregate_per_attestation_ms']:.3f} ms each)"
     )
     print(
