@@ -206,22 +206,21 @@ class ValidatorCore:
         duty = self.duties.get(event.data_root)
         if duty is None or duty.stage != "sampling":
             return []
-        asked = {c for c, p in duty.pending.items() if p.custodians[p.attempt] == event.sender}
+        # A valid answer from any custodian asked so far counts, even a late one; a failed answer
+        # moves a cell on to its next custodian only if it came from the one currently asked.
+        asked = {c for c, p in duty.pending.items() if event.sender in p.custodians[: p.attempt + 1]}
+        current = {c for c in asked if duty.pending[c].custodians[duty.pending[c].attempt] == event.sender}
         answered = [s for s in event.samples if s.coordinate in asked]
         outputs: list[Output] = []
         good = self._verified(event.data_root, answered)
+        failed = [(s.coordinate, "invalid proof") for s in answered if s.coordinate not in good]
+        failed += [(c, "not held") for c in event.not_held if c in asked]
+        for coordinate in good:
+            duty.pending.pop(coordinate, None)
         retry: list[CellCoordinate] = []
-        for sample in answered:
-            if sample.coordinate in good:
-                duty.pending.pop(sample.coordinate, None)
-            else:
-                outputs.append(
-                    SampleRejected(event.data_root, event.sender, sample.coordinate, "invalid proof")
-                )
-                retry.append(sample.coordinate)
-        for coordinate in event.not_held:
-            if coordinate in asked:
-                outputs.append(SampleRejected(event.data_root, event.sender, coordinate, "not held"))
+        for coordinate, reason in failed:
+            outputs.append(SampleRejected(event.data_root, event.sender, coordinate, reason))
+            if coordinate in current and coordinate in duty.pending and coordinate not in retry:
                 retry.append(coordinate)
         outputs += self._retry(event.data_root, duty, retry)
         if event.data_root in self.duties and not duty.pending:

@@ -1,0 +1,124 @@
+"""The safety and liveness invariants of `specs/consensus.md`, checked against a simulated world.
+
+Each check returns the violations it finds as strings that start with the invariant's id, so a
+failing run says which rule of the spec broke. `STATS` counts how often each was checked.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from da.constants import CELLS_NEEDED_TO_RECOVER_ROW
+from fuzz.sim import SimNetwork
+from validator.certificate import verify_certificate
+from validator.keys import verify_signature
+from validator.quorums import compute_quorums
+from validator.signing import compute_attestation_signing_root
+from validator.types import Quorum
+
+
+@dataclass
+class Stats:
+    """Counters for the run summary: invariants checked and events seen."""
+
+    checks: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
+
+
+STATS = Stats()
+
+
+def _quorum(world: SimNetwork, epoch: int, index: int) -> Quorum:
+    return compute_quorums(world.contexts[epoch], world.preset, verify_ballots=False)[index]
+
+
+def check_s2_counted_signatures(world: SimNetwork) -> list[str]:
+    """S2: every counted signature is valid and from a member of the attestation's quorum."""
+    STATS.checks["S2"] += 1
+    violations = []
+    for counted in world.counted():
+        attestation = counted.attestation
+        context = world.contexts.get(attestation.epoch)
+        if context is None:
+            violations.append(f"S2: counted an attestation for unknown epoch {attestation.epoch}")
+            continue
+        quorum = _quorum(world, attestation.epoch, attestation.quorum)
+        if attestation.validator not in quorum.members:
+            violations.append(f"S2: counted validator {attestation.validator}, not a member of quorum {quorum.index}")
+            continue
+        record = context.get_validator(attestation.validator)
+        message = compute_attestation_signing_root(
+            context.chain_id, attestation.epoch, attestation.quorum, attestation.data_root
+        )
+        if record is None or not verify_signature(record.pubkey, message, attestation.signature):
+            violations.append(f"S2: counted an invalid signature of validator {attestation.validator}")
+    return violations
+
+
+def check_s3_s4_s5_certificates(world: SimNetwork) -> list[str]:
+    """S3/S4/S5: every certificate formed verifies offline (threshold, whole members, its own root)."""
+    STATS.checks["S3-S5"] += 1
+    violations = []
+    for formed in world.certificates():
+        certificate = formed.certificate
+        verdict = verify_certificate(certificate, world.contexts[certificate.epoch], world.preset)
+        if not verdict.valid:
+            violations.append(f"S3-S5: a formed certificate does not verify: {verdict.reason}")
+        if certificate.data_root not in world.blobs:
+            violations.append("S5: certificate for a data root nobody dispersed")
+    return violations
+
+
+def check_s1_recoverable(world: SimNetwork) -> list[str]:
+    """S1: a certificate's honest signers hold >= 64 distinct columns of every row (recoverable).
+
+    Applies where the preset's bound applies: full-size quorums with at most a third of their
+    slots adversarial.
+    """
+    violations = []
+    for formed in world.certificates():
+        certificate = formed.certificate
+        quorum = _quorum(world, certificate.epoch, certificate.quorum)
+        adversarial = sum(1 for slot in quorum.slots if not world.is_honest(slot.validator))
+        if len(quorum.slots) < world.preset.QUORUM_SLOTS or 3 * adversarial > len(quorum.slots):
+            STATS.events["S1 not applicable (small quorum or > 1/3 adversarial)"] += 1
+            continue
+        STATS.checks["S1"] += 1
+        signers = {slot.validator for slot, bit in zip(quorum.slots, certificate.signers, strict=True) if bit}
+        honest = [member for member in signers if world.is_honest(member)]
+        rows = world.blobs[certificate.data_root].header.row_count
+        for row in range(rows):
+            columns = {
+                sample.column
+                for member in honest
+                for sample in world.stored.get(member, {}).get(certificate.data_root, ())
+                if sample.row == row
+            }
+            if len(columns) < CELLS_NEEDED_TO_RECOVER_ROW:
+                violations.append(f"S1: honest signers hold {len(columns)} columns of row {row}, 64 needed")
+    return violations
+
+
+def check_s6_attest_after_custody(world: SimNetwork) -> list[str]:
+    """S6: an honest node attests only after storing its complete custody for that blob."""
+    STATS.checks["S6"] += 1
+    violations = []
+    for node, attested in world.attested():
+        attestation = attested.attestation
+        if attestation.data_root not in world.stored.get(node, {}):
+            violations.append(f"S6: validator {node} attested without storing custody")
+    return violations
+
+
+SAFETY_CHECKS = (
+    check_s1_recoverable,
+    check_s2_counted_signatures,
+    check_s3_s4_s5_certificates,
+    check_s6_attest_after_custody,
+)
+
+
+def check_safety(world: SimNetwork) -> list[str]:
+    """Every safety invariant."""
+    return [violation for check in SAFETY_CHECKS for violation in check(world)]
