@@ -38,19 +38,21 @@ def compute_slots(context: EpochContext, preset: Preset, *, verify_ballots: bool
 
 
 def cut_into_quorums(context: EpochContext, slots: list[Slot], preset: Preset) -> tuple[Quorum, ...]:
-    """Cut sorted slots into quorums of `QUORUM_SLOTS`; the remainder joins the last quorum.
+    """Cut sorted slots into quorums of exactly `QUORUM_SLOTS`; the remainder sits this epoch out.
 
-    With fewer than `QUORUM_SLOTS` slots in all, they form one smaller quorum (a devnet case).
+    Every quorum has the size the custody bound of specs/consensus.md is computed for (a larger
+    quorum can be weaker: the adversary's share of a third rounds up). With fewer than
+    `QUORUM_SLOTS` slots in all, they form one smaller quorum with no such guarantee (a devnet case).
     """
     if not slots:
         return ()
-    count = max(1, len(slots) // preset.QUORUM_SLOTS)
-    quorums = []
-    for index in range(count):
-        start = index * preset.QUORUM_SLOTS
-        end = len(slots) if index == count - 1 else start + preset.QUORUM_SLOTS
-        quorums.append(Quorum(context.epoch, QuorumIndex(index), tuple(slots[start:end])))
-    return tuple(quorums)
+    if len(slots) < preset.QUORUM_SLOTS:
+        return (Quorum(context.epoch, QuorumIndex(0), tuple(slots)),)
+    size = preset.QUORUM_SLOTS
+    return tuple(
+        Quorum(context.epoch, QuorumIndex(index), tuple(slots[index * size : (index + 1) * size]))
+        for index in range(len(slots) // size)
+    )
 
 
 def compute_quorums(

@@ -4,9 +4,11 @@ Ports are small Protocols declared here by their consumers; `validator.registry_
 embedded default (one SQLite file shared by a devnet's processes). An EVM staking contract read
 over JSON-RPC is the planned production backend.
 
-Epoch rules (see `specs/validator.md`): a stake change made in epoch e takes effect at e + 1;
-ballots for epoch e are accepted during epoch e - 1 (genesis ballots at genesis) and are frozen
-when e starts; seed(e) = compute_next_seed(seed(e - 1), e - 1, ballots(e - 1)).
+Epoch rules (see `specs/validator.md`): a stake change made in epoch e takes effect at
+e + STAKE_ACTIVATION_DELAY_EPOCHS, after a seed nobody could know at e (so new keys cannot be
+ground against it); ballots for epoch e are accepted during epoch e - 1 (genesis ballots at
+genesis) and are frozen when e starts; seed(e) = compute_next_seed(seed(e - 1), e - 1, ballots(e - 1)),
+which becomes known when e - 1 starts.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from typing import Protocol
 
 from validator.keys import BLSPubkey, BLSSignature
 from validator.types import Ballot, Epoch, EpochContext, ValidatorIndex
+
+STAKE_ACTIVATION_DELAY_EPOCHS = 2
+"""A stake change made in epoch e counts from epoch e + 2: its first ballots use seed(e + 2),
+derived from ballots published during e + 1, after the change was final."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +63,7 @@ class StakeLedger(Protocol):
         peer_id: str = "",
         multiaddrs: tuple[str, ...] = (),
     ) -> ValidatorIndex:
-        """Add a validator (its PoP is checked); its stake counts from `current_epoch + 1`."""
+        """Add a validator (its PoP is checked); stake counts from current + STAKE_ACTIVATION_DELAY_EPOCHS."""
 
     def change_stake(self, validator: ValidatorIndex, amount: int, current_epoch: Epoch) -> Epoch:
         """Deposit (amount > 0) or withdraw (amount < 0); returns the epoch it takes effect."""

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import BLSPubkey, BLSSignature, verify_proof_of_possession
 from validator.presets import get_preset
-from validator.registry import RegistryInfo
+from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, RegistryInfo, compute_epoch
 from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex, ValidatorRecord
 from validator.vrf import compute_next_seed, verify_ballot
 
@@ -50,7 +51,8 @@ CREATE TABLE IF NOT EXISTS ballots (
 class SqliteRegistry:
     """`EpochSource`, `StakeLedger` and `BallotBox` over one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         if not path.exists():
             raise RegistryError(f"no registry at {path}; create one with `das validator genesis`")
         self.path = path
@@ -72,9 +74,13 @@ class SqliteRegistry:
         self.preset = get_preset(self._info.preset)
 
     @classmethod
-    def create(cls, path: Path, info: RegistryInfo, genesis_seed: Seed) -> SqliteRegistry:
+    def create(
+        cls, path: Path, info: RegistryInfo, genesis_seed: Seed, clock: Callable[[], float] = time.time
+    ) -> SqliteRegistry:
         """Create a new, empty registry file; refuses to overwrite an existing one."""
         get_preset(info.preset)
+        if not info.epoch_seconds > 0:
+            raise RegistryError(f"epoch length must be positive, got {info.epoch_seconds} s")
         if path.exists():
             raise RegistryError(f"{path} already exists; refusing to overwrite a registry")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +99,7 @@ class SqliteRegistry:
                 db.execute("INSERT INTO seeds VALUES (0, ?)", (genesis_seed,))
         finally:
             db.close()
-        return cls(path)
+        return cls(path, clock)
 
     def close(self) -> None:
         """Close the connection."""
@@ -135,21 +141,28 @@ class SqliteRegistry:
         return EpochContext(self._info.chain_id, epoch, seed, validators, self._ballots(epoch))
 
     def get_seed(self, epoch: Epoch) -> Seed:
-        """seed(epoch), derived and stored on first use; raises `UnknownEpoch` for a future epoch.
+        """seed(epoch), derived and stored on first use.
 
-        Callers only ask for seeds of epochs whose previous epoch has begun, when its ballots are
-        frozen, so the derived value is the same in every process.
+        seed(e) is fixed once the ballots of e - 1 are frozen, when e - 1 starts, so it is derived
+        only for epochs up to the current one + 1 (by the registry's clock); later or negative
+        epochs raise `UnknownEpoch`. Every process derives the same value.
         """
-        row = self._db.execute("SELECT seed FROM seeds WHERE epoch = ?", (epoch,)).fetchone()
-        if row is not None:
-            return Seed(row[0])
-        if epoch <= 0:
+        if not 0 <= epoch <= self.current_epoch() + 1:
             raise UnknownEpoch(epoch)
-        previous = self.get_seed(Epoch(epoch - 1))
-        seed = compute_next_seed(previous, Epoch(epoch - 1), self._ballots(Epoch(epoch - 1)))
-        with self._write() as db:
-            db.execute("INSERT OR IGNORE INTO seeds VALUES (?, ?)", (epoch, seed))
+        row = self._db.execute(
+            "SELECT epoch, seed FROM seeds WHERE epoch <= ? ORDER BY epoch DESC LIMIT 1", (epoch,)
+        ).fetchone()
+        known, seed = Epoch(int(row[0])), Seed(row[1])
+        while known < epoch:
+            seed = compute_next_seed(seed, known, self._ballots(known))
+            known = Epoch(known + 1)
+            with self._write() as db:
+                db.execute("INSERT OR IGNORE INTO seeds VALUES (?, ?)", (known, seed))
         return seed
+
+    def current_epoch(self) -> Epoch:
+        """The epoch now, by the registry's clock and the genesis facts."""
+        return compute_epoch(self._clock(), self._info.genesis_time, self._info.epoch_seconds)
 
     def get_validator(self, validator: ValidatorIndex, epoch: Epoch) -> ValidatorRecord:
         """One validator's record with its stake as of `epoch`."""
@@ -178,7 +191,7 @@ class SqliteRegistry:
         *,
         effective_epoch: Epoch | None = None,
     ) -> ValidatorIndex:
-        """Add a validator after checking its proof of possession; stake counts from the next epoch.
+        """Add a validator after checking its proof of possession; stake counts from current + 2.
 
         `effective_epoch` overrides that only for genesis (epoch 0).
         """
@@ -186,7 +199,9 @@ class SqliteRegistry:
             raise RegistryError("proof of possession does not verify for this public key")
         if stake <= 0:
             raise RegistryError(f"initial stake must be positive, got {stake}")
-        effective = current_epoch + 1 if effective_epoch is None else effective_epoch
+        effective = (
+            current_epoch + STAKE_ACTIVATION_DELAY_EPOCHS if effective_epoch is None else effective_epoch
+        )
         with self._write() as db:
             if db.execute("SELECT 1 FROM validators WHERE pubkey = ?", (pubkey,)).fetchone():
                 raise RegistryError("this public key is already registered")
@@ -203,10 +218,10 @@ class SqliteRegistry:
         return index
 
     def change_stake(self, validator: ValidatorIndex, amount: int, current_epoch: Epoch) -> Epoch:
-        """Deposit (> 0) or withdraw (< 0) at the next epoch boundary; returns that epoch."""
+        """Deposit (> 0) or withdraw (< 0) from epoch current + STAKE_ACTIVATION_DELAY_EPOCHS; returns it."""
         if amount == 0:
             raise RegistryError("a stake change must be non-zero")
-        effective = Epoch(current_epoch + 1)
+        effective = Epoch(current_epoch + STAKE_ACTIVATION_DELAY_EPOCHS)
         with self._write() as db:
             if not db.execute("SELECT 1 FROM validators WHERE idx = ?", (validator,)).fetchone():
                 raise UnknownValidator(validator)

@@ -32,16 +32,20 @@ def test_quorums_are_deterministic_and_stake_proportional(stakes: list[int], shu
         context.chain_id, context.epoch, context.seed, tuple(shuffled_validators), tuple(shuffled_ballots)
     )
     assert compute_quorums(reordered, DEVNET) == quorums
-    # Each validator holds exactly the slots its stake buys, capped at MAX_SLOTS_PER_VALIDATOR.
-    held = Counter(slot.validator for quorum in quorums for slot in quorum.slots)
+    # Each validator draws exactly the slots its stake buys, capped at MAX_SLOTS_PER_VALIDATOR.
+    slots = compute_slots(context, DEVNET)
+    drawn = Counter(slot.validator for slot in slots)
     for index, stake in enumerate(stakes):
-        assert held[ValidatorIndex(index)] == compute_slot_count(stake, DEVNET) == min(stake // S, 4)
-    total = sum(held.values())
-    if total >= DEVNET.QUORUM_SLOTS:
-        assert len(quorums) == total // DEVNET.QUORUM_SLOTS
-        assert all(DEVNET.QUORUM_SLOTS <= len(q.slots) < 2 * DEVNET.QUORUM_SLOTS for q in quorums)
+        assert drawn[ValidatorIndex(index)] == compute_slot_count(stake, DEVNET) == min(stake // S, 4)
+    # Quorums are consecutive runs of QUORUM_SLOTS sorted slots; the remainder sits the epoch out.
+    in_quorums = [slot for quorum in quorums for slot in quorum.slots]
+    if len(slots) >= DEVNET.QUORUM_SLOTS:
+        assert len(quorums) == len(slots) // DEVNET.QUORUM_SLOTS
+        assert all(len(q.slots) == DEVNET.QUORUM_SLOTS for q in quorums)
+        assert in_quorums == slots[: len(in_quorums)]
     else:
-        assert len(quorums) == (1 if total else 0)
+        assert len(quorums) == (1 if slots else 0)
+        assert in_quorums == slots
 
 
 def test_another_seed_gives_other_quorums() -> None:

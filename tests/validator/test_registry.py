@@ -25,20 +25,20 @@ def _create(path: Path) -> SqliteRegistry:
     return SqliteRegistry.create(path, RegistryInfo(CHAIN_ID, "devnet", 1000.0, 60.0), GENESIS_SEED)
 
 
-def test_stake_changes_take_effect_at_the_next_epoch(tmp_path: Path) -> None:
+def test_stake_changes_take_effect_two_epochs_later(tmp_path: Path) -> None:
     (key,) = make_keys(1, b"reg")
     with _create(tmp_path / "r.sqlite") as registry:
         index = registry.register_validator(key.pubkey, compute_proof_of_possession(key), S, Epoch(0))
         assert index == 0
         assert registry.get_epoch_context(Epoch(0)).validators == ()
-        registry.put_ballot(
-            compute_ballot(key, index, CHAIN_ID, Epoch(1), registry.get_seed(Epoch(1))), Epoch(0)
-        )
-        assert registry.get_epoch_context(Epoch(1)).validators[0].stake == S
-        assert registry.change_stake(index, 3 * S, Epoch(1)) == 2
-        assert registry.change_stake(index, -S, Epoch(1)) == 2
-        assert registry.get_validator(index, Epoch(1)).stake == S
-        assert registry.get_validator(index, Epoch(2)).stake == 3 * S
+        assert registry.get_epoch_context(Epoch(1)).validators == ()
+        assert registry.get_epoch_context(Epoch(2)).validators[0].stake == S
+        seed_2 = registry.get_seed(Epoch(2))
+        registry.put_ballot(compute_ballot(key, index, CHAIN_ID, Epoch(2), seed_2), Epoch(1))
+        assert registry.change_stake(index, 3 * S, Epoch(2)) == 4
+        assert registry.change_stake(index, -S, Epoch(2)) == 4
+        assert registry.get_validator(index, Epoch(3)).stake == S
+        assert registry.get_validator(index, Epoch(4)).stake == 3 * S
         with pytest.raises(RegistryError, match="cannot withdraw"):
             registry.change_stake(index, -10 * S, Epoch(2))
         with pytest.raises(UnknownValidator):
@@ -80,6 +80,20 @@ def test_seeds_chain_from_the_frozen_ballots(tmp_path: Path) -> None:
             registry.get_seed(Epoch(-1))
 
 
+def test_future_seeds_are_not_derived_before_their_ballots_freeze(tmp_path: Path) -> None:
+    now = [1000.0 + 60.0 * 5 + 1]  # epoch 5 of a registry with 60-second epochs
+    path = tmp_path / "r.sqlite"
+    SqliteRegistry.create(path, RegistryInfo(CHAIN_ID, "devnet", 1000.0, 60.0), GENESIS_SEED).close()
+    with SqliteRegistry(path, clock=lambda: now[0]) as registry:
+        assert registry.current_epoch() == 5
+        registry.get_seed(Epoch(6))
+        for epoch in (7, 10**5, 2**64):
+            with pytest.raises(UnknownEpoch):
+                registry.get_seed(Epoch(epoch))
+        now[0] += 60.0
+        registry.get_seed(Epoch(7))
+
+
 def test_opening_bad_files_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="no registry at"):
         SqliteRegistry(tmp_path / "missing.sqlite")
@@ -116,7 +130,7 @@ def test_four_concurrent_writer_processes(tmp_path: Path) -> None:
         worker.join(timeout=120)
         assert worker.exitcode == 0
     with SqliteRegistry(path) as registry:
-        validators = registry.get_epoch_context(Epoch(1)).validators
+        validators = registry.get_epoch_context(Epoch(2)).validators
     assert [v.index for v in validators] == list(range(60))
     assert all(v.stake == 2 * S for v in validators)
     assert len({v.pubkey for v in validators}) == 60

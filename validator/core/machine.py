@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from da.constants import CELLS_PER_ROW
+from da.errors import DAError
 from da.header import compute_data_root
 from da.kzg import CellVerifier
 from da.samples import verify_samples
@@ -48,6 +49,9 @@ from validator.quorums import compute_quorums
 from validator.signing import compute_attestation_signing_root
 from validator.types import Attestation, Epoch, EpochContext, Quorum, QuorumIndex, ValidatorIndex
 
+UNKNOWN_ROOT = DataRoot(bytes(32))
+"""Stands for the data root in events about input too malformed to have one."""
+
 
 @dataclass(frozen=True, slots=True)
 class CoreConfig:
@@ -71,7 +75,7 @@ class _Duty:
     header: BlobHeader
     epoch: Epoch
     quorum: Quorum
-    aggregator: ValidatorIndex
+    aggregators: list[ValidatorIndex]
     custody: frozenset[ColumnIndex]
     stage: str
     deadline: float
@@ -149,8 +153,23 @@ class ValidatorCore:
         ]
 
     def _on_custody(self, event: CustodyReceived) -> list[Output]:
-        data_root = compute_data_root(event.header)
-        reason = self._check_custody(event, data_root)
+        try:
+            data_root = compute_data_root(event.header)
+        except DAError as error:
+            return [CustodyRejected(UNKNOWN_ROOT, event.sender, f"malformed header: {error}")]
+        if data_root in self.attested:
+            # Another node also dispersed this blob: it gets the attestation too, so a node that
+            # pushed first cannot swallow it (an attestation is harmless to hand out).
+            return [SendAttestation(event.sender, self.attested[data_root])]
+        duty = self.duties.get(data_root)
+        if duty is not None:
+            if event.sender not in duty.aggregators:
+                duty.aggregators.append(event.sender)
+            return []
+        try:
+            reason = self._check_custody(event, data_root)
+        except DAError as error:
+            reason = f"malformed custody: {error}"
         if reason is not None:
             return [CustodyRejected(data_root, event.sender, reason)]
         quorum = self.get_quorum(event.epoch, event.quorum)
@@ -161,7 +180,7 @@ class ValidatorCore:
             header=event.header,
             epoch=event.epoch,
             quorum=quorum,
-            aggregator=event.sender,
+            aggregators=[event.sender],
             custody=custody,
             stage="storing",
             deadline=self.now + self.config.custody_timeout_s,
@@ -169,8 +188,6 @@ class ValidatorCore:
         return [StoreCustody(event.header, event.samples)]
 
     def _check_custody(self, event: CustodyReceived, data_root: DataRoot) -> str | None:
-        if data_root in self.duties or data_root in self.attested:
-            return "custody for this blob was already accepted"
         quorum = self.get_quorum(event.epoch, event.quorum)
         if quorum is None:
             return f"quorum {event.quorum} of epoch {event.epoch} is unknown"
@@ -290,9 +307,20 @@ class ValidatorCore:
         """Coordinates of the samples that verify: one batch, then one by one if the batch fails."""
         if not samples:
             return set()
-        if verify_samples(data_root, samples, self._verifier):
+        try:
+            batch_valid = verify_samples(data_root, samples, self._verifier)
+        except DAError:
+            batch_valid = False  # a malformed sample in the batch: find the good ones one by one
+        if batch_valid:
             return {s.coordinate for s in samples}
-        return {s.coordinate for s in samples if verify_samples(data_root, [s], self._verifier)}
+        good: set[CellCoordinate] = set()
+        for sample in samples:
+            try:
+                if verify_samples(data_root, [sample], self._verifier):
+                    good.add(sample.coordinate)
+            except DAError:
+                continue
+        return good
 
     def _retry(self, data_root: DataRoot, duty: _Duty, coordinates: list[CellCoordinate]) -> list[Output]:
         """Ask the next custodian; a cell no custodian serves is replaced, up to SAMPLE_REPLACEMENTS."""
@@ -335,8 +363,8 @@ class ValidatorCore:
         )
         del self.duties[data_root]
         self.attested[data_root] = attestation
-        outputs: list[Output] = [Attested(attestation), SendAttestation(duty.aggregator, attestation)]
-        return outputs
+        sends: list[Output] = [SendAttestation(to, attestation) for to in duty.aggregators]
+        return [Attested(attestation), *sends]
 
     def _fail(self, data_root: DataRoot, reason: str) -> list[Output]:
         self.duties.pop(data_root, None)
