@@ -9,21 +9,30 @@ the disperser was honest, liveness (L1) is checked by draining every message.
 
 from __future__ import annotations
 
-from hypothesis import event, note
+from hypothesis import note
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, precondition, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+)
 
 from da.constants import CELLS_PER_ROW
 from da.types import ColumnIndex, DataRoot
 from fuzz.byzantine import DisperserPolicy, NodeBehaviour
-from fuzz.invariants import STATS, check_safety
+from fuzz.invariants import STATS, check_safety, record_event
 from fuzz.sim import Envelope, SimNetwork
 from fuzz.world import get_blobs, get_keys, get_kzg
 from validator.core import BlobDispersing, CoreConfig, DutyFailed, ValidatorCore
 from validator.keys import compute_proof_of_possession
 from validator.presets import DEVNET
 from validator.quorums import compute_quorums
-from validator.types import Epoch, EpochContext, QuorumIndex, Seed, ValidatorIndex, ValidatorRecord
+from validator.types import Epoch, EpochContext, Seed, ValidatorIndex, ValidatorRecord
 from validator.vrf import compute_ballot, compute_genesis_seed, compute_next_seed
 
 CHAIN_ID = 7
@@ -38,12 +47,16 @@ def build_context(epoch: int, seed: Seed, slots: list[int], outsider: int) -> Ep
     keys = get_keys()
     stakes = [count * PRESET.STAKE_PER_SLOT for count in slots] + [PRESET.STAKE_PER_SLOT // 2]
     records = tuple(
-        ValidatorRecord(ValidatorIndex(i), keys[i].pubkey, compute_proof_of_possession(keys[i]), stake, "", ())
+        ValidatorRecord(
+            ValidatorIndex(i), keys[i].pubkey, compute_proof_of_possession(keys[i]), stake, "", ()
+        )
         for i, stake in enumerate(stakes)
         if stake > 0
     )
     ballots = tuple(
-        compute_ballot(keys[r.index], r.index, CHAIN_ID, Epoch(epoch), seed) for r in records if r.index != outsider
+        compute_ballot(keys[r.index], r.index, CHAIN_ID, Epoch(epoch), seed)
+        for r in records
+        if r.index != outsider
     )
     return EpochContext(CHAIN_ID, Epoch(epoch), seed, records, ballots)
 
@@ -66,7 +79,9 @@ class ConsensusMachine(RuleBasedStateMachine):
     @initialize(target=messages, data=st.data())
     def setup(self, data: st.DataObject) -> object:
         count = data.draw(st.integers(4, 10), label="validators")
-        slots_0 = data.draw(st.lists(st.integers(0, 2), min_size=count, max_size=count), label="slots epoch 0")
+        slots_0 = data.draw(
+            st.lists(st.integers(0, 2), min_size=count, max_size=count), label="slots epoch 0"
+        )
         change = data.draw(st.lists(st.integers(-1, 1), min_size=count, max_size=count), label="stake change")
         slots_1 = [max(0, s + c) for s, c in zip(slots_0, change, strict=True)]
         slots_0[0], slots_1[0] = max(slots_0[0], 1), max(slots_1[0], 1)  # some stake in both epochs
@@ -88,14 +103,23 @@ class ConsensusMachine(RuleBasedStateMachine):
         keys = get_keys()
         cores = {
             ValidatorIndex(i): ValidatorCore(
-                ValidatorIndex(i), keys[i], PRESET, get_kzg(), nonce=b"fuzz-%d" % i,
+                ValidatorIndex(i),
+                keys[i],
+                PRESET,
+                get_kzg(),
+                nonce=b"fuzz-%d" % i,
                 config=CoreConfig(sample_timeout_s=SAMPLE_TIMEOUT_S, custody_timeout_s=30.0),
             )
             for i in range(count + 1)
         }
         self.world = SimNetwork(
-            preset=PRESET, keys=keys, contexts=contexts, blobs={blob.data_root: blob}, cores=cores,
-            behaviours=behaviours, disperser=disperser,
+            preset=PRESET,
+            keys=keys,
+            contexts=contexts,
+            blobs={blob.data_root: blob},
+            cores=cores,
+            behaviours=behaviours,
+            disperser=disperser,
         )
         self.world.start()
         self.quorum = quorum
@@ -103,10 +127,10 @@ class ConsensusMachine(RuleBasedStateMachine):
         self.data_root = blob.data_root
         self.epoch = epoch
         note(f"quorum {quorum.index} of epoch {epoch}: {len(quorum.slots)} slots, members {quorum.members}")
-        note(f"behaviours {({int(k): v.value for k, v in behaviours.items()})}; disperser {disperser}")
-        event(f"quorum slots: {len(quorum.slots)}")
-        event(f"disperser honest: {disperser.honest}")
-        event(f"network hostile: {self.hostile_network}")
+        note(f"behaviours { ({int(k): v.value for k, v in behaviours.items()}) }; disperser {disperser}")
+        record_event(f"quorum slots: {len(quorum.slots)}")
+        record_event(f"disperser honest: {disperser.honest}")
+        record_event(f"network hostile: {self.hostile_network}")
         first = self.world.step_core(aggregator, BlobDispersing(blob.header, Epoch(epoch), quorum.index))
         return self._send(first)
 
@@ -120,7 +144,8 @@ class ConsensusMachine(RuleBasedStateMachine):
         for index in range(count):
             node = ValidatorIndex(index)
             behaviour = data.draw(
-                st.sampled_from(ADVERSARIAL) if data.draw(st.booleans(), label=f"byzantine {index}")
+                st.sampled_from(ADVERSARIAL)
+                if data.draw(st.booleans(), label=f"byzantine {index}")
                 else st.just(NodeBehaviour.HONEST),
                 label=f"behaviour {index}",
             )
@@ -138,7 +163,9 @@ class ConsensusMachine(RuleBasedStateMachine):
             return DisperserPolicy()
         members = list(quorum.members)  # type: ignore[attr-defined]
         return DisperserPolicy(
-            skip=frozenset(data.draw(st.lists(st.sampled_from(members), max_size=len(members)), label="skip")),
+            skip=frozenset(
+                data.draw(st.lists(st.sampled_from(members), max_size=len(members)), label="skip")
+            ),
             withheld=frozenset(
                 ColumnIndex(c)
                 for c in data.draw(st.lists(st.integers(0, CELLS_PER_ROW - 1), max_size=8), label="withheld")
@@ -156,10 +183,10 @@ class ConsensusMachine(RuleBasedStateMachine):
     def _deliver(self, envelope: Envelope) -> list[Envelope]:
         assert self.world is not None
         if envelope.dest in self.partitioned:
-            event("delivery: lost in partition")
+            record_event("delivery: lost in partition")
             self.lossy = True
             return []
-        event(f"delivery: {type(envelope.payload).__name__}")
+        record_event(f"delivery: {type(envelope.payload).__name__}")
         return self.world.deliver(envelope)
 
     @precondition(lambda self: self.world is not None)
@@ -167,7 +194,7 @@ class ConsensusMachine(RuleBasedStateMachine):
     def deliver(self, envelope: Envelope) -> object:
         """Deliver any one message (reordering); one already delivered in bulk arrives again."""
         if self.inflight.pop(envelope.ident, None) is None:
-            event("network: late duplicate")
+            record_event("network: late duplicate")
         return self._send(self._deliver(envelope))
 
     @precondition(lambda self: self.world is not None and bool(self.inflight))
@@ -182,13 +209,13 @@ class ConsensusMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.world is not None)
     @rule(target=messages, envelope=messages)
     def duplicate(self, envelope: Envelope) -> object:
-        event("network: duplicate")
+        record_event("network: duplicate")
         return self._send(self._deliver(envelope))
 
     @precondition(lambda self: self.world is not None and self.hostile_network)
     @rule(envelope=consumes(messages))
     def drop(self, envelope: Envelope) -> None:
-        event("network: drop")
+        record_event("network: drop")
         self.inflight.pop(envelope.ident, None)
         self.lossy = True
 
@@ -197,7 +224,7 @@ class ConsensusMachine(RuleBasedStateMachine):
     def wait(self, seconds: float) -> object:
         """Time passes while messages are still in flight (a network slower than the timeouts)."""
         assert self.world is not None
-        event("network: delay past timeouts")
+        record_event("network: delay past timeouts")
         self.lossy = True
         return self._send(self.world.tick(seconds))
 
@@ -206,7 +233,7 @@ class ConsensusMachine(RuleBasedStateMachine):
     def partition(self, data: st.DataObject) -> None:
         assert self.world is not None
         node = data.draw(st.sampled_from(sorted(self.world.cores)), label="partition node")
-        event("network: partition")
+        record_event("network: partition")
         self.partitioned.symmetric_difference_update({node})
 
     @precondition(lambda self: self.world is not None)
@@ -219,9 +246,10 @@ class ConsensusMachine(RuleBasedStateMachine):
             return multiple()
         signer = data.draw(st.sampled_from(liars), label="signer")
         kind = data.draw(
-            st.sampled_from(["no-custody", "wrong-root", "wrong-epoch", "wrong-quorum", "impersonate"]), label="kind"
+            st.sampled_from(["no-custody", "wrong-root", "wrong-epoch", "wrong-quorum", "impersonate"]),
+            label="kind",
         )
-        event(f"byzantine attestation: {kind}")
+        record_event(f"byzantine attestation: {kind}")
         claimed = signer
         root, epoch, quorum = self.data_root, self.epoch, int(self.quorum.index)
         if kind == "wrong-root":
@@ -248,18 +276,19 @@ class ConsensusMachine(RuleBasedStateMachine):
         if self.world is None:
             return
         if self.world.certificates():
-            event("outcome: certified")
+            record_event("outcome: certified")
         if self.lossy or self.partitioned or not self.world.disperser.honest:
-            event("liveness: not applicable (lossy network or hostile disperser)")
+            record_event("liveness: not applicable (lossy network or hostile disperser)")
             return
         if len(self.quorum.slots) < PRESET.QUORUM_SLOTS:
-            event("liveness: not applicable (small quorum)")
+            record_event("liveness: not applicable (small quorum)")
             return
         self._drain()
         STATS.checks["L1"] += 1
         failures = [f"{node}: {o.reason}" for node, o in self.world.events(DutyFailed)]  # type: ignore[attr-defined]
         assert self.world.certificates(), f"L1: no certificate although the network delivered; {failures}"
-        assert not check_safety(self.world)
+        violations = check_safety(self.world)
+        assert not violations, violations
 
     def _drain(self) -> None:
         """Deliver every message in flight, and let time pass, until nothing is left (bounded)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from hypothesis import event
+
 from da.constants import CELLS_NEEDED_TO_RECOVER_ROW
 from fuzz.sim import SimNetwork
 from validator.certificate import verify_certificate
@@ -29,6 +31,12 @@ class Stats:
 STATS = Stats()
 
 
+def record_event(label: str) -> None:
+    """Count an event for the summary and label it for Hypothesis' coverage statistics."""
+    STATS.events[label] += 1
+    event(label)
+
+
 def _quorum(world: SimNetwork, epoch: int, index: int) -> Quorum:
     return compute_quorums(world.contexts[epoch], world.preset, verify_ballots=False)[index]
 
@@ -45,7 +53,9 @@ def check_s2_counted_signatures(world: SimNetwork) -> list[str]:
             continue
         quorum = _quorum(world, attestation.epoch, attestation.quorum)
         if attestation.validator not in quorum.members:
-            violations.append(f"S2: counted validator {attestation.validator}, not a member of quorum {quorum.index}")
+            violations.append(
+                f"S2: counted validator {attestation.validator}, not a member of quorum {quorum.index}"
+            )
             continue
         record = context.get_validator(attestation.validator)
         message = compute_attestation_signing_root(

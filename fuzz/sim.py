@@ -152,7 +152,9 @@ class SimNetwork:
                 samples.append(corrupt_sample(sample))
             else:
                 samples.append(sample)
-        return Envelope(requester, SamplesReceived(peer, request.data_root, tuple(samples), tuple(missing)), peer)
+        return Envelope(
+            requester, SamplesReceived(peer, request.data_root, tuple(samples), tuple(missing)), peer
+        )
 
     def _byzantine_receive(self, node: ValidatorIndex, payload: Input | RequestSamples) -> list[Envelope]:
         """Byzantine nodes keep what they are given (to serve or misuse it) and never run the core."""
@@ -163,9 +165,15 @@ class SimNetwork:
     # --- Byzantine actions -------------------------------------------------------------------------
 
     def forge_attestation(
-        self, signer: ValidatorIndex, claimed: ValidatorIndex, root: DataRoot, epoch: int, quorum: int, to: ValidatorIndex
+        self,
+        signer: ValidatorIndex,
+        claimed: ValidatorIndex,
+        root: DataRoot,
+        epoch: int,
+        quorum: int,
+        to: ValidatorIndex,
     ) -> Envelope:
-        """`signer` signs an attestation (possibly for a wrong root, epoch or quorum) claiming to be `claimed`."""
+        """`signer` signs an attestation (maybe for a wrong root, epoch or quorum) in the name of `claimed`."""
         context = self.contexts[epoch] if epoch in self.contexts else next(iter(self.contexts.values()))
         message = compute_attestation_signing_root(context.chain_id, epoch, quorum, root)  # type: ignore[arg-type]
         attestation = Attestation(epoch, quorum, root, claimed, self.keys[signer].sign(message))  # type: ignore[arg-type]

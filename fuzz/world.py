@@ -27,7 +27,8 @@ def get_kzg() -> CkzgBackend:
 def get_keys() -> tuple[SecretKey, ...]:
     """Deterministic validator keys (index i has key i) so every failure replays exactly."""
     return tuple(
-        SecretKey.from_seed(hashlib.sha256(b"tessera-fuzz-%d" % i).digest()) for i in range(MAX_VALIDATORS + 1)
+        SecretKey.from_seed(hashlib.sha256(b"tessera-fuzz-%d" % i).digest())
+        for i in range(MAX_VALIDATORS + 1)
     )
 
 
@@ -36,5 +37,6 @@ def get_blobs() -> tuple[EncodedBlob, ...]:
     """A few distinct one-row blobs."""
     kzg = get_kzg()
     return tuple(
-        encode_blob(random.Random(seed).randbytes(USABLE_BYTES_PER_ROW // 4), kzg) for seed in range(BLOB_COUNT)
+        encode_blob(random.Random(seed).randbytes(USABLE_BYTES_PER_ROW // 4), kzg)
+        for seed in range(BLOB_COUNT)
     )

@@ -1,0 +1,71 @@
+"""Run the consensus fuzzer against a planted bug and report how many examples it took to catch it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.stateful import run_state_machine_as_test
+
+import validator.core.machine as machine_module
+from fuzz.consensus import ConsensusMachine
+from fuzz.planted import PLANTED_BUGS
+from validator.aggregation import AttestationAggregator
+
+
+@dataclass(frozen=True)
+class HuntResult:
+    """Whether the fuzzer failed on the planted bug, after how many examples, and with what."""
+
+    bug: str
+    found: bool
+    examples: int
+    message: str
+
+
+@contextmanager
+def planted(aggregator: type[AttestationAggregator]) -> Iterator[None]:
+    """Swap the core's aggregator class for `aggregator` for the duration of the block."""
+    original = machine_module.AttestationAggregator
+    machine_module.AttestationAggregator = aggregator  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        machine_module.AttestationAggregator = original  # type: ignore[misc]
+
+
+def hunt(bug: str, max_examples: int, seed: int | None = None, steps: int = 50) -> HuntResult:
+    """Fuzz with the planted bug `bug` until the first failure (no shrinking), at most `max_examples`.
+
+    With `seed` None the run is derandomized (the same every time, as CI needs); a seed explores.
+    """
+    started: list[int] = [0]
+
+    class Counting(ConsensusMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            started[0] += 1
+
+    config = settings(
+        max_examples=max_examples,
+        stateful_step_count=steps,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        derandomize=seed is None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
+    with planted(PLANTED_BUGS[bug]):
+        try:
+            if seed is None:
+                run_state_machine_as_test(Counting, settings=config)
+            else:
+                hypothesis_seed(seed)(lambda: run_state_machine_as_test(Counting, settings=config))()
+        except AssertionError as failure:
+            first_line = (str(failure).splitlines() or [type(failure).__name__])[0]
+            return HuntResult(bug, True, started[0], first_line[:200])
+    return HuntResult(bug, False, started[0], "not found")
