@@ -51,7 +51,9 @@ def run_consensus(examples: int, steps: int, seed: int | None, derandomize: bool
         print_blob=True,
     )
     started = time.perf_counter()
-    test = lambda: run_state_machine_as_test(Counting, settings=config)
+    def test() -> None:
+        run_state_machine_as_test(Counting, settings=config)
+
     try:
         (hypothesis_seed(seed)(test) if seed is not None else test)()
     except AssertionError as failure:

@@ -173,7 +173,7 @@ class SimNetwork:
         quorum: int,
         to: ValidatorIndex,
     ) -> Envelope:
-        """`signer` signs an attestation (maybe for a wrong root, epoch or quorum) in the name of `claimed`."""
+        """`signer` signs an attestation (maybe for a wrong root, epoch or quorum) as `claimed`."""
         context = self.contexts[epoch] if epoch in self.contexts else next(iter(self.contexts.values()))
         message = compute_attestation_signing_root(context.chain_id, epoch, quorum, root)  # type: ignore[arg-type]
         attestation = Attestation(epoch, quorum, root, claimed, self.keys[signer].sign(message))  # type: ignore[arg-type]
