@@ -1,0 +1,306 @@
+"""The validator daemon's durable store: blobs it accepted, custody cells, attestations, certificates.
+
+One SQLite file in WAL mode with `synchronous=FULL`: a write has reached the disk when its call
+returns, so a daemon killed with SIGKILL restarts and serves every custody cell it acknowledged.
+Cells and certificates are stored in their wire encodings (the trust boundary re-checks them).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from da.header import bytes_to_header, header_to_bytes
+from da.samples import bytes_to_sample, sample_to_bytes
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
+from validator.certificate import bytes_to_certificate, certificate_to_bytes
+from validator.types import Attestation, Certificate, Epoch, QuorumIndex
+from validator.wire import attestation_to_bytes, bytes_to_attestation
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (
+    data_root BLOB PRIMARY KEY,
+    content_hash BLOB NOT NULL UNIQUE,
+    header BLOB NOT NULL,
+    data BLOB,
+    status TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    quorum INTEGER NOT NULL,
+    signed_slots INTEGER NOT NULL DEFAULT 0,
+    threshold INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS headers (
+    data_root BLOB PRIMARY KEY, header BLOB NOT NULL, epoch INTEGER NOT NULL, quorum INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS custody (
+    data_root BLOB NOT NULL, row INTEGER NOT NULL, col INTEGER NOT NULL, sample BLOB NOT NULL,
+    PRIMARY KEY (data_root, row, col)
+);
+CREATE TABLE IF NOT EXISTS attestations_sent (
+    data_root BLOB PRIMARY KEY, attestation BLOB NOT NULL, sent_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    data_root BLOB PRIMARY KEY, certificate BLOB NOT NULL, stored_at REAL NOT NULL
+);
+"""
+
+
+class BlobStatus(enum.Enum):
+    """Where a blob posted to this node stands: received -> encoded -> dispersed -> certified | failed."""
+
+    RECEIVED = "received"
+    ENCODED = "encoded"
+    DISPERSED = "dispersed"
+    CERTIFIED = "certified"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class BlobRecord:
+    """A blob a sequencer posted to this node, and its progress."""
+
+    data_root: DataRoot
+    header: BlobHeader
+    status: BlobStatus
+    epoch: Epoch
+    quorum: QuorumIndex
+    signed_slots: int
+    threshold: int
+    error: str | None
+    created_at: float
+    updated_at: float
+
+
+def compute_content_hash(data: bytes) -> bytes:
+    """SHA-256 of a blob's bytes: how a repeated POST of the same bytes is recognised."""
+    return hashlib.sha256(data).digest()
+
+
+class NodeStore:
+    """The daemon's SQLite store (one per validator process)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        """Close the file."""
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- blobs posted to this node ---------------------------------------------------------------
+
+    def find_blob_by_content(self, data: bytes) -> BlobRecord | None:
+        """The record of a blob with exactly these bytes, if it was posted before."""
+        row = self._db.execute(
+            "SELECT data_root FROM blobs WHERE content_hash = ?", (compute_content_hash(data),)
+        ).fetchone()
+        return None if row is None else self.get_blob(DataRoot(row[0]))
+
+    def add_blob(
+        self,
+        data: bytes,
+        header: BlobHeader,
+        data_root: DataRoot,
+        epoch: Epoch,
+        quorum: QuorumIndex,
+        threshold: int,
+    ) -> BlobRecord:
+        """Record an accepted, encoded blob (idempotent: the same bytes give the same record)."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO blobs (data_root, content_hash, header, data, status, epoch, quorum, "
+                "threshold, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    data_root,
+                    compute_content_hash(data),
+                    header_to_bytes(header),
+                    data,
+                    BlobStatus.ENCODED.value,
+                    epoch,
+                    quorum,
+                    threshold,
+                    now,
+                    now,
+                ),
+            )
+        record = self.get_blob(data_root)
+        if record is None:
+            raise sqlite3.DatabaseError("blob vanished right after it was written")
+        return record
+
+    def update_blob(
+        self,
+        data_root: DataRoot,
+        status: BlobStatus,
+        *,
+        signed_slots: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Move a blob to `status` (and record its signed weight or failure reason)."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE blobs SET status = ?, signed_slots = COALESCE(?, signed_slots), "
+                "error = COALESCE(?, error), updated_at = ? WHERE data_root = ?",
+                (status.value, signed_slots, error, time.time(), data_root),
+            )
+
+    def get_blob(self, data_root: DataRoot) -> BlobRecord | None:
+        """A blob posted to this node."""
+        row = self._db.execute(
+            "SELECT header, status, epoch, quorum, signed_slots, threshold, error, created_at, updated_at "
+            "FROM blobs WHERE data_root = ?",
+            (data_root,),
+        ).fetchone()
+        if row is None:
+            return None
+        return BlobRecord(
+            DataRoot(data_root),
+            bytes_to_header(row[0]),
+            BlobStatus(row[1]),
+            Epoch(row[2]),
+            QuorumIndex(row[3]),
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            row[8],
+        )
+
+    def get_blob_data(self, data_root: DataRoot) -> bytes | None:
+        """The original bytes of a blob posted to this node (kept until it is certified or failed)."""
+        row = self._db.execute("SELECT data FROM blobs WHERE data_root = ?", (data_root,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def unfinished_blobs(self) -> list[BlobRecord]:
+        """Blobs not yet certified or failed (to resume after a restart)."""
+        rows = self._db.execute(
+            "SELECT data_root FROM blobs WHERE status NOT IN (?, ?) ORDER BY created_at",
+            (BlobStatus.CERTIFIED.value, BlobStatus.FAILED.value),
+        ).fetchall()
+        return [record for (root,) in rows if (record := self.get_blob(DataRoot(root))) is not None]
+
+    # --- headers and custody (as a quorum member) ---------------------------------------------------
+
+    def put_custody(
+        self,
+        header: BlobHeader,
+        data_root: DataRoot,
+        epoch: Epoch,
+        quorum: QuorumIndex,
+        samples: Iterable[Sample],
+    ) -> int:
+        """Durably store verified custody cells with their header; returns how many were stored."""
+        rows = [(data_root, s.row, s.column, sample_to_bytes(s)) for s in samples]
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO headers VALUES (?, ?, ?, ?)",
+                (data_root, header_to_bytes(header), epoch, quorum),
+            )
+            db.executemany("INSERT OR REPLACE INTO custody VALUES (?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def put_header(self, header: BlobHeader, data_root: DataRoot, epoch: Epoch, quorum: QuorumIndex) -> None:
+        """Remember a blob header (from a custody push or gossip)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO headers VALUES (?, ?, ?, ?)",
+                (data_root, header_to_bytes(header), epoch, quorum),
+            )
+
+    def get_header(self, data_root: DataRoot) -> tuple[BlobHeader, Epoch, QuorumIndex] | None:
+        """A known header with the epoch and quorum it was dispersed to."""
+        row = self._db.execute(
+            "SELECT header, epoch, quorum FROM headers WHERE data_root = ?", (data_root,)
+        ).fetchone()
+        if row is None:
+            record = self.get_blob(data_root)
+            return None if record is None else (record.header, record.epoch, record.quorum)
+        return bytes_to_header(row[0]), Epoch(row[1]), QuorumIndex(row[2])
+
+    def get_samples(self, data_root: DataRoot, coordinates: Iterable[CellCoordinate]) -> list[Sample | None]:
+        """The stored cells at `coordinates` (None where this node holds none)."""
+        result: list[Sample | None] = []
+        for coordinate in coordinates:
+            row = self._db.execute(
+                "SELECT sample FROM custody WHERE data_root = ? AND row = ? AND col = ?",
+                (data_root, coordinate.row, coordinate.column),
+            ).fetchone()
+            result.append(None if row is None else bytes_to_sample(bytes(row[0])))
+        return result
+
+    def custody_coordinates(self, data_root: DataRoot) -> list[CellCoordinate]:
+        """Every coordinate this node holds for `data_root`."""
+        rows = self._db.execute(
+            "SELECT row, col FROM custody WHERE data_root = ? ORDER BY row, col", (data_root,)
+        ).fetchall()
+        return [CellCoordinate(RowIndex(r), ColumnIndex(c)) for r, c in rows]
+
+    def count_custody_cells(self) -> int:
+        """Custody cells held in all."""
+        (count,) = self._db.execute("SELECT COUNT(*) FROM custody").fetchone()
+        return int(count)
+
+    # --- attestations and certificates ---------------------------------------------------------------
+
+    def put_attestation_sent(self, attestation: Attestation) -> None:
+        """Record that this node attested (before the attestation leaves the process)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO attestations_sent VALUES (?, ?, ?)",
+                (attestation.data_root, attestation_to_bytes(attestation), time.time()),
+            )
+
+    def get_attestation_sent(self, data_root: DataRoot) -> Attestation | None:
+        """This node's attestation for `data_root`, if it sent one."""
+        row = self._db.execute(
+            "SELECT attestation FROM attestations_sent WHERE data_root = ?", (data_root,)
+        ).fetchone()
+        return None if row is None else bytes_to_attestation(bytes(row[0]))
+
+    def put_certificate(self, certificate: Certificate) -> bool:
+        """Store a certificate; False if one was already stored for its data root."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO certificates VALUES (?, ?, ?)",
+                (certificate.data_root, certificate_to_bytes(certificate), time.time()),
+            )
+        return cursor.rowcount == 1
+
+    def get_certificate(self, data_root: DataRoot) -> Certificate | None:
+        """The certificate of `data_root`, if this node has it."""
+        row = self._db.execute(
+            "SELECT certificate FROM certificates WHERE data_root = ?", (data_root,)
+        ).fetchone()
+        return None if row is None else bytes_to_certificate(bytes(row[0]))
+
+    def count_certificates(self) -> int:
+        """Certificates stored."""
+        (count,) = self._db.execute("SELECT COUNT(*) FROM certificates").fetchone()
+        return int(count)
