@@ -19,9 +19,9 @@ from typing import Protocol
 from validator.keys import BLSPubkey, BLSSignature
 from validator.types import Ballot, Epoch, EpochContext, ValidatorIndex
 
-STAKE_ACTIVATION_DELAY_EPOCHS = 2
-"""A stake change made in epoch e counts from epoch e + 2: its first ballots use seed(e + 2),
-derived from ballots published during e + 1, after the change was final."""
+STAKE_ACTIVATION_DELAY_EPOCHS = 3
+"""A stake change made in epoch e counts from epoch e + 3: its first ballots sign seed(e + 3),
+derived from the ballots for e + 2, which are cast during e + 1, after the change was final."""
 
 
 @dataclass(frozen=True, slots=True)

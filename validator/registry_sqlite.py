@@ -71,6 +71,9 @@ class SqliteRegistry:
             genesis_time=float(self._meta("genesis_time")),
             epoch_seconds=float(self._meta("epoch_seconds")),
         )
+        if not self._info.epoch_seconds > 0:
+            self._db.close()
+            raise RegistryError(f"{path} has a non-positive epoch length ({self._info.epoch_seconds} s)")
         self.preset = get_preset(self._info.preset)
 
     @classmethod
@@ -191,7 +194,8 @@ class SqliteRegistry:
         *,
         effective_epoch: Epoch | None = None,
     ) -> ValidatorIndex:
-        """Add a validator after checking its proof of possession; stake counts from current + 2.
+        """Add a validator after checking its proof of possession; stake counts from
+        current + STAKE_ACTIVATION_DELAY_EPOCHS.
 
         `effective_epoch` overrides that only for genesis (epoch 0).
         """

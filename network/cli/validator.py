@@ -19,7 +19,7 @@ from validator.keystore import (
     write_keystore,
 )
 from validator.presets import PRESETS, get_preset
-from validator.registry import RegistryInfo, compute_epoch
+from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, RegistryInfo, compute_epoch
 from validator.registry_sqlite import SqliteRegistry
 from validator.types import Epoch, ValidatorIndex
 from validator.vrf import compute_ballot, compute_genesis_seed
@@ -64,9 +64,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     stake = commands.add_parser(
         "stake",
-        help="register a validator or change its stake (effective next epoch)",
+        help=f"register or change stake (effective {STAKE_ACTIVATION_DELAY_EPOCHS} epochs later)",
         description="Deposit stake for the keystore's validator (registering it with its proof of "
-        "possession if new), or withdraw with --withdraw. Changes take effect at the next epoch.",
+        "possession if new), or withdraw with --withdraw. Changes take effect "
+        f"{STAKE_ACTIVATION_DELAY_EPOCHS} epochs later, after an epoch seed nobody could know today.",
     )
     stake.add_argument("--registry", type=Path, required=True, help="registry file")
     stake.add_argument("--keystore", type=Path, required=True, help="the validator's keystore")
@@ -154,7 +155,7 @@ def run_stake(args: argparse.Namespace) -> int:
                 peer_id=args.peer_id,
                 multiaddrs=tuple(args.multiaddr),
             )
-            effective = Epoch(now + 1)
+            effective = Epoch(now + STAKE_ACTIVATION_DELAY_EPOCHS)
             action = "registered with"
         else:
             effective = registry.change_stake(

@@ -130,7 +130,7 @@ def test_stake_keygen_and_errors(network: Path, tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert "validator   8 registered with 32000000000 (effective at epoch 1" in result.stdout
+    assert "validator   8 registered with 32000000000 (effective at epoch 3" in result.stdout
     result = das(
         "validator",
         "stake",

@@ -25,20 +25,20 @@ def _create(path: Path) -> SqliteRegistry:
     return SqliteRegistry.create(path, RegistryInfo(CHAIN_ID, "devnet", 1000.0, 60.0), GENESIS_SEED)
 
 
-def test_stake_changes_take_effect_two_epochs_later(tmp_path: Path) -> None:
+def test_stake_changes_take_effect_three_epochs_later(tmp_path: Path) -> None:
     (key,) = make_keys(1, b"reg")
     with _create(tmp_path / "r.sqlite") as registry:
         index = registry.register_validator(key.pubkey, compute_proof_of_possession(key), S, Epoch(0))
         assert index == 0
         assert registry.get_epoch_context(Epoch(0)).validators == ()
-        assert registry.get_epoch_context(Epoch(1)).validators == ()
-        assert registry.get_epoch_context(Epoch(2)).validators[0].stake == S
-        seed_2 = registry.get_seed(Epoch(2))
-        registry.put_ballot(compute_ballot(key, index, CHAIN_ID, Epoch(2), seed_2), Epoch(1))
-        assert registry.change_stake(index, 3 * S, Epoch(2)) == 4
-        assert registry.change_stake(index, -S, Epoch(2)) == 4
-        assert registry.get_validator(index, Epoch(3)).stake == S
-        assert registry.get_validator(index, Epoch(4)).stake == 3 * S
+        assert registry.get_epoch_context(Epoch(2)).validators == ()
+        assert registry.get_epoch_context(Epoch(3)).validators[0].stake == S
+        seed_3 = registry.get_seed(Epoch(3))
+        registry.put_ballot(compute_ballot(key, index, CHAIN_ID, Epoch(3), seed_3), Epoch(2))
+        assert registry.change_stake(index, 3 * S, Epoch(3)) == 6
+        assert registry.change_stake(index, -S, Epoch(3)) == 6
+        assert registry.get_validator(index, Epoch(5)).stake == S
+        assert registry.get_validator(index, Epoch(6)).stake == 3 * S
         with pytest.raises(RegistryError, match="cannot withdraw"):
             registry.change_stake(index, -10 * S, Epoch(2))
         with pytest.raises(UnknownValidator):
@@ -130,7 +130,7 @@ def test_four_concurrent_writer_processes(tmp_path: Path) -> None:
         worker.join(timeout=120)
         assert worker.exitcode == 0
     with SqliteRegistry(path) as registry:
-        validators = registry.get_epoch_context(Epoch(2)).validators
+        validators = registry.get_epoch_context(Epoch(3)).validators
     assert [v.index for v in validators] == list(range(60))
     assert all(v.stake == 2 * S for v in validators)
     assert len({v.pubkey for v in validators}) == 60

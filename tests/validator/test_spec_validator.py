@@ -2,8 +2,9 @@
 
 From validator.md: the Presets table against `validator.presets.MAINNET` / `DEVNET` (every field of
 `Preset` except `name`, both directions), the Domains table against `validator.signing`, and every
-other `| Name | Value | Description |` table against `validator.certificate`, `validator.keys` and
-`validator.keystore`. From consensus.md: every `log2 bound` figure is recomputed with
+other `| Name | Value | Description |` table against `validator.certificate`, `validator.keys`,
+`validator.keystore` and `validator.registry` (whose STAKE_ACTIVATION_DELAY_EPOCHS must be listed).
+From consensus.md: every `log2 bound` figure is recomputed with
 `compute_custody_failure_bound`, and every invariant id has a heading or a bold label.
 
 Values are evaluated with the safe integer evaluator of tests/test_spec_das_core.py (literals and
@@ -22,7 +23,7 @@ from types import ModuleType
 import pytest
 
 from tests.test_spec_das_core import evaluate_integer_expression
-from validator import certificate, keys, keystore, signing
+from validator import certificate, keys, keystore, registry, signing
 from validator.presets import DEVNET, MAINNET, PRESETS, Preset, get_preset
 from validator.security import compute_custody_failure_bound
 
@@ -35,9 +36,10 @@ CONSTANT_HEADER = ("Name", "Value", "Description")
 BOUND_HEADER = ("Preset", "Q", "C", "t", "max a", "log2 bound")
 SIZE_HEADER = ("Preset", "Q", "t", "max a", "log2 bound")
 INVARIANT_IDS = ("S1", "S2", "S3", "S4", "S5", "S6", "L1", "L2")
-CONSTANT_MODULES: tuple[ModuleType, ...] = (certificate, keys, keystore)
+CONSTANT_MODULES: tuple[ModuleType, ...] = (certificate, keys, keystore, registry)
 """Where the names of validator.md's constant tables (other than DOMAIN_*) are defined."""
 CERTIFICATE_CONSTANTS = ("MAX_QUORUM_SLOTS", "CERTIFICATE_FIXED_BYTES", "MAX_CERTIFICATE_BYTES")
+REGISTRY_CONSTANTS = ("STAKE_ACTIVATION_DELAY_EPOCHS",)
 PRESET_OBJECTS = {"mainnet": MAINNET, "devnet": DEVNET}
 
 
@@ -246,6 +248,15 @@ def test_certificate_constants_are_all_in_the_spec(constant_rows: dict[str, str]
     assert not missing, f"validator.md's Constants table lacks {missing}"
     upper = sorted(name for name in vars(certificate) if name.isupper() and not name.startswith("_"))
     assert set(upper) <= set(constant_rows), f"validator.certificate constants not in the spec: {upper}"
+
+
+def test_registry_constants_are_in_the_spec_with_the_code_value(constant_rows: dict[str, str]) -> None:
+    for name in REGISTRY_CONSTANTS:
+        assert name in constant_rows, f"validator.md's constant tables lack {name}"
+        value = evaluate_signed(constant_rows[name])
+        assert value == getattr(registry, name), f"{name}: spec {value}, code {getattr(registry, name)}"
+    upper = sorted(name for name in vars(registry) if name.isupper() and not name.startswith("_"))
+    assert set(upper) <= set(constant_rows), f"validator.registry constants not in the spec: {upper}"
 
 
 def test_certificate_sizes_follow_from_the_layout() -> None:
