@@ -38,6 +38,7 @@ slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_da.py
 	$(BIN)/python bench/bench_validator.py
+	$(BIN)/python bench/bench_network.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache

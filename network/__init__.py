@@ -1,1 +1,62 @@
-"""Tessera's I/O shell: libp2p host, protocols, gossip, the HTTP API and the `das` command line."""
+"""Tessera's I/O shell: libp2p host, protocols, gossip, the HTTP API and the `das` command line.
+
+Pure modules (no I/O, testable without sockets): `constants`, `messages`, `framing`, `gossip_rules`,
+`scoring`, `pacing`, `types`, `ports`, `config`. I/O modules: `service` (the host), `server` and `client`
+(request/response), `gossip`, `streams`, `bridge` (trio thread for asyncio callers), `api` (aiohttp).
+Import the I/O pieces from their modules; this package exports the pure, typed surface.
+"""
+
+from network.config import NetworkConfig
+from network.constants import ResultCode
+from network.errors import (
+    InvalidNetworkConfig,
+    InvalidResponse,
+    MalformedMessage,
+    MessageTooLarge,
+    NetworkError,
+    PeerBanned,
+    PeerDisconnected,
+    PeerTimeout,
+    PeerUnreachable,
+    PublishFailed,
+    RemoteError,
+    ServiceNotRunning,
+)
+from network.messages import BlobHeaderGossip, CustodyPush, SamplesRequest, SamplesResponse
+from network.ports import AttestationSink, CertificateValidator, CustodySink, HeaderStore, SampleStore
+from network.scoring import Offence, ScoreParams
+from network.types import GossipMessage, Judgement, MessageId, PeerName, Verdict, VerifiedSamples
+
+__all__ = [
+    "AttestationSink",
+    "BlobHeaderGossip",
+    "CertificateValidator",
+    "CustodyPush",
+    "CustodySink",
+    "GossipMessage",
+    "HeaderStore",
+    "InvalidNetworkConfig",
+    "InvalidResponse",
+    "Judgement",
+    "MalformedMessage",
+    "MessageId",
+    "MessageTooLarge",
+    "NetworkConfig",
+    "NetworkError",
+    "Offence",
+    "PeerBanned",
+    "PeerDisconnected",
+    "PeerName",
+    "PeerTimeout",
+    "PeerUnreachable",
+    "PublishFailed",
+    "RemoteError",
+    "ResultCode",
+    "SampleStore",
+    "SamplesRequest",
+    "SamplesResponse",
+    "ScoreParams",
+    "ServiceNotRunning",
+    "Verdict",
+    "VerifiedSamples",
+]

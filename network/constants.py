@@ -1,0 +1,89 @@
+"""Protocol constants of the p2p layer; `specs/p2p-interface.md` is their normative home (a test checks)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Final
+
+from da import constants as da_constants
+from da import header as da_header
+from da import samples as da_samples
+
+# --- Protocol ids -------------------------------------------------------------------------------
+PROTOCOL_SAMPLES: Final = "/tessera/samples/1"
+PROTOCOL_CUSTODY: Final = "/tessera/custody/1"
+PROTOCOL_ATTEST: Final = "/tessera/attest/1"
+PROTOCOL_HEADER: Final = "/tessera/header/1"
+REQUEST_PROTOCOLS: Final = (PROTOCOL_SAMPLES, PROTOCOL_CUSTODY, PROTOCOL_ATTEST, PROTOCOL_HEADER)
+
+# --- Gossip topics (formatted with the network name) ------------------------------------------------
+TOPIC_BLOB_HEADER_TEMPLATE: Final = "/tessera/{network}/blob_header/1/ssz"
+TOPIC_CERTIFICATE_TEMPLATE: Final = "/tessera/{network}/certificate/1/ssz"
+
+# --- Framing ----------------------------------------------------------------------------------------
+FRAME_PREFIX_BYTES: Final = 4
+RESULT_CODE_BYTES: Final = 1
+MAX_ERROR_MESSAGE_BYTES: Final = 256
+
+# --- Message limits ---------------------------------------------------------------------------------
+MAX_SAMPLES_PER_REQUEST: Final = 128
+MAX_CUSTODY_SAMPLES_PER_PUSH: Final = 1024
+MAX_ATTESTATION_BYTES: Final = 1024
+MAX_CERTIFICATE_BYTES: Final = 4096
+COORDINATE_BYTES: Final = 16
+SSZ_OFFSET_BYTES: Final = 4
+UINT64_BYTES: Final = 8
+
+SAMPLES_REQUEST_MAX_BYTES: Final = (
+    da_constants.BYTES_PER_ROOT + SSZ_OFFSET_BYTES + MAX_SAMPLES_PER_REQUEST * COORDINATE_BYTES
+)
+SAMPLES_RESPONSE_MAX_BYTES: Final = (
+    2 * SSZ_OFFSET_BYTES
+    + (MAX_SAMPLES_PER_REQUEST // 8 + 1)
+    + MAX_SAMPLES_PER_REQUEST * da_samples.SAMPLE_BYTES
+)
+CUSTODY_PUSH_MAX_BYTES: Final = (
+    2 * SSZ_OFFSET_BYTES + da_header.MAX_HEADER_BYTES + MAX_CUSTODY_SAMPLES_PER_PUSH * da_samples.SAMPLE_BYTES
+)
+HEADER_REQUEST_BYTES: Final = da_constants.BYTES_PER_ROOT
+HEADER_RESPONSE_MAX_BYTES: Final = da_header.MAX_HEADER_BYTES
+BLOB_HEADER_GOSSIP_MAX_BYTES: Final = UINT64_BYTES + SSZ_OFFSET_BYTES + da_header.MAX_HEADER_BYTES
+
+# --- Timeouts and concurrency (defaults of `NetworkConfig`) --------------------------------------------
+REQUEST_READ_TIMEOUT_SECONDS: Final = 5
+RESPONSE_TIMEOUT_SECONDS: Final = 10
+HANDLER_TIMEOUT_SECONDS: Final = 10
+DIAL_TIMEOUT_SECONDS: Final = 5
+MAX_CONCURRENT_REQUESTS_PER_PEER: Final = 4
+
+# --- Gossip -----------------------------------------------------------------------------------------
+GOSSIP_MESSAGE_ID_BYTES: Final = 20
+MAXIMUM_GOSSIP_CLOCK_DISPARITY_SECONDS: Final = 2
+BLOB_HEADER_GOSSIP_MAX_AGE_SECONDS: Final = 600
+GOSSIP_MAX_MESSAGES_PER_TOPIC_PER_SECOND: Final = 2000
+GOSSIP_PUBLISH_QUEUE_HIGH_WATER: Final = 8
+GOSSIP_SUBSCRIBER_BUFFER: Final = 1024
+
+# --- Peer scoring -----------------------------------------------------------------------------------
+SCORE_MALFORMED_MESSAGE: Final = -25
+SCORE_OVERSIZE_MESSAGE: Final = -50
+SCORE_TIMEOUT: Final = -12
+SCORE_INVALID_DATA: Final = -50
+SCORE_GOSSIP_REJECT: Final = -20
+SCORE_RATE_LIMITED: Final = -5
+SCORE_GOOD_RESPONSE: Final = 1
+SCORE_MAX: Final = 20
+SCORE_BAN_THRESHOLD: Final = -45
+SCORE_HALF_LIFE_SECONDS: Final = 300
+BAN_SECONDS: Final = 600
+
+
+class ResultCode(IntEnum):
+    """The first byte of every response: success, or why there is no answer."""
+
+    SUCCESS = 0
+    INVALID_REQUEST = 1
+    SERVER_ERROR = 2
+    RESOURCE_UNAVAILABLE = 3
+    RATE_LIMITED = 4
+    IGNORED = 5

@@ -1,0 +1,51 @@
+"""The peer guard: records offences and good answers in the `ScoreBook` and asks the service to ban."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+
+from network.errors import PeerBanned
+from network.scoring import Offence, ScoreBook, ScoreParams
+from network.types import PeerName
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], float]
+"""Wall-clock seconds (time.time in production; tests may pass their own)."""
+
+
+class PeerGuard:
+    """Scores peers; calls `on_ban(peer)` once when a peer crosses the ban threshold."""
+
+    def __init__(self, params: ScoreParams, clock: Clock, on_ban: Callable[[PeerName], None]) -> None:
+        self.book = ScoreBook(params)
+        self._clock = clock
+        self._on_ban = on_ban
+
+    def penalize(self, peer: PeerName, offence: Offence) -> None:
+        """Lower `peer`'s score for `offence`; ban it if it falls to the threshold."""
+        change = self.book.penalize(peer, offence, self._clock())
+        log.info("peer penalized", peer=peer, offence=offence.value, score=round(change.score.value, 2))
+        if change.newly_banned:
+            log.warning("peer banned", peer=peer, until=change.score.banned_until)
+            self._on_ban(peer)
+
+    def reward(self, peer: PeerName) -> None:
+        """Raise `peer`'s score after a good answer."""
+        self.book.reward(peer, self._clock())
+
+    def is_banned(self, peer: PeerName) -> bool:
+        """True while `peer` is banned."""
+        return self.book.is_banned(peer, self._clock())
+
+    def check_not_banned(self, peer: PeerName) -> None:
+        """Raise `PeerBanned` if `peer` is banned."""
+        score = self.book.get(peer)
+        if self.book.is_banned(peer, self._clock()) and score.banned_until is not None:
+            raise PeerBanned(peer, score.banned_until)
+
+    def score(self, peer: PeerName) -> float:
+        """`peer`'s current (decayed) score."""
+        return self.book.value(peer, self._clock())

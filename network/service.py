@@ -1,0 +1,369 @@
+"""The libp2p service: owns one host (trio only) with its request protocols, gossip and peer scores.
+
+What the host is told (DESIGN.md section 5): explicit listen addresses (loopback by default), Noise and
+Yamux (py-libp2p's defaults), `max_connections_per_peer=1` (otherwise every connect waits 250 ms), Pubsub
+built before any peer connects, the seen-message cache's thread stopped and `host.close()` awaited before
+`host.run()` is left. Identify and ping are the host's default protocols.
+
+Trio programs use `open_service` (or `open_services` for several hosts that should close in parallel);
+asyncio programs reach the service through `network.bridge.TrioBridge`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import multiaddr
+import structlog
+import trio
+from libp2p import new_host
+from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
+from libp2p.crypto.keys import KeyPair
+from libp2p.host.ping import PingService
+from libp2p.network.config import ConnectionConfig
+from libp2p.network.swarm import Swarm
+from libp2p.peer.peerinfo import info_from_p2p_addr
+
+from da.kzg import CellVerifier
+from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
+from network.client import RequestClient, parse_peer_name
+from network.config import NetworkConfig
+from network.errors import NetworkError, PeerTimeout, PeerUnreachable, ServiceNotRunning
+from network.gossip import GossipService
+from network.identity import load_or_create_identity
+from network.logs import route_libp2p_logs
+from network.messages import BlobHeaderGossip, SamplesResponse
+from network.peers import Clock, PeerGuard
+from network.ports import CertificateValidator
+from network.server import RequestServer, ServerPorts
+from network.streams import STREAM_ERRORS
+from network.types import GossipMessage, MessageId, PeerName, Verdict, VerifiedSamples
+
+if TYPE_CHECKING:
+    # trio-typing's stubs (a libp2p dependency) shadow trio's own annotations; TaskStatus lives there.
+    from trio_typing import TaskStatus
+
+log = structlog.get_logger(__name__)
+
+CLOSE_TIMEOUT_SECONDS = 5.0
+
+
+class NetworkService:
+    """One libp2p host with Tessera's protocols; call its methods from the trio thread that runs it."""
+
+    def __init__(
+        self,
+        config: NetworkConfig | None = None,
+        ports: ServerPorts | None = None,
+        *,
+        certificate_validator: CertificateValidator | None = None,
+        key_pair: KeyPair | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.config = (config or NetworkConfig()).validate()
+        self._ports = ports or ServerPorts()
+        self._certificate_validator = certificate_validator
+        self._key_pair = key_pair or load_or_create_identity(self.config.identity_path)
+        self._clock = clock
+        self._stop = trio.Event()
+        self._host: IHost | None = None
+        self._client: RequestClient | None = None
+        self._gossip: GossipService | None = None
+        self._nursery: trio.Nursery | None = None
+        self._server: RequestServer | None = None
+        self.guard = PeerGuard(self.config.score_params, clock, self._on_ban)
+
+    # --- Lifecycle ------------------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[NetworkService] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start the host, serve until `stop()` (or cancellation), then close everything it opened.
+
+        A stopped service may be run again; it keeps its identity.
+        """
+        self._stop = trio.Event()
+        route_libp2p_logs()
+        listen = [multiaddr.Multiaddr(address) for address in self.config.listen_addrs]
+        host = new_host(
+            key_pair=self._key_pair,
+            listen_addrs=listen,
+            connection_config=ConnectionConfig(
+                max_connections_per_peer=1,  # the default (3) waits 250 ms on every connect
+                dial_timeout=self.config.dial_timeout,
+                min_connections=0,  # no background redials: see _stop_auto_connector
+                low_watermark=0,
+            ),
+        )
+        gossip = GossipService(host, self.config, self.guard, self._certificate_validator, self._clock)
+        server = RequestServer(self.config, self._ports, self.guard)
+        server.register(host)
+        host.get_network().register_notifee(_BanNotifee(self, host))
+        try:
+            async with host.run(listen):
+                await _stop_auto_connector(host)
+                try:
+                    async with trio.open_nursery() as nursery:
+                        self._nursery, self._server = nursery, server
+                        await nursery.start(gossip.run)
+                        self._host, self._gossip = host, gossip
+                        self._client = RequestClient(host, self.config, self.guard)
+                        try:
+                            await self._connect_bootstrap_peers()
+                            log.info("network service started", peer=self.peer_id, addrs=self.listen_addrs)
+                            task_status.started(self)
+                            await self._stop.wait()
+                        finally:
+                            # Connections first, while pubsub still runs: its stream handlers hand every
+                            # message they read to pubsub's task nursery, which must still be open.
+                            self._host = self._client = self._gossip = self._server = None
+                            await _close_host(host)
+                        nursery.cancel_scope.cancel()
+                finally:
+                    self._nursery = None
+                    await _close_host(host)  # idempotent; covers a failure before the nursery ran
+        finally:
+            gossip.pubsub.seen_messages.stop()  # it owns a thread; idempotent
+            log.info("network service stopped")
+
+    def stop(self) -> None:
+        """Ask `run` to close the host and return (trio thread only: `TrioBridge.stop` calls it there)."""
+        self._stop.set()
+
+    @property
+    def host(self) -> IHost:
+        """The running host; raises `ServiceNotRunning` outside `run`."""
+        if self._host is None:
+            raise ServiceNotRunning("the network service is not running")
+        return self._host
+
+    @property
+    def client(self) -> RequestClient:
+        """The request client of the running host."""
+        if self._client is None:
+            raise ServiceNotRunning("the network service is not running")
+        return self._client
+
+    @property
+    def gossip(self) -> GossipService:
+        """The gossip service of the running host."""
+        if self._gossip is None:
+            raise ServiceNotRunning("the network service is not running")
+        return self._gossip
+
+    # --- Identity and peers -----------------------------------------------------------------------------
+
+    @property
+    def peer_id(self) -> PeerName:
+        """This node's peer id."""
+        return PeerName(str(self.host.get_id()))
+
+    @property
+    def listen_addrs(self) -> list[str]:
+        """The real listen addresses (ports chosen by the OS filled in), each ending in /p2p/<peer id>."""
+        return [str(address) for address in self.host.get_addrs()]
+
+    def connected_peers(self) -> list[PeerName]:
+        """Peers with an open connection."""
+        return sorted(PeerName(str(peer)) for peer in self.host.get_connected_peers())
+
+    def peer_protocols(self, peer: PeerName) -> list[str]:
+        """The protocols `peer` announced through identify (empty until identify has run)."""
+        try:
+            return sorted(self.host.get_peerstore().get_protocols(parse_peer_name(peer)))
+        except (KeyError, NetworkError, *STREAM_ERRORS):
+            return []
+
+    async def connect(self, address: str) -> PeerName:
+        """Connect to the peer at `address` (a multiaddr ending in /p2p/<peer id>); returns its peer id."""
+        try:
+            info = info_from_p2p_addr(multiaddr.Multiaddr(address))
+        except Exception as error:
+            raise PeerUnreachable(PeerName(address), f"not a /p2p/ multiaddr: {error}") from error
+        peer = PeerName(str(info.peer_id))
+        self.guard.check_not_banned(peer)
+        try:
+            with trio.fail_after(self.config.dial_timeout):
+                await self.host.connect(info)
+        except trio.TooSlowError as error:
+            raise PeerUnreachable(peer, f"no connection within {self.config.dial_timeout:g} s") from error
+        except STREAM_ERRORS as error:
+            raise PeerUnreachable(peer, f"{type(error).__name__}: {error}") from error
+        return peer
+
+    async def disconnect(self, peer: PeerName) -> None:
+        """Close every connection to `peer`."""
+        await _disconnect(self.host, peer)
+
+    async def ping(self, peer: PeerName) -> float:
+        """Round-trip time to `peer` over `/ipfs/ping/1.0.0`, in seconds."""
+        peer_id = parse_peer_name(peer)
+        self.guard.check_not_banned(peer)
+        started = time.perf_counter()
+        try:
+            with trio.fail_after(self.config.response_timeout):
+                await PingService(self.host).ping(peer_id, 1)
+        except trio.TooSlowError as error:
+            raise PeerTimeout(peer, "ping", self.config.response_timeout) from error
+        except (*STREAM_ERRORS, ValueError) as error:
+            raise PeerUnreachable(peer, f"ping failed: {type(error).__name__}: {error}") from error
+        return time.perf_counter() - started
+
+    async def _connect_bootstrap_peers(self) -> None:
+        async def connect_one(address: str) -> None:
+            try:
+                peer = await self.connect(address)
+            except NetworkError as error:
+                log.warning("bootstrap peer unreachable", address=address, error=str(error))
+            else:
+                log.info("bootstrap peer connected", peer=peer)
+
+        async with trio.open_nursery() as nursery:
+            for address in self.config.bootstrap_peers:
+                nursery.start_soon(connect_one, address)
+
+    def _on_ban(self, peer: PeerName) -> None:
+        nursery, gossip = self._nursery, self._gossip
+        if nursery is None or gossip is None:
+            return
+        gossip.ban(parse_peer_name(peer))
+        nursery.start_soon(_cut_off, self.host, self._server, peer)
+
+    # --- Requests (see network.client) --------------------------------------------------------------------
+
+    async def request_samples(
+        self, peer: PeerName, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+    ) -> SamplesResponse:
+        """The peer's samples at `coordinates`, unverified (None where not held)."""
+        return await self.client.request_samples(peer, data_root, coordinates)
+
+    async def fetch_verified_samples(
+        self,
+        peer: PeerName,
+        data_root: DataRoot,
+        coordinates: Sequence[CellCoordinate],
+        verifier: CellVerifier,
+    ) -> VerifiedSamples:
+        """The peer's samples at `coordinates`, verified against `data_root` in one batch."""
+        return await self.client.fetch_verified_samples(peer, data_root, coordinates, verifier)
+
+    async def request_header(self, peer: PeerName, data_root: DataRoot) -> BlobHeader | None:
+        """The header of `data_root` held by `peer`, checked against the root, or None."""
+        return await self.client.request_header(peer, data_root)
+
+    async def push_custody(self, peer: PeerName, header: BlobHeader, samples: Sequence[Sample]) -> Verdict:
+        """Push custody samples; ACCEPT once the member stored them."""
+        return await self.client.push_custody(peer, header, samples)
+
+    async def send_attestation(self, peer: PeerName, attestation: bytes) -> Verdict:
+        """Send an attestation to the aggregator `peer`."""
+        return await self.client.send_attestation(peer, attestation)
+
+    # --- Gossip (see network.gossip) ---------------------------------------------------------------------
+
+    def subscribe(self, topic: str) -> trio.MemoryReceiveChannel[GossipMessage]:
+        """Accepted messages on `topic` from now on."""
+        return self.gossip.subscribe(topic)
+
+    async def publish_blob_header(self, message: BlobHeaderGossip) -> MessageId:
+        """Announce a blob header on gossip."""
+        return await self.gossip.publish_blob_header(message)
+
+    async def publish_certificate(self, certificate: bytes) -> MessageId:
+        """Announce a certificate on gossip."""
+        return await self.gossip.publish_certificate(certificate)
+
+
+async def _disconnect(host: IHost, peer: PeerName) -> None:
+    with trio.move_on_after(CLOSE_TIMEOUT_SECONDS):
+        try:
+            await host.disconnect(parse_peer_name(peer))
+        except STREAM_ERRORS as error:
+            log.debug("disconnect failed", peer=peer, error=type(error).__name__)
+
+
+async def _cut_off(host: IHost, server: RequestServer | None, peer: PeerName) -> None:
+    """Disconnect a banned peer once the answers it is owed (the error that got it banned) are written."""
+    if server is not None:
+        with trio.move_on_after(CLOSE_TIMEOUT_SECONDS):
+            await server.wait_until_idle(peer)
+    await _disconnect(host, peer)
+
+
+async def _close_host(host: IHost) -> None:
+    """`host.close()`, shielded from cancellation and bounded (it must run before `host.run()` is left)."""
+    with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_SECONDS):
+        await host.close()
+
+
+async def _stop_auto_connector(host: IHost) -> None:
+    """Stop the swarm's auto-connector, which redials every peer in the peerstore every 30 s aiming at
+    150 connections: this node connects to its bootstrap list and to the peers it is asked to, and
+    a banned peer must stay disconnected."""
+    network = host.get_network()
+    if isinstance(network, Swarm):
+        await network.auto_connector.stop()
+
+
+class _BanNotifee(INotifee):
+    """Drops new connections from banned peers as soon as they are made."""
+
+    def __init__(self, service: NetworkService, host: IHost) -> None:
+        self._service = service
+        self._host = host
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        peer = PeerName(str(conn.muxed_conn.peer_id))
+        nursery = self._service._nursery
+        if self._service.guard.is_banned(peer) and nursery is not None:
+            nursery.start_soon(_disconnect, self._host, peer)
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        """Nothing to do."""
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        """Nothing to do."""
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        """Nothing to do."""
+
+    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        """Nothing to do."""
+
+    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        """Nothing to do."""
+
+
+@asynccontextmanager
+async def open_service(
+    config: NetworkConfig | None = None,
+    ports: ServerPorts | None = None,
+    *,
+    certificate_validator: CertificateValidator | None = None,
+    key_pair: KeyPair | None = None,
+    clock: Clock = time.time,
+) -> AsyncIterator[NetworkService]:
+    """Run a `NetworkService` for the duration of the block (trio programs and tests)."""
+    service = NetworkService(
+        config, ports, certificate_validator=certificate_validator, key_pair=key_pair, clock=clock
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(service.run)
+        try:
+            yield service
+        finally:
+            service.stop()
+
+
+@asynccontextmanager
+async def open_services(services: Sequence[NetworkService]) -> AsyncIterator[list[NetworkService]]:
+    """Run several services at once and close them in parallel (each close waits about 0.1 s)."""
+    async with trio.open_nursery() as nursery:
+        for service in services:
+            await nursery.start(service.run)
+        try:
+            yield list(services)
+        finally:
+            for service in services:
+                service.stop()

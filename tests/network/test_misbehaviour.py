@@ -1,0 +1,264 @@
+"""Misbehaving peers on real hosts: garbage, oversize frames, silence, wrong data, a peer killed mid-request.
+
+Each test checks what the other side sees (an error code, a typed exception, within a time bound) and
+that honest peers keep being served while the bad one is penalized or cut off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Sequence
+
+import pytest
+import trio
+from libp2p.abc import INetStream
+from libp2p.custom_types import TProtocol
+
+from da import CkzgBackend, EncodedBlob
+from da.types import Cell, CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
+from network.constants import PROTOCOL_HEADER, PROTOCOL_SAMPLES, SAMPLES_REQUEST_MAX_BYTES, ResultCode
+from network.errors import (
+    InvalidResponse,
+    MalformedMessage,
+    MessageTooLarge,
+    NetworkError,
+    PeerBanned,
+    PeerDisconnected,
+    PeerTimeout,
+    RemoteError,
+)
+from network.framing import encode_frame
+from network.messages import SamplesRequest, samples_request_to_bytes
+from network.server import ServerPorts
+from network.service import NetworkService, open_services
+from network.streams import FrameReader
+from tests.network.conftest import FAST, DictSampleStore, raw_request
+
+pytestmark = pytest.mark.anyio
+
+COORDINATES = [CellCoordinate(RowIndex(0), ColumnIndex(c)) for c in range(16)]
+
+
+def _request_bytes(blob: EncodedBlob) -> bytes:
+    return encode_frame(samples_request_to_bytes(SamplesRequest(blob.data_root, tuple(COORDINATES))))
+
+
+async def _stall(stream: INetStream) -> None:
+    """A peer that reads the request and never answers."""
+    await FrameReader(stream, "stall").read_frame(1 << 20, "request")
+    await trio.sleep_forever()
+
+
+async def test_garbage_requests_get_an_error_code_and_the_sender_is_cut_off(
+    kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    blob = two_row_blob[1]
+    server = NetworkService(FAST, ServerPorts(samples=DictSampleStore(blob)))
+    honest, bad = NetworkService(FAST), NetworkService(FAST)
+    async with open_services([server, honest, bad]):
+        target = await honest.connect(server.listen_addrs[0])
+        await bad.connect(server.listen_addrs[0])
+        first = await raw_request(bad, target, PROTOCOL_SAMPLES, encode_frame(b"\xff" * 50))
+        assert not server.guard.is_banned(bad.peer_id)
+        assert (
+            len((await honest.fetch_verified_samples(target, blob.data_root, COORDINATES, kzg)).samples) == 16
+        )
+        second = await raw_request(bad, target, PROTOCOL_SAMPLES, encode_frame(b"\x00" * 37))
+        assert server.guard.is_banned(bad.peer_id)
+        with pytest.raises(NetworkError):
+            await bad.request_samples(target, blob.data_root, COORDINATES)
+        assert (
+            len((await honest.fetch_verified_samples(target, blob.data_root, COORDINATES, kzg)).samples) == 16
+        )
+    assert first[0] == second[0] == ResultCode.INVALID_REQUEST
+    assert b"malformed samples request" in first[1]
+
+
+async def test_oversize_frame_is_refused_from_its_prefix_and_bans_the_sender(
+    two_row_blob: tuple[bytes, EncodedBlob],
+) -> None:
+    server, bad = (
+        NetworkService(FAST, ServerPorts(samples=DictSampleStore(two_row_blob[1]))),
+        NetworkService(FAST),
+    )
+    async with open_services([server, bad]):
+        target = await bad.connect(server.listen_addrs[0])
+        started = trio.current_time()
+        # Announce 64 MiB and send none of it: the answer must come at once, not after a read timeout.
+        code, message = await raw_request(
+            bad, target, PROTOCOL_SAMPLES, (64 << 20).to_bytes(4, "little"), False
+        )
+        elapsed = trio.current_time() - started
+        banned = server.guard.is_banned(bad.peer_id)
+    assert code == ResultCode.INVALID_REQUEST
+    assert f"over the limit of {SAMPLES_REQUEST_MAX_BYTES} bytes".encode() in message
+    assert elapsed < FAST.request_read_timeout, "answered from the prefix, not after the read timeout"
+    assert banned
+
+
+async def test_a_silent_requester_is_timed_out_and_penalized(two_row_blob: tuple[bytes, EncodedBlob]) -> None:
+    server, bad = (
+        NetworkService(FAST, ServerPorts(samples=DictSampleStore(two_row_blob[1]))),
+        NetworkService(FAST),
+    )
+    async with open_services([server, bad]):
+        target = await bad.connect(server.listen_addrs[0])
+        started = trio.current_time()
+        with pytest.raises(PeerDisconnected):
+            await raw_request(bad, target, PROTOCOL_SAMPLES, b"", half_close=False)
+        elapsed = trio.current_time() - started
+        score, banned = server.guard.score(bad.peer_id), server.guard.is_banned(bad.peer_id)
+    assert FAST.request_read_timeout <= elapsed < FAST.request_read_timeout + 1.5
+    assert score < 0 and not banned
+
+
+async def test_a_peer_that_never_answers_times_out_without_holding_up_others(
+    kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    blob = two_row_blob[1]
+    honest = NetworkService(FAST, ServerPorts(samples=DictSampleStore(blob)))
+    staller, client = NetworkService(FAST), NetworkService(FAST)
+    outcome: dict[str, object] = {}
+    async with open_services([honest, staller, client]):
+        staller.host.set_stream_handler(TProtocol(PROTOCOL_SAMPLES), _stall)
+        good = await client.connect(honest.listen_addrs[0])
+        slow = await client.connect(staller.listen_addrs[0])
+
+        async def ask_staller() -> None:
+            started = trio.current_time()
+            try:
+                await client.request_samples(slow, blob.data_root, COORDINATES)
+            except PeerTimeout as error:
+                outcome["error"] = error
+            outcome["stall_seconds"] = trio.current_time() - started
+
+        async def ask_honest() -> None:
+            started = trio.current_time()
+            outcome["good"] = await client.fetch_verified_samples(good, blob.data_root, COORDINATES, kzg)
+            outcome["good_seconds"] = trio.current_time() - started
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ask_staller)
+            nursery.start_soon(ask_honest)
+        slow_score = client.guard.score(slow)
+    assert isinstance(outcome["error"], PeerTimeout)
+    assert outcome["error"].seconds == FAST.response_timeout
+    assert FAST.response_timeout <= outcome["stall_seconds"] < FAST.response_timeout + 1  # type: ignore[operator]
+    assert outcome["good_seconds"] < FAST.response_timeout / 2  # type: ignore[operator]
+    assert len(outcome["good"].samples) == 16  # type: ignore[attr-defined]
+    assert slow_score < 0
+
+
+async def test_killing_a_peer_mid_request_yields_a_typed_error_within_the_timeout(
+    two_row_blob: tuple[bytes, EncodedBlob],
+) -> None:
+    blob = two_row_blob[1]
+    staller, client = NetworkService(FAST), NetworkService(FAST)
+    async with open_services([client]), trio.open_nursery() as nursery:
+        await nursery.start(staller.run)
+        staller.host.set_stream_handler(TProtocol(PROTOCOL_SAMPLES), _stall)
+        peer = await client.connect(staller.listen_addrs[0])
+
+        async def kill_soon() -> None:
+            await trio.sleep(0.3)
+            staller.stop()
+
+        nursery.start_soon(kill_soon)
+        started = trio.current_time()
+        with pytest.raises((PeerDisconnected, PeerTimeout)) as info:
+            await client.request_samples(peer, blob.data_root, COORDINATES)
+        elapsed = trio.current_time() - started
+    assert isinstance(info.value, PeerDisconnected), "the host closed: the error must say so, not time out"
+    assert elapsed < FAST.response_timeout
+
+
+class _ForgingStore(DictSampleStore):
+    """Serves samples whose cells have been replaced: well-formed, wrong."""
+
+    def get_samples(self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
+        return [
+            None if s is None else dataclasses.replace(s, cell=Cell(bytes(2048)))
+            for s in super().get_samples(data_root, coordinates)
+        ]
+
+
+async def test_wrong_samples_are_an_invalid_response_and_ban_the_server(
+    kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    blob = two_row_blob[1]
+    liar, client = NetworkService(FAST, ServerPorts(samples=_ForgingStore(blob))), NetworkService(FAST)
+    async with open_services([liar, client]):
+        peer = await client.connect(liar.listen_addrs[0])
+        with pytest.raises(InvalidResponse, match="do not verify"):
+            await client.fetch_verified_samples(peer, blob.data_root, COORDINATES, kzg)
+        with pytest.raises(PeerBanned):
+            await client.request_samples(peer, blob.data_root, COORDINATES)
+
+
+async def test_garbage_and_oversize_answers_are_typed_errors(two_row_blob: tuple[bytes, EncodedBlob]) -> None:
+    blob = two_row_blob[1]
+
+    async def oversize_answer(stream: INetStream) -> None:
+        await FrameReader(stream, "x").read_frame(1 << 20, "request")
+        await stream.write(b"\x00" + (1 << 30).to_bytes(4, "little"))
+        await trio.sleep_forever()
+
+    async def unknown_code(stream: INetStream) -> None:
+        await FrameReader(stream, "x").read_frame(1 << 20, "request")
+        await stream.write(b"\x09" + encode_frame(b"?"))
+        await stream.close()
+
+    bad, client = NetworkService(FAST), NetworkService(FAST)
+    async with open_services([bad, client]):
+        bad.host.set_stream_handler(TProtocol(PROTOCOL_SAMPLES), oversize_answer)
+        bad.host.set_stream_handler(TProtocol(PROTOCOL_HEADER), unknown_code)
+        peer = await client.connect(bad.listen_addrs[0])
+        started = trio.current_time()
+        with pytest.raises(MessageTooLarge) as too_large:
+            await client.request_samples(peer, blob.data_root, COORDINATES)
+        elapsed = trio.current_time() - started
+        score_after_oversize = client.guard.score(peer)
+    other_client = NetworkService(FAST)  # `client` has banned `bad` by now, and `bad` keeps its identity
+    async with open_services([bad, other_client]):
+        bad.host.set_stream_handler(TProtocol(PROTOCOL_HEADER), unknown_code)
+        peer = await other_client.connect(bad.listen_addrs[0])
+        with pytest.raises(MalformedMessage, match="unknown code 9"):
+            await other_client.request_header(peer, blob.data_root)
+    assert too_large.value.size == 1 << 30
+    assert elapsed < FAST.response_timeout, "refused from the prefix, not after the timeout"
+    assert score_after_oversize < 0
+
+
+async def test_too_many_concurrent_requests_from_one_peer_are_rate_limited(
+    two_row_blob: tuple[bytes, EncodedBlob],
+) -> None:
+    blob = two_row_blob[1]
+    release = threading.Event()
+
+    class SlowStore(DictSampleStore):
+        def get_samples(
+            self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+        ) -> list[Sample | None]:
+            release.wait(timeout=5)
+            return super().get_samples(data_root, coordinates)
+
+    config = dataclasses.replace(FAST, max_concurrent_requests_per_peer=1)
+    server, client = NetworkService(config, ServerPorts(samples=SlowStore(blob))), NetworkService(FAST)
+    results: list[object] = []
+    async with open_services([server, client]):
+        peer = await client.connect(server.listen_addrs[0])
+
+        async def ask() -> None:
+            try:
+                results.append(await client.request_samples(peer, blob.data_root, COORDINATES))
+            except RemoteError as error:
+                results.append(error)
+                release.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ask)
+            nursery.start_soon(ask)
+    errors = [r for r in results if isinstance(r, RemoteError)]
+    assert len(results) == 2 and len(errors) == 1
+    assert errors[0].code == ResultCode.RATE_LIMITED
