@@ -176,9 +176,11 @@ class RequestClient:
         self._guard.reward(peer)
         return header
 
-    async def push_custody(self, peer: PeerName, header: BlobHeader, samples: Sequence[Sample]) -> Verdict:
+    async def push_custody(
+        self, peer: PeerName, header: BlobHeader, samples: Sequence[Sample], epoch: int = 0, quorum: int = 0
+    ) -> Verdict:
         """Push custody samples to `peer`: ACCEPT once it stored them, IGNORE if it did not want them."""
-        body = custody_push_to_bytes(CustodyPush(header, tuple(samples)))
+        body = custody_push_to_bytes(CustodyPush(header, tuple(samples), epoch, quorum))
         return await self._send_for_verdict(peer, c.PROTOCOL_CUSTODY, body)
 
     async def send_attestation(self, peer: PeerName, attestation: bytes) -> Verdict:

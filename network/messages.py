@@ -57,8 +57,10 @@ class SamplesResponseSSZ(Container):  # type: ignore[misc]
 
 
 class CustodyPushSSZ(Container):  # type: ignore[misc]
-    """`/tessera/custody/1` request: a blob's header and some of the receiver's custody samples."""
+    """`/tessera/custody/1` request: the blob's epoch and quorum, its header, some custody samples."""
 
+    epoch: uint64
+    quorum: uint64
     header: BlobHeaderSSZ
     samples: List[SampleSSZ, MAX_CUSTODY_SAMPLES_PER_PUSH]
 
@@ -90,10 +92,13 @@ class SamplesResponse:
 
 @dataclass(frozen=True, slots=True)
 class CustodyPush:
-    """Custody cells pushed by the aggregator to a quorum member, with the header that binds them."""
+    """Custody cells pushed by the aggregator to a quorum member, with the header that binds them
+    and the epoch and quorum the blob was dispersed to."""
 
     header: BlobHeader
     samples: tuple[Sample, ...]
+    epoch: int = 0
+    quorum: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,13 +300,20 @@ def custody_push_to_bytes(push: CustodyPush) -> bytes:
         raise MalformedMessage(
             "custody push", f"{len(push.samples)} samples, 1..{MAX_CUSTODY_SAMPLES_PER_PUSH}"
         )
+    if not (0 <= push.epoch < 2**64 and 0 <= push.quorum < 2**64):
+        raise MalformedMessage("custody push", "epoch and quorum must be uint64")
     try:
         header = header_to_bytes(push.header)
     except MalformedHeader as error:
         raise MalformedMessage("custody push", str(error)) from error
-    fixed = 2 * SSZ_OFFSET_BYTES
+    fixed = CUSTODY_PUSH_FIXED_BYTES
     samples = b"".join(sample_to_wire(sample) for sample in push.samples)
-    return _offset(fixed) + _offset(fixed + len(header)) + header + samples
+    offsets = _offset(fixed) + _offset(fixed + len(header))
+    return _u64(push.epoch) + _u64(push.quorum) + offsets + header + samples
+
+
+CUSTODY_PUSH_FIXED_BYTES = 8 + 8 + 2 * SSZ_OFFSET_BYTES
+"""epoch, quorum and the two offsets of a `CustodyPush`."""
 
 
 def bytes_to_custody_push(data: bytes) -> CustodyPush:
@@ -311,7 +323,16 @@ def bytes_to_custody_push(data: bytes) -> CustodyPush:
     commitment, so a sink never sees cells that the header cannot bind. KZG proofs are the sink's job.
     """
     what = "custody push"
-    header_bytes, sample_bytes = _split_two_variable_fields(what, _require_bytes(what, data))
+    data = _require_bytes(what, data)
+    if len(data) < CUSTODY_PUSH_FIXED_BYTES:
+        raise MalformedMessage(what, f"{len(data)} bytes is shorter than the fixed part")
+    epoch, quorum = int.from_bytes(data[0:8], "little"), int.from_bytes(data[8:16], "little")
+    first, second = _read_offset(data, 16), _read_offset(data, 16 + SSZ_OFFSET_BYTES)
+    if first != CUSTODY_PUSH_FIXED_BYTES:
+        raise MalformedMessage(what, f"first offset is {first}, expected {CUSTODY_PUSH_FIXED_BYTES}")
+    if not first <= second <= len(data):
+        raise MalformedMessage(what, f"second offset {second} is outside {first}..{len(data)}")
+    header_bytes, sample_bytes = data[first:second], data[second:]
     try:
         header = bytes_to_header(header_bytes)
     except MalformedHeader as error:
@@ -328,7 +349,7 @@ def bytes_to_custody_push(data: bytes) -> CustodyPush:
             raise MalformedMessage(what, f"sample of row {sample.row} carries another row commitment")
     if len({sample.coordinate for sample in samples}) != len(samples):
         raise MalformedMessage(what, "samples must be at distinct coordinates")
-    return CustodyPush(header, samples)
+    return CustodyPush(header, samples, epoch, quorum)
 
 
 # --- Gossip ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
+from network.messages import CustodyPush
 from network.types import PeerName, Verdict
 
 
@@ -31,9 +32,7 @@ class HeaderStore(Protocol):
 class CustodySink(Protocol):
     """Receives `/tessera/custody/1` pushes (structurally valid; KZG proofs not yet checked)."""
 
-    def accept_custody(
-        self, peer: PeerName, data_root: DataRoot, header: BlobHeader, samples: Sequence[Sample]
-    ) -> Verdict:
+    def accept_custody(self, peer: PeerName, data_root: DataRoot, push: CustodyPush) -> Verdict:
         """ACCEPT once the cells are verified and stored durably; IGNORE if unwanted; REJECT if invalid."""
 
 

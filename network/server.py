@@ -227,7 +227,7 @@ class RequestServer:
             raise PortFailed("no custody sink")
         data_root = compute_data_root(push.header)
         verdict = await self._call_port(
-            c.PROTOCOL_CUSTODY, sink.accept_custody, peer, data_root, push.header, push.samples
+            c.PROTOCOL_CUSTODY, sink.accept_custody, peer, data_root, push
         )
         return self._verdict_answer(peer, verdict, "custody")
 

@@ -252,9 +252,11 @@ class NetworkService:
         """The header of `data_root` held by `peer`, checked against the root, or None."""
         return await self.client.request_header(peer, data_root)
 
-    async def push_custody(self, peer: PeerName, header: BlobHeader, samples: Sequence[Sample]) -> Verdict:
-        """Push custody samples; ACCEPT once the member stored them."""
-        return await self.client.push_custody(peer, header, samples)
+    async def push_custody(
+        self, peer: PeerName, header: BlobHeader, samples: Sequence[Sample], epoch: int = 0, quorum: int = 0
+    ) -> Verdict:
+        """Push custody samples for (epoch, quorum); ACCEPT once the member stored them."""
+        return await self.client.push_custody(peer, header, samples, epoch, quorum)
 
     async def send_attestation(self, peer: PeerName, attestation: bytes) -> Verdict:
         """Send an attestation to the aggregator `peer`."""

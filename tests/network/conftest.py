@@ -19,6 +19,7 @@ from da import CkzgBackend, EncodedBlob, verify_samples
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
 from network.config import NetworkConfig
 from network.constants import ResultCode
+from network.messages import CustodyPush
 from network.service import NetworkService
 from network.streams import FrameReader
 from network.types import PeerName, Verdict
@@ -65,9 +66,8 @@ class VerifyingCustodySink:
     stored: dict[DataRoot, list[Sample]] = field(default_factory=dict)
     senders: list[PeerName] = field(default_factory=list)
 
-    def accept_custody(
-        self, peer: PeerName, data_root: DataRoot, header: BlobHeader, samples: Sequence[Sample]
-    ) -> Verdict:
+    def accept_custody(self, peer: PeerName, data_root: DataRoot, push: CustodyPush) -> Verdict:
+        samples = push.samples
         self.senders.append(peer)
         if not verify_samples(data_root, samples, self.kzg):
             return Verdict.REJECT
