@@ -85,6 +85,14 @@ class TrioBridge:
         future = self._require_portal().start_task_soon(function, *args)
         return await asyncio.wrap_future(future)
 
+    def start_task(self, function: Callable[..., Awaitable[object]], name: str) -> object:
+        """Start a long-running task in the trio thread (blocking until it called `task_status.started`).
+
+        Returns the task's concurrent future; the task is cancelled when the portal stops.
+        """
+        future, _ = self._require_portal().start_task(function, name=name)
+        return future
+
     def call_sync(self, function: Callable[[], T]) -> T:
         """Run a plain function in the trio thread and return its result (blocking call)."""
         return self._require_portal().call(function)

@@ -6,12 +6,15 @@ serialise on SQLite's lock (with a busy timeout) instead of failing or interleav
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import BLSPubkey, BLSSignature, verify_proof_of_possession
@@ -20,6 +23,7 @@ from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, RegistryInfo, comp
 from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex, ValidatorRecord
 from validator.vrf import compute_next_seed, verify_ballot
 
+T = TypeVar("T")
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0
 
@@ -47,12 +51,23 @@ CREATE TABLE IF NOT EXISTS ballots (
 );
 """
 
+def _serialized(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a method under the instance's lock: one SQLite connection is shared by a daemon's threads."""
+
+    @functools.wraps(method)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
 
 class SqliteRegistry:
     """`EpochSource`, `StakeLedger` and `BallotBox` over one SQLite file."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
+        self._lock = threading.RLock()
         if not path.exists():
             raise RegistryError(f"no registry at {path}; create one with `das validator genesis`")
         self.path = path
@@ -104,6 +119,7 @@ class SqliteRegistry:
             db.close()
         return cls(path, clock)
 
+    @_serialized
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
@@ -116,10 +132,12 @@ class SqliteRegistry:
 
     # --- read side -------------------------------------------------------------------------------
 
+    @_serialized
     def get_info(self) -> RegistryInfo:
         """The network's genesis facts."""
         return self._info
 
+    @_serialized
     def get_epoch_context(self, epoch: Epoch) -> EpochContext:
         """Seed, validators with their stake as of `epoch`, and the ballots of `epoch`."""
         seed = self.get_seed(epoch)
@@ -143,6 +161,7 @@ class SqliteRegistry:
         )
         return EpochContext(self._info.chain_id, epoch, seed, validators, self._ballots(epoch))
 
+    @_serialized
     def get_seed(self, epoch: Epoch) -> Seed:
         """seed(epoch), derived and stored on first use.
 
@@ -163,10 +182,12 @@ class SqliteRegistry:
                 db.execute("INSERT OR IGNORE INTO seeds VALUES (?, ?)", (known, seed))
         return seed
 
+    @_serialized
     def current_epoch(self) -> Epoch:
         """The epoch now, by the registry's clock and the genesis facts."""
         return compute_epoch(self._clock(), self._info.genesis_time, self._info.epoch_seconds)
 
+    @_serialized
     def get_validator(self, validator: ValidatorIndex, epoch: Epoch) -> ValidatorRecord:
         """One validator's record with its stake as of `epoch`."""
         for record in self.get_epoch_context(epoch).validators:
@@ -176,6 +197,7 @@ class SqliteRegistry:
             raise RegistryError(f"validator {validator} has no stake in epoch {epoch}")
         raise UnknownValidator(validator)
 
+    @_serialized
     def find_validator(self, pubkey: BLSPubkey) -> ValidatorIndex | None:
         """The index registered for `pubkey`, if any."""
         row = self._db.execute("SELECT idx FROM validators WHERE pubkey = ?", (pubkey,)).fetchone()
@@ -183,6 +205,7 @@ class SqliteRegistry:
 
     # --- write side ------------------------------------------------------------------------------
 
+    @_serialized
     def register_validator(
         self,
         pubkey: BLSPubkey,
@@ -221,6 +244,7 @@ class SqliteRegistry:
             )
         return index
 
+    @_serialized
     def change_stake(self, validator: ValidatorIndex, amount: int, current_epoch: Epoch) -> Epoch:
         """Deposit (> 0) or withdraw (< 0) from epoch current + STAKE_ACTIVATION_DELAY_EPOCHS; returns it."""
         if amount == 0:
@@ -240,6 +264,7 @@ class SqliteRegistry:
             )
         return effective
 
+    @_serialized
     def update_endpoint(self, validator: ValidatorIndex, peer_id: str, multiaddrs: tuple[str, ...]) -> None:
         """Record where a validator's libp2p host can be reached."""
         with self._write() as db:
@@ -250,6 +275,7 @@ class SqliteRegistry:
             if cursor.rowcount == 0:
                 raise UnknownValidator(validator)
 
+    @_serialized
     def put_ballot(self, ballot: Ballot, current_epoch: Epoch, *, genesis: bool = False) -> None:
         """Store a ballot for epoch `current_epoch + 1` (epoch 0 with `genesis`) after verifying it."""
         expected = Epoch(0) if genesis else Epoch(current_epoch + 1)
@@ -306,7 +332,7 @@ class SqliteRegistry:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")

@@ -8,13 +8,16 @@ Cells and certificates are stored in their wire encodings (the trust boundary re
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from da.header import bytes_to_header, header_to_bytes
 from da.samples import bytes_to_sample, sample_to_bytes
@@ -23,6 +26,7 @@ from validator.certificate import bytes_to_certificate, certificate_to_bytes
 from validator.types import Attestation, Certificate, Epoch, QuorumIndex
 from validator.wire import attestation_to_bytes, bytes_to_attestation
 
+T = TypeVar("T")
 SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -86,6 +90,16 @@ def compute_content_hash(data: bytes) -> bytes:
     """SHA-256 of a blob's bytes: how a repeated POST of the same bytes is recognised."""
     return hashlib.sha256(data).digest()
 
+def _serialized(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a method under the instance's lock: one SQLite connection is shared by a daemon's threads."""
+
+    @functools.wraps(method)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
 
 class NodeStore:
     """The daemon's SQLite store (one per validator process)."""
@@ -93,12 +107,14 @@ class NodeStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
+    @_serialized
     def close(self) -> None:
         """Close the file."""
         self._db.close()
@@ -115,6 +131,7 @@ class NodeStore:
 
     # --- blobs posted to this node ---------------------------------------------------------------
 
+    @_serialized
     def find_blob_by_content(self, data: bytes) -> BlobRecord | None:
         """The record of a blob with exactly these bytes, if it was posted before."""
         row = self._db.execute(
@@ -122,6 +139,7 @@ class NodeStore:
         ).fetchone()
         return None if row is None else self.get_blob(DataRoot(row[0]))
 
+    @_serialized
     def add_blob(
         self,
         data: bytes,
@@ -155,6 +173,7 @@ class NodeStore:
             raise sqlite3.DatabaseError("blob vanished right after it was written")
         return record
 
+    @_serialized
     def update_blob(
         self,
         data_root: DataRoot,
@@ -163,14 +182,16 @@ class NodeStore:
         signed_slots: int | None = None,
         error: str | None = None,
     ) -> None:
-        """Move a blob to `status` (and record its signed weight or failure reason)."""
+        """Move a blob to `status` (a certified blob stays certified; signed weight only grows)."""
         with self._transaction() as db:
             db.execute(
-                "UPDATE blobs SET status = ?, signed_slots = COALESCE(?, signed_slots), "
+                "UPDATE blobs SET status = CASE WHEN status = 'certified' THEN status ELSE ? END, "
+                "signed_slots = MAX(signed_slots, COALESCE(?, signed_slots)), "
                 "error = COALESCE(?, error), updated_at = ? WHERE data_root = ?",
                 (status.value, signed_slots, error, time.time(), data_root),
             )
 
+    @_serialized
     def get_blob(self, data_root: DataRoot) -> BlobRecord | None:
         """A blob posted to this node."""
         row = self._db.execute(
@@ -193,11 +214,13 @@ class NodeStore:
             row[8],
         )
 
+    @_serialized
     def get_blob_data(self, data_root: DataRoot) -> bytes | None:
         """The original bytes of a blob posted to this node (kept until it is certified or failed)."""
         row = self._db.execute("SELECT data FROM blobs WHERE data_root = ?", (data_root,)).fetchone()
         return None if row is None or row[0] is None else bytes(row[0])
 
+    @_serialized
     def unfinished_blobs(self) -> list[BlobRecord]:
         """Blobs not yet certified or failed (to resume after a restart)."""
         rows = self._db.execute(
@@ -208,6 +231,7 @@ class NodeStore:
 
     # --- headers and custody (as a quorum member) ---------------------------------------------------
 
+    @_serialized
     def put_custody(
         self,
         header: BlobHeader,
@@ -226,6 +250,7 @@ class NodeStore:
             db.executemany("INSERT OR REPLACE INTO custody VALUES (?, ?, ?, ?)", rows)
         return len(rows)
 
+    @_serialized
     def put_header(self, header: BlobHeader, data_root: DataRoot, epoch: Epoch, quorum: QuorumIndex) -> None:
         """Remember a blob header (from a custody push or gossip)."""
         with self._transaction() as db:
@@ -234,6 +259,7 @@ class NodeStore:
                 (data_root, header_to_bytes(header), epoch, quorum),
             )
 
+    @_serialized
     def get_header(self, data_root: DataRoot) -> tuple[BlobHeader, Epoch, QuorumIndex] | None:
         """A known header with the epoch and quorum it was dispersed to."""
         row = self._db.execute(
@@ -244,6 +270,7 @@ class NodeStore:
             return None if record is None else (record.header, record.epoch, record.quorum)
         return bytes_to_header(row[0]), Epoch(row[1]), QuorumIndex(row[2])
 
+    @_serialized
     def get_samples(self, data_root: DataRoot, coordinates: Iterable[CellCoordinate]) -> list[Sample | None]:
         """The stored cells at `coordinates` (None where this node holds none)."""
         result: list[Sample | None] = []
@@ -255,6 +282,7 @@ class NodeStore:
             result.append(None if row is None else bytes_to_sample(bytes(row[0])))
         return result
 
+    @_serialized
     def custody_coordinates(self, data_root: DataRoot) -> list[CellCoordinate]:
         """Every coordinate this node holds for `data_root`."""
         rows = self._db.execute(
@@ -262,6 +290,7 @@ class NodeStore:
         ).fetchall()
         return [CellCoordinate(RowIndex(r), ColumnIndex(c)) for r, c in rows]
 
+    @_serialized
     def count_custody_cells(self) -> int:
         """Custody cells held in all."""
         (count,) = self._db.execute("SELECT COUNT(*) FROM custody").fetchone()
@@ -269,6 +298,7 @@ class NodeStore:
 
     # --- attestations and certificates ---------------------------------------------------------------
 
+    @_serialized
     def put_attestation_sent(self, attestation: Attestation) -> None:
         """Record that this node attested (before the attestation leaves the process)."""
         with self._transaction() as db:
@@ -277,6 +307,13 @@ class NodeStore:
                 (attestation.data_root, attestation_to_bytes(attestation), time.time()),
             )
 
+    @_serialized
+    def attestations_sent(self) -> list[Attestation]:
+        """Every attestation this node sent (restored into the core after a restart)."""
+        rows = self._db.execute("SELECT attestation FROM attestations_sent ORDER BY sent_at").fetchall()
+        return [bytes_to_attestation(bytes(row[0])) for row in rows]
+
+    @_serialized
     def get_attestation_sent(self, data_root: DataRoot) -> Attestation | None:
         """This node's attestation for `data_root`, if it sent one."""
         row = self._db.execute(
@@ -284,6 +321,7 @@ class NodeStore:
         ).fetchone()
         return None if row is None else bytes_to_attestation(bytes(row[0]))
 
+    @_serialized
     def put_certificate(self, certificate: Certificate) -> bool:
         """Store a certificate; False if one was already stored for its data root."""
         with self._transaction() as db:
@@ -293,6 +331,7 @@ class NodeStore:
             )
         return cursor.rowcount == 1
 
+    @_serialized
     def get_certificate(self, data_root: DataRoot) -> Certificate | None:
         """The certificate of `data_root`, if this node has it."""
         row = self._db.execute(
@@ -300,6 +339,7 @@ class NodeStore:
         ).fetchone()
         return None if row is None else bytes_to_certificate(bytes(row[0]))
 
+    @_serialized
     def count_certificates(self) -> int:
         """Certificates stored."""
         (count,) = self._db.execute("SELECT COUNT(*) FROM certificates").fetchone()

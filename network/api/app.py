@@ -170,13 +170,19 @@ ROUTES: tuple[tuple[RouteDoc, Any], ...] = (
 """Every route: its OpenAPI description and its handler."""
 
 
-def build_app(node: NodeApi, config: ApiConfig | None = None) -> web.Application:
-    """The aiohttp application over `node`, with the size limit and JSON errors."""
+def build_app(
+    node: NodeApi, config: ApiConfig | None = None, extra_routes: tuple[tuple[RouteDoc, Any], ...] = ()
+) -> web.Application:
+    """The aiohttp application over `node`, with the size limit and JSON errors.
+
+    `extra_routes` (the daemon's blob routes) are served and described like the built-in ones.
+    """
     config = (config or ApiConfig()).validate()
     app = web.Application(client_max_size=config.max_request_bytes, middlewares=[json_errors])
     app[NODE_KEY] = node
-    app[OPENAPI_KEY] = build_openapi([doc for doc, _ in ROUTES], _version(), config.max_request_bytes)
-    for doc, handler in ROUTES:
+    routes = ROUTES + extra_routes
+    app[OPENAPI_KEY] = build_openapi([doc for doc, _ in routes], _version(), config.max_request_bytes)
+    for doc, handler in routes:
         app.router.add_route(doc.method, doc.path, handler)
     return app
 

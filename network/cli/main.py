@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 from da.errors import DAError
-from network.cli import cert, demo, validator
+from network.cli import blob, cert, demo, validator
+from network.errors import NetworkError
 from validator.errors import ValidatorError
 
 EXIT_OK = 0
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(subparsers)
     validator.add_parser(subparsers)
     cert.add_parser(subparsers)
+    blob.add_parser(subparsers)
     return parser
 
 
@@ -49,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.run(args)
-    except (DAError, ValidatorError, OSError) as error:
+    except (DAError, ValidatorError, NetworkError, OSError) as error:
         print(f"das: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -82,6 +82,24 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_password_options(stake)
     stake.set_defaults(run=run_stake)
 
+    run = commands.add_parser(
+        "run",
+        help="run the validator daemon",
+        description="Run one validator: libp2p service, validator core, durable store, HTTP API "
+        "(POST /v1/blobs, GET /v1/blobs/{root}[/certificate|/header|/data], /metrics), encoder pool. "
+        "Stops cleanly on SIGINT/SIGTERM.",
+    )
+    run.add_argument("--config", type=Path, required=True, help="daemon config file (TOML)")
+    run.set_defaults(run=run_validator)
+
+
+def run_validator(args: argparse.Namespace) -> int:
+    """Run the daemon (imports the daemon only here: it pulls in trio, libp2p and aiohttp)."""
+    from network.daemon.config import load_config  # noqa: PLC0415
+    from network.daemon.main import run_daemon  # noqa: PLC0415
+
+    return run_daemon(load_config(args.config))
+
 
 def run_keygen(args: argparse.Namespace) -> int:
     """Create one keystore."""

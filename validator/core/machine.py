@@ -125,6 +125,10 @@ class ValidatorCore:
             return self._on_attestation(event.attestation)
         return self._on_tick(event)
 
+    def get_quorums(self, epoch: Epoch) -> tuple[Quorum, ...]:
+        """The quorums of `epoch` (empty until that epoch's context is known)."""
+        return self._quorums.get(epoch, ())
+
     def get_quorum(self, epoch: Epoch, index: QuorumIndex) -> Quorum | None:
         """Quorum `index` of `epoch`, if that epoch's context is known and the quorum exists."""
         quorums = self._quorums.get(epoch, ())

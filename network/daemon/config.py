@@ -1,0 +1,107 @@
+"""The daemon's configuration file (TOML): one frozen dataclass whose `validate()` names the bad field.
+
+```toml
+registry = "registry.sqlite"          # paths are relative to the config file
+keystore = "keys/validator-0.json"
+password_file = "password.txt"        # or password_env = "VAR"
+data_dir = "node-0"
+listen = ["/ip4/127.0.0.1/tcp/0"]     # port 0: chosen by the OS, published in the registry
+api_host = "127.0.0.1"
+api_port = 0
+encoder_workers = 1
+log_format = "json"                    # or "console"
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from network.errors import NetworkError
+
+
+class InvalidDaemonConfig(NetworkError):
+    """Raised when the daemon's config file is unreadable or a field is unusable; names the field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"invalid daemon config {field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+DEFAULT_LISTEN = ("/ip4/127.0.0.1/tcp/0",)
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    """Where a validator's files are and how it listens."""
+
+    registry: Path
+    keystore: Path
+    data_dir: Path
+    password_file: Path | None = None
+    password_env: str | None = None
+    listen: tuple[str, ...] = DEFAULT_LISTEN
+    api_host: str = "127.0.0.1"
+    api_port: int = 0
+    encoder_workers: int = 1
+    log_format: str = "json"
+    max_blob_bytes: int = 2 * 1024 * 1024
+    bootstrap: tuple[str, ...] = field(default_factory=tuple)
+
+    def validate(self) -> DaemonConfig:
+        """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
+        if not self.registry.exists():
+            raise InvalidDaemonConfig("registry", f"{self.registry} does not exist")
+        if not self.keystore.exists():
+            raise InvalidDaemonConfig("keystore", f"{self.keystore} does not exist")
+        if self.password_file is None and self.password_env is None:
+            raise InvalidDaemonConfig("password_file", "give password_file or password_env")
+        if not 0 <= self.api_port < 65536:
+            raise InvalidDaemonConfig("api_port", f"{self.api_port} is not a port")
+        if not 0 <= self.encoder_workers <= 64:
+            raise InvalidDaemonConfig("encoder_workers", "must be 0..64 (0: encode in a thread)")
+        if self.log_format not in {"json", "console"}:
+            raise InvalidDaemonConfig("log_format", "must be json or console")
+        return self
+
+
+def load_config(path: Path) -> DaemonConfig:
+    """Read and validate a daemon config file; relative paths are taken from the file's folder."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise InvalidDaemonConfig("config", f"{path}: {error}") from error
+    base = path.parent
+    known = set(DaemonConfig.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise InvalidDaemonConfig("config", f"unknown keys in {path}: {sorted(unknown)}")
+    for key in ("registry", "keystore", "data_dir"):
+        if key not in raw:
+            raise InvalidDaemonConfig(key, f"missing from {path}")
+
+    def resolve(value: str) -> Path:
+        candidate = Path(value)
+        return candidate if candidate.is_absolute() else base / candidate
+
+    try:
+        config = DaemonConfig(
+            registry=resolve(raw["registry"]),
+            keystore=resolve(raw["keystore"]),
+            data_dir=resolve(raw["data_dir"]),
+            password_file=resolve(raw["password_file"]) if "password_file" in raw else None,
+            password_env=raw.get("password_env"),
+            listen=tuple(raw.get("listen", DEFAULT_LISTEN)),
+            api_host=str(raw.get("api_host", "127.0.0.1")),
+            api_port=int(raw.get("api_port", 0)),
+            encoder_workers=int(raw.get("encoder_workers", 1)),
+            log_format=str(raw.get("log_format", "json")),
+            max_blob_bytes=int(raw.get("max_blob_bytes", 2 * 1024 * 1024)),
+            bootstrap=tuple(raw.get("bootstrap", ())),
+        )
+    except (TypeError, ValueError) as error:
+        raise InvalidDaemonConfig("config", f"{path}: {error}") from error
+    return config.validate()
