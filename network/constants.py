@@ -43,7 +43,9 @@ SAMPLES_RESPONSE_MAX_BYTES: Final = (
     + MAX_SAMPLES_PER_REQUEST * da_samples.SAMPLE_BYTES
 )
 CUSTODY_PUSH_MAX_BYTES: Final = (
-    8 + 8 + 2 * SSZ_OFFSET_BYTES  # epoch, quorum, offsets
+    8
+    + 8
+    + 2 * SSZ_OFFSET_BYTES  # epoch, quorum, offsets
     + da_header.MAX_HEADER_BYTES
     + MAX_CUSTODY_SAMPLES_PER_PUSH * da_samples.SAMPLE_BYTES
 )

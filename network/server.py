@@ -226,9 +226,7 @@ class RequestServer:
         if sink is None:
             raise PortFailed("no custody sink")
         data_root = compute_data_root(push.header)
-        verdict = await self._call_port(
-            c.PROTOCOL_CUSTODY, sink.accept_custody, peer, data_root, push
-        )
+        verdict = await self._call_port(c.PROTOCOL_CUSTODY, sink.accept_custody, peer, data_root, push)
         return self._verdict_answer(peer, verdict, "custody")
 
     async def _answer_attestation(self, peer: PeerName, body: bytes) -> bytes:
