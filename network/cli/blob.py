@@ -31,9 +31,8 @@ def request(method: str, url: str, body: bytes | None = None, timeout: float = 6
         raise ApiFailure("invalid_argument", f"{url} is not an http(s) URL")
     headers = {"Content-Type": "application/octet-stream"} if body is not None else {}
     try:
-        with urllib.request.urlopen(  # noqa: S310 - the scheme is checked above
-            urllib.request.Request(url, data=body, method=method, headers=headers), timeout=timeout
-        ) as response:
+        prepared = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
+        with urllib.request.urlopen(prepared, timeout=timeout) as response:  # noqa: S310 - scheme checked above
             return bytes(response.read())
     except urllib.error.HTTPError as error:
         try:
@@ -117,12 +116,9 @@ def run_post(args: argparse.Namespace) -> int:
         print(json.dumps(status))
     else:
         print(f"data root   {status['data_root']}")
-        print(
-            f"status      {status['status']} ({status.get('signed_slots', 0)}/{status.get('threshold', '?')} slots)"
-        )
-        print(
-            f"epoch       {status.get('epoch')}  quorum {status.get('quorum')}  in {status['elapsed_s']:.2f} s"
-        )
+        signed = f"{status.get('signed_slots', 0)}/{status.get('threshold', '?')} slots"
+        print(f"status      {status['status']} ({signed})")
+        print(f"epoch       {status.get('epoch')}  quorum {status.get('quorum')}  in {status['elapsed_s']:.2f} s")
     if args.wait and status["status"] != "certified":
         return EXIT_FAILED
     return EXIT_OK

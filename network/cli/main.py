@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 from da.errors import DAError
-from network.cli import blob, cert, demo, validator
+from network.cli import blob, cert, demo, devnet, validator
 from network.errors import NetworkError
 from validator.errors import ValidatorError
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     validator.add_parser(subparsers)
     cert.add_parser(subparsers)
     blob.add_parser(subparsers)
+    devnet.add_parser(subparsers)
     return parser
 
 
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.run(args)
-    except (DAError, ValidatorError, NetworkError, OSError) as error:
+    except (DAError, ValidatorError, NetworkError, devnet.DevnetError, OSError) as error:
         print(f"das: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -182,16 +182,35 @@ class Node:
             await trio.sleep(PEER_REFRESH_SECONDS)
             await self._refresh_peers()
 
+    def _read_peer_book(self) -> list[tuple[ValidatorIndex, str, tuple[str, ...]]]:
+        """Refresh index <-> peer from the registry (blocking: call from a thread); returns the records."""
+        records = self._registry_records()
+        for index, peer_id, addrs in records:
+            if peer_id:
+                self.peers.by_peer[PeerName(peer_id)] = index
+                self.peers.by_index[index] = PeerName(peer_id)
+                self.peers.addresses[index] = addrs
+        return records
+
+    async def _peer_of(self, index: ValidatorIndex) -> PeerName | None:
+        """The peer of validator `index`, re-reading the registry once if it is not known yet."""
+        if index not in self.peers.by_index:
+            await trio.to_thread.run_sync(self._read_peer_book)
+        return self.peers.by_index.get(index)
+
+    def _validator_of(self, peer: PeerName) -> ValidatorIndex | None:
+        """The validator behind `peer` (blocking: called from port threads), re-reading on a miss."""
+        if peer not in self.peers.by_peer:
+            self._read_peer_book()
+        return self.peers.by_peer.get(peer)
+
     async def _refresh_peers(self) -> None:
         """Read peers from the registry and connect to the ones not connected yet (bounded dials)."""
-        records = await trio.to_thread.run_sync(self._registry_records)
+        records = await trio.to_thread.run_sync(self._read_peer_book)
         connected = set(self.service.connected_peers())
         for index, peer_id, addrs in records:
             if not peer_id:
                 continue
-            self.peers.by_peer[PeerName(peer_id)] = index
-            self.peers.by_index[index] = PeerName(peer_id)
-            self.peers.addresses[index] = addrs
             if index == self.me or PeerName(peer_id) in connected:
                 continue
             for address in addrs:
@@ -318,7 +337,7 @@ class Node:
     # --- network sends (background tasks) -----------------------------------------------------------
 
     async def _push_custody(self, push: PushCustody, samples: tuple[Sample, ...]) -> None:
-        peer = self.peers.by_index.get(push.to)
+        peer = await self._peer_of(push.to)
         if peer is None:
             log.warning("no address for quorum member", validator=push.to)
             return
@@ -331,7 +350,7 @@ class Node:
             log.warning("custody push failed", validator=push.to, error=str(error) or type(error).__name__)
 
     async def _request_samples(self, request: RequestSamples) -> None:
-        peer = self.peers.by_index.get(request.to)
+        peer = await self._peer_of(request.to)
         samples: list[Sample] = []
         missing: list[CellCoordinate] = list(request.coordinates)
         if peer is not None:
@@ -349,7 +368,7 @@ class Node:
         await self._process(SamplesReceived(request.to, request.data_root, tuple(samples), tuple(missing)))
 
     async def _send_attestation(self, send: SendAttestation) -> None:
-        peer = self.peers.by_index.get(send.to)
+        peer = await self._peer_of(send.to)
         if peer is None:
             log.warning("no address for aggregator", validator=send.to)
             return
@@ -451,7 +470,7 @@ class Node:
 
     def accept_custody(self, peer: PeerName, data_root: DataRoot, push: CustodyPush) -> Verdict:
         """`CustodySink`: hand the push to the core; ACCEPT once the cells are verified and stored."""
-        sender = self.peers.by_peer.get(peer)
+        sender = self._validator_of(peer)
         if sender is None:
             return Verdict.IGNORE
         event = CustodyReceived(
