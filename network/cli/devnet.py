@@ -8,6 +8,7 @@ then keeps the network running until Ctrl-C (or returns at once with --detach).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -127,6 +128,10 @@ def create_devnet(directory: Path, validators: int, epoch_seconds: float) -> Non
 
 
 def _alive(pid: int) -> bool:
+    """True while process `pid` runs (a child that exited is reaped here, not counted as running)."""
+    with contextlib.suppress(ChildProcessError):  # not our child: the signal probe below decides
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):
@@ -205,7 +210,12 @@ def wait_until_connected(
     urls: dict[int, str] = {}
     while time.monotonic() < deadline:
         ready = 0
+        pids = _state(directory)["pids"]
         for index in indices:
+            pid = pids.get(str(index))
+            if pid is None or not _alive(pid):
+                tail = (directory / f"node-{index}.log").read_text(errors="replace").splitlines()[-5:]
+                raise DevnetError(f"validator {index} exited while starting:\n" + "\n".join(tail))
             info = node_info(directory, index)
             if info is None:
                 continue

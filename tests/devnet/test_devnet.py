@@ -1,0 +1,220 @@
+"""End to end with real processes: an 8-validator devnet on 127.0.0.1, driven as a sequencer would.
+
+One devnet (8 `das validator run` processes) serves the whole module; the tests post blobs with
+`das blob post`, verify certificates with `das cert verify`, fetch data with `das blob get`, stop and
+SIGKILL validators, and throw malformed input at the HTTP API and every libp2p protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from da import verify_samples
+from da.kzg import load_ckzg_backend
+from da.types import CellCoordinate, DataRoot, RowIndex
+from network.cli.devnet import (
+    _stop_all,
+    create_devnet,
+    node_info,
+    start_node,
+    stop_node,
+    wait_until_connected,
+)
+from network.config import NetworkConfig
+from network.constants import REQUEST_PROTOCOLS
+from network.errors import NetworkError
+from network.service import open_service
+from network.types import PeerName
+from validator.custody import compute_member_custody
+from validator.quorums import compute_quorums
+from validator.registry_sqlite import SqliteRegistry
+from validator.types import Epoch, ValidatorIndex
+
+pytestmark = pytest.mark.xdist_group("devnet")
+VALIDATORS = 8
+
+
+def das(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "network.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def http(method: str, url: str, body: bytes | None = None, content_type: str = "application/octet-stream"):
+    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    directory = tmp_path_factory.mktemp("devnet")
+    create_devnet(directory, VALIDATORS, 3600.0)
+    try:
+        for index in range(VALIDATORS):
+            start_node(directory, index)
+        wait_until_connected(directory, list(range(VALIDATORS)))
+        yield directory
+    finally:
+        _stop_all(directory)
+
+
+def api(devnet: Path, index: int) -> str:
+    info = node_info(devnet, index)
+    assert info is not None
+    return str(info["api_url"])
+
+
+def post(devnet: Path, tmp_path: Path, size: int, seed: int, node: int = 0) -> tuple[dict, bytes, Path]:
+    data = random.Random(seed).randbytes(size)
+    blob = tmp_path / f"blob-{seed}.bin"
+    blob.write_bytes(data)
+    certificate = tmp_path / f"cert-{seed}.ssz"
+    result = das(
+        "blob",
+        "post",
+        str(blob),
+        "--node",
+        api(devnet, node),
+        "--wait",
+        "--json",
+        "--cert-out",
+        str(certificate),
+        "--timeout",
+        "60",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout), data, certificate
+
+
+def test_a_1mib_blob_is_certified_verified_and_retrieved(devnet: Path, tmp_path: Path) -> None:
+    status, data, certificate = post(devnet, tmp_path, 1024 * 1024, seed=1)
+    assert status["status"] == "certified" and status["signed_slots"] >= status["threshold"] == 6
+    verified = das("cert", "verify", str(certificate), "--registry", str(devnet / "registry.sqlite"))
+    assert verified.returncode == 0 and verified.stdout.startswith("VALID"), verified.stdout
+    out = tmp_path / "back.bin"
+    got = das("blob", "get", status["data_root"], "-o", str(out), "--node", api(devnet, 5))
+    assert got.returncode == 0, got.stderr
+    assert out.read_bytes() == data
+    # Posting the same bytes again answers with the same data root and disperses nothing new.
+    again = das("blob", "post", str(tmp_path / "blob-1.bin"), "--node", api(devnet, 0), "--json")
+    assert json.loads(again.stdout)["data_root"] == status["data_root"]
+    _, metrics = http("GET", api(devnet, 0) + "/metrics")
+    assert b"tessera_blobs_accepted_total 1.0" in metrics
+    assert b"tessera_certificates_total" in metrics
+
+
+def test_bad_http_input_gets_clear_errors_and_changes_nothing(devnet: Path) -> None:
+    url = api(devnet, 1)
+    cases = [
+        ("POST", "/v1/blobs", b"x", "text/plain", 415, "unsupported_media_type"),
+        ("POST", "/v1/blobs", b"", "application/octet-stream", 400, "invalid_argument"),
+        (
+            "POST",
+            "/v1/blobs",
+            b"\x00" * (2 * 1024 * 1024 + 1),
+            "application/octet-stream",
+            413,
+            "request_too_large",
+        ),
+        ("GET", "/v1/blobs/0x" + "ab" * 32, None, "application/octet-stream", 404, "not_found"),
+        ("GET", "/v1/blobs/nothex/certificate", None, "application/octet-stream", 400, "invalid_argument"),
+        ("GET", "/v1/blobs/0x" + "ab" * 32 + "/data", None, "application/octet-stream", 404, "not_found"),
+    ]
+    for method, path, body, content_type, status, code in cases:
+        got, answer = http(method, url + path, body, content_type)
+        assert got == status, (path, answer)
+        assert json.loads(answer)["error"]["code"] == code
+    _, metrics = http("GET", url + "/metrics")
+    assert b"tessera_blobs_accepted_total 0.0" in metrics
+
+
+def test_garbage_on_every_libp2p_protocol_leaves_the_node_serving(devnet: Path) -> None:
+    info = node_info(devnet, 2)
+    assert info is not None
+    outcomes: list[str] = []
+
+    async def attack() -> None:
+        async with open_service(NetworkConfig()) as attacker:
+            peer = await attacker.connect(info["addrs"][0])
+            for protocol in REQUEST_PROTOCOLS:
+                try:
+                    await attacker.client.request(PeerName(peer), protocol, b"\xff" * 100, 1 << 20)
+                    outcomes.append("answered")
+                except NetworkError as error:
+                    outcomes.append(type(error).__name__)
+
+    trio.run(attack)
+    assert len(outcomes) == len(REQUEST_PROTOCOLS) and "answered" not in outcomes
+    status, body = http("GET", api(devnet, 2) + "/v1/health")
+    assert status == 200, body
+    _, metrics = http("GET", api(devnet, 2) + "/metrics")
+    assert b"tessera_blobs_accepted_total 0.0" in metrics
+
+
+def test_two_of_eight_stopped_still_certify_and_retrieve(devnet: Path, tmp_path: Path) -> None:
+    for index in (3, 5):
+        assert stop_node(devnet, index)
+    try:
+        status, data, _ = post(devnet, tmp_path, 512 * 1024, seed=2)
+        assert status["status"] == "certified"
+        out = tmp_path / "back.bin"
+        assert (
+            das("blob", "get", status["data_root"], "-o", str(out), "--node", api(devnet, 7)).returncode == 0
+        )
+        assert out.read_bytes() == data
+    finally:
+        for index in (3, 5):
+            start_node(devnet, index)
+        wait_until_connected(devnet, list(range(VALIDATORS)))
+
+
+def test_a_sigkilled_validator_still_serves_every_cell_it_attested_to(devnet: Path, tmp_path: Path) -> None:
+    status, _, _ = post(devnet, tmp_path, 300_000, seed=3)
+    root = DataRoot(bytes.fromhex(status["data_root"][2:]))
+    victim = ValidatorIndex(4)
+    stop_node(devnet, victim, signal.SIGKILL)
+    start_node(devnet, victim)
+    wait_until_connected(devnet, list(range(VALIDATORS)))
+    with SqliteRegistry(devnet / "registry.sqlite") as registry:
+        context = registry.get_epoch_context(Epoch(status["epoch"]))
+        quorum = compute_quorums(context, registry.preset)[status["quorum"]]
+        columns = sorted(compute_member_custody(quorum, root, registry.preset)[victim])
+    rows = -(-(300_000 + 8) // (4096 * 31))
+    wanted = [CellCoordinate(RowIndex(r), c) for c in columns for r in range(rows)]
+    info = node_info(devnet, victim)
+    assert info is not None
+    kzg = load_ckzg_backend()
+    served: list[object] = []
+
+    async def fetch() -> None:
+        async with open_service(NetworkConfig()) as client:
+            peer = PeerName(await client.connect(info["addrs"][0]))
+            for start in range(0, len(wanted), 128):
+                response = await client.request_samples(peer, root, wanted[start : start + 128])
+                served.extend(response.results)
+
+    started = time.monotonic()
+    trio.run(fetch)
+    assert time.monotonic() - started < 60
+    assert len(served) == len(wanted) and all(s is not None for s in served)
+    assert verify_samples(root, served, kzg)  # type: ignore[arg-type]
