@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## demo: install, then encode a demo blob, sample and verify cells, recover it from half its cells
+## demo: install, then start an 8-validator devnet on 127.0.0.1, post a demo blob, print its
+## certificate and a light-client check, and keep the network running until Ctrl-C
 demo: $(STAMP)
-	$(BIN)/das demo
+	$(BIN)/das devnet up --validators 8 --dir .devnet
 
 ## lint: ruff, mypy (strict on da/), import-linter layering contracts
 lint: $(STAMP)
@@ -39,6 +40,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_da.py
 	$(BIN)/python bench/bench_validator.py
 	$(BIN)/python bench/bench_network.py
+	$(BIN)/python bench/bench_devnet.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache
+	-$(BIN)/das devnet down --dir .devnet
+	rm -rf .devnet $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache

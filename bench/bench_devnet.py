@@ -1,0 +1,92 @@
+"""Devnet benchmark: blob -> certificate latency (128 KiB, 1 MiB, 2 MiB), sustained throughput, memory.
+
+Starts an 8-validator devnet on 127.0.0.1 in a temporary directory, posts blobs to validator 0 over
+HTTP and waits for each certificate. Figures, not pass/fail. Run with `make bench` or directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from network.cli.blob import request, wait_for_certificate
+from network.cli.devnet import _state, _stop_all, create_devnet, start_node, wait_until_connected
+
+SIZES = {"128KiB": 128 * 1024, "1MiB": 1024 * 1024, "2MiB": 2 * 1024 * 1024}
+
+
+def _post_and_wait(api: str, data: bytes) -> float:
+    started = time.perf_counter()
+    status = json.loads(request("POST", f"{api}/v1/blobs", data))
+    status = wait_for_certificate(api, status["data_root"], 120.0)
+    if status["status"] != "certified":
+        raise SystemExit(f"blob not certified: {status}")
+    return time.perf_counter() - started
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--validators", type=int, default=8)
+    parser.add_argument("--posts", type=int, default=10, help="posts per size (default 10)")
+    parser.add_argument(
+        "--sustained", type=int, default=10, help="1 MiB blobs posted back to back (default 10)"
+    )
+    parser.add_argument("--encoder-workers", type=int, default=0, help="encoder processes per validator")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    directory = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
+    create_devnet(directory, args.validators, 3600.0)
+    figures: dict[str, object] = {"validators": args.validators, "posts_per_size": args.posts}
+    try:
+        started = time.perf_counter()
+        for index in range(args.validators):
+            start_node(directory, index, args.encoder_workers)
+        urls = wait_until_connected(directory, list(range(args.validators)))
+        figures["devnet_up_s"] = round(time.perf_counter() - started, 1)
+        api = urls[0]
+        for name, size in SIZES.items():
+            runs = [_post_and_wait(api, secrets.token_bytes(size)) for _ in range(args.posts)]
+            figures[name] = {
+                "median_s": round(statistics.median(runs), 3),
+                "p95_s": round(_percentile(runs, 0.95), 3),
+            }
+        blobs = [secrets.token_bytes(1024 * 1024) for _ in range(args.sustained)]
+        started = time.perf_counter()
+        roots = [json.loads(request("POST", f"{api}/v1/blobs", blob))["data_root"] for blob in blobs]
+        for root in roots:
+            wait_for_certificate(api, root, 300.0)
+        elapsed = time.perf_counter() - started
+        figures["sustained_mib_s"] = round(args.sustained / elapsed, 3)
+        rss = [psutil.Process(pid).memory_info().rss for pid in _state(directory)["pids"].values()]
+        figures["peak_rss_mib_per_validator"] = round(max(rss) / 2**20, 1)
+        figures["median_rss_mib_per_validator"] = round(statistics.median(rss) / 2**20, 1)
+    finally:
+        _stop_all(directory)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    print(f"Devnet of {args.validators} validators on 127.0.0.1, up in {figures['devnet_up_s']} s")
+    for name in SIZES:
+        row = figures[name]
+        print(f"  {name:<7} blob -> certificate  median {row['median_s']:.3f} s  p95 {row['p95_s']:.3f} s")  # type: ignore[index]
+    print(f"  sustained: {figures['sustained_mib_s']} MiB/s ({args.sustained} x 1 MiB back to back)")
+    print(
+        f"  memory: peak RSS {figures['peak_rss_mib_per_validator']} MiB per validator "
+        f"(median {figures['median_rss_mib_per_validator']} MiB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
