@@ -65,10 +65,14 @@ def main() -> None:
         blobs = [secrets.token_bytes(1024 * 1024) for _ in range(args.sustained)]
         started = time.perf_counter()
         roots = [json.loads(request("POST", f"{api}/v1/blobs", blob))["data_root"] for blob in blobs]
-        for root in roots:
-            wait_for_certificate(api, root, 300.0)
+        deadline = started + 240.0
+        certified = sum(
+            wait_for_certificate(api, root, max(deadline - time.perf_counter(), 1.0))["status"] == "certified"
+            for root in roots
+        )
         elapsed = time.perf_counter() - started
-        figures["sustained_mib_s"] = round(args.sustained / elapsed, 3)
+        figures["sustained_mib_s"] = round(certified / elapsed, 3)
+        figures["sustained_certified"] = f"{certified}/{args.sustained}"
         rss = [psutil.Process(pid).memory_info().rss for pid in _state(directory)["pids"].values()]
         figures["peak_rss_mib_per_validator"] = round(max(rss) / 2**20, 1)
         figures["median_rss_mib_per_validator"] = round(statistics.median(rss) / 2**20, 1)
@@ -81,7 +85,10 @@ def main() -> None:
     for name in SIZES:
         row = figures[name]
         print(f"  {name:<7} blob -> certificate  median {row['median_s']:.3f} s  p95 {row['p95_s']:.3f} s")  # type: ignore[index]
-    print(f"  sustained: {figures['sustained_mib_s']} MiB/s ({args.sustained} x 1 MiB back to back)")
+    print(
+        f"  sustained: {figures['sustained_mib_s']} MiB/s certified "
+        f"({figures['sustained_certified']} of 1 MiB blobs posted back to back)"
+    )
     print(
         f"  memory: peak RSS {figures['peak_rss_mib_per_validator']} MiB per validator "
         f"(median {figures['median_rss_mib_per_validator']} MiB)"

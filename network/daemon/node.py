@@ -70,6 +70,8 @@ TICK_SECONDS = 0.5
 PEER_REFRESH_SECONDS = 2.0
 PUSH_TIMEOUT_SECONDS = 20.0
 SAMPLE_REQUEST_TIMEOUT_SECONDS = 5.0
+SEND_ATTEMPTS = 4
+RETRY_BACKOFF_SECONDS = 1.0
 
 
 @dataclass
@@ -114,6 +116,7 @@ class Node:
         self._lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self._encoded: dict[DataRoot, EncodedBlob] = {}
+        self._outbound: dict[PeerName, trio.CapacityLimiter] = {}
         self._epochs_known: set[Epoch] = set()
         self.started = trio.Event()
 
@@ -325,6 +328,15 @@ class Node:
         self._spawn(self._publish_certificate, certificate_to_bytes(certificate))
         return []
 
+    def outbound_limiter(self, peer: PeerName) -> trio.CapacityLimiter:
+        """Bound our concurrent requests to one peer below its per-peer limit, so a burst of honest
+        work (many blobs at once) is queued here instead of being refused and scored as abuse."""
+        limiter = self._outbound.get(peer)
+        if limiter is None:
+            capacity = max(1, self.service.config.max_concurrent_requests_per_peer // 2)
+            limiter = self._outbound[peer] = trio.CapacityLimiter(capacity)
+        return limiter
+
     def _spawn(self, function: object, *args: object) -> None:
         if self._nursery is None:
             raise RuntimeError("the node is not running")
@@ -341,13 +353,24 @@ class Node:
         if peer is None:
             log.warning("no address for quorum member", validator=push.to)
             return
-        try:
-            with trio.fail_after(PUSH_TIMEOUT_SECONDS):
-                verdict = await self.service.push_custody(peer, push.header, samples, push.epoch, push.quorum)
-            log.info("custody pushed", validator=push.to, cells=len(samples), verdict=verdict.value)
-        except (NetworkError, trio.TooSlowError) as error:
-            self.metrics.errors.labels(kind="push_failed").inc()
-            log.warning("custody push failed", validator=push.to, error=str(error) or type(error).__name__)
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                async with self.outbound_limiter(peer):
+                    with trio.fail_after(PUSH_TIMEOUT_SECONDS):
+                        verdict = await self.service.push_custody(
+                            peer, push.header, samples, push.epoch, push.quorum
+                        )
+                log.info("custody pushed", validator=push.to, cells=len(samples), verdict=verdict.value)
+                return
+            except (NetworkError, trio.TooSlowError) as error:
+                log.warning(
+                    "custody push failed",
+                    validator=push.to,
+                    attempt=attempt + 1,
+                    error=str(error) or type(error).__name__,
+                )
+                await trio.sleep(RETRY_BACKOFF_SECONDS * (attempt + 1))
+        self.metrics.errors.labels(kind="push_failed").inc()
 
     async def _request_samples(self, request: RequestSamples) -> None:
         peer = await self._peer_of(request.to)
@@ -372,14 +395,21 @@ class Node:
         if peer is None:
             log.warning("no address for aggregator", validator=send.to)
             return
-        try:
-            with trio.fail_after(PUSH_TIMEOUT_SECONDS):
-                await self.service.send_attestation(peer, attestation_to_bytes(send.attestation))
-        except (NetworkError, trio.TooSlowError) as error:
-            self.metrics.errors.labels(kind="attestation_send_failed").inc()
-            log.warning(
-                "attestation not delivered", aggregator=send.to, error=str(error) or type(error).__name__
-            )
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                async with self.outbound_limiter(peer):
+                    with trio.fail_after(PUSH_TIMEOUT_SECONDS):
+                        await self.service.send_attestation(peer, attestation_to_bytes(send.attestation))
+                return
+            except (NetworkError, trio.TooSlowError) as error:
+                log.warning(
+                    "attestation not delivered",
+                    aggregator=send.to,
+                    attempt=attempt + 1,
+                    error=str(error) or type(error).__name__,
+                )
+                await trio.sleep(RETRY_BACKOFF_SECONDS * (attempt + 1))
+        self.metrics.errors.labels(kind="attestation_send_failed").inc()
 
     async def _publish_certificate(self, certificate: bytes) -> None:
         try:

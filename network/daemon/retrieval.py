@@ -69,8 +69,9 @@ async def _fetch_member(
         if not batch:
             continue
         try:
-            with trio.fail_after(FETCH_TIMEOUT_SECONDS):
-                response = await node.service.request_samples(peer, data_root, batch)
+            async with node.outbound_limiter(peer):
+                with trio.fail_after(FETCH_TIMEOUT_SECONDS):
+                    response = await node.service.request_samples(peer, data_root, batch)
         except (NetworkError, trio.TooSlowError):
             return
         samples = [s for s in response.results if s is not None]
