@@ -6,7 +6,6 @@ serialise on SQLite's lock (with a busy timeout) instead of failing or interleav
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 import threading
@@ -14,16 +13,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
 
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import BLSPubkey, BLSSignature, verify_proof_of_possession
 from validator.presets import get_preset
 from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, RegistryInfo, compute_epoch
+from validator.sqlite_lock import serialized
 from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex, ValidatorRecord
 from validator.vrf import compute_next_seed, verify_ballot
 
-T = TypeVar("T")
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0
 
@@ -50,16 +48,6 @@ CREATE TABLE IF NOT EXISTS ballots (
     PRIMARY KEY (epoch, validator)
 );
 """
-
-def _serialized(method: Callable[..., T]) -> Callable[..., T]:
-    """Run a method under the instance's lock: one SQLite connection is shared by a daemon's threads."""
-
-    @functools.wraps(method)
-    def locked(self: Any, *args: Any, **kwargs: Any) -> T:
-        with self._lock:
-            return method(self, *args, **kwargs)
-
-    return locked
 
 
 class SqliteRegistry:
@@ -119,7 +107,7 @@ class SqliteRegistry:
             db.close()
         return cls(path, clock)
 
-    @_serialized
+    @serialized
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
@@ -132,12 +120,12 @@ class SqliteRegistry:
 
     # --- read side -------------------------------------------------------------------------------
 
-    @_serialized
+    @serialized
     def get_info(self) -> RegistryInfo:
         """The network's genesis facts."""
         return self._info
 
-    @_serialized
+    @serialized
     def get_epoch_context(self, epoch: Epoch) -> EpochContext:
         """Seed, validators with their stake as of `epoch`, and the ballots of `epoch`."""
         seed = self.get_seed(epoch)
@@ -161,7 +149,7 @@ class SqliteRegistry:
         )
         return EpochContext(self._info.chain_id, epoch, seed, validators, self._ballots(epoch))
 
-    @_serialized
+    @serialized
     def get_seed(self, epoch: Epoch) -> Seed:
         """seed(epoch), derived and stored on first use.
 
@@ -182,12 +170,12 @@ class SqliteRegistry:
                 db.execute("INSERT OR IGNORE INTO seeds VALUES (?, ?)", (known, seed))
         return seed
 
-    @_serialized
+    @serialized
     def current_epoch(self) -> Epoch:
         """The epoch now, by the registry's clock and the genesis facts."""
         return compute_epoch(self._clock(), self._info.genesis_time, self._info.epoch_seconds)
 
-    @_serialized
+    @serialized
     def get_validator(self, validator: ValidatorIndex, epoch: Epoch) -> ValidatorRecord:
         """One validator's record with its stake as of `epoch`."""
         for record in self.get_epoch_context(epoch).validators:
@@ -197,7 +185,7 @@ class SqliteRegistry:
             raise RegistryError(f"validator {validator} has no stake in epoch {epoch}")
         raise UnknownValidator(validator)
 
-    @_serialized
+    @serialized
     def find_validator(self, pubkey: BLSPubkey) -> ValidatorIndex | None:
         """The index registered for `pubkey`, if any."""
         row = self._db.execute("SELECT idx FROM validators WHERE pubkey = ?", (pubkey,)).fetchone()
@@ -205,7 +193,7 @@ class SqliteRegistry:
 
     # --- write side ------------------------------------------------------------------------------
 
-    @_serialized
+    @serialized
     def register_validator(
         self,
         pubkey: BLSPubkey,
@@ -244,7 +232,7 @@ class SqliteRegistry:
             )
         return index
 
-    @_serialized
+    @serialized
     def change_stake(self, validator: ValidatorIndex, amount: int, current_epoch: Epoch) -> Epoch:
         """Deposit (> 0) or withdraw (< 0) from epoch current + STAKE_ACTIVATION_DELAY_EPOCHS; returns it."""
         if amount == 0:
@@ -264,7 +252,7 @@ class SqliteRegistry:
             )
         return effective
 
-    @_serialized
+    @serialized
     def update_endpoint(self, validator: ValidatorIndex, peer_id: str, multiaddrs: tuple[str, ...]) -> None:
         """Record where a validator's libp2p host can be reached."""
         with self._write() as db:
@@ -275,7 +263,7 @@ class SqliteRegistry:
             if cursor.rowcount == 0:
                 raise UnknownValidator(validator)
 
-    @_serialized
+    @serialized
     def put_ballot(self, ballot: Ballot, current_epoch: Epoch, *, genesis: bool = False) -> None:
         """Store a ballot for epoch `current_epoch + 1` (epoch 0 with `genesis`) after verifying it."""
         expected = Epoch(0) if genesis else Epoch(current_epoch + 1)

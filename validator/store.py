@@ -8,25 +8,23 @@ Cells and certificates are stored in their wire encodings (the trust boundary re
 from __future__ import annotations
 
 import enum
-import functools
 import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 from da.header import bytes_to_header, header_to_bytes
 from da.samples import bytes_to_sample, sample_to_bytes
 from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
 from validator.certificate import bytes_to_certificate, certificate_to_bytes
+from validator.sqlite_lock import serialized
 from validator.types import Attestation, Certificate, Epoch, QuorumIndex
 from validator.wire import attestation_to_bytes, bytes_to_attestation
 
-T = TypeVar("T")
 SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,16 +88,6 @@ def compute_content_hash(data: bytes) -> bytes:
     """SHA-256 of a blob's bytes: how a repeated POST of the same bytes is recognised."""
     return hashlib.sha256(data).digest()
 
-def _serialized(method: Callable[..., T]) -> Callable[..., T]:
-    """Run a method under the instance's lock: one SQLite connection is shared by a daemon's threads."""
-
-    @functools.wraps(method)
-    def locked(self: Any, *args: Any, **kwargs: Any) -> T:
-        with self._lock:
-            return method(self, *args, **kwargs)
-
-    return locked
-
 
 class NodeStore:
     """The daemon's SQLite store (one per validator process)."""
@@ -114,7 +102,7 @@ class NodeStore:
         self._db.executescript(_SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
-    @_serialized
+    @serialized
     def close(self) -> None:
         """Close the file."""
         self._db.close()
@@ -131,7 +119,7 @@ class NodeStore:
 
     # --- blobs posted to this node ---------------------------------------------------------------
 
-    @_serialized
+    @serialized
     def find_blob_by_content(self, data: bytes) -> BlobRecord | None:
         """The record of a blob with exactly these bytes, if it was posted before."""
         row = self._db.execute(
@@ -139,7 +127,7 @@ class NodeStore:
         ).fetchone()
         return None if row is None else self.get_blob(DataRoot(row[0]))
 
-    @_serialized
+    @serialized
     def add_blob(
         self,
         data: bytes,
@@ -173,7 +161,7 @@ class NodeStore:
             raise sqlite3.DatabaseError("blob vanished right after it was written")
         return record
 
-    @_serialized
+    @serialized
     def update_blob(
         self,
         data_root: DataRoot,
@@ -191,7 +179,7 @@ class NodeStore:
                 (status.value, signed_slots, error, time.time(), data_root),
             )
 
-    @_serialized
+    @serialized
     def get_blob(self, data_root: DataRoot) -> BlobRecord | None:
         """A blob posted to this node."""
         row = self._db.execute(
@@ -214,13 +202,13 @@ class NodeStore:
             row[8],
         )
 
-    @_serialized
+    @serialized
     def get_blob_data(self, data_root: DataRoot) -> bytes | None:
         """The original bytes of a blob posted to this node (kept until it is certified or failed)."""
         row = self._db.execute("SELECT data FROM blobs WHERE data_root = ?", (data_root,)).fetchone()
         return None if row is None or row[0] is None else bytes(row[0])
 
-    @_serialized
+    @serialized
     def unfinished_blobs(self) -> list[BlobRecord]:
         """Blobs not yet certified or failed (to resume after a restart)."""
         rows = self._db.execute(
@@ -231,7 +219,7 @@ class NodeStore:
 
     # --- headers and custody (as a quorum member) ---------------------------------------------------
 
-    @_serialized
+    @serialized
     def put_custody(
         self,
         header: BlobHeader,
@@ -250,7 +238,7 @@ class NodeStore:
             db.executemany("INSERT OR REPLACE INTO custody VALUES (?, ?, ?, ?)", rows)
         return len(rows)
 
-    @_serialized
+    @serialized
     def put_header(self, header: BlobHeader, data_root: DataRoot, epoch: Epoch, quorum: QuorumIndex) -> None:
         """Remember a blob header (from a custody push or gossip)."""
         with self._transaction() as db:
@@ -259,7 +247,7 @@ class NodeStore:
                 (data_root, header_to_bytes(header), epoch, quorum),
             )
 
-    @_serialized
+    @serialized
     def get_header(self, data_root: DataRoot) -> tuple[BlobHeader, Epoch, QuorumIndex] | None:
         """A known header with the epoch and quorum it was dispersed to."""
         row = self._db.execute(
@@ -270,7 +258,7 @@ class NodeStore:
             return None if record is None else (record.header, record.epoch, record.quorum)
         return bytes_to_header(row[0]), Epoch(row[1]), QuorumIndex(row[2])
 
-    @_serialized
+    @serialized
     def get_samples(self, data_root: DataRoot, coordinates: Iterable[CellCoordinate]) -> list[Sample | None]:
         """The stored cells at `coordinates` (None where this node holds none)."""
         result: list[Sample | None] = []
@@ -282,7 +270,7 @@ class NodeStore:
             result.append(None if row is None else bytes_to_sample(bytes(row[0])))
         return result
 
-    @_serialized
+    @serialized
     def custody_coordinates(self, data_root: DataRoot) -> list[CellCoordinate]:
         """Every coordinate this node holds for `data_root`."""
         rows = self._db.execute(
@@ -290,7 +278,7 @@ class NodeStore:
         ).fetchall()
         return [CellCoordinate(RowIndex(r), ColumnIndex(c)) for r, c in rows]
 
-    @_serialized
+    @serialized
     def count_custody_cells(self) -> int:
         """Custody cells held in all."""
         (count,) = self._db.execute("SELECT COUNT(*) FROM custody").fetchone()
@@ -298,7 +286,7 @@ class NodeStore:
 
     # --- attestations and certificates ---------------------------------------------------------------
 
-    @_serialized
+    @serialized
     def put_attestation_sent(self, attestation: Attestation) -> None:
         """Record that this node attested (before the attestation leaves the process)."""
         with self._transaction() as db:
@@ -307,13 +295,13 @@ class NodeStore:
                 (attestation.data_root, attestation_to_bytes(attestation), time.time()),
             )
 
-    @_serialized
+    @serialized
     def attestations_sent(self) -> list[Attestation]:
         """Every attestation this node sent (restored into the core after a restart)."""
         rows = self._db.execute("SELECT attestation FROM attestations_sent ORDER BY sent_at").fetchall()
         return [bytes_to_attestation(bytes(row[0])) for row in rows]
 
-    @_serialized
+    @serialized
     def get_attestation_sent(self, data_root: DataRoot) -> Attestation | None:
         """This node's attestation for `data_root`, if it sent one."""
         row = self._db.execute(
@@ -321,7 +309,7 @@ class NodeStore:
         ).fetchone()
         return None if row is None else bytes_to_attestation(bytes(row[0]))
 
-    @_serialized
+    @serialized
     def put_certificate(self, certificate: Certificate) -> bool:
         """Store a certificate; False if one was already stored for its data root."""
         with self._transaction() as db:
@@ -331,7 +319,7 @@ class NodeStore:
             )
         return cursor.rowcount == 1
 
-    @_serialized
+    @serialized
     def get_certificate(self, data_root: DataRoot) -> Certificate | None:
         """The certificate of `data_root`, if this node has it."""
         row = self._db.execute(
@@ -339,7 +327,7 @@ class NodeStore:
         ).fetchone()
         return None if row is None else bytes_to_certificate(bytes(row[0]))
 
-    @_serialized
+    @serialized
     def count_certificates(self) -> int:
         """Certificates stored."""
         (count,) = self._db.execute("SELECT COUNT(*) FROM certificates").fetchone()
