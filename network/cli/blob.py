@@ -118,7 +118,8 @@ def run_post(args: argparse.Namespace) -> int:
         print(f"data root   {status['data_root']}")
         signed = f"{status.get('signed_slots', 0)}/{status.get('threshold', '?')} slots"
         print(f"status      {status['status']} ({signed})")
-        print(f"epoch       {status.get('epoch')}  quorum {status.get('quorum')}  in {status['elapsed_s']:.2f} s")
+        where = f"epoch {status.get('epoch')}  quorum {status.get('quorum')}"
+        print(f"dispersal   {where}  in {status['elapsed_s']:.2f} s")
     if args.wait and status["status"] != "certified":
         return EXIT_FAILED
     return EXIT_OK
