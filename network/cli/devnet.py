@@ -266,6 +266,7 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"devnet running; stop it with `das devnet down --dir {directory}`")
         return code
     print("devnet running; Ctrl-C stops it")
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the devnet as cleanly as Ctrl-C
     try:
         _wait_forever()
     except KeyboardInterrupt:
@@ -273,6 +274,10 @@ def run_up(args: argparse.Namespace) -> int:
     finally:
         _stop_all(directory)
     return code
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_forever() -> None:
