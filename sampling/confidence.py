@@ -5,6 +5,12 @@ unrecoverable only if some row lacks more than half its cells, so an adversary h
 cells withholds `MIN_CELLS_WITHHELD` = 65 cells of one row. A client that verified `k` distinct
 uniformly drawn cells missed such a blob with probability C(N - 65, k) / C(N, k), N = rows * 128;
 every unrecoverable blob withholds at least that many cells, so this bounds them all.
+
+When the quorum's custody covers only `s` of the 128 columns (custody is public, so the client
+knows `s`), the cells of the other columns cannot be had from anyone, and a row is lost once more
+than `s - 64` of its `s` served cells are withheld. Drawing uniformly among the `rows * s` served
+cells, the same argument gives C(rows * s - (s - 63), k) / C(rows * s, k); with `s` = 128 it is the
+formula above, and with `s` < 64 the blob is unrecoverable whatever is sampled.
 """
 
 from __future__ import annotations
@@ -18,37 +24,69 @@ MIN_CELLS_WITHHELD = CELLS_PER_ROW - CELLS_NEEDED_TO_RECOVER_ROW + 1
 """Fewest cells whose loss makes a blob unrecoverable: just over half of one row."""
 
 
-def compute_undetected_probability(rows: int, verified: int, columns: int = CELLS_PER_ROW) -> Fraction:
+def compute_min_cells_withheld(served: int, columns: int = CELLS_PER_ROW) -> int:
+    """Fewest withheld cells, among the `served` columns of a row of `columns`, that lose the row.
+
+    A row of `columns` cells (rate 1/2) needs `columns // 2` of them; 0 when `served` is already
+    too few to rebuild it.
+    """
+    if columns < 2 or columns % 2 or not 0 <= served <= columns:
+        raise ValueError(f"need even columns >= 2 and 0 <= served <= columns; got {served}, {columns}")
+    return max(0, served - columns // 2 + 1)
+
+
+def is_recoverable_from(served: int, columns: int = CELLS_PER_ROW) -> bool:
+    """True when `served` columns of a row of `columns` can rebuild it (at least half of them)."""
+    return compute_min_cells_withheld(served, columns) > 0
+
+
+def compute_undetected_probability(
+    rows: int, verified: int, columns: int = CELLS_PER_ROW, served: int | None = None
+) -> Fraction:
     """Exact P(all `verified` distinct uniform cells are available | a minimal unrecoverable blob).
 
     `columns` is the row width (128 in Tessera; smaller values let tests enumerate exhaustively);
-    a row of `columns` cells is lost when more than half of them are withheld.
+    a row of `columns` cells is lost when more than half of them are withheld. Cells are drawn among
+    the `served` columns (default: all); with fewer than half served, the result is 1 (no sample
+    can show a blob available that cannot be rebuilt).
     """
     if rows < 1 or verified < 0 or columns < 2 or columns % 2:
         raise ValueError(
             f"need rows >= 1, verified >= 0, even columns >= 2; got {rows}, {verified}, {columns}"
         )
-    total = rows * columns
-    withheld = columns // 2 + 1
+    width = columns if served is None else served
+    withheld = compute_min_cells_withheld(width, columns)
+    if withheld == 0:
+        return Fraction(1)
+    total = rows * width
     drawn = min(verified, total)
     return Fraction(comb(total - withheld, drawn), comb(total, drawn))
 
 
-def compute_confidence(rows: int, verified: int) -> float:
-    """Confidence that the blob is recoverable after `verified` distinct cells checked out."""
-    return float(1 - compute_undetected_probability(rows, verified))
+def compute_confidence(rows: int, verified: int, served: int = CELLS_PER_ROW) -> float:
+    """Confidence that the blob is recoverable after `verified` distinct cells checked out.
+
+    `served` is how many columns the custodians hold (the cells were drawn among those).
+    """
+    return float(1 - compute_undetected_probability(rows, verified, served=served))
 
 
-def compute_samples_needed(rows: int, target: float) -> int:
-    """Fewest distinct uniform cells whose verification reaches confidence `target` (0 < target < 1)."""
+def compute_samples_needed(rows: int, target: float, served: int = CELLS_PER_ROW) -> int:
+    """Fewest distinct uniform cells whose verification reaches confidence `target` (0 < target < 1).
+
+    Raises `ValueError` when `served` columns cannot rebuild a row (no count is enough).
+    """
     if not 0 < target < 1:
         raise ValueError(f"target confidence must be strictly between 0 and 1, got {target}")
+    withheld = compute_min_cells_withheld(served)
+    if withheld == 0:
+        raise ValueError(f"{served} served columns cannot rebuild a row; no sample count is enough")
     miss_allowed = Fraction(1) - Fraction(target)
-    total = rows * CELLS_PER_ROW
-    low, high = 0, total - MIN_CELLS_WITHHELD + 1  # at `high` a miss is impossible
+    total = rows * served
+    low, high = 0, total - withheld + 1  # at `high` a miss is impossible
     while low < high:
         middle = (low + high) // 2
-        if compute_undetected_probability(rows, middle) <= miss_allowed:
+        if compute_undetected_probability(rows, middle, served=served) <= miss_allowed:
             high = middle
         else:
             low = middle + 1

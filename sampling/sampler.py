@@ -2,21 +2,27 @@
 
 Cells are drawn without repetition from a caller-supplied random source (production passes
 `secrets.SystemRandom()`, so peers cannot predict the draw; tests pass a seeded `random.Random`).
-Each cell is asked from its custodians in turn, at most `max_attempts` times; a cell that no
-custodian served validly is *missing*. Confidence counts verified cells only, so partial and failed
+Each cell is asked from its custodians in turn, at most `max_attempts` times, then from its
+fallbacks (peers that may hold it without custody), each once; a cell that nobody served validly is
+*missing*. Confidence counts verified cells only, so partial and failed
 runs still report what they reached.
+
+Cells are drawn among the *served* columns only: those some custodian of the blob's quorum holds
+(custody is public). The confidence formula accounts for the columns nobody holds
+(`sampling.confidence`); with fewer than half the columns served the blob cannot be rebuilt, nothing
+is drawn and the confidence is 0.
 """
 
 from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from da.constants import CELLS_PER_ROW
 from da.types import CellCoordinate, ColumnIndex, RowIndex
-from sampling.confidence import compute_confidence, compute_samples_needed
+from sampling.confidence import compute_confidence, compute_samples_needed, is_recoverable_from
 
 PeerId = str
 CustodiansOf = Callable[[ColumnIndex], Sequence[PeerId]]
@@ -52,6 +58,10 @@ class SamplingSummary:
     invalid: int
     missing: int
     confidence: float
+    failed: int = 0
+    """Attempts that did not verify (invalid, not held, timed out), over all cells."""
+    served_columns: int = CELLS_PER_ROW
+    """Columns some custodian holds; cells were drawn among these."""
 
     @property
     def available(self) -> bool:
@@ -63,38 +73,68 @@ class Sampler:
     """Plans, retries and tallies the samples of one data root."""
 
     def __init__(
-        self, rows: int, target: float, chooser: random.Random, max_attempts: int = 3, extra: int = 0
+        self,
+        rows: int,
+        target: float,
+        chooser: random.Random,
+        max_attempts: int = 3,
+        extra: int = 0,
+        columns: Collection[ColumnIndex] | None = None,
     ) -> None:
         if rows < 1 or max_attempts < 1 or extra < 0:
             raise ValueError(f"invalid sampler: rows={rows} max_attempts={max_attempts} extra={extra}")
+        served = sorted(set(range(CELLS_PER_ROW) if columns is None else columns))
+        if any(not 0 <= column < CELLS_PER_ROW for column in served):
+            raise ValueError(f"served columns must lie in 0..{CELLS_PER_ROW - 1}")
         self.rows = rows
         self.target = target
         self.max_attempts = max_attempts
-        self.needed = compute_samples_needed(rows, target)
-        total = rows * CELLS_PER_ROW
-        picks = chooser.sample(range(total), min(total, self.needed + extra))
+        self.served_columns = len(served)
+        self.recoverable = is_recoverable_from(len(served))
+        self.needed = compute_samples_needed(rows, target, len(served)) if self.recoverable else 0
+        total = rows * len(served)
+        picks = chooser.sample(range(total), min(total, self.needed + extra)) if self.recoverable else []
         self.cells = {
             coordinate: CellState(coordinate)
             for coordinate in (
-                CellCoordinate(RowIndex(i // CELLS_PER_ROW), ColumnIndex(i % CELLS_PER_ROW)) for i in picks
+                CellCoordinate(RowIndex(i // len(served)), ColumnIndex(served[i % len(served)]))
+                for i in picks
             )
         }
 
-    def plan(self, custodians_of: CustodiansOf) -> dict[PeerId, list[CellCoordinate]]:
+    def plan(
+        self,
+        custodians_of: CustodiansOf,
+        limit: int | None = None,
+        fallbacks_of: CustodiansOf | None = None,
+    ) -> dict[PeerId, list[CellCoordinate]]:
         """The next request per peer: every open cell goes to its next untried custodian.
 
-        A cell with no custodian left, or out of attempts, becomes missing.
+        With `limit`, a peer gets at most that many cells: a cell whose untried custodians are all
+        full goes to the next one with room, or waits for a later round. Once a cell has no
+        untried custodian left, or `max_attempts` attempts, it goes to its untried *fallbacks*
+        (peers that may hold it without custody, e.g. the node that encoded the blob), if any; a
+        cell with neither becomes missing. Every peer is asked for a cell at most once.
         """
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
         batches: dict[PeerId, list[CellCoordinate]] = {}
         for state in self.cells.values():
             if state.result is not None:
                 continue
             tried = {peer for peer, _ in state.attempts}
-            candidates = [peer for peer in custodians_of(state.coordinate.column) if peer not in tried]
-            if not candidates or len(state.attempts) >= self.max_attempts:
+            candidates: list[PeerId] = []
+            if len(state.attempts) < self.max_attempts:
+                candidates = [peer for peer in custodians_of(state.coordinate.column) if peer not in tried]
+            if not candidates and fallbacks_of is not None:
+                candidates = [peer for peer in fallbacks_of(state.coordinate.column) if peer not in tried]
+            if not candidates:
                 state.result = Outcome.NOT_HELD if not state.attempts else state.attempts[-1][1]
                 continue
-            batches.setdefault(candidates[0], []).append(state.coordinate)
+            for peer in candidates:
+                if limit is None or len(batches.get(peer, ())) < limit:
+                    batches.setdefault(peer, []).append(state.coordinate)
+                    break
         return batches
 
     def record(self, coordinate: CellCoordinate, peer: PeerId, outcome: Outcome) -> None:
@@ -105,6 +145,15 @@ class Sampler:
         state.attempts.append((peer, outcome))
         if outcome is Outcome.VERIFIED:
             state.result = Outcome.VERIFIED
+
+    def give_up(self) -> int:
+        """Settle every open cell as missing (a deadline passed); returns how many were open."""
+        given_up = 0
+        for state in self.cells.values():
+            if state.result is None:
+                state.result = state.attempts[-1][1] if state.attempts else Outcome.TIMEOUT
+                given_up += 1
+        return given_up
 
     @property
     def finished(self) -> bool:
@@ -124,7 +173,11 @@ class Sampler:
             verified=verified,
             invalid=sum(o is Outcome.INVALID for s in self.cells.values() for _, o in s.attempts),
             missing=missing,
-            confidence=compute_confidence(self.rows, verified),
+            confidence=compute_confidence(self.rows, verified, self.served_columns)
+            if self.recoverable
+            else 0.0,
+            failed=sum(o is not Outcome.VERIFIED for s in self.cells.values() for _, o in s.attempts),
+            served_columns=self.served_columns,
         )
 
     def failures_by_column(self) -> dict[ColumnIndex, int]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 from da.errors import DAError
-from network.cli import blob, cert, demo, devnet, validator
+from network.cli import blob, cert, demo, devnet, light, validator
 from network.errors import NetworkError
 from validator.errors import ValidatorError
 
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(subparsers)
     validator.add_parser(subparsers)
     cert.add_parser(subparsers)
+    light.add_parser(subparsers)
     blob.add_parser(subparsers)
     devnet.add_parser(subparsers)
     return parser

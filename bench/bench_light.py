@@ -1,0 +1,266 @@
+"""Light-client benchmark: time to the target confidence for a 1 MiB blob (9 rows), warm and cold.
+
+Figures, not pass/fail. Eight custodians run in this process on 127.0.0.1 (real libp2p hosts, real
+registry, real certificate; each serves exactly its custody columns). Then:
+
+- warm: a client host that stays up (as `das light follow` does), the verifier's trusted setup
+  loaded, runs `--checks` checks one after the other: header from a custodian, a fresh
+  `secrets.SystemRandom` draw, sampling rounds with one KZG batch per round. Median and p99 of the
+  time from "data root known" to "target reached".
+- cold: `--cold` fresh `das light check --json` processes (Python start, imports, forked verifier
+  loading the setup, registry, dial, header, sampling, exit), timed from spawn to exit.
+
+The custodians share this process (and its GIL) with the warm client; the cold client is its own
+process. Run with `python bench/bench_light.py` (`--help` for options).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+import trio
+
+from da import encode_blob
+from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
+from network.config import NetworkConfig
+from network.light.assignment import RegistryView
+from network.light.coordinator import RoundRunner
+from network.light.directory import CustodyDirectory
+from network.light.headers import fetch_header_from_peers
+from network.light.verifier import ProcessCellVerifier
+from network.server import ServerPorts
+from network.service import NetworkService, open_service, open_services
+from sampling.sampler import Sampler
+from validator.aggregation import AttestationAggregator
+from validator.certificate import certificate_to_bytes
+from validator.custody import compute_member_custody
+from validator.keys import SecretKey, compute_proof_of_possession
+from validator.presets import get_preset
+from validator.quorums import compute_quorums
+from validator.registry import RegistryInfo
+from validator.registry_sqlite import SqliteRegistry
+from validator.signing import compute_attestation_signing_root
+from validator.types import Attestation, Epoch, ValidatorIndex
+from validator.vrf import compute_ballot, compute_genesis_seed
+
+CHAIN_ID = 31337
+MIB = 1024 * 1024
+
+
+class Custodian:
+    """`SampleStore` and `HeaderStore` holding one member's custody columns of the blob."""
+
+    def __init__(self, blob: Any, columns: frozenset[ColumnIndex]) -> None:
+        self.blob = blob
+        self.columns = columns
+
+    def get_samples(self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
+        if data_root != self.blob.data_root:
+            return [None] * len(coordinates)
+        return [self.blob.get_sample(c) if c.column in self.columns else None for c in coordinates]
+
+    def get_header(self, data_root: DataRoot) -> BlobHeader | None:
+        return self.blob.header if data_root == self.blob.data_root else None
+
+
+def _key(index: int) -> SecretKey:
+    return SecretKey.from_seed(hashlib.sha256(b"bench-light-%d" % index).digest())
+
+
+def build_network(
+    directory: Path, blob: Any, preset_name: str, validators: int, slots: int
+) -> dict[str, Any]:
+    """Registry, certificate and custodian stores for `blob`."""
+    preset = get_preset(preset_name)
+    registry_path = directory / "registry.sqlite"
+    info = RegistryInfo(CHAIN_ID, preset_name, time.time(), 600.0)
+    with SqliteRegistry.create(registry_path, info, compute_genesis_seed(CHAIN_ID, b"bench")) as registry:
+        for number in range(validators):
+            key = _key(number)
+            index = registry.register_validator(
+                key.pubkey,
+                compute_proof_of_possession(key),
+                slots * preset.STAKE_PER_SLOT,
+                Epoch(0),
+                effective_epoch=Epoch(0),
+            )
+            ballot = compute_ballot(key, index, CHAIN_ID, Epoch(0), registry.get_seed(Epoch(0)))
+            registry.put_ballot(ballot, Epoch(0), genesis=True)
+        context = registry.get_epoch_context(Epoch(0))
+        quorum = compute_quorums(context, preset)[0]
+        aggregator = AttestationAggregator(context, quorum, blob.data_root, preset)
+        message = compute_attestation_signing_root(CHAIN_ID, Epoch(0), quorum.index, blob.data_root)
+        for member in quorum.members:
+            aggregator.add(
+                Attestation(Epoch(0), quorum.index, blob.data_root, member, _key(member).sign(message))
+            )
+    assert aggregator.certificate is not None
+    certificate = directory / "certificate.ssz"
+    certificate.write_bytes(certificate_to_bytes(aggregator.certificate))
+    custody = compute_member_custody(quorum, blob.data_root, preset)
+    stores = [Custodian(blob, custody.get(ValidatorIndex(i), frozenset())) for i in range(validators)]
+    return {"registry": registry_path, "certificate": certificate, "stores": stores}
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def warm_checks(
+    network: dict[str, Any], data_root: DataRoot, checks: int, target: float, verifier: Any
+) -> dict[str, Any]:
+    """`checks` checks from one long-lived client host; seconds per check and what they did."""
+    times: list[float] = []
+    samples: list[int] = []
+    rounds: list[int] = []
+    with SqliteRegistry(network["registry"]) as registry:
+        view = RegistryView(registry)
+        assignment = view.certify_bytes(network["certificate"].read_bytes())
+        async with open_service(NetworkConfig()) as client:
+            chooser = secrets.SystemRandom()
+            for number in range(checks + 1):  # the first one dials everyone: a warm-up, not counted
+                started = time.perf_counter()
+                directory = CustodyDirectory(assignment, view.preset, chooser)
+                directory.install(client.host)
+                header, _ = await fetch_header_from_peers(client, data_root, directory.peers)
+                sampler = Sampler(header.row_count, target, chooser, columns=directory.served_columns)
+                runner = RoundRunner(client, directory, verifier)
+                summary = await runner.run(sampler)
+                elapsed = time.perf_counter() - started
+                if not summary.available:
+                    raise RuntimeError(f"warm check {number} did not reach the target: {summary}")
+                if number:
+                    times.append(elapsed)
+                    samples.append(summary.verified)
+                    rounds.append(runner.stats.rounds)
+    return {
+        "checks": checks,
+        "median_s": statistics.median(times),
+        "p99_s": _percentile(times, 0.99),
+        "max_s": max(times),
+        "samples": statistics.median(samples),
+        "rounds_median": statistics.median(rounds),
+    }
+
+
+async def cold_checks(
+    network: dict[str, Any], data_root: DataRoot, runs: int, target: float
+) -> dict[str, Any]:
+    """`runs` fresh `das light check` processes; wall seconds each and their own phase timings."""
+    walls: list[float] = []
+    reports: list[dict[str, Any]] = []
+    command = [
+        sys.executable,
+        "-m",
+        "network.cli.main",
+        "light",
+        "check",
+        "0x" + data_root.hex(),
+        "--registry",
+        str(network["registry"]),
+        "--cert",
+        str(network["certificate"]),
+        "--confidence",
+        str(target),
+        "--json",
+    ]
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = await trio.run_process(command, capture_stdout=True, capture_stderr=True, check=False)
+        walls.append(time.perf_counter() - started)
+        if result.returncode != 0:
+            raise RuntimeError(f"cold check exited {result.returncode}: {result.stderr.decode()[-2000:]}")
+        reports.append(json.loads(result.stdout))
+    return {
+        "runs": runs,
+        "median_s": statistics.median(walls),
+        "max_s": max(walls),
+        "in_process_median_s": statistics.median(r["timings_s"]["total"] for r in reports),
+        "sampling_median_s": statistics.median(r["timings_s"]["sampling"] for r in reports),
+    }
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    prover = load_ckzg_backend(PRECOMPUTE_FOR_PROVING)
+    data = random.Random(20).randbytes(args.mib * MIB)
+    blob = encode_blob(data, prover)
+    with tempfile.TemporaryDirectory() as tmp:
+        network = build_network(Path(tmp), blob, args.preset, args.validators, args.slots)
+        fast = NetworkConfig(response_timeout=5.0, dial_timeout=5.0)
+        services = [NetworkService(fast, ServerPorts(samples=s, headers=s)) for s in network["stores"]]
+        async with open_services(services):
+            with SqliteRegistry(network["registry"]) as registry:
+                for index, service in enumerate(services):
+                    registry.update_endpoint(
+                        ValidatorIndex(index), service.peer_id, tuple(service.listen_addrs)
+                    )
+            load_ckzg_backend(PRECOMPUTE_FOR_VERIFYING)  # warm: loaded before the child forks
+            with ProcessCellVerifier() as verifier:
+                warm = await warm_checks(network, blob.data_root, args.checks, args.confidence, verifier)
+            cold = await cold_checks(network, blob.data_root, args.cold, args.confidence)
+    return {
+        "blob_mib": args.mib,
+        "rows": blob.header.row_count,
+        "preset": args.preset,
+        "custodians": args.validators,
+        "target": args.confidence,
+        "warm": warm,
+        "cold": cold,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--checks", type=int, default=50, help="warm checks timed")
+    parser.add_argument("--cold", type=int, default=5, help="fresh `das light check` processes timed")
+    parser.add_argument("--mib", type=int, default=1, help="blob size in MiB (1 MiB = 9 rows)")
+    parser.add_argument("--confidence", type=float, default=0.9999, help="target confidence")
+    parser.add_argument("--preset", default="mainnet", help="protocol preset of the registry")
+    parser.add_argument("--validators", type=int, default=8, help="custodians")
+    parser.add_argument(
+        "--slots", type=int, default=8, help="slots per custodian (8 x 8 = one mainnet quorum)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    figures = trio.run(bench, args)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    warm, cold = figures["warm"], figures["cold"]
+    print(
+        f"light client to {figures['target']} for a {figures['blob_mib']} MiB blob ({figures['rows']} rows), "
+        f"{figures['custodians']} in-process custodians, {figures['preset']} preset"
+    )
+    ms = {key: round(warm[key] * 1000) for key in ("median_s", "p99_s", "max_s")}
+    print(
+        f"  warm ({warm['checks']} checks, {warm['samples']:.0f} samples, "
+        f"{warm['rounds_median']:.0f} round(s)): "
+        f"median {ms['median_s']} ms, p99 {ms['p99_s']} ms, max {ms['max_s']} ms"
+    )
+    print(
+        f"  cold ({cold['runs']} fresh `das light check` processes): median {cold['median_s']:.2f} s wall, "
+        f"max {cold['max_s']:.2f} s; inside the process {cold['in_process_median_s']:.2f} s, "
+        f"of which sampling {cold['sampling_median_s']:.2f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""The light client's defaults (their home is the "Client defaults" table of `specs/sampling.md`).
+
+Plain constants, importable without libp2p, so `das` can build its parser cheaply.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+DEFAULT_TARGET_CONFIDENCE: Final = 0.9999
+DEFAULT_PEER_TIMEOUT_SECONDS: Final = 5.0
+DEFAULT_MAX_ATTEMPTS: Final = 3
+DEFAULT_PARALLEL_REQUESTS: Final = 16
+HEADER_PARALLEL_REQUESTS: Final = 1
+DEFAULT_FOLLOW_WORKERS: Final = 2
+DEFAULT_FOLLOW_BACKLOG: Final = 256
+ROOT_DEADLINE_SECONDS: Final = 60.0
+HEADER_CACHE_SIZE: Final = 1024
+DEFAULT_REGISTRY_PEERS: Final = 8
+
+
+def compute_network_name(chain_id: int) -> str:
+    """The network name validators use for their gossip topics: `tessera-{chain id}`.
+
+    Mirrors `network/daemon/main.py`; the registry does not record it.
+    """
+    return f"tessera-{chain_id}"
