@@ -90,7 +90,8 @@ def run_daemon(config: DaemonConfig) -> int:
         bridge.start()
         peer_id = bridge.call_sync(lambda: service.peer_id)
         addresses = tuple(
-            f"{address}/p2p/{peer_id}" for address in bridge.call_sync(lambda: service.listen_addrs)
+            address if "/p2p/" in address else f"{address}/p2p/{peer_id}"
+            for address in bridge.call_sync(lambda: service.listen_addrs)
         )
         registry.update_endpoint(me, peer_id, addresses)
         node_task = bridge.start_task(node.run, name="validator-node")
