@@ -19,6 +19,14 @@ REQUEST_PROTOCOLS: Final = (PROTOCOL_SAMPLES, PROTOCOL_CUSTODY, PROTOCOL_ATTEST,
 # --- Gossip topics (formatted with the network name) ------------------------------------------------
 TOPIC_BLOB_HEADER_TEMPLATE: Final = "/tessera/{network}/blob_header/1/ssz"
 TOPIC_CERTIFICATE_TEMPLATE: Final = "/tessera/{network}/certificate/1/ssz"
+NETWORK_NAME_TEMPLATE: Final = "tessera-{chain_id}"
+
+
+def compute_network_name(chain_id: int) -> str:
+    """The network name of a chain (`tessera-{chain id}`): validators and light clients derive it from
+    the registry's chain id, so networks with different chain ids never share gossip topics."""
+    return NETWORK_NAME_TEMPLATE.format(chain_id=chain_id)
+
 
 # --- Framing ----------------------------------------------------------------------------------------
 FRAME_PREFIX_BYTES: Final = 4

@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS custody (
     data_root BLOB NOT NULL, row INTEGER NOT NULL, col INTEGER NOT NULL, sample BLOB NOT NULL,
     PRIMARY KEY (data_root, row, col)
 );
+CREATE TABLE IF NOT EXISTS extension (
+    data_root BLOB NOT NULL, row INTEGER NOT NULL, col INTEGER NOT NULL, sample BLOB NOT NULL,
+    PRIMARY KEY (data_root, row, col)
+);
 CREATE TABLE IF NOT EXISTS attestations_sent (
     data_root BLOB PRIMARY KEY, attestation BLOB NOT NULL, sent_at REAL NOT NULL
 );
@@ -136,10 +140,18 @@ class NodeStore:
         epoch: Epoch,
         quorum: QuorumIndex,
         threshold: int,
+        cells: Iterable[Sample] = (),
     ) -> BlobRecord:
-        """Record an accepted, encoded blob (idempotent: the same bytes give the same record)."""
+        """Record an accepted, encoded blob (idempotent: the same bytes give the same record).
+
+        `cells` (the whole extension, from the node that encoded the blob) are stored in the same
+        transaction and served after certification like custody cells: the encoding node stays a
+        replica of every column, so a column whose custodians are down can still be sampled.
+        """
         now = time.time()
+        extension = [(data_root, s.row, s.column, sample_to_bytes(s)) for s in cells]
         with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO extension VALUES (?, ?, ?, ?)", extension)
             db.execute(
                 "INSERT OR IGNORE INTO blobs (data_root, content_hash, header, data, status, epoch, quorum, "
                 "threshold, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -260,12 +272,14 @@ class NodeStore:
 
     @serialized
     def get_samples(self, data_root: DataRoot, coordinates: Iterable[CellCoordinate]) -> list[Sample | None]:
-        """The stored cells at `coordinates` (None where this node holds none)."""
+        """The stored cells at `coordinates`, custody or extension (None where this node holds none)."""
         result: list[Sample | None] = []
         for coordinate in coordinates:
+            key = (data_root, coordinate.row, coordinate.column)
             row = self._db.execute(
-                "SELECT sample FROM custody WHERE data_root = ? AND row = ? AND col = ?",
-                (data_root, coordinate.row, coordinate.column),
+                "SELECT sample FROM custody WHERE data_root = ? AND row = ? AND col = ? UNION ALL "
+                "SELECT sample FROM extension WHERE data_root = ? AND row = ? AND col = ? LIMIT 1",
+                key + key,
             ).fetchone()
             result.append(None if row is None else bytes_to_sample(bytes(row[0])))
         return result

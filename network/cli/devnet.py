@@ -127,8 +127,18 @@ def create_devnet(directory: Path, validators: int, epoch_seconds: float) -> Non
 # --- processes ---------------------------------------------------------------------------------------
 
 
+_children: dict[int, subprocess.Popen[bytes]] = {}
+"""Validators this process started, by pid: polled (and so reaped) through their `Popen`."""
+
+
 def _alive(pid: int) -> bool:
     """True while process `pid` runs (a child that exited is reaped here, not counted as running)."""
+    child = _children.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _children[pid]
+        return False
     with contextlib.suppress(ChildProcessError):  # not our child: the signal probe below decides
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
@@ -147,22 +157,23 @@ def start_node(directory: Path, index: int, encoder_workers: int = 0) -> int:
     text = config.read_text()
     config.with_suffix(".run.toml").write_text(text.replace("ENCODERS", str(encoder_workers)))
     (directory / f"node-{index}" / "node.json").unlink(missing_ok=True)
-    log = (directory / f"node-{index}.log").open("ab")
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "network.cli.main",
-            "validator",
-            "run",
-            "--config",
-            str(config.with_suffix(".run.toml")),
-        ],
-        stdout=log,
-        stderr=log,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with (directory / f"node-{index}.log").open("ab") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [
+                sys.executable,
+                "-m",
+                "network.cli.main",
+                "validator",
+                "run",
+                "--config",
+                str(config.with_suffix(".run.toml")),
+            ],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    _children[process.pid] = process
     state = _state(directory)
     state["pids"][str(index)] = process.pid
     _save_state(directory, state)
@@ -189,6 +200,9 @@ def stop_node(directory: Path, index: int, sig: int = signal.SIGTERM) -> bool:
 
 
 def _reap(pid: int) -> None:
+    if pid in _children:
+        _alive(pid)
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:

@@ -24,6 +24,7 @@ from network.api.app import ApiConfig, build_app, start_api
 from network.api.node import BridgedNode
 from network.bridge import TrioBridge
 from network.config import NetworkConfig
+from network.constants import compute_network_name
 from network.daemon.config import DaemonConfig, InvalidDaemonConfig
 from network.daemon.http import BLOB_ROUTES, BRIDGE_KEY, DAEMON_NODE_KEY
 from network.daemon.metrics import NodeMetrics
@@ -79,7 +80,7 @@ def run_daemon(config: DaemonConfig) -> int:
         listen_addrs=config.listen,
         bootstrap_peers=config.bootstrap,
         identity_path=config.data_dir / "identity.key",
-        network_name=f"tessera-{info.chain_id}",
+        network_name=compute_network_name(info.chain_id),
     ).validate()
     ports = ServerPorts(samples=node, headers=node, custody=node, attestations=node)
     service = NetworkService(network_config, ports, certificate_validator=node)

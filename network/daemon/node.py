@@ -18,10 +18,11 @@ import structlog
 import trio
 
 from da import DAConfig, EncodedBlob, compute_data_root, encode_blob
+from da.constants import CELLS_PER_ROW
 from da.kzg import CkzgBackend
 from da.packing import validate_blob_size
 from da.pool import EncoderPool
-from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
 from network.daemon.metrics import NodeMetrics
 from network.errors import NetworkError
 from network.messages import CustodyPush
@@ -323,7 +324,7 @@ class Node:
             log.info(
                 "certificate formed", data_root=certificate.data_root.hex(), signed=certificate.signed_slots
             )
-            self._encoded.pop(certificate.data_root, None)
+            self._encoded.pop(certificate.data_root, None)  # its cells stay served from the store
             return []
         self._spawn(self._publish_certificate, certificate_to_bytes(certificate))
         return []
@@ -448,8 +449,9 @@ class Node:
         seed = await trio.to_thread.run_sync(self.registry.get_seed, epoch)
         quorum = compute_blob_quorum(encoded.data_root, seed, len(quorums))
         threshold = self.preset.certificate_threshold(len(quorums[quorum].slots))
+        cells = [s for column in range(CELLS_PER_ROW) for s in encoded.get_column(ColumnIndex(column))]
         record = await trio.to_thread.run_sync(
-            self.store.add_blob, data, encoded.header, encoded.data_root, epoch, quorum, threshold
+            self.store.add_blob, data, encoded.header, encoded.data_root, epoch, quorum, threshold, cells
         )
         self.metrics.blobs_accepted.inc()
         self._encoded[encoded.data_root] = encoded
@@ -486,7 +488,8 @@ class Node:
     # --- ports (called from trio worker threads) -------------------------------------------------------
 
     def get_samples(self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
-        """`SampleStore`: the custody cells this node stored (the aggregator also serves its encoding)."""
+        """`SampleStore`: the custody cells this node stored, and every cell of blobs it encoded (from
+        memory until they are certified, then from the store's extension table)."""
         self.metrics.sample_requests.inc()
         encoded = self._encoded.get(data_root)
         if encoded is not None:

@@ -17,11 +17,3 @@ DEFAULT_FOLLOW_BACKLOG: Final = 256
 ROOT_DEADLINE_SECONDS: Final = 60.0
 HEADER_CACHE_SIZE: Final = 1024
 DEFAULT_REGISTRY_PEERS: Final = 8
-
-
-def compute_network_name(chain_id: int) -> str:
-    """The network name validators use for their gossip topics: `tessera-{chain id}`.
-
-    Mirrors `network/daemon/main.py`; the registry does not record it.
-    """
-    return f"tessera-{chain_id}"

@@ -1,6 +1,6 @@
 """End to end with real processes: an 8-validator devnet on 127.0.0.1, driven as a sequencer would.
 
-One devnet (8 `das validator run` processes) serves the whole module; the tests post blobs with
+One devnet (8 `das validator run` processes, `conftest.py`) serves the package; the tests post blobs with
 `das blob post`, verify certificates with `das cert verify`, fetch data with `das blob get`, stop and
 SIGKILL validators, and throw malformed input at the HTTP API and every libp2p protocol.
 """
@@ -8,14 +8,8 @@ SIGKILL validators, and throw malformed input at the HTTP API and every libp2p p
 from __future__ import annotations
 
 import json
-import random
 import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,86 +18,19 @@ import trio
 from da import verify_samples
 from da.kzg import load_ckzg_backend
 from da.types import CellCoordinate, DataRoot, RowIndex
-from network.cli.devnet import (
-    _stop_all,
-    create_devnet,
-    node_info,
-    start_node,
-    stop_node,
-    wait_until_connected,
-)
+from network.cli.devnet import node_info, start_node, stop_node, wait_until_connected
 from network.config import NetworkConfig
 from network.constants import REQUEST_PROTOCOLS
 from network.errors import NetworkError
 from network.service import open_service
 from network.types import PeerName
+from tests.devnet.helpers import VALIDATORS, api, das, http, post
 from validator.custody import compute_member_custody
 from validator.quorums import compute_quorums
 from validator.registry_sqlite import SqliteRegistry
 from validator.types import Epoch, ValidatorIndex
 
 pytestmark = pytest.mark.xdist_group("devnet")
-VALIDATORS = 8
-
-
-def das(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "network.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def http(method: str, url: str, body: bytes | None = None, content_type: str = "application/octet-stream"):
-    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-@pytest.fixture(scope="module")
-def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    directory = tmp_path_factory.mktemp("devnet")
-    create_devnet(directory, VALIDATORS, 3600.0)
-    try:
-        for index in range(VALIDATORS):
-            start_node(directory, index)
-        wait_until_connected(directory, list(range(VALIDATORS)))
-        yield directory
-    finally:
-        _stop_all(directory)
-
-
-def api(devnet: Path, index: int) -> str:
-    info = node_info(devnet, index)
-    assert info is not None
-    return str(info["api_url"])
-
-
-def post(devnet: Path, tmp_path: Path, size: int, seed: int, node: int = 0) -> tuple[dict, bytes, Path]:
-    data = random.Random(seed).randbytes(size)
-    blob = tmp_path / f"blob-{seed}.bin"
-    blob.write_bytes(data)
-    certificate = tmp_path / f"cert-{seed}.ssz"
-    result = das(
-        "blob",
-        "post",
-        str(blob),
-        "--node",
-        api(devnet, node),
-        "--wait",
-        "--json",
-        "--cert-out",
-        str(certificate),
-        "--timeout",
-        "60",
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads(result.stdout), data, certificate
 
 
 def test_a_1mib_blob_is_certified_verified_and_retrieved(devnet: Path, tmp_path: Path) -> None:

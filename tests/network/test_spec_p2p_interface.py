@@ -112,6 +112,8 @@ def test_topics_equal_the_templates(spec: str) -> None:
         c.TOPIC_CERTIFICATE_TEMPLATE.format(network="{network}"),
     }
     assert f'MESSAGE_ID_DOMAIN = b"{gossip_rules.MESSAGE_ID_DOMAIN.decode()}"' in spec
+    assert f'NETWORK_NAME_TEMPLATE = "{c.NETWORK_NAME_TEMPLATE}"' in spec
+    assert c.compute_network_name(31337) == "tessera-31337"
 
 
 def _spec_rules(section: str, topic: str) -> list[str]:

@@ -1,0 +1,73 @@
+"""What the devnet tests do as users do: run `das` commands, call the HTTP API, post blobs."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from network.cli.devnet import node_info
+
+VALIDATORS = 8
+DAS_COMMAND = (sys.executable, "-m", "network.cli.main")
+"""`das`, run from this checkout's interpreter."""
+
+
+def das(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run `das ARGS...` as a user would, in a fresh interpreter (bounded by `timeout`)."""
+    return subprocess.run(
+        [*DAS_COMMAND, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def http(
+    method: str, url: str, body: bytes | None = None, content_type: str = "application/octet-stream"
+) -> tuple[int, bytes]:
+    """(status, body) of one HTTP request; error statuses are answers, not exceptions."""
+    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def api(devnet: Path, index: int) -> str:
+    """Validator `index`'s HTTP API URL."""
+    info = node_info(devnet, index)
+    assert info is not None
+    return str(info["api_url"])
+
+
+def post(
+    devnet: Path, tmp_path: Path, size: int, seed: int, node: int = 0
+) -> tuple[dict[str, Any], bytes, Path]:
+    """`das blob post --wait` of `size` seeded random bytes to validator `node`: (status, data, cert file)."""
+    data = random.Random(seed).randbytes(size)
+    blob = tmp_path / f"blob-{seed}.bin"
+    blob.write_bytes(data)
+    certificate = tmp_path / f"cert-{seed}.ssz"
+    result = das(
+        "blob",
+        "post",
+        str(blob),
+        "--node",
+        api(devnet, node),
+        "--wait",
+        "--json",
+        "--cert-out",
+        str(certificate),
+        "--timeout",
+        "60",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout), data, certificate

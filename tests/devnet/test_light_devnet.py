@@ -1,0 +1,205 @@
+"""`das light check` against the real 8-validator devnet, as a light-client user runs it.
+
+The checks run as separate `das` processes (cold start included) against validators that a
+sequencer posted to with `das blob post`. Faults are real: validators stopped (their columns gone),
+a validator process frozen with SIGSTOP (it never answers), and a Byzantine validator: a libp2p host
+holding a stopped validator's identity and registry entry that serves its custody cells corrupted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+from collections.abc import Sequence
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from da.constants import CELLS_PER_ROW
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
+from network.cli.devnet import node_info, start_node, stop_node, wait_until_connected
+from network.config import NetworkConfig
+from network.server import ServerPorts
+from network.service import NetworkService, open_service
+from sampling.confidence import compute_samples_needed
+from tests.devnet.helpers import DAS_COMMAND, VALIDATORS, api, das, post
+from validator.custody import compute_member_custody
+from validator.quorums import compute_quorums
+from validator.registry_sqlite import SqliteRegistry
+from validator.store import NodeStore
+from validator.types import Epoch, Quorum, QuorumIndex, ValidatorIndex
+
+pytestmark = pytest.mark.xdist_group("devnet")
+
+CHECK_TIMEOUT_S = 120.0
+"""Bound on one `das light check` process (cold start about 3 s; a faulty check a few timeouts)."""
+
+
+def light_check(devnet: Path, root: str, *extra: str) -> tuple[int, dict[str, Any]]:
+    """`das light check ROOT --registry R --json EXTRA...`: (exit code, the JSON report)."""
+    result = das(
+        "light", "check", root, "--registry", str(devnet / "registry.sqlite"), "--json", *extra,
+        timeout=CHECK_TIMEOUT_S,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def quorum_of(
+    devnet: Path, status: dict[str, Any]
+) -> tuple[Quorum, dict[ValidatorIndex, frozenset[ColumnIndex]]]:
+    """The blob's quorum and each member's custody columns, from the registry (as the client computes)."""
+    root = DataRoot(bytes.fromhex(status["data_root"][2:]))
+    with SqliteRegistry(devnet / "registry.sqlite") as registry:
+        context = registry.get_epoch_context(Epoch(status["epoch"]))
+        quorum = compute_quorums(context, registry.preset)[QuorumIndex(status["quorum"])]
+        return quorum, dict(compute_member_custody(quorum, root, registry.preset))
+
+
+def restart(devnet: Path, indices: Sequence[int]) -> None:
+    """Start stopped validators again and wait until the whole devnet is connected."""
+    for index in indices:
+        start_node(devnet, index)
+    wait_until_connected(devnet, list(range(VALIDATORS)))
+
+
+def test_a_certified_blob_is_available_at_the_target(devnet: Path, tmp_path: Path) -> None:
+    status, _, certificate = post(devnet, tmp_path, 1024 * 1024, seed=61)
+    code, report = light_check(
+        devnet, status["data_root"], "--cert", str(certificate), "--confidence", "0.9999"
+    )
+    assert code == 0, report
+    assert report["verdict"] == "available" and report["confidence"] >= 0.9999
+    assert report["rows"] == 9  # 1 MiB and its length prefix
+    needed = compute_samples_needed(9, 0.9999, report["served_columns"])  # specs/sampling.md
+    assert report["verified"] >= report["needed"] == needed >= 148  # 148 when all 128 columns are held
+    assert report["invalid"] == report["missing"] == 0
+    assert report["certificate"].startswith("verified")
+    # Without --cert: the node's API gives the certificate; the human report says what was reached.
+    result = das("light", "check", status["data_root"], "--registry", str(devnet / "registry.sqlite"),
+                 "--node", api(devnet, 4), timeout=CHECK_TIMEOUT_S)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("AVAILABLE: " + status["data_root"])
+    assert "confidence  0.99" in result.stdout and f"header      from node {api(devnet, 4)}" in result.stdout
+
+
+def test_with_more_than_half_the_columns_gone_the_check_exits_1(devnet: Path, tmp_path: Path) -> None:
+    aggregator = 7  # posted to 7, which keeps every cell: it is stopped with the others
+    status, _, certificate = post(devnet, tmp_path, 256 * 1024, seed=62, node=aggregator)
+    quorum, custody = quorum_of(devnet, status)
+    members = [m for m in quorum.members if m != aggregator]
+    keep = min(combinations(members, 2), key=lambda pair: len(custody[pair[0]] | custody[pair[1]]))
+    held = custody[keep[0]] | custody[keep[1]]
+    assert len(held) < CELLS_PER_ROW // 2  # more than half of the columns are gone with the others
+    stopped = [index for index in range(VALIDATORS) if index not in keep]
+    try:
+        for index in stopped:
+            assert stop_node(devnet, index)
+        code, report = light_check(devnet, status["data_root"], "--cert", str(certificate), "--timeout", "2")
+    finally:
+        restart(devnet, stopped)
+    assert code == 1, report
+    assert report["verdict"] == "unavailable" and report["missing"] > 0
+    assert 0 <= report["confidence"] < 0.9999 and report["verified"] > 0  # the confidence it did reach
+    assert report["header_source"].startswith("custodian")
+    assert len(report["peers_abandoned"]) >= 1
+
+
+def test_a_peer_serving_corrupted_cells_is_rejected_and_its_cells_fetched_elsewhere(
+    devnet: Path, tmp_path: Path
+) -> None:
+    status, _, certificate = post(devnet, tmp_path, 512 * 1024, seed=63)
+    quorum, custody = quorum_of(devnet, status)
+    byzantine = 3
+    assert byzantine in quorum.members and custody[ValidatorIndex(byzantine)]
+    info = node_info(devnet, byzantine)
+    assert info is not None
+    assert stop_node(devnet, byzantine)
+    store = NodeStore(devnet / f"node-{byzantine}" / "node.sqlite")
+    liar = CorruptingStore(store)
+    outcome: dict[str, Any] = {}
+
+    async def scenario() -> None:
+        config = NetworkConfig(identity_path=devnet / f"node-{byzantine}" / "identity.key")
+        async with open_service(config, ServerPorts(samples=liar, headers=liar)) as service:
+            assert service.peer_id == info["peer_id"]  # the validator's own identity
+            publish_endpoint(devnet, byzantine, service)
+            with trio.fail_after(CHECK_TIMEOUT_S):
+                process = await trio.run_process(
+                    [*DAS_COMMAND, "light", "check", status["data_root"], "--registry",
+                     str(devnet / "registry.sqlite"), "--cert", str(certificate), "--json"],
+                    capture_stdout=True, capture_stderr=True, check=False,
+                )  # fmt: skip
+            outcome.update(code=process.returncode, stdout=process.stdout, stderr=process.stderr)
+
+    try:
+        trio.run(scenario)
+    finally:
+        store.close()
+        restart(devnet, [byzantine])
+    assert outcome["code"] == 0, outcome
+    report = json.loads(outcome["stdout"])
+    assert liar.served > 0  # the light client did ask the Byzantine peer
+    assert report["invalid"] >= 1  # its cells were rejected ...
+    assert report["peers_abandoned"].get(info["peer_id"]) == "InvalidSamples"
+    assert report["verdict"] == "available" and report["missing"] == 0  # ... and fetched from others
+    assert report["verified"] >= report["needed"]
+
+
+def test_a_peer_that_never_answers_is_abandoned_after_the_timeout(devnet: Path, tmp_path: Path) -> None:
+    status, _, certificate = post(devnet, tmp_path, 512 * 1024, seed=64)
+    frozen = 5
+    info = node_info(devnet, frozen)
+    assert info is not None
+    os.kill(info["pid"], signal.SIGSTOP)  # the process hangs: its port accepts, nothing answers
+    try:
+        code, report = light_check(
+            devnet, status["data_root"], "--cert", str(certificate), "--timeout", "2", "--attempts", "3"
+        )
+    finally:
+        os.kill(info["pid"], signal.SIGCONT)
+    wait_until_connected(devnet, list(range(VALIDATORS)))
+    assert code == 0, report
+    assert report["peers_abandoned"].get(info["peer_id"]) in {"PeerTimeout", "PeerUnreachable"}, report
+    assert report["verdict"] == "available" and report["missing"] == 0
+    assert 2.0 <= report["timings_s"]["sampling"] < 30.0  # waited for the timeout, then went on
+
+
+# --- the Byzantine validator ------------------------------------------------------------------------
+
+
+class CorruptingStore:
+    """A validator's real store, served corrupted: each cell's lowest bit flipped (the sample still
+    decodes, its KZG proof no longer verifies). Headers are served honestly."""
+
+    def __init__(self, store: NodeStore) -> None:
+        self._store = store
+        self.served = 0
+
+    def get_samples(self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
+        """The stored samples, with their cells altered."""
+        samples = self._store.get_samples(data_root, coordinates)
+        self.served += sum(s is not None for s in samples)
+        return [None if s is None else dataclasses.replace(s, cell=_flip(s.cell)) for s in samples]
+
+    def get_header(self, data_root: DataRoot) -> BlobHeader | None:
+        """The stored header."""
+        known = self._store.get_header(data_root)
+        return None if known is None else known[0]
+
+
+def _flip(cell: bytes) -> Any:
+    altered = bytearray(cell)
+    altered[31] ^= 1  # the first field element's lowest bit: still canonical, no longer the proven cell
+    return type(cell)(bytes(altered))
+
+
+def publish_endpoint(devnet: Path, index: int, service: NetworkService) -> None:
+    """Point validator `index`'s registry entry at `service`, as its daemon does at start."""
+    with SqliteRegistry(devnet / "registry.sqlite") as registry:
+        registry.update_endpoint(ValidatorIndex(index), service.peer_id, tuple(service.listen_addrs))
