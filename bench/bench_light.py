@@ -1,17 +1,20 @@
-"""Light-client benchmark: time to the target confidence for a 1 MiB blob (9 rows), warm and cold.
+"""Light-client benchmark: time to the target confidence for a 1 MiB blob (9 rows), and `follow` checks/s.
 
-Figures, not pass/fail. Eight custodians run in this process on 127.0.0.1 (real libp2p hosts, real
-registry, real certificate; each serves exactly its custody columns). Then:
+Figures, not pass/fail. By default against a real 8-validator devnet on 127.0.0.1 (8 `das validator
+run` processes, blobs posted over HTTP and certified by the validators); with `--local`, against 8
+custodians in this process (mainnet preset, each serving exactly its custody columns).
 
 - warm: a client host that stays up (as `das light follow` does), the verifier's trusted setup
-  loaded, runs `--checks` checks one after the other: header from a custodian, a fresh
+  loaded, runs `--checks` checks of one blob one after the other: header from a custodian, a fresh
   `secrets.SystemRandom` draw, sampling rounds with one KZG batch per round. Median and p99 of the
   time from "data root known" to "target reached".
 - cold: `--cold` fresh `das light check --json` processes (Python start, imports, forked verifier
-  loading the setup, registry, dial, header, sampling, exit), timed from spawn to exit.
+  loading the setup, registry, certificate, dial, header, sampling, exit), timed from spawn to exit.
+- follow (devnet only): a `Follower` (what `das light follow` runs) is handed `--follow` certified
+  1 MiB blobs at once, as a burst of certificates from gossip; checks/s until all are sampled.
 
-The custodians share this process (and its GIL) with the warm client; the cold client is its own
-process. Run with `python bench/bench_light.py` (`--help` for options).
+On the devnet the validators, the client and its verifier share the machine's cores. Run with
+`python bench/bench_light.py` (`--help` for options).
 """
 
 from __future__ import annotations
@@ -36,17 +39,24 @@ import trio
 from da import encode_blob
 from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
 from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
+from network.cli.blob import request, wait_for_certificate
+from network.cli.devnet import _stop_all, create_devnet, node_info, start_node, wait_until_connected
 from network.config import NetworkConfig
-from network.light.assignment import RegistryView
+from network.constants import compute_network_name
+from network.light.assignment import RegistryCertificateValidator, RegistryView
+from network.light.check import disconnect_all
 from network.light.coordinator import RoundRunner
+from network.light.defaults import DEFAULT_FOLLOW_WORKERS
 from network.light.directory import CustodyDirectory
+from network.light.follow import Follower, FollowOptions
 from network.light.headers import fetch_header_from_peers
 from network.light.verifier import ProcessCellVerifier
 from network.server import ServerPorts
 from network.service import NetworkService, open_service, open_services
 from sampling.sampler import Sampler
+from sampling.store import ResultStore
 from validator.aggregation import AttestationAggregator
-from validator.certificate import certificate_to_bytes
+from validator.certificate import bytes_to_certificate, certificate_to_bytes
 from validator.custody import compute_member_custody
 from validator.keys import SecretKey, compute_proof_of_possession
 from validator.presets import get_preset
@@ -195,7 +205,89 @@ async def cold_checks(
     }
 
 
-async def bench(args: argparse.Namespace) -> dict[str, Any]:
+async def follow_burst(
+    registry_path: Path, certificates: list[bytes], verifier: Any, workers: int, db: Path
+) -> dict[str, Any]:
+    """Hand a `Follower` every certificate at once (a gossip burst); checks/s until all are sampled."""
+    seconds: list[float] = []
+    with SqliteRegistry(registry_path) as registry, ResultStore(db) as store:
+        view = RegistryView(registry)
+        config = NetworkConfig(network_name=compute_network_name(registry.get_info().chain_id))
+        async with open_service(config, certificate_validator=RegistryCertificateValidator(view)) as service:
+            follower = Follower(
+                service,
+                view,
+                store,
+                verifier,
+                FollowOptions(workers=workers),
+                on_result=lambda result, took, stats: seconds.append(took),
+            )
+            async with trio.open_nursery() as nursery:
+                await nursery.start(follower.run)
+                started = time.perf_counter()
+                for certificate in certificates:
+                    follower.offer(bytes_to_certificate(certificate).data_root, certificate, time.time())
+                with trio.fail_after(600):
+                    while follower.finished + follower.failed < len(certificates):
+                        await trio.sleep(0.01)
+                elapsed = time.perf_counter() - started
+                nursery.cancel_scope.cancel()
+            await disconnect_all(service)
+        results = [store.get(bytes_to_certificate(c).data_root) for c in certificates]
+    return {
+        "roots": len(certificates),
+        "workers": workers,
+        "checks_per_s": len(certificates) / elapsed,
+        "available": sum(r is not None and r.status == "available" for r in results),
+        "per_root_median_s": statistics.median(seconds) if seconds else None,
+    }
+
+
+def start_devnet(directory: Path, validators: int) -> None:
+    """An N-validator devnet in `directory`, running and connected."""
+    create_devnet(directory, validators, 3600.0)
+    for index in range(validators):
+        start_node(directory, index)
+    wait_until_connected(directory, list(range(validators)))
+
+
+def post_certified(api: str, blobs: int, size: int) -> list[bytes]:
+    """Post `blobs` random blobs back to back to `api`; their certificates once all are certified."""
+    roots = [
+        json.loads(request("POST", f"{api}/v1/blobs", secrets.token_bytes(size)))["data_root"]
+        for _ in range(blobs)
+    ]
+    certificates = []
+    for root in roots:
+        status = wait_for_certificate(api, root, 300.0)
+        if status["status"] != "certified":
+            raise RuntimeError(f"blob {root} not certified: {status}")
+        certificates.append(request("GET", f"{api}/v1/blobs/{root}/certificate"))
+    return certificates
+
+
+async def bench_devnet(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
+    """Warm, cold and follow figures against a real devnet in `directory`."""
+    started = time.perf_counter()
+    start_devnet(directory, args.validators)
+    up = time.perf_counter() - started
+    api = node_info(directory, 0)["api_url"]  # type: ignore[index]
+    certificates = post_certified(api, 1 + args.follow, args.mib * MIB)
+    network = {"registry": directory / "registry.sqlite", "certificate": directory / "certificate.ssz"}
+    network["certificate"].write_bytes(certificates[0])
+    data_root = bytes_to_certificate(certificates[0]).data_root
+    load_ckzg_backend(PRECOMPUTE_FOR_VERIFYING)  # warm: loaded before the child forks
+    with ProcessCellVerifier() as verifier:
+        warm = await warm_checks(network, data_root, args.checks, args.confidence, verifier)
+        follow = await follow_burst(
+            network["registry"], certificates[1:], verifier, args.workers, directory / "follow.sqlite"
+        )
+    cold = await cold_checks(network, data_root, args.cold, args.confidence)
+    return {"devnet_up_s": up, "warm": warm, "cold": cold, "follow": follow}
+
+
+async def bench_local(args: argparse.Namespace) -> dict[str, Any]:
+    """Warm and cold figures against custodians in this process."""
     prover = load_ckzg_backend(PRECOMPUTE_FOR_PROVING)
     data = random.Random(20).randbytes(args.mib * MIB)
     blob = encode_blob(data, prover)
@@ -213,15 +305,27 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             with ProcessCellVerifier() as verifier:
                 warm = await warm_checks(network, blob.data_root, args.checks, args.confidence, verifier)
             cold = await cold_checks(network, blob.data_root, args.cold, args.confidence)
-    return {
+    return {"rows": blob.header.row_count, "preset": args.preset, "warm": warm, "cold": cold}
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    """The figures of the chosen setting."""
+    figures: dict[str, Any] = {
+        "setting": "local" if args.local else "devnet",
         "blob_mib": args.mib,
-        "rows": blob.header.row_count,
-        "preset": args.preset,
         "custodians": args.validators,
         "target": args.confidence,
-        "warm": warm,
-        "cold": cold,
     }
+    if args.local:
+        figures.update(await bench_local(args))
+        return figures
+    directory = Path(tempfile.mkdtemp(prefix="tessera-bench-light-"))
+    try:
+        figures.update(await bench_devnet(args, directory))
+    finally:
+        _stop_all(directory)
+    figures.update(rows=-(-(args.mib * MIB + 8) // (4096 * 31)), preset="devnet")
+    return figures
 
 
 def main() -> None:
@@ -237,6 +341,9 @@ def main() -> None:
     parser.add_argument(
         "--slots", type=int, default=8, help="slots per custodian (8 x 8 = one mainnet quorum)"
     )
+    parser.add_argument("--follow", type=int, default=10, help="blobs handed to the follower at once")
+    parser.add_argument("--workers", type=int, default=DEFAULT_FOLLOW_WORKERS, help="follower workers")
+    parser.add_argument("--local", action="store_true", help="in-process custodians instead of a devnet")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -245,9 +352,10 @@ def main() -> None:
         print(json.dumps(figures, indent=2))
         return
     warm, cold = figures["warm"], figures["cold"]
+    where = "in-process custodians" if args.local else "validators (devnet processes)"
     print(
         f"light client to {figures['target']} for a {figures['blob_mib']} MiB blob ({figures['rows']} rows), "
-        f"{figures['custodians']} in-process custodians, {figures['preset']} preset"
+        f"{figures['custodians']} {where}, {figures['preset']} preset"
     )
     ms = {key: round(warm[key] * 1000) for key in ("median_s", "p99_s", "max_s")}
     print(
@@ -260,6 +368,14 @@ def main() -> None:
         f"max {cold['max_s']:.2f} s; inside the process {cold['in_process_median_s']:.2f} s, "
         f"of which sampling {cold['sampling_median_s']:.2f} s"
     )
+
+    follow = figures.get("follow")
+    if follow is not None:
+        print(
+            f"  follow ({follow['roots']} certified blobs at once, {follow['workers']} workers): "
+            f"{follow['checks_per_s']:.2f} checks/s, {follow['available']}/{follow['roots']} available, "
+            f"{follow['per_root_median_s']:.2f} s per root (median)"
+        )
 
 
 if __name__ == "__main__":

@@ -19,10 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from da.errors import DAError
+from da.types import DataRoot
 from network.cli.blob import ApiFailure, request, wait_for_certificate
 from network.cli.common import LIGHT_SCRYPT, positive_int
 from network.cli.progress import Progress
+from network.errors import NetworkError
 from validator.certificate import bytes_to_certificate, verify_certificate
+from validator.errors import ValidatorError
 from validator.keys import SecretKey, compute_proof_of_possession
 from validator.keystore import encrypt_keystore, write_keystore
 from validator.presets import get_preset
@@ -321,8 +325,33 @@ def _demo(directory: Path, api_url: str, size: int) -> int:
     print(
         f"  certified in {time.monotonic() - posted:.2f} s: {verdict.reason}; certificate {certificate_file}"
     )
-    print(f"  verify it: das cert verify {certificate_file} --registry {directory / 'registry.sqlite'}")
-    return EXIT_OK if verdict.valid else EXIT_FAILED
+    registry = directory / "registry.sqlite"
+    print(f"  verify it: das cert verify {certificate_file} --registry {registry}")
+    if not verdict.valid:
+        return EXIT_FAILED
+    return _light_check(root, registry, certificate_file, raw)
+
+
+def _light_check(root: str, registry: Path, certificate_file: Path, certificate: bytes) -> int:
+    """Check the demo blob as a light client would (sampling over libp2p); 0 when it is available."""
+    from network.cli.light import configure_logging, run_light_check  # noqa: PLC0415 - loads libp2p
+    from network.light.request import CheckRequest  # noqa: PLC0415
+
+    configure_logging(verbose=False)  # the report is the output; the client's records are warnings only
+    data_root = DataRoot(bytes.fromhex(root[2:]))
+    try:
+        report = run_light_check(CheckRequest(data_root, registry, certificate=certificate))
+    except (NetworkError, ValidatorError, DAError) as error:
+        print(f"  light check failed: {error}")
+        return EXIT_FAILED
+    summary = report.summary
+    print(
+        f"  light check: {'AVAILABLE' if report.available else 'UNAVAILABLE'}, confidence "
+        f"{summary.confidence:.6f} from {summary.verified} verified samples of {report.custodians} "
+        f"custodians in {report.timings.get('total', 0.0):.2f} s"
+    )
+    print(f"  check it:  das light check {root} --registry {registry} --cert {certificate_file}")
+    return EXIT_OK if report.available else EXIT_FAILED
 
 
 def _stop_all(directory: Path) -> None:

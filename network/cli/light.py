@@ -34,12 +34,13 @@ from network.light.defaults import (
     DEFAULT_REGISTRY_PEERS,
     DEFAULT_TARGET_CONFIDENCE,
 )
+from network.light.request import CheckRequest
 from network.light.verifier import ProcessCellVerifier, can_fork
 from validator.errors import ValidatorError
 from validator.types import Epoch, QuorumIndex
 
 if TYPE_CHECKING:
-    from network.light.check import CheckReport
+    from network.light.check import CheckReport, ProgressCallback
     from network.light.commands import FollowStarted
     from network.light.coordinator import SamplingStats
     from sampling.sampler import SamplingSummary
@@ -332,6 +333,18 @@ def print_check_report(report: CheckReport) -> None:
     )
 
 
+def run_light_check(request: CheckRequest, progress: ProgressCallback | None = None) -> CheckReport:
+    """One check with its own KZG verifier (forked first, so the trusted setup loads on the other
+    core while libp2p is imported and the custodians are dialled); raises as `run_check` does."""
+    verifier = start_verifier()
+    try:
+        from network.light import commands  # noqa: PLC0415 - libp2p loads while the setup does
+
+        return commands.check(request, verifier, progress)
+    finally:
+        _close(verifier)
+
+
 def run_check_command(args: argparse.Namespace) -> int:
     """`das light check`."""
     configure_logging(args.verbose)
@@ -347,34 +360,26 @@ def run_check_command(args: argparse.Namespace) -> int:
         certificate = read_certificate_file(args.cert) if args.cert is not None else None
     except OSError as error:
         return _error("check", f"cannot read the certificate: {error}")
-    verifier = start_verifier()  # first: the setup loads on the other core while libp2p imports and dials
+    request = CheckRequest(
+        data_root=DataRoot(args.data_root),
+        registry=args.registry,
+        certificate=certificate,
+        epoch=None if args.epoch is None else Epoch(args.epoch),
+        quorum=None if args.quorum is None else QuorumIndex(args.quorum),
+        node_url=args.node,
+        peers=tuple(args.peer),
+        target=args.confidence,
+        timeout=args.timeout,
+        max_attempts=args.attempts,
+        parallel=args.parallel,
+    )
+    progress = SamplingProgress(args.data_root)
     try:
-        # libp2p is imported here, while the verifier's child loads the trusted setup.
-        from network.light import commands  # noqa: PLC0415
-        from network.light.check import CheckRequest  # noqa: PLC0415
-
-        request = CheckRequest(
-            data_root=DataRoot(args.data_root),
-            registry=args.registry,
-            certificate=certificate,
-            epoch=None if args.epoch is None else Epoch(args.epoch),
-            quorum=None if args.quorum is None else QuorumIndex(args.quorum),
-            node_url=args.node,
-            peers=tuple(args.peer),
-            target=args.confidence,
-            timeout=args.timeout,
-            max_attempts=args.attempts,
-            parallel=args.parallel,
-        )
-        progress = SamplingProgress(args.data_root)
-        try:
-            report = commands.check(request, verifier, progress)
-        except (NetworkError, ValidatorError, DAError) as error:
-            progress.finish()
-            return _error("check", str(error))
+        report = run_light_check(request, progress)
+    except (NetworkError, ValidatorError, DAError) as error:
         progress.finish()
-    finally:
-        _close(verifier)
+        return _error("check", str(error))
+    progress.finish()
     if args.json:
         print(json.dumps(report.to_json(), sort_keys=True))
     else:

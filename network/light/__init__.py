@@ -4,7 +4,8 @@
 - `directory`: who holds each column of a blob (the public custody function) and how to reach them;
 - `headers`: getting a header (HTTP node, libp2p peers) and checking it against the data root;
 - `coordinator`: sampling rounds: parallel batched requests, one KZG batch check per round, retries;
-- `check`: `das light check` end to end; `follow`: `das light follow` (gossip, backlog, store);
+- `request`: what `check` is told (libp2p-free); `check`: `das light check` end to end;
+- `follow`: `das light follow` (gossip, backlog, store);
 - `status_http`: the small JSON status server of `follow`, on trio streams;
 - `verifier`: a KZG verifier that loads the trusted setup in a child process (cold start);
 - `dialing`: connect before the first request; `defaults`: the client defaults (specs/sampling.md);

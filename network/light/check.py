@@ -13,7 +13,6 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import multiaddr
@@ -27,44 +26,19 @@ from network.config import NetworkConfig
 from network.errors import NetworkError
 from network.light.assignment import Assignment, RegistryView
 from network.light.coordinator import RoundRunner, SamplingStats
-from network.light.defaults import (
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_PARALLEL_REQUESTS,
-    DEFAULT_PEER_TIMEOUT_SECONDS,
-    DEFAULT_TARGET_CONFIDENCE,
-)
 from network.light.directory import CustodyDirectory, split_multiaddr
 from network.light.errors import AssignmentUnknown, CertificateRejected, HeaderUnavailable
 from network.light.headers import NodeClient, fetch_header_from_peers
+from network.light.request import CheckRequest
 from network.service import NetworkService, open_service
 from network.types import PeerName
 from sampling.sampler import Sampler, SamplingSummary
 from validator.errors import ValidatorError
 from validator.registry_sqlite import SqliteRegistry
-from validator.types import Epoch, QuorumIndex
 
 log = structlog.get_logger(__name__)
 
 ProgressCallback = Callable[[SamplingSummary, SamplingStats], None]
-
-
-@dataclass(frozen=True, slots=True)
-class CheckRequest:
-    """Everything `das light check` was told."""
-
-    data_root: DataRoot
-    registry: Path
-    certificate: bytes | None = None
-    epoch: Epoch | None = None
-    quorum: QuorumIndex | None = None
-    node_url: str | None = None
-    peers: tuple[str, ...] = ()
-    """Bootstrap multiaddrs (ending in /p2p/<peer id>): header sources, dialled first."""
-    target: float = DEFAULT_TARGET_CONFIDENCE
-    timeout: float = DEFAULT_PEER_TIMEOUT_SECONDS
-    """Seconds a peer has to answer one request (dialling included) before it is abandoned."""
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    parallel: int = DEFAULT_PARALLEL_REQUESTS
 
 
 @dataclass(frozen=True)
