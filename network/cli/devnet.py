@@ -325,11 +325,11 @@ def _demo(directory: Path, api_url: str, size: int) -> int:
     print(
         f"  certified in {time.monotonic() - posted:.2f} s: {verdict.reason}; certificate {certificate_file}"
     )
-    registry = directory / "registry.sqlite"
-    print(f"  verify it: das cert verify {certificate_file} --registry {registry}")
+    registry_file = directory / "registry.sqlite"
+    print(f"  verify it: das cert verify {certificate_file} --registry {registry_file}")
     if not verdict.valid:
         return EXIT_FAILED
-    return _light_check(root, registry, certificate_file, raw)
+    return _light_check(root, registry_file, certificate_file, raw)
 
 
 def _light_check(root: str, registry: Path, certificate_file: Path, certificate: bytes) -> int:

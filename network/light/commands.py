@@ -18,11 +18,12 @@ from da.kzg import CellVerifier
 from network.config import NetworkConfig
 from network.constants import compute_network_name
 from network.light.assignment import RegistryCertificateValidator, RegistryView
-from network.light.check import CheckReport, CheckRequest, ProgressCallback, disconnect_all, run_check
+from network.light.check import CheckReport, ProgressCallback, disconnect_all, run_check
 from network.light.defaults import DEFAULT_REGISTRY_PEERS
 from network.light.directory import split_multiaddr
 from network.light.errors import AssignmentUnknown
 from network.light.follow import Follower, FollowOptions, ResultCallback, connect_registry_peers, make_router
+from network.light.request import CheckRequest
 from network.light.status_http import serve_status
 from network.service import open_service
 from sampling.store import ResultStore
