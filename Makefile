@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_validator.py
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_devnet.py
+	$(BIN)/python bench/bench_light.py
 
 clean:
 	-$(BIN)/das devnet down --dir .devnet
