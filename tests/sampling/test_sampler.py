@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import itertools
 import random
+import shutil
+import tempfile
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from da.types import ColumnIndex, DataRoot
 from sampling.sampler import Outcome, Sampler
-from sampling.store import ResultStore
+from sampling.store import PendingRoot, ResultStore, StoredResult
 
 PEERS = [f"peer-{i}" for i in range(6)]
 
@@ -82,3 +85,72 @@ def test_invalid_cells_are_retried_elsewhere_and_counted() -> None:
     summary = sampler.summary()
     assert summary.available and summary.invalid == len(sampler.cells)
     assert sum(sampler.failures_by_column().values()) == len(sampler.cells)
+
+
+ROOTS = [DataRoot(bytes([i]) * 32) for i in range(1, 5)]
+
+
+class ResultStoreAcrossRestarts(RuleBasedStateMachine):
+    """Arrivals, finished runs, drops and restarts in any order: the store always equals a model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.directory = Path(tempfile.mkdtemp(prefix="tessera-results-"))
+        self.store = ResultStore(self.directory / "light.sqlite")
+        self.results: dict[DataRoot, StoredResult] = {}
+        self.pending: dict[DataRoot, PendingRoot] = {}
+        self.clock = 0.0
+
+    @rule(root=st.sampled_from(ROOTS), payload=st.binary(min_size=1, max_size=8))
+    def arrive(self, root: DataRoot, payload: bytes) -> None:
+        self.clock += 1.0
+        self.store.update_pending([PendingRoot(root, payload, self.clock)])
+        if root not in self.results and root not in self.pending:
+            self.pending[root] = PendingRoot(root, payload, self.clock)
+
+    @rule(
+        root=st.sampled_from(ROOTS),
+        seed=st.integers(0, 2**16),
+        outcomes=st.lists(st.sampled_from(list(Outcome)), min_size=1, max_size=8),
+    )
+    def finish(self, root: DataRoot, seed: int, outcomes: list[Outcome]) -> None:
+        sampler = Sampler(1, 0.9, random.Random(seed), max_attempts=2)
+        script = itertools.cycle(outcomes)
+        for _ in range(4):  # rounds; bounded
+            for peer, coordinates in sampler.plan(custodians).items():
+                for coordinate in coordinates:
+                    sampler.record(coordinate, peer, next(script))
+        sampler.give_up()
+        self.clock += 1.0
+        written = self.store.put(root, sampler.summary(), sampler.failures_by_column(), now=self.clock)
+        assert written.verified == sampler.summary().verified
+        self.results[root] = written
+        self.pending.pop(root, None)
+
+    @rule(root=st.sampled_from(ROOTS))
+    def drop(self, root: DataRoot) -> None:
+        self.store.update_pending([], [root])
+        self.pending.pop(root, None)
+
+    @rule()
+    def restart(self) -> None:
+        self.store.close()
+        self.store = ResultStore(self.directory / "light.sqlite")
+
+    @invariant()
+    def store_equals_the_model(self) -> None:
+        assert self.store.get_pending() == sorted(
+            self.pending.values(), key=lambda p: (p.arrived_at, p.data_root)
+        )
+        assert self.store.count() == len(self.results)
+        for root in ROOTS:
+            assert self.store.is_finished(root) == (root in self.results)
+            assert self.store.get(root) == self.results.get(root)
+
+    def teardown(self) -> None:
+        self.store.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+TestResultStoreAcrossRestarts = ResultStoreAcrossRestarts.TestCase
+TestResultStoreAcrossRestarts.settings = settings(max_examples=40, stateful_step_count=20, deadline=None)
