@@ -9,7 +9,9 @@ inputs. Network ports call in from trio worker threads and wait for the outcome 
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,11 +20,10 @@ import structlog
 import trio
 
 from da import DAConfig, EncodedBlob, compute_data_root, encode_blob
-from da.constants import CELLS_PER_ROW
 from da.kzg import CkzgBackend
 from da.packing import validate_blob_size
 from da.pool import EncoderPool
-from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
+from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
 from network.daemon.metrics import NodeMetrics
 from network.errors import NetworkError
 from network.messages import CustodyPush
@@ -75,6 +76,14 @@ SEND_ATTEMPTS = 4
 RETRY_BACKOFF_SECONDS = 1.0
 
 
+REPLICA_CACHE_BLOBS = 4
+"""Certified blobs whose whole extension stays in memory for serving (about 2.4 MiB per MiB of blob)."""
+
+
+def _cells_of(encoded: EncodedBlob, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
+    return [encoded.get_sample(c) if c.row < len(encoded.rows) else None for c in coordinates]
+
+
 @dataclass
 class PeerBook:
     """Validator index <-> libp2p peer, from the registry's records."""
@@ -117,6 +126,10 @@ class Node:
         self._lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self._encoded: dict[DataRoot, EncodedBlob] = {}
+        """Blobs this node encoded and is dispersing (dropped once certified)."""
+        self._replicas: OrderedDict[DataRoot, EncodedBlob] = OrderedDict()
+        """The most recently asked-for certified blobs this node encoded, rebuilt from the store."""
+        self._replicas_lock = threading.Lock()
         self._outbound: dict[PeerName, trio.CapacityLimiter] = {}
         self._epochs_known: set[Epoch] = set()
         self.started = trio.Event()
@@ -449,9 +462,15 @@ class Node:
         seed = await trio.to_thread.run_sync(self.registry.get_seed, epoch)
         quorum = compute_blob_quorum(encoded.data_root, seed, len(quorums))
         threshold = self.preset.certificate_threshold(len(quorums[quorum].slots))
-        cells = [s for column in range(CELLS_PER_ROW) for s in encoded.get_column(ColumnIndex(column))]
         record = await trio.to_thread.run_sync(
-            self.store.add_blob, data, encoded.header, encoded.data_root, epoch, quorum, threshold, cells
+            self.store.add_blob,
+            data,
+            encoded.header,
+            encoded.data_root,
+            epoch,
+            quorum,
+            threshold,
+            encoded.rows,
         )
         self.metrics.blobs_accepted.inc()
         self._encoded[encoded.data_root] = encoded
@@ -480,7 +499,9 @@ class Node:
         data = await trio.to_thread.run_sync(self.store.get_blob_data, record.data_root)
         if data is None:
             return
-        encoded = await trio.to_thread.run_sync(self._encode, data)
+        encoded = await trio.to_thread.run_sync(self.store.get_extension, record.data_root)
+        if encoded is None:  # stored before extensions were kept
+            encoded = await trio.to_thread.run_sync(self._encode, data)
         self._encoded[encoded.data_root] = encoded
         log.info("resuming blob", data_root=record.data_root.hex(), status=record.status.value)
         await self._disperse(encoded.header, record.epoch, record.quorum)
@@ -489,12 +510,33 @@ class Node:
 
     def get_samples(self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
         """`SampleStore`: the custody cells this node stored, and every cell of blobs it encoded (from
-        memory until they are certified, then from the store's extension table)."""
+        memory while dispersing, then from the extension the store keeps)."""
         self.metrics.sample_requests.inc()
         encoded = self._encoded.get(data_root)
         if encoded is not None:
-            return [encoded.get_sample(c) if c.row < len(encoded.rows) else None for c in coordinates]
-        return self.store.get_samples(data_root, coordinates)
+            return _cells_of(encoded, coordinates)
+        held = self.store.get_samples(data_root, coordinates)
+        if all(sample is not None for sample in held):
+            return held
+        replica = self._replica(data_root)
+        if replica is None:
+            return held
+        return _cells_of(replica, coordinates)
+
+    def _replica(self, data_root: DataRoot) -> EncodedBlob | None:
+        """A certified blob this node encoded, from a small LRU cache or rebuilt from the store."""
+        with self._replicas_lock:
+            cached = self._replicas.get(data_root)
+            if cached is not None:
+                self._replicas.move_to_end(data_root)
+                return cached
+        rebuilt = self.store.get_extension(data_root)
+        if rebuilt is not None:
+            with self._replicas_lock:
+                self._replicas[data_root] = rebuilt
+                while len(self._replicas) > REPLICA_CACHE_BLOBS:
+                    self._replicas.popitem(last=False)
+        return rebuilt
 
     def get_header(self, data_root: DataRoot) -> BlobHeader | None:
         """`HeaderStore`: headers of blobs this node took or holds custody for."""

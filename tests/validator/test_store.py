@@ -7,7 +7,7 @@ from pathlib import Path
 from da import EncodedBlob, verify_samples
 from da.constants import CELLS_PER_ROW
 from da.kzg import CkzgBackend
-from da.types import CellCoordinate, ColumnIndex, RowIndex
+from da.types import CellCoordinate, ColumnIndex, DataRoot, RowIndex
 from validator.store import BlobStatus, NodeStore
 from validator.types import Epoch, QuorumIndex
 
@@ -20,28 +20,36 @@ def _all_cells(encoded: EncodedBlob) -> list[CellCoordinate]:
     ]
 
 
-def test_the_encoding_node_serves_every_cell_after_a_restart(
+def test_the_encoding_node_keeps_the_whole_extension_across_a_restart(
     tmp_path: Path, two_row_blob: tuple[bytes, EncodedBlob], kzg: CkzgBackend
 ) -> None:
     data, encoded = two_row_blob
-    coordinates = _all_cells(encoded)
-    with_cells = encoded.get_samples(coordinates)
     store = NodeStore(tmp_path / "node.sqlite")
-    store.add_blob(data, encoded.header, encoded.data_root, Epoch(1), QuorumIndex(0), 6, with_cells)
+    store.add_blob(data, encoded.header, encoded.data_root, Epoch(1), QuorumIndex(0), 6, encoded.rows)
     store.update_blob(encoded.data_root, BlobStatus.CERTIFIED, signed_slots=6)
     store.close()
 
     reopened = NodeStore(tmp_path / "node.sqlite")
-    served = reopened.get_samples(
-        encoded.data_root, [*coordinates, CellCoordinate(RowIndex(2), ColumnIndex(0))]
-    )
-    assert served[-1] is None  # outside the blob
-    assert served[:-1] == with_cells
-    assert verify_samples(encoded.data_root, with_cells, kzg)
-    # The extension is not custody: custody listings and counts are unchanged.
+    rebuilt = reopened.get_extension(encoded.data_root)
+    assert rebuilt == encoded
+    coordinates = _all_cells(encoded)
+    assert verify_samples(encoded.data_root, rebuilt.get_samples(coordinates), kzg)
+    # The extension is not custody: custody lookups, listings and counts are unchanged.
+    assert reopened.get_samples(encoded.data_root, coordinates[:3]) == [None] * 3
     assert reopened.custody_coordinates(encoded.data_root) == []
     assert reopened.count_custody_cells() == 0
+    assert reopened.get_extension(DataRoot(b"\x07" * 32)) is None
     reopened.close()
+
+
+def test_a_blob_recorded_without_its_extension_has_none(
+    tmp_path: Path, one_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    data, encoded = one_row_blob
+    store = NodeStore(tmp_path / "node.sqlite")
+    store.add_blob(data, encoded.header, encoded.data_root, Epoch(0), QuorumIndex(0), 6)
+    assert store.get_extension(encoded.data_root) is None
+    store.close()
 
 
 def test_custody_cells_are_served_and_a_repeated_add_changes_nothing(
