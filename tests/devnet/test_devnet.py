@@ -8,6 +8,7 @@ SIGKILL validators, and throw malformed input at the HTTP API and every libp2p p
 from __future__ import annotations
 
 import json
+import random
 import signal
 import time
 from pathlib import Path
@@ -145,3 +146,36 @@ def test_a_sigkilled_validator_still_serves_every_cell_it_attested_to(devnet: Pa
     assert time.monotonic() - started < 60
     assert len(served) == len(wanted) and all(s is not None for s in served)
     assert verify_samples(root, served, kzg)  # type: ignore[arg-type]
+
+
+def test_an_aggregator_killed_before_the_certificate_resumes_its_blob_after_a_restart(
+    devnet: Path, tmp_path: Path
+) -> None:
+    aggregator, offline = 6, [1, 2, 3]  # 5 of 8 up: below the threshold of 6 signed slots
+    blob = tmp_path / "pending.bin"
+    blob.write_bytes(random.Random(5).randbytes(200_000))
+    try:
+        for index in offline:
+            assert stop_node(devnet, index)
+        posted = das("blob", "post", str(blob), "--node", api(devnet, aggregator), "--json")
+        assert posted.returncode == 0, posted.stderr
+        root = json.loads(posted.stdout)["data_root"]
+        time.sleep(2.0)  # dispersal to the members that are up
+        status = json.loads(das("blob", "status", root, "--node", api(devnet, aggregator)).stdout)
+        assert status["status"] != "certified" and status["signed_slots"] < status["threshold"], status
+        stop_node(devnet, aggregator, signal.SIGKILL)  # a crash: no clean shutdown
+    finally:
+        for index in [*offline, aggregator]:
+            start_node(devnet, index)
+        wait_until_connected(devnet, list(range(VALIDATORS)))
+    # The restarted aggregator resumes the blob from its store and it is certified: posting the same
+    # bytes again (idempotent) waits for that certificate.
+    again = das(
+        "blob", "post", str(blob), "--node", api(devnet, aggregator), "--wait", "--json", "--timeout", "60"
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    certified = json.loads(again.stdout)
+    assert certified["data_root"] == root and certified["status"] == "certified"
+    assert "resuming blob" in (devnet / f"node-{aggregator}.log").read_text()
+    _, metrics = http("GET", api(devnet, aggregator) + "/metrics")
+    assert b"tessera_encode_seconds_count 0.0" in metrics  # resumed from its stored extension
