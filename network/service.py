@@ -26,6 +26,7 @@ from libp2p.host.ping import PingService
 from libp2p.network.config import ConnectionConfig
 from libp2p.network.swarm import Swarm
 from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.peer.peerstore import PeerStoreError
 
 from da.kzg import CellVerifier
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
@@ -191,6 +192,37 @@ class NetworkService:
         except STREAM_ERRORS as error:
             raise PeerUnreachable(peer, f"{type(error).__name__}: {error}") from error
         return peer
+
+    async def ensure_connected(self, peer: PeerName) -> None:
+        """Connect to `peer` at an address the peerstore knows, unless already connected.
+
+        py-libp2p 0.8.1 dials implicitly when a stream is opened to an unconnected peer, but a stream
+        opened that way sometimes fails its negotiation, and the half-made connection is dropped
+        ("No valid connections available" on the retry). `host.connect` returns only once the
+        connection is ready for streams. Raises `PeerUnreachable` (or `PeerBanned`) when no address works.
+        """
+        peer_id = parse_peer_name(peer)
+        if peer_id in self.host.get_connected_peers():
+            return
+        try:
+            addresses = self.host.get_peerstore().addrs(peer_id)
+        except PeerStoreError:
+            addresses = []
+        failure: NetworkError = PeerUnreachable(peer, "no known address")
+        for address in addresses:
+            try:
+                await self.connect(f"{address}/p2p/{peer}")
+            except NetworkError as error:
+                failure = error
+                continue
+            return
+        raise failure
+
+    async def reconnect(self, peer: PeerName) -> None:
+        """Drop every connection to `peer` and dial it again: after a failed stream, the connection
+        may be half-closed (a request cancelled on it breaks it in py-libp2p 0.8.1)."""
+        await self.disconnect(peer)
+        await self.ensure_connected(peer)
 
     async def disconnect(self, peer: PeerName) -> None:
         """Close every connection to `peer`."""

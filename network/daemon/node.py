@@ -9,6 +9,7 @@ inputs. Network ports call in from trio worker threads and wait for the outcome 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -25,7 +26,7 @@ from da.packing import validate_blob_size
 from da.pool import EncoderPool
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
 from network.daemon.metrics import NodeMetrics
-from network.errors import NetworkError
+from network.errors import NetworkError, PeerDisconnected, PeerUnreachable
 from network.messages import CustodyPush
 from network.service import NetworkService
 from network.types import PeerName, Verdict
@@ -367,16 +368,19 @@ class Node:
         if peer is None:
             log.warning("no address for quorum member", validator=push.to)
             return
+        stream_failed = False
         for attempt in range(SEND_ATTEMPTS):
             try:
                 async with self.outbound_limiter(peer):
                     with trio.fail_after(PUSH_TIMEOUT_SECONDS):
+                        await self._connect(peer, fresh=stream_failed)
                         verdict = await self.service.push_custody(
                             peer, push.header, samples, push.epoch, push.quorum
                         )
                 log.info("custody pushed", validator=push.to, cells=len(samples), verdict=verdict.value)
                 return
             except (NetworkError, trio.TooSlowError) as error:
+                stream_failed = isinstance(error, PeerUnreachable | PeerDisconnected)
                 log.warning(
                     "custody push failed",
                     validator=push.to,
@@ -386,6 +390,22 @@ class Node:
                 await trio.sleep(RETRY_BACKOFF_SECONDS * (attempt + 1))
         self.metrics.errors.labels(kind="push_failed").inc()
 
+    async def _connect(self, peer: PeerName, *, fresh: bool) -> None:
+        """Dial `peer` if needed; `fresh` after a failed stream: a new connection, since the old one may
+        be half-closed (every later stream on it would fail alike, and the send would be lost)."""
+        try:
+            if fresh:
+                await self.service.reconnect(peer)
+            else:
+                await self.service.ensure_connected(peer)
+        except PeerUnreachable:  # none of the addresses it had: the registry's may be newer
+            index = self.peers.by_peer.get(peer)
+            for address in self.peers.addresses.get(index, ()) if index is not None else ():
+                with contextlib.suppress(NetworkError):
+                    await self.service.connect(address)
+                    return
+            raise
+
     async def _request_samples(self, request: RequestSamples) -> None:
         peer = await self._peer_of(request.to)
         samples: list[Sample] = []
@@ -393,6 +413,7 @@ class Node:
         if peer is not None:
             try:
                 with trio.fail_after(SAMPLE_REQUEST_TIMEOUT_SECONDS):
+                    await self.service.ensure_connected(peer)
                     response = await self.service.request_samples(
                         peer, request.data_root, request.coordinates
                     )
@@ -409,13 +430,16 @@ class Node:
         if peer is None:
             log.warning("no address for aggregator", validator=send.to)
             return
+        stream_failed = False
         for attempt in range(SEND_ATTEMPTS):
             try:
                 async with self.outbound_limiter(peer):
                     with trio.fail_after(PUSH_TIMEOUT_SECONDS):
+                        await self._connect(peer, fresh=stream_failed)
                         await self.service.send_attestation(peer, attestation_to_bytes(send.attestation))
                 return
             except (NetworkError, trio.TooSlowError) as error:
+                stream_failed = isinstance(error, PeerUnreachable | PeerDisconnected)
                 log.warning(
                     "attestation not delivered",
                     aggregator=send.to,

@@ -8,7 +8,7 @@
 - `follow`: `das light follow` (gossip, backlog, store);
 - `status_http`: the small JSON status server of `follow`, on trio streams;
 - `verifier`: a KZG verifier that loads the trusted setup in a child process (cold start);
-- `dialing`: connect before the first request; `defaults`: the client defaults (specs/sampling.md);
+- `defaults`: the client defaults (specs/sampling.md);
 - `commands`: the two commands as plain functions, for `network.cli.light`.
 
 A light client is a plain trio program: one `NetworkService` host, no aiohttp, no portal thread.

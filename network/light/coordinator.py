@@ -36,7 +36,6 @@ from network.errors import (
     PeerUnreachable,
 )
 from network.light.defaults import DEFAULT_PARALLEL_REQUESTS
-from network.light.dialing import ensure_connected
 from network.light.directory import CustodyDirectory
 from network.messages import SamplesResponse
 from network.scoring import Offence
@@ -172,14 +171,13 @@ class RoundRunner:
         had a request cancelled (a lost race elsewhere) fails its next stream negotiation ("handshake
         write failed"); one retry on a fresh connection recovers it. A timeout is never retried.
         """
-        await ensure_connected(self._service, peer)
+        await self._service.ensure_connected(peer)
         try:
             return await self._service.request_samples(peer, self.data_root, coordinates)
         except (PeerUnreachable, PeerDisconnected) as error:
             log.info("sample request retried", peer=peer, error=str(error))
             self.stats.retries += 1
-            await self._service.disconnect(peer)  # the old connection may be half-closed
-            await ensure_connected(self._service, peer)
+            await self._service.reconnect(peer)  # the old connection may be half-closed
             return await self._service.request_samples(peer, self.data_root, coordinates)
 
     def _abandon(self, peer: PeerName, error: Exception) -> None:

@@ -19,7 +19,6 @@ from da.header import bytes_to_header, compute_data_root
 from da.types import BlobHeader, DataRoot
 from network.errors import NetworkError
 from network.light.defaults import HEADER_PARALLEL_REQUESTS
-from network.light.dialing import ensure_connected
 from network.light.errors import HeaderUnavailable, NodeRequestFailed
 from network.service import NetworkService
 from network.types import PeerName
@@ -106,7 +105,7 @@ async def fetch_header_from_peers(
             if found:
                 return
             try:
-                await ensure_connected(service, peer)
+                await service.ensure_connected(peer)
                 header = await service.request_header(peer, data_root)
             except NetworkError as error:
                 failures.append(str(error))
