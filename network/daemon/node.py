@@ -412,11 +412,12 @@ class Node:
         missing: list[CellCoordinate] = list(request.coordinates)
         if peer is not None:
             try:
-                with trio.fail_after(SAMPLE_REQUEST_TIMEOUT_SECONDS):
-                    await self.service.ensure_connected(peer)
-                    response = await self.service.request_samples(
-                        peer, request.data_root, request.coordinates
-                    )
+                async with self.outbound_limiter(peer):  # with pushes and attestations: all our requests
+                    with trio.fail_after(SAMPLE_REQUEST_TIMEOUT_SECONDS):
+                        await self.service.ensure_connected(peer)
+                        response = await self.service.request_samples(
+                            peer, request.data_root, request.coordinates
+                        )
                 samples = [s for s in response.results if s is not None]
                 missing = [c for c, s in zip(request.coordinates, response.results, strict=True) if s is None]
             except (NetworkError, trio.TooSlowError) as error:
