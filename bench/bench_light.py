@@ -38,6 +38,7 @@ import trio
 
 from da import encode_blob
 from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
+from da.packing import compute_row_count
 from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
 from network.cli.blob import request, wait_for_certificate
 from network.cli.devnet import _stop_all, create_devnet, node_info, start_node, wait_until_connected
@@ -325,7 +326,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         figures.update(await bench_devnet(args, directory))
     finally:
         _stop_all(directory)
-    figures.update(rows=-(-(args.mib * MIB + 8) // (4096 * 31)), preset="devnet")
+    figures.update(rows=compute_row_count(args.mib * MIB), preset="devnet")
     return figures
 
 

@@ -13,7 +13,7 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -368,27 +368,40 @@ class Node:
         if peer is None:
             log.warning("no address for quorum member", validator=push.to)
             return
+
+        async def push_once() -> None:
+            verdict = await self.service.push_custody(peer, push.header, samples, push.epoch, push.quorum)
+            log.info("custody pushed", validator=push.to, cells=len(samples), verdict=verdict.value)
+
+        await self._send_with_retries(
+            peer, push_once, "custody push failed", "push_failed", validator=push.to
+        )
+
+    async def _send_with_retries(
+        self,
+        peer: PeerName,
+        send: Callable[[], Awaitable[None]],
+        failure_event: str,
+        failure_kind: str,
+        **fields: object,
+    ) -> None:
+        """`send` to `peer` up to `SEND_ATTEMPTS` times with backoff, inside our per-peer outbound limit;
+        after a failed stream the next attempt goes over a fresh connection (see `_connect`)."""
         stream_failed = False
         for attempt in range(SEND_ATTEMPTS):
             try:
                 async with self.outbound_limiter(peer):
                     with trio.fail_after(PUSH_TIMEOUT_SECONDS):
                         await self._connect(peer, fresh=stream_failed)
-                        verdict = await self.service.push_custody(
-                            peer, push.header, samples, push.epoch, push.quorum
-                        )
-                log.info("custody pushed", validator=push.to, cells=len(samples), verdict=verdict.value)
+                        await send()
                 return
             except (NetworkError, trio.TooSlowError) as error:
                 stream_failed = isinstance(error, PeerUnreachable | PeerDisconnected)
                 log.warning(
-                    "custody push failed",
-                    validator=push.to,
-                    attempt=attempt + 1,
-                    error=str(error) or type(error).__name__,
+                    failure_event, **fields, attempt=attempt + 1, error=str(error) or type(error).__name__
                 )
                 await trio.sleep(RETRY_BACKOFF_SECONDS * (attempt + 1))
-        self.metrics.errors.labels(kind="push_failed").inc()
+        self.metrics.errors.labels(kind=failure_kind).inc()
 
     async def _connect(self, peer: PeerName, *, fresh: bool) -> None:
         """Dial `peer` if needed; `fresh` after a failed stream: a new connection, since the old one may
@@ -414,7 +427,7 @@ class Node:
             try:
                 async with self.outbound_limiter(peer):  # with pushes and attestations: all our requests
                     with trio.fail_after(SAMPLE_REQUEST_TIMEOUT_SECONDS):
-                        await self.service.ensure_connected(peer)
+                        await self._connect(peer, fresh=False)
                         response = await self.service.request_samples(
                             peer, request.data_root, request.coordinates
                         )
@@ -431,24 +444,13 @@ class Node:
         if peer is None:
             log.warning("no address for aggregator", validator=send.to)
             return
-        stream_failed = False
-        for attempt in range(SEND_ATTEMPTS):
-            try:
-                async with self.outbound_limiter(peer):
-                    with trio.fail_after(PUSH_TIMEOUT_SECONDS):
-                        await self._connect(peer, fresh=stream_failed)
-                        await self.service.send_attestation(peer, attestation_to_bytes(send.attestation))
-                return
-            except (NetworkError, trio.TooSlowError) as error:
-                stream_failed = isinstance(error, PeerUnreachable | PeerDisconnected)
-                log.warning(
-                    "attestation not delivered",
-                    aggregator=send.to,
-                    attempt=attempt + 1,
-                    error=str(error) or type(error).__name__,
-                )
-                await trio.sleep(RETRY_BACKOFF_SECONDS * (attempt + 1))
-        self.metrics.errors.labels(kind="attestation_send_failed").inc()
+
+        async def send_once() -> None:
+            await self.service.send_attestation(peer, attestation_to_bytes(send.attestation))
+
+        await self._send_with_retries(
+            peer, send_once, "attestation not delivered", "attestation_send_failed", aggregator=send.to
+        )
 
     async def _publish_certificate(self, certificate: bytes) -> None:
         try:

@@ -11,7 +11,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from da.types import ColumnIndex, DataRoot
 from network.cli.devnet import node_info
+from validator.custody import compute_member_custody
+from validator.quorums import compute_quorums
+from validator.registry_sqlite import SqliteRegistry
+from validator.types import Epoch, Quorum, QuorumIndex, ValidatorIndex
 
 VALIDATORS = 8
 DAS_COMMAND = (sys.executable, "-m", "network.cli.main")
@@ -71,3 +76,14 @@ def post(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout), data, certificate
+
+
+def quorum_of(
+    devnet: Path, status: dict[str, Any]
+) -> tuple[Quorum, dict[ValidatorIndex, frozenset[ColumnIndex]]]:
+    """The blob's quorum and each member's custody columns, from the registry (as the client computes)."""
+    root = DataRoot(bytes.fromhex(status["data_root"][2:]))
+    with SqliteRegistry(devnet / "registry.sqlite") as registry:
+        context = registry.get_epoch_context(Epoch(status["epoch"]))
+        quorum = compute_quorums(context, registry.preset)[QuorumIndex(status["quorum"])]
+        return quorum, dict(compute_member_custody(quorum, root, registry.preset))

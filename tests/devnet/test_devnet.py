@@ -18,6 +18,7 @@ import trio
 
 from da import verify_samples
 from da.kzg import load_ckzg_backend
+from da.packing import compute_row_count
 from da.types import CellCoordinate, DataRoot, RowIndex
 from network.cli.devnet import node_info, start_node, stop_node, wait_until_connected
 from network.config import NetworkConfig
@@ -25,11 +26,8 @@ from network.constants import REQUEST_PROTOCOLS
 from network.errors import NetworkError
 from network.service import open_service
 from network.types import PeerName
-from tests.devnet.helpers import VALIDATORS, api, das, http, post
-from validator.custody import compute_member_custody
-from validator.quorums import compute_quorums
-from validator.registry_sqlite import SqliteRegistry
-from validator.types import Epoch, ValidatorIndex
+from tests.devnet.helpers import VALIDATORS, api, das, http, post, quorum_of
+from validator.types import ValidatorIndex
 
 pytestmark = pytest.mark.xdist_group("devnet")
 
@@ -123,11 +121,8 @@ def test_a_sigkilled_validator_still_serves_every_cell_it_attested_to(devnet: Pa
     stop_node(devnet, victim, signal.SIGKILL)
     start_node(devnet, victim)
     wait_until_connected(devnet, list(range(VALIDATORS)))
-    with SqliteRegistry(devnet / "registry.sqlite") as registry:
-        context = registry.get_epoch_context(Epoch(status["epoch"]))
-        quorum = compute_quorums(context, registry.preset)[status["quorum"]]
-        columns = sorted(compute_member_custody(quorum, root, registry.preset)[victim])
-    rows = -(-(300_000 + 8) // (4096 * 31))
+    columns = sorted(quorum_of(devnet, status)[1][victim])
+    rows = compute_row_count(300_000)
     wanted = [CellCoordinate(RowIndex(r), c) for c in columns for r in range(rows)]
     info = node_info(devnet, victim)
     assert info is not None

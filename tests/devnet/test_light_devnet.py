@@ -21,18 +21,16 @@ import pytest
 import trio
 
 from da.constants import CELLS_PER_ROW
-from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
+from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
 from network.cli.devnet import node_info, start_node, stop_node, wait_until_connected
 from network.config import NetworkConfig
 from network.server import ServerPorts
 from network.service import NetworkService, open_service
 from sampling.confidence import compute_samples_needed
-from tests.devnet.helpers import DAS_COMMAND, VALIDATORS, api, das, post
-from validator.custody import compute_member_custody
-from validator.quorums import compute_quorums
+from tests.devnet.helpers import DAS_COMMAND, VALIDATORS, api, das, post, quorum_of
 from validator.registry_sqlite import SqliteRegistry
 from validator.store import NodeStore
-from validator.types import Epoch, Quorum, QuorumIndex, ValidatorIndex
+from validator.types import ValidatorIndex
 
 pytestmark = pytest.mark.xdist_group("devnet")
 
@@ -48,17 +46,6 @@ def light_check(devnet: Path, root: str, *extra: str) -> tuple[int, dict[str, An
     )  # fmt: skip
     assert result.returncode in (0, 1), result.stdout + result.stderr
     return result.returncode, json.loads(result.stdout)
-
-
-def quorum_of(
-    devnet: Path, status: dict[str, Any]
-) -> tuple[Quorum, dict[ValidatorIndex, frozenset[ColumnIndex]]]:
-    """The blob's quorum and each member's custody columns, from the registry (as the client computes)."""
-    root = DataRoot(bytes.fromhex(status["data_root"][2:]))
-    with SqliteRegistry(devnet / "registry.sqlite") as registry:
-        context = registry.get_epoch_context(Epoch(status["epoch"]))
-        quorum = compute_quorums(context, registry.preset)[QuorumIndex(status["quorum"])]
-        return quorum, dict(compute_member_custody(quorum, root, registry.preset))
 
 
 def restart(devnet: Path, indices: Sequence[int]) -> None:
