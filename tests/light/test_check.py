@@ -177,7 +177,7 @@ def test_cells_whose_custodians_fail_are_asked_from_the_other_members(
         assert orphaned, "some served columns are held only by the emptied members"
         for _ in range(3):  # make sure a cell of an orphaned column was drawn
             code, report, _ = das_json(capsys, *check_args(net, "--confidence", "0.999999999"))
-            assert code == 0 and report["verdict"] == "available" and report["missing"] == 0
+            assert code == 0 and report["verdict"] == "available" and report["missing"] == 0, report
             if report["failed"]:
                 break
     assert report["failed"] > 0 and report["invalid"] == 0
