@@ -16,16 +16,16 @@ from pathlib import Path
 
 import psutil
 
-from network.cli.blob import request, wait_for_certificate
-from network.cli.devnet import _state, _stop_all, create_devnet, start_node, wait_until_connected
+from validator.api_client import NodeApiClient
+from validator.devnet import Devnet
 
 SIZES = {"128KiB": 128 * 1024, "1MiB": 1024 * 1024, "2MiB": 2 * 1024 * 1024}
 
 
 def _post_and_wait(api: str, data: bytes) -> float:
     started = time.perf_counter()
-    status = json.loads(request("POST", f"{api}/v1/blobs", data))
-    status = wait_for_certificate(api, status["data_root"], 120.0)
+    node = NodeApiClient(api)
+    status = node.wait_for_certificate(node.post_blob(data)["data_root"], 120.0)
     if status["status"] != "certified":
         raise SystemExit(f"blob not certified: {status}")
     return time.perf_counter() - started
@@ -46,14 +46,14 @@ def main() -> None:
     parser.add_argument("--encoder-workers", type=int, default=0, help="encoder processes per validator")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    directory = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
-    create_devnet(directory, args.validators, 3600.0)
+    devnet = Devnet(Path(tempfile.mkdtemp(prefix="tessera-bench-")))
+    devnet.create(args.validators, 3600.0)
     figures: dict[str, object] = {"validators": args.validators, "posts_per_size": args.posts}
     try:
         started = time.perf_counter()
         for index in range(args.validators):
-            start_node(directory, index, args.encoder_workers)
-        urls = wait_until_connected(directory, list(range(args.validators)))
+            devnet.start_node(index, args.encoder_workers)
+        urls = devnet.wait_until_connected(list(range(args.validators)))
         figures["devnet_up_s"] = round(time.perf_counter() - started, 1)
         api = urls[0]
         for name, size in SIZES.items():
@@ -64,20 +64,21 @@ def main() -> None:
             }
         blobs = [secrets.token_bytes(1024 * 1024) for _ in range(args.sustained)]
         started = time.perf_counter()
-        roots = [json.loads(request("POST", f"{api}/v1/blobs", blob))["data_root"] for blob in blobs]
+        node = NodeApiClient(api)
+        roots = [node.post_blob(blob)["data_root"] for blob in blobs]
         deadline = started + 240.0
         certified = sum(
-            wait_for_certificate(api, root, max(deadline - time.perf_counter(), 1.0))["status"] == "certified"
+            node.wait_for_certificate(root, max(deadline - time.perf_counter(), 1.0))["status"] == "certified"
             for root in roots
         )
         elapsed = time.perf_counter() - started
         figures["sustained_mib_s"] = round(certified / elapsed, 3)
         figures["sustained_certified"] = f"{certified}/{args.sustained}"
-        rss = [psutil.Process(pid).memory_info().rss for pid in _state(directory)["pids"].values()]
+        rss = [psutil.Process(pid).memory_info().rss for pid in devnet.load_state()["pids"].values()]
         figures["peak_rss_mib_per_validator"] = round(max(rss) / 2**20, 1)
         figures["median_rss_mib_per_validator"] = round(statistics.median(rss) / 2**20, 1)
     finally:
-        _stop_all(directory)
+        devnet.stop_all()
     if args.json:
         print(json.dumps(figures, indent=2))
         return

@@ -40,30 +40,30 @@ from da import encode_blob
 from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
 from da.packing import compute_row_count
 from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
-from network.cli.blob import request, wait_for_certificate
-from network.cli.devnet import _stop_all, create_devnet, node_info, start_node, wait_until_connected
 from network.config import NetworkConfig
 from network.constants import compute_network_name
-from network.light.assignment import RegistryCertificateValidator, RegistryView
-from network.light.check import disconnect_all
-from network.light.coordinator import RoundRunner
-from network.light.defaults import DEFAULT_FOLLOW_WORKERS
-from network.light.directory import CustodyDirectory
-from network.light.follow import Follower, FollowOptions
-from network.light.headers import fetch_header_from_peers
-from network.light.verifier import ProcessCellVerifier
 from network.server import ServerPorts
 from network.service import NetworkService, open_service, open_services
+from sampling.client.assignment import RegistryCertificateValidator, RegistryView
+from sampling.client.check import disconnect_all
+from sampling.client.coordinator import RoundRunner
+from sampling.client.defaults import DEFAULT_FOLLOW_WORKERS
+from sampling.client.directory import CustodyDirectory
+from sampling.client.follow import Follower, FollowOptions
+from sampling.client.headers import fetch_header_from_peers
+from sampling.client.verifier import ProcessCellVerifier
 from sampling.sampler import Sampler
 from sampling.store import ResultStore
 from validator.aggregation import AttestationAggregator
+from validator.api_client import NodeApiClient
 from validator.certificate import bytes_to_certificate, certificate_to_bytes
 from validator.custody import compute_member_custody
+from validator.devnet import Devnet
 from validator.keys import SecretKey, compute_proof_of_possession
 from validator.presets import get_preset
 from validator.quorums import compute_quorums
 from validator.registry import RegistryInfo
-from validator.registry_sqlite import SqliteRegistry
+from validator.registry.sqlite import SqliteRegistry
 from validator.signing import compute_attestation_signing_root
 from validator.types import Attestation, Epoch, ValidatorIndex
 from validator.vrf import compute_ballot, compute_genesis_seed
@@ -178,7 +178,7 @@ async def cold_checks(
     command = [
         sys.executable,
         "-m",
-        "network.cli.main",
+        "cli.main",
         "light",
         "check",
         "0x" + data_root.hex(),
@@ -246,10 +246,11 @@ async def follow_burst(
 
 def start_devnet(directory: Path, validators: int) -> None:
     """An N-validator devnet in `directory`, running and connected."""
-    create_devnet(directory, validators, 3600.0)
+    devnet = Devnet(directory)
+    devnet.create(validators, 3600.0)
     for index in range(validators):
-        start_node(directory, index)
-    wait_until_connected(directory, list(range(validators)))
+        devnet.start_node(index)
+    devnet.wait_until_connected(list(range(validators)))
 
 
 def post_certified(api: str, blobs: int, size: int) -> list[bytes]:
@@ -259,12 +260,13 @@ def post_certified(api: str, blobs: int, size: int) -> list[bytes]:
     6 overloads them (bench_devnet measures sustained throughput); here only the certificates matter.
     """
     certificates = []
+    node = NodeApiClient(api)
     for _ in range(blobs):
-        root = json.loads(request("POST", f"{api}/v1/blobs", secrets.token_bytes(size)))["data_root"]
-        status = wait_for_certificate(api, root, 120.0)
+        root = node.post_blob(secrets.token_bytes(size))["data_root"]
+        status = node.wait_for_certificate(root, 120.0)
         if status["status"] != "certified":
             raise RuntimeError(f"blob {root} not certified: {status}")
-        certificates.append(request("GET", f"{api}/v1/blobs/{root}/certificate"))
+        certificates.append(node.get_certificate(root))
     return certificates
 
 
@@ -273,7 +275,7 @@ async def bench_devnet(args: argparse.Namespace, directory: Path) -> dict[str, A
     started = time.perf_counter()
     start_devnet(directory, args.validators)
     up = time.perf_counter() - started
-    api = node_info(directory, 0)["api_url"]  # type: ignore[index]
+    api = Devnet(directory).node_info(0)["api_url"]  # type: ignore[index]
     certificates = post_certified(api, 1 + args.follow, args.mib * MIB)
     network = {"registry": directory / "registry.sqlite", "certificate": directory / "certificate.ssz"}
     network["certificate"].write_bytes(certificates[0])
@@ -325,7 +327,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     try:
         figures.update(await bench_devnet(args, directory))
     finally:
-        _stop_all(directory)
+        Devnet(directory).stop_all()
     figures.update(rows=compute_row_count(args.mib * MIB), preset="devnet")
     return figures
 

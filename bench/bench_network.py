@@ -28,11 +28,11 @@ from da import CellCoordinate, ColumnIndex, RowIndex, encode_blob
 from da.constants import USABLE_BYTES_PER_ROW
 from da.kzg import PRECOMPUTE_FOR_PROVING, load_ckzg_backend
 from da.types import DataRoot, Sample
-from network.api import BridgedNode, build_app, start_api
 from network.bridge import TrioBridge
 from network.server import ServerPorts
 from network.service import NetworkService, open_services
 from network.types import PeerName
+from validator.daemon.api import BridgedNode, build_app, start_api
 
 BATCHES = (1, 16, 128)
 

@@ -1,8 +1,8 @@
-"""Tessera's I/O shell: libp2p host, protocols, gossip, the HTTP API and the `das` command line.
+"""Tessera's libp2p library, used by the validator daemon and the light client alike.
 
 Pure modules (no I/O, testable without sockets): `constants`, `messages`, `framing`, `gossip_rules`,
 `scoring`, `pacing`, `types`, `ports`, `config`. I/O modules: `service` (the host), `server` and `client`
-(request/response), `gossip`, `streams`, `bridge` (trio thread for asyncio callers), `api` (aiohttp).
+(request/response), `gossip`, `streams`, `bridge` (trio thread for asyncio callers), `logs`.
 Import the I/O pieces from their modules; this package exports the pure, typed surface.
 """
 

@@ -1,12 +1,17 @@
-"""Route py-libp2p's stdlib logger through structlog (it otherwise prints to stderr on its own)."""
+"""Logging for every Tessera process: one structlog setup (`configure_logging`), and py-libp2p's stdlib
+logger routed through structlog (it otherwise prints to stderr on its own)."""
 
 from __future__ import annotations
 
 import logging
+import sys
+from typing import Any
 
 import structlog
 
 LIBP2P_LOGGER = "libp2p"
+TIME_FORMAT_JSON = "iso"
+TIME_FORMAT_CONSOLE = "%Y-%m-%d %H:%M:%S"
 
 
 class StructlogHandler(logging.Handler):
@@ -31,3 +36,35 @@ def route_libp2p_logs(level: int = logging.WARNING) -> None:
     handler.setLevel(level)  # some libp2p modules set their own logger to INFO
     logger.setLevel(level)
     logger.propagate = False
+
+
+def _drop_libp2p_records(_logger: object, _method: str, event: structlog.typing.EventDict) -> Any:
+    """py-libp2p's own records (routed through structlog): dropped unless the user asked for detail."""
+    if event.get("event") == "libp2p":
+        raise structlog.DropEvent
+    return event
+
+
+def configure_logging(*, json_lines: bool = False, verbose: bool = True) -> None:
+    """The one structlog setup, to stderr (stdout carries a command's report).
+
+    `json_lines`: JSON records with ISO timestamps, for daemons; otherwise readable console lines.
+    `verbose`: INFO and up with libp2p's own records; otherwise warnings only, without libp2p's.
+    The logger is looked up per use, so tests that swap `sys.stderr` see the records.
+    """
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer()
+    )
+    quiet: list[structlog.types.Processor] = [] if verbose else [_drop_libp2p_records]
+    structlog.configure(
+        processors=[
+            *quiet,
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt=TIME_FORMAT_JSON if json_lines else TIME_FORMAT_CONSOLE),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO if verbose else logging.WARNING),
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
+        cache_logger_on_first_use=False,
+    )

@@ -1,1 +1,3 @@
-"""Tessera's light client: sampling cells to decide availability (built in a later issue)."""
+"""Tessera's light client. The pure core decides availability from sampled cells: `confidence` (the
+exact confidence of k distinct samples), `sampler` (which cells to draw and what the answers mean),
+`backlog` (bounded lag under bursts), `store` (durable results). `client/` runs it over libp2p."""

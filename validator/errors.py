@@ -128,3 +128,18 @@ class UnknownEpoch(RegistryError):
         super().__init__(f"the registry has no seed for epoch {epoch}")
         self._reduce_args = (epoch,)
         self.epoch = epoch
+
+
+class ApiFailure(ValidatorError):
+    """Raised when a validator's HTTP API answers with an error or cannot be reached; `code` is the
+    API's JSON error code (`not_found`, `service_unavailable`, ...) or `unreachable` / `http_error`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self._reduce_args = (code, message)
+        self.code = code
+        self.message = message
+
+
+class DevnetError(ValidatorError):
+    """Raised when a local devnet cannot be created, started or reached; the message says what to do."""

@@ -7,23 +7,22 @@ test that stops validators starts them again before it ends.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from network.cli.devnet import _stop_all, create_devnet, start_node, wait_until_connected
 from tests.devnet.helpers import VALIDATORS
+from validator.devnet import Devnet
 
 
 @pytest.fixture(scope="package")
-def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The devnet's directory, with every validator running and connected."""
-    directory = tmp_path_factory.mktemp("devnet")
-    create_devnet(directory, VALIDATORS, 3600.0)
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """The devnet, with every validator running and connected."""
+    network = Devnet(tmp_path_factory.mktemp("devnet"))
+    network.create(VALIDATORS, 3600.0)
     try:
         for index in range(VALIDATORS):
-            start_node(directory, index)
-        wait_until_connected(directory, list(range(VALIDATORS)))
-        yield directory
+            network.start_node(index)
+        network.wait_until_connected(list(range(VALIDATORS)))
+        yield network
     finally:
-        _stop_all(directory)
+        network.stop_all()

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from da.types import ColumnIndex, DataRoot
-from network.cli.devnet import node_info
 from validator.custody import compute_member_custody
+from validator.devnet import Devnet
 from validator.quorums import compute_quorums
-from validator.registry_sqlite import SqliteRegistry
+from validator.registry.sqlite import SqliteRegistry
 from validator.types import Epoch, Quorum, QuorumIndex, ValidatorIndex
 
 VALIDATORS = 8
-DAS_COMMAND = (sys.executable, "-m", "network.cli.main")
+DAS_COMMAND = (sys.executable, "-m", "cli.main")
 """`das`, run from this checkout's interpreter."""
 
 
@@ -46,15 +46,15 @@ def http(
         return error.code, error.read()
 
 
-def api(devnet: Path, index: int) -> str:
+def api(devnet: Devnet, index: int) -> str:
     """Validator `index`'s HTTP API URL."""
-    info = node_info(devnet, index)
+    info = devnet.node_info(index)
     assert info is not None
     return str(info["api_url"])
 
 
 def post(
-    devnet: Path, tmp_path: Path, size: int, seed: int, node: int = 0
+    devnet: Devnet, tmp_path: Path, size: int, seed: int, node: int = 0
 ) -> tuple[dict[str, Any], bytes, Path]:
     """`das blob post --wait` of `size` seeded random bytes to validator `node`: (status, data, cert file)."""
     data = random.Random(seed).randbytes(size)
@@ -79,11 +79,11 @@ def post(
 
 
 def quorum_of(
-    devnet: Path, status: dict[str, Any]
+    devnet: Devnet, status: dict[str, Any]
 ) -> tuple[Quorum, dict[ValidatorIndex, frozenset[ColumnIndex]]]:
     """The blob's quorum and each member's custody columns, from the registry (as the client computes)."""
     root = DataRoot(bytes.fromhex(status["data_root"][2:]))
-    with SqliteRegistry(devnet / "registry.sqlite") as registry:
+    with SqliteRegistry(devnet.registry_path) as registry:
         context = registry.get_epoch_context(Epoch(status["epoch"]))
         quorum = compute_quorums(context, registry.preset)[QuorumIndex(status["quorum"])]
         return quorum, dict(compute_member_custody(quorum, root, registry.preset))

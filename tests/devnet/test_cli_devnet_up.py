@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from network.cli.devnet import _alive, _state
 from tests.devnet.helpers import DAS_COMMAND, VALIDATORS, das
+from validator.devnet import Devnet
 
 pytestmark = pytest.mark.xdist_group("devnet")
 
@@ -46,7 +46,7 @@ def test_devnet_up_reports_a_certified_and_light_checked_blob_and_stops_on_sigte
         assert "light check: AVAILABLE, confidence 0.99" in report, report
         status = das("devnet", "status", "--dir", str(directory))
         assert status.stdout.count(" running ") == VALIDATORS, status.stdout
-        pids = list(_state(directory)["pids"].values())
+        pids = list(Devnet(directory).load_state()["pids"].values())
         process.send_signal(signal.SIGTERM)
         _, errors = process.communicate(timeout=60)
         assert process.returncode == 0, errors
@@ -55,6 +55,6 @@ def test_devnet_up_reports_a_certified_and_light_checked_blob_and_stops_on_sigte
             process.kill()
             process.communicate(timeout=30)
             das("devnet", "down", "--dir", str(directory))
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(Devnet(directory).is_alive(pid) for pid in pids)
     status = das("devnet", "status", "--dir", str(directory))
     assert status.stdout.count(" stopped ") == VALIDATORS, status.stdout

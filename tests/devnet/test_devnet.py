@@ -20,22 +20,22 @@ from da import verify_samples
 from da.kzg import load_ckzg_backend
 from da.packing import compute_row_count
 from da.types import CellCoordinate, DataRoot, RowIndex
-from network.cli.devnet import node_info, start_node, stop_node, wait_until_connected
 from network.config import NetworkConfig
 from network.constants import REQUEST_PROTOCOLS
 from network.errors import NetworkError
 from network.service import open_service
 from network.types import PeerName
 from tests.devnet.helpers import VALIDATORS, api, das, http, post, quorum_of
+from validator.devnet import Devnet
 from validator.types import ValidatorIndex
 
 pytestmark = pytest.mark.xdist_group("devnet")
 
 
-def test_a_1mib_blob_is_certified_verified_and_retrieved(devnet: Path, tmp_path: Path) -> None:
+def test_a_1mib_blob_is_certified_verified_and_retrieved(devnet: Devnet, tmp_path: Path) -> None:
     status, data, certificate = post(devnet, tmp_path, 1024 * 1024, seed=1)
     assert status["status"] == "certified" and status["signed_slots"] >= status["threshold"] == 6
-    verified = das("cert", "verify", str(certificate), "--registry", str(devnet / "registry.sqlite"))
+    verified = das("cert", "verify", str(certificate), "--registry", str(devnet.registry_path))
     assert verified.returncode == 0 and verified.stdout.startswith("VALID"), verified.stdout
     out = tmp_path / "back.bin"
     got = das("blob", "get", status["data_root"], "-o", str(out), "--node", api(devnet, 5))
@@ -49,7 +49,7 @@ def test_a_1mib_blob_is_certified_verified_and_retrieved(devnet: Path, tmp_path:
     assert b"tessera_certificates_total" in metrics
 
 
-def test_bad_http_input_gets_clear_errors_and_changes_nothing(devnet: Path) -> None:
+def test_bad_http_input_gets_clear_errors_and_changes_nothing(devnet: Devnet) -> None:
     url = api(devnet, 1)
     cases = [
         ("POST", "/v1/blobs", b"x", "text/plain", 415, "unsupported_media_type"),
@@ -74,8 +74,8 @@ def test_bad_http_input_gets_clear_errors_and_changes_nothing(devnet: Path) -> N
     assert b"tessera_blobs_accepted_total 0.0" in metrics
 
 
-def test_garbage_on_every_libp2p_protocol_leaves_the_node_serving(devnet: Path) -> None:
-    info = node_info(devnet, 2)
+def test_garbage_on_every_libp2p_protocol_leaves_the_node_serving(devnet: Devnet) -> None:
+    info = devnet.node_info(2)
     assert info is not None
     outcomes: list[str] = []
 
@@ -97,9 +97,9 @@ def test_garbage_on_every_libp2p_protocol_leaves_the_node_serving(devnet: Path) 
     assert b"tessera_blobs_accepted_total 0.0" in metrics
 
 
-def test_two_of_eight_stopped_still_certify_and_retrieve(devnet: Path, tmp_path: Path) -> None:
+def test_two_of_eight_stopped_still_certify_and_retrieve(devnet: Devnet, tmp_path: Path) -> None:
     for index in (3, 5):
-        assert stop_node(devnet, index)
+        assert devnet.stop_node(index)
     try:
         status, data, _ = post(devnet, tmp_path, 512 * 1024, seed=2)
         assert status["status"] == "certified"
@@ -110,21 +110,21 @@ def test_two_of_eight_stopped_still_certify_and_retrieve(devnet: Path, tmp_path:
         assert out.read_bytes() == data
     finally:
         for index in (3, 5):
-            start_node(devnet, index)
-        wait_until_connected(devnet, list(range(VALIDATORS)))
+            devnet.start_node(index)
+        devnet.wait_until_connected(list(range(VALIDATORS)))
 
 
-def test_a_sigkilled_validator_still_serves_every_cell_it_attested_to(devnet: Path, tmp_path: Path) -> None:
+def test_a_sigkilled_validator_still_serves_every_cell_it_attested_to(devnet: Devnet, tmp_path: Path) -> None:
     status, _, _ = post(devnet, tmp_path, 300_000, seed=3)
     root = DataRoot(bytes.fromhex(status["data_root"][2:]))
     victim = ValidatorIndex(4)
-    stop_node(devnet, victim, signal.SIGKILL)
-    start_node(devnet, victim)
-    wait_until_connected(devnet, list(range(VALIDATORS)))
+    devnet.stop_node(victim, signal.SIGKILL)
+    devnet.start_node(victim)
+    devnet.wait_until_connected(list(range(VALIDATORS)))
     columns = sorted(quorum_of(devnet, status)[1][victim])
     rows = compute_row_count(300_000)
     wanted = [CellCoordinate(RowIndex(r), c) for c in columns for r in range(rows)]
-    info = node_info(devnet, victim)
+    info = devnet.node_info(victim)
     assert info is not None
     kzg = load_ckzg_backend()
     served: list[object] = []
@@ -144,25 +144,25 @@ def test_a_sigkilled_validator_still_serves_every_cell_it_attested_to(devnet: Pa
 
 
 def test_an_aggregator_killed_before_the_certificate_resumes_its_blob_after_a_restart(
-    devnet: Path, tmp_path: Path
+    devnet: Devnet, tmp_path: Path
 ) -> None:
     aggregator, offline = 6, [1, 2, 3]  # 5 of 8 up: below the threshold of 6 signed slots
     blob = tmp_path / "pending.bin"
     blob.write_bytes(random.Random(5).randbytes(200_000))
     try:
         for index in offline:
-            assert stop_node(devnet, index)
+            assert devnet.stop_node(index)
         posted = das("blob", "post", str(blob), "--node", api(devnet, aggregator), "--json")
         assert posted.returncode == 0, posted.stderr
         root = json.loads(posted.stdout)["data_root"]
         time.sleep(2.0)  # dispersal to the members that are up
         status = json.loads(das("blob", "status", root, "--node", api(devnet, aggregator)).stdout)
         assert status["status"] != "certified" and status["signed_slots"] < status["threshold"], status
-        stop_node(devnet, aggregator, signal.SIGKILL)  # a crash: no clean shutdown
+        devnet.stop_node(aggregator, signal.SIGKILL)  # a crash: no clean shutdown
     finally:
         for index in [*offline, aggregator]:
-            start_node(devnet, index)
-        wait_until_connected(devnet, list(range(VALIDATORS)))
+            devnet.start_node(index)
+        devnet.wait_until_connected(list(range(VALIDATORS)))
     # The restarted aggregator resumes the blob from its store and it is certified: posting the same
     # bytes again (idempotent) waits for that certificate.
     again = das(
@@ -171,6 +171,6 @@ def test_an_aggregator_killed_before_the_certificate_resumes_its_blob_after_a_re
     assert again.returncode == 0, again.stdout + again.stderr
     certified = json.loads(again.stdout)
     assert certified["data_root"] == root and certified["status"] == "certified"
-    assert "resuming blob" in (devnet / f"node-{aggregator}.log").read_text()
+    assert "resuming blob" in (devnet.directory / f"node-{aggregator}.log").read_text()
     _, metrics = http("GET", api(devnet, aggregator) + "/metrics")
     assert b"tessera_encode_seconds_count 0.0" in metrics  # resumed from its stored extension

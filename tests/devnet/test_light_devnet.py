@@ -22,14 +22,14 @@ import trio
 
 from da.constants import CELLS_PER_ROW
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
-from network.cli.devnet import node_info, start_node, stop_node, wait_until_connected
 from network.config import NetworkConfig
 from network.server import ServerPorts
 from network.service import NetworkService, open_service
 from sampling.confidence import compute_samples_needed
 from tests.devnet.helpers import DAS_COMMAND, VALIDATORS, api, das, post, quorum_of
-from validator.registry_sqlite import SqliteRegistry
-from validator.store import NodeStore
+from validator.daemon.store import NodeStore
+from validator.devnet import Devnet
+from validator.registry.sqlite import SqliteRegistry
 from validator.types import ValidatorIndex
 
 pytestmark = pytest.mark.xdist_group("devnet")
@@ -38,24 +38,24 @@ CHECK_TIMEOUT_S = 120.0
 """Bound on one `das light check` process (cold start about 3 s; a faulty check a few timeouts)."""
 
 
-def light_check(devnet: Path, root: str, *extra: str) -> tuple[int, dict[str, Any]]:
+def light_check(devnet: Devnet, root: str, *extra: str) -> tuple[int, dict[str, Any]]:
     """`das light check ROOT --registry R --json EXTRA...`: (exit code, the JSON report)."""
     result = das(
-        "light", "check", root, "--registry", str(devnet / "registry.sqlite"), "--json", *extra,
+        "light", "check", root, "--registry", str(devnet.registry_path), "--json", *extra,
         timeout=CHECK_TIMEOUT_S,
     )  # fmt: skip
     assert result.returncode in (0, 1), result.stdout + result.stderr
     return result.returncode, json.loads(result.stdout)
 
 
-def restart(devnet: Path, indices: Sequence[int]) -> None:
+def restart(devnet: Devnet, indices: Sequence[int]) -> None:
     """Start stopped validators again and wait until the whole devnet is connected."""
     for index in indices:
-        start_node(devnet, index)
-    wait_until_connected(devnet, list(range(VALIDATORS)))
+        devnet.start_node(index)
+    devnet.wait_until_connected(list(range(VALIDATORS)))
 
 
-def test_a_certified_blob_is_available_at_the_target(devnet: Path, tmp_path: Path) -> None:
+def test_a_certified_blob_is_available_at_the_target(devnet: Devnet, tmp_path: Path) -> None:
     status, _, certificate = post(devnet, tmp_path, 1024 * 1024, seed=61)
     code, report = light_check(
         devnet, status["data_root"], "--cert", str(certificate), "--confidence", "0.9999"
@@ -68,7 +68,7 @@ def test_a_certified_blob_is_available_at_the_target(devnet: Path, tmp_path: Pat
     assert report["invalid"] == report["missing"] == 0
     assert report["certificate"].startswith("verified")
     # Without --cert: the node's API gives the certificate; the human report says what was reached.
-    result = das("light", "check", status["data_root"], "--registry", str(devnet / "registry.sqlite"),
+    result = das("light", "check", status["data_root"], "--registry", str(devnet.registry_path),
                  "--node", api(devnet, 4), timeout=CHECK_TIMEOUT_S)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("AVAILABLE: " + status["data_root"])
@@ -76,7 +76,7 @@ def test_a_certified_blob_is_available_at_the_target(devnet: Path, tmp_path: Pat
 
 
 def test_the_encoding_node_keeps_a_blob_available_and_without_it_the_check_exits_1(
-    devnet: Path, tmp_path: Path
+    devnet: Devnet, tmp_path: Path
 ) -> None:
     aggregator = 7  # the blob is posted to 7, which encodes it and stores its whole extension
     status, _, certificate = post(devnet, tmp_path, 256 * 1024, seed=62, node=aggregator)
@@ -88,14 +88,14 @@ def test_the_encoding_node_keeps_a_blob_available_and_without_it_the_check_exits
     stopped = [index for index in range(VALIDATORS) if index not in (*keep, aggregator)]
     try:
         for index in stopped:
-            assert stop_node(devnet, index)
+            assert devnet.stop_node(index)
         # The custodians of most columns are down, but the certified blob's encoder serves every cell.
         code, report = light_check(devnet, status["data_root"], "--cert", str(certificate), "--timeout", "2")
         assert code == 0, report
         assert report["verdict"] == "available" and report["missing"] == 0
         assert len(report["peers_abandoned"]) >= 1  # stopped custodians were tried first
         # Without the encoder too, more than half of the columns are gone.
-        assert stop_node(devnet, aggregator)
+        assert devnet.stop_node(aggregator)
         stopped.append(aggregator)
         code, report = light_check(devnet, status["data_root"], "--cert", str(certificate), "--timeout", "2")
     finally:
@@ -107,28 +107,28 @@ def test_the_encoding_node_keeps_a_blob_available_and_without_it_the_check_exits
 
 
 def test_a_peer_serving_corrupted_cells_is_rejected_and_its_cells_fetched_elsewhere(
-    devnet: Path, tmp_path: Path
+    devnet: Devnet, tmp_path: Path
 ) -> None:
     status, _, certificate = post(devnet, tmp_path, 512 * 1024, seed=63)
     quorum, custody = quorum_of(devnet, status)
     byzantine = 3
     assert byzantine in quorum.members and custody[ValidatorIndex(byzantine)]
-    info = node_info(devnet, byzantine)
+    info = devnet.node_info(byzantine)
     assert info is not None
-    assert stop_node(devnet, byzantine)
-    store = NodeStore(devnet / f"node-{byzantine}" / "node.sqlite")
+    assert devnet.stop_node(byzantine)
+    store = NodeStore(devnet.directory / f"node-{byzantine}" / "node.sqlite")
     liar = CorruptingStore(store)
     outcome: dict[str, Any] = {}
 
     async def scenario() -> None:
-        config = NetworkConfig(identity_path=devnet / f"node-{byzantine}" / "identity.key")
+        config = NetworkConfig(identity_path=devnet.directory / f"node-{byzantine}" / "identity.key")
         async with open_service(config, ServerPorts(samples=liar, headers=liar)) as service:
             assert service.peer_id == info["peer_id"]  # the validator's own identity
             publish_endpoint(devnet, byzantine, service)
             with trio.fail_after(CHECK_TIMEOUT_S):
                 process = await trio.run_process(
                     [*DAS_COMMAND, "light", "check", status["data_root"], "--registry",
-                     str(devnet / "registry.sqlite"), "--cert", str(certificate), "--json"],
+                     str(devnet.registry_path), "--cert", str(certificate), "--json"],
                     capture_stdout=True, capture_stderr=True, check=False,
                 )  # fmt: skip
             outcome.update(code=process.returncode, stdout=process.stdout, stderr=process.stderr)
@@ -147,10 +147,10 @@ def test_a_peer_serving_corrupted_cells_is_rejected_and_its_cells_fetched_elsewh
     assert report["verified"] >= report["needed"]
 
 
-def test_a_peer_that_never_answers_is_abandoned_after_the_timeout(devnet: Path, tmp_path: Path) -> None:
+def test_a_peer_that_never_answers_is_abandoned_after_the_timeout(devnet: Devnet, tmp_path: Path) -> None:
     status, _, certificate = post(devnet, tmp_path, 512 * 1024, seed=64)
     frozen = 5
-    info = node_info(devnet, frozen)
+    info = devnet.node_info(frozen)
     assert info is not None
     os.kill(info["pid"], signal.SIGSTOP)  # the process hangs: its port accepts, nothing answers
     try:
@@ -159,7 +159,7 @@ def test_a_peer_that_never_answers_is_abandoned_after_the_timeout(devnet: Path, 
         )
     finally:
         os.kill(info["pid"], signal.SIGCONT)
-    wait_until_connected(devnet, list(range(VALIDATORS)))
+    devnet.wait_until_connected(list(range(VALIDATORS)))
     assert code == 0, report
     assert report["peers_abandoned"].get(info["peer_id"]) in {"PeerTimeout", "PeerUnreachable"}, report
     assert report["verdict"] == "available" and report["missing"] == 0
@@ -195,7 +195,7 @@ def _flip(cell: bytes) -> Any:
     return type(cell)(bytes(altered))
 
 
-def publish_endpoint(devnet: Path, index: int, service: NetworkService) -> None:
+def publish_endpoint(devnet: Devnet, index: int, service: NetworkService) -> None:
     """Point validator `index`'s registry entry at `service`, as its daemon does at start."""
-    with SqliteRegistry(devnet / "registry.sqlite") as registry:
+    with SqliteRegistry(devnet.registry_path) as registry:
         registry.update_endpoint(ValidatorIndex(index), service.peer_id, tuple(service.listen_addrs))

@@ -28,8 +28,8 @@ from network.messages import (
 )
 from network.scoring import Offence, ScoreBook
 from network.server import RequestServer, ServerPorts
+from tests.da.test_spec_das_core import evaluate_integer_expression, get_section, parse_constant_tables
 from tests.network.conftest import FAST, DictSampleStore, PrefixAttestationSink
-from tests.test_spec_das_core import evaluate_integer_expression, get_section, parse_constant_tables
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "specs" / "p2p-interface.md"
 

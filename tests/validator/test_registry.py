@@ -13,7 +13,7 @@ from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import compute_proof_of_possession
 from validator.presets import DEVNET
 from validator.registry import RegistryInfo, compute_epoch
-from validator.registry_sqlite import SqliteRegistry
+from validator.registry.sqlite import SqliteRegistry
 from validator.types import Epoch, Seed, ValidatorIndex
 from validator.vrf import compute_ballot, compute_next_seed
 

@@ -22,7 +22,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.test_spec_das_core import evaluate_integer_expression
+from tests.da.test_spec_das_core import evaluate_integer_expression
 from validator import certificate, keys, keystore, registry, signing
 from validator.presets import DEVNET, MAINNET, PRESETS, Preset, get_preset
 from validator.security import compute_custody_failure_bound

@@ -1,0 +1,97 @@
+"""`das blob post | status | get`: a sequencer's view of a validator's HTTP API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from cli.progress import Progress
+from validator.api_client import NodeApiClient
+from validator.errors import ApiFailure
+
+DEFAULT_NODE = "http://127.0.0.1:8545"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `das blob ...`."""
+    parser = subparsers.add_parser("blob", help="post blobs to a validator and fetch them back")
+    commands = parser.add_subparsers(title="blob commands", metavar="COMMAND", required=True)
+    post = commands.add_parser(
+        "post",
+        help="post a blob file to a validator",
+        description="Post FILE's bytes to a validator's "
+        "HTTP API. Posting the same bytes again returns the same data root and never disperses twice. "
+        "With --wait, follow the blob until it is certified (exit 0) or fails (exit 1).",
+    )
+    post.add_argument("file", type=Path, help="the blob (at most 2 MiB by default)")
+    post.add_argument("--node", default=DEFAULT_NODE, help=f"validator API URL (default {DEFAULT_NODE})")
+    post.add_argument("--wait", action="store_true", help="wait for the availability certificate")
+    post.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait with --wait (default 120)"
+    )
+    post.add_argument("--cert-out", type=Path, help="with --wait, write the certificate (SSZ) here")
+    post.add_argument("--json", action="store_true", help="print JSON")
+    post.set_defaults(run=run_post)
+    status = commands.add_parser("status", help="a blob's status on a validator")
+    status.add_argument("data_root", help="0x-prefixed data root")
+    status.add_argument("--node", default=DEFAULT_NODE, help="validator API URL")
+    status.set_defaults(run=run_status)
+    get = commands.add_parser("get", help="fetch a blob's bytes (recovered from custodians when needed)")
+    get.add_argument("data_root", help="0x-prefixed data root")
+    get.add_argument("-o", "--output", type=Path, required=True, help="file to write")
+    get.add_argument("--node", default=DEFAULT_NODE, help="validator API URL")
+    get.set_defaults(run=run_get)
+
+
+def run_post(args: argparse.Namespace) -> int:
+    """Post, and optionally wait for the certificate."""
+    try:
+        data = args.file.read_bytes()
+        node = NodeApiClient(args.node)
+        started = time.monotonic()
+        status = node.post_blob(data)
+        if args.wait:
+            status = node.wait_for_certificate(status["data_root"], args.timeout, Progress("signed slots"))
+            if status["status"] == "certified" and args.cert_out:
+                args.cert_out.write_bytes(node.get_certificate(status["data_root"]))
+        status["elapsed_s"] = round(time.monotonic() - started, 3)
+    except ApiFailure as error:
+        print(f"das: error: {error}", file=sys.stderr)
+        return EXIT_USAGE if error.code != "service_unavailable" else EXIT_FAILED
+    if args.json:
+        print(json.dumps(status))
+    else:
+        print(f"data root   {status['data_root']}")
+        signed = f"{status.get('signed_slots', 0)}/{status.get('threshold', '?')} slots"
+        print(f"status      {status['status']} ({signed})")
+        where = f"epoch {status.get('epoch')}  quorum {status.get('quorum')}"
+        print(f"dispersal   {where}  in {status['elapsed_s']:.2f} s")
+    if args.wait and status["status"] != "certified":
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print a blob's status as JSON."""
+    try:
+        print(json.dumps(NodeApiClient(args.node).get_status(args.data_root)))
+    except ApiFailure as error:
+        print(f"das: error: {error}", file=sys.stderr)
+        return EXIT_FAILED if error.code == "not_found" else EXIT_USAGE
+    return EXIT_OK
+
+
+def run_get(args: argparse.Namespace) -> int:
+    """Write a blob's bytes to a file."""
+    try:
+        data = NodeApiClient(args.node).get_data(args.data_root, timeout=120.0)
+    except ApiFailure as error:
+        print(f"das: error: {error}", file=sys.stderr)
+        return EXIT_FAILED if error.code in {"not_found", "service_unavailable"} else EXIT_USAGE
+    args.output.write_bytes(data)
+    print(f"wrote {len(data)} bytes to {args.output}")
+    return EXIT_OK

@@ -1,0 +1,416 @@
+"""`das light check | follow`: the light client (sampling, confidence, following certificates).
+
+Exit codes of `check` (part of the interface, DESIGN.md section 1): 0 available at the target
+confidence, 1 judged unavailable or below the target (the confidence reached is printed), 2 usage or
+network error (bad arguments, registry missing, certificate invalid, header unobtainable).
+
+This module imports nothing heavy at load time: `check` first forks the KZG verifier (which loads
+the trusted setup on the other core), and only then imports libp2p and runs the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from cli.common import positive_int
+from da.errors import DAError
+from da.kzg import CellVerifier, load_ckzg_backend
+from da.types import DataRoot
+from network.errors import NetworkError
+from network.logs import configure_logging
+from sampling.client.defaults import (
+    DEFAULT_FOLLOW_BACKLOG,
+    DEFAULT_FOLLOW_WORKERS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_PARALLEL_REQUESTS,
+    DEFAULT_PEER_TIMEOUT_SECONDS,
+    DEFAULT_REGISTRY_PEERS,
+    DEFAULT_TARGET_CONFIDENCE,
+)
+from sampling.client.request import CheckRequest
+from sampling.client.verifier import ProcessCellVerifier, can_fork
+from validator.errors import ValidatorError
+from validator.types import Epoch, QuorumIndex
+
+if TYPE_CHECKING:
+    from sampling.client.check import CheckReport, ProgressCallback
+    from sampling.client.commands import FollowStarted
+    from sampling.client.coordinator import SamplingStats
+    from sampling.sampler import SamplingSummary
+    from sampling.store import StoredResult
+
+EXIT_AVAILABLE = 0
+EXIT_UNAVAILABLE = 1
+EXIT_USAGE = 2
+
+
+# --- argument types -----------------------------------------------------------------------------
+
+
+def data_root_arg(text: str) -> bytes:
+    """argparse type: a data root as 64 hex digits, with or without 0x."""
+    digits = text.strip().removeprefix("0x").removeprefix("0X")
+    try:
+        root = bytes.fromhex(digits)
+    except ValueError:
+        root = b""
+    if len(root) != 32:
+        raise argparse.ArgumentTypeError(f"a data root is 32 bytes in hex (0x + 64 digits), got {text!r}")
+    return root
+
+
+def confidence_arg(text: str) -> float:
+    """argparse type: a confidence strictly between 0 and 1."""
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"confidence must be strictly between 0 and 1, got {text}")
+    return value
+
+
+def seconds_arg(text: str) -> float:
+    """argparse type: a positive number of seconds."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def non_negative_arg(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def http_address_arg(text: str) -> tuple[str, int]:
+    """argparse type: HOST:PORT for the status API (PORT 0 picks a free port)."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, e.g. 127.0.0.1:8081, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `das light ...`."""
+    parser = subparsers.add_parser("light", help="light client: check availability by sampling")
+    commands = parser.add_subparsers(title="light commands", metavar="COMMAND", required=True)
+
+    check = commands.add_parser(
+        "check",
+        help="sample a blob's cells and judge its availability (exit 0 available, 1 not, 2 error)",
+        description="Get and verify the blob's header (its hash_tree_root must equal DATA_ROOT) and its "
+        "certificate, find its custodians (the certificate's quorum and the public custody function), "
+        "draw random cells with secrets.SystemRandom, fetch them from the custodians over libp2p and "
+        "verify every KZG proof. Exit 0 when the confidence target is met, 1 when the blob is judged "
+        "unavailable or below the target (the confidence reached is printed), 2 on a usage or network "
+        "error.",
+    )
+    check.add_argument("data_root", type=data_root_arg, metavar="DATA_ROOT", help="0x + 64 hex digits")
+    check.add_argument("--registry", type=Path, required=True, help="registry file (validators, epochs)")
+    check.add_argument("--cert", type=Path, metavar="FILE", help="certificate (SSZ bytes, or 0x-hex text)")
+    check.add_argument("--epoch", type=non_negative_arg, help="the blob's epoch (when no certificate)")
+    check.add_argument("--quorum", type=non_negative_arg, help="the blob's quorum (when no certificate)")
+    sources = check.add_mutually_exclusive_group()
+    sources.add_argument(
+        "--node", metavar="URL", help="a node's HTTP API for the header (and the certificate if no --cert)"
+    )
+    sources.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="MADDR",
+        help="a libp2p peer (/ip4/.../tcp/.../p2p/ID) to get the header from; repeatable",
+    )
+    check.add_argument(
+        "--confidence",
+        type=confidence_arg,
+        default=DEFAULT_TARGET_CONFIDENCE,
+        help=f"target confidence (default {DEFAULT_TARGET_CONFIDENCE})",
+    )
+    check.add_argument(
+        "--timeout",
+        type=seconds_arg,
+        default=DEFAULT_PEER_TIMEOUT_SECONDS,
+        metavar="S",
+        help="seconds a peer has to answer (dialling included) before it is abandoned "
+        f"(default {DEFAULT_PEER_TIMEOUT_SECONDS:g})",
+    )
+    check.add_argument(
+        "--attempts",
+        type=positive_int,
+        default=DEFAULT_MAX_ATTEMPTS,
+        help=f"custodians tried per cell at most (default {DEFAULT_MAX_ATTEMPTS})",
+    )
+    check.add_argument(
+        "--parallel", type=positive_int, default=DEFAULT_PARALLEL_REQUESTS, help="requests in flight at once"
+    )
+    check.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    check.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    check.set_defaults(run=run_check_command)
+
+    follow = commands.add_parser(
+        "follow",
+        help="sample every certificate announced on gossip; persist results; serve a status API",
+        description="Subscribe to the network's certificate gossip topic, verify each certificate against "
+        "the registry, sample its blob, and store the result per data root in --db (SQLite). A restart "
+        "resumes pending roots and never samples a finished one again. When sampling falls behind, the "
+        "oldest waiting roots are dropped and the lag is shown. With --http, serves GET /v1/status and "
+        "GET /v1/blobs/0x{root} as JSON. Ctrl-C (or SIGTERM) stops cleanly.",
+    )
+    follow.add_argument("--registry", type=Path, required=True, help="registry file")
+    follow.add_argument("--db", type=Path, required=True, metavar="FILE", help="results database (SQLite)")
+    follow.add_argument(
+        "--peer", action="append", default=[], metavar="MADDR", help="a peer to join gossip through"
+    )
+    follow.add_argument(
+        "--registry-peers",
+        type=non_negative_arg,
+        default=DEFAULT_REGISTRY_PEERS,
+        metavar="N",
+        help=f"also connect to N validators from the registry (default {DEFAULT_REGISTRY_PEERS})",
+    )
+    follow.add_argument(
+        "--http", type=http_address_arg, metavar="HOST:PORT", help="serve the status API, e.g. 127.0.0.1:8081"
+    )
+    follow.add_argument(
+        "--confidence", type=confidence_arg, default=DEFAULT_TARGET_CONFIDENCE, help="target confidence"
+    )
+    follow.add_argument(
+        "--timeout",
+        type=seconds_arg,
+        default=DEFAULT_PEER_TIMEOUT_SECONDS,
+        metavar="S",
+        help="per-peer timeout",
+    )
+    follow.add_argument(
+        "--workers",
+        type=positive_int,
+        default=DEFAULT_FOLLOW_WORKERS,
+        help=f"roots sampled at once (default {DEFAULT_FOLLOW_WORKERS})",
+    )
+    follow.add_argument(
+        "--backlog",
+        type=positive_int,
+        default=DEFAULT_FOLLOW_BACKLOG,
+        help=f"roots waiting at most; the oldest are dropped (default {DEFAULT_FOLLOW_BACKLOG})",
+    )
+    follow.add_argument(
+        "--network",
+        metavar="NAME",
+        help="network name of the gossip topics (default: tessera-CHAIN_ID, as the validators use)",
+    )
+    follow.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    follow.set_defaults(run=run_follow_command)
+
+
+# --- shared helpers -------------------------------------------------------------------------------
+
+
+def _error(command: str, message: str) -> int:
+    print(f"das light {command}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def read_certificate_file(path: Path) -> bytes:
+    """A certificate file's bytes: raw SSZ, or 0x-prefixed hex text."""
+    raw = path.read_bytes()
+    text = raw.strip()
+    if text.startswith(b"0x"):
+        try:
+            return bytes.fromhex(text[2:].decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            return raw  # not hex after all: let the decoder say what is wrong
+    return raw
+
+
+def start_verifier() -> CellVerifier:
+    """The KZG verifier: a forked child loading the trusted setup in parallel, where fork exists."""
+    return ProcessCellVerifier() if can_fork() else load_ckzg_backend()
+
+
+def _close(verifier: CellVerifier) -> None:
+    if isinstance(verifier, ProcessCellVerifier):
+        verifier.close()
+
+
+class SamplingProgress:
+    """One progress line on stderr, redrawn in place; only on a terminal."""
+
+    def __init__(self, data_root: bytes, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty()
+        self.label = f"0x{data_root[:4].hex()}..{data_root[-2:].hex()}"
+        self.started = time.monotonic()
+        self.drawn = False
+
+    def __call__(self, summary: SamplingSummary, stats: SamplingStats) -> None:
+        """Redraw after each round."""
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.started
+        self.stream.write(
+            f"\rsampling {self.label}  verified {summary.verified}/{summary.needed}  "
+            f"failed {summary.failed}  missing {summary.missing}  confidence {summary.confidence:.6f}  "
+            f"peers {len(stats.peers_asked) - len(stats.abandoned)}/{len(stats.peers_asked)}  {elapsed:4.1f}s"
+        )
+        self.stream.flush()
+        self.drawn = True
+
+    def finish(self) -> None:
+        """End the line so the report starts on its own."""
+        if self.enabled and self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# --- check ----------------------------------------------------------------------------------------
+
+
+def print_check_report(report: CheckReport) -> None:
+    """The human-readable report."""
+    s = report.summary
+    verdict = "AVAILABLE" if report.available else "UNAVAILABLE"
+    if report.available:
+        why = "target reached"
+    elif s.served_columns < 64:
+        why = f"only {s.served_columns} of 128 columns have a custodian: the blob cannot be rebuilt"
+    elif s.missing:
+        why = f"{s.missing} sampled cell(s) could not be obtained from any custodian"
+    else:
+        why = "below the target"
+    stats = report.stats
+    timings = report.timings
+    print(f"{verdict}: 0x{report.data_root.hex()}")
+    print(f"  confidence  {s.confidence:.6f} (target {s.target}); {why}")
+    print(
+        f"  samples     tried {s.tried}, verified {s.verified}, failed {s.failed} "
+        f"({s.invalid} invalid), missing {s.missing}; needed {s.needed}"
+    )
+    print(f"  blob        {report.rows} row(s); {s.served_columns} of 128 columns held by custodians")
+    print(
+        f"  custodians  {report.custodians} in epoch {report.epoch} quorum {report.quorum}; "
+        f"{len(stats.peers_asked)} asked, {len(stats.abandoned)} abandoned; "
+        f"{stats.rounds} round(s), {stats.kzg_batches} KZG batch(es)"
+    )
+    print(f"  header      from {report.header_source}")
+    print(f"  certificate {report.certificate}")
+    print(
+        f"  elapsed     {timings.get('total', 0.0):.3f} s (header {timings.get('header', 0.0):.3f} s, "
+        f"sampling {timings.get('sampling', 0.0):.3f} s)"
+    )
+
+
+def run_light_check(request: CheckRequest, progress: ProgressCallback | None = None) -> CheckReport:
+    """One check with its own KZG verifier (forked first, so the trusted setup loads on the other
+    core while libp2p is imported and the custodians are dialled); raises as `run_check` does."""
+    verifier = start_verifier()
+    try:
+        from sampling.client import commands  # noqa: PLC0415 - libp2p loads while the setup does
+
+        return commands.check(request, verifier, progress)
+    finally:
+        _close(verifier)
+
+
+def run_check_command(args: argparse.Namespace) -> int:
+    """`das light check`."""
+    configure_logging(verbose=args.verbose)
+    if (args.epoch is None) != (args.quorum is None):
+        return _error("check", "--epoch and --quorum go together")
+    if args.cert is None and args.epoch is None and args.node is None:
+        return _error(
+            "check", "cannot tell who holds this blob: give --cert FILE, --epoch E --quorum Q, or --node URL"
+        )
+    if not args.registry.is_file():
+        return _error("check", f"no registry at {args.registry}")
+    try:
+        certificate = read_certificate_file(args.cert) if args.cert is not None else None
+    except OSError as error:
+        return _error("check", f"cannot read the certificate: {error}")
+    request = CheckRequest(
+        data_root=DataRoot(args.data_root),
+        registry=args.registry,
+        certificate=certificate,
+        epoch=None if args.epoch is None else Epoch(args.epoch),
+        quorum=None if args.quorum is None else QuorumIndex(args.quorum),
+        node_url=args.node,
+        peers=tuple(args.peer),
+        target=args.confidence,
+        timeout=args.timeout,
+        max_attempts=args.attempts,
+        parallel=args.parallel,
+    )
+    progress = SamplingProgress(args.data_root)
+    try:
+        report = run_light_check(request, progress)
+    except (NetworkError, ValidatorError, DAError) as error:
+        progress.finish()
+        return _error("check", str(error))
+    progress.finish()
+    if args.json:
+        print(json.dumps(report.to_json(), sort_keys=True))
+    else:
+        print_check_report(report)
+    return EXIT_AVAILABLE if report.available else EXIT_UNAVAILABLE
+
+
+# --- follow ---------------------------------------------------------------------------------------
+
+
+def print_result(result: StoredResult, seconds: float, stats: SamplingStats | None) -> None:
+    """One line per finished data root."""
+    failures = sum(result.column_failures.values())
+    print(
+        f"{result.status.upper():<11} 0x{result.data_root.hex()}  confidence {result.confidence:.6f}  "
+        f"verified {result.verified}  failed {failures}  missing {result.missing}  {seconds:.2f}s",
+        flush=True,
+    )
+
+
+def print_started(started: FollowStarted) -> None:
+    """What a started follower prints."""
+    print(f"following {started.topic} as {started.peer_id}", flush=True)
+    print(f"results   {started.finished_before} finished before, {started.resumed} resumed", flush=True)
+    if started.status_url is not None:
+        print(f"status    {started.status_url}", flush=True)
+
+
+def run_follow_command(args: argparse.Namespace) -> int:
+    """`das light follow`: exit 0 after a clean stop (Ctrl-C or SIGTERM)."""
+    configure_logging(verbose=args.verbose)
+    if not args.registry.is_file():
+        return _error("follow", f"no registry at {args.registry}")
+    verifier = start_verifier()
+    try:
+        from sampling.client import commands  # noqa: PLC0415 - libp2p loads while the setup does
+        from sampling.client.follow import FollowOptions  # noqa: PLC0415
+
+        settings = commands.FollowSettings(
+            registry=args.registry,
+            db=args.db,
+            peers=tuple(args.peer),
+            registry_peers=args.registry_peers,
+            http=args.http,
+            network_name=args.network,
+            options=FollowOptions(
+                target=args.confidence, timeout=args.timeout, workers=args.workers, backlog=args.backlog
+            ),
+        )
+        try:
+            stopped = commands.follow(settings, verifier, print_started, print_result)
+        except (NetworkError, ValidatorError, DAError, OSError) as error:
+            return _error("follow", str(error))
+    finally:
+        _close(verifier)
+    reason = f" on {stopped.signal_name}" if stopped.signal_name else ""
+    print(
+        f"stopped{reason}: {stopped.finished} sampled this run, "
+        f"{stopped.waiting} waiting (resumed on restart)"
+    )
+    return 0

@@ -1,0 +1,168 @@
+"""`das validator keygen | genesis | stake`: keys, a genesis registry, deposits and withdrawals."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from cli.common import add_password_options, get_password, positive_int
+from cli.progress import Progress
+from validator.devnet import LIGHT_SCRYPT
+from validator.errors import KeystoreExists, RegistryError
+from validator.keys import SecretKey, compute_proof_of_possession
+from validator.keystore import (
+    decrypt_keystore,
+    encrypt_keystore,
+    get_keystore_pubkey,
+    read_keystore,
+    write_keystore,
+)
+from validator.presets import PRESETS, get_preset
+from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, compute_epoch
+from validator.registry.genesis import GenesisSpec, create_genesis
+from validator.registry.sqlite import SqliteRegistry
+from validator.types import Epoch, ValidatorIndex
+
+REGISTRY_FILE = "registry.sqlite"
+DEFAULT_CHAIN_ID = 31337
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `das validator ...`."""
+    parser = subparsers.add_parser("validator", help="validator keys, genesis and stake")
+    commands = parser.add_subparsers(title="validator commands", metavar="COMMAND", required=True)
+
+    keygen = commands.add_parser(
+        "keygen",
+        help="create a BLS key in an encrypted EIP-2335 keystore",
+        description="Generate a BLS12-381 key and write it to an EIP-2335 keystore (scrypt + AES-128-CTR). "
+        "Prints the public key and its proof of possession; the secret never leaves the keystore.",
+    )
+    keygen.add_argument("--out", required=True, type=Path, help="keystore file to create (never overwritten)")
+    keygen.add_argument(
+        "--light-kdf", action="store_true", help="weaker scrypt (n=2^14) for throwaway devnet keys"
+    )
+    add_password_options(keygen)
+    keygen.set_defaults(run=run_keygen)
+
+    genesis = commands.add_parser(
+        "genesis",
+        help="create a registry (and keys) for N validators",
+        description="Create DIR/registry.sqlite with N validators staked from epoch 0, their epoch-0 "
+        "ballots and the genesis seed, and DIR/keys/validator-I.json keystores for them.",
+    )
+    genesis.add_argument("--validators", type=positive_int, required=True, help="number of validators")
+    genesis.add_argument("--dir", type=Path, required=True, help="directory to create the network in")
+    genesis.add_argument("--preset", choices=sorted(PRESETS), default="devnet", help="protocol preset")
+    genesis.add_argument("--chain-id", type=positive_int, default=DEFAULT_CHAIN_ID, help="chain id")
+    genesis.add_argument("--epoch-seconds", type=float, default=600.0, help="epoch length in seconds")
+    genesis.add_argument("--slots", type=positive_int, default=1, help="slots of stake per validator")
+    genesis.add_argument("--light-kdf", action="store_true", help="weaker scrypt for throwaway devnet keys")
+    add_password_options(genesis)
+    genesis.set_defaults(run=run_genesis)
+
+    stake = commands.add_parser(
+        "stake",
+        help=f"register or change stake (effective {STAKE_ACTIVATION_DELAY_EPOCHS} epochs later)",
+        description="Deposit stake for the keystore's validator (registering it with its proof of "
+        "possession if new), or withdraw with --withdraw. Changes take effect "
+        f"{STAKE_ACTIVATION_DELAY_EPOCHS} epochs later, after an epoch seed nobody could know today.",
+    )
+    stake.add_argument("--registry", type=Path, required=True, help="registry file")
+    stake.add_argument("--keystore", type=Path, required=True, help="the validator's keystore")
+    stake.add_argument(
+        "--amount", type=positive_int, required=True, help="stake units to deposit or withdraw"
+    )
+    stake.add_argument("--withdraw", action="store_true", help="withdraw instead of deposit")
+    stake.add_argument("--peer-id", default="", help="libp2p peer id to record when registering")
+    stake.add_argument(
+        "--multiaddr", action="append", default=[], help="listen address to record (repeatable)"
+    )
+    add_password_options(stake)
+    stake.set_defaults(run=run_stake)
+
+    run = commands.add_parser(
+        "run",
+        help="run the validator daemon",
+        description="Run one validator: libp2p service, validator core, durable store, HTTP API "
+        "(POST /v1/blobs, GET /v1/blobs/{root}[/certificate|/header|/data], /metrics), encoder pool. "
+        "Stops cleanly on SIGINT/SIGTERM.",
+    )
+    run.add_argument("--config", type=Path, required=True, help="daemon config file (TOML)")
+    run.set_defaults(run=run_validator)
+
+
+def run_validator(args: argparse.Namespace) -> int:
+    """Run the daemon (imports the daemon only here: it pulls in trio, libp2p and aiohttp)."""
+    from validator.daemon.config import load_config  # noqa: PLC0415
+    from validator.daemon.main import run_daemon  # noqa: PLC0415
+
+    return run_daemon(load_config(args.config))
+
+
+def run_keygen(args: argparse.Namespace) -> int:
+    """Create one keystore."""
+    if args.out.exists():
+        raise KeystoreExists(str(args.out))
+    password = get_password(args, confirm=True)
+    secret_key = SecretKey.generate()
+    keystore = encrypt_keystore(secret_key, password, kdf_params=LIGHT_SCRYPT if args.light_kdf else None)
+    write_keystore(args.out, keystore)
+    print(f"keystore    {args.out}")
+    print(f"pubkey      0x{secret_key.pubkey.hex()}")
+    print(f"pop         0x{compute_proof_of_possession(secret_key).hex()}")
+    return 0
+
+
+def run_genesis(args: argparse.Namespace) -> int:
+    """Create keys and a registry for N validators, with epoch-0 ballots."""
+    preset = get_preset(args.preset)
+    spec = GenesisSpec(
+        validators=args.validators,
+        password=get_password(args, confirm=True),
+        preset=preset.name,
+        chain_id=args.chain_id,
+        epoch_seconds=args.epoch_seconds,
+        slots=args.slots,
+        kdf_params=LIGHT_SCRYPT if args.light_kdf else None,
+        key_description=f"tessera {preset.name} validator",
+    )
+    registry_path = create_genesis(args.dir, spec, Progress("creating validators"))
+    print(f"preset      {preset.name}")
+    print(f"registry    {registry_path}")
+    print(f"validators  {args.validators} x {args.slots} slot(s), chain id {spec.chain_id}")
+    print(f"keys        {args.dir / 'keys'}")
+    return 0
+
+
+def run_stake(args: argparse.Namespace) -> int:
+    """Deposit or withdraw for the keystore's validator."""
+    keystore = read_keystore(args.keystore)
+    pubkey = get_keystore_pubkey(keystore)
+    with SqliteRegistry(args.registry) as registry:
+        info = registry.get_info()
+        now = compute_epoch(time.time(), info.genesis_time, info.epoch_seconds)
+        index = registry.find_validator(pubkey)
+        if index is None:
+            if args.withdraw:
+                raise RegistryError("this validator is not registered; nothing to withdraw")
+            secret_key = decrypt_keystore(keystore, get_password(args))
+            index = registry.register_validator(
+                pubkey,
+                compute_proof_of_possession(secret_key),
+                args.amount,
+                now,
+                peer_id=args.peer_id,
+                multiaddrs=tuple(args.multiaddr),
+            )
+            effective = Epoch(now + STAKE_ACTIVATION_DELAY_EPOCHS)
+            action = "registered with"
+        else:
+            effective = registry.change_stake(
+                ValidatorIndex(index), -args.amount if args.withdraw else args.amount, now
+            )
+            action = "withdrew" if args.withdraw else "deposited"
+    print(f"preset      {info.preset}")
+    print(f"validator   {index} {action} {args.amount} (effective at epoch {effective}; now epoch {now})")
+    return 0

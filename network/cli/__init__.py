@@ -1,1 +1,0 @@
-"""The `das` command line: one module per command group."""

@@ -1,0 +1,220 @@
+"""Sampling rounds over libp2p: the I/O around `sampling.Sampler`.
+
+One round: the sampler plans one request per custodian (at most `MAX_SAMPLES_PER_REQUEST` cells
+each); the requests go out in parallel (a trio nursery, at most `parallel` at once), unverified;
+every sample that came back in the round is then checked in ONE batched KZG call
+(`da.verify_samples`, in a worker thread). Only when that batch fails are the answers checked per
+peer, and a failing peer's samples one by one, so the good cells still count and the bad ones are
+retried at another custodian. A peer that times out, cannot be reached, or served invalid data is
+abandoned for the rest of the run (invalid data also bans it: `network.scoring`). A cell whose
+custodians all failed is asked from the quorum's other members (its fallbacks). Rounds repeat until
+every drawn cell is settled or the deadline passes (then open cells count as missing).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+import trio
+
+from da.errors import MalformedSample
+from da.kzg import CellVerifier
+from da.samples import verify_samples
+from da.types import CellCoordinate, ColumnIndex, DataRoot, Sample
+from network.constants import MAX_SAMPLES_PER_REQUEST
+from network.errors import (
+    InvalidResponse,
+    MalformedMessage,
+    MessageTooLarge,
+    NetworkError,
+    PeerBanned,
+    PeerDisconnected,
+    PeerTimeout,
+    PeerUnreachable,
+)
+from network.messages import SamplesResponse
+from network.scoring import Offence
+from network.service import NetworkService
+from network.types import PeerName
+from sampling.client.defaults import DEFAULT_PARALLEL_REQUESTS
+from sampling.client.directory import CustodyDirectory
+from sampling.sampler import Outcome, Sampler, SamplingSummary
+
+log = structlog.get_logger(__name__)
+
+ProgressCallback = Callable[[SamplingSummary, "SamplingStats"], None]
+
+
+@dataclass
+class SamplingStats:
+    """What a run did on the network (for reports and the status API)."""
+
+    rounds: int = 0
+    requests: int = 0
+    kzg_batches: int = 0
+    """KZG batch verifications: one per round, more only in rounds where some sample was invalid."""
+    peers_asked: set[PeerName] = field(default_factory=set)
+    abandoned: dict[PeerName, str] = field(default_factory=dict)
+    """Peers given up on during the run, with the reason."""
+    deadline_hit: bool = False
+    retries: int = 0
+    """Requests sent again after a failed stream (see `RoundRunner._request`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One peer's answer in a round: held samples, coordinates not held, or a failure for all."""
+
+    peer: PeerName
+    coordinates: tuple[CellCoordinate, ...]
+    samples: tuple[Sample, ...] = ()
+    not_held: tuple[CellCoordinate, ...] = ()
+    failure: Outcome | None = None
+
+
+class RoundRunner:
+    """Runs sampling rounds of one blob against its custodians."""
+
+    def __init__(
+        self,
+        service: NetworkService,
+        directory: CustodyDirectory,
+        verifier: CellVerifier,
+        *,
+        parallel: int = DEFAULT_PARALLEL_REQUESTS,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self._service = service
+        self._directory = directory
+        self._verifier = verifier
+        self._limiter = trio.CapacityLimiter(parallel)
+        self._progress = progress
+        self.data_root: DataRoot = directory.assignment.data_root
+        self.stats = SamplingStats()
+
+    def _usable(self, peers: list[PeerName]) -> list[PeerName]:
+        guard = self._service.guard
+        return [peer for peer in peers if peer not in self.stats.abandoned and not guard.is_banned(peer)]
+
+    def _custodians_of(self, column: ColumnIndex) -> list[PeerName]:
+        return self._usable(self._directory.custodians_of(column))
+
+    def _fallbacks_of(self, column: ColumnIndex) -> list[PeerName]:
+        return self._usable(self._directory.fallbacks_of(column))
+
+    async def run(self, sampler: Sampler, deadline: float | None = None) -> SamplingSummary:
+        """Sample until every cell is settled, or until `deadline` (trio clock) leaves open cells missing."""
+        with trio.move_on_at(deadline if deadline is not None else float("inf")) as scope:
+            while not sampler.finished:
+                batches = sampler.plan(
+                    self._custodians_of, limit=MAX_SAMPLES_PER_REQUEST, fallbacks_of=self._fallbacks_of
+                )
+                if not batches:  # `plan` settled every cell that had no custodian left
+                    sampler.give_up()  # nothing is open any more; a no-op kept as a loop guard
+                    break
+                await self._round(sampler, batches)
+        if scope.cancelled_caught:
+            self.stats.deadline_hit = True
+            log.info("sampling deadline passed", data_root=self.data_root.hex(), open=sampler.give_up())
+        summary = sampler.summary()
+        if self._progress is not None:
+            self._progress(summary, self.stats)
+        return summary
+
+    async def _round(self, sampler: Sampler, batches: dict[str, list[CellCoordinate]]) -> None:
+        self.stats.rounds += 1
+        answers: list[_Answer] = []
+        async with trio.open_nursery() as nursery:
+            for peer, coordinates in batches.items():
+                nursery.start_soon(self._ask, PeerName(peer), tuple(coordinates), answers)
+        for answer, valid in await self._verify(answers):
+            for coordinate in answer.coordinates:
+                if answer.failure is not None:
+                    outcome = answer.failure
+                elif coordinate in answer.not_held:
+                    outcome = Outcome.NOT_HELD
+                else:
+                    outcome = Outcome.VERIFIED if valid.get(coordinate, False) else Outcome.INVALID
+                sampler.record(coordinate, answer.peer, outcome)
+        if self._progress is not None:
+            self._progress(sampler.summary(), self.stats)
+
+    async def _ask(self, peer: PeerName, coordinates: tuple[CellCoordinate, ...], out: list[_Answer]) -> None:
+        async with self._limiter:
+            self.stats.requests += 1
+            self.stats.peers_asked.add(peer)
+            try:
+                response = await self._request(peer, coordinates)
+            except (PeerTimeout, PeerUnreachable, PeerDisconnected, PeerBanned) as error:
+                self._abandon(peer, error)
+                out.append(_Answer(peer, coordinates, failure=Outcome.TIMEOUT))
+                return
+            except (InvalidResponse, MalformedMessage, MessageTooLarge) as error:
+                self._abandon(peer, error)  # the request client has already lowered its score
+                out.append(_Answer(peer, coordinates, failure=Outcome.INVALID))
+                return
+            except NetworkError as error:  # RemoteError: busy or failing; try elsewhere, keep the peer
+                log.info("sample request failed", peer=peer, error=str(error))
+                out.append(_Answer(peer, coordinates, failure=Outcome.NOT_HELD))
+                return
+        held = tuple(sample for sample in response.results if sample is not None)
+        not_held = tuple(c for c, r in zip(coordinates, response.results, strict=True) if r is None)
+        out.append(_Answer(peer, coordinates, samples=held, not_held=not_held))
+
+    async def _request(self, peer: PeerName, coordinates: tuple[CellCoordinate, ...]) -> SamplesResponse:
+        """The request, sent a second time if the first could not open a stream or lost it.
+
+        The peer is connected first (`ensure_connected`). A connection on which py-libp2p 0.8.1
+        had a request cancelled (a lost race elsewhere) fails its next stream negotiation ("handshake
+        write failed"); one retry on a fresh connection recovers it. A timeout is never retried.
+        """
+        await self._service.ensure_connected(peer)
+        try:
+            return await self._service.request_samples(peer, self.data_root, coordinates)
+        except (PeerUnreachable, PeerDisconnected) as error:
+            log.info("sample request retried", peer=peer, error=str(error))
+            self.stats.retries += 1
+            await self._service.reconnect(peer)  # the old connection may be half-closed
+            return await self._service.request_samples(peer, self.data_root, coordinates)
+
+    def _abandon(self, peer: PeerName, error: Exception) -> None:
+        if peer not in self.stats.abandoned:
+            log.info("peer abandoned", peer=peer, reason=str(error))
+            self.stats.abandoned[peer] = type(error).__name__
+
+    async def _check(self, samples: Sequence[Sample]) -> bool:
+        self.stats.kzg_batches += 1
+        check = functools.partial(verify_samples, self.data_root, list(samples), self._verifier)
+        try:
+            return await trio.to_thread.run_sync(check)
+        except MalformedSample:  # decoded samples are validated; a defensive net
+            return False
+
+    async def _verify(self, answers: list[_Answer]) -> list[tuple[_Answer, dict[CellCoordinate, bool]]]:
+        """Every answer with the validity of each sample it held: one KZG batch for the whole round,
+        then per peer and per sample only if that batch fails."""
+        held = [sample for answer in answers for sample in answer.samples]
+        if not held:
+            return [(answer, {}) for answer in answers]
+        if await self._check(held):
+            for answer in answers:
+                if answer.samples:
+                    self._service.guard.reward(answer.peer)
+            return [
+                (answer, dict.fromkeys((s.coordinate for s in answer.samples), True)) for answer in answers
+            ]
+        checked: list[tuple[_Answer, dict[CellCoordinate, bool]]] = []
+        for answer in answers:
+            if not answer.samples or await self._check(answer.samples):
+                checked.append((answer, dict.fromkeys((s.coordinate for s in answer.samples), True)))
+                continue
+            validity = {sample.coordinate: await self._check([sample]) for sample in answer.samples}
+            bad = sum(not ok for ok in validity.values())
+            log.warning("peer served invalid samples", peer=answer.peer, invalid=bad, of=len(validity))
+            self._service.guard.penalize(answer.peer, Offence.INVALID_DATA)
+            self.stats.abandoned.setdefault(answer.peer, "InvalidSamples")
+            checked.append((answer, validity))
+        return checked

@@ -1,0 +1,54 @@
+"""Typed errors of the light client; all subclass `LightClientError` (itself a `NetworkError`)."""
+
+from __future__ import annotations
+
+from network.errors import NetworkError
+
+
+class LightClientError(NetworkError):
+    """Root of the errors raised by `sampling.client`."""
+
+
+class HeaderUnavailable(LightClientError):
+    """Raised when no source gave a header that hashes to the data root."""
+
+    def __init__(self, data_root: bytes, tried: int, detail: str) -> None:
+        super().__init__(f"no header for 0x{data_root.hex()} from {tried} source(s): {detail}")
+        self.data_root = data_root
+        self.tried = tried
+        self.detail = detail
+
+
+class CertificateRejected(LightClientError):
+    """Raised when a certificate does not decode, does not verify, or names another data root."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"certificate rejected: {reason}")
+        self.reason = reason
+
+
+class AssignmentUnknown(LightClientError):
+    """Raised when the blob's epoch and quorum cannot be known or do not exist in the registry."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NodeRequestFailed(LightClientError):
+    """Raised when a node's HTTP API cannot be reached or answers with an error."""
+
+    def __init__(self, url: str, status: int | None, message: str) -> None:
+        where = f"HTTP {status}" if status is not None else "no answer"
+        super().__init__(f"{url}: {where}: {message}")
+        self.url = url
+        self.status = status
+        self.message = message
+
+
+class VerifierFailed(LightClientError):
+    """Raised when the KZG verifier cannot run (its process died, or the trusted setup did not load)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"KZG verifier failed: {detail}")
+        self.detail = detail

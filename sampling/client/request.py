@@ -1,0 +1,35 @@
+"""What `das light check` was told: a plain dataclass, importable without libp2p (the command builds it
+before forking the KZG verifier and only then imports the client)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from da.types import DataRoot
+from sampling.client.defaults import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_PARALLEL_REQUESTS,
+    DEFAULT_PEER_TIMEOUT_SECONDS,
+    DEFAULT_TARGET_CONFIDENCE,
+)
+from validator.types import Epoch, QuorumIndex
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    """Everything `das light check` was told."""
+
+    data_root: DataRoot
+    registry: Path
+    certificate: bytes | None = None
+    epoch: Epoch | None = None
+    quorum: QuorumIndex | None = None
+    node_url: str | None = None
+    peers: tuple[str, ...] = ()
+    """Bootstrap multiaddrs (ending in /p2p/<peer id>): header sources, dialled first."""
+    target: float = DEFAULT_TARGET_CONFIDENCE
+    timeout: float = DEFAULT_PEER_TIMEOUT_SECONDS
+    """Seconds a peer has to answer one request (dialling included) before it is abandoned."""
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    parallel: int = DEFAULT_PARALLEL_REQUESTS

@@ -1,0 +1,65 @@
+"""`das` as a user runs it: a real subprocess, its exit code and what it prints."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def _das(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    result = _das("--help")
+    assert result.returncode == 0
+    assert "demo" in result.stdout
+    assert "usage: das" in result.stdout
+
+
+def test_no_command_prints_help_and_exits_2() -> None:
+    result = _das()
+    assert result.returncode == 2
+    assert "usage: das" in result.stdout
+
+
+def test_demo_reports_every_check_in_json() -> None:
+    result = _das("demo", "--bytes", "200000", "--samples", "8", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    assert report["rows"] == 2
+    assert report["samples"] == 8
+    assert report["samples_valid"] and report["tampered_rejected"] and report["recovered_identical"]
+    assert report["cells_kept"] == 2 * 64
+    assert len(bytes.fromhex(report["data_root"])) == 32
+
+
+def test_demo_text_report_with_encoder_pool() -> None:
+    result = _das("demo", "--bytes", "1000", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Tessera DA demo: OK")
+    assert "identical bytes" in result.stdout
+    assert "one flipped bit -> rejected" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("demo", "--bytes", "0"), "blob is empty"),
+        (("demo", "--bytes", "2097153"), "over the limit of 2097152 bytes"),
+        (("demo", "--samples", "0"), "must be 1 or more"),
+        (("demo", "--bytes", "-3"), "must be 0 or more"),
+    ],
+)
+def test_bad_arguments_get_a_clear_error_and_exit_2(args: tuple[str, ...], message: str) -> None:
+    result = _das(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

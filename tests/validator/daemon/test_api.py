@@ -1,0 +1,200 @@
+"""asyncio callers and the trio host: the bridge (results, errors, cancellation cross) and the HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import trio
+
+from network.bridge import TrioBridge
+from network.errors import PeerUnreachable, ServiceNotRunning
+from network.service import NetworkService
+from network.types import PeerName
+from tests.network.conftest import FAST, live_threads
+from validator.daemon.api import ERROR_CODES, ApiConfig, BridgedNode, build_app, start_api
+from validator.daemon.api.app import ROUTES
+
+pytestmark = pytest.mark.anyio
+
+UNKNOWN_PEER = "12D3KooWGvPd4MXDxBgZM2ZCqYDMJ4oETHuNTCUdTbh77cnGPpWu"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """These are the asyncio callers (aiohttp's side of the bridge)."""
+    return "asyncio"
+
+
+@pytest.fixture
+async def bridges() -> AsyncIterator[tuple[TrioBridge, TrioBridge]]:
+    """Two hosts, each in its own trio thread; the first knows the second."""
+    first, second = TrioBridge(NetworkService(FAST)), TrioBridge(NetworkService(FAST))
+    await asyncio.gather(asyncio.to_thread(first.start), asyncio.to_thread(second.start))
+    try:
+        address = second.call_sync(lambda: second.service.listen_addrs[0])
+        await first.call(first.service.connect, address)
+        yield first, second
+    finally:
+        await asyncio.gather(asyncio.to_thread(first.stop), asyncio.to_thread(second.stop))
+
+
+async def test_results_errors_and_cancellation_cross_the_bridge() -> None:
+    before = live_threads()
+    bridge = TrioBridge(NetworkService(FAST))
+    with pytest.raises(ServiceNotRunning):
+        await bridge.call(trio.sleep, 0)
+    await asyncio.to_thread(bridge.start)
+    assert "tessera-libp2p" in live_threads()
+    cancelled = threading.Event()
+
+    async def wait_forever() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.set()
+
+    async def peer_id() -> PeerName:
+        return bridge.service.peer_id
+
+    try:
+        assert (await bridge.call(peer_id)).startswith("12D3KooW")
+        with pytest.raises(PeerUnreachable, match="unreachable"):
+            await bridge.call(bridge.service.connect, f"/ip4/127.0.0.1/tcp/9/p2p/{UNKNOWN_PEER}")
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(bridge.call(wait_forever), 0.2)
+        assert await asyncio.to_thread(cancelled.wait, 5), (
+            "cancelling the asyncio caller cancels the trio task"
+        )
+    finally:
+        await asyncio.to_thread(bridge.stop)
+    assert live_threads() == before
+    with pytest.raises(ServiceNotRunning):
+        await bridge.call(peer_id)
+
+
+async def test_http_api_serves_identity_peers_ping_and_openapi(
+    bridges: tuple[TrioBridge, TrioBridge],
+) -> None:
+    first, second = bridges
+    app = build_app(BridgedNode(first))
+    server = await start_api(app)
+    try:
+        own_id = first.call_sync(lambda: first.service.peer_id)
+        other_id = second.call_sync(lambda: second.service.peer_id)
+        async with aiohttp.ClientSession(server.url) as http:
+            async with http.get("/v1/health") as response:
+                assert (response.status, await response.json()) == (200, {"status": "ok"})
+            async with http.get("/v1/node/identity") as response:
+                identity = await response.json()
+            async with http.get("/v1/node/peers") as response:
+                peers = await response.json()
+            async with http.post("/v1/node/ping", json={"peer_id": other_id}) as response:
+                assert response.status == 200
+                ping = await response.json()
+            async with http.get("/v1/openapi.json") as response:
+                document = await response.json()
+    finally:
+        await server.close()
+    assert server.url.startswith("http://127.0.0.1:")
+    assert identity["peer_id"] == own_id and identity["network"] == "devnet"
+    assert identity["listen_addrs"][0].startswith("/ip4/127.0.0.1/tcp/")
+    assert [p["peer_id"] for p in peers["peers"]] == [other_id]
+    assert ping["peer_id"] == other_id and 0 < ping["rtt_ms"] < 1000
+    served = {
+        (route.method, route.resource.canonical) for route in app.router.routes() if route.method != "HEAD"
+    }
+    documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    assert served == documented == {(doc.method, doc.path) for doc, _ in ROUTES}
+    assert document["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"][
+        "enum"
+    ] == sorted(ERROR_CODES)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "code"),
+    [
+        ("GET", "/v1/nowhere", {}, 404, "not_found"),
+        ("GET", "/v1/node/ping", {}, 405, "method_not_allowed"),
+        (
+            "POST",
+            "/v1/node/ping",
+            {"data": b"{not json", "headers": {"Content-Type": "application/json"}},
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/v1/node/ping",
+            {"data": b"peer", "headers": {"Content-Type": "text/plain"}},
+            415,
+            "unsupported_media_type",
+        ),
+        ("POST", "/v1/node/ping", {"json": {"peer_id": 5}}, 400, "invalid_argument"),
+        ("POST", "/v1/node/ping", {"json": {"peer_id": "not-a-peer"}}, 400, "invalid_argument"),
+        ("POST", "/v1/node/ping", {"json": {"peer_id": UNKNOWN_PEER}}, 502, "peer_unreachable"),
+        ("POST", "/v1/node/ping", {"json": {"peer_id": "x" * 2000}}, 413, "request_too_large"),
+    ],
+)
+async def test_http_errors_are_json_with_stable_codes(
+    bridges: tuple[TrioBridge, TrioBridge],
+    method: str,
+    path: str,
+    kwargs: dict[str, object],
+    status: int,
+    code: str,
+) -> None:
+    server = await start_api(build_app(BridgedNode(bridges[0]), ApiConfig(max_request_bytes=1024)))
+    try:
+        async with (
+            aiohttp.ClientSession(server.url) as http,
+            http.request(method, path, **kwargs) as response,
+        ):  # type: ignore[arg-type]
+            body = await response.json()
+    finally:
+        await server.close()
+    assert response.status == status
+    assert body["error"]["code"] == code and ERROR_CODES[code] == status
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+
+
+class _HangingNode(BridgedNode):
+    """The real bridged node, whose ping runs a trio task that never finishes and records its cancellation."""
+
+    def __init__(self, bridge: TrioBridge) -> None:
+        super().__init__(bridge)
+        self.started = threading.Event()
+        self.cancelled = threading.Event()
+        self._bridge_ = bridge
+
+    async def ping(self, peer: PeerName) -> float:
+        async def hang() -> float:
+            self.started.set()
+            try:
+                await trio.sleep_forever()
+            finally:
+                self.cancelled.set()
+
+        return await self._bridge_.call(hang)
+
+
+async def test_a_client_that_hangs_up_cancels_the_trio_task_behind_its_request(
+    bridges: tuple[TrioBridge, TrioBridge],
+) -> None:
+    node = _HangingNode(bridges[0])
+    server = await start_api(build_app(node))
+    try:
+        async with aiohttp.ClientSession(server.url) as http:
+            with pytest.raises(asyncio.TimeoutError):
+                await http.post(
+                    "/v1/node/ping", json={"peer_id": UNKNOWN_PEER}, timeout=aiohttp.ClientTimeout(total=0.5)
+                )
+            assert node.started.is_set()
+            assert await asyncio.to_thread(node.cancelled.wait, 5)
+            async with http.get("/v1/health") as response:
+                assert response.status == 200
+    finally:
+        await server.close()

@@ -1,0 +1,131 @@
+"""`das validator run --config FILE`: start one validator process and serve until SIGINT/SIGTERM.
+
+Order of start: keys, registry, store, KZG, encoder pool, libp2p service (trio thread), endpoint in the
+registry, node tasks, HTTP API. Order of stop: HTTP API, node tasks, libp2p service, pool, files.
+A `node.json` in the data directory tells tools (the devnet) where the node listens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from concurrent.futures import Future
+from pathlib import Path
+
+import structlog
+
+from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
+from da.pool import EncoderPool
+from network.bridge import TrioBridge
+from network.config import NetworkConfig
+from network.constants import compute_network_name
+from network.logs import configure_logging
+from network.server import ServerPorts
+from network.service import NetworkService
+from validator.daemon.api.app import ApiConfig, build_app, start_api
+from validator.daemon.api.node import BridgedNode
+from validator.daemon.config import DaemonConfig, InvalidDaemonConfig
+from validator.daemon.http import BLOB_ROUTES, BRIDGE_KEY, DAEMON_NODE_KEY
+from validator.daemon.metrics import NodeMetrics
+from validator.daemon.node import Node
+from validator.daemon.store import NodeStore
+from validator.keystore import decrypt_keystore, read_keystore, resolve_password
+from validator.registry.sqlite import SqliteRegistry
+
+log = structlog.get_logger(__name__)
+API_SLACK_BYTES = 64 * 1024
+
+
+def run_daemon(config: DaemonConfig) -> int:
+    """Run until a signal; returns the exit code."""
+    configure_logging(json_lines=config.log_format == "json")
+    password = resolve_password(password_file=config.password_file, env_var=config.password_env, prompt=False)
+    secret_key = decrypt_keystore(read_keystore(config.keystore), password)
+    registry = SqliteRegistry(config.registry)
+    me = registry.find_validator(secret_key.pubkey)
+    if me is None:
+        raise InvalidDaemonConfig(
+            "keystore", "its key is not registered: stake it with `das validator stake`"
+        )
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    store = NodeStore(config.data_dir / "node.sqlite")
+    kzg = load_ckzg_backend(
+        PRECOMPUTE_FOR_PROVING if config.encoder_workers == 0 else PRECOMPUTE_FOR_VERIFYING
+    )
+    pool = EncoderPool(config.encoder_workers) if config.encoder_workers > 0 else None
+    metrics = NodeMetrics()
+    info = registry.get_info()
+    node = Node(me, secret_key, registry, store, kzg, None, metrics, pool, config.max_blob_bytes)
+    network_config = NetworkConfig(
+        listen_addrs=config.listen,
+        bootstrap_peers=config.bootstrap,
+        identity_path=config.data_dir / "identity.key",
+        network_name=compute_network_name(info.chain_id),
+    ).validate()
+    ports = ServerPorts(samples=node, headers=node, custody=node, attestations=node)
+    service = NetworkService(network_config, ports, certificate_validator=node)
+    node.service = service
+    bridge = TrioBridge(service)
+    node_task: object = None
+    try:
+        bridge.start()
+        peer_id = bridge.call_sync(lambda: service.peer_id)
+        addresses = tuple(
+            address if "/p2p/" in address else f"{address}/p2p/{peer_id}"
+            for address in bridge.call_sync(lambda: service.listen_addrs)
+        )
+        registry.update_endpoint(me, peer_id, addresses)
+        node_task = bridge.start_task(node.run, name="validator-node")
+        log.info("validator started", validator=me, preset=registry.preset.name, peer=peer_id)
+        return asyncio.run(_serve_api(config, node, bridge, me, peer_id, addresses))
+    finally:
+        if bridge.running:
+            if isinstance(node_task, Future):
+                node_task.cancel()  # the node's tasks first: they use the service
+            bridge.stop()
+        if pool is not None:
+            pool.close()
+        store.close()
+        registry.close()
+        log.info("validator stopped", validator=me)
+
+
+async def _serve_api(
+    config: DaemonConfig, node: Node, bridge: TrioBridge, me: int, peer_id: str, addresses: tuple[str, ...]
+) -> int:
+    api_config = ApiConfig(
+        host=config.api_host, port=config.api_port, max_request_bytes=config.max_blob_bytes + API_SLACK_BYTES
+    )
+    app = build_app(BridgedNode(bridge), api_config, extra_routes=BLOB_ROUTES)
+    app[BRIDGE_KEY] = bridge
+    app[DAEMON_NODE_KEY] = node
+    server = await start_api(app, api_config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    _write_node_file(
+        config.data_dir / "node.json",
+        {
+            "pid": os.getpid(),
+            "validator": me,
+            "api_url": server.url,
+            "peer_id": peer_id,
+            "addrs": list(addresses),
+            "preset": node.preset.name,
+        },
+    )
+    log.info("api listening", url=server.url)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+    return 0
+
+
+def _write_node_file(path: Path, content: dict[str, object]) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(content, indent=2))
+    os.replace(temporary, path)

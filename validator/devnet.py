@@ -1,0 +1,225 @@
+"""A whole Tessera network on 127.0.0.1: a genesis, N `das validator run` processes and their files.
+
+`Devnet(directory)` creates the network (keys, password, registry, one config per validator), starts
+and stops validator processes in their own sessions, and waits (bounded) until they are connected.
+`das devnet`, the end-to-end tests and the benches drive it; it prints nothing.
+
+Files: `devnet.json` (validator count and pids, written atomically), `password.txt`,
+`registry.sqlite`, `keys/validator-I.json`, `node-I.toml`, `node-I.log`, `node-I/` (its data
+directory, with the `node.json` the running validator writes about itself).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from validator.api_client import NodeApiClient
+from validator.errors import ApiFailure, DevnetError
+from validator.registry.genesis import REGISTRY_FILE, GenesisSpec, create_genesis
+
+DEFAULT_DIR = Path(".devnet")
+STATE_FILE = "devnet.json"
+CHAIN_ID = 31337
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 15.0
+LIGHT_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+"""Weaker keystore encryption for throwaway devnet keys."""
+VALIDATOR_COMMAND = (sys.executable, "-m", "cli.main", "validator", "run", "--config")
+
+ReadyProgress = Callable[[int, int], None]
+"""Called with (validators ready, validators wanted) while waiting for a devnet to connect."""
+
+
+class Devnet:
+    """The devnet in `directory` and the validator processes this process started for it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    @property
+    def registry_path(self) -> Path:
+        """The devnet's registry file."""
+        return self.directory / REGISTRY_FILE
+
+    # --- files ----------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """True once `create` has run in this directory."""
+        return (self.directory / STATE_FILE).exists()
+
+    def load_state(self) -> dict[str, Any]:
+        """The state file: `validators`, `pids` (by index, as strings), `created`."""
+        path = self.directory / STATE_FILE
+        if not path.exists():
+            raise DevnetError(
+                f"no devnet in {self.directory}: run `das devnet up --dir {self.directory}` first"
+            )
+        return dict(json.loads(path.read_text()))
+
+    def _save_state(self, state: dict[str, Any]) -> None:
+        temporary = self.directory / (STATE_FILE + ".tmp")
+        temporary.write_text(json.dumps(state, indent=2))
+        os.replace(temporary, self.directory / STATE_FILE)
+
+    def validator_count(self) -> int:
+        """How many validators the devnet has."""
+        return int(self.load_state()["validators"])
+
+    def create(self, validators: int, epoch_seconds: float = 3600.0) -> None:
+        """Keys, password, genesis registry (epoch-0 stake and ballots) and one config per validator."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_hex(16)
+        password_file = self.directory / "password.txt"
+        password_file.write_text(password)
+        password_file.chmod(0o600)
+        spec = GenesisSpec(
+            validators=validators,
+            password=password,
+            preset="devnet",
+            chain_id=CHAIN_ID,
+            epoch_seconds=epoch_seconds,
+            kdf_params=LIGHT_SCRYPT,
+            key_description="devnet",
+        )
+        create_genesis(self.directory, spec)
+        for number in range(validators):
+            (self.directory / f"node-{number}.toml").write_text(
+                f'registry = "{REGISTRY_FILE}"\nkeystore = "keys/validator-{number}.json"\n'
+                f'password_file = "password.txt"\ndata_dir = "node-{number}"\nencoder_workers = ENCODERS\n'
+            )
+        self._save_state({"validators": validators, "pids": {}, "created": time.time()})
+
+    def node_info(self, index: int) -> dict[str, Any] | None:
+        """What a running validator wrote about itself (API URL, peer id), or None if it is not up yet."""
+        path = self.directory / f"node-{index}" / "node.json"
+        return dict(json.loads(path.read_text())) if path.exists() else None
+
+    def pid_of(self, index: int) -> int | None:
+        """The recorded pid of validator `index`, if it was started."""
+        pid = self.load_state()["pids"].get(str(index))
+        return None if pid is None else int(pid)
+
+    # --- processes ------------------------------------------------------------------------------
+
+    def is_alive(self, pid: int) -> bool:
+        """True while process `pid` runs (a child that exited is reaped here, not counted as running)."""
+        child = self._children.get(pid)
+        if child is not None:
+            if child.poll() is None:
+                return True
+            del self._children[pid]
+            return False
+        with contextlib.suppress(ChildProcessError):  # not our child: the signal probe below decides
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return False
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def is_running(self, index: int) -> bool:
+        """True while validator `index` runs."""
+        pid = self.pid_of(index)
+        return pid is not None and self.is_alive(pid)
+
+    def running(self) -> list[int]:
+        """Indices of the validators that run now."""
+        return sorted(int(i) for i, pid in self.load_state()["pids"].items() if self.is_alive(int(pid)))
+
+    def start_node(self, index: int, encoder_workers: int = 0) -> int:
+        """Start validator `index` in its own session; its output goes to node-I.log. Returns its pid."""
+        config = self.directory / f"node-{index}.toml"
+        if not config.exists():
+            raise DevnetError(f"validator {index} is not part of the devnet in {self.directory}")
+        run_config = config.with_suffix(".run.toml")
+        run_config.write_text(config.read_text().replace("ENCODERS", str(encoder_workers)))
+        (self.directory / f"node-{index}" / "node.json").unlink(missing_ok=True)
+        with (self.directory / f"node-{index}.log").open("ab") as log:  # the child keeps its own descriptor
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [*VALIDATOR_COMMAND, str(run_config)],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self._children[process.pid] = process
+        state = self.load_state()
+        state["pids"][str(index)] = process.pid
+        self._save_state(state)
+        return process.pid
+
+    def stop_node(self, index: int, sig: int = signal.SIGTERM) -> bool:
+        """Stop validator `index` (`sig`, then SIGKILL after a grace period); False if it was not running."""
+        state = self.load_state()
+        pid = state["pids"].get(str(index))
+        if pid is None or not self.is_alive(pid):
+            return False
+        os.kill(pid, sig)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while self.is_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.is_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            self._reap(pid)
+        state["pids"].pop(str(index), None)
+        self._save_state(state)
+        return True
+
+    def stop_all(self) -> None:
+        """Stop every validator of the devnet that was started."""
+        for index in sorted(int(i) for i in self.load_state()["pids"]):
+            self.stop_node(index)
+
+    def _reap(self, pid: int) -> None:
+        if pid in self._children:
+            self._children[pid].wait(timeout=STOP_TIMEOUT_S)
+            del self._children[pid]
+            return
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+    def log_tail(self, index: int, lines: int = 5) -> str:
+        """The last `lines` lines of validator `index`'s log."""
+        path = self.directory / f"node-{index}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def wait_until_connected(
+        self, indices: list[int], timeout: float = START_TIMEOUT_S, progress: ReadyProgress | None = None
+    ) -> dict[int, str]:
+        """Wait (bounded) until every validator's API answers and it sees every other one; API URLs."""
+        deadline = time.monotonic() + timeout
+        urls: dict[int, str] = {}
+        while time.monotonic() < deadline:
+            ready = 0
+            pids = self.load_state()["pids"]
+            for index in indices:
+                pid = pids.get(str(index))
+                if pid is None or not self.is_alive(pid):
+                    raise DevnetError(f"validator {index} exited while starting:\n{self.log_tail(index)}")
+                info = self.node_info(index)
+                if info is None:
+                    continue
+                urls[index] = info["api_url"]
+                try:
+                    peers = NodeApiClient(info["api_url"]).get_peers(timeout=5.0)
+                except ApiFailure:
+                    continue
+                ready += len(peers) >= len(indices) - 1
+            if progress is not None:
+                progress(ready, len(indices))
+            if ready == len(indices):
+                return urls
+            time.sleep(0.25)
+        raise DevnetError(f"validators not connected within {timeout:.0f} s; see {self.directory}/node-*.log")

@@ -1,0 +1,76 @@
+"""The registry port: what the validator core reads (epoch contexts) and what operators change.
+
+Ports are small Protocols declared here by their consumers; `validator.registry.sqlite` is the
+embedded default (one SQLite file shared by a devnet's processes). An EVM staking contract read
+over JSON-RPC is the planned production backend.
+
+Epoch rules (see `specs/validator.md`): a stake change made in epoch e takes effect at
+e + STAKE_ACTIVATION_DELAY_EPOCHS, after a seed nobody could know at e (so new keys cannot be
+ground against it); ballots for epoch e are accepted during epoch e - 1 (genesis ballots at
+genesis) and are frozen when e starts; seed(e) = compute_next_seed(seed(e - 1), e - 1, ballots(e - 1)),
+which becomes known when e - 1 starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from validator.keys import BLSPubkey, BLSSignature
+from validator.types import Ballot, Epoch, EpochContext, ValidatorIndex
+
+STAKE_ACTIVATION_DELAY_EPOCHS = 3
+"""A stake change made in epoch e counts from epoch e + 3: its first ballots sign seed(e + 3),
+derived from the ballots for e + 2, which are cast during e + 1, after the change was final."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryInfo:
+    """Network-wide facts fixed at genesis."""
+
+    chain_id: int
+    preset: str
+    genesis_time: float
+    epoch_seconds: float
+
+
+def compute_epoch(now: float, genesis_time: float, epoch_seconds: float) -> Epoch:
+    """The epoch at wall-clock time `now` (epoch 0 before and during the first period)."""
+    if now <= genesis_time:
+        return Epoch(0)
+    return Epoch(int((now - genesis_time) // epoch_seconds))
+
+
+class EpochSource(Protocol):
+    """Read side: everything the pure core and certificate verification need about an epoch."""
+
+    def get_info(self) -> RegistryInfo:
+        """The network's genesis facts."""
+
+    def get_epoch_context(self, epoch: Epoch) -> EpochContext:
+        """Seed, active validators (stake as of `epoch`) and ballots of `epoch`."""
+
+
+class StakeLedger(Protocol):
+    """Write side used by operators: register, deposit, withdraw."""
+
+    def register_validator(
+        self,
+        pubkey: BLSPubkey,
+        proof_of_possession: BLSSignature,
+        stake: int,
+        current_epoch: Epoch,
+        peer_id: str = "",
+        multiaddrs: tuple[str, ...] = (),
+    ) -> ValidatorIndex:
+        """Add a validator (its PoP is checked); stake counts from current + STAKE_ACTIVATION_DELAY_EPOCHS."""
+
+    def change_stake(self, validator: ValidatorIndex, amount: int, current_epoch: Epoch) -> Epoch:
+        """Deposit (amount > 0) or withdraw (amount < 0); returns the epoch it takes effect."""
+
+
+class BallotBox(Protocol):
+    """Write side used by daemons: publish ballots for the next epoch."""
+
+    def put_ballot(self, ballot: Ballot, current_epoch: Epoch) -> None:
+        """Store a verified ballot for epoch `current_epoch + 1`."""
