@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/das devnet up --validators 8 --dir .devnet
 
-## lint: ruff, mypy (strict on da/), import-linter layering contracts
+## lint: ruff, mypy (strict on every package), import-linter layering contracts
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -21,7 +21,13 @@ from da.header import bytes_to_header, compute_data_root, header_to_bytes, valid
 from da.kzg import CellProver, CellRecoverer, CellVerifier, CkzgBackend, load_ckzg_backend
 from da.pool import EncoderPool
 from da.recovery import recover_blob, recover_row
-from da.samples import bytes_to_sample, sample_to_bytes, validate_sample, verify_samples
+from da.samples import (
+    bytes_to_sample,
+    compute_verified_coordinates,
+    sample_to_bytes,
+    validate_sample,
+    verify_samples,
+)
 from da.types import (
     BlobHeader,
     Bytes32,
@@ -69,6 +75,7 @@ __all__ = [
     "bytes_to_header",
     "bytes_to_sample",
     "compute_data_root",
+    "compute_verified_coordinates",
     "encode_blob",
     "encode_row",
     "header_to_bytes",

@@ -25,7 +25,17 @@ from da.constants import (
 from da.errors import InvalidKZGInput, MalformedSample
 from da.kzg import CellVerifier
 from da.merkle import is_valid_commitment_branch
-from da.types import Bytes32, Cell, ColumnIndex, DataRoot, KZGCommitment, KZGProof, RowIndex, Sample
+from da.types import (
+    Bytes32,
+    Cell,
+    CellCoordinate,
+    ColumnIndex,
+    DataRoot,
+    KZGCommitment,
+    KZGProof,
+    RowIndex,
+    Sample,
+)
 
 
 class SampleSSZ(Container):  # type: ignore[misc]
@@ -99,6 +109,34 @@ def verify_samples(data_root: DataRoot, samples: Sequence[Sample], verifier: Cel
         # Lengths and indices were validated above, so the backend rejected a point or a scalar:
         # the bytes are well-formed on the wire but cannot be a valid proof, commitment or cell.
         return False
+
+
+def compute_verified_coordinates(
+    data_root: DataRoot, samples: Sequence[Sample], verifier: CellVerifier
+) -> frozenset[CellCoordinate]:
+    """The coordinates of the samples that verify against `data_root`, so that one bad cell never sinks
+    a batch. All of them are checked in one batched call; when that fails, the batch is halved and each
+    half checked again, so k bad samples among n cost about 2 k log2(n) calls instead of n.
+
+    A malformed sample (wrong lengths or indices) never verifies; a malformed root raises
+    `MalformedSample`, since then nothing can verify. Duplicated coordinates count once each way: a
+    coordinate is verified if any sample at it verifies.
+    """
+    _check_bytes("data root", data_root, BYTES_PER_ROOT)
+    verified: set[CellCoordinate] = set()
+    pending: list[Sequence[Sample]] = [samples] if samples else []
+    while pending:
+        batch = pending.pop()
+        try:
+            valid = verify_samples(data_root, batch, verifier)
+        except MalformedSample:
+            valid = False
+        if valid:
+            verified.update(sample.coordinate for sample in batch)
+        elif len(batch) > 1:
+            middle = len(batch) // 2
+            pending += [batch[:middle], batch[middle:]]
+    return frozenset(verified)
 
 
 def sample_to_bytes(sample: Sample) -> bytes:

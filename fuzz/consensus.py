@@ -285,7 +285,7 @@ class ConsensusMachine(RuleBasedStateMachine):
             return
         self._drain()
         STATS.checks["L1"] += 1
-        failures = [f"{node}: {o.reason}" for node, o in self.world.events(DutyFailed)]  # type: ignore[attr-defined]
+        failures = [f"{node}: {o.reason.value}: {o.detail}" for node, o in self.world.events(DutyFailed)]  # type: ignore[attr-defined]
         assert self.world.certificates(), f"L1: no certificate although the network delivered; {failures}"
         violations = check_safety(self.world)
         assert not violations, violations

@@ -20,18 +20,18 @@ from validator.core import (
     Attested,
     CertificateFormed,
     CustodyReceived,
-    CustodyStored,
     EpochContextKnown,
     Input,
     Output,
+    PublishCertificate,
     PushCustody,
     RequestSamples,
     SamplesReceived,
-    SendAttestation,
     StoreCustody,
     Tick,
     ValidatorCore,
 )
+from validator.core.executor import run_until_quiet
 from validator.keys import SecretKey
 from validator.presets import Preset
 from validator.signing import compute_attestation_signing_root
@@ -72,6 +72,7 @@ class SimNetwork:
     stored: dict[ValidatorIndex, dict[DataRoot, tuple[Sample, ...]]] = field(default_factory=dict)
     outputs: list[tuple[ValidatorIndex, Output]] = field(default_factory=list)
     now: float = 0.0
+    _outbox: list[Envelope] = field(default_factory=list)
 
     def start(self) -> None:
         """Every core learns every epoch's final registry view."""
@@ -84,19 +85,9 @@ class SimNetwork:
         return self.behaviours[node] is NodeBehaviour.HONEST
 
     def step_core(self, node: ValidatorIndex, event: Input) -> list[Envelope]:
-        """Run one input through an honest core, execute local outputs, return new messages."""
-        core = self.cores[node]
-        pending: list[Input] = [event]
-        sent: list[Envelope] = []
-        while pending:
-            for output in core.step(pending.pop(0)):
-                self.outputs.append((node, output))
-                if isinstance(output, StoreCustody):
-                    root = compute_data_root(output.header)
-                    self.stored.setdefault(node, {})[root] = output.samples
-                    pending.append(CustodyStored(root))
-                else:
-                    sent += self._route(node, output)
+        """Run one input through an honest core with the shared executor; return new messages."""
+        run_until_quiet(self.cores[node], event, self)
+        sent, self._outbox = self._outbox, []
         return sent
 
     def deliver(self, envelope: Envelope) -> list[Envelope]:
@@ -119,25 +110,33 @@ class SimNetwork:
                 sent += self.step_core(node, Tick(self.now))
         return sent
 
-    # --- routing ---------------------------------------------------------------------------------
+    # --- the transport of the shared executor (validator.core.executor.Transport) ----------------
 
-    def _route(self, sender: ValidatorIndex, output: Output) -> list[Envelope]:
-        if isinstance(output, PushCustody):
-            return self._push_custody(sender, output)
-        if isinstance(output, RequestSamples):
-            return [Envelope(output.to, output, sender)]
-        if isinstance(output, SendAttestation):
-            return [Envelope(output.to, AttestationReceived(output.attestation), sender)]
-        return []
-
-    def _push_custody(self, sender: ValidatorIndex, push: PushCustody) -> list[Envelope]:
+    def custody_samples(self, sender: ValidatorIndex, push: PushCustody) -> tuple[Sample, ...] | None:
+        """The pushed columns' cells, as the disperser policy lets them through (None: dropped)."""
         blob = self.blobs[compute_data_root(push.header)]
-        samples = [s for column in push.columns for s in blob.get_column(column)]
-        samples = self.disperser.apply(push.to, samples)
-        if samples is None:
-            return []
-        custody = CustodyReceived(sender, push.header, push.epoch, push.quorum, tuple(samples))
-        return [Envelope(push.to, custody, sender)]
+        cells = [sample for column in push.columns for sample in blob.get_column(column)]
+        samples = self.disperser.apply(push.to, cells)
+        return None if samples is None else tuple(samples)
+
+    def store_custody(self, node: ValidatorIndex, output: StoreCustody) -> None:
+        """Storing completes at once in the simulation."""
+        self.stored.setdefault(node, {})[compute_data_root(output.header)] = output.samples
+
+    def send(self, sender: ValidatorIndex, to: ValidatorIndex, message: Input) -> None:
+        """Put the message in flight; the fuzzer decides when (and whether) it arrives."""
+        self._outbox.append(Envelope(to, message, sender))
+
+    def request_samples(self, sender: ValidatorIndex, request: RequestSamples) -> None:
+        """The request is in flight too; `deliver` answers it from what the peer stored."""
+        self._outbox.append(Envelope(request.to, request, sender))
+
+    def publish_certificate(self, sender: ValidatorIndex, output: PublishCertificate) -> None:
+        """Certificates are checked through `outputs`; gossip is not simulated."""
+
+    def record(self, node: ValidatorIndex, output: Output) -> None:
+        """Every output, for the invariants."""
+        self.outputs.append((node, output))
 
     def _answer(self, peer: ValidatorIndex, requester: ValidatorIndex, request: RequestSamples) -> Envelope:
         held = {s.coordinate: s for s in self.stored.get(peer, {}).get(request.data_root, ())}

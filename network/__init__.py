@@ -1,8 +1,10 @@
 """Tessera's libp2p library, used by the validator daemon and the light client alike.
 
-Pure modules (no I/O, testable without sockets): `constants`, `messages`, `framing`, `gossip_rules`,
-`scoring`, `pacing`, `types`, `ports`, `config`. I/O modules: `service` (the host), `server` and `client`
-(request/response), `gossip`, `streams`, `bridge` (trio thread for asyncio callers), `logs`.
+Pure modules (no I/O, testable without sockets): `constants`, `messages` (with `ssz`, its building
+blocks, and `layouts`, the remerkleable forms tests check it against), `framing`, `gossip_rules`,
+`scoring`, `pacing`, `types`, `ports`, `config`. I/O modules: `service` (the host, with `host`, its
+plumbing), `server` and `client` (request/response), `gossip`, `streams`, `bridge` (trio thread for
+asyncio callers), `logs`.
 Import the I/O pieces from their modules; this package exports the pure, typed surface.
 """
 
@@ -22,14 +24,13 @@ from network.errors import (
     RemoteError,
     ServiceNotRunning,
 )
-from network.messages import BlobHeaderGossip, CustodyPush, SamplesRequest, SamplesResponse
+from network.messages import CustodyPush, SamplesRequest, SamplesResponse
 from network.ports import AttestationSink, CertificateValidator, CustodySink, HeaderStore, SampleStore
 from network.scoring import Offence, ScoreParams
 from network.types import GossipMessage, Judgement, MessageId, PeerName, Verdict, VerifiedSamples
 
 __all__ = [
     "AttestationSink",
-    "BlobHeaderGossip",
     "CertificateValidator",
     "CustodyPush",
     "CustodySink",

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -34,7 +35,7 @@ class TrioBridge:
         self.service = service
         self._portal_context: contextlib.AbstractContextManager[BlockingPortal] | None = None
         self._portal: BlockingPortal | None = None
-        self._run: Any = None
+        self._run: Future[None] | None = None
 
     def start(self) -> None:
         """Start the trio thread and the host; returns once the host listens (blocking call, ~50 ms).
@@ -56,7 +57,7 @@ class TrioBridge:
     def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
         """Stop the host, then the portal and its thread (blocking call; safe to repeat)."""
         portal, context, run = self._portal, self._portal_context, self._run
-        if portal is None or context is None:
+        if portal is None or context is None or run is None:
             return
         self._portal = self._portal_context = self._run = None
         try:
@@ -85,7 +86,7 @@ class TrioBridge:
         future = self._require_portal().start_task_soon(function, *args)
         return await asyncio.wrap_future(future)
 
-    def start_task(self, function: Callable[..., Awaitable[object]], name: str) -> object:
+    def start_task(self, function: Callable[..., Awaitable[object]], name: str) -> Future[object]:
         """Start a long-running task in the trio thread (blocking until it called `task_status.started`).
 
         Returns the task's concurrent future; the task is cancelled when the portal stops.

@@ -55,13 +55,7 @@ class NetworkConfig:
     publish_queue_high_water: int = c.GOSSIP_PUBLISH_QUEUE_HIGH_WATER
     publish_timeout: float = 10.0
     subscriber_buffer: int = c.GOSSIP_SUBSCRIBER_BUFFER
-    seen_data_roots_limit: int = 65_536
     score_params: ScoreParams = field(default_factory=ScoreParams)
-
-    @property
-    def blob_header_topic(self) -> str:
-        """The blob-header gossip topic of this network."""
-        return c.TOPIC_BLOB_HEADER_TEMPLATE.format(network=self.network_name)
 
     @property
     def certificate_topic(self) -> str:
@@ -91,7 +85,6 @@ class NetworkConfig:
             "gossip_heartbeat_seconds",
             "publish_queue_high_water",
             "subscriber_buffer",
-            "seen_data_roots_limit",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -17,7 +17,6 @@ PROTOCOL_HEADER: Final = "/tessera/header/1"
 REQUEST_PROTOCOLS: Final = (PROTOCOL_SAMPLES, PROTOCOL_CUSTODY, PROTOCOL_ATTEST, PROTOCOL_HEADER)
 
 # --- Gossip topics (formatted with the network name) ------------------------------------------------
-TOPIC_BLOB_HEADER_TEMPLATE: Final = "/tessera/{network}/blob_header/1/ssz"
 TOPIC_CERTIFICATE_TEMPLATE: Final = "/tessera/{network}/certificate/1/ssz"
 NETWORK_NAME_TEMPLATE: Final = "tessera-{chain_id}"
 
@@ -59,7 +58,6 @@ CUSTODY_PUSH_MAX_BYTES: Final = (
 )
 HEADER_REQUEST_BYTES: Final = da_constants.BYTES_PER_ROOT
 HEADER_RESPONSE_MAX_BYTES: Final = da_header.MAX_HEADER_BYTES
-BLOB_HEADER_GOSSIP_MAX_BYTES: Final = UINT64_BYTES + SSZ_OFFSET_BYTES + da_header.MAX_HEADER_BYTES
 
 # --- Timeouts and concurrency (defaults of `NetworkConfig`) --------------------------------------------
 REQUEST_READ_TIMEOUT_SECONDS: Final = 5
@@ -70,8 +68,6 @@ MAX_CONCURRENT_REQUESTS_PER_PEER: Final = 4
 
 # --- Gossip -----------------------------------------------------------------------------------------
 GOSSIP_MESSAGE_ID_BYTES: Final = 20
-MAXIMUM_GOSSIP_CLOCK_DISPARITY_SECONDS: Final = 2
-BLOB_HEADER_GOSSIP_MAX_AGE_SECONDS: Final = 600
 GOSSIP_MAX_MESSAGES_PER_TOPIC_PER_SECOND: Final = 2000
 GOSSIP_PUBLISH_QUEUE_HIGH_WATER: Final = 8
 GOSSIP_SUBSCRIBER_BUFFER: Final = 1024

@@ -1,4 +1,4 @@
-"""Gossip over py-libp2p's GossipSub: two topics, tri-state validation, paced publishes, drained subscribers.
+"""Gossip over py-libp2p's GossipSub: tri-state validation, paced publishes, drained subscribers.
 
 What py-libp2p does by default and what this module tells it (DESIGN.md section 5):
 - spam protection drops more than 10 messages/s per topic and peer, our own publishes included: the limit
@@ -18,7 +18,6 @@ What py-libp2p does by default and what this module tells it (DESIGN.md section 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import structlog
@@ -30,11 +29,9 @@ from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
 
-from da.types import DataRoot
 from network.config import NetworkConfig
-from network.errors import MalformedMessage, PublishFailed, ServiceNotRunning
-from network.gossip_rules import compute_message_id, validate_blob_header_gossip, validate_certificate_gossip
-from network.messages import BlobHeaderGossip, blob_header_gossip_to_bytes
+from network.errors import PublishFailed, ServiceNotRunning
+from network.gossip_rules import compute_message_id, validate_certificate_gossip
 from network.pacing import TokenBucket
 from network.peers import Clock, PeerGuard
 from network.ports import CertificateValidator
@@ -48,24 +45,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 PACING_STEP_SECONDS = 0.001
-
-
-class SeenRoots:
-    """A bounded, insertion-ordered set of data roots (the oldest is forgotten first)."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._roots: OrderedDict[DataRoot, None] = OrderedDict()
-
-    def __contains__(self, root: object) -> bool:
-        return root in self._roots
-
-    def add(self, root: DataRoot) -> None:
-        """Remember `root`, forgetting the oldest beyond the limit."""
-        self._roots[root] = None
-        self._roots.move_to_end(root)
-        while len(self._roots) > self._limit:
-            self._roots.popitem(last=False)
 
 
 class GossipService:
@@ -83,11 +62,9 @@ class GossipService:
         self._guard = guard
         self._clock = clock
         self._certificate_validator = certificate_validator
-        self._seen_roots = SeenRoots(config.seen_data_roots_limit)
         self._bucket = TokenBucket(config.publish_rate_per_second, burst=config.publish_queue_high_water)
         self._publish_lock = trio.Lock()
         self._subscribers: dict[str, list[trio.MemorySendChannel[GossipMessage]]] = {
-            config.blob_header_topic: [],
             config.certificate_topic: [],
         }
         self.dropped: dict[str, int] = dict.fromkeys(self._subscribers, 0)
@@ -107,7 +84,6 @@ class GossipService:
             msg_id_constructor=_message_id_of,
             allowed_topics=frozenset(self._subscribers),
         )
-        self.pubsub.set_topic_validator(config.blob_header_topic, self._validate_blob_header, False)
         self.pubsub.set_topic_validator(config.certificate_topic, self._validate_certificate, False)
         self._running = False
 
@@ -125,7 +101,7 @@ class GossipService:
         return receive
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run pubsub and the router, subscribe to both topics and drain them, until cancelled."""
+        """Run pubsub and the router, subscribe to every topic and drain it, until cancelled."""
         try:
             async with background_trio_service(self.pubsub), background_trio_service(self.router):
                 await self.pubsub.wait_until_ready()
@@ -164,14 +140,6 @@ class GossipService:
 
     # --- Publishing ---------------------------------------------------------------------------------
 
-    async def publish_blob_header(self, message: BlobHeaderGossip) -> MessageId:
-        """Announce a blob header; returns its message id."""
-        try:
-            data = blob_header_gossip_to_bytes(message)
-        except MalformedMessage as error:
-            raise PublishFailed(self._config.blob_header_topic, str(error)) from error
-        return await self.publish(self._config.blob_header_topic, data)
-
     async def publish_certificate(self, certificate: bytes) -> MessageId:
         """Announce a certificate (opaque bytes); returns its message id."""
         return await self.publish(self._config.certificate_topic, certificate)
@@ -182,7 +150,7 @@ class GossipService:
             raise ServiceNotRunning("gossip is not running")
         if topic not in self._subscribers:
             raise PublishFailed(topic, "not a Tessera topic")
-        judgement = self._judge(topic, data, commit=False)
+        judgement = self._judge(data)
         if judgement.verdict is not Verdict.ACCEPT:
             outcome = "ignored" if judgement.verdict is Verdict.IGNORE else "rejected"
             raise PublishFailed(topic, f"peers would drop it ({outcome}: {judgement.reason})")
@@ -208,17 +176,12 @@ class GossipService:
 
     # --- Validation -----------------------------------------------------------------------------------
 
-    def _judge(self, topic: str, data: bytes, commit: bool) -> Judgement:
-        now = self._clock()
-        if topic == self._config.blob_header_topic:
-            judgement, _message, data_root = validate_blob_header_gossip(data, now, self._seen_roots)
-            if commit and judgement.verdict is Verdict.ACCEPT and data_root is not None:
-                self._seen_roots.add(data_root)
-            return judgement
-        return validate_certificate_gossip(data, now, self._certificate_validator)
+    def _judge(self, data: bytes) -> Judgement:
+        """The rules of the certificate topic, the only Tessera topic."""
+        return validate_certificate_gossip(data, self._clock(), self._certificate_validator)
 
     def _validate(self, topic: str, forwarder: ID, message: rpc_pb2.Message) -> bool:
-        judgement = self._judge(topic, bytes(message.data), commit=True)
+        judgement = self._judge(bytes(message.data))
         peer = PeerName(str(forwarder))
         if judgement.verdict is Verdict.REJECT and forwarder != self.pubsub.my_id:
             self._guard.penalize(peer, Offence.GOSSIP_REJECT)
@@ -231,9 +194,6 @@ class GossipService:
                 reason=judgement.reason,
             )
         return judgement.verdict is Verdict.ACCEPT
-
-    def _validate_blob_header(self, forwarder: ID, message: rpc_pb2.Message) -> bool:
-        return self._validate(self._config.blob_header_topic, forwarder, message)
 
     def _validate_certificate(self, forwarder: ID, message: rpc_pb2.Message) -> bool:
         return self._validate(self._config.certificate_topic, forwarder, message)

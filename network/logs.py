@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
 import structlog
 
@@ -38,7 +37,9 @@ def route_libp2p_logs(level: int = logging.WARNING) -> None:
     logger.propagate = False
 
 
-def _drop_libp2p_records(_logger: object, _method: str, event: structlog.typing.EventDict) -> Any:
+def _drop_libp2p_records(
+    _logger: object, _method: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
     """py-libp2p's own records (routed through structlog): dropped unless the user asked for detail."""
     if event.get("event") == "libp2p":
         raise structlog.DropEvent

@@ -3,7 +3,8 @@
 What the host is told (DESIGN.md section 5): explicit listen addresses (loopback by default), Noise and
 Yamux (py-libp2p's defaults), `max_connections_per_peer=1` (otherwise every connect waits 250 ms), Pubsub
 built before any peer connects, the seen-message cache's thread stopped and `host.close()` awaited before
-`host.run()` is left. Identify and ping are the host's default protocols.
+`host.run()` is left. Identify and ping are the host's default protocols. The plumbing (bounded closes
+and disconnects, cutting off banned peers) lives in `network.host`.
 
 Trio programs use `open_service` (or `open_services` for several hosts that should close in parallel);
 asyncio programs reach the service through `network.bridge.TrioBridge`.
@@ -20,11 +21,10 @@ import multiaddr
 import structlog
 import trio
 from libp2p import new_host
-from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
+from libp2p.abc import IHost
 from libp2p.crypto.keys import KeyPair
 from libp2p.host.ping import PingService
 from libp2p.network.config import ConnectionConfig
-from libp2p.network.swarm import Swarm
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.peer.peerstore import PeerStoreError
 
@@ -34,9 +34,10 @@ from network.client import RequestClient, parse_peer_name
 from network.config import NetworkConfig
 from network.errors import NetworkError, PeerTimeout, PeerUnreachable, ServiceNotRunning
 from network.gossip import GossipService
+from network.host import BanNotifee, close_host, cut_off, disconnect_peer, stop_auto_connector
 from network.identity import load_or_create_identity
 from network.logs import route_libp2p_logs
-from network.messages import BlobHeaderGossip, SamplesResponse
+from network.messages import SamplesResponse
 from network.peers import Clock, PeerGuard
 from network.ports import CertificateValidator
 from network.server import RequestServer, ServerPorts
@@ -48,8 +49,6 @@ if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
 log = structlog.get_logger(__name__)
-
-CLOSE_TIMEOUT_SECONDS = 5.0
 
 
 class NetworkService:
@@ -93,17 +92,17 @@ class NetworkService:
             connection_config=ConnectionConfig(
                 max_connections_per_peer=1,  # the default (3) waits 250 ms on every connect
                 dial_timeout=self.config.dial_timeout,
-                min_connections=0,  # no background redials: see _stop_auto_connector
+                min_connections=0,  # no background redials: see stop_auto_connector
                 low_watermark=0,
             ),
         )
         gossip = GossipService(host, self.config, self.guard, self._certificate_validator, self._clock)
         server = RequestServer(self.config, self._ports, self.guard)
         server.register(host)
-        host.get_network().register_notifee(_BanNotifee(self, host))
+        host.get_network().register_notifee(BanNotifee(host, self.guard, lambda: self._nursery))
         try:
             async with host.run(listen):
-                await _stop_auto_connector(host)
+                await stop_auto_connector(host)
                 try:
                     async with trio.open_nursery() as nursery:
                         self._nursery, self._server = nursery, server
@@ -119,11 +118,11 @@ class NetworkService:
                             # Connections first, while pubsub still runs: its stream handlers hand every
                             # message they read to pubsub's task nursery, which must still be open.
                             self._host = self._client = self._gossip = self._server = None
-                            await _close_host(host)
+                            await close_host(host)
                         nursery.cancel_scope.cancel()
                 finally:
                     self._nursery = None
-                    await _close_host(host)  # idempotent; covers a failure before the nursery ran
+                    await close_host(host)  # idempotent; covers a failure before the nursery ran
         finally:
             gossip.pubsub.seen_messages.stop()  # it owns a thread; idempotent
             log.info("network service stopped")
@@ -226,7 +225,7 @@ class NetworkService:
 
     async def disconnect(self, peer: PeerName) -> None:
         """Close every connection to `peer`."""
-        await _disconnect(self.host, peer)
+        await disconnect_peer(self.host, peer)
 
     async def ping(self, peer: PeerName) -> float:
         """Round-trip time to `peer` over `/ipfs/ping/1.0.0`, in seconds."""
@@ -260,7 +259,7 @@ class NetworkService:
         if nursery is None or gossip is None:
             return
         gossip.ban(parse_peer_name(peer))
-        nursery.start_soon(_cut_off, self.host, self._server, peer)
+        nursery.start_soon(cut_off, self.host, self._server, peer)
 
     # --- Requests (see network.client) --------------------------------------------------------------------
 
@@ -300,73 +299,9 @@ class NetworkService:
         """Accepted messages on `topic` from now on."""
         return self.gossip.subscribe(topic)
 
-    async def publish_blob_header(self, message: BlobHeaderGossip) -> MessageId:
-        """Announce a blob header on gossip."""
-        return await self.gossip.publish_blob_header(message)
-
     async def publish_certificate(self, certificate: bytes) -> MessageId:
         """Announce a certificate on gossip."""
         return await self.gossip.publish_certificate(certificate)
-
-
-async def _disconnect(host: IHost, peer: PeerName) -> None:
-    with trio.move_on_after(CLOSE_TIMEOUT_SECONDS):
-        try:
-            await host.disconnect(parse_peer_name(peer))
-        except STREAM_ERRORS as error:
-            log.debug("disconnect failed", peer=peer, error=type(error).__name__)
-
-
-async def _cut_off(host: IHost, server: RequestServer | None, peer: PeerName) -> None:
-    """Disconnect a banned peer once the answers it is owed (the error that got it banned) are written."""
-    if server is not None:
-        with trio.move_on_after(CLOSE_TIMEOUT_SECONDS):
-            await server.wait_until_idle(peer)
-    await _disconnect(host, peer)
-
-
-async def _close_host(host: IHost) -> None:
-    """`host.close()`, shielded from cancellation and bounded (it must run before `host.run()` is left)."""
-    with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_SECONDS):
-        await host.close()
-
-
-async def _stop_auto_connector(host: IHost) -> None:
-    """Stop the swarm's auto-connector, which redials every peer in the peerstore every 30 s aiming at
-    150 connections: this node connects to its bootstrap list and to the peers it is asked to, and
-    a banned peer must stay disconnected."""
-    network = host.get_network()
-    if isinstance(network, Swarm):
-        await network.auto_connector.stop()
-
-
-class _BanNotifee(INotifee):
-    """Drops new connections from banned peers as soon as they are made."""
-
-    def __init__(self, service: NetworkService, host: IHost) -> None:
-        self._service = service
-        self._host = host
-
-    async def connected(self, network: INetwork, conn: INetConn) -> None:
-        peer = PeerName(str(conn.muxed_conn.peer_id))
-        nursery = self._service._nursery
-        if self._service.guard.is_banned(peer) and nursery is not None:
-            nursery.start_soon(_disconnect, self._host, peer)
-
-    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        """Nothing to do."""
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        """Nothing to do."""
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        """Nothing to do."""
-
-    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
-        """Nothing to do."""
-
-    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
-        """Nothing to do."""
 
 
 @asynccontextmanager

@@ -26,6 +26,11 @@ class RejectReason(enum.Enum):
     DUPLICATE = "duplicate"
     BAD_SIGNATURE = "bad_signature"
 
+    @property
+    def blames_sender(self) -> bool:
+        """True when the attestation is wrong whoever receives it; a duplicate is only redundant."""
+        return self is not RejectReason.DUPLICATE
+
 
 @dataclass(frozen=True, slots=True)
 class Accepted:

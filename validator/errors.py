@@ -143,3 +143,14 @@ class ApiFailure(ValidatorError):
 
 class DevnetError(ValidatorError):
     """Raised when a local devnet cannot be created, started or reached; the message says what to do."""
+
+
+class CoreDidNotSettle(ValidatorError):
+    """Raised when the inputs a validator core causes on itself do not settle within a step bound
+    (a bug in the core: local follow-ups must end)."""
+
+    def __init__(self, validator: int, max_steps: int) -> None:
+        super().__init__(f"validator {validator}: local inputs did not settle within {max_steps} steps")
+        self._reduce_args = (validator, max_steps)
+        self.validator = validator
+        self.max_steps = max_steps

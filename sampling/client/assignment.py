@@ -17,10 +17,11 @@ from da.types import DataRoot
 from network.types import Verdict
 from sampling.client.errors import AssignmentUnknown, CertificateRejected
 from validator.certificate import bytes_to_certificate, verify_certificate
+from validator.certificate_gossip import validate_certificate_gossip
 from validator.errors import MalformedCertificate, ValidatorError
 from validator.presets import Preset, get_preset
 from validator.quorums import compute_quorums
-from validator.registry import EpochSource
+from validator.registry import EpochSource, RegistryInfo
 from validator.types import Certificate, Epoch, EpochContext, Quorum, QuorumIndex
 
 log = structlog.get_logger(__name__)
@@ -41,7 +42,10 @@ class Assignment:
 
 
 class RegistryView:
-    """Reads epoch contexts and quorums from a registry, verifies certificates against them."""
+    """Reads epoch contexts and quorums from a registry, verifies certificates against them.
+
+    It is itself an `EpochSource` (the registry's, with contexts cached), so gossip validation reads
+    through the same cache."""
 
     def __init__(
         self,
@@ -57,21 +61,33 @@ class RegistryView:
         self._refresh_seconds = refresh_seconds
         self._cache: dict[Epoch, tuple[float, EpochContext, tuple[Quorum, ...]]] = {}
 
-    def _load(self, epoch: Epoch) -> tuple[EpochContext, tuple[Quorum, ...]]:
+    def _read(self, epoch: Epoch) -> tuple[EpochContext, tuple[Quorum, ...]]:
+        """The cached context and quorums of `epoch`; raises the registry's `ValidatorError`."""
         now = self._clock()
         cached = self._cache.get(epoch)
         if cached is not None and now - cached[0] < self._refresh_seconds:
             return cached[1], cached[2]
-        try:
-            context = self._registry.get_epoch_context(epoch)
-        except ValidatorError as error:
-            raise AssignmentUnknown(f"the registry has no epoch {epoch}: {error}") from error
+        context = self._registry.get_epoch_context(epoch)
         if cached is not None and cached[1] == context:
             quorums = cached[2]
         else:
             quorums = compute_quorums(context, self.preset, verify_ballots=False)
         self._cache[epoch] = (now, context, quorums)
         return context, quorums
+
+    def _load(self, epoch: Epoch) -> tuple[EpochContext, tuple[Quorum, ...]]:
+        try:
+            return self._read(epoch)
+        except ValidatorError as error:
+            raise AssignmentUnknown(f"the registry has no epoch {epoch}: {error}") from error
+
+    def get_info(self) -> RegistryInfo:
+        """`EpochSource`: the registry's genesis facts."""
+        return self._registry.get_info()
+
+    def get_epoch_context(self, epoch: Epoch) -> EpochContext:
+        """`EpochSource`: the cached context of `epoch`; raises the registry's own `ValidatorError`."""
+        return self._read(epoch)[0]
 
     def get_context(self, epoch: Epoch) -> EpochContext:
         """The registry's context of `epoch`; raises `AssignmentUnknown` for an epoch it cannot give."""
@@ -109,28 +125,15 @@ class RegistryView:
 
 
 class RegistryCertificateValidator:
-    """`CertificateValidator` for gossip: ACCEPT certificates that verify against the registry.
-
-    [REJECT] bytes that do not decode; [IGNORE] an epoch the registry cannot give yet (premature,
-    or a registry error); [REJECT] a certificate that does not verify.
-    """
+    """`CertificateValidator` for gossip: the rules of `specs/validator.md` (Certificate gossip
+    validation), as `validator.certificate_gossip` implements them, over this view's cached contexts."""
 
     def __init__(self, view: RegistryView) -> None:
         self._view = view
 
     def validate_certificate(self, data: bytes, now: float) -> Verdict:
         """Judge one gossip payload (`now` is unused: the registry's own clock bounds the epoch)."""
-        try:
-            certificate = bytes_to_certificate(data)
-        except MalformedCertificate:
-            return Verdict.REJECT
-        try:
-            self._view.get_context(certificate.epoch)
-        except AssignmentUnknown:
-            return Verdict.IGNORE
-        try:
-            self._view.certify(certificate)
-        except CertificateRejected as error:
-            log.info("certificate rejected", data_root=certificate.data_root.hex(), reason=error.reason)
-            return Verdict.REJECT
-        return Verdict.ACCEPT
+        judgement = validate_certificate_gossip(data, self._view, self._view.preset)
+        if judgement.verdict is Verdict.REJECT:
+            log.info("certificate rejected", reason=judgement.reason)
+        return judgement.verdict

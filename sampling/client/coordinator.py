@@ -22,7 +22,7 @@ import trio
 
 from da.errors import MalformedSample
 from da.kzg import CellVerifier
-from da.samples import verify_samples
+from da.samples import compute_verified_coordinates, verify_samples
 from da.types import CellCoordinate, ColumnIndex, DataRoot, Sample
 from network.constants import MAX_SAMPLES_PER_REQUEST
 from network.errors import (
@@ -193,6 +193,12 @@ class RoundRunner:
         except MalformedSample:  # decoded samples are validated; a defensive net
             return False
 
+    async def _verified(self, samples: Sequence[Sample]) -> frozenset[CellCoordinate]:
+        """The coordinates among one peer's samples that verify (bisected batches, in a thread)."""
+        self.stats.kzg_batches += 1
+        check = functools.partial(compute_verified_coordinates, self.data_root, list(samples), self._verifier)
+        return await trio.to_thread.run_sync(check)
+
     async def _verify(self, answers: list[_Answer]) -> list[tuple[_Answer, dict[CellCoordinate, bool]]]:
         """Every answer with the validity of each sample it held: one KZG batch for the whole round,
         then per peer and per sample only if that batch fails."""
@@ -208,10 +214,11 @@ class RoundRunner:
             ]
         checked: list[tuple[_Answer, dict[CellCoordinate, bool]]] = []
         for answer in answers:
-            if not answer.samples or await self._check(answer.samples):
-                checked.append((answer, dict.fromkeys((s.coordinate for s in answer.samples), True)))
+            verified = await self._verified(answer.samples)
+            validity = {sample.coordinate: sample.coordinate in verified for sample in answer.samples}
+            if all(validity.values()):
+                checked.append((answer, validity))
                 continue
-            validity = {sample.coordinate: await self._check([sample]) for sample in answer.samples}
             bad = sum(not ok for ok in validity.values())
             log.warning("peer served invalid samples", peer=answer.peer, invalid=bad, of=len(validity))
             self._service.guard.penalize(answer.peer, Offence.INVALID_DATA)

@@ -5,7 +5,6 @@ One owner (`Follower`, in the trio thread) holds the state; its tasks are:
 - the certificate drain: reads the gossip subscription (already validated against the registry by
   `RegistryCertificateValidator`) and pushes data roots into the bounded `sampling.Backlog`, which
   drops the oldest when full. It never awaits anything but the next message, so it never blocks;
-- the header drain: remembers recent headers announced on gossip, sparing a header request;
 - `workers` samplers: take the oldest waiting root, get its header, run sampling rounds, store the
   result (`sampling.ResultStore`, in a worker thread);
 - the persister: writes arrivals to the store's pending table in batches, so a restart resumes them;
@@ -17,7 +16,6 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,11 +24,9 @@ import structlog
 import trio
 
 from da.errors import DAError
-from da.header import compute_data_root
 from da.kzg import CellVerifier
-from da.types import BlobHeader, ColumnIndex, DataRoot
-from network.errors import MalformedMessage, NetworkError
-from network.messages import bytes_to_blob_header_gossip
+from da.types import ColumnIndex, DataRoot
+from network.errors import NetworkError
 from network.service import NetworkService
 from network.types import GossipMessage, PeerName
 from sampling.backlog import Backlog
@@ -43,7 +39,6 @@ from sampling.client.defaults import (
     DEFAULT_PARALLEL_REQUESTS,
     DEFAULT_PEER_TIMEOUT_SECONDS,
     DEFAULT_TARGET_CONFIDENCE,
-    HEADER_CACHE_SIZE,
     ROOT_DEADLINE_SECONDS,
 )
 from sampling.client.directory import CustodyDirectory, is_peer_id, split_multiaddr
@@ -120,7 +115,6 @@ class Follower:
         self._chooser = chooser if chooser is not None else secrets.SystemRandom()
         self.backlog: Backlog[bytes] = Backlog(self.options.backlog)
         self.active: dict[DataRoot, ActiveRoot] = {}
-        self._headers: OrderedDict[DataRoot, BlobHeader] = OrderedDict()
         self._work = trio.lowlevel.ParkingLot()
         self._to_persist = trio.lowlevel.ParkingLot()
         self._pending_added: list[PendingRoot] = []
@@ -140,13 +134,11 @@ class Follower:
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Resume pending roots, subscribe, and sample until cancelled."""
         certificates = self._service.subscribe(self._service.config.certificate_topic)
-        headers = self._service.subscribe(self._service.config.blob_header_topic)
         for pending in await trio.to_thread.run_sync(self._store.get_pending):
             self.offer(pending.data_root, pending.payload, pending.arrived_at, persist=False)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._drain_certificates, certificates)
-                nursery.start_soon(self._drain_headers, headers)
                 nursery.start_soon(self._persist)
                 for _ in range(self.options.workers):
                     nursery.start_soon(self._worker)
@@ -191,17 +183,6 @@ class Follower:
         if dropped is not None or persist:
             self._to_persist.unpark()
         self._work.unpark()
-
-    async def _drain_headers(self, channel: trio.MemoryReceiveChannel[GossipMessage]) -> None:
-        async with channel:
-            async for message in channel:
-                try:
-                    header = bytes_to_blob_header_gossip(message.data).header
-                except MalformedMessage:
-                    continue
-                self._headers[compute_data_root(header)] = header
-                while len(self._headers) > HEADER_CACHE_SIZE:
-                    self._headers.popitem(last=False)
 
     async def _persist(self) -> None:
         while True:
@@ -254,11 +235,8 @@ class Follower:
         assignment = self._view.certify_bytes(certificate)
         directory = CustodyDirectory(assignment, self._view.preset, self._chooser)
         directory.install(self._service.host)
-        header = self._headers.get(data_root)
-        if header is None:
-            header, _ = await fetch_header_from_peers(
-                self._service, data_root, [*directory.peers, *self._bootstrap]
-            )
+        peers = [*directory.peers, *self._bootstrap]
+        header, _ = await fetch_header_from_peers(self._service, data_root, peers)
         sampler = Sampler(
             header.row_count,
             self.options.target,

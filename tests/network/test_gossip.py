@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import trio
 
-from da import EncodedBlob
 from network.errors import PublishFailed
-from network.messages import BlobHeaderGossip, blob_header_gossip_to_bytes
 from network.service import NetworkService, open_services
 from network.types import GossipMessage, Verdict
 from tests.network.conftest import FAST
@@ -76,39 +72,6 @@ async def test_a_burst_of_200_messages_reaches_every_subscriber_of_a_5_node_ring
     assert dropped == [0] * 5
 
 
-async def test_header_gossip_is_accepted_once_per_data_root(
-    one_row_blob: tuple[bytes, EncodedBlob], two_row_blob: tuple[bytes, EncodedBlob]
-) -> None:
-    blob, other = two_row_blob[1], one_row_blob[1]
-    nodes = _ring(3)
-    async with open_services(nodes):
-        topic = nodes[0].config.blob_header_topic
-        channels = [node.subscribe(topic) for node in nodes]
-        await _connect_ring(nodes, topic)
-        now = int(time.time())
-        first = BlobHeaderGossip(now, blob.header)
-        await nodes[0].publish_blob_header(first)
-        with trio.fail_after(5):
-            firsts = [await channel.receive() for channel in channels]
-        with pytest.raises(PublishFailed, match="ignored"):
-            await nodes[1].publish_blob_header(BlobHeaderGossip(now + 1, blob.header))
-        # A peer that bypasses its own validation: the others ignore the repeat, without penalty...
-        nodes[1].gossip.pubsub.remove_topic_validator(topic)
-        await nodes[1].gossip.pubsub.publish(
-            topic, blob_header_gossip_to_bytes(BlobHeaderGossip(now + 2, blob.header))
-        )
-        # ...and the next header it sends is the next one its neighbours deliver.
-        await nodes[1].publish_blob_header(BlobHeaderGossip(now, other.header))
-        with trio.fail_after(5):
-            following = [await channels[0].receive(), await channels[2].receive()]
-        scores = [node.guard.score(nodes[1].peer_id) for node in (nodes[0], nodes[2])]
-    assert [message.data for message in firsts] == [blob_header_gossip_to_bytes(first)] * 3
-    assert [message.data for message in following] == [
-        blob_header_gossip_to_bytes(BlobHeaderGossip(now, other.header))
-    ] * 2
-    assert scores == [0.0, 0.0]
-
-
 async def test_ignored_gossip_is_dropped_quietly_and_rejected_gossip_penalizes_the_sender() -> None:
     sender, receiver = _ring(2)
     async with open_services([sender, receiver]):
@@ -117,6 +80,8 @@ async def test_ignored_gossip_is_dropped_quietly_and_rejected_gossip_penalizes_t
         await _connect_ring([sender, receiver], topic)
         with pytest.raises(PublishFailed, match="rejected"):
             await sender.publish_certificate(b"BAD one")
+        with pytest.raises(PublishFailed, match="ignored"):
+            await sender.publish_certificate(b"OLD one")
         sender.gossip.pubsub.remove_topic_validator(topic)  # from here on it sends what it likes
         offender = sender.peer_id
         with trio.fail_after(5):
@@ -132,3 +97,14 @@ async def test_ignored_gossip_is_dropped_quietly_and_rejected_gossip_penalizes_t
     assert score_after_ignored == 0
     assert after_rejected == b"GOOD two"
     assert score_after_rejected < 0
+
+
+async def test_the_certificate_topic_is_the_only_topic() -> None:
+    (node,) = _ring(1)
+    async with open_services([node]):
+        assert node.gossip.topics == (node.config.certificate_topic,)
+        for topic in ("/tessera/devnet/blob_header/1/ssz", "/tessera/devnet/other/1/ssz"):
+            with pytest.raises(PublishFailed, match="not a Tessera topic"):
+                node.subscribe(topic)
+            with pytest.raises(PublishFailed, match="not a Tessera topic"):
+                await node.gossip.publish(topic, b"x")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from remerkleable.basic import uint64
+from remerkleable.bitfields import Bitlist
 from remerkleable.byte_arrays import Bytes32 as SSZBytes32
 from remerkleable.byte_arrays import Bytes48, ByteVector
 
@@ -24,18 +24,12 @@ from da.types import CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
 from network import constants as c
 from network.errors import MalformedMessage
 from network.framing import bytes_to_result_code, check_frame_length, encode_error, encode_frame
+from network.layouts import CellCoordinateSSZ, CustodyPushSSZ, SamplesRequestSSZ, SamplesResponseSSZ
 from network.messages import (
-    BlobHeaderGossip,
-    BlobHeaderGossipSSZ,
-    CellCoordinateSSZ,
+    CUSTODY_PUSH_FIXED_BYTES,
     CustodyPush,
-    CustodyPushSSZ,
     SamplesRequest,
-    SamplesRequestSSZ,
     SamplesResponse,
-    SamplesResponseSSZ,
-    blob_header_gossip_to_bytes,
-    bytes_to_blob_header_gossip,
     bytes_to_custody_push,
     bytes_to_data_root,
     bytes_to_error_message,
@@ -43,12 +37,12 @@ from network.messages import (
     bytes_to_samples_response,
     custody_push_to_bytes,
     is_matching_samples_response,
-    sample_to_wire,
     samples_request_to_bytes,
     samples_response_to_bytes,
     validate_attestation_bytes,
     validate_certificate_bytes,
 )
+from network.ssz import bitlist_to_bytes, bytes_to_bitlist, sample_to_wire
 
 ROOT = DataRoot(bytes(range(32)))
 
@@ -83,6 +77,13 @@ def test_sample_wire_encoding_is_da_sample_to_bytes(two_row_blob: tuple[bytes, E
     sample = two_row_blob[1].get_sample(CellCoordinate(RowIndex(1), ColumnIndex(77)))
     assert sample_to_wire(sample) == sample_to_bytes(sample)
     assert len(sample_to_wire(sample)) == SAMPLE_BYTES
+
+
+@given(bits=st.lists(st.booleans(), max_size=c.MAX_SAMPLES_PER_REQUEST))
+def test_bitlist_matches_remerkleable_and_round_trips(bits: list[bool]) -> None:
+    ours = bitlist_to_bytes(bits)
+    assert ours == bytes(Bitlist[c.MAX_SAMPLES_PER_REQUEST](bits).encode_bytes())
+    assert bytes_to_bitlist("bitlist", ours, c.MAX_SAMPLES_PER_REQUEST) == bits
 
 
 def test_samples_request_matches_remerkleable() -> None:
@@ -123,14 +124,6 @@ def test_custody_push_matches_remerkleable(two_row_blob: tuple[bytes, EncodedBlo
     theirs = CustodyPushSSZ(header=_ssz_header(blob), samples=[_ssz_sample(s) for s in samples])
     assert ours == bytes(theirs.encode_bytes())
     assert bytes_to_custody_push(ours) == CustodyPush(blob.header, samples)
-
-
-def test_blob_header_gossip_matches_remerkleable(two_row_blob: tuple[bytes, EncodedBlob]) -> None:
-    blob = two_row_blob[1]
-    ours = blob_header_gossip_to_bytes(BlobHeaderGossip(1_700_000_000, blob.header))
-    theirs = BlobHeaderGossipSSZ(posted_at=uint64(1_700_000_000), header=_ssz_header(blob))
-    assert ours == bytes(theirs.encode_bytes())
-    assert bytes_to_blob_header_gossip(ours) == BlobHeaderGossip(1_700_000_000, blob.header)
 
 
 # --- Semantic checks at the boundary -------------------------------------------------------------------
@@ -203,7 +196,6 @@ DECODERS: dict[str, Callable[[bytes], object]] = {
     "samples_request": bytes_to_samples_request,
     "samples_response": bytes_to_samples_response,
     "custody_push": bytes_to_custody_push,
-    "blob_header_gossip": bytes_to_blob_header_gossip,
     "data_root": bytes_to_data_root,
     "error_message": bytes_to_error_message,
     "result_code": bytes_to_result_code,
@@ -239,7 +231,6 @@ def test_decoders_survive_mutated_valid_messages(
         "custody_push": custody_push_to_bytes(
             CustodyPush(blob.header, tuple(blob.get_column(ColumnIndex(2))))
         ),
-        "blob_header_gossip": blob_header_gossip_to_bytes(BlobHeaderGossip(5, blob.header)),
     }
     for name, encoded in valid.items():
         with contextlib.suppress(MalformedMessage):
@@ -247,5 +238,7 @@ def test_decoders_survive_mutated_valid_messages(
 
 
 def test_header_bytes_inside_messages_are_da_header_bytes(one_row_blob: tuple[bytes, EncodedBlob]) -> None:
-    header = one_row_blob[1].header
-    assert blob_header_gossip_to_bytes(BlobHeaderGossip(0, header))[12:] == header_to_bytes(header)
+    blob = one_row_blob[1]
+    header = header_to_bytes(blob.header)
+    push = custody_push_to_bytes(CustodyPush(blob.header, tuple(blob.get_column(ColumnIndex(0)))))
+    assert push[CUSTODY_PUSH_FIXED_BYTES : CUSTODY_PUSH_FIXED_BYTES + len(header)] == header

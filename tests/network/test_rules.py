@@ -1,4 +1,4 @@
-"""Pure rules: gossip validation (tri-state, time and seen-sets as parameters), scoring, pacing, config."""
+"""Pure rules: gossip validation (tri-state, time as a parameter), scoring, pacing, config."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from da import EncodedBlob
 from network import constants as c
 from network.config import NetworkConfig
 from network.errors import InvalidNetworkConfig
-from network.gossip_rules import compute_message_id, validate_blob_header_gossip, validate_certificate_gossip
-from network.messages import BlobHeaderGossip, blob_header_gossip_to_bytes
+from network.gossip_rules import compute_message_id, validate_certificate_gossip
 from network.pacing import TokenBucket
 from network.scoring import Offence, PeerScore, ScoreBook, ScoreParams, compute_decayed_value
 from network.types import Verdict
@@ -32,65 +30,6 @@ class FixedValidator:
     def validate_certificate(self, data: bytes, now: float) -> Verdict:
         self.seen.append((data, now))
         return self.verdict  # type: ignore[return-value]
-
-
-def _header_message(blob: EncodedBlob, posted_at: float) -> bytes:
-    return blob_header_gossip_to_bytes(BlobHeaderGossip(int(posted_at), blob.header))
-
-
-# --- Blob-header gossip ---------------------------------------------------------------------------------
-
-
-def test_fresh_header_is_accepted_with_its_root(one_row_blob: tuple[bytes, EncodedBlob]) -> None:
-    blob = one_row_blob[1]
-    judgement, message, root = validate_blob_header_gossip(_header_message(blob, NOW), NOW, set())
-    assert judgement.verdict is Verdict.ACCEPT
-    assert message is not None and message.header == blob.header
-    assert root == blob.data_root
-
-
-@pytest.mark.parametrize(
-    ("offset", "verdict", "reason"),
-    [
-        (c.MAXIMUM_GOSSIP_CLOCK_DISPARITY_SECONDS, Verdict.ACCEPT, "valid"),
-        (c.MAXIMUM_GOSSIP_CLOCK_DISPARITY_SECONDS + 1, Verdict.IGNORE, "posted in the future"),
-        (
-            -c.BLOB_HEADER_GOSSIP_MAX_AGE_SECONDS - c.MAXIMUM_GOSSIP_CLOCK_DISPARITY_SECONDS,
-            Verdict.ACCEPT,
-            "valid",
-        ),
-        (
-            -c.BLOB_HEADER_GOSSIP_MAX_AGE_SECONDS - c.MAXIMUM_GOSSIP_CLOCK_DISPARITY_SECONDS - 1,
-            Verdict.IGNORE,
-            "stale",
-        ),
-    ],
-)
-def test_header_time_window_edges(
-    one_row_blob: tuple[bytes, EncodedBlob], offset: int, verdict: Verdict, reason: str
-) -> None:
-    judgement, _, _ = validate_blob_header_gossip(_header_message(one_row_blob[1], NOW + offset), NOW, set())
-    assert (judgement.verdict, judgement.reason) == (verdict, reason)
-
-
-def test_second_header_with_a_seen_root_is_ignored(one_row_blob: tuple[bytes, EncodedBlob]) -> None:
-    blob = one_row_blob[1]
-    judgement, _, _ = validate_blob_header_gossip(_header_message(blob, NOW), NOW, {blob.data_root})
-    assert judgement.verdict is Verdict.IGNORE
-
-
-def test_malformed_and_oversize_headers_are_rejected(one_row_blob: tuple[bytes, EncodedBlob]) -> None:
-    valid = _header_message(one_row_blob[1], NOW)
-    for data in (b"", valid[:-1], valid + b"\x00", b"\x00" * (c.BLOB_HEADER_GOSSIP_MAX_BYTES + 1)):
-        judgement, message, _ = validate_blob_header_gossip(data, NOW, set())
-        assert judgement.verdict is Verdict.REJECT
-        assert message is None
-
-
-@given(data=st.binary(max_size=600), now=st.floats(0, 2**40))
-def test_header_rule_never_raises(data: bytes, now: float) -> None:
-    judgement, _, _ = validate_blob_header_gossip(data, now, set())
-    assert judgement.verdict in Verdict
 
 
 # --- Certificate gossip -----------------------------------------------------------------------------------
@@ -115,12 +54,17 @@ def test_certificate_size_and_missing_validator_rules() -> None:
     assert validate_certificate_gossip(b"x", NOW, FixedValidator(True)).verdict is Verdict.IGNORE
 
 
+@given(data=st.binary(max_size=c.MAX_CERTIFICATE_BYTES + 8), now=st.floats(0, 2**40))
+def test_certificate_rule_never_raises(data: bytes, now: float) -> None:
+    assert validate_certificate_gossip(data, now, FixedValidator(Verdict.ACCEPT)).verdict in Verdict
+
+
 def test_message_id_is_a_content_hash_bound_to_its_topic() -> None:
     first = compute_message_id("/tessera/devnet/certificate/1/ssz", b"abc")
     assert len(first) == c.GOSSIP_MESSAGE_ID_BYTES
     assert first == compute_message_id("/tessera/devnet/certificate/1/ssz", b"abc")
     assert first != compute_message_id("/tessera/devnet/certificate/1/ssz", b"abd")
-    assert first != compute_message_id("/tessera/devnet/blob_header/1/ssz", b"abc")
+    assert first != compute_message_id("/tessera/tessera-1/certificate/1/ssz", b"abc")
 
 
 # --- Scoring --------------------------------------------------------------------------------------------
@@ -213,5 +157,4 @@ def test_config_validation_names_the_bad_field(change: dict[str, object], field:
 def test_default_config_is_loopback_with_os_chosen_port_and_named_topics() -> None:
     config = NetworkConfig().validate()
     assert config.listen_addrs == ("/ip4/127.0.0.1/tcp/0",)
-    assert config.blob_header_topic == "/tessera/devnet/blob_header/1/ssz"
     assert config.certificate_topic == "/tessera/devnet/certificate/1/ssz"

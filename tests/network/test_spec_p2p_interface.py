@@ -17,11 +17,9 @@ from network import gossip_rules
 from network.config import NetworkConfig
 from network.constants import ResultCode
 from network.messages import (
-    BlobHeaderGossip,
     CustodyPush,
     SamplesRequest,
     SamplesResponse,
-    blob_header_gossip_to_bytes,
     custody_push_to_bytes,
     samples_request_to_bytes,
     samples_response_to_bytes,
@@ -107,10 +105,10 @@ def test_result_codes_equal_the_enum(spec: str) -> None:
 
 def test_topics_equal_the_templates(spec: str) -> None:
     rows = _table_rows(get_section(spec, "Gossip topics"), "| Topic |")
-    assert {row[0] for row in rows} == {
-        c.TOPIC_BLOB_HEADER_TEMPLATE.format(network="{network}"),
-        c.TOPIC_CERTIFICATE_TEMPLATE.format(network="{network}"),
-    }
+    templates = {value for name, value in vars(c).items() if name.startswith("TOPIC_")}
+    assert {row[0] for row in rows} == templates == {c.TOPIC_CERTIFICATE_TEMPLATE}
+    topics = {template.format(network="devnet") for template in templates}
+    assert topics == {NetworkConfig().certificate_topic}
     assert f'MESSAGE_ID_DOMAIN = b"{gossip_rules.MESSAGE_ID_DOMAIN.decode()}"' in spec
     assert f'NETWORK_NAME_TEMPLATE = "{c.NETWORK_NAME_TEMPLATE}"' in spec
     assert c.compute_network_name(31337) == "tessera-31337"
@@ -121,6 +119,10 @@ def _spec_rules(section: str, topic: str) -> list[str]:
     return [line[2:].strip() for line in text.splitlines() if line.startswith("- [")]
 
 
+def _spec_rule_topics(section: str) -> set[str]:
+    return set(re.findall(r"^### `(\w+)`$", section, flags=re.MULTILINE))
+
+
 def _code_rules(function: object) -> list[str]:
     source = inspect.getsource(function)  # type: ignore[arg-type]
     return [m.group(1).strip() for m in re.finditer(r"# (\[(?:IGNORE|REJECT)\].*)", source)]
@@ -128,11 +130,17 @@ def _code_rules(function: object) -> list[str]:
 
 def test_gossip_rules_are_the_code_comments_one_for_one(spec: str) -> None:
     section = get_section(spec, "Gossip validation")
-    header_rules = _spec_rules(section, "blob_header")
-    certificate_rules = _spec_rules(section, "certificate")
-    assert header_rules == _code_rules(gossip_rules.validate_blob_header_gossip)
-    assert certificate_rules == _code_rules(gossip_rules.validate_certificate_gossip)
-    assert all(rule.startswith(("[IGNORE]", "[REJECT]")) for rule in header_rules + certificate_rules)
+    validators = {
+        name.removeprefix("validate_").removesuffix("_gossip"): function
+        for name, function in inspect.getmembers(gossip_rules, inspect.isfunction)
+        if name.startswith("validate_") and name.endswith("_gossip")
+    }
+    assert _spec_rule_topics(section) == set(validators) == {"certificate"}
+    for topic, function in validators.items():
+        rules = _spec_rules(section, topic)
+        assert rules, f"no rules under {topic!r}"
+        assert rules == _code_rules(function)
+        assert all(rule.startswith(("[IGNORE]", "[REJECT]")) for rule in rules)
 
 
 # --- Relations between constants ---------------------------------------------------------------
@@ -153,10 +161,6 @@ def test_max_byte_limits_are_the_encodings_at_their_ssz_limits(two_row_blob: tup
     assert len(samples_response_to_bytes(full)) == c.SAMPLES_RESPONSE_MAX_BYTES
     push = CustodyPush(widest, (sample,) * c.MAX_CUSTODY_SAMPLES_PER_PUSH)
     assert len(custody_push_to_bytes(push)) == c.CUSTODY_PUSH_MAX_BYTES
-    assert (
-        len(blob_header_gossip_to_bytes(BlobHeaderGossip(2**64 - 1, widest)))
-        == c.BLOB_HEADER_GOSSIP_MAX_BYTES
-    )
 
 
 @pytest.mark.parametrize(

@@ -13,19 +13,17 @@ from dataclasses import dataclass, field, replace
 from da import CkzgBackend, EncodedBlob, compute_data_root
 from da.types import Cell, DataRoot, Sample
 from validator.core import (
-    AttestationReceived,
-    CustodyReceived,
-    CustodyStored,
     EpochContextKnown,
     Input,
     Output,
+    PublishCertificate,
     PushCustody,
     RequestSamples,
     SamplesReceived,
-    SendAttestation,
     StoreCustody,
     ValidatorCore,
 )
+from validator.core.executor import run_until_quiet
 from validator.keys import SecretKey, compute_proof_of_possession
 from validator.presets import Preset
 from validator.types import Epoch, EpochContext, Seed, ValidatorIndex, ValidatorRecord
@@ -72,35 +70,47 @@ class Cluster:
     log: list[tuple[ValidatorIndex, Output]] = field(default_factory=list)
     silent: set[ValidatorIndex] = field(default_factory=set)
     corrupt_samples: set[ValidatorIndex] = field(default_factory=set)
+    _queue: list[tuple[ValidatorIndex, Input]] = field(default_factory=list)
 
     def run(self, node: ValidatorIndex, event: Input, max_steps: int = 10_000) -> None:
-        """Deliver `event` to `node` and everything that follows, breadth-first, up to `max_steps`."""
-        queue: list[tuple[ValidatorIndex, Input]] = [(node, event)]
+        """Deliver `event` to `node` and everything that follows, breadth-first, up to `max_steps`.
+
+        Outputs go through the daemon's own executor; only the transport (this in-order queue) is ours.
+        """
+        self._queue.append((node, event))
         for _ in range(max_steps):
-            if not queue:
+            if not self._queue:
                 return
-            target, item = queue.pop(0)
-            if target in self.silent:
-                continue
-            for output in self.cores[target].step(item):
-                self.log.append((target, output))
-                queue += self._deliver(target, output)
+            target, item = self._queue.pop(0)
+            if target not in self.silent:
+                run_until_quiet(self.cores[target], item, self)
         raise AssertionError("message loop did not settle")
 
-    def _deliver(self, sender: ValidatorIndex, output: Output) -> list[tuple[ValidatorIndex, Input]]:
-        if isinstance(output, PushCustody):
-            encoded = self.encoded[compute_data_root(output.header)]
-            samples = tuple(s for column in output.columns for s in encoded.get_column(column))
-            return [(output.to, CustodyReceived(sender, output.header, output.epoch, output.quorum, samples))]
-        if isinstance(output, StoreCustody):
-            root = compute_data_root(output.header)
-            self.stored.setdefault(sender, {})[root] = output.samples
-            return [(sender, CustodyStored(root))]
-        if isinstance(output, RequestSamples):
-            return [(sender, self._answer(output.to, output))]
-        if isinstance(output, SendAttestation):
-            return [(output.to, AttestationReceived(output.attestation))]
-        return []
+    # --- the transport of validator.core.executor ---------------------------------------------
+
+    def custody_samples(self, sender: ValidatorIndex, push: PushCustody) -> tuple[Sample, ...]:
+        """The pushed columns' cells of the encoded blob."""
+        encoded = self.encoded[compute_data_root(push.header)]
+        return tuple(s for column in push.columns for s in encoded.get_column(column))
+
+    def store_custody(self, node: ValidatorIndex, output: StoreCustody) -> None:
+        """Stored at once, in memory."""
+        self.stored.setdefault(node, {})[compute_data_root(output.header)] = output.samples
+
+    def send(self, sender: ValidatorIndex, to: ValidatorIndex, message: Input) -> None:
+        """Queued in order."""
+        self._queue.append((to, message))
+
+    def request_samples(self, sender: ValidatorIndex, request: RequestSamples) -> None:
+        """Answered at once from what the peer stored; the answer is queued for the requester."""
+        self._queue.append((sender, self._answer(request.to, request)))
+
+    def publish_certificate(self, sender: ValidatorIndex, output: PublishCertificate) -> None:
+        """Certificates are read from the log."""
+
+    def record(self, node: ValidatorIndex, output: Output) -> None:
+        """Every output, in order."""
+        self.log.append((node, output))
 
     def _answer(self, peer: ValidatorIndex, request: RequestSamples) -> SamplesReceived:
         held = {s.coordinate: s for s in self.stored.get(peer, {}).get(request.data_root, ())}

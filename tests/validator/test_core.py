@@ -20,9 +20,12 @@ from validator.core import (
     CertificateFormed,
     CustodyReceived,
     CustodyRejected,
+    CustodyRejection,
     DutyFailed,
+    DutyFailure,
     PushCustody,
     SampleRejected,
+    SampleRejection,
     Tick,
 )
 from validator.custody import compute_member_custody
@@ -97,7 +100,11 @@ def test_corrupted_samples_are_rejected_and_fetched_elsewhere(keys, kzg: CkzgBac
     cluster.corrupt_samples = {ValidatorIndex(1)}
     cluster.run(AGGREGATOR, BlobDispersing(blob.header, Epoch(0), QuorumIndex(0)))
     rejected = [o for _, o in cluster.log if isinstance(o, SampleRejected)]
-    assert rejected and all(o.sender == 1 and o.reason == "invalid proof" for o in rejected)
+    invalid = [o for o in rejected if o.reason is SampleRejection.INVALID_PROOF]
+    assert invalid and all(o.sender == 1 for o in invalid)
+    # The aggregator stores its own custody at once (as the daemon does) and samples before the
+    # other members hold theirs: those early answers are "not held", never "invalid".
+    assert all(o.reason is SampleRejection.NOT_HELD for o in rejected if o.sender != 1)
     (certificate,) = _certificates(cluster)
     assert verify_certificate(certificate, context, DEVNET).valid
 
@@ -115,12 +122,17 @@ def test_tampered_custody_is_refused_and_nothing_is_stored(keys, kzg: CkzgBacken
         CustodyReceived(AGGREGATOR, blob.header, Epoch(0), QuorumIndex(0), (flipped, *samples[1:]))
     )
     assert outputs == [
-        CustodyRejected(blob.data_root, AGGREGATOR, "custody cells do not verify against the data root")
+        CustodyRejected(
+            blob.data_root,
+            AGGREGATOR,
+            CustodyRejection.INVALID_PROOF,
+            "custody cells do not verify against the data root",
+        )
     ]
     outputs = core.step(
         CustodyReceived(AGGREGATOR, blob.header, Epoch(0), QuorumIndex(0), tuple(samples[1:]))
     )
-    assert isinstance(outputs[0], CustodyRejected) and "custody cells" in outputs[0].reason
+    assert isinstance(outputs[0], CustodyRejected) and outputs[0].reason is CustodyRejection.WRONG_CELLS
     assert blob.data_root not in core.duties
 
 
@@ -130,7 +142,8 @@ def test_unknown_epoch_fails_typed_and_stray_attestations_are_rejected(
     _data, blob = two_row_blob
     _context, cluster = _setup(keys, kzg, blob)
     outputs = cluster.cores[AGGREGATOR].step(BlobDispersing(blob.header, Epoch(5), QuorumIndex(0)))
-    assert outputs == [DutyFailed(blob.data_root, "quorum 0 of epoch 5 is unknown")]
+    unknown = DutyFailed(blob.data_root, DutyFailure.UNKNOWN_QUORUM, "quorum 0 of epoch 5 is unknown")
+    assert outputs == [unknown]
     stray = Attestation(Epoch(0), QuorumIndex(0), blob.data_root, ValidatorIndex(1), keys[1].sign(b"x" * 32))
     (rejected,) = cluster.cores[AGGREGATOR].step(AttestationReceived(stray))
     assert isinstance(rejected, AttestationRejected) and rejected.reason is None

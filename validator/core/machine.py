@@ -7,14 +7,16 @@ The same object runs in the daemon and, many times over, inside `fuzz/`.
 
 from __future__ import annotations
 
+import enum
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from da.constants import CELLS_PER_ROW
 from da.errors import DAError
 from da.header import compute_data_root
 from da.kzg import CellVerifier
-from da.samples import verify_samples
+from da.samples import compute_verified_coordinates, verify_samples
 from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
 from validator.aggregation import Accepted, AttestationAggregator
 from validator.core.inputs import (
@@ -33,19 +35,22 @@ from validator.core.outputs import (
     Attested,
     CertificateFormed,
     CustodyRejected,
+    CustodyRejection,
     DutyFailed,
+    DutyFailure,
     Output,
     PublishCertificate,
     PushCustody,
     RequestSamples,
     SampleRejected,
+    SampleRejection,
     SendAttestation,
     StoreCustody,
 )
 from validator.custody import compute_member_custody
 from validator.keys import SecretKey
 from validator.presets import Preset
-from validator.quorums import compute_quorums
+from validator.quorums import compute_blob_quorum, compute_quorums
 from validator.signing import compute_attestation_signing_root
 from validator.types import Attestation, Epoch, EpochContext, Quorum, QuorumIndex, ValidatorIndex
 
@@ -59,6 +64,22 @@ class CoreConfig:
 
     sample_timeout_s: float = 2.0
     custody_timeout_s: float = 30.0
+
+
+class DutyStage(enum.Enum):
+    """Where a member's duty on one blob stands."""
+
+    STORING = "storing"
+    SAMPLING = "sampling"
+
+
+@dataclass(frozen=True, slots=True)
+class BlobAssignment:
+    """Where a blob posted now goes: its quorum and the signed slots its certificate needs."""
+
+    epoch: Epoch
+    quorum: QuorumIndex
+    threshold: int
 
 
 @dataclass
@@ -77,7 +98,7 @@ class _Duty:
     quorum: Quorum
     aggregators: list[ValidatorIndex]
     custody: frozenset[ColumnIndex]
-    stage: str
+    stage: DutyStage
     deadline: float
     pending: dict[CellCoordinate, _PendingSample] = field(default_factory=dict)
     reserve: list[CellCoordinate] = field(default_factory=list)
@@ -95,7 +116,10 @@ class ValidatorCore:
         verifier: CellVerifier,
         nonce: bytes,
         config: CoreConfig | None = None,
+        attested: Iterable[Attestation] = (),
     ) -> None:
+        """`attested`: the attestations this validator signed before a restart (it hands them out
+        again instead of signing twice)."""
         self.me = me
         self.preset = preset
         self.config = config or CoreConfig()
@@ -106,7 +130,7 @@ class ValidatorCore:
         self._contexts: dict[Epoch, EpochContext] = {}
         self._quorums: dict[Epoch, tuple[Quorum, ...]] = {}
         self.duties: dict[DataRoot, _Duty] = {}
-        self.attested: dict[DataRoot, Attestation] = {}
+        self.attested: dict[DataRoot, Attestation] = {a.data_root: a for a in attested}
         self.aggregations: dict[DataRoot, AttestationAggregator] = {}
 
     def step(self, event: Input) -> list[Output]:
@@ -134,6 +158,17 @@ class ValidatorCore:
         quorums = self._quorums.get(epoch, ())
         return quorums[index] if 0 <= index < len(quorums) else None
 
+    def assign_blob(self, data_root: DataRoot, epoch: Epoch) -> BlobAssignment | None:
+        """The quorum and certificate threshold of a blob posted in `epoch` (specs/validator.md:
+        `H(data_root || seed) mod quorum_count`); None while the epoch is unknown or has no quorum."""
+        quorums = self._quorums.get(epoch, ())
+        context = self._contexts.get(epoch)
+        if not quorums or context is None:
+            return None
+        quorum = compute_blob_quorum(data_root, context.seed, len(quorums))
+        threshold = self.preset.certificate_threshold(len(quorums[quorum].slots))
+        return BlobAssignment(epoch, quorum, threshold)
+
     # --- inputs ---------------------------------------------------------------------------------
 
     def _on_epoch(self, event: EpochContextKnown) -> list[Output]:
@@ -146,7 +181,8 @@ class ValidatorCore:
         data_root = compute_data_root(event.header)
         quorum = self.get_quorum(event.epoch, event.quorum)
         if quorum is None:
-            return [DutyFailed(data_root, f"quorum {event.quorum} of epoch {event.epoch} is unknown")]
+            detail = f"quorum {event.quorum} of epoch {event.epoch} is unknown"
+            return [DutyFailed(data_root, DutyFailure.UNKNOWN_QUORUM, detail)]
         if data_root not in self.aggregations:
             context = self._contexts[event.epoch]
             self.aggregations[data_root] = AttestationAggregator(context, quorum, data_root, self.preset)
@@ -160,7 +196,8 @@ class ValidatorCore:
         try:
             data_root = compute_data_root(event.header)
         except DAError as error:
-            return [CustodyRejected(UNKNOWN_ROOT, event.sender, f"malformed header: {error}")]
+            malformed = CustodyRejection.MALFORMED_HEADER
+            return [CustodyRejected(UNKNOWN_ROOT, event.sender, malformed, str(error))]
         if data_root in self.attested:
             # Another node also dispersed this blob: it gets the attestation too, so a node that
             # pushed first cannot swallow it (an attestation is harmless to hand out).
@@ -170,15 +207,16 @@ class ValidatorCore:
             if event.sender not in duty.aggregators:
                 duty.aggregators.append(event.sender)
             return []
+        rejection: tuple[CustodyRejection, str] | None
         try:
-            reason = self._check_custody(event, data_root)
+            rejection = self._check_custody(event, data_root)
         except DAError as error:
-            reason = f"malformed custody: {error}"
-        if reason is not None:
-            return [CustodyRejected(data_root, event.sender, reason)]
+            rejection = (CustodyRejection.MALFORMED_CUSTODY, str(error))
+        if rejection is not None:
+            return [CustodyRejected(data_root, event.sender, *rejection)]
         quorum = self.get_quorum(event.epoch, event.quorum)
         if quorum is None:  # checked in _check_custody; keeps the type checker honest
-            return [CustodyRejected(data_root, event.sender, "unknown quorum")]
+            return [CustodyRejected(data_root, event.sender, CustodyRejection.UNKNOWN_QUORUM, "unknown")]
         custody = compute_member_custody(quorum, data_root, self.preset)[self.me]
         self.duties[data_root] = _Duty(
             header=event.header,
@@ -186,18 +224,20 @@ class ValidatorCore:
             quorum=quorum,
             aggregators=[event.sender],
             custody=custody,
-            stage="storing",
+            stage=DutyStage.STORING,
             deadline=self.now + self.config.custody_timeout_s,
         )
-        return [StoreCustody(event.header, event.samples)]
+        return [StoreCustody(event.header, event.epoch, event.quorum, event.samples)]
 
-    def _check_custody(self, event: CustodyReceived, data_root: DataRoot) -> str | None:
+    def _check_custody(
+        self, event: CustodyReceived, data_root: DataRoot
+    ) -> tuple[CustodyRejection, str] | None:
         quorum = self.get_quorum(event.epoch, event.quorum)
         if quorum is None:
-            return f"quorum {event.quorum} of epoch {event.epoch} is unknown"
+            return CustodyRejection.UNKNOWN_QUORUM, f"quorum {event.quorum} of epoch {event.epoch}"
         custody = compute_member_custody(quorum, data_root, self.preset).get(self.me)
         if custody is None:
-            return "this validator is not a member of the blob's quorum"
+            return CustodyRejection.NOT_A_MEMBER, "this validator is not a member of the blob's quorum"
         expected = {
             CellCoordinate(RowIndex(row), column)
             for row in range(event.header.row_count)
@@ -205,16 +245,17 @@ class ValidatorCore:
         }
         received = [sample.coordinate for sample in event.samples]
         if len(received) != len(expected) or set(received) != expected:
-            return f"expected {len(expected)} custody cells, got {len(set(received))} of them"
+            detail = f"expected {len(expected)} custody cells, got {len(set(received))} of them"
+            return CustodyRejection.WRONG_CELLS, detail
         if not verify_samples(data_root, event.samples, self._verifier):
-            return "custody cells do not verify against the data root"
+            return CustodyRejection.INVALID_PROOF, "custody cells do not verify against the data root"
         return None
 
     def _on_custody_stored(self, event: CustodyStored) -> list[Output]:
         duty = self.duties.get(event.data_root)
-        if duty is None or duty.stage != "storing":
+        if duty is None or duty.stage is not DutyStage.STORING:
             return []
-        duty.stage = "sampling"
+        duty.stage = DutyStage.SAMPLING
         drawn = self._draw_samples(event.data_root, duty)
         duty.reserve = drawn[self.preset.VALIDATOR_SAMPLES :][::-1]
         for coordinate in drawn[: self.preset.VALIDATOR_SAMPLES]:
@@ -225,7 +266,7 @@ class ValidatorCore:
 
     def _on_samples(self, event: SamplesReceived) -> list[Output]:
         duty = self.duties.get(event.data_root)
-        if duty is None or duty.stage != "sampling":
+        if duty is None or duty.stage is not DutyStage.SAMPLING:
             return []
         # A valid answer from any custodian asked so far counts, even a late one; a failed answer
         # moves a cell on to its next custodian only if it came from the one currently asked.
@@ -234,8 +275,8 @@ class ValidatorCore:
         answered = [s for s in event.samples if s.coordinate in asked]
         outputs: list[Output] = []
         good = self._verified(event.data_root, answered)
-        failed = [(s.coordinate, "invalid proof") for s in answered if s.coordinate not in good]
-        failed += [(c, "not held") for c in event.not_held if c in asked]
+        failed = [(s.coordinate, SampleRejection.INVALID_PROOF) for s in answered if s.coordinate not in good]
+        failed += [(c, SampleRejection.NOT_HELD) for c in event.not_held if c in asked]
         for coordinate in good:
             duty.pending.pop(coordinate, None)
         retry: list[CellCoordinate] = []
@@ -265,9 +306,11 @@ class ValidatorCore:
         outputs: list[Output] = []
         for data_root in sorted(self.duties):
             duty = self.duties[data_root]
-            if duty.stage == "storing" and self.now >= duty.deadline:
-                outputs += self._fail(data_root, "custody cells were not stored in time")
-            elif duty.stage == "sampling":
+            if duty.stage is DutyStage.STORING and self.now >= duty.deadline:
+                outputs += self._fail(
+                    data_root, DutyFailure.CUSTODY_NOT_STORED, "custody cells were not stored in time"
+                )
+            elif duty.stage is DutyStage.SAMPLING:
                 late = sorted(
                     (c for c, p in duty.pending.items() if self.now >= p.deadline),
                     key=lambda c: (c.row, c.column),
@@ -307,24 +350,9 @@ class ValidatorCore:
         holders = [m for m in duty.quorum.members if m != self.me and column in custody[m]]
         return tuple(holders[: self.preset.SAMPLE_RETRIES])
 
-    def _verified(self, data_root: DataRoot, samples: list[Sample]) -> set[CellCoordinate]:
-        """Coordinates of the samples that verify: one batch, then one by one if the batch fails."""
-        if not samples:
-            return set()
-        try:
-            batch_valid = verify_samples(data_root, samples, self._verifier)
-        except DAError:
-            batch_valid = False  # a malformed sample in the batch: find the good ones one by one
-        if batch_valid:
-            return {s.coordinate for s in samples}
-        good: set[CellCoordinate] = set()
-        for sample in samples:
-            try:
-                if verify_samples(data_root, [sample], self._verifier):
-                    good.add(sample.coordinate)
-            except DAError:
-                continue
-        return good
+    def _verified(self, data_root: DataRoot, samples: list[Sample]) -> frozenset[CellCoordinate]:
+        """Coordinates of the samples that verify (one batch; bisected only when it fails)."""
+        return compute_verified_coordinates(data_root, samples, self._verifier)
 
     def _retry(self, data_root: DataRoot, duty: _Duty, coordinates: list[CellCoordinate]) -> list[Output]:
         """Ask the next custodian; a cell no custodian serves is replaced, up to SAMPLE_REPLACEMENTS."""
@@ -339,7 +367,9 @@ class ValidatorCore:
             del duty.pending[coordinate]
             if not duty.reserve:
                 return self._fail(
-                    data_root, f"no custodian served a valid cell at {coordinate} and no replacement is left"
+                    data_root,
+                    DutyFailure.SAMPLES_EXHAUSTED,
+                    f"no custodian served a valid cell at {coordinate} and no replacement is left",
                 )
             duty.replacements += 1
             replacement = duty.reserve.pop()
@@ -370,6 +400,6 @@ class ValidatorCore:
         sends: list[Output] = [SendAttestation(to, attestation) for to in duty.aggregators]
         return [Attested(attestation), *sends]
 
-    def _fail(self, data_root: DataRoot, reason: str) -> list[Output]:
+    def _fail(self, data_root: DataRoot, reason: DutyFailure, detail: str) -> list[Output]:
         self.duties.pop(data_root, None)
-        return [DutyFailed(data_root, reason)]
+        return [DutyFailed(data_root, reason, detail)]

@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
 from validator.aggregation import RejectReason
 from validator.types import Attestation, Certificate, Epoch, QuorumIndex, ValidatorIndex
+
+
+class CustodyRejection(enum.Enum):
+    """Why pushed custody cells were refused. `blames_sender` says whether the push itself proves the
+    sender wrong (REJECT on the wire) or only that this node cannot use it now (IGNORE)."""
+
+    MALFORMED_HEADER = "malformed_header"
+    MALFORMED_CUSTODY = "malformed_custody"
+    UNKNOWN_QUORUM = "unknown_quorum"
+    NOT_A_MEMBER = "not_a_member"
+    WRONG_CELLS = "wrong_cells"
+    INVALID_PROOF = "invalid_proof"
+
+    @property
+    def blames_sender(self) -> bool:
+        """True when the push is wrong whoever receives it (not merely unknown to this node)."""
+        return self not in {CustodyRejection.UNKNOWN_QUORUM, CustodyRejection.NOT_A_MEMBER}
+
+
+class SampleRejection(enum.Enum):
+    """Why a peer's answer for one cell did not count."""
+
+    INVALID_PROOF = "invalid_proof"
+    NOT_HELD = "not_held"
+
+
+class DutyFailure(enum.Enum):
+    """Why a node gave up a duty (attesting, or aggregating what it disperses)."""
+
+    UNKNOWN_QUORUM = "unknown_quorum"
+    CUSTODY_NOT_STORED = "custody_not_stored"
+    SAMPLES_EXHAUSTED = "samples_exhausted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,9 +55,12 @@ class PushCustody:
 
 @dataclass(frozen=True, slots=True)
 class StoreCustody:
-    """Durably store these verified custody cells, then report `CustodyStored`."""
+    """Durably store these verified custody cells of the blob of (`epoch`, `quorum`), then report
+    `CustodyStored`."""
 
     header: BlobHeader
+    epoch: Epoch
+    quorum: QuorumIndex
     samples: tuple[Sample, ...]
 
 
@@ -58,7 +94,8 @@ class CustodyRejected:
 
     data_root: DataRoot
     sender: ValidatorIndex
-    reason: str
+    reason: CustodyRejection
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +105,7 @@ class SampleRejected:
     data_root: DataRoot
     sender: ValidatorIndex
     coordinate: CellCoordinate
-    reason: str
+    reason: SampleRejection
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +120,8 @@ class DutyFailed:
     """Event: this node gave up on attesting `data_root`."""
 
     data_root: DataRoot
-    reason: str
+    reason: DutyFailure
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from da import recover_blob, verify_samples
+from da import compute_verified_coordinates, recover_blob
 from da.constants import CELLS_NEEDED_TO_RECOVER_ROW
 from da.errors import NotEnoughCells
 from da.types import BlobHeader, Cell, CellCoordinate, DataRoot, RowIndex
@@ -75,9 +75,7 @@ async def _fetch_member(
         except (NetworkError, trio.TooSlowError):
             return
         samples = [s for s in response.results if s is not None]
-        valid: bool = await trio.to_thread.run_sync(
-            lambda batch=samples: verify_samples(data_root, batch, node.kzg)
-        )
-        if samples and valid:
-            for sample in samples:
+        verified = await trio.to_thread.run_sync(compute_verified_coordinates, data_root, samples, node.kzg)
+        for sample in samples:
+            if sample.coordinate in verified:  # a bad cell costs only itself, never its batch
                 cells[sample.coordinate] = sample.cell

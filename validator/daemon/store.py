@@ -256,7 +256,7 @@ class NodeStore:
 
     @serialized
     def put_header(self, header: BlobHeader, data_root: DataRoot, epoch: Epoch, quorum: QuorumIndex) -> None:
-        """Remember a blob header (from a custody push or gossip)."""
+        """Remember a blob header (from a custody push, or a blob this node took)."""
         with self._transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO headers VALUES (?, ?, ?, ?)",

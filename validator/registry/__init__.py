@@ -7,6 +7,7 @@ from validator.registry.port import (
     EpochSource,
     RegistryInfo,
     StakeLedger,
+    ValidatorRegistry,
     compute_epoch,
 )
 
@@ -16,5 +17,6 @@ __all__ = [
     "EpochSource",
     "RegistryInfo",
     "StakeLedger",
+    "ValidatorRegistry",
     "compute_epoch",
 ]

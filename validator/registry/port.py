@@ -74,3 +74,11 @@ class BallotBox(Protocol):
 
     def put_ballot(self, ballot: Ballot, current_epoch: Epoch) -> None:
         """Store a verified ballot for epoch `current_epoch + 1`."""
+
+
+class ValidatorRegistry(EpochSource, BallotBox, Protocol):
+    """What a validator daemon needs of its registry, whatever the backend: epoch contexts, the
+    clock (the registry says which epoch it is: on a chain, the block number does), and a ballot box."""
+
+    def current_epoch(self) -> Epoch:
+        """The epoch now, by the registry's clock."""

@@ -1,0 +1,48 @@
+"""The SSZ layouts of the request messages as remerkleable containers (the normative forms; see
+specs/p2p-interface.md). The hand-written codecs of `network.messages` are checked against them byte for
+byte in the tests; production code never builds these (remerkleable needs ~0.5 ms per sample).
+
+(No `from __future__ import annotations` here: remerkleable reads the container annotations at class
+creation.) remerkleable ships no type information (`ignore_missing_imports` in pyproject.toml), so
+`Container` is `Any` to mypy and strict mode's `disallow_subclassing_any` flags every subclass: hence
+the `# type: ignore[misc]` on each class below.
+"""
+
+from remerkleable.basic import uint64
+from remerkleable.bitfields import Bitlist
+from remerkleable.byte_arrays import Bytes32 as SSZBytes32
+from remerkleable.complex import Container, List
+
+from da.header import BlobHeaderSSZ
+from da.samples import SampleSSZ
+from network.constants import MAX_CUSTODY_SAMPLES_PER_PUSH, MAX_SAMPLES_PER_REQUEST
+
+
+class CellCoordinateSSZ(Container):  # type: ignore[misc]  # remerkleable is untyped (see above)
+    """SSZ form of `CellCoordinate`."""
+
+    row: uint64
+    column: uint64
+
+
+class SamplesRequestSSZ(Container):  # type: ignore[misc]  # remerkleable is untyped (see above)
+    """`/tessera/samples/1` request: the cells wanted from one blob."""
+
+    data_root: SSZBytes32
+    coordinates: List[CellCoordinateSSZ, MAX_SAMPLES_PER_REQUEST]
+
+
+class SamplesResponseSSZ(Container):  # type: ignore[misc]  # remerkleable is untyped (see above)
+    """`/tessera/samples/1` answer: bit i says whether coordinate i is held; held samples follow in order."""
+
+    held: Bitlist[MAX_SAMPLES_PER_REQUEST]
+    samples: List[SampleSSZ, MAX_SAMPLES_PER_REQUEST]
+
+
+class CustodyPushSSZ(Container):  # type: ignore[misc]  # remerkleable is untyped (see above)
+    """`/tessera/custody/1` request: the blob's epoch and quorum, its header, some custody samples."""
+
+    epoch: uint64
+    quorum: uint64
+    header: BlobHeaderSSZ
+    samples: List[SampleSSZ, MAX_CUSTODY_SAMPLES_PER_PUSH]

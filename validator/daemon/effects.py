@@ -1,0 +1,150 @@
+"""The daemon's transport for the shared executor (`validator.core.executor`): durable custody, metrics
+and logs for the core's events, and network sends handed to trio tasks.
+
+Runs in the worker thread that steps the core (storage blocks there, not on the event loop); sends
+are scheduled back onto the trio loop with `trio.from_thread`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+import trio
+
+from da import EncodedBlob
+from da.header import compute_data_root
+from da.types import DataRoot, Sample
+from validator.core import (
+    AttestationCounted,
+    AttestationRejected,
+    Attested,
+    CertificateFormed,
+    CustodyRejected,
+    DutyFailed,
+    Input,
+    Output,
+    PublishCertificate,
+    PushCustody,
+    RequestSamples,
+    SampleRejected,
+    StoreCustody,
+)
+from validator.daemon.metrics import NodeMetrics
+from validator.daemon.store import BlobStatus, NodeStore
+from validator.types import ValidatorIndex
+
+log = structlog.get_logger(__name__)
+
+Spawn = Callable[..., None]
+"""Start an async function with its arguments as a trio task of the node (thread-safe)."""
+
+
+class DaemonTransport:
+    """Executes a validator core's outputs for the daemon."""
+
+    def __init__(
+        self,
+        store: NodeStore,
+        metrics: NodeMetrics,
+        encoded: dict[DataRoot, EncodedBlob],
+        spawn: Spawn,
+        sends: Any,
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._encoded = encoded
+        self._spawn = spawn
+        self._sends = sends
+
+    def custody_samples(self, sender: ValidatorIndex, push: PushCustody) -> tuple[Sample, ...] | None:
+        """The pushed columns' cells, from the blob this node encoded."""
+        encoded = self._encoded.get(compute_data_root(push.header))
+        if encoded is None:
+            log.warning("custody push of a blob this node no longer holds", validator=push.to)
+            return None
+        return tuple(sample for column in push.columns for sample in encoded.get_column(column))
+
+    def store_custody(self, node: ValidatorIndex, output: StoreCustody) -> None:
+        """Durable before the core hears `CustodyStored` (a restart serves what it acknowledged)."""
+        root = compute_data_root(output.header)
+        count = self._store.put_custody(output.header, root, output.epoch, output.quorum, output.samples)
+        self._metrics.custody_cells.inc(count)
+
+    def send(self, sender: ValidatorIndex, to: ValidatorIndex, message: Input) -> None:
+        """Custody pushes and attestations go out as background tasks with retries."""
+        self._spawn(self._sends.deliver, to, message)
+
+    def request_samples(self, sender: ValidatorIndex, request: RequestSamples) -> None:
+        """The answer comes back to the core as `SamplesReceived`."""
+        self._spawn(self._sends.request_samples, request)
+
+    def publish_certificate(self, sender: ValidatorIndex, output: PublishCertificate) -> None:
+        """Gossip the certificate."""
+        self._spawn(self._sends.publish_certificate, output.certificate)
+
+    def record(self, node: ValidatorIndex, output: Output) -> None:
+        """Store what the events change, count them, log them with fields."""
+        if isinstance(output, Attested):
+            self._store.put_attestation_sent(output.attestation)
+            self._metrics.attestations_sent.inc()
+        elif isinstance(output, AttestationCounted):
+            self._metrics.attestations_received.inc()
+            root = output.attestation.data_root
+            self._store.update_blob(root, BlobStatus.DISPERSED, signed_slots=output.signed_slots)
+        elif isinstance(output, CertificateFormed):
+            certificate = output.certificate
+            if self._store.put_certificate(certificate):
+                self._metrics.certificates.inc()
+            self._store.update_blob(
+                certificate.data_root, BlobStatus.CERTIFIED, signed_slots=certificate.signed_slots
+            )
+            log.info(
+                "certificate formed", data_root=certificate.data_root.hex(), signed=certificate.signed_slots
+            )
+            self._encoded.pop(certificate.data_root, None)  # its cells stay served from the store
+        elif isinstance(output, DutyFailed):
+            self._metrics.errors.labels(kind="duty_failed").inc()
+            log.warning(
+                "duty failed",
+                data_root=output.data_root.hex(),
+                reason=output.reason.value,
+                detail=output.detail,
+            )
+        elif isinstance(output, CustodyRejected):
+            self._metrics.errors.labels(kind="custody_rejected").inc()
+            log.warning(
+                "custody rejected",
+                data_root=output.data_root.hex(),
+                sender=output.sender,
+                reason=output.reason.value,
+                detail=output.detail,
+            )
+        elif isinstance(output, SampleRejected):
+            self._metrics.errors.labels(kind="sample_rejected").inc()
+            log.info(
+                "sample rejected",
+                sender=output.sender,
+                row=output.coordinate.row,
+                column=output.coordinate.column,
+                reason=output.reason.value,
+            )
+        elif isinstance(output, AttestationRejected):
+            reason = output.reason.value if output.reason is not None else "no_aggregation"
+            self._metrics.errors.labels(kind="attestation_rejected").inc()
+            log.info(
+                "attestation rejected",
+                validator=output.attestation.validator,
+                reason=reason,
+                detail=output.detail,
+            )
+
+
+def spawn_from_thread(nursery: trio.Nursery) -> Spawn:
+    """A `Spawn` usable from the core's worker thread: schedules the task on the trio loop."""
+
+    def spawn(function: Callable[..., Any], *args: object) -> None:
+        trio.from_thread.run_sync(nursery.start_soon, function, *args)
+
+    return spawn
