@@ -29,11 +29,11 @@ lint: $(STAMP)
 
 ## test: lint, then the default test suite (slow suites are marked and excluded)
 test: lint
-	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup -q
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup -q
 
 ## slow: the slow suites (large blobs, many Hypothesis examples)
 slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow -n 2 -q
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -m slow -n 2 --dist loadgroup -q
 
 ## bench: throughput and latency benchmarks (not tests; figures go in notes)
 bench: $(STAMP)

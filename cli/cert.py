@@ -7,9 +7,11 @@ import json
 import time
 from pathlib import Path
 
+from cli.common import read_certificate_file
 from validator.certificate import bytes_to_certificate, verify_certificate
 from validator.errors import MalformedCertificate, UnknownEpoch
-from validator.registry.sqlite import SqliteRegistry
+from validator.registry import get_registry_preset
+from validator.registry.backends import open_registry
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -32,24 +34,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     verify.set_defaults(run=run_verify)
 
 
-def _read_certificate_bytes(path: Path) -> bytes:
-    raw = path.read_bytes()
-    text = raw.strip()
-    if text.startswith(b"0x"):
-        try:
-            return bytes.fromhex(text[2:].decode("ascii"))
-        except (UnicodeDecodeError, ValueError) as error:
-            raise MalformedCertificate(f"{path} starts with 0x but is not hex") from error
-    return raw
-
-
 def run_verify(args: argparse.Namespace) -> int:
     """Verify and report; exit code 0 valid, 1 invalid."""
     started = time.perf_counter()
-    with SqliteRegistry(args.registry) as registry:
-        preset = registry.preset
+    with open_registry(args.registry) as registry:
+        preset = get_registry_preset(registry)
         try:
-            certificate = bytes_to_certificate(_read_certificate_bytes(args.file))
+            certificate = bytes_to_certificate(read_certificate_file(args.file))
             verdict = verify_certificate(certificate, registry.get_epoch_context(certificate.epoch), preset)
             valid, reason = verdict.valid, verdict.reason
             details = {

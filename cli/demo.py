@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from cli.common import non_negative_int, positive_int
 from cli.progress import Progress
 from da import (
     CellCoordinate,
@@ -56,20 +57,6 @@ class DemoReport:
         return self.samples_valid and self.tampered_rejected and self.recovered_identical
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `das demo`."""
     parser = subparsers.add_parser(
@@ -83,20 +70,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument(
         "--bytes",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=1024 * 1024,
         dest="size",
         help="blob size in bytes (default: 1 MiB; at most 2 MiB)",
     )
     parser.add_argument(
         "--samples",
-        type=_positive_int,
+        type=positive_int,
         default=16,
         help="cells to sample and verify in one batch (default: 16)",
     )
     parser.add_argument(
         "--workers",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=0,
         help="encoder processes; 0 encodes in this process (default: 0)",
     )

@@ -16,13 +16,15 @@ from pathlib import Path
 from cli.common import positive_int
 from cli.progress import Progress
 from da.errors import DAError
-from da.types import DataRoot
+from da.header import hex_to_data_root
 from network.errors import NetworkError
+from sampling.errors import SamplingError
 from validator.api_client import NodeApiClient
 from validator.certificate import bytes_to_certificate, verify_certificate
 from validator.devnet import CHAIN_ID, DEFAULT_DIR, Devnet
 from validator.errors import ApiFailure, DevnetError, ValidatorError
-from validator.registry.sqlite import SqliteRegistry
+from validator.registry import get_registry_preset
+from validator.registry.backends import open_registry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -127,9 +129,9 @@ def _demo(devnet: Devnet, api_url: str, size: int) -> int:
     certificate_file = directory / f"certificate-{root[2:14]}.ssz"
     certificate_file.write_bytes(raw)
     certificate = bytes_to_certificate(raw)
-    with SqliteRegistry(devnet.registry_path) as registry:
+    with open_registry(devnet.registry_path) as registry:
         verdict = verify_certificate(
-            certificate, registry.get_epoch_context(certificate.epoch), registry.preset
+            certificate, registry.get_epoch_context(certificate.epoch), get_registry_preset(registry)
         )
     print(
         f"  certified in {time.monotonic() - posted:.2f} s: {verdict.reason}; certificate {certificate_file}"
@@ -148,10 +150,10 @@ def _light_check(root: str, registry: Path, certificate_file: Path, certificate:
     from sampling.client.request import CheckRequest  # noqa: PLC0415
 
     configure_logging(verbose=False)  # the report is the output; the client's records are warnings only
-    data_root = DataRoot(bytes.fromhex(root[2:]))
+    data_root = hex_to_data_root(root)
     try:
         report = run_light_check(CheckRequest(data_root, registry, certificate=certificate))
-    except (NetworkError, ValidatorError, DAError) as error:
+    except (NetworkError, SamplingError, ValidatorError, DAError) as error:
         print(f"  light check failed: {error}")
         return EXIT_FAILED
     summary = report.summary

@@ -17,7 +17,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from cli.common import positive_int
+from cli.common import (
+    confidence_arg,
+    data_root_arg,
+    http_address_arg,
+    non_negative_int,
+    positive_int,
+    read_certificate_file,
+    seconds_arg,
+)
 from da.errors import DAError
 from da.kzg import CellVerifier, load_ckzg_backend
 from da.types import DataRoot
@@ -34,6 +42,7 @@ from sampling.client.defaults import (
 )
 from sampling.client.request import CheckRequest
 from sampling.client.verifier import ProcessCellVerifier, can_fork
+from sampling.errors import SamplingError
 from validator.errors import ValidatorError
 from validator.types import Epoch, QuorumIndex
 
@@ -47,53 +56,6 @@ if TYPE_CHECKING:
 EXIT_AVAILABLE = 0
 EXIT_UNAVAILABLE = 1
 EXIT_USAGE = 2
-
-
-# --- argument types -----------------------------------------------------------------------------
-
-
-def data_root_arg(text: str) -> bytes:
-    """argparse type: a data root as 64 hex digits, with or without 0x."""
-    digits = text.strip().removeprefix("0x").removeprefix("0X")
-    try:
-        root = bytes.fromhex(digits)
-    except ValueError:
-        root = b""
-    if len(root) != 32:
-        raise argparse.ArgumentTypeError(f"a data root is 32 bytes in hex (0x + 64 digits), got {text!r}")
-    return root
-
-
-def confidence_arg(text: str) -> float:
-    """argparse type: a confidence strictly between 0 and 1."""
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"confidence must be strictly between 0 and 1, got {text}")
-    return value
-
-
-def seconds_arg(text: str) -> float:
-    """argparse type: a positive number of seconds."""
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
-
-
-def non_negative_arg(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def http_address_arg(text: str) -> tuple[str, int]:
-    """argparse type: HOST:PORT for the status API (PORT 0 picks a free port)."""
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, e.g. 127.0.0.1:8081, got {text!r}")
-    return host.strip("[]"), int(port)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -114,8 +76,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     check.add_argument("data_root", type=data_root_arg, metavar="DATA_ROOT", help="0x + 64 hex digits")
     check.add_argument("--registry", type=Path, required=True, help="registry file (validators, epochs)")
     check.add_argument("--cert", type=Path, metavar="FILE", help="certificate (SSZ bytes, or 0x-hex text)")
-    check.add_argument("--epoch", type=non_negative_arg, help="the blob's epoch (when no certificate)")
-    check.add_argument("--quorum", type=non_negative_arg, help="the blob's quorum (when no certificate)")
+    check.add_argument("--epoch", type=non_negative_int, help="the blob's epoch (when no certificate)")
+    check.add_argument("--quorum", type=non_negative_int, help="the blob's quorum (when no certificate)")
     sources = check.add_mutually_exclusive_group()
     sources.add_argument(
         "--node", metavar="URL", help="a node's HTTP API for the header (and the certificate if no --cert)"
@@ -170,7 +132,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     follow.add_argument(
         "--registry-peers",
-        type=non_negative_arg,
+        type=non_negative_int,
         default=DEFAULT_REGISTRY_PEERS,
         metavar="N",
         help=f"also connect to N validators from the registry (default {DEFAULT_REGISTRY_PEERS})",
@@ -215,18 +177,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _error(command: str, message: str) -> int:
     print(f"das light {command}: error: {message}", file=sys.stderr)
     return EXIT_USAGE
-
-
-def read_certificate_file(path: Path) -> bytes:
-    """A certificate file's bytes: raw SSZ, or 0x-prefixed hex text."""
-    raw = path.read_bytes()
-    text = raw.strip()
-    if text.startswith(b"0x"):
-        try:
-            return bytes.fromhex(text[2:].decode("ascii"))
-        except (UnicodeDecodeError, ValueError):
-            return raw  # not hex after all: let the decoder say what is wrong
-    return raw
 
 
 def start_verifier() -> CellVerifier:
@@ -349,7 +299,7 @@ def run_check_command(args: argparse.Namespace) -> int:
     progress = SamplingProgress(args.data_root)
     try:
         report = run_light_check(request, progress)
-    except (NetworkError, ValidatorError, DAError) as error:
+    except (NetworkError, SamplingError, ValidatorError, DAError) as error:
         progress.finish()
         return _error("check", str(error))
     progress.finish()
@@ -404,7 +354,7 @@ def run_follow_command(args: argparse.Namespace) -> int:
         )
         try:
             stopped = commands.follow(settings, verifier, print_started, print_result)
-        except (NetworkError, ValidatorError, DAError, OSError) as error:
+        except (NetworkError, SamplingError, ValidatorError, DAError, OSError) as error:
             return _error("follow", str(error))
     finally:
         _close(verifier)

@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from cli import blob, cert, demo, devnet, light, validator
 from da.errors import DAError
 from network.errors import NetworkError
+from sampling.errors import SamplingError
 from validator.errors import ValidatorError
 
 EXIT_OK = 0
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.run(args)
-    except (DAError, ValidatorError, NetworkError, OSError) as error:
+    except (DAError, ValidatorError, SamplingError, NetworkError, OSError) as error:
         print(f"das: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

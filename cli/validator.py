@@ -20,8 +20,8 @@ from validator.keystore import (
 )
 from validator.presets import PRESETS, get_preset
 from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, compute_epoch
+from validator.registry.backends import open_registry
 from validator.registry.genesis import GenesisSpec, create_genesis
-from validator.registry.sqlite import SqliteRegistry
 from validator.types import Epoch, ValidatorIndex
 
 REGISTRY_FILE = "registry.sqlite"
@@ -140,7 +140,7 @@ def run_stake(args: argparse.Namespace) -> int:
     """Deposit or withdraw for the keystore's validator."""
     keystore = read_keystore(args.keystore)
     pubkey = get_keystore_pubkey(keystore)
-    with SqliteRegistry(args.registry) as registry:
+    with open_registry(args.registry) as registry:
         info = registry.get_info()
         now = compute_epoch(time.time(), info.genesis_time, info.epoch_seconds)
         index = registry.find_validator(pubkey)

@@ -87,3 +87,11 @@ class InvalidBlobEncoding(DAError):
 
 class EncoderPoolBroken(DAError):
     """Raised when an encoder worker process died (killed, out of memory) before finishing a row."""
+
+
+class InvalidDataRoot(DAError):
+    """Raised when text is not a data root: 32 bytes as 64 hex digits, with or without 0x."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"{text!r} is not a data root (32 bytes of hex: 0x + 64 digits)")
+        self.text = text

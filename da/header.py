@@ -7,11 +7,12 @@ from remerkleable.complex import Container, List
 
 from da.constants import (
     BYTES_PER_COMMITMENT,
+    BYTES_PER_ROOT,
     COMMITMENT_BRANCH_DEPTH,
     MAX_ROWS_PER_BLOB,
     MAX_SUPPORTED_BLOB_BYTES,
 )
-from da.errors import MalformedHeader
+from da.errors import InvalidDataRoot, MalformedHeader
 from da.merkle import get_commitment_gindex
 from da.packing import compute_row_count
 from da.types import BlobHeader, Bytes32, DataRoot, KZGCommitment, RowIndex
@@ -80,6 +81,19 @@ def compute_commitment_branches(header: BlobHeader) -> list[tuple[Bytes32, ...]]
             siblings.append(Bytes32(bytes(backing.getter(node_gindex ^ 1).merkle_root())))
         branches.append(tuple(siblings))
     return branches
+
+
+def hex_to_data_root(text: str) -> DataRoot:
+    """The one parser of data roots typed by people or put in URLs: 64 hex digits, with or without
+    0x (surrounding whitespace ignored); raises `InvalidDataRoot`."""
+    digits = text.strip().removeprefix("0x").removeprefix("0X")
+    try:
+        root = bytes.fromhex(digits)
+    except ValueError:
+        root = b""
+    if len(root) != BYTES_PER_ROOT or len(digits) != 2 * BYTES_PER_ROOT:
+        raise InvalidDataRoot(text)
+    return DataRoot(root)
 
 
 def header_to_bytes(header: BlobHeader) -> bytes:

@@ -9,6 +9,7 @@ callers pass the backend in.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.resources
 from collections.abc import Sequence
 from pathlib import Path
@@ -131,8 +132,23 @@ def _check_length(operation: str, what: str, value: bytes, expected: int) -> Non
         raise InvalidKZGInput(operation, f"{what} is {len(value)} bytes, {expected} expected")
 
 
+TRUSTED_SETUP_SHA256 = "d39b9f2d047cc9dca2de58f264b6a09448ccd34db967881a6713eacacf0f26b7"
+"""SHA-256 of the mainnet KZG ceremony's setup in c-kzg-4844's text form (`trusted_setup.txt`).
+
+ckzg does not check every point of a setup it loads (a file with one G1 point altered loads), and
+every commitment and proof of the network depends on the setup, so a file is checked against this
+digest before it is parsed: any other setup is refused (specs/das-core.md, "Trusted setup")."""
+
+
 @functools.cache
 def _load_settings(path: str, precompute: int) -> ckzg.KZGSettings:
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as error:
+        raise InvalidKZGInput("load_trusted_setup", f"{path}: {error}") from error
+    if digest != TRUSTED_SETUP_SHA256:
+        wrong = f"{path}: SHA-256 {digest} is not the mainnet setup's {TRUSTED_SETUP_SHA256}"
+        raise InvalidKZGInput("load_trusted_setup", wrong)
     try:
         return ckzg.load_trusted_setup(path, precompute)
     except (RuntimeError, ValueError, OSError) as error:
@@ -150,6 +166,7 @@ def load_ckzg_backend(
 __all__ = [
     "PRECOMPUTE_FOR_PROVING",
     "PRECOMPUTE_FOR_VERIFYING",
+    "TRUSTED_SETUP_SHA256",
     "CellProver",
     "CellRecoverer",
     "CellVerifier",

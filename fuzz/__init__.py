@@ -1,1 +1,1 @@
-"""Hypothesis fuzzing of Tessera's consensus and codecs (built in a later issue)."""
+"""Hypothesis fuzzing of Tessera's consensus (the real cores on a hostile simulated network) and codecs."""

@@ -22,6 +22,19 @@ from da.errors import DAError
 from da.types import CellCoordinate, ColumnIndex, RowIndex
 from fuzz.invariants import STATS
 from fuzz.world import get_blobs, get_keys
+from network.errors import NetworkError
+from network.messages import (
+    CustodyPush,
+    SamplesRequest,
+    SamplesResponse,
+    bytes_to_custody_push,
+    bytes_to_data_root,
+    bytes_to_samples_request,
+    bytes_to_samples_response,
+    custody_push_to_bytes,
+    samples_request_to_bytes,
+    samples_response_to_bytes,
+)
 from validator.certificate import bytes_to_certificate, certificate_to_bytes
 from validator.errors import ValidatorError
 from validator.keys import aggregate_signatures
@@ -75,6 +88,30 @@ def _certificate_examples() -> list[bytes]:
     ]
 
 
+def _samples_request_examples() -> list[bytes]:
+    blob = get_blobs()[0]
+    coordinates = tuple(CellCoordinate(RowIndex(0), ColumnIndex(c)) for c in (0, 5, 127))
+    return [samples_request_to_bytes(SamplesRequest(blob.data_root, coordinates))]
+
+
+def _samples_response_examples() -> list[bytes]:
+    blob = get_blobs()[0]
+    served = blob.get_sample(CellCoordinate(RowIndex(0), ColumnIndex(3)))
+    return [
+        samples_response_to_bytes(SamplesResponse((served, None))),
+        samples_response_to_bytes(SamplesResponse(())),
+    ]
+
+
+def _custody_push_examples() -> list[bytes]:
+    blob = get_blobs()[0]
+    return [custody_push_to_bytes(CustodyPush(blob.header, tuple(blob.get_column(ColumnIndex(9))), 0, 0))]
+
+
+def _data_root_examples() -> list[bytes]:
+    return [bytes(get_blobs()[0].data_root)]
+
+
 CODECS: list[Codec] = [
     Codec("sample", bytes_to_sample, sample_to_bytes, DAError, _sample_examples, 2600),  # type: ignore[arg-type]
     Codec("blob header", bytes_to_header, header_to_bytes, DAError, _header_examples, 3200),  # type: ignore[arg-type]
@@ -85,6 +122,20 @@ CODECS: list[Codec] = [
     Codec(
         "certificate", bytes_to_certificate, certificate_to_bytes, ValidatorError, _certificate_examples, 200
     ),  # type: ignore[arg-type]
+    # The request/response messages of network/ (specs/p2p-interface.md).
+    Codec(
+        "samples request", bytes_to_samples_request, samples_request_to_bytes, NetworkError,
+        _samples_request_examples, 4200,
+    ),  # type: ignore[arg-type]
+    Codec(
+        "samples response", bytes_to_samples_response, samples_response_to_bytes, NetworkError,
+        _samples_response_examples, 6000,
+    ),  # type: ignore[arg-type]
+    Codec(
+        "custody push", bytes_to_custody_push, custody_push_to_bytes, NetworkError,
+        _custody_push_examples, 8000,
+    ),  # type: ignore[arg-type]
+    Codec("header request", bytes_to_data_root, bytes, NetworkError, _data_root_examples, 64),  # type: ignore[arg-type]
 ]
 
 

@@ -10,10 +10,12 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.stateful import run_state_machine_as_test
 
+import fuzz.consensus as consensus_module
 import validator.core.machine as machine_module
 from fuzz.consensus import ConsensusMachine
 from fuzz.planted import PLANTED_BUGS
 from validator.aggregation import AttestationAggregator
+from validator.core import ValidatorCore
 
 
 @dataclass(frozen=True)
@@ -27,14 +29,19 @@ class HuntResult:
 
 
 @contextmanager
-def planted(aggregator: type[AttestationAggregator]) -> Iterator[None]:
-    """Swap the core's aggregator class for `aggregator` for the duration of the block."""
-    original = machine_module.AttestationAggregator
-    machine_module.AttestationAggregator = aggregator  # type: ignore[misc]
+def planted(bug: type[AttestationAggregator] | type[ValidatorCore]) -> Iterator[None]:
+    """Swap the core's aggregator class, or the fuzzer's core class, for `bug` during the block."""
+    module, name = (
+        (consensus_module, "ValidatorCore")
+        if issubclass(bug, ValidatorCore)
+        else (machine_module, "AttestationAggregator")
+    )
+    original = getattr(module, name)
+    setattr(module, name, bug)
     try:
         yield
     finally:
-        machine_module.AttestationAggregator = original  # type: ignore[misc]
+        setattr(module, name, original)
 
 
 def hunt(bug: str, max_examples: int, seed: int | None = None, steps: int = 50) -> HuntResult:

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from hypothesis import event
 
 from da.constants import CELLS_NEEDED_TO_RECOVER_ROW
+from da.types import CellCoordinate, RowIndex
 from fuzz.sim import SimNetwork
 from validator.certificate import verify_certificate
+from validator.custody import compute_member_custody
 from validator.keys import verify_signature
 from validator.quorums import compute_quorums
 from validator.signing import compute_attestation_signing_root
@@ -111,13 +113,26 @@ def check_s1_recoverable(world: SimNetwork) -> list[str]:
 
 
 def check_s6_attest_after_custody(world: SimNetwork) -> list[str]:
-    """S6: an honest node attests only after storing its complete custody for that blob."""
+    """S6: an honest node attests only after storing its complete custody for that blob: exactly the
+    cells of its custody columns, every row (not fewer, and none from outside its custody)."""
     STATS.checks["S6"] += 1
     violations = []
     for node, attested in world.attested():
         attestation = attested.attestation
-        if attestation.data_root not in world.stored.get(node, {}):
+        stored = world.stored.get(node, {}).get(attestation.data_root)
+        if stored is None:
             violations.append(f"S6: validator {node} attested without storing custody")
+            continue
+        quorum = _quorum(world, attestation.epoch, attestation.quorum)
+        columns = compute_member_custody(quorum, attestation.data_root, world.preset)[node]
+        rows = world.blobs[attestation.data_root].header.row_count
+        expected = {CellCoordinate(RowIndex(row), column) for row in range(rows) for column in columns}
+        held = {sample.coordinate for sample in stored}
+        if held != expected:
+            violations.append(
+                f"S6: validator {node} attested holding {len(held & expected)} of its {len(expected)} "
+                f"custody cells and {len(held - expected)} from outside its custody"
+            )
     return violations
 
 

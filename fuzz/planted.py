@@ -1,12 +1,27 @@
-"""Three bugs planted in scratch copies of the aggregator, to show the fuzzer finds real mistakes.
+"""Bugs planted in scratch copies of the aggregator and of the validator core, to show the fuzzer
+finds real mistakes.
 
-Each class is the production `AttestationAggregator` with one rule broken. `fuzz/test_planted_bugs.py`
-and `python -m fuzz planted` swap one in for the real class and expect the consensus fuzzer to fail.
+Each class is the production `AttestationAggregator` or `ValidatorCore` with one rule broken.
+`fuzz/test_planted_bugs.py` and `python -m fuzz planted` swap one in for the real class and expect the
+consensus fuzzer to fail, naming the invariant: S2-S5 for the aggregator, S6 and S1 for custody.
 """
 
 from __future__ import annotations
 
+from da.header import compute_data_root
+from da.types import DataRoot
 from validator.aggregation import Accepted, AttestationAggregator, Rejected, RejectReason
+from validator.core import (
+    BlobDispersing,
+    CustodyReceived,
+    CustodyRejection,
+    CustodyStored,
+    Input,
+    Output,
+    PushCustody,
+    StoreCustody,
+    ValidatorCore,
+)
 from validator.types import Attestation, ValidatorIndex
 
 
@@ -55,8 +70,46 @@ class CertifiesAtHalf(AttestationAggregator):
         self.threshold = -(-len(self.quorum.slots) // 2)
 
 
-PLANTED_BUGS: dict[str, type[AttestationAggregator]] = {
+class AttestsWithoutStoringCustody(ValidatorCore):
+    """Bug 4: custody is reported stored at once, and never actually stored (S6 must fire)."""
+
+    def step(self, event: Input) -> list[Output]:
+        outputs = super().step(event)
+        if isinstance(event, CustodyReceived) and any(isinstance(o, StoreCustody) for o in outputs):
+            kept = [o for o in outputs if not isinstance(o, StoreCustody)]
+            return kept + super().step(CustodyStored(compute_data_root(event.header)))
+        return outputs
+
+
+class CountsCellsOutsideCustody(ValidatorCore):
+    """Bug 5: members take any pushed cells as their custody (the cell-set check is gone), and the
+    aggregator pushes its last member the first member's columns: that member attests holding
+    cells from outside its custody and none of its own (S6, which checks the exact set, must fire)."""
+
+    def _check_custody(
+        self, event: CustodyReceived, data_root: DataRoot
+    ) -> tuple[CustodyRejection, str] | None:
+        found = super()._check_custody(event, data_root)
+        if found is not None and found[0] is CustodyRejection.WRONG_CELLS:
+            return None  # the broken rule: cells outside this member's custody count as custody
+        return found
+
+    def step(self, event: Input) -> list[Output]:
+        outputs = super().step(event)
+        if not isinstance(event, BlobDispersing):
+            return outputs
+        pushes = [o for o in outputs if isinstance(o, PushCustody)]
+        if not pushes:
+            return outputs
+        first, last = pushes[0], pushes[-1]
+        wrong = PushCustody(last.to, last.header, last.epoch, last.quorum, first.columns)
+        return [wrong if o is last else o for o in outputs]
+
+
+PLANTED_BUGS: dict[str, type[AttestationAggregator] | type[ValidatorCore]] = {
     "duplicate-counted-twice": CountsDuplicatesTwice,
     "non-member-accepted": AcceptsNonMembers,
     "certify-at-half": CertifiesAtHalf,
+    "attest-without-custody": AttestsWithoutStoringCustody,
+    "cells-outside-custody": CountsCellsOutsideCustody,
 }

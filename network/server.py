@@ -23,7 +23,7 @@ from da.types import Sample
 from network import constants as c
 from network.config import NetworkConfig
 from network.constants import ResultCode
-from network.errors import MalformedMessage, MessageTooLarge, PeerDisconnected
+from network.errors import MalformedMessage, MessageTooLarge, NetworkError, PeerDisconnected
 from network.framing import encode_error, encode_success
 from network.messages import (
     SamplesResponse,
@@ -56,7 +56,7 @@ class ServerPorts:
     attestations: AttestationSink | None = None
 
 
-class PortFailed(Exception):
+class PortFailed(NetworkError):
     """Raised inside the server when a port misbehaves (raises, or returns the wrong shape)."""
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from da.types import DataRoot
+from sampling.errors import InvalidSamplingParameter
 
 T = TypeVar("T")
 
@@ -40,7 +41,7 @@ class Backlog(Generic[T]):
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
-            raise ValueError(f"backlog capacity must be at least 1, got {capacity}")
+            raise InvalidSamplingParameter("capacity", capacity, "a backlog holds at least 1 root")
         self.capacity = capacity
         self._waiting: OrderedDict[DataRoot, Waiting[T]] = OrderedDict()
         self._active: dict[DataRoot, float] = {}

@@ -19,6 +19,7 @@ from fractions import Fraction
 from math import comb
 
 from da.constants import CELLS_NEEDED_TO_RECOVER_ROW, CELLS_PER_ROW
+from sampling.errors import InvalidSamplingParameter
 
 MIN_CELLS_WITHHELD = CELLS_PER_ROW - CELLS_NEEDED_TO_RECOVER_ROW + 1
 """Fewest cells whose loss makes a blob unrecoverable: just over half of one row."""
@@ -31,7 +32,9 @@ def compute_min_cells_withheld(served: int, columns: int = CELLS_PER_ROW) -> int
     too few to rebuild it.
     """
     if columns < 2 or columns % 2 or not 0 <= served <= columns:
-        raise ValueError(f"need even columns >= 2 and 0 <= served <= columns; got {served}, {columns}")
+        raise InvalidSamplingParameter(
+            "served", (served, columns), "need even columns >= 2 and 0 <= served <= columns"
+        )
     return max(0, served - columns // 2 + 1)
 
 
@@ -51,8 +54,10 @@ def compute_undetected_probability(
     can show a blob available that cannot be rebuilt).
     """
     if rows < 1 or verified < 0 or columns < 2 or columns % 2:
-        raise ValueError(
-            f"need rows >= 1, verified >= 0, even columns >= 2; got {rows}, {verified}, {columns}"
+        raise InvalidSamplingParameter(
+            "rows, verified, columns",
+            (rows, verified, columns),
+            "need rows >= 1, verified >= 0, even columns >= 2",
         )
     width = columns if served is None else served
     withheld = compute_min_cells_withheld(width, columns)
@@ -74,13 +79,15 @@ def compute_confidence(rows: int, verified: int, served: int = CELLS_PER_ROW) ->
 def compute_samples_needed(rows: int, target: float, served: int = CELLS_PER_ROW) -> int:
     """Fewest distinct uniform cells whose verification reaches confidence `target` (0 < target < 1).
 
-    Raises `ValueError` when `served` columns cannot rebuild a row (no count is enough).
+    Raises `InvalidSamplingParameter` when `served` columns cannot rebuild a row (no count is enough).
     """
     if not 0 < target < 1:
-        raise ValueError(f"target confidence must be strictly between 0 and 1, got {target}")
+        raise InvalidSamplingParameter("target", target, "a confidence must be strictly between 0 and 1")
     withheld = compute_min_cells_withheld(served)
     if withheld == 0:
-        raise ValueError(f"{served} served columns cannot rebuild a row; no sample count is enough")
+        raise InvalidSamplingParameter(
+            "served", served, "too few columns to rebuild a row; no count is enough"
+        )
     miss_allowed = Fraction(1) - Fraction(target)
     total = rows * served
     low, high = 0, total - withheld + 1  # at `high` a miss is impossible

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from da.constants import CELLS_PER_ROW
 from da.types import CellCoordinate, ColumnIndex, RowIndex
 from sampling.confidence import compute_confidence, compute_samples_needed, is_recoverable_from
+from sampling.errors import InvalidSamplingParameter
 
 PeerId = str
 CustodiansOf = Callable[[ColumnIndex], Sequence[PeerId]]
@@ -82,10 +83,16 @@ class Sampler:
         columns: Collection[ColumnIndex] | None = None,
     ) -> None:
         if rows < 1 or max_attempts < 1 or extra < 0:
-            raise ValueError(f"invalid sampler: rows={rows} max_attempts={max_attempts} extra={extra}")
+            raise InvalidSamplingParameter(
+                "rows, max_attempts, extra",
+                (rows, max_attempts, extra),
+                "need rows >= 1, attempts >= 1, extra >= 0",
+            )
         served = sorted(set(range(CELLS_PER_ROW) if columns is None else columns))
         if any(not 0 <= column < CELLS_PER_ROW for column in served):
-            raise ValueError(f"served columns must lie in 0..{CELLS_PER_ROW - 1}")
+            raise InvalidSamplingParameter(
+                "columns", served, f"served columns must lie in 0..{CELLS_PER_ROW - 1}"
+            )
         self.rows = rows
         self.target = target
         self.max_attempts = max_attempts
@@ -117,7 +124,7 @@ class Sampler:
         cell with neither becomes missing. Every peer is asked for a cell at most once.
         """
         if limit is not None and limit < 1:
-            raise ValueError(f"limit must be at least 1, got {limit}")
+            raise InvalidSamplingParameter("limit", limit, "must be at least 1")
         batches: dict[PeerId, list[CellCoordinate]] = {}
         for state in self.cells.values():
             if state.result is not None:

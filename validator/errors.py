@@ -104,7 +104,7 @@ class MalformedCertificate(ValidatorError):
     """Raised when certificate bytes do not decode (length, offset, bitlist delimiter, limits)."""
 
 
-class MalformedMessage(ValidatorError):
+class MalformedVote(ValidatorError):
     """Raised when an attestation or ballot from the wire does not decode."""
 
 

@@ -1,7 +1,7 @@
 """Wire codecs for attestations and ballots: fixed SSZ layouts, decoded by hand at the trust boundary."""
 
 from da.types import DataRoot
-from validator.errors import MalformedMessage
+from validator.errors import MalformedVote
 from validator.keys import BLS_SIGNATURE_BYTES, BLSSignature
 from validator.types import Attestation, Ballot, Epoch, QuorumIndex, ValidatorIndex
 
@@ -17,9 +17,9 @@ def _u64(value: int) -> bytes:
 
 def _checked(what: str, data: object, size: int) -> bytes:
     if not isinstance(data, bytes):
-        raise MalformedMessage(f"{what} must be bytes, got {type(data).__name__}")
+        raise MalformedVote(f"{what} must be bytes, got {type(data).__name__}")
     if len(data) != size:
-        raise MalformedMessage(f"{what} is {len(data)} bytes, {size} expected")
+        raise MalformedVote(f"{what} is {len(data)} bytes, {size} expected")
     return data
 
 
@@ -35,7 +35,7 @@ def attestation_to_bytes(attestation: Attestation) -> bytes:
 
 
 def bytes_to_attestation(data: bytes) -> Attestation:
-    """Decode an attestation from untrusted bytes; raises `MalformedMessage`. Signatures are checked later."""
+    """Decode an attestation from untrusted bytes; raises `MalformedVote`. Signatures are checked later."""
     data = _checked("attestation", data, ATTESTATION_BYTES)
     return Attestation(
         epoch=Epoch(int.from_bytes(data[0:8], "little")),
@@ -53,7 +53,7 @@ def ballot_to_bytes(ballot: Ballot) -> bytes:
 
 
 def bytes_to_ballot(data: bytes) -> Ballot:
-    """Decode a ballot from untrusted bytes; raises `MalformedMessage`."""
+    """Decode a ballot from untrusted bytes; raises `MalformedVote`."""
     data = _checked("ballot", data, BALLOT_BYTES)
     return Ballot(
         validator=ValidatorIndex(int.from_bytes(data[0:8], "little")),

@@ -6,7 +6,7 @@
 - `coordinator`: sampling rounds: parallel batched requests, one KZG batch check per round, retries;
 - `request`: what `check` is told (libp2p-free); `check`: `das light check` end to end;
 - `follow`: `das light follow` (gossip, backlog, store);
-- `status_http`: the small JSON status server of `follow`, on trio streams;
+- `status_http`: the small JSON status API of `follow`, served by hypercorn on trio;
 - `verifier`: a KZG verifier that loads the trusted setup in a child process (cold start);
 - `defaults`: the client defaults (specs/sampling.md);
 - `commands`: the two commands as plain functions, for `cli.light`.

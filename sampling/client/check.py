@@ -32,9 +32,10 @@ from sampling.client.directory import CustodyDirectory, split_multiaddr
 from sampling.client.errors import AssignmentUnknown, CertificateRejected, HeaderUnavailable
 from sampling.client.headers import NodeClient, fetch_header_from_peers
 from sampling.client.request import CheckRequest
+from sampling.errors import SamplingError
 from sampling.sampler import Sampler, SamplingSummary
 from validator.errors import ValidatorError
-from validator.registry.sqlite import SqliteRegistry
+from validator.registry.backends import open_registry
 
 log = structlog.get_logger(__name__)
 
@@ -135,7 +136,7 @@ async def _get_header(
     if node is not None:
         try:
             header = await node.get_header(request.data_root)
-        except NetworkError as error:
+        except (NetworkError, SamplingError) as error:
             problems.append(str(error))
         else:
             if header is not None:
@@ -179,7 +180,7 @@ async def run_check(
         response_timeout=request.timeout,
         dial_timeout=request.timeout,
     )
-    with SqliteRegistry(request.registry) as registry:
+    with open_registry(request.registry) as registry:
         view = RegistryView(registry)
         async with contextlib.AsyncExitStack() as stack:
             node = None
@@ -215,7 +216,7 @@ async def run_check(
                     )
                     summary = await runner.run(sampler)
                     timings["sampling"] = time.perf_counter() - mark
-                except (NetworkError, ValidatorError, DAError) as error:
+                except (NetworkError, SamplingError, ValidatorError, DAError) as error:
                     failure = error
                 mark = time.perf_counter()
                 await disconnect_all(service)

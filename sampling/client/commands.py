@@ -33,7 +33,7 @@ from sampling.client.follow import (
 from sampling.client.request import CheckRequest
 from sampling.client.status_http import serve_status
 from sampling.store import ResultStore
-from validator.registry.sqlite import SqliteRegistry
+from validator.registry.backends import open_registry
 
 log = structlog.get_logger(__name__)
 
@@ -112,7 +112,7 @@ async def _follow(
     on_result: ResultCallback,
 ) -> FollowStopped:
     received: list[str] = []
-    with SqliteRegistry(settings.registry) as registry, ResultStore(settings.db) as store:
+    with open_registry(settings.registry) as registry, ResultStore(settings.db) as store:
         config = NetworkConfig(
             network_name=settings.network_name or compute_network_name(registry.get_info().chain_id),
             bootstrap_peers=settings.peers,

@@ -1,11 +1,11 @@
-"""Typed errors of the light client; all subclass `LightClientError` (itself a `NetworkError`)."""
+"""Typed errors of the light client's drivers; all subclass `LightClientError` (itself a `SamplingError`)."""
 
 from __future__ import annotations
 
-from network.errors import NetworkError
+from sampling.errors import SamplingError
 
 
-class LightClientError(NetworkError):
+class LightClientError(SamplingError):
     """Root of the errors raised by `sampling.client`."""
 
 
@@ -52,3 +52,8 @@ class VerifierFailed(LightClientError):
     def __init__(self, detail: str) -> None:
         super().__init__(f"KZG verifier failed: {detail}")
         self.detail = detail
+
+
+class StatusServerError(LightClientError, OSError):
+    """Raised when the status server of `follow` could not start (an `OSError` too, as a port in use
+    is, so callers handle both alike)."""

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from da.errors import DAError
+from da.errors import DAError, InvalidDataRoot
+from da.header import hex_to_data_root
 from da.kzg import CellVerifier
 from da.types import ColumnIndex, DataRoot
 from network.errors import NetworkError
@@ -45,6 +46,7 @@ from sampling.client.directory import CustodyDirectory, is_peer_id, split_multia
 from sampling.client.errors import LightClientError, VerifierFailed
 from sampling.client.headers import fetch_header_from_peers
 from sampling.client.status_http import error_body
+from sampling.errors import SamplingError
 from sampling.sampler import Sampler, SamplingSummary
 from sampling.store import PendingRoot, ResultStore, StoredResult
 from validator.certificate import bytes_to_certificate
@@ -218,7 +220,7 @@ class Follower:
             result, stats = await self._sample(data_root, certificate, self.active[data_root])
         except VerifierFailed:
             raise  # nothing can be verified any more: stop following
-        except (NetworkError, ValidatorError, DAError) as error:
+        except (NetworkError, SamplingError, ValidatorError, DAError) as error:
             # One root that cannot be sampled (no header anywhere, a certificate that no longer
             # verifies) must not stop the others; it is forgotten, not retried.
             self.failed += 1
@@ -331,14 +333,11 @@ def make_router(follower: Follower) -> Callable[[str], Any]:
         if path in ("/v1/status", "/v1/status/"):
             return 200, await follower.status()
         if path.startswith("/v1/blobs/"):
-            text = path.removeprefix("/v1/blobs/").removeprefix("0x")
             try:
-                root = bytes.fromhex(text)
-            except ValueError:
-                root = b""
-            if len(root) != 32:
+                root = hex_to_data_root(path.removeprefix("/v1/blobs/"))
+            except InvalidDataRoot:
                 return 400, error_body("invalid_argument", "expected /v1/blobs/0x<64 hex digits>")
-            found = await follower.blob_status(DataRoot(root))
+            found = await follower.blob_status(root)
             if found is None:
                 return 404, error_body("not_found", f"0x{root.hex()} was never seen by this client")
             return 200, found

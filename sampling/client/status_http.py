@@ -25,6 +25,8 @@ from hypercorn.config import Config
 from hypercorn.logging import Logger
 from hypercorn.trio import serve
 
+from sampling.client.errors import StatusServerError
+
 if TYPE_CHECKING:
     from hypercorn.typing import (
         ASGIReceiveCallable,
@@ -188,10 +190,6 @@ def _config(binds: list[str]) -> Config:
     config.graceful_timeout = SHUTDOWN_SECONDS / 2
     config.shutdown_timeout = SHUTDOWN_SECONDS / 2
     return config
-
-
-class StatusServerError(OSError):
-    """The status server could not start (an `OSError`, as a port in use is)."""
 
 
 class _Startup:

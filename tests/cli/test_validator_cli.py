@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from da.types import DataRoot
+from tests.cli.conftest import PASSWORD, das
 from validator.aggregation import AttestationAggregator
 from validator.certificate import certificate_to_bytes
 from validator.keystore import decrypt_keystore, read_keystore
@@ -18,41 +14,6 @@ from validator.quorums import compute_quorums
 from validator.registry.sqlite import SqliteRegistry
 from validator.signing import compute_attestation_signing_root
 from validator.types import Attestation, Epoch
-
-PASSWORD = "correct horse battery staple"  # noqa: S105 - test-only keystore password
-
-
-def das(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TESSERA_TEST_PW": PASSWORD}
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=cwd,
-        env=env,
-    )
-
-
-@pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("devnet")
-    result = das(
-        "validator",
-        "genesis",
-        "--validators",
-        "8",
-        "--dir",
-        "net",
-        "--light-kdf",
-        "--password-env",
-        "TESSERA_TEST_PW",
-        cwd=root,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "preset      devnet" in result.stdout
-    return root / "net"
 
 
 def _certify(network: Path, signers: int) -> bytes:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from da.types import ColumnIndex, DataRoot
+from validator.certificate import bytes_to_certificate
 from validator.custody import compute_member_custody
 from validator.devnet import Devnet
 from validator.quorums import compute_quorums
@@ -87,3 +88,20 @@ def quorum_of(
         context = registry.get_epoch_context(Epoch(status["epoch"]))
         quorum = compute_quorums(context, registry.preset)[QuorumIndex(status["quorum"])]
         return quorum, dict(compute_member_custody(quorum, root, registry.preset))
+
+
+def metric(devnet: Devnet, index: int, name: str) -> float:
+    """The value of the Prometheus sample `name` on validator `index` (0 when it has none yet)."""
+    status, body = http("GET", api(devnet, index) + "/metrics")
+    assert status == 200, body
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def signers_of(devnet: Devnet, status: dict[str, Any], certificate: bytes) -> list[ValidatorIndex]:
+    """The validators whose slots the certificate marks as signed, in quorum order."""
+    quorum, _ = quorum_of(devnet, status)
+    signed = bytes_to_certificate(certificate).signers
+    return list(dict.fromkeys(slot.validator for slot, bit in zip(quorum.slots, signed, strict=True) if bit))

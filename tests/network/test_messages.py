@@ -6,8 +6,8 @@ never anything else (it is the trust boundary for what peers send).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -22,7 +22,7 @@ from da.header import BlobHeaderSSZ, header_to_bytes
 from da.samples import SAMPLE_BYTES, SampleSSZ
 from da.types import CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
 from network import constants as c
-from network.errors import MalformedMessage
+from network.errors import MalformedMessage, MessageTooLarge
 from network.framing import bytes_to_result_code, check_frame_length, encode_error, encode_frame
 from network.layouts import CellCoordinateSSZ, CustodyPushSSZ, SamplesRequestSSZ, SamplesResponseSSZ
 from network.messages import (
@@ -184,9 +184,9 @@ def test_opaque_payload_limits() -> None:
 
 def test_frame_limit_is_checked_from_the_prefix_alone() -> None:
     assert check_frame_length(encode_frame(b"abc")[:4], 3, "x") == 3
-    with pytest.raises(Exception, match="over the limit of 2 bytes") as info:
+    with pytest.raises(MessageTooLarge, match="over the limit of 2 bytes") as info:
         check_frame_length((3).to_bytes(4, "little"), 2, "x")
-    assert (info.value.size, info.value.limit) == (3, 2)  # type: ignore[attr-defined]
+    assert (info.value.size, info.value.limit) == (3, 2)
     assert bytes_to_error_message(encode_error(c.ResultCode.RATE_LIMITED, "é" * 300)[5:]) == "é" * 128
 
 
@@ -204,11 +204,35 @@ DECODERS: dict[str, Callable[[bytes], object]] = {
 }
 
 
+ENCODERS: dict[str, Callable[[Any], bytes]] = {
+    "samples_request": samples_request_to_bytes,
+    "samples_response": samples_response_to_bytes,
+    "custody_push": custody_push_to_bytes,
+    "data_root": bytes,
+    "attestation": bytes,
+    "certificate": bytes,
+}
+"""Decoders whose result encodes back to the very bytes it came from (the codecs are canonical)."""
+
+
+def _decode_canonically(name: str, data: bytes) -> None:
+    """Decoding `data` either raises `MalformedMessage` or gives what encodes back to `data`."""
+    try:
+        decoded = DECODERS[name](data)
+    except MalformedMessage:
+        return
+    if name in ENCODERS:
+        assert ENCODERS[name](decoded) == data
+    elif name == "result_code":
+        assert bytes([decoded]) == data  # type: ignore[list-item]
+    else:
+        assert isinstance(decoded, str) and len(decoded) <= c.MAX_ERROR_MESSAGE_BYTES
+
+
 @pytest.mark.parametrize("name", sorted(DECODERS))
 @given(data=st.binary(max_size=4096))
 def test_decoders_raise_only_typed_errors_on_arbitrary_bytes(name: str, data: bytes) -> None:
-    with contextlib.suppress(MalformedMessage):
-        DECODERS[name](data)
+    _decode_canonically(name, data)
 
 
 def _mutate(data: bytes, position: int, value: int, cut: int) -> bytes:
@@ -233,8 +257,7 @@ def test_decoders_survive_mutated_valid_messages(
         ),
     }
     for name, encoded in valid.items():
-        with contextlib.suppress(MalformedMessage):
-            DECODERS[name](_mutate(encoded, position, value, cut))
+        _decode_canonically(name, _mutate(encoded, position, value, cut))
 
 
 def test_header_bytes_inside_messages_are_da_header_bytes(one_row_blob: tuple[bytes, EncodedBlob]) -> None:

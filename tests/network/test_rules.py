@@ -54,9 +54,20 @@ def test_certificate_size_and_missing_validator_rules() -> None:
     assert validate_certificate_gossip(b"x", NOW, FixedValidator(True)).verdict is Verdict.IGNORE
 
 
-@given(data=st.binary(max_size=c.MAX_CERTIFICATE_BYTES + 8), now=st.floats(0, 2**40))
-def test_certificate_rule_never_raises(data: bytes, now: float) -> None:
-    assert validate_certificate_gossip(data, now, FixedValidator(Verdict.ACCEPT)).verdict in Verdict
+@given(
+    data=st.binary(max_size=c.MAX_CERTIFICATE_BYTES + 8),
+    now=st.floats(0, 2**40),
+    answer=st.sampled_from(list(Verdict)),
+)
+def test_certificate_rule_is_size_then_the_validators_verdict(
+    data: bytes, now: float, answer: Verdict
+) -> None:
+    validator = FixedValidator(answer)
+    judgement = validate_certificate_gossip(data, now, validator)
+    if 1 <= len(data) <= c.MAX_CERTIFICATE_BYTES:
+        assert judgement.verdict is answer and validator.seen == [(data, now)]
+    else:
+        assert judgement.verdict is Verdict.REJECT and validator.seen == []
 
 
 def test_message_id_is_a_content_hash_bound_to_its_topic() -> None:

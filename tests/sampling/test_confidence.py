@@ -14,6 +14,7 @@ from sampling.confidence import (
     compute_samples_needed,
     compute_undetected_probability,
 )
+from sampling.errors import InvalidSamplingParameter
 
 
 def _worst_case_by_enumeration(rows: int, columns: int, drawn: int) -> Fraction:
@@ -66,7 +67,7 @@ def test_partial_runs_report_what_they_reached() -> None:
 
 @pytest.mark.parametrize("bad", [(0, 1), (1, -1)])
 def test_bad_arguments_are_rejected(bad: tuple[int, int]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidSamplingParameter):
         compute_undetected_probability(*bad)
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidSamplingParameter):
         compute_samples_needed(1, 1.0)

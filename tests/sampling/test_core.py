@@ -21,6 +21,7 @@ from sampling.confidence import (
     compute_undetected_probability,
     is_recoverable_from,
 )
+from sampling.errors import InvalidSamplingParameter
 from sampling.sampler import Outcome, Sampler
 from sampling.store import PendingRoot, ResultStore
 
@@ -73,16 +74,29 @@ def test_too_few_served_columns_can_never_reach_any_confidence() -> None:
     assert not is_recoverable_from(63) and is_recoverable_from(64)
     assert compute_undetected_probability(9, 500, served=63) == 1
     assert compute_confidence(9, 500, served=63) == 0.0
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidSamplingParameter):
         compute_samples_needed(9, 0.99, served=63)
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidSamplingParameter):
         compute_min_cells_withheld(129)
+
+
+@settings(max_examples=30)
+@given(rows=st.integers(1, 9), served=st.sets(st.integers(0, 127), max_size=63), seed=st.integers(0, 2**32))
+def test_too_few_served_columns_leave_nothing_to_sample(rows: int, served: set[int], seed: int) -> None:
+    columns = {ColumnIndex(c) for c in served}
+    sampler = Sampler(rows, 0.99, random.Random(seed), max_attempts=3, columns=columns)
+    assert sampler.served_columns == len(columns)
+    # The blob cannot be rebuilt from these columns: nothing to sample, never available.
+    assert sampler.cells == {} and sampler.finished
+    assert sampler.summary().confidence == 0.0 and not sampler.summary().available
 
 
 @settings(max_examples=60)
 @given(
     rows=st.integers(1, 9),
-    served=st.sets(st.integers(0, 127), min_size=0, max_size=128),
+    # At least 64 served columns: the region where there is something to sample (a separate
+    # property covers fewer); drawn from 0..127 so every subset size from 64 to 128 appears.
+    served=st.sets(st.integers(0, 127), min_size=64, max_size=128),
     seed=st.integers(0, 2**32),
     limit=st.integers(1, 8),
     outcomes=st.lists(st.sampled_from(list(Outcome)), min_size=1, max_size=30),
@@ -92,11 +106,8 @@ def test_draws_stay_in_served_columns_and_batches_within_the_limit(
 ) -> None:
     columns = {ColumnIndex(c) for c in served}
     sampler = Sampler(rows, 0.99, random.Random(seed), max_attempts=3, columns=columns)
-    assert sampler.served_columns == len(columns)
-    if len(columns) < 64:  # the blob cannot be rebuilt from these columns: nothing to sample
-        assert sampler.cells == {} and sampler.finished
-        assert sampler.summary().confidence == 0.0 and not sampler.summary().available
-        return
+    assert sampler.served_columns == len(columns) >= 64
+    assert sampler.cells and not sampler.finished
     assert sampler.needed == compute_samples_needed(rows, 0.99, len(columns))
     assert all(c.column in columns and c.row < rows for c in sampler.cells)
     script = itertools.cycle(outcomes)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import validator.keystore as keystore_module
+import validator.passwords as passwords_module
 from validator.errors import (
     InvalidKeystore,
     KeystoreExists,
@@ -36,10 +36,10 @@ from validator.keystore import (
     get_keystore_pubkey,
     normalize_password,
     read_keystore,
-    resolve_password,
     validate_keystore,
     write_keystore,
 )
+from validator.passwords import resolve_password
 
 # The test vectors of EIP-2335 ("Test Cases", https://eips.ethereum.org/EIPS/eip-2335), field for field.
 EIP2335_PASSWORD = "𝔱𝔢𝔰𝔱𝔭𝔞𝔰𝔰𝔴𝔬𝔯𝔡🔑"  # noqa: RUF001, S105 (the EIP's password: Fraktur letters on purpose)
@@ -526,7 +526,7 @@ def prompts(monkeypatch: pytest.MonkeyPatch, *answers: str) -> list[str]:
         return pending.pop(0)
 
     monkeypatch.setattr(sys, "stdin", FakeTTY())
-    monkeypatch.setattr(keystore_module.getpass, "getpass", fake_getpass)
+    monkeypatch.setattr(passwords_module.getpass, "getpass", fake_getpass)
     return shown
 
 

@@ -10,7 +10,7 @@ from validator.core.inputs import (
     SamplesReceived,
     Tick,
 )
-from validator.core.machine import BlobAssignment, CoreConfig, DutyStage, ValidatorCore
+from validator.core.machine import ValidatorCore
 from validator.core.outputs import (
     AttestationCounted,
     AttestationRejected,
@@ -29,6 +29,7 @@ from validator.core.outputs import (
     SendAttestation,
     StoreCustody,
 )
+from validator.core.state import BlobAssignment, CoreConfig, DutyStage
 
 __all__ = [
     "AttestationCounted",

@@ -7,17 +7,15 @@ The same object runs in the daemon and, many times over, inside `fuzz/`.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from da.constants import CELLS_PER_ROW
 from da.errors import DAError
 from da.header import compute_data_root
 from da.kzg import CellVerifier
 from da.samples import compute_verified_coordinates, verify_samples
-from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
+from da.types import CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
 from validator.aggregation import Accepted, AttestationAggregator
 from validator.core.inputs import (
     AttestationReceived,
@@ -47,6 +45,7 @@ from validator.core.outputs import (
     SendAttestation,
     StoreCustody,
 )
+from validator.core.state import BlobAssignment, CoreConfig, Duty, DutyStage, PendingSample
 from validator.custody import compute_member_custody
 from validator.keys import SecretKey
 from validator.presets import Preset
@@ -56,53 +55,6 @@ from validator.types import Attestation, Epoch, EpochContext, Quorum, QuorumInde
 
 UNKNOWN_ROOT = DataRoot(bytes(32))
 """Stands for the data root in events about input too malformed to have one."""
-
-
-@dataclass(frozen=True, slots=True)
-class CoreConfig:
-    """Timeouts of the core, in seconds of `Tick` time."""
-
-    sample_timeout_s: float = 2.0
-    custody_timeout_s: float = 30.0
-
-
-class DutyStage(enum.Enum):
-    """Where a member's duty on one blob stands."""
-
-    STORING = "storing"
-    SAMPLING = "sampling"
-
-
-@dataclass(frozen=True, slots=True)
-class BlobAssignment:
-    """Where a blob posted now goes: its quorum and the signed slots its certificate needs."""
-
-    epoch: Epoch
-    quorum: QuorumIndex
-    threshold: int
-
-
-@dataclass
-class _PendingSample:
-    custodians: tuple[ValidatorIndex, ...]
-    attempt: int
-    deadline: float
-
-
-@dataclass
-class _Duty:
-    """A member's work on one blob: custody, then sampling, then the attestation."""
-
-    header: BlobHeader
-    epoch: Epoch
-    quorum: Quorum
-    aggregators: list[ValidatorIndex]
-    custody: frozenset[ColumnIndex]
-    stage: DutyStage
-    deadline: float
-    pending: dict[CellCoordinate, _PendingSample] = field(default_factory=dict)
-    reserve: list[CellCoordinate] = field(default_factory=list)
-    replacements: int = 0
 
 
 class ValidatorCore:
@@ -129,7 +81,7 @@ class ValidatorCore:
         self.now = 0.0
         self._contexts: dict[Epoch, EpochContext] = {}
         self._quorums: dict[Epoch, tuple[Quorum, ...]] = {}
-        self.duties: dict[DataRoot, _Duty] = {}
+        self.duties: dict[DataRoot, Duty] = {}
         self.attested: dict[DataRoot, Attestation] = {a.data_root: a for a in attested}
         self.aggregations: dict[DataRoot, AttestationAggregator] = {}
 
@@ -218,7 +170,7 @@ class ValidatorCore:
         if quorum is None:  # checked in _check_custody; keeps the type checker honest
             return [CustodyRejected(data_root, event.sender, CustodyRejection.UNKNOWN_QUORUM, "unknown")]
         custody = compute_member_custody(quorum, data_root, self.preset)[self.me]
-        self.duties[data_root] = _Duty(
+        self.duties[data_root] = Duty(
             header=event.header,
             epoch=event.epoch,
             quorum=quorum,
@@ -320,7 +272,7 @@ class ValidatorCore:
 
     # --- helpers --------------------------------------------------------------------------------
 
-    def _draw_samples(self, data_root: DataRoot, duty: _Duty) -> list[CellCoordinate]:
+    def _draw_samples(self, data_root: DataRoot, duty: Duty) -> list[CellCoordinate]:
         """`VALIDATOR_SAMPLES` distinct cells outside this member's custody that other members hold.
 
         The order is keyed by a secret nonce, so peers cannot predict which cells will be asked.
@@ -339,12 +291,12 @@ class ValidatorCore:
         )
         return keyed[: self.preset.VALIDATOR_SAMPLES + self.preset.SAMPLE_REPLACEMENTS]
 
-    def _add_pending(self, data_root: DataRoot, duty: _Duty, coordinate: CellCoordinate) -> None:
+    def _add_pending(self, data_root: DataRoot, duty: Duty, coordinate: CellCoordinate) -> None:
         custodians = self._custodians(duty, data_root, coordinate.column)
-        duty.pending[coordinate] = _PendingSample(custodians, 0, self.now + self.config.sample_timeout_s)
+        duty.pending[coordinate] = PendingSample(custodians, 0, self.now + self.config.sample_timeout_s)
 
     def _custodians(
-        self, duty: _Duty, data_root: DataRoot, column: ColumnIndex
+        self, duty: Duty, data_root: DataRoot, column: ColumnIndex
     ) -> tuple[ValidatorIndex, ...]:
         custody = compute_member_custody(duty.quorum, data_root, self.preset)
         holders = [m for m in duty.quorum.members if m != self.me and column in custody[m]]
@@ -354,7 +306,7 @@ class ValidatorCore:
         """Coordinates of the samples that verify (one batch; bisected only when it fails)."""
         return compute_verified_coordinates(data_root, samples, self._verifier)
 
-    def _retry(self, data_root: DataRoot, duty: _Duty, coordinates: list[CellCoordinate]) -> list[Output]:
+    def _retry(self, data_root: DataRoot, duty: Duty, coordinates: list[CellCoordinate]) -> list[Output]:
         """Ask the next custodian; a cell no custodian serves is replaced, up to SAMPLE_REPLACEMENTS."""
         again: list[CellCoordinate] = []
         for coordinate in coordinates:
@@ -377,14 +329,14 @@ class ValidatorCore:
             again.append(replacement)
         return self._requests(data_root, duty, again)
 
-    def _requests(self, data_root: DataRoot, duty: _Duty, coordinates: list[CellCoordinate]) -> list[Output]:
+    def _requests(self, data_root: DataRoot, duty: Duty, coordinates: list[CellCoordinate]) -> list[Output]:
         batches: dict[ValidatorIndex, list[CellCoordinate]] = {}
         for coordinate in coordinates:
             pending = duty.pending[coordinate]
             batches.setdefault(pending.custodians[pending.attempt], []).append(coordinate)
         return [RequestSamples(peer, data_root, tuple(batch)) for peer, batch in sorted(batches.items())]
 
-    def _attest(self, data_root: DataRoot, duty: _Duty) -> list[Output]:
+    def _attest(self, data_root: DataRoot, duty: Duty) -> list[Output]:
         message = compute_attestation_signing_root(
             self._contexts[duty.epoch].chain_id, duty.epoch, duty.quorum.index, data_root
         )

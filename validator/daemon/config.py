@@ -19,10 +19,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from network.errors import NetworkError
+from validator.errors import ValidatorError
 
 
-class InvalidDaemonConfig(NetworkError):
+class InvalidDaemonConfig(ValidatorError):
     """Raised when the daemon's config file is unreadable or a field is unusable; names the field."""
 
     def __init__(self, field: str, reason: str) -> None:

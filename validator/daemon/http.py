@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from da.errors import BlobTooLarge, DAError, EmptyBlob, NotEnoughCells
-from da.header import header_to_bytes
+from da.errors import BlobTooLarge, DAError, EmptyBlob, InvalidDataRoot, NotEnoughCells
+from da.header import header_to_bytes, hex_to_data_root
 from da.types import DataRoot
 from network.bridge import TrioBridge
 from validator.certificate import certificate_to_bytes
@@ -47,14 +47,10 @@ BLOB_STATUS_SCHEMA: dict[str, Any] = {
 
 def parse_data_root(text: str) -> DataRoot:
     """A data root from a path segment: 64 hex digits, with or without 0x."""
-    raw = text.removeprefix("0x")
     try:
-        root = bytes.fromhex(raw)
-    except ValueError:
-        root = b""
-    if len(root) != 32:
-        raise ApiError("invalid_argument", f"{text!r} is not a data root (32 bytes of hex)")
-    return DataRoot(root)
+        return hex_to_data_root(text)
+    except InvalidDataRoot as error:
+        raise ApiError("invalid_argument", str(error)) from error
 
 
 def _status_json(record: BlobRecord) -> dict[str, Any]:

@@ -31,8 +31,9 @@ from validator.daemon.http import BLOB_ROUTES, BRIDGE_KEY, DAEMON_NODE_KEY
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.node import Node
 from validator.daemon.store import NodeStore
-from validator.keystore import decrypt_keystore, read_keystore, resolve_password
-from validator.registry.sqlite import SqliteRegistry
+from validator.keystore import decrypt_keystore, read_keystore
+from validator.passwords import resolve_password
+from validator.registry.backends import open_registry
 
 log = structlog.get_logger(__name__)
 API_SLACK_BYTES = 64 * 1024
@@ -43,7 +44,7 @@ def run_daemon(config: DaemonConfig) -> int:
     configure_logging(json_lines=config.log_format == "json")
     password = resolve_password(password_file=config.password_file, env_var=config.password_env, prompt=False)
     secret_key = decrypt_keystore(read_keystore(config.keystore), password)
-    registry = SqliteRegistry(config.registry)
+    registry = open_registry(config.registry)
     me = registry.find_validator(secret_key.pubkey)
     if me is None:
         raise InvalidDaemonConfig(
@@ -78,7 +79,7 @@ def run_daemon(config: DaemonConfig) -> int:
         )
         registry.update_endpoint(me, peer_id, addresses)
         node_task = bridge.start_task(node.run, name="validator-node")
-        log.info("validator started", validator=me, preset=registry.preset.name, peer=peer_id)
+        log.info("validator started", validator=me, preset=registry.get_info().preset, peer=peer_id)
         return asyncio.run(_serve_api(config, node, bridge, me, peer_id, addresses))
     finally:
         if bridge.running:

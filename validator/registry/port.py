@@ -14,9 +14,10 @@ which becomes known when e - 1 starts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Self
 
 from validator.keys import BLSPubkey, BLSSignature
+from validator.presets import Preset, get_preset
 from validator.types import Ballot, Epoch, EpochContext, ValidatorIndex
 
 STAKE_ACTIVATION_DELAY_EPOCHS = 3
@@ -82,3 +83,29 @@ class ValidatorRegistry(EpochSource, BallotBox, Protocol):
 
     def current_epoch(self) -> Epoch:
         """The epoch now, by the registry's clock."""
+
+
+class Registry(ValidatorRegistry, StakeLedger, Protocol):
+    """A registry backend as `open_registry` returns it: every port, a lookup by key, and `close`
+    (also as a context manager). Daemons, `das cert verify` and light clients hold this, never a
+    backend class, so the chain backend drops in beside the embedded one."""
+
+    def find_validator(self, pubkey: BLSPubkey) -> ValidatorIndex | None:
+        """The index registered for `pubkey`, if any."""
+
+    def update_endpoint(self, validator: ValidatorIndex, peer_id: str, multiaddrs: tuple[str, ...]) -> None:
+        """Record where a validator's libp2p host can be reached (its own daemon does, at start)."""
+
+    def close(self) -> None:
+        """Release the backend's connection."""
+
+    def __enter__(self) -> Self:
+        """The registry itself."""
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close it."""
+
+
+def get_registry_preset(registry: EpochSource) -> Preset:
+    """The protocol preset the registry's network runs."""
+    return get_preset(registry.get_info().preset)

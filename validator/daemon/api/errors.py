@@ -21,6 +21,7 @@ from network.errors import (
     RemoteError,
     ServiceNotRunning,
 )
+from validator.errors import ValidatorError
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +62,7 @@ _NETWORK_CODES: tuple[tuple[type[NetworkError], str], ...] = (
 )
 
 
-class ApiError(Exception):
+class ApiError(ValidatorError):
     """Raised by handlers for a failure with a stable `code` (one of `ERROR_CODES`)."""
 
     def __init__(self, code: str, message: str) -> None:
