@@ -98,12 +98,20 @@ def test_the_encoding_node_keeps_a_blob_available_and_without_it_the_check_exits
         assert devnet.stop_node(aggregator)
         stopped.append(aggregator)
         code, report = light_check(devnet, status["data_root"], "--cert", str(certificate), "--timeout", "2")
+        # A sequencer asking a remaining custodian for the bytes gets the 503 path: exit 1, and why.
+        out = tmp_path / "unrecoverable.bin"
+        got = das("blob", "get", status["data_root"], "-o", str(out), "--node", api(devnet, keep[0]))
+        unknown = das("blob", "status", "0x" + "ab" * 32, "--node", api(devnet, keep[0]))
     finally:
         restart(devnet, stopped)
     assert code == 1, report
     assert report["verdict"] == "unavailable" and report["missing"] > 0
     assert 0 <= report["confidence"] < 0.9999 and report["verified"] > 0  # the confidence it did reach
     assert report["header_source"].startswith("custodian")
+    assert got.returncode == 1, got
+    assert "das: error: service_unavailable: cannot rebuild the blob" in got.stderr, got.stderr
+    assert not out.exists()
+    assert unknown.returncode == 1 and "das: error: not_found" in unknown.stderr, unknown
 
 
 def test_a_peer_serving_corrupted_cells_is_rejected_and_its_cells_fetched_elsewhere(

@@ -84,16 +84,14 @@ async def test_oversize_frame_is_refused_from_its_prefix_and_bans_the_sender(
     )
     async with open_services([server, bad]):
         target = await bad.connect(server.listen_addrs[0])
-        started = trio.current_time()
-        # Announce 64 MiB and send none of it: the answer must come at once, not after a read timeout.
+        # Announce 64 MiB and send none of it: the answer is about the announced size (judged from the
+        # prefix alone); a server that waited for the body would time the request out instead.
         code, message = await raw_request(
             bad, target, PROTOCOL_SAMPLES, (64 << 20).to_bytes(4, "little"), False
         )
-        elapsed = trio.current_time() - started
         banned = server.guard.is_banned(bad.peer_id)
     assert code == ResultCode.INVALID_REQUEST
     assert f"over the limit of {SAMPLES_REQUEST_MAX_BYTES} bytes".encode() in message
-    assert elapsed < FAST.request_read_timeout, "answered from the prefix, not after the read timeout"
     assert banned
 
 
@@ -109,7 +107,7 @@ async def test_a_silent_requester_is_timed_out_and_penalized(two_row_blob: tuple
             await raw_request(bad, target, PROTOCOL_SAMPLES, b"", half_close=False)
         elapsed = trio.current_time() - started
         score, banned = server.guard.score(bad.peer_id), server.guard.is_banned(bad.peer_id)
-    assert FAST.request_read_timeout <= elapsed < FAST.request_read_timeout + 1.5
+    assert elapsed >= FAST.request_read_timeout  # cut off by its read timeout, not before
     assert score < 0 and not banned
 
 
@@ -125,6 +123,8 @@ async def test_a_peer_that_never_answers_times_out_without_holding_up_others(
         good = await client.connect(honest.listen_addrs[0])
         slow = await client.connect(staller.listen_addrs[0])
 
+        finished: list[str] = []
+
         async def ask_staller() -> None:
             started = trio.current_time()
             try:
@@ -132,11 +132,11 @@ async def test_a_peer_that_never_answers_times_out_without_holding_up_others(
             except PeerTimeout as error:
                 outcome["error"] = error
             outcome["stall_seconds"] = trio.current_time() - started
+            finished.append("staller")
 
         async def ask_honest() -> None:
-            started = trio.current_time()
             outcome["good"] = await client.fetch_verified_samples(good, blob.data_root, COORDINATES, kzg)
-            outcome["good_seconds"] = trio.current_time() - started
+            finished.append("honest")
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(ask_staller)
@@ -144,8 +144,8 @@ async def test_a_peer_that_never_answers_times_out_without_holding_up_others(
         slow_score = client.guard.score(slow)
     assert isinstance(outcome["error"], PeerTimeout)
     assert outcome["error"].seconds == FAST.response_timeout
-    assert FAST.response_timeout <= outcome["stall_seconds"] < FAST.response_timeout + 1  # type: ignore[operator]
-    assert outcome["good_seconds"] < FAST.response_timeout / 2  # type: ignore[operator]
+    assert outcome["stall_seconds"] >= FAST.response_timeout  # type: ignore[operator]
+    assert finished == ["honest", "staller"]  # the stalling peer held up nobody else
     assert len(outcome["good"].samples) == 16  # type: ignore[attr-defined]
     assert slow_score < 0
 
@@ -165,12 +165,9 @@ async def test_killing_a_peer_mid_request_yields_a_typed_error_within_the_timeou
             staller.stop()
 
         nursery.start_soon(kill_soon)
-        started = trio.current_time()
         with pytest.raises((PeerDisconnected, PeerTimeout)) as info:
             await client.request_samples(peer, blob.data_root, COORDINATES)
-        elapsed = trio.current_time() - started
     assert isinstance(info.value, PeerDisconnected), "the host closed: the error must say so, not time out"
-    assert elapsed < FAST.response_timeout
 
 
 class _ForgingStore(DictSampleStore):
@@ -214,10 +211,8 @@ async def test_garbage_and_oversize_answers_are_typed_errors(two_row_blob: tuple
         bad.host.set_stream_handler(TProtocol(PROTOCOL_SAMPLES), oversize_answer)
         bad.host.set_stream_handler(TProtocol(PROTOCOL_HEADER), unknown_code)
         peer = await client.connect(bad.listen_addrs[0])
-        started = trio.current_time()
-        with pytest.raises(MessageTooLarge) as too_large:
+        with pytest.raises(MessageTooLarge) as too_large:  # from the prefix: a timeout would be PeerTimeout
             await client.request_samples(peer, blob.data_root, COORDINATES)
-        elapsed = trio.current_time() - started
         score_after_oversize = client.guard.score(peer)
     other_client = NetworkService(FAST)  # `client` has banned `bad` by now, and `bad` keeps its identity
     async with open_services([bad, other_client]):
@@ -226,7 +221,6 @@ async def test_garbage_and_oversize_answers_are_typed_errors(two_row_blob: tuple
         with pytest.raises(MalformedMessage, match="unknown code 9"):
             await other_client.request_header(peer, blob.data_root)
     assert too_large.value.size == 1 << 30
-    assert elapsed < FAST.response_timeout, "refused from the prefix, not after the timeout"
     assert score_after_oversize < 0
 
 

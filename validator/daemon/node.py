@@ -1,41 +1,32 @@
-"""The daemon's node: owns the validator core in the trio thread and executes what it returns.
+"""The daemon's node: owns the validator core in the trio thread and its lifecycle (epochs, ballots,
+peer discovery, certificate gossip), and wires the roles around it:
 
-Every core input goes through `_process`, which holds one lock, so the core sees its inputs one at a
-time. The core and the shared executor (`validator.core.executor`, with the daemon's transport in
-`effects`) run in a worker thread, so KZG checks, BLS and storage never block the trio loop; network
-sends (`sends`) run as background tasks whose answers come back as new inputs. Network ports call in
-from trio worker threads and wait for the outcome of their input.
+- `intake`: the sequencer flow (posted blobs, encoded, recorded, dispersed, resumed);
+- `ports`: what the network service calls (samples, headers, custody, attestations, certificates);
+- `peer_book`: validator <-> peer from the registry; `sends`: pushes, attestations, sample requests;
+- `effects`: the daemon's transport for the shared executor of core outputs (`validator.core.executor`).
+
+Every core input goes through `process`, which holds one lock, so the core sees its inputs one at a
+time; the core and the executor run in a worker thread, so KZG checks, BLS and storage never block
+the trio loop. Ports call in from trio worker threads and wait for the outcome of their input.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import structlog
 import trio
 
-from da import DAConfig, EncodedBlob, compute_data_root, encode_blob
+from da import DAConfig, EncodedBlob
 from da.kzg import CkzgBackend
-from da.packing import validate_blob_size
 from da.pool import EncoderPool
-from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
-from network.messages import CustodyPush
+from da.types import DataRoot
 from network.service import NetworkService
-from network.types import PeerName, Verdict
+from network.types import PeerName
 from validator.certificate import bytes_to_certificate
-from validator.certificate_gossip import validate_certificate_gossip
 from validator.core import (
-    AttestationCounted,
-    AttestationReceived,
-    AttestationRejected,
-    BlobDispersing,
-    CustodyReceived,
-    CustodyRejected,
-    DutyFailed,
     EpochContextKnown,
     Input,
     Output,
@@ -44,17 +35,18 @@ from validator.core import (
 )
 from validator.core.executor import run_until_quiet
 from validator.daemon.effects import DaemonTransport, spawn_from_thread
+from validator.daemon.intake import BlobIntake
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.peer_book import PeerBook
+from validator.daemon.ports import NodePorts
 from validator.daemon.sends import Sends
-from validator.daemon.store import BlobRecord, BlobStatus, NodeStore
+from validator.daemon.store import BlobRecord, NodeStore
 from validator.errors import ValidatorError
 from validator.keys import SecretKey
 from validator.presets import get_preset
 from validator.registry import ValidatorRegistry
-from validator.types import Epoch, QuorumIndex, ValidatorIndex
+from validator.types import Epoch, ValidatorIndex
 from validator.vrf import compute_ballot
-from validator.wire import ATTESTATION_BYTES, bytes_to_attestation
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus  # libp2p's trio-typing stubs shadow trio's own (see service.py)
@@ -63,14 +55,6 @@ log = structlog.get_logger(__name__)
 
 TICK_SECONDS = 0.5
 PEER_REFRESH_SECONDS = 2.0
-
-
-REPLICA_CACHE_BLOBS = 4
-"""Certified blobs whose whole extension stays in memory for serving (about 2.4 MiB per MiB of blob)."""
-
-
-def _cells_of(encoded: EncodedBlob, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
-    return [encoded.get_sample(c) if c.row < len(encoded.rows) else None for c in coordinates]
 
 
 class Node:
@@ -96,7 +80,6 @@ class Node:
         self._service = service
         self.metrics = metrics
         self.pool = pool
-        self.da_config = DAConfig(max_blob_bytes=max_blob_bytes).validate()
         info = registry.get_info()
         self.preset = get_preset(info.preset)
         self.chain_id = info.chain_id
@@ -113,13 +96,15 @@ class Node:
         self._nursery: trio.Nursery | None = None
         self._sends: Sends | None = None
         self._transport: DaemonTransport | None = None
-        self._encoded: dict[DataRoot, EncodedBlob] = {}
+        self.encoded: dict[DataRoot, EncodedBlob] = {}
         """Blobs this node encoded and is dispersing (dropped once certified)."""
-        self._replicas: OrderedDict[DataRoot, EncodedBlob] = OrderedDict()
-        """The most recently asked-for certified blobs this node encoded, rebuilt from the store."""
-        self._replicas_lock = threading.Lock()
         self._epochs_known: set[Epoch] = set()
         self.started = trio.Event()
+        self.ports = NodePorts(self.process, self.peers, store, metrics, self.encoded, registry, self.preset)
+        """What the network service calls: sample and header stores, custody and attestation sinks,
+        the certificate validator."""
+        self.intake = BlobIntake(self, DAConfig(max_blob_bytes=max_blob_bytes).validate())
+        """The sequencer flow: blobs posted to this node, encoded, recorded and dispersed."""
 
     @property
     def service(self) -> NetworkService:
@@ -138,9 +123,9 @@ class Node:
         """Serve until cancelled: ticks, peer discovery, certificate gossip, ballots, resumed blobs."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            self._sends = Sends(self.service, self.peers, self.metrics, self._process)
+            self._sends = Sends(self.service, self.peers, self.metrics, self.process)
             self._transport = DaemonTransport(
-                self.store, self.metrics, self._encoded, spawn_from_thread(nursery), self._sends
+                self.store, self.metrics, self.encoded, spawn_from_thread(nursery), self._sends
             )
             await self._learn_epoch(self.registry.current_epoch())
             await self._refresh_peers()
@@ -148,7 +133,7 @@ class Node:
             nursery.start_soon(self._peer_refresher)
             nursery.start_soon(self._certificate_listener)
             for record in await trio.to_thread.run_sync(self.store.unfinished_blobs):
-                nursery.start_soon(self._resume_blob, record)
+                nursery.start_soon(self.intake.resume_blob, record)
             self.started.set()
             task_status.started(self)
 
@@ -156,14 +141,18 @@ class Node:
         while True:
             await trio.sleep(TICK_SECONDS)
             epoch = await trio.to_thread.run_sync(self.registry.current_epoch)
-            if epoch not in self._epochs_known:
-                await self._learn_epoch(epoch)
-            await self._process(Tick(time.monotonic()))
+            await self.ensure_epoch_known(epoch)
+            await self.process(Tick(time.monotonic()))
             await trio.to_thread.run_sync(self._cast_next_ballot, epoch)
+
+    async def ensure_epoch_known(self, epoch: Epoch) -> None:
+        """Feed the core `epoch`'s context if it has not had it yet."""
+        if epoch not in self._epochs_known:
+            await self._learn_epoch(epoch)
 
     async def _learn_epoch(self, epoch: Epoch) -> None:
         context = await trio.to_thread.run_sync(self.registry.get_epoch_context, epoch)
-        await self._process(EpochContextKnown(context))
+        await self.process(EpochContextKnown(context))
         self._epochs_known.add(epoch)
         log.info("epoch known", epoch=epoch, validators=len(context.validators), ballots=len(context.ballots))
 
@@ -191,7 +180,7 @@ class Node:
 
     # --- the core ------------------------------------------------------------------------------------
 
-    async def _process(self, first: Input) -> list[Output]:
+    async def process(self, first: Input) -> list[Output]:
         """Feed one input (and the local inputs it causes) to the core, executing every output in the
         core's worker thread; return everything it produced."""
         if self._transport is None:
@@ -206,7 +195,8 @@ class Node:
             raise RuntimeError("the node is not running")
         return self._sends.outbound_limiter(peer)
 
-    def _spawn(self, function: object, *args: object) -> None:
+    def spawn(self, function: object, *args: object) -> None:
+        """Run an async function as a background task of the node."""
         if self._nursery is None:
             raise RuntimeError("the node is not running")
         self._nursery.start_soon(function, *args)  # type: ignore[arg-type]
@@ -222,136 +212,6 @@ class Node:
                 if await trio.to_thread.run_sync(self.store.put_certificate, certificate):
                     self.metrics.certificates.inc()
 
-    # --- sequencer flow -------------------------------------------------------------------------------
-
     async def submit_blob(self, data: bytes) -> BlobRecord:
-        """Accept a sequencer's blob: encode, record, disperse; posting the same bytes again is a no-op."""
-        validate_blob_size(len(data), self.da_config)
-        existing = await trio.to_thread.run_sync(self.store.find_blob_by_content, data)
-        if existing is not None:
-            return existing
-        started = time.perf_counter()
-        encoded = await trio.to_thread.run_sync(self._encode, data)
-        self.metrics.encode_seconds.observe(time.perf_counter() - started)
-        epoch = await trio.to_thread.run_sync(self.registry.current_epoch)
-        if epoch not in self._epochs_known:
-            await self._learn_epoch(epoch)
-        assignment = self.core.assign_blob(encoded.data_root, epoch)
-        if assignment is None:
-            raise ValidatorError(f"epoch {epoch} has no quorum: no validator has stake and a ballot")
-        quorum = assignment.quorum
-        record = await trio.to_thread.run_sync(
-            self.store.add_blob,
-            data,
-            encoded.header,
-            encoded.data_root,
-            epoch,
-            quorum,
-            assignment.threshold,
-            encoded.rows,
-        )
-        self.metrics.blobs_accepted.inc()
-        self._encoded[encoded.data_root] = encoded
-        self._spawn(self._disperse, encoded.header, epoch, quorum)
-        log.info(
-            "blob accepted", data_root=encoded.data_root.hex(), bytes=len(data), epoch=epoch, quorum=quorum
-        )
-        return record
-
-    def _encode(self, data: bytes) -> EncodedBlob:
-        if self.pool is not None:
-            return self.pool.encode_blob(data)
-        return encode_blob(data, self.kzg, self.da_config)
-
-    async def _disperse(self, header: BlobHeader, epoch: Epoch, quorum: QuorumIndex) -> None:
-        outputs = await self._process(BlobDispersing(header, epoch, quorum))
-        if any(isinstance(o, DutyFailed) for o in outputs):
-            await trio.to_thread.run_sync(
-                lambda: self.store.update_blob(
-                    compute_data_root(header), BlobStatus.FAILED, error="dispersal failed"
-                )
-            )
-
-    async def _resume_blob(self, record: BlobRecord) -> None:
-        """After a restart: encode a blob that was not certified again and disperse it again."""
-        data = await trio.to_thread.run_sync(self.store.get_blob_data, record.data_root)
-        if data is None:
-            return
-        encoded = await trio.to_thread.run_sync(self.store.get_extension, record.data_root)
-        if encoded is None:  # stored before extensions were kept
-            encoded = await trio.to_thread.run_sync(self._encode, data)
-        self._encoded[encoded.data_root] = encoded
-        log.info("resuming blob", data_root=record.data_root.hex(), status=record.status.value)
-        await self._disperse(encoded.header, record.epoch, record.quorum)
-
-    # --- ports (called from trio worker threads) -------------------------------------------------------
-
-    def get_samples(self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
-        """`SampleStore`: the custody cells this node stored, and every cell of blobs it encoded (from
-        memory while dispersing, then from the extension the store keeps)."""
-        self.metrics.sample_requests.inc()
-        encoded = self._encoded.get(data_root)
-        if encoded is not None:
-            return _cells_of(encoded, coordinates)
-        held = self.store.get_samples(data_root, coordinates)
-        if all(sample is not None for sample in held):
-            return held
-        replica = self._replica(data_root)
-        if replica is None:
-            return held
-        return _cells_of(replica, coordinates)
-
-    def _replica(self, data_root: DataRoot) -> EncodedBlob | None:
-        """A certified blob this node encoded, from a small LRU cache or rebuilt from the store."""
-        with self._replicas_lock:
-            cached = self._replicas.get(data_root)
-            if cached is not None:
-                self._replicas.move_to_end(data_root)
-                return cached
-        rebuilt = self.store.get_extension(data_root)
-        if rebuilt is not None:
-            with self._replicas_lock:
-                self._replicas[data_root] = rebuilt
-                while len(self._replicas) > REPLICA_CACHE_BLOBS:
-                    self._replicas.popitem(last=False)
-        return rebuilt
-
-    def get_header(self, data_root: DataRoot) -> BlobHeader | None:
-        """`HeaderStore`: headers of blobs this node took or holds custody for."""
-        known = self.store.get_header(data_root)
-        return None if known is None else known[0]
-
-    def accept_custody(self, peer: PeerName, data_root: DataRoot, push: CustodyPush) -> Verdict:
-        """`CustodySink`: hand the push to the core; ACCEPT once the cells are verified and stored."""
-        sender = self.peers.validator_of(peer)
-        if sender is None:
-            return Verdict.IGNORE
-        event = CustodyReceived(
-            sender, push.header, Epoch(push.epoch), QuorumIndex(push.quorum), push.samples
-        )
-        outputs = trio.from_thread.run(self._process, event)
-        rejected = next((o for o in outputs if isinstance(o, CustodyRejected)), None)
-        if rejected is None:
-            return Verdict.ACCEPT
-        return Verdict.REJECT if rejected.reason.blames_sender else Verdict.IGNORE
-
-    max_attestation_bytes = ATTESTATION_BYTES
-
-    def accept_attestation(self, peer: PeerName, attestation: bytes) -> Verdict:
-        """`AttestationSink`: decode and count; REJECT what does not decode or verify."""
-        try:
-            decoded = bytes_to_attestation(attestation)
-        except ValidatorError:
-            return Verdict.REJECT
-        outputs = trio.from_thread.run(self._process, AttestationReceived(decoded))
-        if any(isinstance(o, AttestationCounted) for o in outputs):
-            return Verdict.ACCEPT
-        rejected = next((o for o in outputs if isinstance(o, AttestationRejected)), None)
-        if rejected is None or rejected.reason is None or not rejected.reason.blames_sender:
-            return Verdict.IGNORE
-        return Verdict.REJECT
-
-    def validate_certificate(self, data: bytes, now: float) -> Verdict:
-        """`CertificateValidator` for gossip: the rules of specs/validator.md (Certificate gossip
-        validation), shared with the light client."""
-        return validate_certificate_gossip(data, self.registry, self.preset).verdict
+        """Accept a sequencer's blob (see `intake.BlobIntake.submit_blob`)."""
+        return await self.intake.submit_blob(data)
