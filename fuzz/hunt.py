@@ -44,7 +44,9 @@ def planted(bug: type[AttestationAggregator] | type[ValidatorCore]) -> Iterator[
         setattr(module, name, original)
 
 
-def hunt(bug: str, max_examples: int, seed: int | None = None, steps: int = 50) -> HuntResult:
+def hunt(
+    bug: str, max_examples: int, seed: int | None = None, steps: int = 50, *, liveness: bool = True
+) -> HuntResult:
     """Fuzz with the planted bug `bug` until the first failure (no shrinking), at most `max_examples`.
 
     With `seed` None the run is derandomized (the same every time, as CI needs); a seed explores.
@@ -52,6 +54,8 @@ def hunt(bug: str, max_examples: int, seed: int | None = None, steps: int = 50) 
     started: list[int] = [0]
 
     class Counting(ConsensusMachine):
+        CHECK_LIVENESS = liveness
+
         def __init__(self) -> None:
             super().__init__()
             started[0] += 1
@@ -68,10 +72,9 @@ def hunt(bug: str, max_examples: int, seed: int | None = None, steps: int = 50) 
     )
     with planted(PLANTED_BUGS[bug]):
         try:
-            if seed is None:
-                run_state_machine_as_test(Counting, settings=config)
-            else:
-                hypothesis_seed(seed)(lambda: run_state_machine_as_test(Counting, settings=config))()
+            if seed is not None:  # Hypothesis reads the seed from the machine class
+                hypothesis_seed(seed)(Counting)
+            run_state_machine_as_test(Counting, settings=config)
         except AssertionError as failure:
             first_line = (str(failure).splitlines() or [type(failure).__name__])[0]
             return HuntResult(bug, True, started[0], first_line[:200])

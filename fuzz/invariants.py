@@ -28,6 +28,8 @@ class Stats:
 
     checks: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
+    machines: int = 0
+    """State machines started (examples run, shrinking included)."""
 
 
 STATS = Stats()
