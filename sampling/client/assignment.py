@@ -19,9 +19,9 @@ from sampling.client.errors import AssignmentUnknown, CertificateRejected
 from validator.certificate import bytes_to_certificate, verify_certificate
 from validator.certificate_gossip import validate_certificate_gossip
 from validator.errors import MalformedCertificate, ValidatorError
-from validator.presets import Preset, get_preset
+from validator.presets import Preset
 from validator.quorums import compute_quorums
-from validator.registry import EpochSource, RegistryInfo
+from validator.registry import EpochSource, RegistryInfo, get_registry_preset
 from validator.types import Certificate, Epoch, EpochContext, Quorum, QuorumIndex
 
 log = structlog.get_logger(__name__)
@@ -56,7 +56,7 @@ class RegistryView:
         refresh_seconds: float = CONTEXT_REFRESH_SECONDS,
     ) -> None:
         self._registry = registry
-        self.preset = preset if preset is not None else get_preset(registry.get_info().preset)
+        self.preset = preset if preset is not None else get_registry_preset(registry)
         self._clock = clock
         self._refresh_seconds = refresh_seconds
         self._cache: dict[Epoch, tuple[float, EpochContext, tuple[Quorum, ...]]] = {}

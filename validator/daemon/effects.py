@@ -32,6 +32,7 @@ from validator.core import (
     StoreCustody,
 )
 from validator.daemon.metrics import NodeMetrics
+from validator.daemon.sends import Sends
 from validator.daemon.store import BlobStatus, NodeStore
 from validator.types import ValidatorIndex
 
@@ -50,7 +51,7 @@ class DaemonTransport:
         metrics: NodeMetrics,
         encoded: dict[DataRoot, EncodedBlob],
         spawn: Spawn,
-        sends: Any,
+        sends: Sends,
     ) -> None:
         self._store = store
         self._metrics = metrics

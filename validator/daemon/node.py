@@ -43,8 +43,7 @@ from validator.daemon.sends import Sends
 from validator.daemon.store import BlobRecord, NodeStore
 from validator.errors import ValidatorError
 from validator.keys import SecretKey
-from validator.presets import get_preset
-from validator.registry import ValidatorRegistry
+from validator.registry import ValidatorRegistry, get_registry_preset
 from validator.types import Epoch, ValidatorIndex
 from validator.vrf import compute_ballot
 
@@ -81,7 +80,7 @@ class Node:
         self.metrics = metrics
         self.pool = pool
         info = registry.get_info()
-        self.preset = get_preset(info.preset)
+        self.preset = get_registry_preset(registry)
         self.chain_id = info.chain_id
         self.core = ValidatorCore(
             me,

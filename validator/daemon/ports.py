@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import trio
 
@@ -21,11 +21,10 @@ from validator.core import (
     AttestationRejected,
     CustodyReceived,
     CustodyRejected,
-    Input,
-    Output,
 )
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.peer_book import PeerBook
+from validator.daemon.sends import Process
 from validator.daemon.store import NodeStore
 from validator.errors import ValidatorError
 from validator.presets import Preset
@@ -35,9 +34,6 @@ from validator.wire import ATTESTATION_BYTES, bytes_to_attestation
 
 REPLICA_CACHE_BLOBS = 4
 """Certified blobs whose whole extension stays in memory for serving (about 2.4 MiB per MiB of blob)."""
-
-Process = Callable[[Input], Awaitable[list[Output]]]
-
 
 def _cells_of(encoded: EncodedBlob, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
     return [encoded.get_sample(c) if c.row < len(encoded.rows) else None for c in coordinates]
