@@ -31,7 +31,7 @@ def _summary(title: str, started: float, examples: int) -> None:
     for name, count in sorted(STATS.checks.items()):
         print(f"  {name:<28} {count}")
     print("events seen:")
-    for name, count in STATS.events.most_common(25):
+    for name, count in STATS.events.most_common():
         print(f"  {name:<60} {count}")
 
 

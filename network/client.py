@@ -83,6 +83,9 @@ class RequestClient:
     async def request(self, peer: PeerName, protocol: str, body: bytes, success_limit: int) -> bytes:
         """Send `body` on `protocol` and return the success body; raises a typed `NetworkError`."""
         self._guard.check_not_banned(peer)
+        pause = self._guard.backoff_seconds(peer)
+        if pause > 0:  # it timed out lately: give it room (bounded by BACKOFF_MAX_MILLISECONDS)
+            await trio.sleep(pause)
         what = f"{protocol} answer"
         timeout = self._config.response_timeout
         stream: INetStream | None = None
@@ -93,7 +96,7 @@ class RequestClient:
                 await _half_close(stream)
                 code, answer = await FrameReader(stream, peer).read_answer(success_limit, what)
         except trio.TooSlowError as error:
-            self._guard.penalize(peer, Offence.TIMEOUT)
+            self._guard.timed_out(peer)
             raise PeerTimeout(peer, protocol, timeout) from error
         except MessageTooLarge:
             self._guard.penalize(peer, Offence.OVERSIZE_MESSAGE)
@@ -106,6 +109,7 @@ class RequestClient:
         finally:
             if stream is not None:
                 await _release(stream)
+        self._guard.answered(peer)
         if code != ResultCode.SUCCESS:
             raise RemoteError(peer, int(code), bytes_to_error_message(answer))
         return answer

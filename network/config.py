@@ -8,6 +8,7 @@ from pathlib import Path
 import multiaddr
 
 from network import constants as c
+from network.backoff import BackoffParams
 from network.errors import InvalidNetworkConfig
 from network.scoring import ScoreParams
 
@@ -56,6 +57,7 @@ class NetworkConfig:
     publish_timeout: float = 10.0
     subscriber_buffer: int = c.GOSSIP_SUBSCRIBER_BUFFER
     score_params: ScoreParams = field(default_factory=ScoreParams)
+    backoff_params: BackoffParams = field(default_factory=BackoffParams)
 
     @property
     def certificate_topic(self) -> str:
@@ -100,4 +102,5 @@ class NetworkConfig:
                 "must stay below gossip_max_messages_per_topic_per_second, or peers drop our messages",
             )
         self.score_params.validate()
+        self.backoff_params.validate()
         return self

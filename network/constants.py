@@ -75,7 +75,6 @@ GOSSIP_SUBSCRIBER_BUFFER: Final = 1024
 # --- Peer scoring -----------------------------------------------------------------------------------
 SCORE_MALFORMED_MESSAGE: Final = -25
 SCORE_OVERSIZE_MESSAGE: Final = -50
-SCORE_TIMEOUT: Final = -12
 SCORE_INVALID_DATA: Final = -50
 SCORE_GOSSIP_REJECT: Final = -20
 SCORE_RATE_LIMITED: Final = -5
@@ -84,6 +83,10 @@ SCORE_MAX: Final = 20
 SCORE_BAN_THRESHOLD: Final = -45
 SCORE_HALF_LIFE_SECONDS: Final = 300
 BAN_SECONDS: Final = 600
+
+# --- Slow peers (backoff, not a score) ----------------------------------------------------------------
+BACKOFF_BASE_MILLISECONDS: Final = 500
+BACKOFF_MAX_MILLISECONDS: Final = 8000
 
 
 class ResultCode(IntEnum):

@@ -1,4 +1,5 @@
-"""The peer guard: records offences and good answers in the `ScoreBook` and asks the service to ban."""
+"""The peer guard: records offences and good answers in the `ScoreBook` and asks the service to ban;
+records timeouts in the `BackoffBook` (a slow peer is waited for, not punished)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable
 
 import structlog
 
+from network.backoff import Backoff, BackoffBook, BackoffParams
 from network.errors import PeerBanned
 from network.scoring import Offence, ScoreBook, ScoreParams
 from network.types import PeerName
@@ -19,10 +21,33 @@ Clock = Callable[[], float]
 class PeerGuard:
     """Scores peers; calls `on_ban(peer)` once when a peer crosses the ban threshold."""
 
-    def __init__(self, params: ScoreParams, clock: Clock, on_ban: Callable[[PeerName], None]) -> None:
+    def __init__(
+        self,
+        params: ScoreParams,
+        clock: Clock,
+        on_ban: Callable[[PeerName], None],
+        backoff: BackoffParams | None = None,
+    ) -> None:
         self.book = ScoreBook(params)
+        self.backoffs = BackoffBook(backoff)
         self._clock = clock
         self._on_ban = on_ban
+
+    def timed_out(self, peer: PeerName) -> Backoff:
+        """`peer` did not answer in time: back off from it (its score is untouched)."""
+        backoff = self.backoffs.timed_out(peer, self._clock())
+        log.info(
+            "peer slow, backing off", peer=peer, timeouts=backoff.timeouts, until=round(backoff.until, 3)
+        )
+        return backoff
+
+    def answered(self, peer: PeerName) -> None:
+        """`peer` answered (whatever the answer): its backoff ends."""
+        self.backoffs.answered(peer)
+
+    def backoff_seconds(self, peer: PeerName) -> float:
+        """Seconds to wait before the next request to `peer`."""
+        return self.backoffs.remaining(peer, self._clock())
 
     def penalize(self, peer: PeerName, offence: Offence) -> None:
         """Lower `peer`'s score for `offence`; ban it if it falls to the threshold."""

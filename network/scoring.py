@@ -19,7 +19,6 @@ class Offence(Enum):
 
     MALFORMED_MESSAGE = "malformed_message"
     OVERSIZE_MESSAGE = "oversize_message"
-    TIMEOUT = "timeout"
     INVALID_DATA = "invalid_data"
     GOSSIP_REJECT = "gossip_reject"
     RATE_LIMITED = "rate_limited"
@@ -29,7 +28,6 @@ def _default_penalties() -> dict[Offence, float]:
     return {
         Offence.MALFORMED_MESSAGE: c.SCORE_MALFORMED_MESSAGE,
         Offence.OVERSIZE_MESSAGE: c.SCORE_OVERSIZE_MESSAGE,
-        Offence.TIMEOUT: c.SCORE_TIMEOUT,
         Offence.INVALID_DATA: c.SCORE_INVALID_DATA,
         Offence.GOSSIP_REJECT: c.SCORE_GOSSIP_REJECT,
         Offence.RATE_LIMITED: c.SCORE_RATE_LIMITED,

@@ -152,8 +152,8 @@ class RequestServer:
             await self._finish(stream, peer)
             return
         except trio.TooSlowError:
+            # Slow is not wrong (a busy peer writes slowly): the stream is reset, the score untouched.
             bound.info("request refused", reason="timeout", seconds=self._config.request_read_timeout)
-            self._guard.penalize(peer, Offence.TIMEOUT)
             await _reset(stream)
             return
         except PeerDisconnected as error:

@@ -74,7 +74,7 @@ class NetworkService:
         self._gossip: GossipService | None = None
         self._nursery: trio.Nursery | None = None
         self._server: RequestServer | None = None
-        self.guard = PeerGuard(self.config.score_params, clock, self._on_ban)
+        self.guard = PeerGuard(self.config.score_params, clock, self._on_ban, self.config.backoff_params)
 
     # --- Lifecycle ------------------------------------------------------------------------------------
 

@@ -1,6 +1,5 @@
 """Availability certificates: SSZ codec and offline verification against the registry's epoch context."""
 
-
 from dataclasses import dataclass
 
 from remerkleable.basic import uint64

@@ -100,6 +100,17 @@ class InvalidPreset(ValidatorError):
         self.reason = reason
 
 
+class InvalidCoreConfig(ValidatorError):
+    """Raised when a `CoreConfig` timeout, backoff or count is out of range; names the field."""
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        super().__init__(f"invalid core config {field}={value!r}: {reason}")
+        self._reduce_args = (field, value, reason)
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
 class MalformedCertificate(ValidatorError):
     """Raised when certificate bytes do not decode (length, offset, bitlist delimiter, limits)."""
 

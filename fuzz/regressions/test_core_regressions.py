@@ -3,12 +3,17 @@
 1. A peer that answered a cell both as a sample and as "not held" crashed the member (KeyError in the
    retry path), found while reviewing the fuzzer's SamplesReceived handling.
 2. A member gave up on cells whose answers arrived after their timeout; late valid answers now count.
+3. A member that sampled before its peers held their custody took their "not held" as final, ran
+   out of custodians and replacements, and failed its duty for good; with 2 silent slots of 8 the
+   certificate then stalled at 5 of 6 slots (issue 12, found by `python -m fuzz consensus`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fuzz.byzantine import DisperserPolicy, NodeBehaviour
+from fuzz.sim import SimNetwork
 from fuzz.world import get_blobs, get_keys, get_kzg
 from validator.core import (
     Attested,
@@ -28,10 +33,11 @@ from validator.core import (
 from validator.keys import compute_proof_of_possession
 from validator.presets import DEVNET
 from validator.quorums import compute_quorums
-from validator.types import Epoch, EpochContext, QuorumIndex, Seed, ValidatorIndex, ValidatorRecord
+from validator.types import Epoch, EpochContext, Quorum, QuorumIndex, Seed, ValidatorIndex, ValidatorRecord
 from validator.vrf import compute_ballot
 
 CHAIN_ID = 7
+DEVNET_SAMPLE_TIMEOUT = 2.0
 
 
 @dataclass
@@ -90,18 +96,94 @@ def test_served_and_not_held_at_once_does_not_crash() -> None:
 
 def test_late_valid_answers_still_count() -> None:
     member, blob = _member_sampling()
-    retried = member.core.step(Tick(now=100.0))  # every request timed out and moved on
+    retried = member.core.step(Tick(now=DEVNET_SAMPLE_TIMEOUT + 0.1))  # every request timed out
     duty = next(iter(member.core.duties.values()))
-    moved_on = {c for r in member.requests for c in r.coordinates if c in duty.pending}
-    assert moved_on  # cells with a second custodian are still pending, now asked elsewhere
+    assert {c for r in member.requests for c in r.coordinates} <= set(duty.pending)  # none given up
+    moved_on = {c for r in retried if isinstance(r, RequestSamples) for c in r.coordinates}
+    assert moved_on  # cells with a second custodian are now asked there; the others rest
+    outputs: list[object] = []
     for request in member.requests:  # the first custodians answer, late
         answer = tuple(blob.get_sample(c) for c in request.coordinates)  # type: ignore[attr-defined]
-        member.core.step(SamplesReceived(request.to, request.data_root, answer))
-    assert moved_on.isdisjoint(duty.pending)
-    outputs: list[object] = []
-    for request in (o for o in retried if isinstance(o, RequestSamples)):
-        wanted = tuple(c for c in request.coordinates if c in duty.pending)
-        answer = tuple(blob.get_sample(c) for c in wanted)  # type: ignore[attr-defined]
         outputs += member.core.step(SamplesReceived(request.to, request.data_root, answer))
     assert any(isinstance(o, Attested) for o in outputs)
     assert blob.data_root in member.core.attested  # type: ignore[attr-defined]
+    assert blob.data_root not in member.core.duties
+
+
+def _reordering_world() -> tuple[SimNetwork, Quorum, ValidatorIndex]:
+    """8 validators with one slot each in one quorum; two of them silent (2 of 8 slots, within 1/3);
+    an honest aggregator that is also a member."""
+    keys = get_keys()[:8]
+    seed = Seed(b"\x05" * 32)
+    records = tuple(
+        ValidatorRecord(
+            ValidatorIndex(i), k.pubkey, compute_proof_of_possession(k), DEVNET.STAKE_PER_SLOT, "", ()
+        )
+        for i, k in enumerate(keys)
+    )
+    ballots = tuple(
+        compute_ballot(k, ValidatorIndex(i), CHAIN_ID, Epoch(0), seed) for i, k in enumerate(keys)
+    )
+    context = EpochContext(CHAIN_ID, Epoch(0), seed, records, ballots)
+    (quorum,) = compute_quorums(context, DEVNET)
+    aggregator = ValidatorIndex(0)
+    silent = [m for m in quorum.members if m != aggregator][:2]
+    behaviours = {
+        ValidatorIndex(i): NodeBehaviour.SILENT if i in silent else NodeBehaviour.HONEST for i in range(8)
+    }
+    blob = get_blobs()[0]
+    world = SimNetwork(
+        preset=DEVNET,
+        keys=get_keys(),
+        contexts={0: context},
+        blobs={blob.data_root: blob},
+        cores={
+            ValidatorIndex(i): ValidatorCore(ValidatorIndex(i), keys[i], DEVNET, get_kzg(), b"r%d" % i)
+            for i in range(8)
+        },
+        behaviours=behaviours,
+        disperser=DisperserPolicy(),
+    )
+    world.start()
+    return world, quorum, aggregator
+
+
+def test_sampling_before_the_peers_hold_custody_still_certifies() -> None:
+    """The reordering the fuzzer found (issue 12): a member samples before its peers hold their
+    custody; they answer "not held", again and again. Those refusals must not use up the member's
+    custodians and replacements: once the pushes arrive, every honest member attests (L1)."""
+    world, quorum, aggregator = _reordering_world()
+    blob = next(iter(world.blobs.values()))
+    inflight = world.step_core(aggregator, BlobDispersing(blob.header, Epoch(0), quorum.index))
+    pushes = [e for e in inflight if isinstance(e.payload, CustodyReceived)]
+    early = next(e for e in pushes if world.is_honest(e.dest))
+    held_back = [e for e in inflight if e is not early]
+    # The early member stores its custody and samples; every answer it gets is "not held", for as
+    # many rounds of its custodians as it asks before the rest of the network moves at all.
+    queue = world.deliver(early)
+    refusals = 0
+    for _ in range(200):
+        if not queue:
+            break
+        envelope = queue.pop(0)
+        if isinstance(envelope.payload, SamplesReceived):
+            refusals += len(envelope.payload.not_held)
+        queue += world.deliver(envelope)  # its requests to custodians, and their answers
+        if not queue:  # every cell rests: let its backoff pass, then it asks again (still refused)
+            if world.now >= 6.0:
+                break
+            ticked = world.tick(1.0)
+            queue += [f for f in ticked if f.sender == early.dest]
+            held_back += [f for f in ticked if f.sender != early.dest]
+    assert refusals > DEVNET.VALIDATOR_SAMPLES + DEVNET.SAMPLE_REPLACEMENTS  # the old rule had given up
+    assert not any(node == early.dest for node, _ in world.events(DutyFailed))
+    # Now the network delivers everything, one sample timeout at a time.
+    for _ in range(30):
+        while held_back:
+            held_back += world.deliver(held_back.pop(0))
+        if world.certificates():
+            break
+        held_back += world.tick(DEVNET_SAMPLE_TIMEOUT + 0.1)
+    assert world.certificates()
+    honest = {m for m in quorum.members if world.is_honest(m)}
+    assert {node for node, _ in world.attested()} >= honest

@@ -17,6 +17,7 @@ from libp2p.custom_types import TProtocol
 
 from da import CkzgBackend, EncodedBlob
 from da.types import Cell, CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
+from network.backoff import BackoffParams
 from network.constants import PROTOCOL_HEADER, PROTOCOL_SAMPLES, SAMPLES_REQUEST_MAX_BYTES, ResultCode
 from network.errors import (
     InvalidResponse,
@@ -95,7 +96,9 @@ async def test_oversize_frame_is_refused_from_its_prefix_and_bans_the_sender(
     assert banned
 
 
-async def test_a_silent_requester_is_timed_out_and_penalized(two_row_blob: tuple[bytes, EncodedBlob]) -> None:
+async def test_a_silent_requester_is_cut_off_but_not_penalized(
+    two_row_blob: tuple[bytes, EncodedBlob],
+) -> None:
     server, bad = (
         NetworkService(FAST, ServerPorts(samples=DictSampleStore(two_row_blob[1]))),
         NetworkService(FAST),
@@ -108,7 +111,7 @@ async def test_a_silent_requester_is_timed_out_and_penalized(two_row_blob: tuple
         elapsed = trio.current_time() - started
         score, banned = server.guard.score(bad.peer_id), server.guard.is_banned(bad.peer_id)
     assert elapsed >= FAST.request_read_timeout  # cut off by its read timeout, not before
-    assert score < 0 and not banned
+    assert score == 0 and not banned  # slow is not wrong (specs/p2p-interface.md, Slow peers)
 
 
 async def test_a_peer_that_never_answers_times_out_without_holding_up_others(
@@ -142,12 +145,38 @@ async def test_a_peer_that_never_answers_times_out_without_holding_up_others(
             nursery.start_soon(ask_staller)
             nursery.start_soon(ask_honest)
         slow_score = client.guard.score(slow)
+        backoff = client.guard.backoff_seconds(slow)
     assert isinstance(outcome["error"], PeerTimeout)
     assert outcome["error"].seconds == FAST.response_timeout
     assert outcome["stall_seconds"] >= FAST.response_timeout  # type: ignore[operator]
     assert finished == ["honest", "staller"]  # the stalling peer held up nobody else
     assert len(outcome["good"].samples) == 16  # type: ignore[attr-defined]
-    assert slow_score < 0
+    assert slow_score == 0 and backoff > 0  # backed off from, not scored
+    assert client.guard.backoff_seconds(good) == 0
+
+
+async def test_a_peer_that_keeps_timing_out_is_backed_off_from_and_never_banned(
+    two_row_blob: tuple[bytes, EncodedBlob],
+) -> None:
+    blob = two_row_blob[1]
+    quick = dataclasses.replace(
+        FAST, response_timeout=0.3, backoff_params=BackoffParams(base_seconds=0.1, max_seconds=0.4)
+    )
+    staller, client = NetworkService(quick), NetworkService(quick)
+    gaps: list[float] = []
+    async with open_services([staller, client]):
+        staller.host.set_stream_handler(TProtocol(PROTOCOL_SAMPLES), _stall)
+        slow = await client.connect(staller.listen_addrs[0])
+        for _ in range(6):  # more timeouts than the old -12 per timeout needed to ban (four)
+            started = trio.current_time()
+            with pytest.raises(PeerTimeout):
+                await client.request_samples(slow, blob.data_root, COORDINATES)
+            gaps.append(trio.current_time() - started - quick.response_timeout)
+        banned, score = client.guard.is_banned(slow), client.guard.score(slow)
+    assert not banned and score == 0
+    # Each request after a timeout first waited out the backoff: 0, then 0.1, 0.2, 0.4, 0.4, 0.4 s.
+    expected = [0.0, 0.1, 0.2, 0.4, 0.4, 0.4]
+    assert [gap >= wait - 0.01 for gap, wait in zip(gaps, expected, strict=True)] == [True] * 6, gaps
 
 
 async def test_killing_a_peer_mid_request_yields_a_typed_error_within_the_timeout(

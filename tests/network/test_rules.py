@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from network import constants as c
+from network.backoff import BackoffBook, BackoffParams
 from network.config import NetworkConfig
 from network.errors import InvalidNetworkConfig
 from network.gossip_rules import compute_message_id, validate_certificate_gossip
@@ -91,11 +92,29 @@ def test_two_malformed_messages_ban_a_peer_one_does_not() -> None:
     assert book.value("other", NOW) == 0
 
 
-def test_oversize_bans_at_once_and_timeouts_take_four() -> None:
+def test_oversize_bans_at_once_and_a_timeout_is_not_an_offence() -> None:
     book = ScoreBook()
     assert book.penalize("big", Offence.OVERSIZE_MESSAGE, NOW).newly_banned
-    changes = [book.penalize("slow", Offence.TIMEOUT, NOW).newly_banned for _ in range(4)]
-    assert changes == [False, False, False, True]
+    assert "TIMEOUT" not in Offence.__members__  # slow peers are backed off from (network.backoff)
+
+
+def test_backoff_doubles_per_timeout_up_to_the_cap_and_an_answer_ends_it() -> None:
+    book = BackoffBook(BackoffParams(base_seconds=0.5, max_seconds=4.0))
+    pauses = [book.timed_out("slow", NOW).until - NOW for _ in range(6)]
+    assert pauses == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert book.remaining("slow", NOW + 1.0) == 3.0
+    assert book.remaining("slow", NOW + 10.0) == 0.0
+    book.answered("slow")
+    assert book.remaining("slow", NOW) == 0.0
+    assert book.timed_out("slow", NOW).until - NOW == 0.5  # counting starts again
+    assert book.remaining("never-slow", NOW) == 0.0
+
+
+def test_backoff_params_validation_names_the_field() -> None:
+    with pytest.raises(InvalidNetworkConfig, match="backoff_base_seconds"):
+        BackoffParams(base_seconds=0).validate()
+    with pytest.raises(InvalidNetworkConfig, match="backoff_max_seconds"):
+        BackoffParams(base_seconds=2, max_seconds=1).validate()
 
 
 def test_scores_decay_by_half_life_and_good_answers_are_capped() -> None:
@@ -116,9 +135,9 @@ def test_score_params_validation_names_the_field() -> None:
     with pytest.raises(InvalidNetworkConfig, match="ban_threshold"):
         ScoreParams(ban_threshold=1).validate()
     with pytest.raises(InvalidNetworkConfig, match="penalties"):
-        ScoreParams(penalties={Offence.TIMEOUT: -1}).validate()
-    with pytest.raises(InvalidNetworkConfig, match=r"penalties\[timeout\]"):
-        ScoreParams(penalties={**ScoreParams().penalties, Offence.TIMEOUT: 1}).validate()
+        ScoreParams(penalties={Offence.INVALID_DATA: -1}).validate()
+    with pytest.raises(InvalidNetworkConfig, match=r"penalties\[invalid_data\]"):
+        ScoreParams(penalties={**ScoreParams().penalties, Offence.INVALID_DATA: 1}).validate()
 
 
 # --- Pacing ---------------------------------------------------------------------------------------------

@@ -170,7 +170,6 @@ def test_max_byte_limits_are_the_encodings_at_their_ssz_limits(two_row_blob: tup
         (Offence.INVALID_DATA, 1),
         (Offence.MALFORMED_MESSAGE, 2),
         (Offence.GOSSIP_REJECT, 3),
-        (Offence.TIMEOUT, 4),
     ],
 )
 def test_how_many_offences_ban_a_fresh_peer(offence: Offence, bans_after: int) -> None:

@@ -7,15 +7,13 @@ The same object runs in the daemon and, many times over, inside `fuzz/`.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
-from da.constants import CELLS_PER_ROW
 from da.errors import DAError
 from da.header import compute_data_root
 from da.kzg import CellVerifier
 from da.samples import compute_verified_coordinates, verify_samples
-from da.types import CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
+from da.types import CellCoordinate, DataRoot, RowIndex, Sample
 from validator.aggregation import Accepted, AttestationAggregator
 from validator.core.inputs import (
     AttestationReceived,
@@ -36,16 +34,17 @@ from validator.core.outputs import (
     CustodyRejection,
     DutyFailed,
     DutyFailure,
+    DutyResumed,
     Output,
     PublishCertificate,
     PushCustody,
-    RequestSamples,
     SampleRejected,
     SampleRejection,
     SendAttestation,
     StoreCustody,
 )
-from validator.core.state import BlobAssignment, CoreConfig, Duty, DutyStage, PendingSample
+from validator.core.sampling import Exhausted, Sampler
+from validator.core.state import BlobAssignment, CoreConfig, Dispersal, Duty, DutyStage
 from validator.custody import compute_member_custody
 from validator.keys import SecretKey
 from validator.presets import Preset
@@ -84,6 +83,8 @@ class ValidatorCore:
         self.duties: dict[DataRoot, Duty] = {}
         self.attested: dict[DataRoot, Attestation] = {a.data_root: a for a in attested}
         self.aggregations: dict[DataRoot, AttestationAggregator] = {}
+        self.dispersals: dict[DataRoot, Dispersal] = {}
+        self._sampler = Sampler(me, nonce, preset, self.config)
 
     def step(self, event: Input) -> list[Output]:
         """Apply one input; return the messages to send and the events that happened, in order."""
@@ -138,10 +139,24 @@ class ValidatorCore:
         if data_root not in self.aggregations:
             context = self._contexts[event.epoch]
             self.aggregations[data_root] = AttestationAggregator(context, quorum, data_root, self.preset)
-        custody = compute_member_custody(quorum, data_root, self.preset)
+        dispersal = Dispersal(event.header, event.epoch, quorum, self.now)
+        if self.aggregations[data_root].certificate is None:
+            self.dispersals[data_root] = dispersal
+        return self._pushes(data_root, dispersal, quorum.members)
+
+    def _pushes(
+        self, data_root: DataRoot, dispersal: Dispersal, members: Iterable[ValidatorIndex]
+    ) -> list[Output]:
+        custody = compute_member_custody(dispersal.quorum, data_root, self.preset)
         return [
-            PushCustody(member, event.header, event.epoch, event.quorum, tuple(sorted(custody[member])))
-            for member in quorum.members
+            PushCustody(
+                member,
+                dispersal.header,
+                dispersal.epoch,
+                dispersal.quorum.index,
+                tuple(sorted(custody[member])),
+            )
+            for member in members
         ]
 
     def _on_custody(self, event: CustodyReceived) -> list[Output]:
@@ -158,7 +173,10 @@ class ValidatorCore:
         if duty is not None:
             if event.sender not in duty.aggregators:
                 duty.aggregators.append(event.sender)
-            return []
+            if duty.stage is not DutyStage.FAILED:
+                return []
+            if duty.failure is DutyFailure.SAMPLES_EXHAUSTED:  # its custody is stored: sample again now
+                return self._resume(data_root, duty, "custody pushed again")
         rejection: tuple[CustodyRejection, str] | None
         try:
             rejection = self._check_custody(event, data_root)
@@ -169,6 +187,13 @@ class ValidatorCore:
         quorum = self.get_quorum(event.epoch, event.quorum)
         if quorum is None:  # checked in _check_custody; keeps the type checker honest
             return [CustodyRejected(data_root, event.sender, CustodyRejection.UNKNOWN_QUORUM, "unknown")]
+        if duty is not None:  # failed while storing: this push is stored instead
+            duty.stage, duty.deadline = DutyStage.STORING, self.now + self.config.custody_timeout_s
+            duty.resumes += 1
+            resumed: list[Output] = [
+                DutyResumed(data_root, DutyFailure.CUSTODY_NOT_STORED, "custody pushed again", duty.resumes)
+            ]
+            return [*resumed, StoreCustody(event.header, event.epoch, event.quorum, event.samples)]
         custody = compute_member_custody(quorum, data_root, self.preset)[self.me]
         self.duties[data_root] = Duty(
             header=event.header,
@@ -205,41 +230,49 @@ class ValidatorCore:
 
     def _on_custody_stored(self, event: CustodyStored) -> list[Output]:
         duty = self.duties.get(event.data_root)
-        if duty is None or duty.stage is not DutyStage.STORING:
+        if duty is None:
             return []
-        duty.stage = DutyStage.SAMPLING
-        drawn = self._draw_samples(event.data_root, duty)
-        duty.reserve = drawn[self.preset.VALIDATOR_SAMPLES :][::-1]
-        for coordinate in drawn[: self.preset.VALIDATOR_SAMPLES]:
-            self._add_pending(event.data_root, duty, coordinate)
-        if not duty.pending:
-            return self._attest(event.data_root, duty)
-        return self._requests(event.data_root, duty, list(duty.pending))
+        outputs: list[Output] = []
+        if duty.stage is DutyStage.FAILED and duty.failure is DutyFailure.CUSTODY_NOT_STORED:
+            duty.resumes += 1
+            outputs.append(
+                DutyResumed(
+                    event.data_root, DutyFailure.CUSTODY_NOT_STORED, "custody stored late", duty.resumes
+                )
+            )
+        elif duty.stage is not DutyStage.STORING:
+            return []
+        duty.stage, duty.failure = DutyStage.SAMPLING, None
+        asks = self._sampler.start(event.data_root, duty, self.now)
+        if self._sampler.is_done(duty):
+            return [*outputs, *self._attest(event.data_root, duty)]
+        return [*outputs, *self._sampler.requests(event.data_root, duty, asks)]
 
     def _on_samples(self, event: SamplesReceived) -> list[Output]:
         duty = self.duties.get(event.data_root)
         if duty is None or duty.stage is not DutyStage.SAMPLING:
             return []
         # A valid answer from any custodian asked so far counts, even a late one; a failed answer
-        # moves a cell on to its next custodian only if it came from the one currently asked.
-        asked = {c for c, p in duty.pending.items() if event.sender in p.custodians[: p.attempt + 1]}
-        current = {c for c in asked if duty.pending[c].custodians[duty.pending[c].attempt] == event.sender}
+        # moves a cell on only if it came from the custodian whose turn it is.
+        asked = {c for c, p in duty.pending.items() if event.sender in p.asked}
+        current = {
+            c for c in asked if not duty.pending[c].waiting and duty.pending[c].current == event.sender
+        }
         answered = [s for s in event.samples if s.coordinate in asked]
-        outputs: list[Output] = []
         good = self._verified(event.data_root, answered)
         failed = [(s.coordinate, SampleRejection.INVALID_PROOF) for s in answered if s.coordinate not in good]
         failed += [(c, SampleRejection.NOT_HELD) for c in event.not_held if c in asked]
         for coordinate in good:
-            duty.pending.pop(coordinate, None)
-        retry: list[CellCoordinate] = []
+            self._sampler.served(duty, coordinate)
+        if any(reason is SampleRejection.INVALID_PROOF for _, reason in failed):
+            duty.faulty.add(event.sender)  # an honest custodian verified its custody: never ask it again
+        outputs: list[Output] = []
+        moved: list[CellCoordinate] = []
         for coordinate, reason in failed:
             outputs.append(SampleRejected(event.data_root, event.sender, coordinate, reason))
-            if coordinate in current and coordinate in duty.pending and coordinate not in retry:
-                retry.append(coordinate)
-        outputs += self._retry(event.data_root, duty, retry)
-        if event.data_root in self.duties and not duty.pending:
-            outputs += self._attest(event.data_root, duty)
-        return outputs
+            if coordinate in current and coordinate in duty.pending and coordinate not in moved:
+                moved.append(coordinate)
+        return outputs + self._move_on(event.data_root, duty, moved, [])
 
     def _on_attestation(self, attestation: Attestation) -> list[Output]:
         aggregation = self.aggregations.get(attestation.data_root)
@@ -260,81 +293,67 @@ class ValidatorCore:
             duty = self.duties[data_root]
             if duty.stage is DutyStage.STORING and self.now >= duty.deadline:
                 outputs += self._fail(
-                    data_root, DutyFailure.CUSTODY_NOT_STORED, "custody cells were not stored in time"
+                    data_root, duty, DutyFailure.CUSTODY_NOT_STORED, "custody cells were not stored in time"
                 )
+            elif duty.stage is DutyStage.SAMPLING and self.now >= duty.deadline:
+                detail = f"{len(duty.served)} of {duty.target} cells served when the sampling window ended"
+                outputs += self._fail(data_root, duty, DutyFailure.SAMPLES_EXHAUSTED, detail)
             elif duty.stage is DutyStage.SAMPLING:
-                late = sorted(
-                    (c for c, p in duty.pending.items() if self.now >= p.deadline),
-                    key=lambda c: (c.row, c.column),
-                )
-                outputs += self._retry(data_root, duty, late)
+                timed_out, rested = self._sampler.due(duty, self.now)
+                outputs += self._move_on(data_root, duty, timed_out, rested)
+            elif duty.stage is DutyStage.FAILED and self.now >= duty.deadline:
+                outputs += self._resume(data_root, duty, "rested")
+        for data_root in sorted(self.dispersals):
+            outputs += self._repush(data_root, self.dispersals[data_root])
         return outputs
 
+    def _resume(self, data_root: DataRoot, duty: Duty, cause: str) -> list[Output]:
+        """Start a failed duty again where it failed: storing (wait for the store anew) or sampling."""
+        assert duty.failure is not None
+        duty.resumes += 1
+        outputs: list[Output] = [DutyResumed(data_root, duty.failure, cause, duty.resumes)]
+        if duty.failure is DutyFailure.CUSTODY_NOT_STORED:
+            duty.stage, duty.deadline = DutyStage.STORING, self.now + self.config.custody_timeout_s
+            return outputs
+        duty.stage, duty.failure = DutyStage.SAMPLING, None
+        asks = self._sampler.resume(data_root, duty, self.now)
+        return outputs + self._move_on(data_root, duty, [], asks)
+
+    def _repush(self, data_root: DataRoot, dispersal: Dispersal) -> list[Output]:
+        """An aggregator pushes custody again to members that have not attested (a push or an
+        attestation may have been lost, or the member's duty failed), with a doubling wait."""
+        aggregation = self.aggregations[data_root]
+        if aggregation.certificate is not None or dispersal.repushes >= self.config.custody_repushes:
+            del self.dispersals[data_root]
+            return []
+        if self.now < dispersal.pushed_at + self.config.repush_after_s * 2**dispersal.repushes:
+            return []
+        dispersal.repushes += 1
+        waiting = [m for m in dispersal.quorum.members if m not in aggregation.signers]
+        return self._pushes(data_root, dispersal, waiting)
+
     # --- helpers --------------------------------------------------------------------------------
-
-    def _draw_samples(self, data_root: DataRoot, duty: Duty) -> list[CellCoordinate]:
-        """`VALIDATOR_SAMPLES` distinct cells outside this member's custody that other members hold.
-
-        The order is keyed by a secret nonce, so peers cannot predict which cells will be asked.
-        """
-        custody = compute_member_custody(duty.quorum, data_root, self.preset)
-        held_by_others = set().union(*(columns for member, columns in custody.items() if member != self.me))
-        candidates = [
-            CellCoordinate(RowIndex(row), ColumnIndex(column))
-            for row in range(duty.header.row_count)
-            for column in range(CELLS_PER_ROW)
-            if column not in duty.custody and column in held_by_others
-        ]
-        keyed = sorted(
-            candidates,
-            key=lambda c: hashlib.sha256(self._nonce + data_root + bytes([c.row, c.column])).digest(),
-        )
-        return keyed[: self.preset.VALIDATOR_SAMPLES + self.preset.SAMPLE_REPLACEMENTS]
-
-    def _add_pending(self, data_root: DataRoot, duty: Duty, coordinate: CellCoordinate) -> None:
-        custodians = self._custodians(duty, data_root, coordinate.column)
-        duty.pending[coordinate] = PendingSample(custodians, 0, self.now + self.config.sample_timeout_s)
-
-    def _custodians(
-        self, duty: Duty, data_root: DataRoot, column: ColumnIndex
-    ) -> tuple[ValidatorIndex, ...]:
-        custody = compute_member_custody(duty.quorum, data_root, self.preset)
-        holders = [m for m in duty.quorum.members if m != self.me and column in custody[m]]
-        return tuple(holders[: self.preset.SAMPLE_RETRIES])
 
     def _verified(self, data_root: DataRoot, samples: list[Sample]) -> frozenset[CellCoordinate]:
         """Coordinates of the samples that verify (one batch; bisected only when it fails)."""
         return compute_verified_coordinates(data_root, samples, self._verifier)
 
-    def _retry(self, data_root: DataRoot, duty: Duty, coordinates: list[CellCoordinate]) -> list[Output]:
-        """Ask the next custodian; a cell no custodian serves is replaced, up to SAMPLE_REPLACEMENTS."""
-        again: list[CellCoordinate] = []
-        for coordinate in coordinates:
-            pending = duty.pending[coordinate]
-            pending.attempt += 1
-            if pending.attempt < len(pending.custodians):
-                pending.deadline = self.now + self.config.sample_timeout_s
-                again.append(coordinate)
+    def _move_on(
+        self, data_root: DataRoot, duty: Duty, refused: list[CellCoordinate], asks: list[CellCoordinate]
+    ) -> list[Output]:
+        """Move each refused cell to its next custodian, then ask everything due; attest when enough
+        cells were served; fail when the target can no longer be reached."""
+        asks = list(asks)
+        for coordinate in refused:
+            if coordinate not in duty.pending:
                 continue
-            del duty.pending[coordinate]
-            if not duty.reserve:
-                return self._fail(
-                    data_root,
-                    DutyFailure.SAMPLES_EXHAUSTED,
-                    f"no custodian served a valid cell at {coordinate} and no replacement is left",
-                )
-            duty.replacements += 1
-            replacement = duty.reserve.pop()
-            self._add_pending(data_root, duty, replacement)
-            again.append(replacement)
-        return self._requests(data_root, duty, again)
-
-    def _requests(self, data_root: DataRoot, duty: Duty, coordinates: list[CellCoordinate]) -> list[Output]:
-        batches: dict[ValidatorIndex, list[CellCoordinate]] = {}
-        for coordinate in coordinates:
-            pending = duty.pending[coordinate]
-            batches.setdefault(pending.custodians[pending.attempt], []).append(coordinate)
-        return [RequestSamples(peer, data_root, tuple(batch)) for peer, batch in sorted(batches.items())]
+            moved = self._sampler.refused(data_root, duty, coordinate, self.now)
+            if isinstance(moved, Exhausted):
+                return self._fail(data_root, duty, DutyFailure.SAMPLES_EXHAUSTED, moved.detail)
+            asks += moved
+        if self._sampler.is_done(duty):
+            return self._attest(data_root, duty)
+        return list(self._sampler.requests(data_root, duty, asks))
 
     def _attest(self, data_root: DataRoot, duty: Duty) -> list[Output]:
         message = compute_attestation_signing_root(
@@ -352,6 +371,11 @@ class ValidatorCore:
         sends: list[Output] = [SendAttestation(to, attestation) for to in duty.aggregators]
         return [Attested(attestation), *sends]
 
-    def _fail(self, data_root: DataRoot, reason: DutyFailure, detail: str) -> list[Output]:
-        self.duties.pop(data_root, None)
-        return [DutyFailed(data_root, reason, detail)]
+    def _fail(self, data_root: DataRoot, duty: Duty, reason: DutyFailure, detail: str) -> list[Output]:
+        """Give the duty up: it rests (doubling) and resumes, at most `duty_resumes` times; then dropped."""
+        if duty.resumes >= self.config.duty_resumes:
+            self.duties.pop(data_root, None)
+            return [DutyFailed(data_root, reason, detail)]
+        duty.stage, duty.failure = DutyStage.FAILED, reason
+        duty.deadline = self.now + self.config.duty_resume_s * 2**duty.resumes
+        return [DutyFailed(data_root, reason, detail, resume_at=duty.deadline)]

@@ -117,11 +117,23 @@ class Attested:
 
 @dataclass(frozen=True, slots=True)
 class DutyFailed:
-    """Event: this node gave up on attesting `data_root`."""
+    """Event: this node gave up on attesting `data_root`, for good when `resume_at` is None, otherwise
+    until `resume_at` (sampling resumes then) or until a new push or a late `CustodyStored`."""
 
     data_root: DataRoot
     reason: DutyFailure
     detail: str
+    resume_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DutyResumed:
+    """Event: a failed duty on `data_root` started again (`resumes` times so far); `cause` says why."""
+
+    data_root: DataRoot
+    reason: DutyFailure
+    cause: str
+    resumes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +171,7 @@ Output = (
     | SampleRejected
     | Attested
     | DutyFailed
+    | DutyResumed
     | AttestationCounted
     | AttestationRejected
     | CertificateFormed

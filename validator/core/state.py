@@ -1,5 +1,6 @@
 """The validator core's state types: its configuration, a member's duty on one blob and its stages,
-and where a posted blob goes (`BlobAssignment`)."""
+a cell being sampled, the aggregator's record of a blob it disperses, and where a posted blob goes
+(`BlobAssignment`)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,53 @@ import enum
 from dataclasses import dataclass, field
 
 from da.types import BlobHeader, CellCoordinate, ColumnIndex
+from validator.core.outputs import DutyFailure
+from validator.errors import InvalidCoreConfig
 from validator.types import Epoch, Quorum, QuorumIndex, ValidatorIndex
 
 
 @dataclass(frozen=True, slots=True)
 class CoreConfig:
-    """Timeouts of the core, in seconds of `Tick` time."""
+    """Timeouts and backoffs of the core, in seconds of `Tick` time (specs/validator.md, Core).
+
+    `sample_timeout_s`: how long one sample request may go unanswered. `custody_timeout_s`: how long
+    custody may take to be stored. `sample_window_s`: how long sampling may take before the duty fails
+    (long enough for two rounds of timeouts over a full rotation and a rest). `sample_backoff_s`
+    (doubling per round, at most `max_sample_backoff_s`): the pause before a cell's custodians are
+    asked again after each of them refused or timed out.
+    `duty_resume_s` (doubling per resume): how long a failed duty rests before it resumes, at most
+    `duty_resumes` times. `repush_after_s`: how long an aggregator waits for a member's attestation
+    before it pushes the member its custody again, at most `custody_repushes` times.
+    """
 
     sample_timeout_s: float = 2.0
     custody_timeout_s: float = 30.0
+    sample_window_s: float = 60.0
+    sample_backoff_s: float = 0.5
+    max_sample_backoff_s: float = 8.0
+    duty_resume_s: float = 30.0
+    duty_resumes: int = 3
+    repush_after_s: float = 45.0
+    custody_repushes: int = 3
+
+    def __post_init__(self) -> None:
+        for name in (
+            "sample_timeout_s",
+            "custody_timeout_s",
+            "sample_window_s",
+            "sample_backoff_s",
+            "duty_resume_s",
+            "repush_after_s",
+        ):
+            if not getattr(self, name) > 0:
+                raise InvalidCoreConfig(name, getattr(self, name), "must be > 0")
+        if self.max_sample_backoff_s < self.sample_backoff_s:
+            raise InvalidCoreConfig(
+                "max_sample_backoff_s", self.max_sample_backoff_s, "must be >= sample_backoff_s"
+            )
+        for name in ("duty_resumes", "custody_repushes"):
+            if getattr(self, name) < 0:
+                raise InvalidCoreConfig(name, getattr(self, name), "must be >= 0")
 
 
 class DutyStage(enum.Enum):
@@ -23,6 +62,8 @@ class DutyStage(enum.Enum):
 
     STORING = "storing"
     SAMPLING = "sampling"
+    FAILED = "failed"
+    """Given up for now; resumes on a new push, a late `CustodyStored` or (sampling) after a rest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +77,25 @@ class BlobAssignment:
 
 @dataclass
 class PendingSample:
-    """A cell being asked: its custodians in asking order, the one asked now, and its deadline."""
+    """A cell being sampled: its custodians in this member's asking order (a rotation), the one whose
+    turn it is, the full rounds of refusals so far, whom it has asked, and its deadline: the answer's
+    timeout while `waiting` is False, the end of a backoff while it is True."""
 
     custodians: tuple[ValidatorIndex, ...]
-    attempt: int
+    turn: int
     deadline: float
+    rounds: int = 0
+    tried: int = 0
+    """Custodians that refused it since its last rest."""
+    waiting: bool = False
+    asked: set[ValidatorIndex] = field(default_factory=set)
+    spared: bool = False
+    """True once this cell brought a reserve cell into play (each cell does so at most once)."""
+
+    @property
+    def current(self) -> ValidatorIndex:
+        """The custodian whose turn it is."""
+        return self.custodians[self.turn]
 
 
 @dataclass
@@ -54,6 +109,25 @@ class Duty:
     custody: frozenset[ColumnIndex]
     stage: DutyStage
     deadline: float
+    """STORING: custody must be stored by then; SAMPLING: the window's end; FAILED: the next resume."""
     pending: dict[CellCoordinate, PendingSample] = field(default_factory=dict)
     reserve: list[CellCoordinate] = field(default_factory=list)
+    served: set[CellCoordinate] = field(default_factory=set)
+    target: int = 0
+    """Distinct cells that must be served before the member attests."""
+    faulty: set[ValidatorIndex] = field(default_factory=set)
+    """Custodians that served an invalid cell: never asked again in this duty."""
     replacements: int = 0
+    failure: DutyFailure | None = None
+    resumes: int = 0
+
+
+@dataclass
+class Dispersal:
+    """What an aggregator pushed for one blob, so it can push again to members that did not attest."""
+
+    header: BlobHeader
+    epoch: Epoch
+    quorum: Quorum
+    pushed_at: float
+    repushes: int = 0

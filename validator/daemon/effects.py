@@ -23,6 +23,7 @@ from validator.core import (
     CertificateFormed,
     CustodyRejected,
     DutyFailed,
+    DutyResumed,
     Input,
     Output,
     PublishCertificate,
@@ -112,6 +113,17 @@ class DaemonTransport:
                 data_root=output.data_root.hex(),
                 reason=output.reason.value,
                 detail=output.detail,
+                resumes_at=output.resume_at,
+                final=output.resume_at is None,
+            )
+        elif isinstance(output, DutyResumed):
+            self._metrics.duties_resumed.inc()
+            log.info(
+                "duty resumed",
+                data_root=output.data_root.hex(),
+                reason=output.reason.value,
+                cause=output.cause,
+                resumes=output.resumes,
             )
         elif isinstance(output, CustodyRejected):
             self._metrics.errors.labels(kind="custody_rejected").inc()

@@ -94,4 +94,3 @@ class BlobIntake:
         self._node.encoded[encoded.data_root] = encoded
         log.info("resuming blob", data_root=record.data_root.hex(), status=record.status.value)
         await self._disperse(encoded.header, record.epoch, record.quorum)
-

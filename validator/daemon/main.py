@@ -65,9 +65,7 @@ def run_daemon(config: DaemonConfig) -> int:
         identity_path=config.data_dir / "identity.key",
         network_name=compute_network_name(info.chain_id),
     ).validate()
-    ports = ServerPorts(
-        samples=node.ports, headers=node.ports, custody=node.ports, attestations=node.ports
-    )
+    ports = ServerPorts(samples=node.ports, headers=node.ports, custody=node.ports, attestations=node.ports)
     service = NetworkService(network_config, ports, certificate_validator=node.ports)
     node.service = service
     bridge = TrioBridge(service)

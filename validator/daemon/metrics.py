@@ -29,6 +29,9 @@ class NodeMetrics:
         self.sample_requests = Counter(
             "tessera_sample_requests_served", "Sample requests served", registry=self.registry
         )
+        self.duties_resumed = Counter(
+            "tessera_duties_resumed", "Failed duties started again", registry=self.registry
+        )
         self.peers = Gauge("tessera_peers", "Connected libp2p peers", registry=self.registry)
         self.errors = Counter("tessera_errors", "Errors by kind", ["kind"], registry=self.registry)
 

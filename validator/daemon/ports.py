@@ -35,6 +35,7 @@ from validator.wire import ATTESTATION_BYTES, bytes_to_attestation
 REPLICA_CACHE_BLOBS = 4
 """Certified blobs whose whole extension stays in memory for serving (about 2.4 MiB per MiB of blob)."""
 
+
 def _cells_of(encoded: EncodedBlob, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
     return [encoded.get_sample(c) if c.row < len(encoded.rows) else None for c in coordinates]
 
