@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench slow clean
+.PHONY: demo test lint bench slow explore clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Tessera needs Python 3.11 or 3.12 (blspy has no wheels beyond 3.12)"; exit 1; }
@@ -34,6 +34,15 @@ test: lint
 ## slow: the slow suites (large blobs, many Hypothesis examples)
 slow: $(STAMP)
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -m slow -n 2 --dist loadgroup -q
+
+## explore: a bounded consensus and codec fuzz run from a fresh random seed, printed first so a
+## failure in CI replays with `make explore SEED=N` (the default suite's fuzz run is derandomized)
+SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+EXPLORE_EXAMPLES ?= 150
+explore: $(STAMP)
+	@echo "fuzz exploration seed $(SEED) (replay: make explore SEED=$(SEED))"
+	$(BIN)/python -m fuzz consensus --examples $(EXPLORE_EXAMPLES) --seed $(SEED)
+	$(BIN)/python -m fuzz codecs --examples $(EXPLORE_EXAMPLES) --seed $(SEED)
 
 ## bench: throughput and latency benchmarks (not tests; figures go in notes)
 bench: $(STAMP)

@@ -25,6 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="post a blob file to a validator",
         description="Post FILE's bytes to a validator's "
         "HTTP API. Posting the same bytes again returns the same data root and never disperses twice. "
+        "The node answers once the blob is durably queued (status received); a node whose queue is "
+        "full answers HTTP 429 and the blob is posted again after its Retry-After (see --busy-timeout). "
         "With --wait, follow the blob until it is certified (exit 0) or fails (exit 1).",
     )
     post.add_argument("file", type=Path, help="the blob (at most 2 MiB by default)")
@@ -34,6 +36,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--timeout", type=float, default=120.0, help="seconds to wait with --wait (default 120)"
     )
     post.add_argument("--cert-out", type=Path, help="with --wait, write the certificate (SSZ) here")
+    post.add_argument(
+        "--busy-timeout",
+        type=float,
+        default=300.0,
+        help="seconds to keep posting again, after each Retry-After, while the node answers 429 "
+        "(its queue is full); 0 gives up at the first refusal (default 300)",
+    )
     post.add_argument("--json", action="store_true", help="print JSON")
     post.set_defaults(run=run_post)
     status = commands.add_parser("status", help="a blob's status on a validator")
@@ -53,15 +62,17 @@ def run_post(args: argparse.Namespace) -> int:
         data = args.file.read_bytes()
         node = NodeApiClient(args.node)
         started = time.monotonic()
-        status = node.post_blob(data)
+        status = node.post_blob(data, args.busy_timeout, _report_busy)
+        busy_retries = status["busy_retries"]
         if args.wait:
             status = node.wait_for_certificate(status["data_root"], args.timeout, Progress("signed slots"))
+            status["busy_retries"] = busy_retries
             if status["status"] == "certified" and args.cert_out:
                 args.cert_out.write_bytes(node.get_certificate(status["data_root"]))
         status["elapsed_s"] = round(time.monotonic() - started, 3)
     except ApiFailure as error:
         print(f"das: error: {error}", file=sys.stderr)
-        return EXIT_USAGE if error.code != "service_unavailable" else EXIT_FAILED
+        return EXIT_FAILED if error.code in {"service_unavailable", "too_many_requests"} else EXIT_USAGE
     if args.json:
         print(json.dumps(status))
     else:
@@ -70,9 +81,16 @@ def run_post(args: argparse.Namespace) -> int:
         print(f"status      {status['status']} ({signed})")
         where = f"epoch {status.get('epoch')}  quorum {status.get('quorum')}"
         print(f"dispersal   {where}  in {status['elapsed_s']:.2f} s")
+        if status["busy_retries"]:
+            print(f"node busy   posted again {status['busy_retries']} times after HTTP 429")
     if args.wait and status["status"] != "certified":
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _report_busy(refusal: ApiFailure, pause: float) -> None:
+    """A visible wait: the node refused the blob for now (HTTP 429) and will be asked again."""
+    print(f"das: node busy ({refusal.message}); posting again in {pause:g} s", file=sys.stderr)
 
 
 def run_status(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ Pure and synchronous; imports nothing else of Tessera's and no I/O framework.
 """
 
 from da.config import DAConfig
-from da.encoding import EncodedBlob, EncodedRow, encode_blob, encode_row
+from da.encoding import EncodedBlob, EncodedRow, compute_blob_header, encode_blob, encode_row
 from da.errors import (
     BlobTooLarge,
     DAError,
@@ -74,6 +74,7 @@ __all__ = [
     "Sample",
     "bytes_to_header",
     "bytes_to_sample",
+    "compute_blob_header",
     "compute_data_root",
     "compute_verified_coordinates",
     "encode_blob",

@@ -100,6 +100,17 @@ def assemble_encoded_blob(byte_length: int, rows: Iterable[EncodedRow]) -> Encod
     )
 
 
+def compute_blob_header(data: bytes, prover: CellProver, config: DAConfig | None = None) -> BlobHeader:
+    """The header (so the data root) a blob will have once encoded, from its row commitments alone:
+    about a sixth of the work of `encode_blob`, so a node can answer a post before encoding it."""
+    rows = pack_blob(data, (config or DAConfig()).validate())
+    return BlobHeader(
+        byte_length=len(data),
+        row_count=len(rows),
+        row_commitments=tuple(prover.compute_row_commitment(row) for row in rows),
+    )
+
+
 def encode_blob(
     data: bytes,
     prover: CellProver,

@@ -1,6 +1,5 @@
 """The blob header as an SSZ container: data root, commitment branches, and its byte codec."""
 
-
 from remerkleable.basic import uint64
 from remerkleable.byte_arrays import Bytes48
 from remerkleable.complex import Container, List
@@ -47,9 +46,7 @@ def validate_header(header: BlobHeader) -> None:
             f"row_count {header.row_count} does not match byte_length (needs {expected_rows} rows)"
         )
     if len(header.row_commitments) != header.row_count:
-        raise MalformedHeader(
-            f"{len(header.row_commitments)} row commitments for {header.row_count} rows"
-        )
+        raise MalformedHeader(f"{len(header.row_commitments)} row commitments for {header.row_count} rows")
     for row, commitment in enumerate(header.row_commitments):
         if not isinstance(commitment, bytes) or len(commitment) != BYTES_PER_COMMITMENT:
             raise MalformedHeader(f"commitment of row {row} is not {BYTES_PER_COMMITMENT} bytes")

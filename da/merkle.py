@@ -40,9 +40,7 @@ def compute_commitment_leaf(commitment: KZGCommitment) -> Bytes32:
     return hash_pair(padded[:BYTES_PER_ROOT], padded[BYTES_PER_ROOT:])
 
 
-def is_valid_merkle_branch(
-    leaf: bytes, branch: Sequence[bytes], depth: int, index: int, root: bytes
-) -> bool:
+def is_valid_merkle_branch(leaf: bytes, branch: Sequence[bytes], depth: int, index: int, root: bytes) -> bool:
     """True iff `branch` proves `leaf` at position `index` of a depth-`depth` tree with root `root`."""
     if len(branch) != depth:
         return False

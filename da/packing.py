@@ -43,9 +43,7 @@ def pack_blob(data: bytes, config: DAConfig) -> list[RowBytes]:
     payload[:LENGTH_PREFIX_BYTES] = np.frombuffer(
         len(data).to_bytes(LENGTH_PREFIX_BYTES, "little"), dtype=np.uint8
     )
-    payload[LENGTH_PREFIX_BYTES : LENGTH_PREFIX_BYTES + len(data)] = np.frombuffer(
-        data, dtype=np.uint8
-    )
+    payload[LENGTH_PREFIX_BYTES : LENGTH_PREFIX_BYTES + len(data)] = np.frombuffer(data, dtype=np.uint8)
     element_count = payload.size // USABLE_BYTES_PER_FIELD_ELEMENT
     elements = np.zeros((element_count, BYTES_PER_FIELD_ELEMENT), dtype=np.uint8)
     elements[:, 1:] = payload.reshape(-1, USABLE_BYTES_PER_FIELD_ELEMENT)

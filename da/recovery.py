@@ -71,14 +71,10 @@ def group_cells_by_row(
     return rows
 
 
-def recover_blob(
-    header: BlobHeader, cells: Mapping[CellCoordinate, Cell], recoverer: CellRecoverer
-) -> bytes:
+def recover_blob(header: BlobHeader, cells: Mapping[CellCoordinate, Cell], recoverer: CellRecoverer) -> bytes:
     """The original blob bytes from any cells holding at least 64 per row (serially)."""
     rows = group_cells_by_row(header, cells)
-    packed = [
-        recover_row_bytes(recoverer, RowIndex(row), row_cells) for row, row_cells in enumerate(rows)
-    ]
+    packed = [recover_row_bytes(recoverer, RowIndex(row), row_cells) for row, row_cells in enumerate(rows)]
     return unpack_rows(packed, header.byte_length)
 
 

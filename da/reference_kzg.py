@@ -171,9 +171,7 @@ class PyEccCellReference:
         )
         self._roots_ext = compute_roots_of_unity(FIELD_ELEMENTS_PER_EXT_BLOB)
         self._roots_blob = self._roots_ext[::2]
-        self._roots_cell = self._roots_ext[
-            :: FIELD_ELEMENTS_PER_EXT_BLOB // FIELD_ELEMENTS_PER_CELL
-        ]
+        self._roots_cell = self._roots_ext[:: FIELD_ELEMENTS_PER_EXT_BLOB // FIELD_ELEMENTS_PER_CELL]
         self._roots_ext_brp = tuple(bit_reversal_permutation(self._roots_ext))
 
     def coset_shift(self, cell_index: int) -> int:
@@ -189,9 +187,7 @@ class PyEccCellReference:
         padded = coeffs + [0] * (FIELD_ELEMENTS_PER_EXT_BLOB - FIELD_ELEMENTS_PER_BLOB)
         ext_brp = bit_reversal_permutation(fft_field(padded, self._roots_ext))
         return [
-            _field_elements_to_bytes(
-                ext_brp[i * FIELD_ELEMENTS_PER_CELL : (i + 1) * FIELD_ELEMENTS_PER_CELL]
-            )
+            _field_elements_to_bytes(ext_brp[i * FIELD_ELEMENTS_PER_CELL : (i + 1) * FIELD_ELEMENTS_PER_CELL])
             for i in range(CELLS_PER_EXT_BLOB)
         ]
 
@@ -211,9 +207,7 @@ class PyEccCellReference:
             factor = factor * shift_inv % BLS_MODULUS
         return out
 
-    def verify_cell_kzg_proof(
-        self, commitment: bytes, cell_index: int, cell: bytes, proof: bytes
-    ) -> bool:
+    def verify_cell_kzg_proof(self, commitment: bytes, cell_index: int, cell: bytes, proof: bytes) -> bool:
         """Check e(proof, [s^64 - h^64]_2) == e(C - [I(s)]_1, [1]_2) for one cell.
 
         Returns False for a proof that does not verify; raises ValueError for malformed input.
@@ -254,9 +248,7 @@ class PyEccCellReference:
         try:
             return all(
                 self.verify_cell_kzg_proof(commitment, column, cell, proof)
-                for commitment, column, cell, proof in zip(
-                    commitments, columns, cells, proofs, strict=True
-                )
+                for commitment, column, cell, proof in zip(commitments, columns, cells, proofs, strict=True)
             )
         except ValueError as error:
             raise InvalidKZGInput("verify_cell_proof_batch", str(error)) from error

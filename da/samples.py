@@ -5,7 +5,6 @@ indices out of range) raises `MalformedSample`; well-formed but wrong (a branch 
 the data root, a proof that does not check, bytes that are not a curve point) returns False.
 """
 
-
 from collections.abc import Sequence
 
 from remerkleable.basic import uint64
@@ -49,8 +48,13 @@ class SampleSSZ(Container):  # type: ignore[misc]
     commitment_branch: Vector[SSZBytes32, COMMITMENT_BRANCH_DEPTH]
 
 
-SAMPLE_BYTES = 8 + 8 + BYTES_PER_CELL + BYTES_PER_PROOF + BYTES_PER_COMMITMENT + (
-    COMMITMENT_BRANCH_DEPTH * BYTES_PER_ROOT
+SAMPLE_BYTES = (
+    8
+    + 8
+    + BYTES_PER_CELL
+    + BYTES_PER_PROOF
+    + BYTES_PER_COMMITMENT
+    + (COMMITMENT_BRANCH_DEPTH * BYTES_PER_ROOT)
 )
 """Size of one SSZ-encoded sample."""
 
@@ -94,9 +98,7 @@ def verify_samples(data_root: DataRoot, samples: Sequence[Sample], verifier: Cel
     if not samples:
         return True
     for sample in samples:
-        if not is_valid_commitment_branch(
-            sample.commitment, sample.row, sample.commitment_branch, data_root
-        ):
+        if not is_valid_commitment_branch(sample.commitment, sample.row, sample.commitment_branch, data_root):
             return False
     try:
         return verifier.verify_cell_proof_batch(

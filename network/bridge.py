@@ -76,6 +76,13 @@ class TrioBridge:
         """True between `start` and `stop`."""
         return self._portal is not None
 
+    @property
+    def service_run(self) -> Future[None]:
+        """The service's run in the trio thread: done when it stopped or crashed (watch it to exit)."""
+        if self._run is None:
+            raise ServiceNotRunning("the trio bridge is not running")
+        return self._run
+
     def _require_portal(self) -> BlockingPortal:
         if self._portal is None:
             raise ServiceNotRunning("the trio bridge is not running")

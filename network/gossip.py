@@ -199,8 +199,12 @@ class GossipService:
         return self._validate(self._config.certificate_topic, forwarder, message)
 
     def ban(self, peer: ID) -> None:
-        """Stop exchanging gossip with `peer` (py-libp2p's blacklist also drops its connection's streams)."""
-        self.pubsub.add_to_blacklist(peer)
+        """Stop exchanging gossip with `peer`: its messages are dropped and its new pubsub streams
+        refused. The service cuts its connection right after (`network.host.cut_off`), and pubsub
+        forgets the peer on that disconnect. `Pubsub.add_to_blacklist` is not used: the teardown task
+        it starts deletes the peer's entry after an await, and raises `KeyError` (crashing pubsub and
+        with it the node) when the disconnect removed the entry first."""
+        self.pubsub.blacklisted_peers.add(peer)
 
 
 def _message_id_of(message: rpc_pb2.Message) -> MessageId:

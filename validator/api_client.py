@@ -14,18 +14,33 @@ from validator.errors import ApiFailure
 
 DEFAULT_TIMEOUT_S = 60.0
 POLL_INTERVAL_S = 0.1
+DEFAULT_BUSY_PAUSE_S = 1.0
+"""The pause before posting again when a 429 carries no usable Retry-After."""
 TERMINAL_STATUSES = frozenset({"certified", "failed"})
 
 StatusProgress = Callable[[int, int], None]
 """Called with (signed slots, threshold) while a blob is followed."""
 
 
+BusyProgress = Callable[[ApiFailure, float], None]
+"""Called with the refusal and the seconds about to be waited when a node answers 429."""
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date, or garbage: the caller falls back to its own pause
+
+
 def _error_of(response: httpx.Response) -> ApiFailure:
+    retry_after = _retry_after(response)
     try:
         detail = response.json()["error"]
-        return ApiFailure(str(detail["code"]), str(detail["message"]))
+        return ApiFailure(str(detail["code"]), str(detail["message"]), retry_after)
     except (ValueError, KeyError, TypeError):
-        return ApiFailure("http_error", f"HTTP {response.status_code}")
+        return ApiFailure("http_error", f"HTTP {response.status_code}", retry_after)
 
 
 class NodeApiClient:
@@ -63,9 +78,30 @@ class NodeApiClient:
             raise ApiFailure("http_error", f"{path} did not answer a JSON object")
         return decoded
 
-    def post_blob(self, data: bytes) -> dict[str, Any]:
-        """Post a blob's bytes; the JSON status (with its `data_root`)."""
-        return self._json("POST", "/v1/blobs", data)
+    def post_blob(
+        self, data: bytes, busy_timeout: float = 0.0, on_busy: BusyProgress | None = None
+    ) -> dict[str, Any]:
+        """Post a blob's bytes; the JSON status (with its `data_root`, and `busy_retries`: how many
+        times the node answered 429 first). A busy node is asked again after its Retry-After for up
+        to `busy_timeout` seconds; past that its `too_many_requests` failure is raised."""
+        deadline = time.monotonic() + busy_timeout
+        retries = 0
+        while True:
+            try:
+                status = self._json("POST", "/v1/blobs", data)
+            except ApiFailure as error:
+                if error.code != "too_many_requests":
+                    raise
+                pause = error.retry_after if error.retry_after is not None else DEFAULT_BUSY_PAUSE_S
+                if time.monotonic() + pause > deadline:
+                    raise
+                if on_busy is not None:
+                    on_busy(error, pause)
+                time.sleep(pause)
+                retries += 1
+                continue
+            status["busy_retries"] = retries
+            return status
 
     def get_status(self, data_root: str) -> dict[str, Any]:
         """The JSON status of the blob `data_root` (0x-prefixed hex)."""

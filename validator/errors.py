@@ -143,13 +143,26 @@ class UnknownEpoch(RegistryError):
 
 class ApiFailure(ValidatorError):
     """Raised when a validator's HTTP API answers with an error or cannot be reached; `code` is the
-    API's JSON error code (`not_found`, `service_unavailable`, ...) or `unreachable` / `http_error`."""
+    API's JSON error code (`not_found`, `service_unavailable`, `too_many_requests`, ...) or
+    `unreachable` / `http_error`; `retry_after` the seconds the node asked to wait, if it did."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{code}: {message}")
-        self._reduce_args = (code, message)
+        self._reduce_args = (code, message, retry_after)
         self.code = code
         self.message = message
+        self.retry_after = retry_after
+
+
+class NodeBusy(ValidatorError):
+    """Raised when a node's encode-and-disperse queue is full: the blob was not taken; post it again
+    after `retry_after` seconds (HTTP 429 with Retry-After)."""
+
+    def __init__(self, queued: int, retry_after: int) -> None:
+        super().__init__(f"{queued} blobs are queued for encoding and dispersal; retry in {retry_after} s")
+        self._reduce_args = (queued, retry_after)
+        self.queued = queued
+        self.retry_after = retry_after
 
 
 class DevnetError(ValidatorError):

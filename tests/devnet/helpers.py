@@ -6,6 +6,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -39,12 +40,20 @@ def http(
     method: str, url: str, body: bytes | None = None, content_type: str = "application/octet-stream"
 ) -> tuple[int, bytes]:
     """(status, body) of one HTTP request; error statuses are answers, not exceptions."""
+    status, answer, _ = http_with_headers(method, url, body, content_type)
+    return status, answer
+
+
+def http_with_headers(
+    method: str, url: str, body: bytes | None = None, content_type: str = "application/octet-stream"
+) -> tuple[int, bytes, dict[str, str]]:
+    """(status, body, headers) of one HTTP request; error statuses are answers, not exceptions."""
     request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
+            return response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        return error.code, error.read(), dict(error.headers)
 
 
 def api(devnet: Devnet, index: int) -> str:
@@ -77,6 +86,22 @@ def post(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout), data, certificate
+
+
+def wait_for_status(
+    devnet: Devnet, index: int, data_root: str, wanted: set[str], timeout: float = 60.0
+) -> dict[str, Any]:
+    """Poll `das blob status` on validator `index` until the blob's status is in `wanted` (bounded)."""
+    deadline = time.monotonic() + timeout
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        result = das("blob", "status", data_root, "--node", api(devnet, index))
+        if result.returncode == 0:
+            status = json.loads(result.stdout)
+            if status["status"] in wanted:
+                return status
+        time.sleep(0.2)
+    raise AssertionError(f"blob {data_root} never reached {sorted(wanted)} on validator {index}: {status}")
 
 
 def quorum_of(

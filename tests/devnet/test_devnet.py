@@ -25,7 +25,17 @@ from network.constants import REQUEST_PROTOCOLS
 from network.errors import NetworkError
 from network.service import open_service
 from network.types import PeerName
-from tests.devnet.helpers import VALIDATORS, api, das, http, metric, post, quorum_of, signers_of
+from tests.devnet.helpers import (
+    VALIDATORS,
+    api,
+    das,
+    http,
+    metric,
+    post,
+    quorum_of,
+    signers_of,
+    wait_for_status,
+)
 from validator.devnet import Devnet
 
 pytestmark = pytest.mark.xdist_group("devnet")
@@ -153,8 +163,8 @@ def test_an_aggregator_killed_before_the_certificate_resumes_its_blob_after_a_re
         posted = das("blob", "post", str(blob), "--node", api(devnet, aggregator), "--json")
         assert posted.returncode == 0, posted.stderr
         root = json.loads(posted.stdout)["data_root"]
-        time.sleep(2.0)  # dispersal to the members that are up
-        status = json.loads(das("blob", "status", root, "--node", api(devnet, aggregator)).stdout)
+        status = wait_for_status(devnet, aggregator, root, {"dispersed"})  # encoded, pushed to those up
+        time.sleep(1.0)  # their attestations come back
         assert status["status"] != "certified" and status["signed_slots"] < status["threshold"], status
         devnet.stop_node(aggregator, signal.SIGKILL)  # a crash: no clean shutdown
     finally:

@@ -97,7 +97,11 @@ def test_forged_input_gets_the_spec_verdicts_and_the_node_keeps_serving(
     def forged_attestation(target_root: bytes, claimed: int) -> object:
         signature = bytes.fromhex("c0" + "00" * 95)  # the point at infinity: decodes, never verifies
         attestation = Attestation(
-            epoch, quorum_index, DataRoot(target_root), ValidatorIndex(claimed), signature  # type: ignore[arg-type]
+            epoch,
+            quorum_index,
+            DataRoot(target_root),
+            ValidatorIndex(claimed),
+            signature,  # type: ignore[arg-type]
         )
 
         async def send(service: NetworkService, peer: PeerName) -> object:

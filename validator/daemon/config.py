@@ -8,13 +8,15 @@ data_dir = "node-0"
 listen = ["/ip4/127.0.0.1/tcp/0"]     # port 0: chosen by the OS, published in the registry
 api_host = "127.0.0.1"
 api_port = 0
-encoder_workers = 1
-log_format = "json"                    # or "console"
+encoder_workers = "auto"              # one worker process per core; 0: encode in a thread
+max_queued_blobs = 8                  # blobs waiting to be encoded and dispersed; more get HTTP 429
+log_format = "json"                   # or "console"
 ```
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +48,9 @@ class DaemonConfig:
     listen: tuple[str, ...] = DEFAULT_LISTEN
     api_host: str = "127.0.0.1"
     api_port: int = 0
-    encoder_workers: int = 1
+    encoder_workers: int | None = None
+    """Encoder worker processes; None: one per core; 0: encode in a thread of the daemon."""
+    max_queued_blobs: int = 8
     log_format: str = "json"
     max_blob_bytes: int = 2 * 1024 * 1024
     bootstrap: tuple[str, ...] = field(default_factory=tuple)
@@ -61,11 +65,26 @@ class DaemonConfig:
             raise InvalidDaemonConfig("password_file", "give password_file or password_env")
         if not 0 <= self.api_port < 65536:
             raise InvalidDaemonConfig("api_port", f"{self.api_port} is not a port")
-        if not 0 <= self.encoder_workers <= 64:
-            raise InvalidDaemonConfig("encoder_workers", "must be 0..64 (0: encode in a thread)")
+        if self.encoder_workers is not None and not 0 <= self.encoder_workers <= 64:
+            raise InvalidDaemonConfig("encoder_workers", 'must be "auto" or 0..64 (0: encode in a thread)')
+        if not 1 <= self.max_queued_blobs <= 1024:
+            raise InvalidDaemonConfig("max_queued_blobs", "must be 1..1024")
         if self.log_format not in {"json", "console"}:
             raise InvalidDaemonConfig("log_format", "must be json or console")
         return self
+
+    @property
+    def encoder_processes(self) -> int:
+        """Encoder worker processes to start (resolving "auto" to this machine's cores)."""
+        return self.encoder_workers if self.encoder_workers is not None else max(1, os.cpu_count() or 1)
+
+
+def _workers(value: object) -> int | None:
+    if value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidDaemonConfig("encoder_workers", f'{value!r}: give "auto" or a number of processes')
+    return value
 
 
 def load_config(path: Path) -> DaemonConfig:
@@ -97,7 +116,8 @@ def load_config(path: Path) -> DaemonConfig:
             listen=tuple(raw.get("listen", DEFAULT_LISTEN)),
             api_host=str(raw.get("api_host", "127.0.0.1")),
             api_port=int(raw.get("api_port", 0)),
-            encoder_workers=int(raw.get("encoder_workers", 1)),
+            encoder_workers=_workers(raw.get("encoder_workers", "auto")),
+            max_queued_blobs=int(raw.get("max_queued_blobs", 8)),
             log_format=str(raw.get("log_format", "json")),
             max_blob_bytes=int(raw.get("max_blob_bytes", 2 * 1024 * 1024)),
             bootstrap=tuple(raw.get("bootstrap", ())),

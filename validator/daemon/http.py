@@ -20,7 +20,7 @@ from validator.daemon.api.openapi import RouteDoc
 from validator.daemon.node import Node
 from validator.daemon.retrieval import reassemble_blob
 from validator.daemon.store import BlobRecord
-from validator.errors import ValidatorError
+from validator.errors import NodeBusy, ValidatorError
 
 BRIDGE_KEY: web.AppKey[TrioBridge] = web.AppKey("bridge", TrioBridge)
 DAEMON_NODE_KEY: web.AppKey[Node] = web.AppKey("daemon_node", Node)
@@ -80,6 +80,8 @@ async def post_blob(request: web.Request) -> web.Response:
         raise ApiError("invalid_argument", str(error)) from error
     except BlobTooLarge as error:
         raise ApiError("request_too_large", str(error)) from error
+    except NodeBusy as error:
+        raise ApiError("too_many_requests", str(error), retry_after=error.retry_after) from error
     except (DAError, ValidatorError) as error:
         raise ApiError("service_unavailable", str(error)) from error
     return web.json_response(_status_json(record))
@@ -166,7 +168,13 @@ BLOB_ROUTES: tuple[tuple[RouteDoc, Any], ...] = (
             "Post a blob (raw bytes, application/octet-stream)",
             BLOB_STATUS_SCHEMA,
             request={"type": "string", "format": "binary"},
-            errors=("invalid_argument", "request_too_large", "unsupported_media_type", "service_unavailable"),
+            errors=(
+                "invalid_argument",
+                "request_too_large",
+                "unsupported_media_type",
+                "too_many_requests",
+                "service_unavailable",
+            ),
         ),
         post_blob,
     ),

@@ -1,21 +1,28 @@
-"""The sequencer flow of a node: a posted blob is size-checked, encoded (in the encoder pool or a worker
-thread), recorded durably with the quorum and threshold the core assigns, and dispersed; after a
-restart, blobs that were not certified are resumed from their stored extension."""
+"""The sequencer flow of a node. A posted blob is size-checked and admitted while the encode-and-
+disperse queue has room (otherwise `NodeBusy`: HTTP 429 with Retry-After); its header is computed from
+the row commitments alone, and it is recorded durably as `received` with the quorum and threshold the
+core assigns; the POST answers then. One background task encodes the queued blobs in order (in the
+encoder pool, or a worker thread) and hands each to dispersal, which runs while the next one encodes.
+After a restart, blobs that were not certified are queued or dispersed again from what was stored."""
 
 from __future__ import annotations
 
+import collections
+import math
+import statistics
 import time
 from typing import TYPE_CHECKING
 
 import structlog
 import trio
 
-from da import DAConfig, EncodedBlob, compute_data_root, encode_blob
+from da import DAConfig, EncodedBlob, compute_blob_header, compute_data_root, encode_blob
 from da.packing import validate_blob_size
-from da.types import BlobHeader
+from da.types import BlobHeader, DataRoot
 from validator.core import BlobDispersing, DutyFailed
+from validator.daemon.admission import AdmissionPolicy, compute_retry_after
 from validator.daemon.store import BlobRecord, BlobStatus
-from validator.errors import ValidatorError
+from validator.errors import NodeBusy, ValidatorError
 from validator.types import Epoch, QuorumIndex
 
 if TYPE_CHECKING:
@@ -23,51 +30,118 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+ENCODE_TIMES_KEPT = 8
+"""Recent encoding times the Retry-After estimate averages."""
+
 
 class BlobIntake:
-    """Blobs posted to one node."""
+    """Blobs posted to one node, from admission to dispersal."""
 
-    def __init__(self, node: Node, da_config: DAConfig) -> None:
+    def __init__(self, node: Node, da_config: DAConfig, policy: AdmissionPolicy | None = None) -> None:
         self._node = node
         self._da_config = da_config
+        self.policy = policy or AdmissionPolicy()
+        self._send, self._receive = trio.open_memory_channel[DataRoot](math.inf)
+        self._queued: set[DataRoot] = set()
+        """Accepted and not yet handed to dispersal (the admission bound counts these)."""
+        self._admitting = 0
+        """Posts admitted and still being recorded (counted too, so concurrent posts cannot overshoot)."""
+        self._encode_times: collections.deque[float] = collections.deque(maxlen=ENCODE_TIMES_KEPT)
 
     @property
     def da_config(self) -> DAConfig:
         """Size limits and packing of the blobs this node takes."""
         return self._da_config
 
+    @property
+    def queued(self) -> int:
+        """Blobs accepted (or being accepted) and not yet handed to dispersal."""
+        return len(self._queued) + self._admitting
+
     async def submit_blob(self, data: bytes) -> BlobRecord:
-        """Accept a sequencer's blob: encode, record, disperse; posting the same bytes again is a no-op."""
+        """Accept a sequencer's blob: durably `received` when this returns (posting the same bytes
+        again returns the same record); raises `NodeBusy` when the queue is full."""
         validate_blob_size(len(data), self._da_config)
         existing = await trio.to_thread.run_sync(self._node.store.find_blob_by_content, data)
         if existing is not None:
             return existing
-        started = time.perf_counter()
-        encoded = await trio.to_thread.run_sync(self._encode, data)
-        self._node.metrics.encode_seconds.observe(time.perf_counter() - started)
+        mean = statistics.fmean(self._encode_times) if self._encode_times else 0.0
+        retry_after = compute_retry_after(self.queued, self.policy, mean)
+        if retry_after is not None:
+            self._node.metrics.blobs_refused.inc()
+            log.info("blob refused: queue full", queued=self.queued, retry_after=retry_after)
+            raise NodeBusy(self.queued, retry_after)
+        self._admitting += 1
+        try:
+            return await self._accept(data)
+        finally:
+            self._admitting -= 1
+
+    async def _accept(self, data: bytes) -> BlobRecord:
+        header = await trio.to_thread.run_sync(compute_blob_header, data, self._node.kzg, self._da_config)
+        data_root = compute_data_root(header)
         epoch = await trio.to_thread.run_sync(self._node.registry.current_epoch)
         await self._node.ensure_epoch_known(epoch)
-        assignment = self._node.core.assign_blob(encoded.data_root, epoch)
+        assignment = self._node.core.assign_blob(data_root, epoch)
         if assignment is None:
             raise ValidatorError(f"epoch {epoch} has no quorum: no validator has stake and a ballot")
-        quorum = assignment.quorum
         record = await trio.to_thread.run_sync(
-            self._node.store.add_blob,
-            data,
-            encoded.header,
-            encoded.data_root,
-            epoch,
-            quorum,
-            assignment.threshold,
-            encoded.rows,
+            self._node.store.add_blob, data, header, data_root, epoch, assignment.quorum, assignment.threshold
         )
         self._node.metrics.blobs_accepted.inc()
-        self._node.encoded[encoded.data_root] = encoded
-        self._node.spawn(self._disperse, encoded.header, epoch, quorum)
+        self._enqueue(data_root)
         log.info(
-            "blob accepted", data_root=encoded.data_root.hex(), bytes=len(data), epoch=epoch, quorum=quorum
+            "blob accepted",
+            data_root=data_root.hex(),
+            bytes=len(data),
+            epoch=epoch,
+            quorum=assignment.quorum,
+            queued=self.queued,
         )
         return record
+
+    def _enqueue(self, data_root: DataRoot) -> None:
+        if data_root in self._queued:
+            return
+        self._queued.add(data_root)
+        self._node.metrics.blob_queue.set(self.queued)
+        self._send.send_nowait(data_root)
+
+    async def run_encoder(self) -> None:
+        """Encode queued blobs one after another until cancelled; each goes to dispersal at once."""
+        async for data_root in self._receive:
+            try:
+                await self._encode_and_disperse(data_root)
+            finally:
+                self._queued.discard(data_root)
+                self._node.metrics.blob_queue.set(self.queued)
+
+    async def _encode_and_disperse(self, data_root: DataRoot) -> None:
+        store = self._node.store
+        record = await trio.to_thread.run_sync(store.get_blob, data_root)
+        data = await trio.to_thread.run_sync(store.get_blob_data, data_root)
+        if record is None or data is None:
+            log.error("queued blob is not in the store", data_root=data_root.hex())
+            return
+        started = time.perf_counter()
+        encoded = await trio.to_thread.run_sync(self._encode, data)
+        seconds = time.perf_counter() - started
+        self._encode_times.append(seconds)
+        self._node.metrics.encode_seconds.observe(seconds)
+        if encoded.data_root != data_root:  # the commitments of the admission disagree with the encoding
+            log.error(
+                "encoding changed the data root", data_root=data_root.hex(), got=encoded.data_root.hex()
+            )
+            await trio.to_thread.run_sync(
+                lambda: store.update_blob(
+                    data_root, BlobStatus.FAILED, error="encoding changed the data root"
+                )
+            )
+            return
+        await trio.to_thread.run_sync(store.put_extension, data_root, encoded.rows)
+        self._node.encoded[data_root] = encoded
+        log.info("blob encoded", data_root=data_root.hex(), seconds=round(seconds, 3), queued=self.queued - 1)
+        self._node.spawn(self._disperse, encoded.header, record.epoch, record.quorum)
 
     def _encode(self, data: bytes) -> EncodedBlob:
         if self._node.pool is not None:
@@ -84,13 +158,13 @@ class BlobIntake:
             )
 
     async def resume_blob(self, record: BlobRecord) -> None:
-        """After a restart: encode a blob that was not certified again and disperse it again."""
-        data = await trio.to_thread.run_sync(self._node.store.get_blob_data, record.data_root)
-        if data is None:
-            return
+        """After a restart: a blob still `received` is queued for encoding; one encoded before is
+        dispersed again from its stored extension."""
         encoded = await trio.to_thread.run_sync(self._node.store.get_extension, record.data_root)
-        if encoded is None:  # stored before extensions were kept
-            encoded = await trio.to_thread.run_sync(self._encode, data)
+        if encoded is None:
+            log.info("resuming blob: encoding", data_root=record.data_root.hex(), status=record.status.value)
+            self._enqueue(record.data_root)
+            return
         self._node.encoded[encoded.data_root] = encoded
-        log.info("resuming blob", data_root=record.data_root.hex(), status=record.status.value)
+        log.info("resuming blob: dispersing", data_root=record.data_root.hex(), status=record.status.value)
         await self._disperse(encoded.header, record.epoch, record.quorum)

@@ -24,6 +24,7 @@ from network.constants import compute_network_name
 from network.logs import configure_logging
 from network.server import ServerPorts
 from network.service import NetworkService
+from validator.daemon.admission import AdmissionPolicy
 from validator.daemon.api.app import ApiConfig, build_app, start_api
 from validator.daemon.api.node import BridgedNode
 from validator.daemon.config import DaemonConfig, InvalidDaemonConfig
@@ -31,6 +32,7 @@ from validator.daemon.http import BLOB_ROUTES, BRIDGE_KEY, DAEMON_NODE_KEY
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.node import Node
 from validator.daemon.store import NodeStore
+from validator.daemon.watchdog import serve_until_stopped
 from validator.keystore import decrypt_keystore, read_keystore
 from validator.passwords import resolve_password
 from validator.registry.backends import open_registry
@@ -52,13 +54,13 @@ def run_daemon(config: DaemonConfig) -> int:
         )
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = NodeStore(config.data_dir / "node.sqlite")
-    kzg = load_ckzg_backend(
-        PRECOMPUTE_FOR_PROVING if config.encoder_workers == 0 else PRECOMPUTE_FOR_VERIFYING
-    )
-    pool = EncoderPool(config.encoder_workers) if config.encoder_workers > 0 else None
+    workers = config.encoder_processes
+    kzg = load_ckzg_backend(PRECOMPUTE_FOR_PROVING if workers == 0 else PRECOMPUTE_FOR_VERIFYING)
+    pool = EncoderPool(workers) if workers > 0 else None
     metrics = NodeMetrics()
     info = registry.get_info()
-    node = Node(me, secret_key, registry, store, kzg, None, metrics, pool, config.max_blob_bytes)
+    admission = AdmissionPolicy(config.max_queued_blobs)
+    node = Node(me, secret_key, registry, store, kzg, None, metrics, pool, config.max_blob_bytes, admission)
     network_config = NetworkConfig(
         listen_addrs=config.listen,
         bootstrap_peers=config.bootstrap,
@@ -80,7 +82,7 @@ def run_daemon(config: DaemonConfig) -> int:
         registry.update_endpoint(me, peer_id, addresses)
         node_task = bridge.start_task(node.run, name="validator-node")
         log.info("validator started", validator=me, preset=registry.get_info().preset, peer=peer_id)
-        return asyncio.run(_serve_api(config, node, bridge, me, peer_id, addresses))
+        return asyncio.run(_serve_api(config, node, bridge, me, peer_id, addresses, node_task))
     finally:
         if bridge.running:
             if isinstance(node_task, Future):
@@ -94,8 +96,17 @@ def run_daemon(config: DaemonConfig) -> int:
 
 
 async def _serve_api(
-    config: DaemonConfig, node: Node, bridge: TrioBridge, me: int, peer_id: str, addresses: tuple[str, ...]
+    config: DaemonConfig,
+    node: Node,
+    bridge: TrioBridge,
+    me: int,
+    peer_id: str,
+    addresses: tuple[str, ...],
+    node_task: Future[object],
 ) -> int:
+    """Serve the HTTP API until SIGINT/SIGTERM (exit 0), or until the node or the network service in
+    the trio thread ends on its own (exit 1): a validator that cannot disperse, sample or attest must
+    not go on taking blobs; its supervisor restarts it and it resumes what it accepted."""
     api_config = ApiConfig(
         host=config.api_host, port=config.api_port, max_request_bytes=config.max_blob_bytes + API_SLACK_BYTES
     )
@@ -120,10 +131,10 @@ async def _serve_api(
     )
     log.info("api listening", url=server.url)
     try:
-        await stop.wait()
+        ended = await serve_until_stopped(stop, {"node": node_task, "network service": bridge.service_run})
     finally:
         await server.close()
-    return 0
+    return 1 if ended else 0
 
 
 def _write_node_file(path: Path, content: dict[str, object]) -> None:

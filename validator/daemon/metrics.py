@@ -13,6 +13,12 @@ class NodeMetrics:
         self.blobs_accepted = Counter(
             "tessera_blobs_accepted", "Blobs accepted from sequencers", registry=self.registry
         )
+        self.blobs_refused = Counter(
+            "tessera_blobs_refused", "Blobs refused with HTTP 429 (queue full)", registry=self.registry
+        )
+        self.blob_queue = Gauge(
+            "tessera_blob_queue", "Blobs accepted and not yet handed to dispersal", registry=self.registry
+        )
         self.encode_seconds = Histogram(
             "tessera_encode_seconds", "Time to encode a blob", registry=self.registry
         )

@@ -34,6 +34,7 @@ from validator.core import (
     ValidatorCore,
 )
 from validator.core.executor import run_until_quiet
+from validator.daemon.admission import AdmissionPolicy
 from validator.daemon.effects import DaemonTransport, spawn_from_thread
 from validator.daemon.intake import BlobIntake
 from validator.daemon.metrics import NodeMetrics
@@ -70,6 +71,7 @@ class Node:
         metrics: NodeMetrics,
         pool: EncoderPool | None = None,
         max_blob_bytes: int = 2 * 1024 * 1024,
+        admission: AdmissionPolicy | None = None,
     ) -> None:
         self.me = me
         self._secret_key = secret_key
@@ -102,7 +104,7 @@ class Node:
         self.ports = NodePorts(self.process, self.peers, store, metrics, self.encoded, registry, self.preset)
         """What the network service calls: sample and header stores, custody and attestation sinks,
         the certificate validator."""
-        self.intake = BlobIntake(self, DAConfig(max_blob_bytes=max_blob_bytes).validate())
+        self.intake = BlobIntake(self, DAConfig(max_blob_bytes=max_blob_bytes).validate(), admission)
         """The sequencer flow: blobs posted to this node, encoded, recorded and dispersed."""
 
     @property
@@ -131,6 +133,7 @@ class Node:
             nursery.start_soon(self._ticker)
             nursery.start_soon(self._peer_refresher)
             nursery.start_soon(self._certificate_listener)
+            nursery.start_soon(self.intake.run_encoder)
             for record in await trio.to_thread.run_sync(self.store.unfinished_blobs):
                 nursery.start_soon(self.intake.resume_blob, record)
             self.started.set()

@@ -144,18 +144,15 @@ class NodeStore:
         threshold: int,
         rows: Sequence[EncodedRow] = (),
     ) -> BlobRecord:
-        """Record an accepted, encoded blob (idempotent: the same bytes give the same record).
-
-        `rows` (the whole extension, from the node that encoded the blob) are stored in the same
-        transaction, one record per row (cells and proofs concatenated: 2.4 MiB for a 1 MiB blob),
-        so the encoding node stays a replica of every column after a certificate or a restart.
-        """
+        """Record an accepted blob (idempotent: the same bytes give the same record); durable when it
+        returns. Without `rows` it is `received` (to be encoded); with them `encoded` (see
+        `put_extension`)."""
         now = time.time()
-        extension = [
-            (data_root, index, b"".join(row.cells), b"".join(row.proofs)) for index, row in enumerate(rows)
-        ]
+        status = BlobStatus.ENCODED if rows else BlobStatus.RECEIVED
         with self._transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO extension VALUES (?, ?, ?, ?)", extension)
+            db.executemany(
+                "INSERT OR IGNORE INTO extension VALUES (?, ?, ?, ?)", _extension_rows(data_root, rows)
+            )
             db.execute(
                 "INSERT OR IGNORE INTO blobs (data_root, content_hash, header, data, status, epoch, quorum, "
                 "threshold, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -164,7 +161,7 @@ class NodeStore:
                     compute_content_hash(data),
                     header_to_bytes(header),
                     data,
-                    BlobStatus.ENCODED.value,
+                    status.value,
                     epoch,
                     quorum,
                     threshold,
@@ -176,6 +173,20 @@ class NodeStore:
         if record is None:
             raise sqlite3.DatabaseError("blob vanished right after it was written")
         return record
+
+    @serialized
+    def put_extension(self, data_root: DataRoot, rows: Sequence[EncodedRow]) -> None:
+        """Store a received blob's whole extension, one record per row (cells and proofs concatenated:
+        2.4 MiB for a 1 MiB blob), and mark it `encoded`, in one transaction: the encoding node stays
+        a replica of every column after a certificate or a restart."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO extension VALUES (?, ?, ?, ?)", _extension_rows(data_root, rows)
+            )
+            db.execute(
+                "UPDATE blobs SET status = ?, updated_at = ? WHERE data_root = ? AND status = ?",
+                (BlobStatus.ENCODED.value, time.time(), data_root, BlobStatus.RECEIVED.value),
+            )
 
     @serialized
     def update_blob(
@@ -378,3 +389,7 @@ class NodeStore:
         """Certificates stored."""
         (count,) = self._db.execute("SELECT COUNT(*) FROM certificates").fetchone()
         return int(count)
+
+
+def _extension_rows(data_root: DataRoot, rows: Sequence[EncodedRow]) -> list[tuple[bytes, int, bytes, bytes]]:
+    return [(data_root, index, b"".join(row.cells), b"".join(row.proofs)) for index, row in enumerate(rows)]

@@ -47,9 +47,31 @@ def test_a_blob_recorded_without_its_extension_has_none(
 ) -> None:
     data, encoded = one_row_blob
     store = NodeStore(tmp_path / "node.sqlite")
-    store.add_blob(data, encoded.header, encoded.data_root, Epoch(0), QuorumIndex(0), 6)
+    record = store.add_blob(data, encoded.header, encoded.data_root, Epoch(0), QuorumIndex(0), 6)
+    assert record.status is BlobStatus.RECEIVED
     assert store.get_extension(encoded.data_root) is None
     store.close()
+
+
+def test_a_received_blob_survives_a_restart_and_its_extension_makes_it_encoded(
+    tmp_path: Path, one_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    data, encoded = one_row_blob
+    store = NodeStore(tmp_path / "node.sqlite")
+    store.add_blob(data, encoded.header, encoded.data_root, Epoch(0), QuorumIndex(0), 6)
+    store.close()
+    reopened = NodeStore(tmp_path / "node.sqlite")
+    assert [r.data_root for r in reopened.unfinished_blobs()] == [encoded.data_root]  # resumed after a crash
+    assert reopened.get_blob_data(encoded.data_root) == data
+    reopened.put_extension(encoded.data_root, encoded.rows)
+    record = reopened.get_blob(encoded.data_root)
+    assert record is not None and record.status is BlobStatus.ENCODED
+    assert reopened.get_extension(encoded.data_root) == encoded
+    reopened.update_blob(encoded.data_root, BlobStatus.CERTIFIED)
+    reopened.put_extension(encoded.data_root, encoded.rows)  # again, late: the status stays certified
+    record = reopened.get_blob(encoded.data_root)
+    assert record is not None and record.status is BlobStatus.CERTIFIED
+    reopened.close()
 
 
 def test_custody_cells_are_served_and_a_repeated_add_changes_nothing(

@@ -32,6 +32,7 @@ ERROR_CODES: dict[str, int] = {
     "method_not_allowed": 405,
     "request_too_large": 413,
     "unsupported_media_type": 415,
+    "too_many_requests": 429,
     "internal_error": 500,
     "peer_unreachable": 502,
     "remote_error": 502,
@@ -48,6 +49,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "request_too_large",
     415: "unsupported_media_type",
+    429: "too_many_requests",
 }
 
 _NETWORK_CODES: tuple[tuple[type[NetworkError], str], ...] = (
@@ -65,18 +67,22 @@ _NETWORK_CODES: tuple[tuple[type[NetworkError], str], ...] = (
 class ApiError(ValidatorError):
     """Raised by handlers for a failure with a stable `code` (one of `ERROR_CODES`)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
         if code not in ERROR_CODES:
             raise ValueError(f"unknown API error code {code!r}")
         super().__init__(message)
         self.code = code
         self.status = ERROR_CODES[code]
         self.message = message
+        self.retry_after = retry_after
 
 
-def error_response(code: str, message: str) -> web.Response:
-    """The JSON body and status of an error."""
-    return web.json_response({"error": {"code": code, "message": message}}, status=ERROR_CODES[code])
+def error_response(code: str, message: str, retry_after: int | None = None) -> web.Response:
+    """The JSON body and status of an error (with a Retry-After header when the client should wait)."""
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=ERROR_CODES[code], headers=headers
+    )
 
 
 def network_error_code(error: NetworkError) -> str:
@@ -96,7 +102,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except ApiError as error:
-        return error_response(error.code, error.message)
+        return error_response(error.code, error.message, error.retry_after)
     except NetworkError as error:
         return error_response(network_error_code(error), str(error))
     except web.HTTPException as error:

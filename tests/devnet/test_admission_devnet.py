@@ -1,0 +1,123 @@
+"""Admission control and durable intake on the real devnet (8 `das validator run` processes): a node
+whose encode-and-disperse queue is full answers 429 with Retry-After, `das blob post` waits and posts
+again, a blob is `received` (durable) when the POST answers and survives a SIGKILL right after it, and
+(slow) a sequencer's burst of 12 x 1 MiB blobs is certified in full."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.devnet.helpers import VALIDATORS, api, das, http, http_with_headers, metric, wait_for_status
+from validator.devnet import Devnet
+
+pytestmark = pytest.mark.xdist_group("devnet")
+
+MIB = 1024 * 1024
+LONG_ENCODE = 2 * MIB - 4096
+"""A blob near the 2 MiB limit: 17 rows, seconds of encoding in the node's thread, so a post right
+after it meets a full queue (bound 1)."""
+
+
+def _restart(devnet: Devnet, index: int, max_queued_blobs: int | None = None) -> None:
+    devnet.stop_node(index)
+    devnet.start_node(index, max_queued_blobs=max_queued_blobs)
+    devnet.wait_until_connected(list(range(VALIDATORS)))
+
+
+def test_a_full_queue_answers_429_and_das_blob_post_waits_and_posts_again(
+    devnet: Devnet, tmp_path: Path
+) -> None:
+    node = 4
+    _restart(devnet, node, max_queued_blobs=1)
+    try:
+        first = random.Random(40).randbytes(LONG_ENCODE)
+        code, body = http("POST", api(devnet, node) + "/v1/blobs", first)
+        assert code == 200, body
+        accepted = json.loads(body)
+        assert accepted["status"] == "received"  # answered once durable, before encoding
+        refused_before = metric(devnet, node, "tessera_blobs_refused_total")
+        # The first blob is being encoded: the queue (bound 1) is full, so the next post is refused
+        # with a time to come back, and nothing is taken.
+        second = random.Random(41).randbytes(300_000)
+        code, body, headers = http_with_headers("POST", api(devnet, node) + "/v1/blobs", second)
+        assert code == 429, body
+        assert json.loads(body)["error"]["code"] == "too_many_requests"
+        assert int(headers["Retry-After"]) >= 1
+        assert metric(devnet, node, "tessera_blobs_refused_total") == refused_before + 1
+        # `das blob post` honours it: a visible wait, then the same post again, until it is taken.
+        blob = tmp_path / "second.bin"
+        blob.write_bytes(second)
+        posted = das(
+            "blob", "post", str(blob), "--node", api(devnet, node), "--json", "--wait", "--timeout", "90"
+        )
+        assert posted.returncode == 0, posted.stdout + posted.stderr
+        status = json.loads(posted.stdout)
+        assert status["status"] == "certified"
+        assert status["busy_retries"] >= 1  # the first blob was still encoding
+        assert "node busy" in posted.stderr and "posting again in" in posted.stderr
+        assert wait_for_status(devnet, node, accepted["data_root"], {"certified"})["status"] == "certified"
+    finally:
+        _restart(devnet, node)
+
+
+def test_das_blob_post_gives_up_on_a_busy_node_after_its_busy_timeout(devnet: Devnet, tmp_path: Path) -> None:
+    node = 5
+    _restart(devnet, node, max_queued_blobs=1)
+    try:
+        code, body = http("POST", api(devnet, node) + "/v1/blobs", random.Random(50).randbytes(LONG_ENCODE))
+        assert code == 200, body
+        blob = tmp_path / "refused.bin"
+        blob.write_bytes(random.Random(51).randbytes(200_000))
+        started = time.monotonic()
+        posted = das("blob", "post", str(blob), "--node", api(devnet, node), "--busy-timeout", "0")
+        assert posted.returncode == 1, posted.stdout + posted.stderr  # a transient failure, not usage
+        assert "too_many_requests" in posted.stderr
+        assert time.monotonic() - started < 60  # it did not wait: --busy-timeout 0 gives up at once
+        wait_for_status(devnet, node, json.loads(body)["data_root"], {"certified"})
+    finally:
+        _restart(devnet, node)
+
+
+def test_an_accepted_blob_survives_a_sigkill_right_after_the_post(devnet: Devnet) -> None:
+    node = 6
+    data = random.Random(60).randbytes(MIB)
+    code, body = http("POST", api(devnet, node) + "/v1/blobs", data)
+    assert code == 200, body
+    accepted = json.loads(body)
+    assert accepted["status"] == "received"
+    devnet.stop_node(node, signal.SIGKILL)  # before its encoding can have finished
+    devnet.start_node(node)
+    devnet.wait_until_connected(list(range(VALIDATORS)))
+    status = wait_for_status(devnet, node, accepted["data_root"], {"certified", "failed"}, timeout=120)
+    assert status["status"] == "certified", status
+    log = (devnet.directory / f"node-{node}.log").read_text()
+    assert "resuming blob" in log
+
+
+@pytest.mark.slow
+def test_a_burst_of_twelve_1mib_blobs_is_certified_in_full(devnet: Devnet, tmp_path: Path) -> None:
+    node = 0
+    refused_before = metric(devnet, node, "tessera_blobs_refused_total")
+    roots: list[str] = []
+    retries = 0
+    for index in range(12):  # back to back, as a sequencer posts a burst
+        blob = tmp_path / f"burst-{index}.bin"
+        blob.write_bytes(random.Random(1200 + index).randbytes(MIB))
+        posted = das(
+            "blob", "post", str(blob), "--node", api(devnet, node), "--json", "--busy-timeout", "600"
+        )
+        assert posted.returncode == 0, posted.stdout + posted.stderr
+        status = json.loads(posted.stdout)
+        roots.append(status["data_root"])
+        retries += status["busy_retries"]
+    statuses = [wait_for_status(devnet, node, root, {"certified", "failed"}, timeout=600) for root in roots]
+    assert [s["status"] for s in statuses] == ["certified"] * 12, statuses
+    assert len(set(roots)) == 12
+    refused = metric(devnet, node, "tessera_blobs_refused_total") - refused_before
+    assert refused == retries  # every refusal was a 429 the client waited out and posted again

@@ -1,0 +1,33 @@
+"""The daemon's config file: the encoder pool is sized to the machine unless told otherwise, and the
+admission bound has a default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from validator.daemon.config import load_config
+
+
+def _write(tmp_path: Path, extra: str = "") -> Path:
+    (tmp_path / "registry.sqlite").touch()
+    (tmp_path / "key.json").touch()
+    config = tmp_path / "node.toml"
+    config.write_text(
+        'registry = "registry.sqlite"\nkeystore = "key.json"\ndata_dir = "node"\n'
+        'password_env = "PW"\n' + extra
+    )
+    return config
+
+
+def test_encoder_workers_default_to_one_per_core_and_the_queue_to_eight(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path))
+    assert config.encoder_workers is None
+    assert config.encoder_processes == max(1, os.cpu_count() or 1)
+    assert config.max_queued_blobs == 8
+
+
+def test_explicit_encoder_workers_and_queue_bound_are_kept(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, "encoder_workers = 0\nmax_queued_blobs = 3\n"))
+    assert config.encoder_processes == 0 and config.max_queued_blobs == 3
+    assert load_config(_write(tmp_path, 'encoder_workers = "auto"\n')).encoder_workers is None
