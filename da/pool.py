@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -17,12 +17,19 @@ from types import TracebackType
 from typing import TypeVar
 
 from da.config import DAConfig
-from da.encoding import EncodedBlob, EncodedRow, ProgressCallback, assemble_encoded_blob, encode_row
+from da.encoding import (
+    EncodedBlob,
+    EncodedRow,
+    ProgressCallback,
+    assemble_encoded_blob,
+    check_row_commitments,
+    encode_row,
+)
 from da.errors import EncoderPoolBroken
 from da.kzg import PRECOMPUTE_FOR_PROVING, default_trusted_setup_path, load_ckzg_backend
 from da.packing import pack_blob, unpack_rows
 from da.recovery import group_cells_by_row, recover_row_bytes
-from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, RowBytes, RowIndex
+from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, KZGCommitment, RowBytes, RowIndex
 
 T = TypeVar("T")
 
@@ -31,8 +38,10 @@ def _load_worker_backend(trusted_setup: str, precompute: int) -> None:
     load_ckzg_backend(precompute, Path(trusted_setup))
 
 
-def _encode_row_task(trusted_setup: str, precompute: int, row: RowBytes) -> EncodedRow:
-    return encode_row(load_ckzg_backend(precompute, Path(trusted_setup)), row)
+def _encode_row_task(
+    trusted_setup: str, precompute: int, row: RowBytes, commitment: KZGCommitment | None
+) -> EncodedRow:
+    return encode_row(load_ckzg_backend(precompute, Path(trusted_setup)), row, commitment)
 
 
 def _recover_row_task(
@@ -78,11 +87,22 @@ class EncoderPool:
         """Stop the workers, cancelling queued rows."""
         self._executor.shutdown(wait=True, cancel_futures=True)
 
-    def encode_blob(self, data: bytes, progress: ProgressCallback | None = None) -> EncodedBlob:
-        """Encode a blob with its rows spread over the workers; same result as `encode_blob`."""
+    def encode_blob(
+        self,
+        data: bytes,
+        progress: ProgressCallback | None = None,
+        commitments: Sequence[KZGCommitment] | None = None,
+    ) -> EncodedBlob:
+        """Encode a blob with its rows spread over the workers; same result as `encode_blob` (and, like
+        it, reusing `commitments` when they are already known)."""
         rows = pack_blob(data, self.config)
+        known = check_row_commitments(len(rows), commitments)
         encoded = self._run(
-            [(_encode_row_task, (self._setup, self._precompute, row)) for row in rows], progress
+            [
+                (_encode_row_task, (self._setup, self._precompute, row, commitment))
+                for row, commitment in zip(rows, known, strict=True)
+            ],
+            progress,
         )
         return assemble_encoded_blob(len(data), encoded)
 

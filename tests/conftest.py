@@ -17,7 +17,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.register_profile(
-    "ci", max_examples=30, deadline=None, derandomize=True,
+    "ci",
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("nightly", max_examples=1000, deadline=None)

@@ -8,11 +8,16 @@ import sys
 
 import pytest
 
+from tests.busy_node import serve_busy_node
+
 
 def _das(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -63,3 +68,27 @@ def test_bad_arguments_get_a_clear_error_and_exit_2(args: tuple[str, ...], messa
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_das_blob_post_shows_the_wait_and_posts_again_while_the_node_answers_429(tmp_path) -> None:
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"a sequencer's batch")
+    with serve_busy_node(busy=2, retry_after="0") as (url, handler):
+        result = _das("blob", "post", str(blob), "--node", url, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["busy_retries"] == 2
+    assert result.stderr.count("das: node busy (queue full); posting again in 0 s") == 2
+    assert handler.posts == [b"a sequencer's batch"] * 3
+    with serve_busy_node(busy=2, retry_after="0") as (url, _):
+        human = _das("blob", "post", str(blob), "--node", url)
+    assert "node busy   posted again 2 times after HTTP 429" in human.stdout
+
+
+def test_das_blob_post_gives_up_after_its_busy_timeout_with_exit_1(tmp_path) -> None:
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"a sequencer's batch")
+    with serve_busy_node(busy=100, retry_after="60") as (url, handler):
+        result = _das("blob", "post", str(blob), "--node", url, "--busy-timeout", "5")
+    assert result.returncode == 1, result.stderr  # a transient failure, not a usage error
+    assert "too_many_requests" in result.stderr and "posting again" not in result.stderr
+    assert len(handler.posts) == 1  # a 60 s Retry-After does not fit in 5 s: it did not wait

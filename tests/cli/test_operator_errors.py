@@ -44,7 +44,7 @@ def test_a_config_that_is_not_toml_names_the_file(tmp_path: Path) -> None:
         ({"unknown_key": "1"}, "unknown keys"),
         ({"registry": "nowhere.sqlite"}, "invalid daemon config registry: "),
         ({"log_format": "xml"}, "invalid daemon config log_format: must be json or console"),
-        ({"encoder_workers": "many"}, 'invalid daemon config encoder_workers: \'many\': give "auto"'),
+        ({"encoder_workers": "many"}, "invalid daemon config encoder_workers: 'many': give \"auto\""),
         ({"max_queued_blobs": "0"}, "invalid daemon config max_queued_blobs: must be 1..1024"),
     ],
 )
@@ -103,4 +103,3 @@ def test_blob_commands_against_a_node_that_is_not_there_exit_2(tmp_path: Path) -
         assert result.returncode == 2, (args, result.stderr)
         assert "das: error: unreachable: cannot reach http://127.0.0.1:9" in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
-

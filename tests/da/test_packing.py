@@ -32,8 +32,14 @@ def test_pack_unpack_round_trip(data: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("size", "rows"),
-    [(1, 1), (ONE_ROW_MAX, 1), (ONE_ROW_MAX + 1, 2), (2 * USABLE_BYTES_PER_ROW - 8, 2),
-     (DEFAULT_MAX_BLOB_BYTES, 17), (MAX_SUPPORTED_BLOB_BYTES, 64)],
+    [
+        (1, 1),
+        (ONE_ROW_MAX, 1),
+        (ONE_ROW_MAX + 1, 2),
+        (2 * USABLE_BYTES_PER_ROW - 8, 2),
+        (DEFAULT_MAX_BLOB_BYTES, 17),
+        (MAX_SUPPORTED_BLOB_BYTES, 64),
+    ],
 )
 def test_row_boundaries(size: int, rows: int) -> None:
     assert compute_row_count(size) == rows

@@ -13,6 +13,7 @@ import pytest
 from da import (
     BlobTooLarge,
     CellCoordinate,
+    CkzgBackend,
     ColumnIndex,
     DAConfig,
     EmptyBlob,
@@ -21,8 +22,11 @@ from da import (
     EncoderPoolBroken,
     InvalidConfig,
     InvalidKZGInput,
+    MalformedHeader,
     NotEnoughCells,
     RowIndex,
+    compute_blob_header,
+    encode_blob,
 )
 from da.types import Cell
 
@@ -42,6 +46,18 @@ def test_pooled_encoding_is_identical_to_serial(
     seen: list[int] = []
     assert pool.encode_blob(data, progress=lambda done, _total: seen.append(done)) == serial
     assert seen == [1, 2]
+
+
+def test_encoding_with_the_header_first_commitments_is_identical(
+    pool: EncoderPool, kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    data, serial = two_row_blob
+    header = compute_blob_header(data, kzg)
+    assert header == serial.header  # the POST's early answer names the data root encoding will have
+    assert pool.encode_blob(data, commitments=header.row_commitments) == serial
+    assert encode_blob(data, kzg, commitments=header.row_commitments) == serial
+    with pytest.raises(MalformedHeader, match="1 row commitments for a blob of 2 rows"):
+        pool.encode_blob(data, commitments=header.row_commitments[:1])
 
 
 def test_pooled_recovery_is_identical_to_the_blob(

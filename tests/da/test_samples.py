@@ -23,8 +23,8 @@ from da import (
     sample_to_bytes,
     verify_samples,
 )
-from da.constants import CELLS_PER_ROW, COMMITMENT_BRANCH_DEPTH
-from da.samples import SAMPLE_BYTES
+from da.constants import CELLS_PER_ROW, COMMITMENT_BRANCH_DEPTH, MAX_ROWS_PER_BLOB
+from da.samples import SAMPLE_BYTES, sample_to_ssz_reference
 from da.types import Bytes32, Cell, KZGCommitment, KZGProof
 
 coordinates = st.builds(
@@ -97,6 +97,16 @@ def test_any_flipped_bit_fails_verification(
         root = DataRoot(_flip(root, bit))
     batch = [*encoded.get_samples(others), sample]
     assert verify_samples(root, batch, kzg) is False
+
+
+def test_the_direct_sample_encoding_equals_remerkleable_ssz(two_row_blob: tuple[bytes, EncodedBlob]) -> None:
+    _data, encoded = two_row_blob
+    corners = [(0, 0), (0, 127), (1, 0), (1, 64), (1, 127)]
+    for row, column in corners:
+        sample = encoded.get_sample(CellCoordinate(RowIndex(row), ColumnIndex(column)))
+        assert sample_to_bytes(sample) == sample_to_ssz_reference(sample)
+    last = dataclasses.replace(sample, row=RowIndex(MAX_ROWS_PER_BLOB - 1))  # the largest row index
+    assert sample_to_bytes(last) == sample_to_ssz_reference(last)
 
 
 def test_sample_codec_round_trip(two_row_blob: tuple[bytes, EncodedBlob]) -> None:

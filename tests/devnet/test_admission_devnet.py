@@ -1,14 +1,14 @@
 """Admission control and durable intake on the real devnet (8 `das validator run` processes): a node
-whose encode-and-disperse queue is full answers 429 with Retry-After, `das blob post` waits and posts
+whose encode-and-disperse queue is full answers 429 with Retry-After and takes the blob when posted
 again, a blob is `received` (durable) when the POST answers and survives a SIGKILL right after it, and
-(slow) a sequencer's burst of 12 x 1 MiB blobs is certified in full."""
+(slow) a sequencer's burst of 12 x 1 MiB blobs is certified in full. How `das blob post` shows and
+waits out a 429 is tested deterministically against a scripted busy node (tests/cli/test_cli.py)."""
 
 from __future__ import annotations
 
 import json
 import random
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ def _restart(devnet: Devnet, index: int, max_queued_blobs: int | None = None) ->
     devnet.wait_until_connected(list(range(VALIDATORS)))
 
 
-def test_a_full_queue_answers_429_and_das_blob_post_waits_and_posts_again(
+def test_a_full_queue_answers_429_with_retry_after_and_takes_the_blob_later(
     devnet: Devnet, tmp_path: Path
 ) -> None:
     node = 4
@@ -50,7 +50,9 @@ def test_a_full_queue_answers_429_and_das_blob_post_waits_and_posts_again(
         assert json.loads(body)["error"]["code"] == "too_many_requests"
         assert int(headers["Retry-After"]) >= 1
         assert metric(devnet, node, "tessera_blobs_refused_total") == refused_before + 1
-        # `das blob post` honours it: a visible wait, then the same post again, until it is taken.
+        # `das blob post` of the refused blob: taken now or after waiting out more 429s (how long the
+        # first blob still encodes is the machine's business; tests/cli covers the wait itself), and
+        # every refusal it met is one the node counted.
         blob = tmp_path / "second.bin"
         blob.write_bytes(second)
         posted = das(
@@ -59,27 +61,10 @@ def test_a_full_queue_answers_429_and_das_blob_post_waits_and_posts_again(
         assert posted.returncode == 0, posted.stdout + posted.stderr
         status = json.loads(posted.stdout)
         assert status["status"] == "certified"
-        assert status["busy_retries"] >= 1  # the first blob was still encoding
-        assert "node busy" in posted.stderr and "posting again in" in posted.stderr
+        refused = metric(devnet, node, "tessera_blobs_refused_total") - refused_before
+        assert refused == 1 + status["busy_retries"]
+        assert posted.stderr.count("node busy") == status["busy_retries"]
         assert wait_for_status(devnet, node, accepted["data_root"], {"certified"})["status"] == "certified"
-    finally:
-        _restart(devnet, node)
-
-
-def test_das_blob_post_gives_up_on_a_busy_node_after_its_busy_timeout(devnet: Devnet, tmp_path: Path) -> None:
-    node = 5
-    _restart(devnet, node, max_queued_blobs=1)
-    try:
-        code, body = http("POST", api(devnet, node) + "/v1/blobs", random.Random(50).randbytes(LONG_ENCODE))
-        assert code == 200, body
-        blob = tmp_path / "refused.bin"
-        blob.write_bytes(random.Random(51).randbytes(200_000))
-        started = time.monotonic()
-        posted = das("blob", "post", str(blob), "--node", api(devnet, node), "--busy-timeout", "0")
-        assert posted.returncode == 1, posted.stdout + posted.stderr  # a transient failure, not usage
-        assert "too_many_requests" in posted.stderr
-        assert time.monotonic() - started < 60  # it did not wait: --busy-timeout 0 gives up at once
-        wait_for_status(devnet, node, json.loads(body)["data_root"], {"certified"})
     finally:
         _restart(devnet, node)
 

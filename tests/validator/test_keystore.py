@@ -532,8 +532,14 @@ def prompts(monkeypatch: pytest.MonkeyPatch, *answers: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("content", "password"),
-    [(PASSWORD + "\n", PASSWORD), (PASSWORD + "\n\n", PASSWORD + "\n"), (PASSWORD + "\r\n", PASSWORD),
-     (PASSWORD, PASSWORD), (" spaced \n", " spaced "), ("", "")],
+    [
+        (PASSWORD + "\n", PASSWORD),
+        (PASSWORD + "\n\n", PASSWORD + "\n"),
+        (PASSWORD + "\r\n", PASSWORD),
+        (PASSWORD, PASSWORD),
+        (" spaced \n", " spaced "),
+        ("", ""),
+    ],
 )
 def test_password_file_strips_one_newline(tmp_path: Path, content: str, password: str) -> None:
     path = tmp_path / "password.txt"

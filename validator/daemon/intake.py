@@ -124,11 +124,11 @@ class BlobIntake:
             log.error("queued blob is not in the store", data_root=data_root.hex())
             return
         started = time.perf_counter()
-        encoded = await trio.to_thread.run_sync(self._encode, data)
+        encoded = await trio.to_thread.run_sync(self._encode, data, record.header)
         seconds = time.perf_counter() - started
         self._encode_times.append(seconds)
         self._node.metrics.encode_seconds.observe(seconds)
-        if encoded.data_root != data_root:  # the commitments of the admission disagree with the encoding
+        if encoded.data_root != data_root:  # the packing disagrees with the accepted header
             log.error(
                 "encoding changed the data root", data_root=data_root.hex(), got=encoded.data_root.hex()
             )
@@ -143,10 +143,12 @@ class BlobIntake:
         log.info("blob encoded", data_root=data_root.hex(), seconds=round(seconds, 3), queued=self.queued - 1)
         self._node.spawn(self._disperse, encoded.header, record.epoch, record.quorum)
 
-    def _encode(self, data: bytes) -> EncodedBlob:
+    def _encode(self, data: bytes, header: BlobHeader | None = None) -> EncodedBlob:
+        """Encode in the pool or in this thread, reusing the accepted header's row commitments."""
+        commitments = header.row_commitments if header is not None else None
         if self._node.pool is not None:
-            return self._node.pool.encode_blob(data)
-        return encode_blob(data, self._node.kzg, self._da_config)
+            return self._node.pool.encode_blob(data, commitments=commitments)
+        return encode_blob(data, self._node.kzg, self._da_config, commitments=commitments)
 
     async def _disperse(self, header: BlobHeader, epoch: Epoch, quorum: QuorumIndex) -> None:
         outputs = await self._node.process(BlobDispersing(header, epoch, quorum))
