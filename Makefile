@@ -37,7 +37,9 @@ slow: $(STAMP)
 
 ## explore: a bounded consensus and codec fuzz run from a fresh random seed, printed first so a
 ## failure in CI replays with `make explore SEED=N` (the default suite's fuzz run is derandomized)
-SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+ifndef SEED
+SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
 EXPLORE_EXAMPLES ?= 150
 explore: $(STAMP)
 	@echo "fuzz exploration seed $(SEED) (replay: make explore SEED=$(SEED))"

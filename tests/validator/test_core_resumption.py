@@ -281,3 +281,26 @@ def test_core_config_names_the_bad_field() -> None:
         CoreConfig(sample_backoff_s=2.0, max_sample_backoff_s=1.0)
     with pytest.raises(InvalidCoreConfig, match="duty_resumes"):
         CoreConfig(duty_resumes=-1)
+
+
+def test_a_duty_that_failed_storing_takes_a_new_push_of_its_own_quorum_only(
+    keys: list[SecretKey], kzg: CkzgBackend, two_row_blob
+) -> None:
+    blob = two_row_blob[1]
+    context = _context(keys)
+    pushes = _aggregator(keys, context, kzg).step(BlobDispersing(blob.header, Epoch(0), QuorumIndex(0)))
+    push = next(p for p in pushes if isinstance(p, PushCustody) and p.to == 3)
+    core = ValidatorCore(ValidatorIndex(3), keys[3], DEVNET, kzg, b"member-3", CONFIG)
+    core.step(EpochContextKnown(context))
+    samples = tuple(s for column in push.columns for s in blob.get_column(column))
+    core.step(CustodyReceived(AGGREGATOR, blob.header, Epoch(0), QuorumIndex(0), samples))
+    # The store never reports back: the duty fails storing, and rests.
+    (failed,) = core.step(Tick(CONFIG.custody_timeout_s))
+    assert isinstance(failed, DutyFailed) and failed.reason is DutyFailure.CUSTODY_NOT_STORED
+    # A push naming another epoch or quorum is not this duty's custody: nothing is stored.
+    assert core.step(CustodyReceived(ValidatorIndex(6), blob.header, Epoch(1), QuorumIndex(0), samples)) == []
+    assert core.duties[blob.data_root].stage is DutyStage.FAILED
+    # The same quorum's push again: stored, and the duty resumes.
+    again = core.step(CustodyReceived(AGGREGATOR, blob.header, Epoch(0), QuorumIndex(0), samples))
+    assert [type(o) for o in again] == [DutyResumed, StoreCustody]
+    assert core.duties[blob.data_root].stage is DutyStage.STORING

@@ -177,6 +177,8 @@ class ValidatorCore:
                 return []
             if duty.failure is DutyFailure.SAMPLES_EXHAUSTED:  # its custody is stored: sample again now
                 return self._resume(data_root, duty, "custody pushed again")
+            if (event.epoch, event.quorum) != (duty.epoch, duty.quorum.index):
+                return []  # the duty's custody is that of its own quorum: a push for another is not it
         rejection: tuple[CustodyRejection, str] | None
         try:
             rejection = self._check_custody(event, data_root)
