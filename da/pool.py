@@ -38,6 +38,10 @@ def _load_worker_backend(trusted_setup: str, precompute: int) -> None:
     load_ckzg_backend(precompute, Path(trusted_setup))
 
 
+def _ready() -> None:
+    """A no-op task: submitting one per worker starts the workers (and their setup load) at once."""
+
+
 def _encode_row_task(
     trusted_setup: str, precompute: int, row: RowBytes, commitment: KZGCommitment | None
 ) -> EncodedRow:
@@ -71,6 +75,10 @@ class EncoderPool:
             initializer=_load_worker_backend,
             initargs=(self._setup, self._precompute),
         )
+        # Workers start on demand; start them now, so the first blob does not pay their spawn and
+        # trusted-setup load (seconds with the proving tables) on top of its own encoding.
+        for _ in range(self.workers):
+            self._executor.submit(_ready)
 
     def __enter__(self) -> EncoderPool:
         return self

@@ -46,8 +46,8 @@ class Member:
     requests: list[RequestSamples]
 
 
-def _member_sampling() -> tuple[Member, object]:
-    """A 8-validator quorum, member 1 past custody and waiting for its samples."""
+def _eight_validators() -> tuple[EpochContext, Quorum]:
+    """Epoch 0 of 8 validators with one slot each (fuzz keys), and its one quorum."""
     keys = get_keys()[:8]
     seed = Seed(b"\x05" * 32)
     records = tuple(
@@ -61,6 +61,13 @@ def _member_sampling() -> tuple[Member, object]:
     )
     context = EpochContext(CHAIN_ID, Epoch(0), seed, records, ballots)
     (quorum,) = compute_quorums(context, DEVNET)
+    return context, quorum
+
+
+def _member_sampling() -> tuple[Member, object]:
+    """A 8-validator quorum, member 1 past custody and waiting for its samples."""
+    keys = get_keys()[:8]
+    context, quorum = _eight_validators()
     blob = get_blobs()[0]
     aggregator = ValidatorCore(ValidatorIndex(0), keys[0], DEVNET, get_kzg(), b"a")
     member_index = next(m for m in quorum.members if m != 0)
@@ -114,18 +121,7 @@ def _reordering_world() -> tuple[SimNetwork, Quorum, ValidatorIndex]:
     """8 validators with one slot each in one quorum; two of them silent (2 of 8 slots, within 1/3);
     an honest aggregator that is also a member."""
     keys = get_keys()[:8]
-    seed = Seed(b"\x05" * 32)
-    records = tuple(
-        ValidatorRecord(
-            ValidatorIndex(i), k.pubkey, compute_proof_of_possession(k), DEVNET.STAKE_PER_SLOT, "", ()
-        )
-        for i, k in enumerate(keys)
-    )
-    ballots = tuple(
-        compute_ballot(k, ValidatorIndex(i), CHAIN_ID, Epoch(0), seed) for i, k in enumerate(keys)
-    )
-    context = EpochContext(CHAIN_ID, Epoch(0), seed, records, ballots)
-    (quorum,) = compute_quorums(context, DEVNET)
+    context, quorum = _eight_validators()
     aggregator = ValidatorIndex(0)
     silent = [m for m in quorum.members if m != aggregator][:2]
     behaviours = {
