@@ -161,6 +161,11 @@ def test_an_invalid_answer_ends_that_custodian_for_the_duty(
         queue += _requests(member.answer(request, serve=False))
     for tick in (1.0, 2.0, 4.0):
         assert all(r.to != liar.to for r in _requests(list(member.core.step(Tick(tick)))))
+    # Through a failure and a resume too: the liar stays faulty for the duty.
+    failed = [o for o in member.core.step(Tick(CONFIG.sample_window_s)) if isinstance(o, DutyFailed)]
+    assert failed and failed[0].resume_at is not None
+    resumed = _requests(list(member.core.step(Tick(failed[0].resume_at))))
+    assert resumed and all(r.to != liar.to for r in resumed)
 
 
 def test_a_failed_duty_rests_and_resumes_with_its_served_cells(

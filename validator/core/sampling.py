@@ -88,7 +88,12 @@ class Sampler:
         """A failed duty samples again: a fresh window, every unserved cell asked from its current turn,
         reserve cells brought in for cells that were dropped."""
         duty.deadline = now + self._config.sample_window_s
-        for pending in duty.pending.values():
+        for coordinate, pending in list(duty.pending.items()):
+            if all(c in duty.faulty for c in pending.custodians):
+                del duty.pending[coordinate]  # it can never be served: a reserve cell instead (below)
+                continue
+            if pending.current in duty.faulty:
+                pending.turn = self._next_turn(pending, duty)
             pending.rounds = pending.tried = 0
             self._ask(pending, now)
         while len(duty.served) + len(duty.pending) < duty.target:
