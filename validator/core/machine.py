@@ -190,11 +190,7 @@ class ValidatorCore:
         if quorum is None:  # checked in _check_custody; keeps the type checker honest
             return [CustodyRejected(data_root, event.sender, CustodyRejection.UNKNOWN_QUORUM, "unknown")]
         if duty is not None:  # failed while storing: this push is stored instead
-            duty.stage, duty.deadline = DutyStage.STORING, self.now + self.config.custody_timeout_s
-            duty.resumes += 1
-            resumed: list[Output] = [
-                DutyResumed(data_root, DutyFailure.CUSTODY_NOT_STORED, "custody pushed again", duty.resumes)
-            ]
+            resumed = self._resume(data_root, duty, "custody pushed again")
             return [*resumed, StoreCustody(event.header, event.epoch, event.quorum, event.samples)]
         custody = compute_member_custody(quorum, data_root, self.preset)[self.me]
         self.duties[data_root] = Duty(
@@ -236,12 +232,7 @@ class ValidatorCore:
             return []
         outputs: list[Output] = []
         if duty.stage is DutyStage.FAILED and duty.failure is DutyFailure.CUSTODY_NOT_STORED:
-            duty.resumes += 1
-            outputs.append(
-                DutyResumed(
-                    event.data_root, DutyFailure.CUSTODY_NOT_STORED, "custody stored late", duty.resumes
-                )
-            )
+            outputs = self._resume(event.data_root, duty, "custody stored late")
         elif duty.stage is not DutyStage.STORING:
             return []
         duty.stage, duty.failure = DutyStage.SAMPLING, None

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from network.service import open_service
+from network.service import NetworkService, open_service
 from sampling.client.assignment import RegistryCertificateValidator, RegistryView
 from sampling.store import ResultStore
 from tests.sampling.client.conftest import CHAIN_ID, FAST, Mode, ThreadedNet
@@ -63,20 +63,25 @@ class Lines:
                 return line.rstrip("\n")
 
 
+def _open_publisher(stack: ExitStack, net: ThreadedNet) -> tuple[NetworkService, str]:
+    """A gossip publisher on the light net's validator network (closed with `stack`), and its address."""
+    registry = stack.enter_context(SqliteRegistry(net.registry_path))
+    assert net.portal is not None
+    validator = RegistryCertificateValidator(RegistryView(registry))
+    publisher = stack.enter_context(
+        net.portal.wrap_async_context_manager(
+            open_service(VALIDATORS_NETWORK, certificate_validator=validator)
+        )
+    )
+    return publisher, net.portal.call(lambda: publisher.listen_addrs[0])
+
+
 def test_follow_process_samples_gossip_serves_status_and_stops_cleanly_on_ctrl_c(
     threaded_net: NetFactory, tmp_path: Path
 ) -> None:
     with ExitStack() as stack:
         net = stack.enter_context(threaded_net())
-        registry = stack.enter_context(SqliteRegistry(net.registry_path))
-        assert net.portal is not None
-        validator = RegistryCertificateValidator(RegistryView(registry))
-        publisher = stack.enter_context(
-            net.portal.wrap_async_context_manager(
-                open_service(VALIDATORS_NETWORK, certificate_validator=validator)
-            )
-        )
-        address = net.portal.call(lambda: publisher.listen_addrs[0])
+        publisher, address = _open_publisher(stack, net)
         db = tmp_path / "follow.sqlite"
         command = [*DAS, "light", "follow", "--registry", str(net.registry_path), "--db", str(db)]
         command += ["--peer", address, "--http", "127.0.0.1:0", "--registry-peers", "0", "--timeout", "2"]
@@ -111,17 +116,9 @@ def test_a_sigkilled_follow_resumes_the_root_it_was_sampling_and_samples_it_once
     next start takes the root from its pending table, abandons the silent peer, and finishes it."""
     with ExitStack() as stack:
         net = stack.enter_context(threaded_net())
-        registry = stack.enter_context(SqliteRegistry(net.registry_path))
-        assert net.portal is not None
         silent = net.co_held_member()  # its columns are held by others too: the blob stays available
         net.set_mode(silent, Mode.SILENT)
-        validator = RegistryCertificateValidator(RegistryView(registry))
-        publisher = stack.enter_context(
-            net.portal.wrap_async_context_manager(
-                open_service(VALIDATORS_NETWORK, certificate_validator=validator)
-            )
-        )
-        address = net.portal.call(lambda: publisher.listen_addrs[0])
+        publisher, address = _open_publisher(stack, net)
         db = tmp_path / "follow.sqlite"
 
         def follow(timeout: str) -> tuple[subprocess.Popen[str], Lines]:
