@@ -50,6 +50,7 @@ explore: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_da.py
 	$(BIN)/python bench/bench_validator.py
+	$(BIN)/python bench/bench_draw.py
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_devnet.py
 	$(BIN)/python bench/bench_light.py

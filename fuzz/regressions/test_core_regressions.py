@@ -6,6 +6,9 @@
 3. A member that sampled before its peers held their custody took their "not held" as final, ran
    out of custodians and replacements, and failed its duty for good; with 2 silent slots of 8 the
    certificate then stalled at 5 of 6 slots (issue 12, found by `python -m fuzz consensus`).
+4. A silent member holding 2 of 8 slots alone held most of the cells an honest member drew, so that
+   member could never reach its target and the certificate never formed (found by the fuzzer
+   after 3 was fixed).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fuzz.byzantine import DisperserPolicy, NodeBehaviour
+from fuzz.consensus import CORE_CONFIG, DRAIN_SECONDS, SAMPLE_TIMEOUT_S, build_context
 from fuzz.sim import SimNetwork
 from fuzz.world import get_blobs, get_keys, get_kzg
 from validator.core import (
@@ -30,11 +34,12 @@ from validator.core import (
     Tick,
     ValidatorCore,
 )
+from validator.custody import compute_member_custody
 from validator.keys import compute_proof_of_possession
 from validator.presets import DEVNET
 from validator.quorums import compute_quorums
 from validator.types import Epoch, EpochContext, Quorum, QuorumIndex, Seed, ValidatorIndex, ValidatorRecord
-from validator.vrf import compute_ballot
+from validator.vrf import compute_ballot, compute_genesis_seed, compute_next_seed
 
 CHAIN_ID = 7
 DEVNET_SAMPLE_TIMEOUT = 2.0
@@ -183,3 +188,72 @@ def test_sampling_before_the_peers_hold_custody_still_certifies() -> None:
     assert world.certificates()
     honest = {m for m in quorum.members if world.is_honest(m)}
     assert {node for node, _ in world.attested()} >= honest
+
+
+def _silent_heavy_world() -> tuple[SimNetwork, Quorum, ValidatorIndex]:
+    """The world `python -m fuzz consensus --seed 1729435845` shrank to: quorum 0 of epoch 1 has
+    members 0, 2, 5, 6 and 1 over 8 slots; member 0 (2 slots, within the 1/3 bound) is silent;
+    member 5 holds 3 slots, so its own custody leaves few columns to sample, and most of those only
+    member 0 holds."""
+    slots_0, change = [2, 1, 1, 2, 1, 2, 0, 0], [1, 0, 0, 0, 0, 1, 1, 0]
+    slots_1 = [max(0, s + c) for s, c in zip(slots_0, change, strict=True)]
+    outsider = len(slots_0)
+    seed_0 = compute_genesis_seed(CHAIN_ID, b"\x01")
+    context_0 = build_context(0, seed_0, slots_0, outsider)
+    context_1 = build_context(1, compute_next_seed(seed_0, Epoch(0), context_0.ballots), slots_1, outsider)
+    quorum = compute_quorums(context_1, DEVNET, verify_ballots=False)[0]
+    silent = {ValidatorIndex(0), ValidatorIndex(3), ValidatorIndex(4)}
+    behaviours = {
+        ValidatorIndex(i): NodeBehaviour.SILENT if i in silent else NodeBehaviour.HONEST
+        for i in range(outsider)
+    }
+    behaviours[ValidatorIndex(outsider)] = NodeBehaviour.SIGN_ANYTHING
+    blob = get_blobs()[0]
+    keys = get_keys()
+    world = SimNetwork(
+        preset=DEVNET,
+        keys=keys,
+        contexts={0: context_0, 1: context_1},
+        blobs={blob.data_root: blob},
+        cores={
+            ValidatorIndex(i): ValidatorCore(
+                ValidatorIndex(i), keys[i], DEVNET, get_kzg(), b"fuzz-%d" % i, CORE_CONFIG
+            )
+            for i in range(outsider + 1)
+        },
+        behaviours=behaviours,
+        disperser=DisperserPolicy(),
+    )
+    world.start()
+    return world, quorum, ValidatorIndex(1)
+
+
+def test_silent_members_holding_most_of_a_members_draw_cannot_block_it() -> None:
+    """Found by the fuzzer after issue 12's sampling rules: silent member 0 (2 of 8 slots) alone held
+    9 of the 16 cells honest member 5 drew, so 5 could never have 8 served; it failed its duty three
+    times, and with every honest slot needed the certificate never formed. Now cells an honest
+    member is sure to hold are drawn first, and a member whose custody can recover every row by
+    itself needs no samples."""
+    world, quorum, aggregator = _silent_heavy_world()
+    blob = next(iter(world.blobs.values()))
+    custody = compute_member_custody(quorum, blob.data_root, DEVNET)
+    heavy, silent = ValidatorIndex(5), ValidatorIndex(0)
+    candidates = set().union(*(c for m, c in custody.items() if m != heavy)) - custody[heavy]
+    only_silent = candidates - set().union(*(c for m, c in custody.items() if m not in {heavy, silent}))
+    assert len(only_silent) == 13 and len(candidates) == 41 and len(custody[heavy]) == 76
+    lost = world.step_core(aggregator, BlobDispersing(blob.header, Epoch(1), quorum.index))
+    assert lost  # the first pushes are lost, and so is everything the first timeouts cause
+    world.tick(SAMPLE_TIMEOUT_S + 0.1)
+    inflight: list = []
+    for _ in range(int(DRAIN_SECONDS / (SAMPLE_TIMEOUT_S + 0.1)) + 1):
+        while inflight:
+            inflight += world.deliver(inflight.pop(0))
+        if world.certificates():
+            break
+        inflight += world.tick(SAMPLE_TIMEOUT_S + 0.1)
+    assert not list(world.events(DutyFailed))
+    assert world.certificates()
+    honest = {m for m in quorum.members if world.is_honest(m)}
+    assert {node for node, _ in world.attested()} >= honest
+    # Member 5's own 76 columns recover every row: it attested without asking anyone for samples.
+    assert not [o for node, o in world.outputs if node == heavy and isinstance(o, RequestSamples)]

@@ -279,6 +279,30 @@ def test_members_order_custodians_their_own_way(
     assert shared / 4 < differ < shared
 
 
+def test_cells_an_honest_custodian_is_sure_to_hold_are_drawn_first(
+    keys: list[SecretKey], kzg: CkzgBackend, two_row_blob
+) -> None:
+    """With 8 one-slot members and at most 2 adversarial slots, a cell whose rotation has 3 or more
+    members has an honest custodian; such cells come before the others, so silent members cannot
+    leave an honest member short of served cells."""
+    blob = two_row_blob[1]
+    member = _member(keys, kzg, blob, 3)
+    sampler = Sampler(ValidatorIndex(3), b"member-3", DEVNET, CONFIG)
+    duty = member.duty
+    drawn = sampler.draw(blob.data_root, duty)
+    assured = [len(sampler.custodians(blob.data_root, duty, c.column)) >= 3 for c in drawn]
+    candidates = {
+        column
+        for column in range(128)
+        if column not in duty.custody and sampler.custodians(blob.data_root, duty, column)
+    }
+    assured_candidates = [c for c in candidates if len(sampler.custodians(blob.data_root, duty, c)) >= 3]
+    assert len(drawn) == DEVNET.VALIDATOR_SAMPLES + DEVNET.SAMPLE_REPLACEMENTS
+    assert assured == sorted(assured, reverse=True)  # every assured cell before every other one
+    assert sum(assured) == min(len(drawn), 2 * len(assured_candidates))  # two rows of each column
+    assert 0 < len(assured_candidates) < len(candidates)  # the order matters here: both kinds exist
+
+
 def test_core_config_names_the_bad_field() -> None:
     with pytest.raises(InvalidCoreConfig, match="sample_window_s"):
         CoreConfig(sample_window_s=0)

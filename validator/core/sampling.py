@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from da.constants import CELLS_PER_ROW
+from da.constants import CELLS_NEEDED_TO_RECOVER_ROW, CELLS_PER_ROW
 from da.types import CellCoordinate, ColumnIndex, DataRoot, RowIndex
 from validator.core.outputs import RequestSamples
 from validator.core.state import CoreConfig, Duty, PendingSample
@@ -46,25 +46,54 @@ class Sampler:
 
     def draw(self, data_root: DataRoot, duty: Duty) -> list[CellCoordinate]:
         """Up to `VALIDATOR_SAMPLES + SAMPLE_REPLACEMENTS` distinct cells outside this member's custody
-        that other members hold, in an order keyed by the secret nonce (peers cannot predict it)."""
+        that other members hold, in an order keyed by the secret nonce (peers cannot predict it).
+
+        Cells whose rotation is sure to hold an honest member (`is_assured`) come first, so a
+        minority of silent slots cannot decide whether an honest member attests; none at all when
+        the member's own custody already holds enough columns to recover every row."""
+        if len(duty.custody) >= CELLS_NEEDED_TO_RECOVER_ROW:
+            return []
         custody = compute_member_custody(duty.quorum, data_root, self._preset)
         held_by_others = set().union(*(columns for member, columns in custody.items() if member != self._me))
-        candidates = [
-            CellCoordinate(RowIndex(row), ColumnIndex(column))
-            for row in range(duty.header.row_count)
+        assured = {
+            ColumnIndex(column): self.is_assured(duty, self._rotation(data_root, duty, custody, column))
             for column in range(CELLS_PER_ROW)
             if column not in duty.custody and column in held_by_others
+        }
+        candidates = [
+            CellCoordinate(RowIndex(row), column)
+            for row in range(duty.header.row_count)
+            for column in assured
         ]
-        keyed = sorted(candidates, key=lambda c: self._key(DOMAIN_SAMPLE_DRAW, data_root, c.row, c.column))
+        keyed = sorted(
+            candidates,
+            key=lambda c: (not assured[c.column], self._key(DOMAIN_SAMPLE_DRAW, data_root, c.row, c.column)),
+        )
         return keyed[: self._preset.VALIDATOR_SAMPLES + self._preset.SAMPLE_REPLACEMENTS]
 
     def custodians(self, data_root: DataRoot, duty: Duty, column: ColumnIndex) -> tuple[ValidatorIndex, ...]:
         """The other members holding `column`, in this member's own order (keyed by its nonce, so no
         custodian is every member's first choice), at most `SAMPLE_CUSTODIANS` of them."""
         custody = compute_member_custody(duty.quorum, data_root, self._preset)
+        return self._rotation(data_root, duty, custody, column)
+
+    def _rotation(
+        self,
+        data_root: DataRoot,
+        duty: Duty,
+        custody: dict[ValidatorIndex, frozenset[ColumnIndex]],
+        column: int,
+    ) -> tuple[ValidatorIndex, ...]:
         holders = [m for m in duty.quorum.members if m != self._me and column in custody[m]]
         keyed = sorted(holders, key=lambda m: self._key(DOMAIN_CUSTODIAN_ORDER, data_root, column, m))
         return tuple(keyed[: self._preset.SAMPLE_CUSTODIANS])
+
+    @staticmethod
+    def is_assured(duty: Duty, rotation: tuple[ValidatorIndex, ...]) -> bool:
+        """The rotation's members hold more than `floor(Q/3)` of the quorum's `Q` slots, so under the
+        adversary model at least one of them is honest and serves the cell once it holds custody."""
+        slots = sum(len(duty.quorum.slots_of(member)) for member in rotation)
+        return slots > len(duty.quorum.slots) // 3
 
     def _key(self, domain: bytes, data_root: DataRoot, *numbers: int) -> bytes:
         packed = b"".join(int(n).to_bytes(4, "little") for n in numbers)
