@@ -1,0 +1,321 @@
+"""A `CellVerifier` that loads 64 setup points, not 8,192: the universal verification equation of
+`verify_cell_kzg_proof_batch` (EIP-7594, polynomial-commitments-sampling) on arkworks' BLS12-381
+(py-arkworks-bls12381: multi-scalar multiplication and a multi-pairing check).
+
+Verifying cell proofs needs the first `FIELD_ELEMENTS_PER_CELL` G1 monomial points of the setup and
+two G2 points (`[1]` and `[s^64]`); ckzg parses all 4,096 G1 Lagrange and monomial points and builds
+its proving tables first (about 2 s). This verifier reads the same shipped `trusted_setup.txt`,
+checks its digest (`TRUSTED_SETUP_SHA256`) and decompresses only what the equation uses, so a
+light client is ready in milliseconds. ckzg stays where proofs are made and rows recovered.
+
+Field arithmetic (the challenge, inverse FFTs of size 64 over each cell's coset) is plain Python
+integers modulo the BLS12-381 scalar field; every group operation is arkworks'.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import py_arkworks_bls12381 as ark
+
+from da.constants import (
+    BYTES_PER_CELL,
+    BYTES_PER_COMMITMENT,
+    BYTES_PER_FIELD_ELEMENT,
+    BYTES_PER_PROOF,
+    CELLS_PER_ROW,
+    FIELD_ELEMENTS_PER_CELL,
+    FIELD_ELEMENTS_PER_ROW,
+)
+from da.errors import InvalidKZGInput
+from da.kzg import TRUSTED_SETUP_SHA256, default_trusted_setup_path
+from da.types import Cell, ColumnIndex, KZGCommitment, KZGProof
+
+BLS_MODULUS = 52435875175126190479447740508185965837690552500527637822603658699938581184513
+PRIMITIVE_ROOT_OF_UNITY = 7
+RANDOM_CHALLENGE_KZG_CELL_BATCH_DOMAIN = b"RCKZGCBATCH__V1_"
+FIELD_ELEMENTS_PER_EXT_ROW = 2 * FIELD_ELEMENTS_PER_ROW
+OPERATION = "verify_cell_kzg_proof_batch"
+
+_G1_HEX = 2 * 48
+_G2_HEX = 2 * 96
+
+
+@dataclass(frozen=True)
+class VerificationSetup:
+    """The part of the trusted setup the verification equation reads."""
+
+    g1_monomial: tuple[ark.G1Point, ...]
+    """`[s^0]_1 .. [s^63]_1`."""
+    g2_one: ark.G2Point
+    """`[1]_2`."""
+    g2_s_cell: ark.G2Point
+    """`[s^FIELD_ELEMENTS_PER_CELL]_2`."""
+
+
+def load_verification_setup(path: Path, expected_sha256: str) -> VerificationSetup:
+    """The 64 G1 monomial points and two G2 points of the setup file at `path` (c-kzg-4844's text
+    form: counts, G1 Lagrange points, G2 monomial points, G1 monomial points), after checking the
+    whole file against `expected_sha256`; raises `InvalidKZGInput` for any other file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InvalidKZGInput("load_trusted_setup", f"{path}: {error}") from error
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != expected_sha256:
+        raise InvalidKZGInput(
+            "load_trusted_setup", f"{path}: SHA-256 {digest}, the mainnet setup is {expected_sha256}"
+        )
+    lines = raw.decode("ascii").split()
+    g1_count, g2_count = int(lines[0]), int(lines[1])
+    g2_lines = lines[2 + g1_count : 2 + g1_count + g2_count]
+    monomial_lines = lines[2 + g1_count + g2_count : 2 + 2 * g1_count + g2_count]
+    if len(g2_lines) <= FIELD_ELEMENTS_PER_CELL or len(monomial_lines) < FIELD_ELEMENTS_PER_CELL:
+        raise InvalidKZGInput("load_trusted_setup", f"{path}: too few setup points")
+    try:
+        g1 = tuple(
+            ark.G1Point.from_compressed_bytes(_hex_point(line, _G1_HEX))
+            for line in monomial_lines[:FIELD_ELEMENTS_PER_CELL]
+        )
+        g2_one = ark.G2Point.from_compressed_bytes(_hex_point(g2_lines[0], _G2_HEX))
+        g2_s = ark.G2Point.from_compressed_bytes(_hex_point(g2_lines[FIELD_ELEMENTS_PER_CELL], _G2_HEX))
+    except ValueError as error:
+        raise InvalidKZGInput("load_trusted_setup", f"{path}: {error}") from error
+    return VerificationSetup(g1, g2_one, g2_s)
+
+
+@functools.cache
+def _cached_setup(path: str) -> VerificationSetup:
+    return load_verification_setup(Path(path), TRUSTED_SETUP_SHA256)
+
+
+def load_lean_verifier(trusted_setup: Path | None = None) -> LeanCellVerifier:
+    """The lean verifier over the shipped mainnet setup (or `trusted_setup`, which must be the same
+    file); its points are read once per process (about 15 ms)."""
+    path = trusted_setup if trusted_setup is not None else default_trusted_setup_path()
+    return LeanCellVerifier(_cached_setup(str(path)))
+
+
+def _hex_point(line: str, length: int) -> bytes:
+    if len(line) != length:
+        raise ValueError(f"a setup point of {len(line)} hex digits, {length} expected")
+    return bytes.fromhex(line)
+
+
+class LeanCellVerifier:
+    """`CellVerifier` over a `VerificationSetup`; same verdicts and typed errors as `CkzgBackend`."""
+
+    def __init__(self, setup: VerificationSetup) -> None:
+        self._setup = setup
+
+    def verify_cell_proof_batch(
+        self,
+        commitments: Sequence[KZGCommitment],
+        columns: Sequence[ColumnIndex],
+        cells: Sequence[Cell],
+        proofs: Sequence[KZGProof],
+    ) -> bool:
+        """True iff every cell is the evaluation its proof claims under its commitment (one pairing
+        check for the whole batch); raises `InvalidKZGInput` for inputs that are not well formed."""
+        count = len(cells)
+        if not len(commitments) == len(columns) == count == len(proofs):
+            raise InvalidKZGInput(
+                OPERATION,
+                f"{len(commitments)} commitments, {len(columns)} cell indices, {count} cells, "
+                f"{len(proofs)} proofs: the lengths must match",
+            )
+        unique: dict[bytes, int] = {}
+        for commitment in commitments:
+            _check_bytes("commitment", commitment, BYTES_PER_COMMITMENT)
+            unique.setdefault(bytes(commitment), len(unique))
+        for column in columns:
+            if not isinstance(column, int) or not 0 <= column < CELLS_PER_ROW:
+                raise InvalidKZGInput(OPERATION, f"cell index {column!r} is not below {CELLS_PER_ROW}")
+        evaluations = [_cell_to_field_elements(cell) for cell in cells]
+        for proof in proofs:
+            _check_bytes("proof", proof, BYTES_PER_PROOF)
+        if count == 0:
+            return True
+        commitment_points = [_g1("commitment", c) for c in unique]
+        proof_points = [_g1("proof", p) for p in proofs]
+        commitment_indices = [unique[bytes(c)] for c in commitments]
+        r = _challenge(list(unique), commitment_indices, list(columns), cells, proofs)
+        return self._check(commitment_points, commitment_indices, list(columns), evaluations, proof_points, r)
+
+    def _check(
+        self,
+        commitment_points: list[ark.G1Point],
+        commitment_indices: list[int],
+        columns: list[int],
+        evaluations: list[list[int]],
+        proof_points: list[ark.G1Point],
+        r: int,
+    ) -> bool:
+        n = FIELD_ELEMENTS_PER_CELL
+        powers = _powers(r, len(columns))
+        # LL = sum_k r^k proof_k
+        left = ark.G1Point.multiexp_unchecked(proof_points, [_scalar(p) for p in powers])
+        # RLC: each commitment weighted by the sum of r^k of its cells
+        weights = [0] * len(commitment_points)
+        for k, index in enumerate(commitment_indices):
+            weights[index] = (weights[index] + powers[k]) % BLS_MODULUS
+        # RLI: the sum of r^k I_k(X), I_k interpolating cell k over its coset; cells of one column
+        # share a coset, so their evaluations are combined first and interpolated once.
+        combined: dict[int, list[int]] = {}
+        for k, column in enumerate(columns):
+            power = powers[k]
+            into = combined.get(column)
+            scaled = [power * value for value in evaluations[k]]
+            combined[column] = scaled if into is None else [a + b for a, b in zip(into, scaled, strict=True)]
+        domain = _domain()
+        interpolation = [0] * n
+        for column, values in combined.items():
+            coefficients = _interpolate([v % BLS_MODULUS for v in values], column, domain)
+            interpolation = [a + b for a, b in zip(interpolation, coefficients, strict=True)]
+        # RLP = sum_k r^k h_k^n proof_k
+        shifted = [powers[k] * domain.shift_power[column] for k, column in enumerate(columns)]
+        right = ark.G1Point.multiexp_unchecked(
+            [*commitment_points, *self._setup.g1_monomial, *proof_points],
+            [
+                *(_scalar(w) for w in weights),
+                *(_scalar(-c) for c in interpolation),
+                *(_scalar(s) for s in shifted),
+            ],
+        )
+        # e(LL, [s^n]) == e(RL, [1])
+        return bool(ark.GT.pairing_check([left, -right], [self._setup.g2_s_cell, self._setup.g2_one]))
+
+
+def _check_bytes(what: str, value: bytes, length: int) -> None:
+    if not isinstance(value, bytes | bytearray) or len(value) != length:
+        size = len(value) if isinstance(value, bytes | bytearray) else type(value).__name__
+        raise InvalidKZGInput(OPERATION, f"a {what} of {size} bytes, {length} expected")
+
+
+def _g1(what: str, value: bytes) -> ark.G1Point:
+    """A G1 point from its 48-byte compressed form, on the curve and in the subgroup."""
+    try:
+        return ark.G1Point.from_compressed_bytes(bytes(value))
+    except ValueError as error:
+        raise InvalidKZGInput(OPERATION, f"{what} {bytes(value).hex()} is not a G1 point: {error}") from error
+
+
+def _cell_to_field_elements(cell: bytes) -> list[int]:
+    if not isinstance(cell, bytes | bytearray) or len(cell) != BYTES_PER_CELL:
+        size = len(cell) if isinstance(cell, bytes | bytearray) else type(cell).__name__
+        raise InvalidKZGInput(OPERATION, f"a cell of {size} bytes, {BYTES_PER_CELL} expected")
+    size = BYTES_PER_FIELD_ELEMENT
+    values = [int.from_bytes(cell[i : i + size], "big") for i in range(0, BYTES_PER_CELL, size)]
+    for value in values:
+        if value >= BLS_MODULUS:
+            raise InvalidKZGInput(OPERATION, "a cell holds a field element that is not canonical")
+    return values
+
+
+def _challenge(
+    commitments: list[bytes],
+    commitment_indices: list[int],
+    columns: list[int],
+    cells: Sequence[bytes],
+    proofs: Sequence[bytes],
+) -> int:
+    """The Fiat-Shamir challenge `r` of the spec: every input hashed under its domain."""
+    digest = hashlib.sha256()
+    digest.update(RANDOM_CHALLENGE_KZG_CELL_BATCH_DOMAIN)
+    for number in (FIELD_ELEMENTS_PER_ROW, FIELD_ELEMENTS_PER_CELL, len(commitments), len(columns)):
+        digest.update(number.to_bytes(8, "big"))
+    for commitment in commitments:
+        digest.update(commitment)
+    for index, column, cell, proof in zip(commitment_indices, columns, cells, proofs, strict=True):
+        digest.update(index.to_bytes(8, "big"))
+        digest.update(column.to_bytes(8, "big"))
+        digest.update(bytes(cell))
+        digest.update(bytes(proof))
+    return int.from_bytes(digest.digest(), "big") % BLS_MODULUS
+
+
+def _powers(r: int, count: int) -> list[int]:
+    powers, current = [], 1
+    for _ in range(count):
+        powers.append(current)
+        current = current * r % BLS_MODULUS
+    return powers
+
+
+def _scalar(value: int) -> ark.Scalar:
+    """An arkworks scalar from any integer (reduced modulo the field)."""
+    return ark.Scalar.from_le_bytes((value % BLS_MODULUS).to_bytes(32, "little"))
+
+
+def _root_of_unity(order: int) -> int:
+    return pow(PRIMITIVE_ROOT_OF_UNITY, (BLS_MODULUS - 1) // order, BLS_MODULUS)
+
+
+def _reverse_bits(value: int, bits: int) -> int:
+    return int(format(value, f"0{bits}b")[::-1], 2) if bits else 0
+
+
+@dataclass(frozen=True)
+class _Domain:
+    """Roots of unity the equation needs, computed once per process (a few milliseconds)."""
+
+    stage_twiddles: tuple[tuple[int, ...], ...]
+    """The twiddles of each FFT stage after the first, merging blocks of size 2, 4, .. 32."""
+    unshift: tuple[tuple[int, ...], ...]
+    """`h_c^-j / 64` for each column c and j < 64: turns an inverse FFT's output into the
+    coefficients of the polynomial interpolating the cell over its coset."""
+    shift_power: tuple[int, ...]
+    """`h_c^64` for each column c."""
+
+
+_DOMAIN: list[_Domain] = []
+
+
+def _domain() -> _Domain:
+    if not _DOMAIN:
+        order, n, p = FIELD_ELEMENTS_PER_EXT_ROW, FIELD_ELEMENTS_PER_CELL, BLS_MODULUS
+        powers = _powers(_root_of_unity(order), order)  # w_8192^e
+        bits = (order - 1).bit_length()
+        # The cell of column c is the coset h_c * <w_64>, h_c being entry 64c of the bit-reversed
+        # 8192nd roots (specs: coset_shift_for_cell); its t-th value sits at h_c * w_64^rev6(t).
+        exponents = [_reverse_bits(n * c, bits) for c in range(CELLS_PER_ROW)]
+        inverse_length = pow(n, p - 2, p)
+        _DOMAIN.append(
+            _Domain(
+                stage_twiddles=tuple(
+                    tuple(powers[(-k * (order // size)) % order] for k in range(size // 2))
+                    for size in (4, 8, 16, 32, 64)
+                ),
+                unshift=tuple(
+                    tuple(powers[(-e * j) % order] * inverse_length % p for j in range(n)) for e in exponents
+                ),
+                shift_power=tuple(powers[(n * e) % order] for e in exponents),
+            )
+        )
+    return _DOMAIN[0]
+
+
+def _interpolate(values: list[int], column: int, domain: _Domain) -> list[int]:
+    """Coefficients (not reduced) of the degree < 64 polynomial taking `values[t]` at
+    `h_c * w_64^rev(t)`: an inverse FFT, then coefficient j times `h_c^-j / 64`.
+
+    The values of a cell, read in order, are its natural-order evaluations bit-reversed, which is
+    the input order of a decimation-in-time FFT; its stages combine pairs of blocks bottom-up and
+    leave the output in natural order."""
+    p = BLS_MODULUS
+    blocks = [[a + b, a - b] for a, b in zip(values[::2], values[1::2], strict=True)]
+    for twiddles in domain.stage_twiddles:
+        merged = []
+        for i in range(0, len(blocks), 2):
+            even = blocks[i]
+            odd = [o * w % p for o, w in zip(blocks[i + 1], twiddles, strict=True)]
+            merged.append(
+                [e + o for e, o in zip(even, odd, strict=True)]
+                + [e - o for e, o in zip(even, odd, strict=True)]
+            )
+        blocks = merged
+    return [c * u for c, u in zip(blocks[0], domain.unshift[column], strict=True)]
