@@ -48,6 +48,10 @@ def _encode_row_task(
     return encode_row(load_ckzg_backend(precompute, Path(trusted_setup)), row, commitment)
 
 
+def _commit_row_task(trusted_setup: str, precompute: int, row: RowBytes) -> KZGCommitment:
+    return load_ckzg_backend(precompute, Path(trusted_setup)).compute_row_commitment(row)
+
+
 def _recover_row_task(
     trusted_setup: str, precompute: int, row: RowIndex, cells: dict[ColumnIndex, Cell]
 ) -> RowBytes:
@@ -113,6 +117,15 @@ class EncoderPool:
             progress,
         )
         return assemble_encoded_blob(len(data), encoded)
+
+    def compute_blob_header(self, data: bytes) -> BlobHeader:
+        """The header a blob will have once encoded (its row commitments), rows spread over the
+        workers; same result as `compute_blob_header`."""
+        rows = pack_blob(data, self.config)
+        commitments = self._run(
+            [(_commit_row_task, (self._setup, self._precompute, row)) for row in rows], None
+        )
+        return BlobHeader(byte_length=len(data), row_count=len(rows), row_commitments=tuple(commitments))
 
     def recover_blob(self, header: BlobHeader, cells: Mapping[CellCoordinate, Cell]) -> bytes:
         """The original blob from cells with at least 64 per row; same result as `recover_blob`."""

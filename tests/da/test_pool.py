@@ -54,6 +54,7 @@ def test_encoding_with_the_header_first_commitments_is_identical(
     data, serial = two_row_blob
     header = compute_blob_header(data, kzg)
     assert header == serial.header  # the POST's early answer names the data root encoding will have
+    assert pool.compute_blob_header(data) == header  # the node computes it on its workers
     assert pool.encode_blob(data, commitments=header.row_commitments) == serial
     assert encode_blob(data, kzg, commitments=header.row_commitments) == serial
     with pytest.raises(MalformedHeader, match="1 row commitments for a blob of 2 rows"):
@@ -94,6 +95,8 @@ def test_size_limits_apply_before_any_work(pool: EncoderPool) -> None:
     with pytest.raises(BlobTooLarge) as raised:
         pool.encode_blob(bytes(300_001))
     assert raised.value.limit == 300_000
+    with pytest.raises(BlobTooLarge):
+        pool.compute_blob_header(bytes(300_001))
     with pytest.raises(InvalidConfig):
         EncoderPool(workers=1, config=DAConfig(max_blob_bytes=0))
 

@@ -303,6 +303,26 @@ def test_cells_an_honest_custodian_is_sure_to_hold_are_drawn_first(
     assert 0 < len(assured_candidates) < len(candidates)  # the order matters here: both kinds exist
 
 
+def test_the_disperser_attests_to_its_own_blob_without_sampling(
+    keys: list[SecretKey], kzg: CkzgBackend, two_row_blob
+) -> None:
+    """The aggregator encoded the blob and holds every cell: asking its peers for samples (who may
+    not hold their pushes yet) would only delay its own attestation."""
+    blob = two_row_blob[1]
+    aggregator = _aggregator(keys, _context(keys), kzg)
+    pushes = aggregator.step(BlobDispersing(blob.header, Epoch(0), QuorumIndex(0)))
+    own = next(p for p in pushes if isinstance(p, PushCustody) and p.to == AGGREGATOR)
+    samples = tuple(s for column in own.columns for s in blob.get_column(column))
+    (store,) = aggregator.step(CustodyReceived(AGGREGATOR, blob.header, Epoch(0), QuorumIndex(0), samples))
+    assert isinstance(store, StoreCustody)
+    outputs = aggregator.step(CustodyStored(blob.data_root))
+    assert not _requests(list(outputs))
+    assert any(isinstance(o, Attested) for o in outputs)
+    # A member that is pushed the same custody by someone else still samples.
+    member = _member(keys, kzg, blob, 3)
+    assert member.requests
+
+
 def test_core_config_names_the_bad_field() -> None:
     with pytest.raises(InvalidCoreConfig, match="sample_window_s"):
         CoreConfig(sample_window_s=0)

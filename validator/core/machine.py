@@ -236,7 +236,8 @@ class ValidatorCore:
         elif duty.stage is not DutyStage.STORING:
             return []
         duty.stage, duty.failure = DutyStage.SAMPLING, None
-        asks = self._sampler.start(event.data_root, duty, self.now)
+        holds_blob = self.me in duty.aggregators and event.data_root in self.dispersals
+        asks = self._sampler.start(event.data_root, duty, self.now, holds_blob)
         if self._sampler.is_done(duty):
             return [*outputs, *self._attest(event.data_root, duty)]
         return [*outputs, *self._sampler.requests(event.data_root, duty, asks)]

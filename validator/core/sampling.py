@@ -101,9 +101,14 @@ class Sampler:
 
     # --- the life of a duty's cells ---------------------------------------------------------------
 
-    def start(self, data_root: DataRoot, duty: Duty, now: float) -> list[CellCoordinate]:
-        """Draw the duty's cells and open its window; the cells to ask now (none: attest at once)."""
-        drawn = self.draw(data_root, duty)
+    def start(
+        self, data_root: DataRoot, duty: Duty, now: float, holds_blob: bool = False
+    ) -> list[CellCoordinate]:
+        """Draw the duty's cells and open its window; the cells to ask now (none: attest at once).
+
+        `holds_blob`: this member dispersed the blob itself (it encoded and holds every cell), so
+        sampling its peers would teach it nothing: it draws no cells."""
+        drawn = [] if holds_blob else self.draw(data_root, duty)
         samples = self._preset.VALIDATOR_SAMPLES
         duty.target = min(samples, len(drawn))
         duty.reserve = drawn[samples:][::-1]

@@ -78,7 +78,7 @@ class BlobIntake:
             self._admitting -= 1
 
     async def _accept(self, data: bytes) -> BlobRecord:
-        header = await trio.to_thread.run_sync(compute_blob_header, data, self._node.kzg, self._da_config)
+        header = await trio.to_thread.run_sync(self._header, data)
         data_root = compute_data_root(header)
         epoch = await trio.to_thread.run_sync(self._node.registry.current_epoch)
         await self._node.ensure_epoch_known(epoch)
@@ -142,6 +142,13 @@ class BlobIntake:
         self._node.encoded[data_root] = encoded
         log.info("blob encoded", data_root=data_root.hex(), seconds=round(seconds, 3), queued=self.queued - 1)
         self._node.spawn(self._disperse, encoded.header, record.epoch, record.quorum)
+
+    def _header(self, data: bytes) -> BlobHeader:
+        """The blob's row commitments, on the encoder workers when there are any (ckzg holds the
+        GIL: in this process they would stall the node for about 60 ms a row)."""
+        if self._node.pool is not None:
+            return self._node.pool.compute_blob_header(data)
+        return compute_blob_header(data, self._node.kzg, self._da_config)
 
     def _encode(self, data: bytes, header: BlobHeader | None = None) -> EncodedBlob:
         """Encode in the pool or in this thread, reusing the accepted header's row commitments."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import structlog
 
+from da.config import DAConfig
 from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
 from da.pool import EncoderPool
 from network.bridge import TrioBridge
@@ -56,7 +57,8 @@ def run_daemon(config: DaemonConfig) -> int:
     store = NodeStore(config.data_dir / "node.sqlite")
     workers = config.encoder_processes
     kzg = load_ckzg_backend(PRECOMPUTE_FOR_PROVING if workers == 0 else PRECOMPUTE_FOR_VERIFYING)
-    pool = EncoderPool(workers) if workers > 0 else None
+    da_config = DAConfig(max_blob_bytes=config.max_blob_bytes).validate()
+    pool = EncoderPool(workers, da_config) if workers > 0 else None
     metrics = NodeMetrics()
     info = registry.get_info()
     admission = AdmissionPolicy(config.max_queued_blobs)
