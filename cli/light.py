@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from cli import PROCESS_STARTED
 from cli.common import (
     confidence_arg,
     data_root_arg,
@@ -28,6 +29,7 @@ from cli.common import (
 )
 from da.errors import DAError
 from da.kzg import CellVerifier, load_ckzg_backend
+from da.lean_verifier import load_lean_verifier
 from da.types import DataRoot
 from network.errors import NetworkError
 from network.logs import configure_logging
@@ -41,7 +43,6 @@ from sampling.client.defaults import (
     DEFAULT_TARGET_CONFIDENCE,
 )
 from sampling.client.request import CheckRequest
-from sampling.client.verifier import ProcessCellVerifier, can_fork
 from sampling.errors import SamplingError
 from validator.errors import ValidatorError
 from validator.types import Epoch, QuorumIndex
@@ -112,6 +113,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     check.add_argument(
         "--parallel", type=positive_int, default=DEFAULT_PARALLEL_REQUESTS, help="requests in flight at once"
     )
+    check.add_argument(
+        "--verifier",
+        choices=VERIFIERS,
+        default="lean",
+        help="KZG cell verifier: lean (default: loads 64 setup points, ready in milliseconds) or ckzg "
+        "(the full library: about 2 s to load the setup); both give the same verdicts",
+    )
     check.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     check.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     check.set_defaults(run=run_check_command)
@@ -167,6 +175,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="NAME",
         help="network name of the gossip topics (default: tessera-CHAIN_ID, as the validators use)",
     )
+    follow.add_argument(
+        "--verifier", choices=VERIFIERS, default="lean", help="KZG cell verifier (as for `check`)"
+    )
     follow.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     follow.set_defaults(run=run_follow_command)
 
@@ -179,14 +190,17 @@ def _error(command: str, message: str) -> int:
     return EXIT_USAGE
 
 
-def start_verifier() -> CellVerifier:
-    """The KZG verifier: a forked child loading the trusted setup in parallel, where fork exists."""
-    return ProcessCellVerifier() if can_fork() else load_ckzg_backend()
+VERIFIERS = ("lean", "ckzg")
+"""`--verifier` choices: the lean verifier (64 setup points, ready in milliseconds) or ckzg (the
+whole setup and its tables, about 2 s to load; the verdicts are the same)."""
 
 
-def _close(verifier: CellVerifier) -> None:
-    if isinstance(verifier, ProcessCellVerifier):
-        verifier.close()
+def start_verifier(kind: str = "lean") -> CellVerifier:
+    """The KZG cell verifier of this process; raises `InvalidKZGInput` if the shipped setup is not
+    the mainnet setup."""
+    if kind == "ckzg":
+        return load_ckzg_backend()
+    return load_lean_verifier()
 
 
 class SamplingProgress:
@@ -256,16 +270,18 @@ def print_check_report(report: CheckReport) -> None:
     )
 
 
-def run_light_check(request: CheckRequest, progress: ProgressCallback | None = None) -> CheckReport:
-    """One check with its own KZG verifier (forked first, so the trusted setup loads on the other
-    core while libp2p is imported and the custodians are dialled); raises as `run_check` does."""
-    verifier = start_verifier()
-    try:
-        from sampling.client import commands  # noqa: PLC0415 - libp2p loads while the setup does
+def run_light_check(
+    request: CheckRequest, progress: ProgressCallback | None = None, verifier_kind: str = "lean"
+) -> CheckReport:
+    """One check with its own KZG verifier; raises as `run_check` does. The report's timings gain
+    `startup`: seconds from this process's start (the CLI's first import) to the check's start."""
+    verifier = start_verifier(verifier_kind)
+    from sampling.client import commands  # noqa: PLC0415 - libp2p only once the arguments are good
 
-        return commands.check(request, verifier, progress)
-    finally:
-        _close(verifier)
+    startup = time.perf_counter() - PROCESS_STARTED
+    report = commands.check(request, verifier, progress)
+    report.timings["startup"] = startup
+    return report
 
 
 def run_check_command(args: argparse.Namespace) -> int:
@@ -298,7 +314,7 @@ def run_check_command(args: argparse.Namespace) -> int:
     )
     progress = SamplingProgress(args.data_root)
     try:
-        report = run_light_check(request, progress)
+        report = run_light_check(request, progress, args.verifier)
     except (NetworkError, SamplingError, ValidatorError, DAError) as error:
         progress.finish()
         return _error("check", str(error))
@@ -336,28 +352,28 @@ def run_follow_command(args: argparse.Namespace) -> int:
     configure_logging(verbose=args.verbose)
     if not args.registry.is_file():
         return _error("follow", f"no registry at {args.registry}")
-    verifier = start_verifier()
     try:
-        from sampling.client import commands  # noqa: PLC0415 - libp2p loads while the setup does
-        from sampling.client.follow import FollowOptions  # noqa: PLC0415
+        verifier = start_verifier(args.verifier)
+    except DAError as error:
+        return _error("follow", str(error))
+    from sampling.client import commands  # noqa: PLC0415 - libp2p only once the arguments are good
+    from sampling.client.follow import FollowOptions  # noqa: PLC0415
 
-        settings = commands.FollowSettings(
-            registry=args.registry,
-            db=args.db,
-            peers=tuple(args.peer),
-            registry_peers=args.registry_peers,
-            http=args.http,
-            network_name=args.network,
-            options=FollowOptions(
-                target=args.confidence, timeout=args.timeout, workers=args.workers, backlog=args.backlog
-            ),
-        )
-        try:
-            stopped = commands.follow(settings, verifier, print_started, print_result)
-        except (NetworkError, SamplingError, ValidatorError, DAError, OSError) as error:
-            return _error("follow", str(error))
-    finally:
-        _close(verifier)
+    settings = commands.FollowSettings(
+        registry=args.registry,
+        db=args.db,
+        peers=tuple(args.peer),
+        registry_peers=args.registry_peers,
+        http=args.http,
+        network_name=args.network,
+        options=FollowOptions(
+            target=args.confidence, timeout=args.timeout, workers=args.workers, backlog=args.backlog
+        ),
+    )
+    try:
+        stopped = commands.follow(settings, verifier, print_started, print_result)
+    except (NetworkError, SamplingError, ValidatorError, DAError, OSError) as error:
+        return _error("follow", str(error))
     reason = f" on {stopped.signal_name}" if stopped.signal_name else ""
     print(
         f"stopped{reason}: {stopped.finished} sampled this run, "

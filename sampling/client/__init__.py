@@ -7,7 +7,6 @@
 - `request`: what `check` is told (libp2p-free); `check`: `das light check` end to end;
 - `follow`: `das light follow` (gossip, backlog, store);
 - `status_http`: the small JSON status API of `follow`, served by hypercorn on trio;
-- `verifier`: a KZG verifier that loads the trusted setup in a child process (cold start);
 - `defaults`: the client defaults (specs/sampling.md);
 - `commands`: the two commands as plain functions, for `cli.light`.
 

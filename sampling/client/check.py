@@ -57,7 +57,9 @@ class CheckReport:
     """"verified: <reason>" for a certificate, or "none (epoch and quorum given)"."""
     custodians: int
     timings: dict[str, float] = field(default_factory=dict)
-    """Seconds per phase (assignment, start, header, sampling, close) and in all (total)."""
+    """Seconds per phase (assignment, start, header, sampling, close) and in all (total);
+    `verification` is the part of sampling spent in KZG checks, and the CLI adds `startup` (process
+    start to the check's start: imports and the verifier's setup)."""
 
     @property
     def available(self) -> bool:
@@ -216,6 +218,7 @@ async def run_check(
                     )
                     summary = await runner.run(sampler)
                     timings["sampling"] = time.perf_counter() - mark
+                    timings["verification"] = runner.stats.verify_seconds  # within sampling
                 except (NetworkError, SamplingError, ValidatorError, DAError) as error:
                     failure = error
                 mark = time.perf_counter()

@@ -14,6 +14,7 @@ every drawn cell is settled or the deadline passes (then open cells count as mis
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -62,6 +63,8 @@ class SamplingStats:
     deadline_hit: bool = False
     retries: int = 0
     """Requests sent again after a failed stream (see `RoundRunner._request`)."""
+    verify_seconds: float = 0.0
+    """Wall seconds spent in KZG batch verification."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,16 +191,23 @@ class RoundRunner:
     async def _check(self, samples: Sequence[Sample]) -> bool:
         self.stats.kzg_batches += 1
         check = functools.partial(verify_samples, self.data_root, list(samples), self._verifier)
+        started = time.perf_counter()
         try:
             return await trio.to_thread.run_sync(check)
         except MalformedSample:  # decoded samples are validated; a defensive net
             return False
+        finally:
+            self.stats.verify_seconds += time.perf_counter() - started
 
     async def _verified(self, samples: Sequence[Sample]) -> frozenset[CellCoordinate]:
         """The coordinates among one peer's samples that verify (bisected batches, in a thread)."""
         self.stats.kzg_batches += 1
         check = functools.partial(compute_verified_coordinates, self.data_root, list(samples), self._verifier)
-        return await trio.to_thread.run_sync(check)
+        started = time.perf_counter()
+        try:
+            return await trio.to_thread.run_sync(check)
+        finally:
+            self.stats.verify_seconds += time.perf_counter() - started
 
     async def _verify(self, answers: list[_Answer]) -> list[tuple[_Answer, dict[CellCoordinate, bool]]]:
         """Every answer with the validity of each sample it held: one KZG batch for the whole round,

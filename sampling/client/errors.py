@@ -46,14 +46,6 @@ class NodeRequestFailed(LightClientError):
         self.message = message
 
 
-class VerifierFailed(LightClientError):
-    """Raised when the KZG verifier cannot run (its process died, or the trusted setup did not load)."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"KZG verifier failed: {detail}")
-        self.detail = detail
-
-
 class StatusServerError(LightClientError, OSError):
     """Raised when the status server of `follow` could not start (an `OSError` too, as a port in use
     is, so callers handle both alike)."""

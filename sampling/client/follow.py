@@ -43,7 +43,7 @@ from sampling.client.defaults import (
     ROOT_DEADLINE_SECONDS,
 )
 from sampling.client.directory import CustodyDirectory, is_peer_id, split_multiaddr
-from sampling.client.errors import LightClientError, VerifierFailed
+from sampling.client.errors import LightClientError
 from sampling.client.headers import fetch_header_from_peers
 from sampling.client.status_http import error_body
 from sampling.errors import SamplingError
@@ -218,8 +218,6 @@ class Follower:
         self.active[data_root] = ActiveRoot(self._clock())
         try:
             result, stats = await self._sample(data_root, certificate, self.active[data_root])
-        except VerifierFailed:
-            raise  # nothing can be verified any more: stop following
         except (NetworkError, SamplingError, ValidatorError, DAError) as error:
             # One root that cannot be sampled (no header anywhere, a certificate that no longer
             # verifies) must not stop the others; it is forgotten, not retried.

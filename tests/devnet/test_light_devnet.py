@@ -35,7 +35,7 @@ from validator.types import ValidatorIndex
 pytestmark = pytest.mark.xdist_group("devnet")
 
 CHECK_TIMEOUT_S = 120.0
-"""Bound on one `das light check` process (cold start about 3 s; a faulty check a few timeouts)."""
+"""Bound on one `das light check` process (cold start about 2 s; a faulty check a few timeouts)."""
 
 
 def light_check(devnet: Devnet, root: str, *extra: str) -> tuple[int, dict[str, Any]]:
@@ -67,6 +67,14 @@ def test_a_certified_blob_is_available_at_the_target(devnet: Devnet, tmp_path: P
     assert report["verified"] >= report["needed"] == needed >= 148  # 148 when all 128 columns are held
     assert report["invalid"] == report["missing"] == 0
     assert report["certificate"].startswith("verified")
+    timings = report["timings_s"]
+    assert 0.0 < timings["startup"] and 0.0 < timings["verification"] < timings["sampling"] < timings["total"]
+    # The same check with ckzg as the verifier: the same verdict, its setup load in the start-up.
+    code, with_ckzg = light_check(
+        devnet, status["data_root"], "--cert", str(certificate), "--confidence", "0.9999", "--verifier", "ckzg"
+    )
+    assert code == 0 and with_ckzg["verdict"] == "available" and with_ckzg["invalid"] == 0
+    assert with_ckzg["timings_s"]["startup"] > timings["startup"]  # ckzg parses the whole setup (~2 s)
     # Without --cert: the node's API gives the certificate; the human report says what was reached.
     result = das("light", "check", status["data_root"], "--registry", str(devnet.registry_path),
                  "--node", api(devnet, 4), timeout=CHECK_TIMEOUT_S)  # fmt: skip
