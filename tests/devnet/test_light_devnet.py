@@ -72,8 +72,9 @@ def test_a_certified_blob_is_available_at_the_target(devnet: Devnet, tmp_path: P
     assert 0.0 < timings["verification"] < timings["sampling"] < timings["total"]
     # The same check with ckzg as the verifier: the same verdict, its setup load in the start-up.
     code, with_ckzg = light_check(
-        devnet, status["data_root"], "--cert", str(certificate), "--confidence", "0.9999", "--verifier", "ckzg"
-    )
+        devnet, status["data_root"], "--cert", str(certificate), "--confidence", "0.9999",
+        "--verifier", "ckzg",
+    )  # fmt: skip
     assert code == 0 and with_ckzg["verdict"] == "available" and with_ckzg["invalid"] == 0
     assert with_ckzg["timings_s"]["startup"] > timings["startup"]  # ckzg parses the whole setup (~2 s)
     # Without --cert: the node's API gives the certificate; the human report says what was reached.
