@@ -41,7 +41,7 @@ import trio
 from da import encode_blob
 from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
 from da.lean_verifier import load_lean_verifier
-from da.packing import compute_row_count
+from da.row_count import compute_row_count
 from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
 from network.config import NetworkConfig
 from network.constants import compute_network_name

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-from cli import blob, cert, demo, devnet, light, validator
 from da.errors import DAError
 from network.errors import NetworkError
 from sampling.errors import SamplingError
@@ -18,15 +18,40 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+COMMANDS = ("demo", "validator", "cert", "light", "blob", "devnet")
+"""Command groups, each a module of `cli` with an `add_parser(subparsers)`, in `--help` order."""
+
+
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415 - only for --version
+
     try:
         return version("tessera-das")
     except PackageNotFoundError:
         return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The `das` argument parser with every command registered."""
+class _VersionAction(argparse.Action):
+    """`--version`, looking the version up only when asked (importlib.metadata costs ~40 ms)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"das {_version()}")
+        parser.exit()
+
+
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The command group `argv` runs (its first word that is not an option), if it is one."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The `das` argument parser. When `argv` names a command group, only that group's module is
+    imported and registered (a light check then does not import the validator, blob and devnet
+    commands and what they use); otherwise every group is, for the full `--help`."""
     parser = argparse.ArgumentParser(
         prog="das",
         description=(
@@ -34,21 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
             "light clients sample them. Run `das COMMAND --help` for each command."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"das {_version()}")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    demo.add_parser(subparsers)
-    validator.add_parser(subparsers)
-    cert.add_parser(subparsers)
-    light.add_parser(subparsers)
-    blob.add_parser(subparsers)
-    devnet.add_parser(subparsers)
+    named = _named_command(argv) if argv is not None else None
+    for name in (named,) if named is not None else COMMANDS:
+        importlib.import_module(f"cli.{name}").add_parser(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run the chosen command; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_USAGE

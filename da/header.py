@@ -13,7 +13,7 @@ from da.constants import (
 )
 from da.errors import InvalidDataRoot, MalformedHeader
 from da.merkle import get_commitment_gindex
-from da.packing import compute_row_count
+from da.row_count import compute_row_count
 from da.types import BlobHeader, Bytes32, DataRoot, KZGCommitment, RowIndex
 
 MAX_HEADER_BYTES = 8 + 8 + 4 + MAX_ROWS_PER_BLOB * BYTES_PER_COMMITMENT

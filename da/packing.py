@@ -19,12 +19,8 @@ from da.constants import (
     USABLE_BYTES_PER_ROW,
 )
 from da.errors import BlobTooLarge, EmptyBlob, InvalidBlobEncoding
+from da.row_count import compute_row_count
 from da.types import RowBytes
-
-
-def compute_row_count(byte_length: int) -> int:
-    """Number of rows a blob of `byte_length` bytes packs into (length prefix included)."""
-    return -(-(byte_length + LENGTH_PREFIX_BYTES) // USABLE_BYTES_PER_ROW)
 
 
 def validate_blob_size(byte_length: int, config: DAConfig) -> None:

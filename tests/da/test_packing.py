@@ -15,7 +15,8 @@ from da.constants import (
     MAX_SUPPORTED_BLOB_BYTES,
     USABLE_BYTES_PER_ROW,
 )
-from da.packing import compute_row_count, pack_blob, unpack_rows
+from da.packing import pack_blob, unpack_rows
+from da.row_count import compute_row_count
 from da.types import RowBytes
 
 ONE_ROW_MAX = USABLE_BYTES_PER_ROW - LENGTH_PREFIX_BYTES

@@ -19,7 +19,7 @@ from da import constants as da_constants
 from da import header as da_header
 from da import merkle as da_merkle
 from da import samples as da_samples
-from da.packing import compute_row_count
+from da.row_count import compute_row_count
 from da.types import BlobHeader, RowIndex
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "specs" / "das-core.md"

@@ -18,7 +18,7 @@ import trio
 
 from da import verify_samples
 from da.kzg import load_ckzg_backend
-from da.packing import compute_row_count
+from da.row_count import compute_row_count
 from da.types import CellCoordinate, DataRoot, RowIndex
 from network.config import NetworkConfig
 from network.constants import REQUEST_PROTOCOLS
