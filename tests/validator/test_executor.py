@@ -13,6 +13,7 @@ from tests.validator.network_fixture import make_context, make_keys
 from validator.aggregation import RejectReason
 from validator.core import (
     AttestationReceived,
+    Attested,
     BlobDispersing,
     CustodyReceived,
     CustodyRejection,
@@ -117,9 +118,11 @@ def test_a_whole_dispersal_runs_through_one_transport(
     transport = RecordingTransport(blob)
     outputs = run_until_quiet(core, BlobDispersing(blob.header, Epoch(0), QuorumIndex(0)), transport)
     assert transport.recorded == outputs
-    # Our own custody was pushed, verified and stored locally, then sampling started over the wire.
+    # Our own custody was pushed, verified and stored locally; the disperser holds every cell, so it
+    # attests without sampling its peers.
     assert [s.header for s in transport.stored] == [blob.header]
-    assert transport.requests and all(r.to != ME for r in transport.requests)
+    assert not transport.requests
+    assert any(isinstance(o, Attested) and o.attestation.data_root == blob.data_root for o in outputs)
     pushed_to = {to for _, to, message in transport.sent if isinstance(message, CustodyReceived)}
     assert ME not in pushed_to and pushed_to
 
