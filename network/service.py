@@ -168,6 +168,20 @@ class NetworkService:
         """Peers with an open connection."""
         return sorted(PeerName(str(peer)) for peer in self.host.get_connected_peers())
 
+    def knows_peer(self, peer: PeerName) -> bool:
+        """True if `peer` is connected or the peerstore holds an address for it (so it can be
+        dialled); False for anything else, including text that is not a peer id."""
+        try:
+            peer_id = parse_peer_name(peer)
+        except NetworkError:
+            return False
+        if peer_id in self.host.get_connected_peers():
+            return True
+        try:
+            return bool(self.host.get_peerstore().addrs(peer_id))
+        except PeerStoreError:
+            return False
+
     def peer_protocols(self, peer: PeerName) -> list[str]:
         """The protocols `peer` announced through identify (empty until identify has run)."""
         try:

@@ -159,6 +159,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 _ROOT = "/v1/blobs/{data_root}"
 _BLOB_ERRORS = ("invalid_argument", "not_found")
+_BINARY = {"type": "string", "format": "binary"}
+_FROM_BODY = "$response.body#/data_root"
 BLOB_ROUTES: tuple[tuple[RouteDoc, Any], ...] = (
     (
         RouteDoc(
@@ -167,7 +169,8 @@ BLOB_ROUTES: tuple[tuple[RouteDoc, Any], ...] = (
             "postBlob",
             "Post a blob (raw bytes, application/octet-stream)",
             BLOB_STATUS_SCHEMA,
-            request={"type": "string", "format": "binary"},
+            request={**_BINARY, "minLength": 1},
+            request_media=OCTET_STREAM,
             errors=(
                 "invalid_argument",
                 "request_too_large",
@@ -175,6 +178,8 @@ BLOB_ROUTES: tuple[tuple[RouteDoc, Any], ...] = (
                 "too_many_requests",
                 "service_unavailable",
             ),
+            # Not getCertificate: a certificate exists only once the quorum has signed (404 until then).
+            links={"getBlob": _FROM_BODY, "getHeader": _FROM_BODY, "getData": _FROM_BODY},
         ),
         post_blob,
     ),
@@ -185,8 +190,9 @@ BLOB_ROUTES: tuple[tuple[RouteDoc, Any], ...] = (
             _ROOT + "/certificate",
             "getCertificate",
             "The SSZ availability certificate (binary)",
-            {"type": "string", "format": "binary"},
+            _BINARY,
             errors=_BLOB_ERRORS,
+            response_media=OCTET_STREAM,
         ),
         get_certificate,
     ),
@@ -196,8 +202,9 @@ BLOB_ROUTES: tuple[tuple[RouteDoc, Any], ...] = (
             _ROOT + "/header",
             "getHeader",
             "The SSZ blob header (binary)",
-            {"type": "string", "format": "binary"},
+            _BINARY,
             errors=_BLOB_ERRORS,
+            response_media=OCTET_STREAM,
         ),
         get_header,
     ),
@@ -207,10 +214,21 @@ BLOB_ROUTES: tuple[tuple[RouteDoc, Any], ...] = (
             _ROOT + "/data",
             "getData",
             "The blob's bytes, recovered from custodians if needed",
-            {"type": "string", "format": "binary"},
+            _BINARY,
             errors=(*_BLOB_ERRORS, "service_unavailable"),
+            response_media=OCTET_STREAM,
         ),
         get_data,
     ),
-    (RouteDoc("GET", "/metrics", "getMetrics", "Prometheus metrics", {"type": "string"}), metrics),
+    (
+        RouteDoc(
+            "GET",
+            "/metrics",
+            "getMetrics",
+            "Prometheus metrics (text exposition format 0.0.4)",
+            {"type": "string"},
+            response_media="text/plain",
+        ),
+        metrics,
+    ),
 )

@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 import trio
+from multiaddr import Multiaddr
 
 from network.bridge import TrioBridge
+from network.client import parse_peer_name
 from network.errors import PeerUnreachable, ServiceNotRunning
 from network.service import NetworkService
 from network.types import PeerName
@@ -135,7 +137,7 @@ async def test_http_api_serves_identity_peers_ping_and_openapi(
         ),
         ("POST", "/v1/node/ping", {"json": {"peer_id": 5}}, 400, "invalid_argument"),
         ("POST", "/v1/node/ping", {"json": {"peer_id": "not-a-peer"}}, 400, "invalid_argument"),
-        ("POST", "/v1/node/ping", {"json": {"peer_id": UNKNOWN_PEER}}, 502, "peer_unreachable"),
+        ("POST", "/v1/node/ping", {"json": {"peer_id": UNKNOWN_PEER}}, 404, "unknown_peer"),
         ("POST", "/v1/node/ping", {"json": {"peer_id": "x" * 2000}}, 413, "request_too_large"),
     ],
 )
@@ -159,6 +161,32 @@ async def test_http_errors_are_json_with_stable_codes(
     assert response.status == status
     assert body["error"]["code"] == code and ERROR_CODES[code] == status
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+
+
+async def test_a_405_names_the_allowed_methods_and_a_known_silent_peer_is_a_502(
+    bridges: tuple[TrioBridge, TrioBridge],
+) -> None:
+    """RFC 9110 wants `Allow` on a 405; a peer the node has an address for but cannot reach is the
+    node's trouble (502), where an unknown peer is the client's mistake (404, above)."""
+    service = bridges[0].service
+
+    async def remember_a_dead_address() -> None:
+        service.host.get_peerstore().add_addrs(
+            parse_peer_name(PeerName(UNKNOWN_PEER)), [Multiaddr("/ip4/127.0.0.1/tcp/1")], 60
+        )
+
+    await bridges[0].call(remember_a_dead_address)
+    server = await start_api(build_app(BridgedNode(bridges[0])))
+    try:
+        async with aiohttp.ClientSession(server.url) as http:
+            async with http.delete("/v1/node/ping") as response:
+                assert response.status == 405 and response.headers["Allow"] == "POST"
+                assert (await response.json())["error"]["code"] == "method_not_allowed"
+            async with http.post("/v1/node/ping", json={"peer_id": UNKNOWN_PEER}) as response:
+                assert response.status == 502
+                assert (await response.json())["error"]["code"] == "peer_unreachable"
+    finally:
+        await server.close()
 
 
 class _HangingNode(BridgedNode):

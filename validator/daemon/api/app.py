@@ -6,6 +6,7 @@ handler, and through the bridge the trio task behind it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -16,7 +17,7 @@ from network.errors import InvalidNetworkConfig
 from network.types import PeerName
 from validator.daemon.api.errors import ApiError, json_errors
 from validator.daemon.api.node import NodeApi
-from validator.daemon.api.openapi import RouteDoc, build_openapi
+from validator.daemon.api.openapi import PEER_ID_PATTERN, RouteDoc, build_openapi
 
 NODE_KEY: web.AppKey[NodeApi] = web.AppKey("node", NodeApi)
 OPENAPI_KEY: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
@@ -83,6 +84,8 @@ async def ping(request: web.Request) -> web.Response:
         raise ApiError("bad_request", f"body is not JSON: {error}") from error
     if not isinstance(body, dict) or not isinstance(body.get("peer_id"), str):
         raise ApiError("invalid_argument", "body must be an object with a string peer_id")
+    if re.fullmatch(PEER_ID_PATTERN, body["peer_id"]) is None:
+        raise ApiError("invalid_argument", f"not a peer id: {body['peer_id']!r}")
     peer = PeerName(body["peer_id"])
     seconds = await request.app[NODE_KEY].ping(peer)
     return web.json_response({"peer_id": peer, "rtt_ms": seconds * 1000})
@@ -149,10 +152,15 @@ ROUTES: tuple[tuple[RouteDoc, Any], ...] = (
             "pingPeer",
             "Ping a peer over libp2p through the bridge",
             {"type": "object", "properties": {"peer_id": _STRING, "rtt_ms": _NUMBER}},
-            request={"type": "object", "required": ["peer_id"], "properties": {"peer_id": _STRING}},
+            request={
+                "type": "object",
+                "required": ["peer_id"],
+                "properties": {"peer_id": {"type": "string", "pattern": PEER_ID_PATTERN}},
+            },
             errors=(
                 "bad_request",
                 "invalid_argument",
+                "unknown_peer",
                 "request_too_large",
                 "unsupported_media_type",
                 "peer_unreachable",

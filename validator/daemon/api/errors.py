@@ -29,6 +29,7 @@ ERROR_CODES: dict[str, int] = {
     "bad_request": 400,
     "invalid_argument": 400,
     "not_found": 404,
+    "unknown_peer": 404,
     "method_not_allowed": 405,
     "request_too_large": 413,
     "unsupported_media_type": 415,
@@ -77,11 +78,18 @@ class ApiError(ValidatorError):
         self.retry_after = retry_after
 
 
-def error_response(code: str, message: str, retry_after: int | None = None) -> web.Response:
-    """The JSON body and status of an error (with a Retry-After header when the client should wait)."""
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+def error_response(
+    code: str, message: str, retry_after: int | None = None, allow: str | None = None
+) -> web.Response:
+    """The JSON body and status of an error, with a Retry-After header when the client should wait
+    and an Allow header (RFC 9110) on a 405."""
+    headers: dict[str, str] = {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if allow is not None:
+        headers["Allow"] = allow
     return web.json_response(
-        {"error": {"code": code, "message": message}}, status=ERROR_CODES[code], headers=headers
+        {"error": {"code": code, "message": message}}, status=ERROR_CODES[code], headers=headers or None
     )
 
 
@@ -109,7 +117,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if error.status < 400:
             raise
         code = _HTTP_CODES.get(error.status, "bad_request" if error.status < 500 else "internal_error")
-        return error_response(code, error.reason)
+        return error_response(code, error.reason, allow=error.headers.get("Allow"))
     except Exception:
         log.exception("API handler failed", path=request.path, method=request.method)
         return error_response("internal_error", "internal error")

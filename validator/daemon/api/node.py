@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from network.bridge import TrioBridge
-from network.client import parse_peer_name
-from network.errors import PeerUnreachable
 from network.types import PeerName
 from validator.daemon.api.errors import ApiError
 
@@ -74,9 +72,13 @@ class BridgedNode:
         return await self._bridge.call(read)
 
     async def ping(self, peer: PeerName) -> float:
-        """Round-trip time to `peer` through the bridge and libp2p ping."""
-        try:
-            parse_peer_name(peer)
-        except PeerUnreachable as error:
-            raise ApiError("invalid_argument", f"not a peer id: {peer!r}") from error
-        return await self._bridge.call(self._bridge.service.ping, peer)
+        """Round-trip time to `peer` through the bridge and libp2p ping; `unknown_peer` (404) for a
+        peer this node neither is connected to nor has an address for."""
+        service = self._bridge.service
+
+        async def known() -> bool:
+            return service.knows_peer(peer)
+
+        if not await self._bridge.call(known):
+            raise ApiError("unknown_peer", f"this node knows no peer {peer}")
+        return await self._bridge.call(service.ping, peer)

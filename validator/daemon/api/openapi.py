@@ -26,6 +26,22 @@ ERROR_SCHEMA: JsonSchema = {
 }
 
 
+DATA_ROOT_PATTERN = "^(0x)?[0-9a-fA-F]{64}$"
+PEER_ID_PATTERN = "^[1-9A-HJ-NP-Za-km-z]{46,60}$"
+"""A libp2p peer id as text (base58btc of an identity or SHA-256 multihash: `12D3KooW...`, `Qm...`)."""
+
+PATH_PARAMETERS: dict[str, JsonSchema] = {
+    "data_root": {
+        "type": "string",
+        "pattern": DATA_ROOT_PATTERN,
+        "description": "a data root: 64 hex digits, with or without 0x",
+    },
+}
+"""The schema of every path parameter a route may name (`{data_root}`)."""
+
+JSON = "application/json"
+
+
 @dataclass(frozen=True, slots=True)
 class RouteDoc:
     """What OpenAPI says about one route."""
@@ -37,35 +53,73 @@ class RouteDoc:
     response: JsonSchema
     request: JsonSchema | None = None
     errors: tuple[str, ...] = field(default=())
+    request_media: str = JSON
+    response_media: str = JSON
+    links: dict[str, str] = field(default_factory=dict)
+    """Operations a success answer leads to, by operation id, with `data_root` from its body."""
 
 
-def build_openapi(routes: Sequence[RouteDoc], version: str, max_request_bytes: int) -> dict[str, Any]:
-    """The OpenAPI document for `routes`."""
+def _path_parameters(path: str) -> list[JsonSchema]:
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+    unknown = [name for name in names if name not in PATH_PARAMETERS]
+    if unknown:
+        raise ValueError(f"{path}: no schema for path parameters {unknown}")
+    return [{"name": n, "in": "path", "required": True, "schema": PATH_PARAMETERS[n]} for n in names]
+
+
+def _error_responses(codes: Sequence[str]) -> dict[str, Any]:
+    """One response per HTTP status, naming every error code the route answers with it."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(ERROR_CODES[code], []).append(code)
+    responses: dict[str, Any] = {}
+    for status, names in sorted(by_status.items()):
+        response: dict[str, Any] = {
+            "description": "error: " + ", ".join(names),
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        if status == ERROR_CODES["too_many_requests"]:
+            response["headers"] = {
+                "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+            }
+        responses[str(status)] = response
+    return responses
+
+
+def build_openapi(
+    routes: Sequence[RouteDoc], version: str, max_request_bytes: int, title: str = "Tessera node API"
+) -> dict[str, Any]:
+    """The OpenAPI document for `routes`: path parameters with their patterns, each request's and
+    response's media type, and every error status a route answers with."""
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        responses: dict[str, Any] = {
-            "200": {"description": "success", "content": {"application/json": {"schema": route.response}}}
+        success: dict[str, Any] = {
+            "description": "success",
+            "content": {route.response_media: {"schema": route.response}},
         }
-        for code in route.errors:
-            responses[str(ERROR_CODES[code])] = {
-                "description": f"error (codes include {code})",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        if route.links:
+            success["links"] = {
+                target: {"operationId": target, "parameters": {"data_root": expression}}
+                for target, expression in route.links.items()
             }
         operation: dict[str, Any] = {
             "operationId": route.operation_id,
             "summary": route.summary,
-            "responses": responses,
+            "responses": {"200": success, **_error_responses(route.errors)},
         }
+        parameters = _path_parameters(route.path)
+        if parameters:
+            operation["parameters"] = parameters
         if route.request is not None:
             operation["requestBody"] = {
                 "required": True,
-                "description": f"JSON, at most {max_request_bytes} bytes",
-                "content": {"application/json": {"schema": route.request}},
+                "description": f"{route.request_media}, at most {max_request_bytes} bytes",
+                "content": {route.request_media: {"schema": route.request}},
             }
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Tessera node API", "version": version},
+        "info": {"title": title, "version": version},
         "paths": paths,
         "components": {"schemas": {"Error": ERROR_SCHEMA}},
     }
