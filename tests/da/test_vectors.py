@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from da import CkzgBackend, DAError, recover_row
+from da import CellVerifier, CkzgBackend, DAError, recover_row
+from da.lean_verifier import load_lean_verifier
 from da.types import Cell, ColumnIndex, KZGCommitment, KZGProof, RowBytes, RowIndex
 from tests.conftest import vectors_dir
 
@@ -92,8 +93,12 @@ def test_compute_cells_and_kzg_proofs(kzg: CkzgBackend, case: Path) -> None:
         assert proofs == [_hex(proof) for proof in expected[1]]
 
 
+@pytest.mark.parametrize("verifier", ["ckzg", "lean"])
 @pytest.mark.parametrize("case", _params("verify_cell_kzg_proof_batch"))
-def test_verify_cell_kzg_proof_batch(kzg: CkzgBackend, case: Path) -> None:
+def test_verify_cell_kzg_proof_batch(kzg: CkzgBackend, case: Path, verifier: str) -> None:
+    """Through ckzg and through the lean verifier (`da.lean_verifier`): the same verdicts, and a
+    typed error for every case whose output is null."""
+    backend: CellVerifier = kzg if verifier == "ckzg" else load_lean_verifier()
     given, expected = _load(case)
     arguments = (
         [KZGCommitment(_hex(c)) for c in given["commitments"]],
@@ -103,9 +108,9 @@ def test_verify_cell_kzg_proof_batch(kzg: CkzgBackend, case: Path) -> None:
     )
     if expected is None:
         with pytest.raises(DAError):
-            kzg.verify_cell_proof_batch(*arguments)
+            backend.verify_cell_proof_batch(*arguments)
     else:
-        assert kzg.verify_cell_proof_batch(*arguments) is expected
+        assert backend.verify_cell_proof_batch(*arguments) is expected
 
 
 @pytest.mark.parametrize("case", _params("recover_cells_and_kzg_proofs"))
