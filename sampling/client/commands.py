@@ -28,10 +28,10 @@ from sampling.client.follow import (
     FollowOptions,
     ResultCallback,
     connect_registry_peers,
-    make_router,
 )
 from sampling.client.request import CheckRequest
 from sampling.client.status_http import serve_status
+from sampling.client.status_routes import make_router
 from sampling.store import ResultStore
 from validator.registry.backends import open_registry
 

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from da.errors import DAError, InvalidDataRoot
-from da.header import hex_to_data_root
+from da.errors import DAError
 from da.kzg import CellVerifier
 from da.types import ColumnIndex, DataRoot
 from network.errors import NetworkError
@@ -45,7 +44,6 @@ from sampling.client.defaults import (
 from sampling.client.directory import CustodyDirectory, is_peer_id, split_multiaddr
 from sampling.client.errors import LightClientError
 from sampling.client.headers import fetch_header_from_peers
-from sampling.client.status_http import error_body
 from sampling.errors import SamplingError
 from sampling.sampler import Sampler, SamplingSummary
 from sampling.store import PendingRoot, ResultStore, StoredResult
@@ -322,26 +320,6 @@ def result_to_json(result: StoredResult) -> dict[str, Any]:
         "column_failures": {str(k): v for k, v in sorted(result.column_failures.items())},
         "finished_at": result.finished_at,
     }
-
-
-def make_router(follower: Follower) -> Callable[[str], Any]:
-    """The status API's routes: `GET /v1/status` and `GET /v1/blobs/0x{root}`."""
-
-    async def route(path: str) -> tuple[int, dict[str, Any]]:
-        if path in ("/v1/status", "/v1/status/"):
-            return 200, await follower.status()
-        if path.startswith("/v1/blobs/"):
-            try:
-                root = hex_to_data_root(path.removeprefix("/v1/blobs/"))
-            except InvalidDataRoot:
-                return 400, error_body("invalid_argument", "expected /v1/blobs/0x<64 hex digits>")
-            found = await follower.blob_status(root)
-            if found is None:
-                return 404, error_body("not_found", f"0x{root.hex()} was never seen by this client")
-            return 200, found
-        return 404, error_body("not_found", f"no route for {path}")
-
-    return route
 
 
 async def connect_registry_peers(

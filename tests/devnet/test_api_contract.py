@@ -1,19 +1,22 @@
-"""The node's HTTP API keeps its published contract: schemathesis (an independent API tester)
-generates requests from the node's own `/v1/openapi.json` and checks every answer against it, with
-all its checks and the stateful phase (post a blob, then read it back through the links the document
-declares), on a live devnet validator. A document with a path parameter dropped makes it fail."""
+"""The HTTP APIs keep their published contracts: schemathesis (an independent API tester) generates
+requests from each API's own `/v1/openapi.json` and checks every answer against it with all its
+checks: the node API of a live devnet validator (with the stateful phase: post a blob, then read it
+back through the links the document declares), and the status API of a running
+`das light follow --http`. A document with a path parameter dropped makes it fail."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 
-from tests.devnet.helpers import api
+from tests.devnet.helpers import DAS_COMMAND, api, post
 from validator.devnet import Devnet
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -22,11 +25,11 @@ EXAMPLES = "25"
 RUN_TIMEOUT_S = 300.0
 
 
-def _schemathesis(*args: str) -> subprocess.CompletedProcess[str]:
+def _schemathesis(*args: str, config: Path = CONFIG) -> subprocess.CompletedProcess[str]:
     command = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert command is not None, "schemathesis is a dev dependency: pip install -e .[dev]"
     return subprocess.run(
-        [command, "--config-file", str(CONFIG), "run", *args, "--checks", "all", "--seed", SEED,
+        [command, "--config-file", str(config), "run", *args, "--checks", "all", "--seed", SEED,
          "--max-examples", EXAMPLES, "--no-color"],
         capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
     )  # fmt: skip
@@ -50,3 +53,50 @@ def test_a_document_missing_a_path_parameter_fails_the_contract(devnet: Devnet, 
     result = _schemathesis(str(broken), "--url", url)
     assert result.returncode != 0
     assert "Path parameter 'data_root' is not defined" in result.stdout
+
+
+FOLLOW_START_S = 60.0
+FOLLOW_SAMPLED_S = 120.0
+
+
+def test_the_light_clients_status_api_keeps_its_openapi_contract(devnet: Devnet, tmp_path: Path) -> None:
+    follow = subprocess.Popen(
+        [*DAS_COMMAND, "light", "follow", "--registry", str(devnet.registry_path),
+         "--db", str(tmp_path / "results.sqlite"), "--http", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert follow.stdout is not None
+        status_url = None
+        deadline = time.monotonic() + FOLLOW_START_S
+        while status_url is None and time.monotonic() < deadline:
+            line = follow.stdout.readline()
+            if not line:
+                break
+            if line.startswith("status"):
+                status_url = line.split()[-1]
+        assert status_url is not None and status_url.endswith("/v1/status"), "follow did not start"
+        base = status_url.removesuffix("/v1/status")
+        document = httpx.get(f"{base}/v1/openapi.json", timeout=10).json()
+        assert set(document["paths"]) == {"/v1/status", "/v1/blobs/{data_root}", "/v1/openapi.json"}
+        # A blob certified while it follows, so its result route has something to show.
+        status, _, _ = post(devnet, tmp_path, 64 * 1024, seed=1717)
+        root = status["data_root"]
+        deadline = time.monotonic() + FOLLOW_SAMPLED_S
+        while httpx.get(f"{base}/v1/blobs/{root}", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "the follower never saw the certificate"
+            time.sleep(0.5)
+        config = tmp_path / "schemathesis.toml"
+        config.write_text(CONFIG.read_text() + f'\n[parameters]\n"path.data_root" = "{root}"\n')
+        result = _schemathesis(f"{base}/v1/openapi.json", config=config)
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+        assert "No issues found" in result.stdout, result.stdout[-4000:]
+    finally:
+        follow.send_signal(signal.SIGINT)
+        try:
+            follow.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            follow.kill()
+            follow.wait(timeout=10)
+        if follow.stdout is not None:
+            follow.stdout.close()

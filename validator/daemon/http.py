@@ -16,11 +16,11 @@ from da.types import DataRoot
 from network.bridge import TrioBridge
 from validator.certificate import certificate_to_bytes
 from validator.daemon.api.errors import ApiError
-from validator.daemon.api.openapi import RouteDoc
 from validator.daemon.node import Node
 from validator.daemon.retrieval import reassemble_blob
 from validator.daemon.store import BlobRecord
 from validator.errors import NodeBusy, ValidatorError
+from validator.openapi import RouteDoc
 
 BRIDGE_KEY: web.AppKey[TrioBridge] = web.AppKey("bridge", TrioBridge)
 DAEMON_NODE_KEY: web.AppKey[Node] = web.AppKey("daemon_node", Node)

@@ -18,8 +18,9 @@ from network.config import NetworkConfig
 from network.service import NetworkService, open_service, open_services
 from sampling.client.assignment import RegistryCertificateValidator, RegistryView
 from sampling.client.coordinator import SamplingStats
-from sampling.client.follow import Follower, FollowOptions, make_router
+from sampling.client.follow import Follower, FollowOptions
 from sampling.client.status_http import serve_status
+from sampling.client.status_routes import make_router
 from sampling.store import PendingRoot, ResultStore, StoredResult
 from tests.sampling.client.conftest import FAST, LightNet, build_net, publish_endpoints
 from validator.registry.sqlite import SqliteRegistry

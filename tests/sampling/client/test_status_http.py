@@ -14,8 +14,8 @@ import pytest
 import trio
 
 from da.types import DataRoot
-from sampling.client.follow import make_router
 from sampling.client.status_http import SHUTDOWN_SECONDS, Router, serve_status
+from sampling.client.status_routes import make_router
 
 pytestmark = pytest.mark.anyio
 
@@ -75,6 +75,18 @@ async def test_a_known_root() -> None:
     async with status_server() as url:
         response = await request("GET", f"{url}/v1/blobs/0x{KNOWN_ROOT.hex()}")
     assert response.status_code == 200 and response.json() == BLOB
+
+
+async def test_the_document_describes_the_routes_it_is_built_from() -> None:
+    async with status_server() as url:
+        response = await request("GET", f"{url}/v1/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"] == "3.1.0"
+    assert set(document["paths"]) == {"/v1/status", "/v1/blobs/{data_root}", "/v1/openapi.json"}
+    blob = document["paths"]["/v1/blobs/{data_root}"]["get"]
+    assert blob["parameters"][0]["name"] == "data_root" and blob["parameters"][0]["in"] == "path"
+    assert set(blob["responses"]) == {"200", "400", "404", "431", "500"}
 
 
 async def test_an_unknown_root_is_404() -> None:

@@ -15,9 +15,9 @@ from aiohttp import web
 
 from network.errors import InvalidNetworkConfig
 from network.types import PeerName
-from validator.daemon.api.errors import ApiError, json_errors
+from validator.daemon.api.errors import ERROR_CODES, ApiError, json_errors
 from validator.daemon.api.node import NodeApi
-from validator.daemon.api.openapi import PEER_ID_PATTERN, RouteDoc, build_openapi
+from validator.openapi import PEER_ID_PATTERN, RouteDoc, build_openapi
 
 NODE_KEY: web.AppKey[NodeApi] = web.AppKey("node", NodeApi)
 OPENAPI_KEY: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
@@ -189,7 +189,9 @@ def build_app(
     app = web.Application(client_max_size=config.max_request_bytes, middlewares=[json_errors])
     app[NODE_KEY] = node
     routes = ROUTES + extra_routes
-    app[OPENAPI_KEY] = build_openapi([doc for doc, _ in routes], _version(), config.max_request_bytes)
+    app[OPENAPI_KEY] = build_openapi(
+        [doc for doc, _ in routes], _version(), config.max_request_bytes, ERROR_CODES, "Tessera node API"
+    )
     for doc, handler in routes:
         app.router.add_route(doc.method, doc.path, handler)
     return app

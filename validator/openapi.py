@@ -1,29 +1,32 @@
-"""The OpenAPI 3.1 description of the API, built from the same route table the app is built from."""
+"""OpenAPI 3.1 documents built from the route tables the HTTP servers are built from (the node API in
+`validator.daemon.api`, the light client's status API in `sampling.client.follow`), so a document
+cannot drift from its server. Each API passes its own error codes and their HTTP statuses."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from validator.daemon.api.errors import ERROR_CODES
-
 JsonSchema = dict[str, Any]
 
-ERROR_SCHEMA: JsonSchema = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "enum": sorted(ERROR_CODES)},
-                "message": {"type": "string"},
-            },
-        }
-    },
-}
+
+def error_schema(codes: Mapping[str, int]) -> JsonSchema:
+    """`{"error": {"code": ..., "message": ...}}` with `code` one of `codes`."""
+    return {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "enum": sorted(codes)},
+                    "message": {"type": "string"},
+                },
+            }
+        },
+    }
 
 
 DATA_ROOT_PATTERN = "^(0x)?[0-9a-fA-F]{64}$"
@@ -40,6 +43,7 @@ PATH_PARAMETERS: dict[str, JsonSchema] = {
 """The schema of every path parameter a route may name (`{data_root}`)."""
 
 JSON = "application/json"
+TOO_MANY_REQUESTS = 429
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +71,18 @@ def _path_parameters(path: str) -> list[JsonSchema]:
     return [{"name": n, "in": "path", "required": True, "schema": PATH_PARAMETERS[n]} for n in names]
 
 
-def _error_responses(codes: Sequence[str]) -> dict[str, Any]:
+def _error_responses(codes: Sequence[str], statuses: Mapping[str, int]) -> dict[str, Any]:
     """One response per HTTP status, naming every error code the route answers with it."""
     by_status: dict[int, list[str]] = {}
     for code in codes:
-        by_status.setdefault(ERROR_CODES[code], []).append(code)
+        by_status.setdefault(statuses[code], []).append(code)
     responses: dict[str, Any] = {}
     for status, names in sorted(by_status.items()):
         response: dict[str, Any] = {
             "description": "error: " + ", ".join(names),
             "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
-        if status == ERROR_CODES["too_many_requests"]:
+        if status == TOO_MANY_REQUESTS:
             response["headers"] = {
                 "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
             }
@@ -87,10 +91,15 @@ def _error_responses(codes: Sequence[str]) -> dict[str, Any]:
 
 
 def build_openapi(
-    routes: Sequence[RouteDoc], version: str, max_request_bytes: int, title: str = "Tessera node API"
+    routes: Sequence[RouteDoc],
+    version: str,
+    max_request_bytes: int,
+    error_codes: Mapping[str, int],
+    title: str,
 ) -> dict[str, Any]:
     """The OpenAPI document for `routes`: path parameters with their patterns, each request's and
-    response's media type, and every error status a route answers with."""
+    response's media type, and every error status a route answers with (`error_codes`: the API's
+    codes and their HTTP statuses)."""
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         success: dict[str, Any] = {
@@ -105,7 +114,7 @@ def build_openapi(
         operation: dict[str, Any] = {
             "operationId": route.operation_id,
             "summary": route.summary,
-            "responses": {"200": success, **_error_responses(route.errors)},
+            "responses": {"200": success, **_error_responses(route.errors, error_codes)},
         }
         parameters = _path_parameters(route.path)
         if parameters:
@@ -121,5 +130,5 @@ def build_openapi(
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
-        "components": {"schemas": {"Error": ERROR_SCHEMA}},
+        "components": {"schemas": {"Error": error_schema(error_codes)}},
     }
