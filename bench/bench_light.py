@@ -38,6 +38,7 @@ from typing import Any
 import structlog
 import trio
 
+from cli.light import VERIFIERS
 from da import encode_blob
 from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
 from da.lean_verifier import load_lean_verifier
@@ -71,8 +72,6 @@ from validator.types import Attestation, Epoch, ValidatorIndex
 from validator.vrf import compute_ballot, compute_genesis_seed
 
 CHAIN_ID = 31337
-VERIFIERS = ("lean", "ckzg")
-"""The `--verifier` choices of `das light check`, compared side by side."""
 MIB = 1024 * 1024
 
 

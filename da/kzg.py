@@ -140,15 +140,23 @@ every commitment and proof of the network depends on the setup, so a file is che
 digest before it is parsed: any other setup is refused (specs/das-core.md, "Trusted setup")."""
 
 
-@functools.cache
-def _load_settings(path: str, precompute: int) -> ckzg.KZGSettings:
+def read_trusted_setup(path: Path) -> bytes:
+    """The setup file's bytes, after checking them against `TRUSTED_SETUP_SHA256`; raises
+    `InvalidKZGInput` for a file that cannot be read or is not the mainnet setup."""
     try:
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        raw = path.read_bytes()
     except OSError as error:
         raise InvalidKZGInput("load_trusted_setup", f"{path}: {error}") from error
+    digest = hashlib.sha256(raw).hexdigest()
     if digest != TRUSTED_SETUP_SHA256:
         wrong = f"{path}: SHA-256 {digest} is not the mainnet setup's {TRUSTED_SETUP_SHA256}"
         raise InvalidKZGInput("load_trusted_setup", wrong)
+    return raw
+
+
+@functools.cache
+def _load_settings(path: str, precompute: int) -> ckzg.KZGSettings:
+    read_trusted_setup(Path(path))
     try:
         return ckzg.load_trusted_setup(path, precompute)
     except (RuntimeError, ValueError, OSError) as error:
@@ -173,4 +181,5 @@ __all__ = [
     "CkzgBackend",
     "default_trusted_setup_path",
     "load_ckzg_backend",
+    "read_trusted_setup",
 ]

@@ -32,7 +32,7 @@ from da.constants import (
     FIELD_ELEMENTS_PER_ROW,
 )
 from da.errors import InvalidKZGInput
-from da.kzg import TRUSTED_SETUP_SHA256, default_trusted_setup_path
+from da.kzg import default_trusted_setup_path, read_trusted_setup
 from da.types import Cell, ColumnIndex, KZGCommitment, KZGProof
 
 BLS_MODULUS = 52435875175126190479447740508185965837690552500527637822603658699938581184513
@@ -57,19 +57,11 @@ class VerificationSetup:
     """`[s^FIELD_ELEMENTS_PER_CELL]_2`."""
 
 
-def load_verification_setup(path: Path, expected_sha256: str) -> VerificationSetup:
+def load_verification_setup(path: Path) -> VerificationSetup:
     """The 64 G1 monomial points and two G2 points of the setup file at `path` (c-kzg-4844's text
     form: counts, G1 Lagrange points, G2 monomial points, G1 monomial points), after checking the
-    whole file against `expected_sha256`; raises `InvalidKZGInput` for any other file."""
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise InvalidKZGInput("load_trusted_setup", f"{path}: {error}") from error
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != expected_sha256:
-        raise InvalidKZGInput(
-            "load_trusted_setup", f"{path}: SHA-256 {digest}, the mainnet setup is {expected_sha256}"
-        )
+    whole file against the mainnet setup's digest; raises `InvalidKZGInput` for any other file."""
+    raw = read_trusted_setup(path)
     lines = raw.decode("ascii").split()
     g1_count, g2_count = int(lines[0]), int(lines[1])
     g2_lines = lines[2 + g1_count : 2 + g1_count + g2_count]
@@ -90,7 +82,7 @@ def load_verification_setup(path: Path, expected_sha256: str) -> VerificationSet
 
 @functools.cache
 def _cached_setup(path: str) -> VerificationSetup:
-    return load_verification_setup(Path(path), TRUSTED_SETUP_SHA256)
+    return load_verification_setup(Path(path))
 
 
 def load_lean_verifier(trusted_setup: Path | None = None) -> LeanCellVerifier:
@@ -205,9 +197,7 @@ def _g1(what: str, value: bytes) -> ark.G1Point:
 
 
 def _cell_to_field_elements(cell: bytes) -> list[int]:
-    if not isinstance(cell, bytes | bytearray) or len(cell) != BYTES_PER_CELL:
-        size = len(cell) if isinstance(cell, bytes | bytearray) else type(cell).__name__
-        raise InvalidKZGInput(OPERATION, f"a cell of {size} bytes, {BYTES_PER_CELL} expected")
+    _check_bytes("cell", cell, BYTES_PER_CELL)
     size = BYTES_PER_FIELD_ELEMENT
     values = [int.from_bytes(cell[i : i + size], "big") for i in range(0, BYTES_PER_CELL, size)]
     for value in values:
@@ -261,7 +251,7 @@ def _reverse_bits(value: int, bits: int) -> int:
 
 @dataclass(frozen=True)
 class _Domain:
-    """Roots of unity the equation needs, computed once per process (a few milliseconds)."""
+    """Roots of unity the equation needs."""
 
     stage_twiddles: tuple[tuple[int, ...], ...]
     """The twiddles of each FFT stage after the first, merging blocks of size 2, 4, .. 32."""
@@ -272,31 +262,26 @@ class _Domain:
     """`h_c^64` for each column c."""
 
 
-_DOMAIN: list[_Domain] = []
-
-
+@functools.cache
 def _domain() -> _Domain:
-    if not _DOMAIN:
-        order, n, p = FIELD_ELEMENTS_PER_EXT_ROW, FIELD_ELEMENTS_PER_CELL, BLS_MODULUS
-        powers = _powers(_root_of_unity(order), order)  # w_8192^e
-        bits = (order - 1).bit_length()
-        # The cell of column c is the coset h_c * <w_64>, h_c being entry 64c of the bit-reversed
-        # 8192nd roots (specs: coset_shift_for_cell); its t-th value sits at h_c * w_64^rev6(t).
-        exponents = [_reverse_bits(n * c, bits) for c in range(CELLS_PER_ROW)]
-        inverse_length = pow(n, p - 2, p)
-        _DOMAIN.append(
-            _Domain(
-                stage_twiddles=tuple(
-                    tuple(powers[(-k * (order // size)) % order] for k in range(size // 2))
-                    for size in (4, 8, 16, 32, 64)
-                ),
-                unshift=tuple(
-                    tuple(powers[(-e * j) % order] * inverse_length % p for j in range(n)) for e in exponents
-                ),
-                shift_power=tuple(powers[(n * e) % order] for e in exponents),
-            )
-        )
-    return _DOMAIN[0]
+    """The roots of unity of the equation, computed on first use (a few milliseconds)."""
+    order, n, p = FIELD_ELEMENTS_PER_EXT_ROW, FIELD_ELEMENTS_PER_CELL, BLS_MODULUS
+    powers = _powers(_root_of_unity(order), order)  # w_8192^e
+    bits = (order - 1).bit_length()
+    # The cell of column c is the coset h_c * <w_64>, h_c being entry 64c of the bit-reversed
+    # 8192nd roots (specs: coset_shift_for_cell); its t-th value sits at h_c * w_64^rev6(t).
+    exponents = [_reverse_bits(n * c, bits) for c in range(CELLS_PER_ROW)]
+    inverse_length = pow(n, p - 2, p)
+    stage_sizes = [2**k for k in range(2, n.bit_length())]  # 4, 8, .., 64: merged block sizes
+    return _Domain(
+        stage_twiddles=tuple(
+            tuple(powers[(-k * (order // size)) % order] for k in range(size // 2)) for size in stage_sizes
+        ),
+        unshift=tuple(
+            tuple(powers[(-e * j) % order] * inverse_length % p for j in range(n)) for e in exponents
+        ),
+        shift_power=tuple(powers[(n * e) % order] for e in exponents),
+    )
 
 
 def _interpolate(values: list[int], column: int, domain: _Domain) -> list[int]:

@@ -1,5 +1,5 @@
 """OpenAPI 3.1 documents built from the route tables the HTTP servers are built from (the node API in
-`validator.daemon.api`, the light client's status API in `sampling.client.follow`), so a document
+`validator.daemon.api`, the light client's status API in `sampling.client.status_routes`), so a document
 cannot drift from its server. Each API passes its own error codes and their HTTP statuses."""
 
 from __future__ import annotations

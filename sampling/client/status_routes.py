@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from da.errors import InvalidDataRoot
 from da.header import hex_to_data_root
-from sampling.client.status_http import JsonAnswer, error_body
+from sampling.client.status_http import MAX_REQUEST_HEAD_BYTES, JsonAnswer, error_body
 from validator.openapi import RouteDoc, build_openapi
 
 if TYPE_CHECKING:
@@ -139,7 +139,11 @@ STATUS_ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
 """Every route: its OpenAPI description and its handler."""
 
 STATUS_OPENAPI = build_openapi(
-    [doc for doc, _ in STATUS_ROUTES], "1", 8192, STATUS_ERROR_CODES, "Tessera light client status API"
+    [doc for doc, _ in STATUS_ROUTES],
+    "1",
+    MAX_REQUEST_HEAD_BYTES,
+    STATUS_ERROR_CODES,
+    "Tessera light client status API",
 )
 """The status API's OpenAPI document (no route reads a body: the size is the request head's bound)."""
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from da import CkzgBackend, DAError, EncodedBlob, InvalidKZGInput
-from da.kzg import TRUSTED_SETUP_SHA256, default_trusted_setup_path
+from da.kzg import default_trusted_setup_path
 from da.lean_verifier import BLS_MODULUS, LeanCellVerifier, load_lean_verifier, load_verification_setup
 from da.types import Cell, ColumnIndex, KZGProof
 
@@ -122,15 +122,15 @@ def test_a_setup_that_is_not_the_mainnet_setup_is_refused(tmp_path: Path) -> Non
     tampered = tmp_path / "setup.txt"
     tampered.write_text(text.replace(last, last[:-1] + ("0" if last[-1] != "0" else "1")))
     with pytest.raises(InvalidKZGInput, match="SHA-256"):
-        load_verification_setup(tampered, TRUSTED_SETUP_SHA256)
+        load_verification_setup(tampered)
     with pytest.raises(InvalidKZGInput, match="No such file"):
-        load_verification_setup(tmp_path / "missing.txt", TRUSTED_SETUP_SHA256)
+        load_verification_setup(tmp_path / "missing.txt")
 
 
 def test_the_setup_points_are_the_ceremony_s(lean: LeanCellVerifier) -> None:
     """[s^0]_1 and [1]_2 are the generators; the equation then only holds for ckzg's proofs (above)
     if [s^j]_1 and [s^64]_2 are the ceremony's too."""
-    setup = load_verification_setup(default_trusted_setup_path(), TRUSTED_SETUP_SHA256)
+    setup = load_verification_setup(default_trusted_setup_path())
     assert setup.g1_monomial[0] == ark.G1Point()
     assert setup.g2_one == ark.G2Point()
     assert len(setup.g1_monomial) == 64
