@@ -13,9 +13,9 @@ asyncio programs reach the service through `network.bridge.TrioBridge`.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import multiaddr
 import structlog
@@ -32,7 +32,7 @@ from da.kzg import CellVerifier
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
 from network.client import RequestClient, parse_peer_name
 from network.config import NetworkConfig
-from network.errors import NetworkError, PeerTimeout, PeerUnreachable, ServiceNotRunning
+from network.errors import NetworkError, PeerDisconnected, PeerTimeout, PeerUnreachable, ServiceNotRunning
 from network.gossip import GossipService
 from network.host import BanNotifee, close_host, cut_off, disconnect_peer, stop_auto_connector
 from network.identity import load_or_create_identity
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     # trio-typing's stubs (a libp2p dependency) shadow trio's own annotations; TaskStatus lives there.
     from trio_typing import TaskStatus
 
+T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 
@@ -241,19 +242,44 @@ class NetworkService:
         """Close every connection to `peer`."""
         await disconnect_peer(self.host, peer)
 
+    async def on_fresh_connection(
+        self,
+        peer: PeerName,
+        request: Callable[[], Awaitable[T]],
+        on_retry: Callable[[NetworkError], None] | None = None,
+    ) -> T:
+        """`request()` to a connected `peer`, sent a second time on a new connection if the first
+        could not open a stream or lost it. py-libp2p 0.8.1 leaves a connection on which a request
+        was cancelled unable to negotiate its next stream ("handshake write failed", "No valid
+        connections available"); one retry on a fresh connection recovers it. A timeout is never
+        retried."""
+        await self.ensure_connected(peer)
+        try:
+            return await request()
+        except (PeerUnreachable, PeerDisconnected) as error:
+            if on_retry is not None:
+                on_retry(error)
+            await self.reconnect(peer)  # the old connection may be half-closed
+            return await request()
+
     async def ping(self, peer: PeerName) -> float:
-        """Round-trip time to `peer` over `/ipfs/ping/1.0.0`, in seconds."""
+        """Round-trip time to `peer` over `/ipfs/ping/1.0.0`, in seconds (on a fresh connection
+        once if the first stream fails, as every request)."""
         peer_id = parse_peer_name(peer)
         self.guard.check_not_banned(peer)
-        started = time.perf_counter()
-        try:
-            with trio.fail_after(self.config.response_timeout):
-                await PingService(self.host).ping(peer_id, 1)
-        except trio.TooSlowError as error:
-            raise PeerTimeout(peer, "ping", self.config.response_timeout) from error
-        except (*STREAM_ERRORS, ValueError) as error:
-            raise PeerUnreachable(peer, f"ping failed: {type(error).__name__}: {error}") from error
-        return time.perf_counter() - started
+
+        async def ping_once() -> float:
+            started = time.perf_counter()
+            try:
+                with trio.fail_after(self.config.response_timeout):
+                    await PingService(self.host).ping(peer_id, 1)
+            except trio.TooSlowError as error:
+                raise PeerTimeout(peer, "ping", self.config.response_timeout) from error
+            except (*STREAM_ERRORS, ValueError) as error:
+                raise PeerUnreachable(peer, f"ping failed: {type(error).__name__}: {error}") from error
+            return time.perf_counter() - started
+
+        return await self.on_fresh_connection(peer, ping_once)
 
     async def _connect_bootstrap_peers(self) -> None:
         async def connect_one(address: str) -> None:

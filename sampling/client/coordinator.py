@@ -168,20 +168,16 @@ class RoundRunner:
         out.append(_Answer(peer, coordinates, samples=held, not_held=not_held))
 
     async def _request(self, peer: PeerName, coordinates: tuple[CellCoordinate, ...]) -> SamplesResponse:
-        """The request, sent a second time if the first could not open a stream or lost it.
+        """The request, sent a second time on a fresh connection if the first could not open a
+        stream or lost it (`NetworkService.on_fresh_connection`); a retry is counted and logged."""
 
-        The peer is connected first (`ensure_connected`). A connection on which py-libp2p 0.8.1
-        had a request cancelled (a lost race elsewhere) fails its next stream negotiation ("handshake
-        write failed"); one retry on a fresh connection recovers it. A timeout is never retried.
-        """
-        await self._service.ensure_connected(peer)
-        try:
-            return await self._service.request_samples(peer, self.data_root, coordinates)
-        except (PeerUnreachable, PeerDisconnected) as error:
+        def retried(error: Exception) -> None:
             log.info("sample request retried", peer=peer, error=str(error))
             self.stats.retries += 1
-            await self._service.reconnect(peer)  # the old connection may be half-closed
-            return await self._service.request_samples(peer, self.data_root, coordinates)
+
+        return await self._service.on_fresh_connection(
+            peer, lambda: self._service.request_samples(peer, self.data_root, coordinates), retried
+        )
 
     def _abandon(self, peer: PeerName, error: Exception) -> None:
         if peer not in self.stats.abandoned:
