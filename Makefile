@@ -6,6 +6,8 @@ PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+INTEROP := tests/network/interop
+INTEROP_STAMP := $(INTEROP)/node_modules/.installed
 
 .PHONY: demo test lint bench slow explore clean
 
@@ -15,6 +17,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+# The js-libp2p interop client's packages, exactly as its lockfile pins them (Node.js and npm are
+# needed for this test only: without them it is skipped, and the test says why).
+$(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the js-libp2p interop test will be skipped"; fi
 
 ## demo: install, then start an 8-validator devnet on 127.0.0.1, post a demo blob, print its
 ## certificate and a light-client check, and keep the network running until Ctrl-C
@@ -28,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 ## test: lint, then the default test suite (slow suites are marked and excluded)
-test: lint
+test: lint $(INTEROP_STAMP)
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup -q
 
 ## slow: the slow suites (large blobs, many Hypothesis examples)
@@ -57,4 +66,4 @@ bench: $(STAMP)
 
 clean:
 	-$(BIN)/das devnet down --dir .devnet
-	rm -rf .devnet $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache
+	rm -rf .devnet $(VENV) $(INTEROP)/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache

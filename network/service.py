@@ -1,7 +1,8 @@
 """The libp2p service: owns one host (trio only) with its request protocols, gossip and peer scores.
 
 What the host is told (DESIGN.md section 5): explicit listen addresses (loopback by default), Noise and
-Yamux (py-libp2p's defaults), `max_connections_per_peer=1` (otherwise every connect waits 250 ms), Pubsub
+Yamux only (`network.transport`: py-libp2p would also offer TLS, secio, plaintext and Mplex),
+`max_connections_per_peer=1` (otherwise every connect waits 250 ms), Pubsub
 built before any peer connects, the seen-message cache's thread stopped and `host.close()` awaited before
 `host.run()` is left. Identify and ping are the host's default protocols. The plumbing (bounded closes
 and disconnects, cutting off banned peers) lives in `network.host`.
@@ -42,6 +43,7 @@ from network.peers import Clock, PeerGuard
 from network.ports import CertificateValidator
 from network.server import RequestServer, ServerPorts
 from network.streams import STREAM_ERRORS
+from network.transport import muxer_options, security_options
 from network.types import GossipMessage, MessageId, PeerName, Verdict, VerifiedSamples
 
 if TYPE_CHECKING:
@@ -90,6 +92,8 @@ class NetworkService:
         host = new_host(
             key_pair=self._key_pair,
             listen_addrs=listen,
+            sec_opt=security_options(self._key_pair),
+            muxer_opt=muxer_options(),
             connection_config=ConnectionConfig(
                 max_connections_per_peer=1,  # the default (3) waits 250 ms on every connect
                 dial_timeout=self.config.dial_timeout,

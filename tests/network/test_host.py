@@ -1,4 +1,5 @@
-"""The host itself: persisted identity, loopback listening, bootstrap, identify, ping, clean shutdown."""
+"""The host itself: persisted identity, loopback listening, bootstrap, identify, ping, clean shutdown,
+and peers that speak less than a Tessera node."""
 
 from __future__ import annotations
 
@@ -9,14 +10,25 @@ import os
 import stat
 from pathlib import Path
 
+import multiaddr
 import pytest
+import structlog
 import trio
+from libp2p import new_host
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.network.exceptions import SwarmDialAllFailedError
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTransport
+from libp2p.security.secio.transport import ID as SECIO_PROTOCOL_ID
+from libp2p.security.secio.transport import Transport as SecioTransport
+from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
 
 from network.config import NetworkConfig
 from network.errors import PeerUnreachable, ServiceNotRunning
 from network.identity import InvalidIdentityFile
-from network.logs import StructlogHandler
+from network.logs import StructlogHandler, UnsupportedProtocolFilter
 from network.service import NetworkService, open_service, open_services
+from network.transport import muxer_options, security_options
 from tests.network.conftest import FAST, live_threads, wait_for_identify
 
 pytestmark = pytest.mark.anyio
@@ -104,3 +116,73 @@ async def test_libp2p_logs_go_through_structlog_not_raw_stderr(capfd: pytest.Cap
     out, err = capfd.readouterr()
     assert "routed warning" in out + err
     assert "WARNING:libp2p" not in err and "routed warning\n" not in err.splitlines()
+
+
+def _unsupported_protocol_filter() -> UnsupportedProtocolFilter:
+    (handler,) = [h for h in logging.getLogger("libp2p").handlers if isinstance(h, StructlogHandler)]
+    (found,) = [f for f in handler.filters if isinstance(f, UnsupportedProtocolFilter)]
+    return found
+
+
+async def test_a_peer_without_gossipsub_is_normal_and_logged_once_at_debug_level() -> None:
+    """py-libp2p's pubsub opens a meshsub stream to every new peer and retries while it stays
+    connected; a peer that answers "na" (here a bare py-libp2p host with no pubsub) must not put an
+    ERROR in the node's log each time."""
+    key_pair = create_new_key_pair()
+    bare = new_host(
+        key_pair=key_pair,
+        sec_opt=security_options(key_pair),
+        muxer_opt=muxer_options(),
+        listen_addrs=[multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")],
+    )
+    with structlog.testing.capture_logs() as logs:
+        async with open_service(FAST) as node, bare.run([multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]):
+            await bare.connect(info_from_p2p_addr(multiaddr.Multiaddr(node.listen_addrs[0])))
+            seen = _unsupported_protocol_filter()
+            with trio.fail_after(10):
+                while not any(peer == str(bare.get_id()) for peer, _ in seen.logged()):
+                    await trio.sleep(0.05)
+            await bare.close()
+    loud = [entry for entry in logs if entry["log_level"] in ("warning", "error", "critical")]
+    assert not loud, loud
+
+
+def test_the_unsupported_protocol_filter_drops_only_na_answers_and_notes_each_pair_once() -> None:
+    record_filter = UnsupportedProtocolFilter()
+    failure = (
+        "Failed to open stream to peer 12D3KooWPeer:\n"
+        "  Error: protocols not supported: tried ['/meshsub/1.2.0'], timeout=10s. Last error: na\n"
+        "  Protocols: ['/meshsub/1.2.0']\n  Timeout: 30s\n"
+    )
+
+    def record(message: str, level: int = logging.ERROR) -> logging.LogRecord:
+        return logging.LogRecord("libp2p.host.basic_host", level, __file__, 1, message, None, None)
+
+    with structlog.testing.capture_logs() as logs:
+        assert record_filter.filter(record(failure)) is False
+        assert record_filter.filter(record(failure)) is False
+        assert record_filter.filter(record("Failed to open stream to peer X:\n  Error: timed out")) is True
+        assert record_filter.filter(record("anything else")) is True
+    assert record_filter.logged() == [("12D3KooWPeer", "['/meshsub/1.2.0']")]
+    assert [entry["event"] for entry in logs] == ["peer does not offer these protocols"]
+    assert logs[0]["log_level"] == "debug"
+
+
+@pytest.mark.parametrize("offer", ["plaintext", "secio", "mplex"])
+async def test_a_host_refuses_every_upgrade_the_spec_does_not_name(offer: str) -> None:
+    """Only Noise and Yamux are negotiated (`network.transport`): a dialer offering nothing else fails."""
+    key_pair = create_new_key_pair()
+    security = {
+        "plaintext": {PLAINTEXT_PROTOCOL_ID: InsecureTransport(key_pair)},
+        "secio": {SECIO_PROTOCOL_ID: SecioTransport(key_pair)},
+        "mplex": security_options(key_pair),
+    }[offer]
+    muxers = {MPLEX_PROTOCOL_ID: Mplex} if offer == "mplex" else muxer_options()
+    dialer = new_host(key_pair=key_pair, sec_opt=security, muxer_opt=muxers)
+    async with open_service(FAST) as node, dialer.run([multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]):
+        with trio.fail_after(FAST.dial_timeout + 5), pytest.raises(SwarmDialAllFailedError) as refused:
+            await dialer.connect(info_from_p2p_addr(multiaddr.Multiaddr(node.listen_addrs[0])))
+        assert node.connected_peers() == []
+        await dialer.close()
+    expected = "failed to upgrade mux" if offer == "mplex" else "failed to negotiate the secure protocol"
+    assert expected in repr(refused.value.__cause__)

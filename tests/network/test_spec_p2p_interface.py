@@ -1,5 +1,6 @@
-"""specs/p2p-interface.md agrees with the code: constants, protocol ids, limits, result codes, topics,
-gossip rules, and the relations between the scoring constants (asserted here, not only stated there)."""
+"""specs/p2p-interface.md agrees with the code: transport upgrades, constants, protocol ids, limits,
+result codes, topics, gossip rules, and the relations between the scoring constants (asserted here,
+not only stated there)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import re
 from pathlib import Path
 
 import pytest
+from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.pubsub.rpc_queue import OutBoundQueueSize
 
 from da.constants import MAX_ROWS_PER_BLOB, MAX_SUPPORTED_BLOB_BYTES
 from da.types import BlobHeader, CellCoordinate, ColumnIndex, KZGCommitment, RowIndex
 from network import constants as c
-from network import gossip_rules
+from network import gossip_rules, transport
 from network.config import NetworkConfig
 from network.constants import ResultCode
 from network.messages import (
@@ -96,6 +98,16 @@ def test_protocol_ids_and_request_limits_equal_the_server(spec: str) -> None:
     documented = {row[0]: getattr(c, row[3]) for row in rows}
     assert set(documented) == set(c.REQUEST_PROTOCOLS) == set(server.protocols)
     assert documented == {protocol: limit for protocol, (limit, _) in server.protocols.items()}
+
+
+def test_transport_table_equals_what_a_host_negotiates(spec: str) -> None:
+    rows = {row[0]: row[1] for row in _table_rows(get_section(spec, "Transport"), "| Layer |")}
+    assert [name.strip() for name in rows["Security"].split(",")] == list(transport.SECURITY_PROTOCOLS)
+    assert [name.strip() for name in rows["Multiplexer"].split(",")] == list(transport.MUXER_PROTOCOLS)
+    assert [str(key) for key in transport.security_options(create_new_key_pair())] == list(
+        transport.SECURITY_PROTOCOLS
+    )
+    assert [str(key) for key in transport.muxer_options()] == list(transport.MUXER_PROTOCOLS)
 
 
 def test_result_codes_equal_the_enum(spec: str) -> None:
