@@ -8,8 +8,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INTEROP := tests/network/interop
 INTEROP_STAMP := $(INTEROP)/node_modules/.installed
+CHAIN := validator/contracts
+CHAIN_STAMP := $(CHAIN)/node_modules/.installed
 
-.PHONY: demo test lint bench slow explore clean
+.PHONY: demo test lint bench slow explore clean chain-tools
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Tessera needs Python 3.11 or 3.12 (blspy has no wheels beyond 3.12)"; exit 1; }
@@ -25,6 +27,14 @@ $(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
 		cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
 	else echo "npm not found: the js-libp2p interop test will be skipped"; fi
 
+## chain-tools: the Solidity compiler (solc as wasm) and anvil, from npm exactly as
+## validator/contracts/package-lock.json pins them; needed for chain mode (`--chain anvil`) only
+chain-tools: $(CHAIN_STAMP)
+$(CHAIN_STAMP): $(CHAIN)/package.json $(CHAIN)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(CHAIN) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: chain mode and its tests need Node.js 20+ and npm"; fi
+
 ## demo: install, then start an 8-validator devnet on 127.0.0.1, post a demo blob, print its
 ## certificate and a light-client check, and keep the network running until Ctrl-C
 demo: $(STAMP)
@@ -37,11 +47,11 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 ## test: lint, then the default test suite (slow suites are marked and excluded)
-test: lint $(INTEROP_STAMP)
+test: lint $(INTEROP_STAMP) $(CHAIN_STAMP)
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup -q
 
 ## slow: the slow suites (large blobs, many Hypothesis examples)
-slow: $(STAMP)
+slow: $(STAMP) $(CHAIN_STAMP)
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -m slow -n 2 --dist loadgroup -q
 
 ## explore: a bounded consensus and codec fuzz run from a fresh random seed, printed first so a
@@ -66,4 +76,4 @@ bench: $(STAMP)
 
 clean:
 	-$(BIN)/das devnet down --dir .devnet
-	rm -rf .devnet $(VENV) $(INTEROP)/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache
+	rm -rf .devnet $(VENV) $(INTEROP)/node_modules $(CHAIN)/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache

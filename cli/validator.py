@@ -150,7 +150,7 @@ def run_stake(args: argparse.Namespace) -> int:
             secret_key = decrypt_keystore(keystore, get_password(args))
             index = registry.register_validator(
                 pubkey,
-                compute_proof_of_possession(secret_key),
+                registry.sign_registration(secret_key),
                 args.amount,
                 now,
                 peer_id=args.peer_id,

@@ -30,7 +30,7 @@ def _restart(devnet: Devnet, index: int, max_queued_blobs: int | None = None) ->
     devnet.wait_until_connected(list(range(VALIDATORS)))
 
 
-@pytest.mark.slow  # two devnet restarts (~110 s); the client's side of 429 is in tests/cli (a scripted busy node)
+@pytest.mark.slow  # two devnet restarts (~110 s); the client's side of 429: tests/cli (a scripted busy node)
 def test_a_full_queue_answers_429_with_retry_after_and_takes_the_blob_later(
     devnet: Devnet, tmp_path: Path
 ) -> None:

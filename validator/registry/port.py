@@ -1,8 +1,8 @@
 """The registry port: what the validator core reads (epoch contexts) and what operators change.
 
 Ports are small Protocols declared here by their consumers; `validator.registry.sqlite` is the
-embedded default (one SQLite file shared by a devnet's processes). An EVM staking contract read
-over JSON-RPC is the planned production backend.
+embedded default (one SQLite file shared by a devnet's processes); `validator.registry.chain` reads
+and writes the registry contract on an EVM chain over JSON-RPC.
 
 Epoch rules (see `specs/validator.md`): a stake change made in epoch e takes effect at
 e + STAKE_ACTIVATION_DELAY_EPOCHS, after a seed nobody could know at e (so new keys cannot be
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Self
 
-from validator.keys import BLSPubkey, BLSSignature
+from validator.keys import BLSPubkey, BLSSignature, SecretKey
 from validator.presets import Preset, get_preset
 from validator.types import Ballot, Epoch, EpochContext, ValidatorIndex
 
@@ -54,6 +54,10 @@ class EpochSource(Protocol):
 
 class StakeLedger(Protocol):
     """Write side used by operators: register, deposit, withdraw."""
+
+    def sign_registration(self, secret_key: SecretKey) -> BLSSignature:
+        """The proof of possession this backend's `register_validator` takes for `secret_key`'s key
+        (embedded: PopProve of the key; chain: a signature binding the key to the operator's account)."""
 
     def register_validator(
         self,

@@ -15,7 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
-from validator.keys import BLSPubkey, BLSSignature, verify_proof_of_possession
+from validator.keys import (
+    BLSPubkey,
+    BLSSignature,
+    SecretKey,
+    compute_proof_of_possession,
+    verify_proof_of_possession,
+)
 from validator.presets import get_preset
 from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, RegistryInfo, compute_epoch
 from validator.sqlite_lock import serialized
@@ -192,6 +198,10 @@ class SqliteRegistry:
         return None if row is None else ValidatorIndex(int(row[0]))
 
     # --- write side ------------------------------------------------------------------------------
+
+    def sign_registration(self, secret_key: SecretKey) -> BLSSignature:
+        """PopProve of the key (this registry is one file; there is no account to bind it to)."""
+        return compute_proof_of_possession(secret_key)
 
     @serialized
     def register_validator(

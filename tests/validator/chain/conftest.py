@@ -1,0 +1,30 @@
+"""A real anvil chain per test session (per xdist worker), started from the pinned npm package."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from validator.registry.chain.anvil import Anvil, start_anvil
+from validator.registry.chain.toolchain import ChainToolMissing
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
+    """anvil on 127.0.0.1 (an OS-chosen port) with funded dev accounts; skipped, saying why, when the
+    chain tools are not installed (`make chain-tools`)."""
+    try:
+        chain = start_anvil(Path(tmp_path_factory.mktemp("anvil")), accounts=20)
+    except ChainToolMissing as missing:
+        pytest.skip(str(missing))
+    with chain:
+        yield chain
+
+
+@pytest.fixture(scope="session")
+def web3(anvil: Anvil) -> Web3:
+    """A web3.py client of the session's anvil."""
+    return Web3(Web3.HTTPProvider(anvil.rpc_url, request_kwargs={"timeout": 30}))

@@ -1,0 +1,346 @@
+"""`ChainRegistry`: the registry port over the Tessera registry contract on an EVM chain (web3.py).
+
+Reads sync the contract's events into a `RegistryView` (incrementally, at most once per
+`sync_interval` seconds, in chunks of `LOG_CHUNK_BLOCKS`) and derive epoch contexts there; the
+context of an epoch that has started on chain is cached (its stake, ballots and seed never change
+again; endpoints are always the latest). The chain is the clock: `current_epoch()` is computed from
+the latest synced block's timestamp. Writes are transactions signed by the operator's account; the
+contract decides the epoch a change takes effect, and the arguments the port passes for it are
+ignored.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Final, cast
+
+import structlog
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+from web3.logs import DISCARD
+
+from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
+from validator.keys import BLSPubkey, BLSSignature, SecretKey
+from validator.presets import get_preset
+from validator.registry.chain.points import g1_to_eip2537, g2_to_eip2537
+from validator.registry.chain.rpc import (
+    NotATesseraRegistry,
+    SentTransaction,
+    call_with_retries,
+    connect,
+    decode_revert,
+    send_transaction,
+)
+from validator.registry.chain.solidity import load_contract
+from validator.registry.chain.view import RegistryView
+from validator.registry.port import RegistryInfo, compute_epoch
+from validator.signing import compute_registration_signing_root
+from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex
+
+log = structlog.get_logger(__name__)
+
+CONTRACT_NAME: Final = "TesseraRegistry"
+PROTOCOL: Final = "tessera-registry/1"
+LOG_CHUNK_BLOCKS: Final = 5_000
+SYNC_INTERVAL_SECONDS: Final = 0.5
+WEI_PER_STAKE_UNIT: Final = 10**9
+
+
+class NoAccount(RegistryError):
+    """A write was asked of a registry opened without an Ethereum account."""
+
+
+class ChainRegistry:
+    """Every registry port over one deployed `TesseraRegistry`."""
+
+    def __init__(
+        self,
+        rpc_url: str,
+        address: str,
+        *,
+        account: LocalAccount | None = None,
+        confirmations: int = 0,
+        sync_interval: float = SYNC_INTERVAL_SECONDS,
+    ) -> None:
+        self.rpc_url = rpc_url
+        self._web3 = connect(rpc_url)
+        self._account = account
+        self._confirmations = confirmations
+        self._sync_interval = sync_interval
+        self._lock = threading.RLock()
+        if not Web3.is_address(address):
+            raise NotATesseraRegistry(f"{address!r} is not an Ethereum address")
+        self.address = Web3.to_checksum_address(address)
+        compiled = load_contract(CONTRACT_NAME)
+        self._contract: Contract = self._web3.eth.contract(address=self.address, abi=compiled.abi)
+        self._topics = {
+            HexBytes(Web3.keccak(text=_event_signature(entry))): str(entry["name"])
+            for entry in compiled.abi
+            if entry.get("type") == "event"
+        }
+        chain_id = self._rpc("chain id", lambda: self._web3.eth.chain_id)
+        self._check_is_registry()
+        functions = self._contract.functions
+        genesis_time = self._rpc("genesisTime", lambda: functions.genesisTime().call())
+        epoch_seconds = self._rpc("epochSeconds", lambda: functions.epochSeconds().call())
+        preset = self._rpc("preset", lambda: functions.preset().call())
+        genesis_seed = self._rpc("genesisSeed", lambda: functions.genesisSeed().call())
+        self._deploy_block = int(self._rpc("deployBlock", lambda: functions.deployBlock().call()))
+        self._info = RegistryInfo(int(chain_id), str(preset), float(genesis_time), float(epoch_seconds))
+        self.preset = get_preset(self._info.preset)
+        self._view = RegistryView(int(chain_id), Seed(bytes(genesis_seed)))
+        self._synced_block = self._deploy_block - 1
+        self._synced_timestamp = 0
+        self._synced_at = -float("inf")
+        self._contexts: dict[Epoch, EpochContext] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Nothing to release beyond the HTTP session, which web3 closes with the process."""
+
+    def __enter__(self) -> ChainRegistry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- read side ----------------------------------------------------------------------------
+
+    def get_info(self) -> RegistryInfo:
+        """The network's genesis facts, as the contract was deployed with."""
+        return self._info
+
+    def current_epoch(self) -> Epoch:
+        """The epoch of the latest synced block's timestamp: the chain is the clock."""
+        with self._lock:
+            self.sync()
+            return compute_epoch(self._synced_timestamp, self._info.genesis_time, self._info.epoch_seconds)
+
+    def get_epoch_context(self, epoch: Epoch) -> EpochContext:
+        """Seed, active validators (stake as of `epoch`, latest endpoints) and verified ballots.
+
+        Only `0 <= epoch <= current_epoch() + 1` (seeds fixed by then); others raise `UnknownEpoch`."""
+        with self._lock:
+            current = self.current_epoch()
+            if not 0 <= epoch <= current + 1:
+                raise UnknownEpoch(epoch)
+            cached = self._contexts.get(epoch)
+            if cached is not None:
+                return self._with_latest_endpoints(cached)
+            frozen = self._synced_timestamp >= self._epoch_start(epoch)
+            context = self._view.context(epoch, frozen=frozen)
+            if frozen:
+                self._contexts[epoch] = context
+            return context
+
+    def find_validator(self, pubkey: BLSPubkey) -> ValidatorIndex | None:
+        """The index registered for `pubkey`, if any."""
+        with self._lock:
+            self.sync(force=True)
+            return self._view.find(pubkey)
+
+    def sync(self, *, force: bool = False) -> None:
+        """Apply the contract's events up to the latest block (minus `confirmations`), unless synced
+        less than `sync_interval` seconds ago."""
+        with self._lock:
+            if not force and time.monotonic() - self._synced_at < self._sync_interval:
+                return
+            latest = self._rpc("latest block", lambda: self._web3.eth.get_block("latest"))
+            target = int(latest["number"]) - self._confirmations
+            if target > self._synced_block:
+                for start in range(self._synced_block + 1, target + 1, LOG_CHUNK_BLOCKS):
+                    end = min(start + LOG_CHUNK_BLOCKS - 1, target)
+                    self._apply_logs(self._logs(start, end))
+                self._synced_block = target
+            block = (
+                latest
+                if self._confirmations == 0
+                else self._rpc("block", lambda: self._web3.eth.get_block(target))
+            )
+            self._synced_timestamp = int(block["timestamp"])
+            self._synced_at = time.monotonic()
+
+    # --- write side ---------------------------------------------------------------------------
+
+    def sign_registration(self, secret_key: SecretKey) -> BLSSignature:
+        """The proof of possession `register_validator` needs here: a signature of the registration
+        message, which binds the key to this registry, this chain and the operator's account."""
+        account = self._require_account("register")
+        root = compute_registration_signing_root(
+            self._info.chain_id,
+            bytes.fromhex(self.address[2:]),
+            bytes.fromhex(account.address[2:]),
+            secret_key.pubkey,
+        )
+        return secret_key.sign(root)
+
+    def register_validator(
+        self,
+        pubkey: BLSPubkey,
+        proof_of_possession: BLSSignature,
+        stake: int,
+        current_epoch: Epoch,
+        peer_id: str = "",
+        multiaddrs: tuple[str, ...] = (),
+    ) -> ValidatorIndex:
+        """Register the account's validator with `stake` units (sent as stake x 1 gwei); the contract
+        checks the proof of possession (`sign_registration`) with the BLS12-381 precompiles."""
+        del current_epoch  # the contract's clock decides
+        call = self._contract.functions.register(
+            pubkey, g1_to_eip2537(pubkey), proof_of_possession, g2_to_eip2537(proof_of_possession),
+            peer_id, list(multiaddrs),
+        )  # fmt: skip
+        sent = self._send(call, value=stake * WEI_PER_STAKE_UNIT)
+        (registered,) = self._contract.events.ValidatorRegistered().process_receipt(
+            sent.receipt, errors=DISCARD
+        )
+        return ValidatorIndex(int(registered["args"]["validator"]))
+
+    def change_stake(self, validator: ValidatorIndex, amount: int, current_epoch: Epoch) -> Epoch:
+        """Deposit (amount > 0, sent as amount x 1 gwei) or withdraw (amount < 0) for the account's own
+        validator; returns the epoch the change takes effect, as the contract recorded it."""
+        del current_epoch
+        self._require_own(validator)
+        if amount == 0:
+            raise RegistryError("a stake change must be non-zero")
+        functions = self._contract.functions
+        sent = (
+            self._send(functions.deposit(), value=amount * WEI_PER_STAKE_UNIT)
+            if amount > 0
+            else self._send(functions.withdraw(-amount))
+        )
+        (changed,) = self._contract.events.StakeChanged().process_receipt(sent.receipt, errors=DISCARD)
+        return Epoch(int(changed["args"]["effectiveEpoch"]))
+
+    def claim_withdrawals(self) -> SentTransaction:
+        """Pay the account every withdrawal whose epoch has started."""
+        return self._send(self._contract.functions.claim())
+
+    def update_endpoint(self, validator: ValidatorIndex, peer_id: str, multiaddrs: tuple[str, ...]) -> None:
+        """Record where the account's own validator's libp2p host can be reached."""
+        self._require_own(validator)
+        self._send(self._contract.functions.updateEndpoint(peer_id, list(multiaddrs)))
+
+    def put_ballot(self, ballot: Ballot, current_epoch: Epoch) -> None:
+        """Cast the account's own validator's ballot; the contract accepts only the open epoch's."""
+        del current_epoch
+        self._require_own(ballot.validator)
+        self._send(self._contract.functions.castBallot(ballot.epoch, ballot.signature))
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _rpc(self, what: str, function: Any) -> Any:
+        return call_with_retries(self.rpc_url, what, function)
+
+    def _check_is_registry(self) -> None:
+        code = self._rpc("contract code", lambda: self._web3.eth.get_code(self.address))
+        if not code:
+            raise NotATesseraRegistry(f"no contract at {self.address} on {self.rpc_url}")
+        try:
+            answer = self._rpc("protocol()", lambda: self._contract.functions.protocol().call())
+        except (ContractLogicError, ContractCustomError, Web3RPCError, ValueError) as error:
+            raise NotATesseraRegistry(f"{self.address} does not answer protocol(): {error}") from error
+        if answer != PROTOCOL:
+            raise NotATesseraRegistry(f"{self.address} answers protocol() = {answer!r}, not {PROTOCOL!r}")
+
+    def _epoch_start(self, epoch: Epoch) -> float:
+        return self._info.genesis_time + epoch * self._info.epoch_seconds
+
+    def _logs(self, start: int, end: int) -> list[Any]:
+        query = {"address": self.address, "fromBlock": start, "toBlock": end}
+        return list(self._rpc("event logs", lambda: self._web3.eth.get_logs(query)))  # type: ignore[arg-type]
+
+    def _apply_logs(self, logs: Sequence[Any]) -> None:
+        for raw in sorted(logs, key=lambda entry: (int(entry["blockNumber"]), int(entry["logIndex"]))):
+            name = self._topics.get(HexBytes(raw["topics"][0])) if raw["topics"] else None
+            if name is None:
+                continue
+            decoded = self._contract.events[name]().process_log(raw)
+            self._view.apply(name, dict(decoded["args"]))
+
+    def _with_latest_endpoints(self, context: EpochContext) -> EpochContext:
+        validators = tuple(
+            record.__class__(
+                record.index,
+                record.pubkey,
+                record.proof_of_possession,
+                record.stake,
+                self._view.validators[record.index].peer_id,
+                self._view.validators[record.index].multiaddrs,
+            )
+            for record in context.validators
+        )
+        return EpochContext(context.chain_id, context.epoch, context.seed, validators, context.ballots)
+
+    def _require_account(self, action: str) -> LocalAccount:
+        if self._account is None:
+            raise NoAccount(
+                f"{action} needs an Ethereum account (--eth-keystore); this registry is read-only"
+            )
+        return self._account
+
+    def _require_own(self, validator: ValidatorIndex) -> None:
+        account = self._require_account("this change")
+        try:
+            own = self._rpc(
+                "validatorOf", lambda: self._contract.functions.validatorOf(account.address).call()
+            )
+        except (ContractCustomError, ContractLogicError) as error:
+            raise UnknownValidator(validator) from decode_revert(self._contract, "validatorOf", error)
+        if int(own) != validator:
+            raise RegistryError(
+                f"account {account.address} is validator {own}'s, not {validator}'s: only a validator's "
+                "own account may change its stake, endpoint or ballots"
+            )
+
+    def _send(self, call: Any, *, value: int = 0) -> SentTransaction:
+        account = self._require_account(call.fn_name)
+        sent = send_transaction(self._web3, self.rpc_url, self._contract, account, call, value=value)
+        log.info("registry transaction", function=call.fn_name, tx=sent.tx_hash, gas=sent.gas_used)
+        with self._lock:
+            self.sync(force=True)
+        return sent
+
+
+def _event_signature(entry: dict[str, Any]) -> str:
+    return f"{entry['name']}({','.join(item['type'] for item in entry['inputs'])})"
+
+
+def deploy_registry(
+    rpc_url: str,
+    account: LocalAccount,
+    *,
+    genesis_time: int,
+    epoch_seconds: int,
+    genesis_seed: Seed,
+    preset: str,
+) -> str:
+    """Deploy a `TesseraRegistry` from `account`; returns its address."""
+    get_preset(preset)
+    web3 = connect(rpc_url)
+    compiled = load_contract(CONTRACT_NAME)
+    factory = web3.eth.contract(abi=compiled.abi, bytecode=compiled.bytecode)
+    constructor = factory.constructor(genesis_time, epoch_seconds, genesis_seed, preset)
+
+    def send() -> bytes:
+        transaction = constructor.build_transaction(
+            {
+                "from": account.address,
+                "nonce": web3.eth.get_transaction_count(account.address, "pending"),
+                "chainId": web3.eth.chain_id,
+            }
+        )
+        signed = account.sign_transaction(cast(dict[str, Any], transaction))
+        return bytes(web3.eth.send_raw_transaction(signed.raw_transaction))
+
+    tx_hash = call_with_retries(rpc_url, "deploy registry", send)
+    receipt = web3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=60)
+    if receipt["status"] != 1 or receipt["contractAddress"] is None:
+        raise RegistryError(f"registry deployment 0x{tx_hash.hex()} failed")
+    return str(receipt["contractAddress"])
