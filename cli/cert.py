@@ -1,4 +1,5 @@
-"""`das cert verify FILE --registry R`: verify an availability certificate offline."""
+"""`das cert verify FILE (--registry R | --rpc URL --registry-address A)`: verify an availability
+certificate against the registry's view of its epoch (a file, or the registry contract on a chain)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import time
 from pathlib import Path
 
 from cli.common import read_certificate_file
+from cli.registry_args import add_registry_arguments, open_registry_from
+from network.logs import configure_logging
 from validator.certificate import bytes_to_certificate, verify_certificate
 from validator.errors import MalformedCertificate, UnknownEpoch
 from validator.registry import get_registry_preset
-from validator.registry.backends import open_registry
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -29,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "(the reason is printed), 2 on a usage error.",
     )
     verify.add_argument("file", type=Path, help="certificate file (SSZ bytes, or 0x-hex text)")
-    verify.add_argument("--registry", type=Path, required=True, help="registry file")
+    add_registry_arguments(verify)
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
     verify.set_defaults(run=run_verify)
 
@@ -37,7 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run_verify(args: argparse.Namespace) -> int:
     """Verify and report; exit code 0 valid, 1 invalid."""
     started = time.perf_counter()
-    with open_registry(args.registry) as registry:
+    configure_logging(verbose=False)  # the verdict is the output; RPC retries are debug records
+    with open_registry_from(args) as registry:
         preset = get_registry_preset(registry)
         try:
             certificate = bytes_to_certificate(read_certificate_file(args.file))

@@ -2,12 +2,15 @@
 
 `up` creates keys, a genesis registry and N validator processes (or restarts an existing devnet's),
 waits until they are connected, posts a demo blob, prints its certificate and a light-client check,
-then keeps the network running until Ctrl-C (or returns at once with --detach).
+then keeps the network running until Ctrl-C (or returns at once with --detach). With `--chain anvil`
+the registry is a contract on a local anvil chain (Node.js and `make chain-tools` needed) instead of
+a SQLite file: validators, `das cert verify` and `das light check` reach it by RPC URL and address.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import signal
 import time
@@ -21,10 +24,10 @@ from network.errors import NetworkError
 from sampling.errors import SamplingError
 from validator.api_client import NodeApiClient
 from validator.certificate import bytes_to_certificate, verify_certificate
-from validator.devnet import CHAIN_ID, DEFAULT_DIR, Devnet
+from validator.devnet import CHAIN_ID, CHAINS, DEFAULT_DIR, Devnet
 from validator.errors import ApiFailure, DevnetError, ValidatorError
 from validator.registry import get_registry_preset
-from validator.registry.backends import open_registry
+from validator.registry.backends import ChainLocation, RegistryLocation, open_registry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -48,10 +51,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--encoder-workers", type=int, default=0, help="encoder processes per validator (default 0)"
     )
     up.add_argument("--epoch-seconds", type=float, default=3600.0, help="epoch length (default 3600)")
+    up.add_argument(
+        "--chain",
+        choices=CHAINS,
+        default="sqlite",
+        help="where the registry lives: a SQLite file (default) or a contract on a local anvil chain",
+    )
     up.set_defaults(run=run_up)
     for name, helptext in (("status", "show each validator's state"), ("down", "stop every validator")):
         command = commands.add_parser(name, help=helptext)
         command.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="devnet directory")
+        if name == "status":
+            command.add_argument("--json", action="store_true", help="print nodes and chain as JSON")
         command.set_defaults(run=run_status if name == "status" else run_down)
     for name, helptext in (("stop-node", "stop validator I"), ("start-node", "start validator I again")):
         command = commands.add_parser(name, help=helptext)
@@ -77,8 +88,14 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"restarting the devnet in {directory} ({count} validators)")
     else:
         count = args.validators
-        print(f"creating a devnet of {count} validators in {directory} (preset devnet, chain id {CHAIN_ID})")
-        devnet.create(count, args.epoch_seconds)
+        print(
+            f"creating a devnet of {count} validators in {directory} (preset devnet, chain id {CHAIN_ID}, "
+            f"registry on {args.chain})"
+        )
+        devnet.create(count, args.epoch_seconds, chain=args.chain)
+        chain = devnet.chain_info()
+        if chain is not None:
+            print(f"  chain {chain['rpc_url']}  registry contract {chain['registry_address']}")
     for index in range(count):
         devnet.start_node(index, args.encoder_workers)
     try:
@@ -129,21 +146,28 @@ def _demo(devnet: Devnet, api_url: str, size: int) -> int:
     certificate_file = directory / f"certificate-{root[2:14]}.ssz"
     certificate_file.write_bytes(raw)
     certificate = bytes_to_certificate(raw)
-    with open_registry(devnet.registry_path) as registry:
+    location = devnet.registry_location()
+    with open_registry(location) as registry:
         verdict = verify_certificate(
             certificate, registry.get_epoch_context(certificate.epoch), get_registry_preset(registry)
         )
     print(
         f"  certified in {time.monotonic() - posted:.2f} s: {verdict.reason}; certificate {certificate_file}"
     )
-    registry_file = devnet.registry_path
-    print(f"  verify it: das cert verify {certificate_file} --registry {registry_file}")
+    print(f"  verify it: das cert verify {certificate_file} {_registry_options(location)}")
     if not verdict.valid:
         return EXIT_FAILED
-    return _light_check(root, registry_file, certificate_file, raw)
+    return _light_check(root, location, certificate_file, raw)
 
 
-def _light_check(root: str, registry: Path, certificate_file: Path, certificate: bytes) -> int:
+def _registry_options(location: RegistryLocation) -> str:
+    """The command-line options that name `location`."""
+    if isinstance(location, ChainLocation):
+        return f"--rpc {location.rpc_url} --registry-address {location.address}"
+    return f"--registry {location}"
+
+
+def _light_check(root: str, registry: RegistryLocation, certificate_file: Path, certificate: bytes) -> int:
     """Check the demo blob as a light client would (sampling over libp2p); 0 when it is available."""
     from cli.light import run_light_check  # noqa: PLC0415 - loads libp2p
     from network.logs import configure_logging  # noqa: PLC0415
@@ -162,26 +186,58 @@ def _light_check(root: str, registry: Path, certificate_file: Path, certificate:
         f"{summary.confidence:.6f} from {summary.verified} verified samples of {report.custodians} "
         f"custodians in {report.timings.get('total', 0.0):.2f} s"
     )
-    print(f"  check it:  das light check {root} --registry {registry} --cert {certificate_file}")
+    print(f"  check it:  das light check {root} {_registry_options(registry)} --cert {certificate_file}")
     return EXIT_OK if report.available else EXIT_FAILED
 
 
 def run_status(args: argparse.Namespace) -> int:
-    """One line per validator: running or not, API, peers."""
+    """One line per validator (running or not, API, peer id, peers), then the registry; or JSON."""
     devnet = Devnet(args.dir)
+    nodes = []
     for index in range(devnet.validator_count()):
         pid = devnet.pid_of(index)
         alive = pid is not None and devnet.is_alive(pid)
         info = devnet.node_info(index) if alive else None
-        peers = "-"
+        peers: int | None = None
         if info is not None:
             try:
-                peers = str(len(NodeApiClient(info["api_url"]).get_peers(timeout=5.0)))
+                peers = len(NodeApiClient(info["api_url"]).get_peers(timeout=5.0))
             except ApiFailure:
-                peers = "?"
-        where = info["api_url"] if info else "-"
-        state_word = "running" if alive else "stopped"
-        print(f"validator {index:<2} {state_word:<8} pid {pid or '-':<8} {where:<28} peers {peers}")
+                peers = None
+        nodes.append(
+            {
+                "index": index,
+                "running": alive,
+                "pid": pid if alive else None,
+                "api_url": info["api_url"] if info else None,
+                "peer_id": info.get("peer_id") if info else None,
+                "peers": peers,
+            }
+        )
+    chain = devnet.chain_info()
+    registry = None if chain is not None else str(devnet.registry_path)
+    if args.json:
+        chain_json = (
+            None
+            if chain is None
+            else {k: chain[k] for k in ("kind", "rpc_url", "registry_address", "chain_id")}
+        )
+        print(json.dumps({"nodes": nodes, "chain": chain_json, "registry": registry}, sort_keys=True))
+        return EXIT_OK
+    for node in nodes:
+        state_word = "running" if node["running"] else "stopped"
+        peers_text = "-" if node["peers"] is None else str(node["peers"])
+        print(
+            f"validator {node['index']:<2} {state_word:<8} pid {node['pid'] or '-':<8} "
+            f"{node['api_url'] or '-':<28} {node['peer_id'] or '-':<54} peers {peers_text}"
+        )
+    if chain is not None:
+        print(
+            f"registry contract {chain['registry_address']} on {chain['rpc_url']} "
+            f"(chain id {chain['chain_id']})"
+        )
+    else:
+        print(f"registry file {registry}")
     return EXIT_OK
 
 

@@ -27,6 +27,7 @@ from cli.common import (
     read_certificate_file,
     seconds_arg,
 )
+from cli.registry_args import add_registry_arguments, registry_location
 from da.errors import DAError
 from da.kzg import CellVerifier, load_ckzg_backend
 from da.lean_verifier import load_lean_verifier
@@ -75,7 +76,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "error.",
     )
     check.add_argument("data_root", type=data_root_arg, metavar="DATA_ROOT", help="0x + 64 hex digits")
-    check.add_argument("--registry", type=Path, required=True, help="registry file (validators, epochs)")
+    add_registry_arguments(check)
     check.add_argument("--cert", type=Path, metavar="FILE", help="certificate (SSZ bytes, or 0x-hex text)")
     check.add_argument("--epoch", type=non_negative_int, help="the blob's epoch (when no certificate)")
     check.add_argument("--quorum", type=non_negative_int, help="the blob's quorum (when no certificate)")
@@ -133,7 +134,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "oldest waiting roots are dropped and the lag is shown. With --http, serves GET /v1/status and "
         "GET /v1/blobs/0x{root} as JSON. Ctrl-C (or SIGTERM) stops cleanly.",
     )
-    follow.add_argument("--registry", type=Path, required=True, help="registry file")
+    add_registry_arguments(follow)
     follow.add_argument("--db", type=Path, required=True, metavar="FILE", help="results database (SQLite)")
     follow.add_argument(
         "--peer", action="append", default=[], metavar="MADDR", help="a peer to join gossip through"
@@ -293,15 +294,17 @@ def run_check_command(args: argparse.Namespace) -> int:
         return _error(
             "check", "cannot tell who holds this blob: give --cert FILE, --epoch E --quorum Q, or --node URL"
         )
-    if not args.registry.is_file():
-        return _error("check", f"no registry at {args.registry}")
+    try:
+        location = registry_location(args)
+    except ValidatorError as error:
+        return _error("check", str(error))
     try:
         certificate = read_certificate_file(args.cert) if args.cert is not None else None
     except OSError as error:
         return _error("check", f"cannot read the certificate: {error}")
     request = CheckRequest(
         data_root=DataRoot(args.data_root),
-        registry=args.registry,
+        registry=location,
         certificate=certificate,
         epoch=None if args.epoch is None else Epoch(args.epoch),
         quorum=None if args.quorum is None else QuorumIndex(args.quorum),
@@ -350,8 +353,10 @@ def print_started(started: FollowStarted) -> None:
 def run_follow_command(args: argparse.Namespace) -> int:
     """`das light follow`: exit 0 after a clean stop (Ctrl-C or SIGTERM)."""
     configure_logging(verbose=args.verbose)
-    if not args.registry.is_file():
-        return _error("follow", f"no registry at {args.registry}")
+    try:
+        location = registry_location(args)
+    except ValidatorError as error:
+        return _error("follow", str(error))
     try:
         verifier = start_verifier(args.verifier)
     except DAError as error:
@@ -360,7 +365,7 @@ def run_follow_command(args: argparse.Namespace) -> int:
     from sampling.client.follow import FollowOptions  # noqa: PLC0415
 
     settings = commands.FollowSettings(
-        registry=args.registry,
+        registry=location,
         db=args.db,
         peers=tuple(args.peer),
         registry_peers=args.registry_peers,

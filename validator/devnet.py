@@ -7,6 +7,11 @@ and stops validator processes in their own sessions, and waits (bounded) until t
 Files: `devnet.json` (validator count and pids, written atomically), `password.txt`,
 `registry.sqlite`, `keys/validator-I.json`, `node-I.toml`, `node-I.log`, `node-I/` (its data
 directory, with the `node.json` the running validator writes about itself).
+
+With `chain="anvil"` there is no registry file: an anvil chain (`chain/`: its log, and its state,
+saved every 2 s and at a clean stop, so a restart finds the registry again) holds the registry
+contract, `keys/eth-I.json` are the validators' Ethereum accounts, and `chain.json` says where the
+chain and the contract are.
 """
 
 from __future__ import annotations
@@ -16,16 +21,21 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validator.api_client import NodeApiClient
 from validator.errors import ApiFailure, DevnetError
+from validator.registry.backends import ChainLocation, RegistryLocation
 from validator.registry.genesis import REGISTRY_FILE, GenesisSpec, create_genesis
+
+if TYPE_CHECKING:
+    from validator.registry.chain.anvil import Anvil
 
 DEFAULT_DIR = Path(".devnet")
 STATE_FILE = "devnet.json"
@@ -35,6 +45,12 @@ STOP_TIMEOUT_S = 15.0
 LIGHT_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 """Weaker keystore encryption for throwaway devnet keys."""
 VALIDATOR_COMMAND = (sys.executable, "-m", "cli.main", "validator", "run", "--config")
+CHAIN_FILE = "chain.json"
+CHAIN_DIR = "chain"
+CHAINS = ("sqlite", "anvil")
+"""Where a devnet keeps its registry: a SQLite file, or a contract on a local anvil chain."""
+BLOCK_SECONDS = 1
+"""The devnet chain's block time: its clock (block timestamps) moves every second, as a chain's does."""
 
 ReadyProgress = Callable[[int, int], None]
 """Called with (validators ready, validators wanted) while waiting for a devnet to connect."""
@@ -46,11 +62,24 @@ class Devnet:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._anvil: Anvil | None = None
 
     @property
     def registry_path(self) -> Path:
-        """The devnet's registry file."""
+        """The devnet's registry file (not used on a chain)."""
         return self.directory / REGISTRY_FILE
+
+    def chain_info(self) -> dict[str, Any] | None:
+        """Where the devnet's chain and registry contract are (`chain.json`), or None on SQLite."""
+        path = self.directory / CHAIN_FILE
+        return dict(json.loads(path.read_text())) if path.exists() else None
+
+    def registry_location(self) -> RegistryLocation:
+        """The devnet's registry: its file, or its contract on the devnet chain."""
+        chain = self.chain_info()
+        if chain is None:
+            return self.registry_path
+        return ChainLocation(str(chain["rpc_url"]), str(chain["registry_address"]))
 
     # --- files ----------------------------------------------------------------------------------
 
@@ -76,8 +105,11 @@ class Devnet:
         """How many validators the devnet has."""
         return int(self.load_state()["validators"])
 
-    def create(self, validators: int, epoch_seconds: float = 3600.0) -> None:
-        """Keys, password, genesis registry (epoch-0 stake and ballots) and one config per validator."""
+    def create(self, validators: int, epoch_seconds: float = 3600.0, chain: str = "sqlite") -> None:
+        """Keys, password, genesis registry (epoch-0 stake and ballots) and one config per validator;
+        with `chain="anvil"`, the registry is a contract on an anvil chain this devnet runs."""
+        if chain not in CHAINS:
+            raise DevnetError(f"unknown chain {chain!r}: choose one of {', '.join(CHAINS)}")
         self.directory.mkdir(parents=True, exist_ok=True)
         password = secrets.token_hex(16)
         password_file = self.directory / "password.txt"
@@ -92,13 +124,98 @@ class Devnet:
             kdf_params=LIGHT_SCRYPT,
             key_description="devnet",
         )
-        create_genesis(self.directory, spec)
+        if chain == "anvil":
+            where = self._create_on_anvil(spec)
+        else:
+            create_genesis(self.directory, spec)
+            where = f'registry = "{REGISTRY_FILE}"\n'
         for number in range(validators):
             (self.directory / f"node-{number}.toml").write_text(
-                f'registry = "{REGISTRY_FILE}"\nkeystore = "keys/validator-{number}.json"\n'
+                where.replace("NUMBER", str(number)) + f'keystore = "keys/validator-{number}.json"\n'
                 f'password_file = "password.txt"\ndata_dir = "node-{number}"\nencoder_workers = ENCODERS\n'
             )
         self._save_state({"validators": validators, "pids": {}, "created": time.time()})
+
+    # --- the chain (chain="anvil") ---------------------------------------------------------------
+
+    def _create_on_anvil(self, spec: GenesisSpec) -> str:
+        """Start the devnet chain, deploy and fill the registry (the chain mines at once meanwhile, then
+        every `BLOCK_SECONDS`), write `chain.json`; returns the config lines that point at it."""
+        from eth_account import Account  # noqa: PLC0415 - chain mode only
+
+        from validator.registry.chain.anvil import set_interval_mining, start_anvil  # noqa: PLC0415
+        from validator.registry.chain.genesis import create_chain_genesis, wait_for_genesis  # noqa: PLC0415
+
+        port = _free_port()
+        anvil = start_anvil(self.directory / CHAIN_DIR, chain_id=spec.chain_id, accounts=1, port=port,
+                            state_path=self.directory / CHAIN_DIR / "state.json")  # fmt: skip
+        self._anvil = anvil
+        try:
+            funder = Account.from_key(anvil.private_keys[0])
+            genesis = create_chain_genesis(
+                self.directory, spec, anvil.rpc_url, funder, genesis_delay=4.0 + spec.validators
+            )
+            set_interval_mining(anvil.rpc_url, BLOCK_SECONDS)
+            info = {
+                "kind": "anvil",
+                "rpc_url": genesis.rpc_url,
+                "registry_address": genesis.registry_address,
+                "chain_id": genesis.chain_id,
+                "genesis_time": genesis.genesis_time,
+                "port": port,
+                "accounts": list(genesis.accounts),
+                "pid": anvil.process.pid,
+            }
+            self._write_chain_info(info)
+            wait_for_genesis(genesis.rpc_url, genesis.genesis_time, timeout=START_TIMEOUT_S)
+        except BaseException:
+            self.stop_chain()
+            raise
+        return (
+            f'rpc_url = "{genesis.rpc_url}"\nregistry_address = "{genesis.registry_address}"\n'
+            'eth_keystore = "keys/eth-NUMBER.json"\n'
+        )
+
+    def _write_chain_info(self, info: dict[str, Any]) -> None:
+        temporary = self.directory / (CHAIN_FILE + ".tmp")
+        temporary.write_text(json.dumps(info, indent=2))
+        os.replace(temporary, self.directory / CHAIN_FILE)
+
+    def start_chain(self) -> None:
+        """Start the devnet chain again from its saved state (no-op on SQLite or when it runs)."""
+        info = self.chain_info()
+        if info is None or (self._anvil is not None and self._anvil.process.poll() is None):
+            return
+        pid = int(info.get("pid", 0))
+        if pid > 0 and self.is_alive(pid):  # another `das devnet` process started it
+            return
+        from validator.registry.chain.anvil import start_anvil  # noqa: PLC0415 - chain mode only
+
+        self._anvil = start_anvil(
+            self.directory / CHAIN_DIR,
+            chain_id=int(info["chain_id"]),
+            accounts=1,
+            port=int(info["port"]),
+            state_path=self.directory / CHAIN_DIR / "state.json",
+            block_time=BLOCK_SECONDS,
+        )
+        self._write_chain_info({**info, "pid": self._anvil.process.pid})
+
+    def stop_chain(self) -> None:
+        """Stop the devnet chain (it saves its state on the way out)."""
+        if self._anvil is not None:
+            self._anvil.stop()
+            self._anvil = None
+            return
+        info = self.chain_info()
+        pid = int(info.get("pid", 0)) if info is not None else 0
+        if pid > 0 and self.is_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+            while self.is_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if self.is_alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
     def node_info(self, index: int) -> dict[str, Any] | None:
         """What a running validator wrote about itself (API URL, peer id), or None if it is not up yet."""
@@ -146,6 +263,7 @@ class Devnet:
         config = self.directory / f"node-{index}.toml"
         if not config.exists():
             raise DevnetError(f"validator {index} is not part of the devnet in {self.directory}")
+        self.start_chain()
         run_config = config.with_suffix(".run.toml")
         text = config.read_text().replace("ENCODERS", str(encoder_workers))
         if max_queued_blobs is not None:
@@ -184,9 +302,10 @@ class Devnet:
         return True
 
     def stop_all(self) -> None:
-        """Stop every validator of the devnet that was started."""
+        """Stop every validator of the devnet that was started, then its chain (if it has one)."""
         for index in sorted(int(i) for i in self.load_state()["pids"]):
             self.stop_node(index)
+        self.stop_chain()
 
     def _reap(self, pid: int) -> None:
         if pid in self._children:
@@ -229,3 +348,10 @@ class Devnet:
                 return urls
             time.sleep(0.25)
         raise DevnetError(f"validators not connected within {timeout:.0f} s; see {self.directory}/node-*.log")
+
+
+def _free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the devnet chain keeps it across restarts)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -33,7 +33,7 @@ from sampling.client.request import CheckRequest
 from sampling.client.status_http import serve_status
 from sampling.client.status_routes import make_router
 from sampling.store import ResultStore
-from validator.registry.backends import open_registry
+from validator.registry.backends import RegistryLocation, open_registry
 
 log = structlog.get_logger(__name__)
 
@@ -62,7 +62,7 @@ def check(
 class FollowSettings:
     """Everything `das light follow` was told."""
 
-    registry: Path
+    registry: RegistryLocation
     db: Path
     peers: tuple[str, ...] = ()
     registry_peers: int = DEFAULT_REGISTRY_PEERS

@@ -4,7 +4,6 @@ before forking the KZG verifier and only then imports the client)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from da.types import DataRoot
 from sampling.client.defaults import (
@@ -13,6 +12,7 @@ from sampling.client.defaults import (
     DEFAULT_PEER_TIMEOUT_SECONDS,
     DEFAULT_TARGET_CONFIDENCE,
 )
+from validator.registry.backends import RegistryLocation
 from validator.types import Epoch, QuorumIndex
 
 
@@ -21,7 +21,8 @@ class CheckRequest:
     """Everything `das light check` was told."""
 
     data_root: DataRoot
-    registry: Path
+    registry: RegistryLocation
+    """The registry file, or the registry contract on a chain."""
     certificate: bytes | None = None
     epoch: Epoch | None = None
     quorum: QuorumIndex | None = None

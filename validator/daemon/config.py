@@ -2,6 +2,11 @@
 
 ```toml
 registry = "registry.sqlite"          # paths are relative to the config file
+# or, for the registry contract on a chain (instead of `registry`):
+# rpc_url = "http://127.0.0.1:8545"
+# registry_address = "0x..."
+# eth_keystore = "keys/eth-0.json"    # the account that casts ballots and publishes the endpoint
+# eth_password_file = "password.txt"  # default: password_file / password_env
 keystore = "keys/validator-0.json"
 password_file = "password.txt"        # or password_env = "VAR"
 data_dir = "node-0"
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from validator.errors import ValidatorError
+from validator.registry.backends import ChainLocation, RegistryLocation
 
 
 class InvalidDaemonConfig(ValidatorError):
@@ -40,7 +46,7 @@ DEFAULT_LISTEN = ("/ip4/127.0.0.1/tcp/0",)
 class DaemonConfig:
     """Where a validator's files are and how it listens."""
 
-    registry: Path
+    registry: Path | None
     keystore: Path
     data_dir: Path
     password_file: Path | None = None
@@ -54,10 +60,22 @@ class DaemonConfig:
     log_format: str = "json"
     max_blob_bytes: int = 2 * 1024 * 1024
     bootstrap: tuple[str, ...] = field(default_factory=tuple)
+    rpc_url: str | None = None
+    registry_address: str | None = None
+    eth_keystore: Path | None = None
+    eth_password_file: Path | None = None
 
     def validate(self) -> DaemonConfig:
         """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
-        if not self.registry.exists():
+        on_chain = self.rpc_url is not None or self.registry_address is not None
+        if on_chain == (self.registry is not None):
+            raise InvalidDaemonConfig("registry", "give registry (a file) or rpc_url and registry_address")
+        if on_chain:
+            if not self.rpc_url or not self.registry_address:
+                raise InvalidDaemonConfig("registry_address", "rpc_url and registry_address go together")
+            if self.eth_keystore is None or not self.eth_keystore.exists():
+                raise InvalidDaemonConfig("eth_keystore", "a chain registry needs the account keystore file")
+        elif self.registry is not None and not self.registry.exists():
             raise InvalidDaemonConfig("registry", f"{self.registry} does not exist")
         if not self.keystore.exists():
             raise InvalidDaemonConfig("keystore", f"{self.keystore} does not exist")
@@ -72,6 +90,15 @@ class DaemonConfig:
         if self.log_format not in {"json", "console"}:
             raise InvalidDaemonConfig("log_format", "must be json or console")
         return self
+
+    @property
+    def registry_location(self) -> RegistryLocation:
+        """The registry file, or the registry contract on its chain."""
+        if self.rpc_url is not None and self.registry_address is not None:
+            return ChainLocation(self.rpc_url, self.registry_address)
+        if self.registry is None:
+            raise InvalidDaemonConfig("registry", "no registry configured")
+        return self.registry
 
     @property
     def encoder_processes(self) -> int:
@@ -98,7 +125,7 @@ def load_config(path: Path) -> DaemonConfig:
     unknown = set(raw) - known
     if unknown:
         raise InvalidDaemonConfig("config", f"unknown keys in {path}: {sorted(unknown)}")
-    for key in ("registry", "keystore", "data_dir"):
+    for key in ("keystore", "data_dir"):
         if key not in raw:
             raise InvalidDaemonConfig(key, f"missing from {path}")
 
@@ -108,7 +135,7 @@ def load_config(path: Path) -> DaemonConfig:
 
     try:
         config = DaemonConfig(
-            registry=resolve(raw["registry"]),
+            registry=resolve(raw["registry"]) if "registry" in raw else None,
             keystore=resolve(raw["keystore"]),
             data_dir=resolve(raw["data_dir"]),
             password_file=resolve(raw["password_file"]) if "password_file" in raw else None,
@@ -121,6 +148,10 @@ def load_config(path: Path) -> DaemonConfig:
             log_format=str(raw.get("log_format", "json")),
             max_blob_bytes=int(raw.get("max_blob_bytes", 2 * 1024 * 1024)),
             bootstrap=tuple(raw.get("bootstrap", ())),
+            rpc_url=raw.get("rpc_url"),
+            registry_address=raw.get("registry_address"),
+            eth_keystore=resolve(raw["eth_keystore"]) if "eth_keystore" in raw else None,
+            eth_password_file=resolve(raw["eth_password_file"]) if "eth_password_file" in raw else None,
         )
     except (TypeError, ValueError) as error:
         raise InvalidDaemonConfig("config", f"{path}: {error}") from error

@@ -13,6 +13,7 @@ import os
 import signal
 from concurrent.futures import Future
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -38,6 +39,9 @@ from validator.keystore import decrypt_keystore, read_keystore
 from validator.passwords import resolve_password
 from validator.registry.backends import open_registry
 
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
 log = structlog.get_logger(__name__)
 API_SLACK_BYTES = 64 * 1024
 
@@ -47,7 +51,7 @@ def run_daemon(config: DaemonConfig) -> int:
     configure_logging(json_lines=config.log_format == "json")
     password = resolve_password(password_file=config.password_file, env_var=config.password_env, prompt=False)
     secret_key = decrypt_keystore(read_keystore(config.keystore), password)
-    registry = open_registry(config.registry)
+    registry = open_registry(config.registry_location, account=_load_eth_account(config, password))
     me = registry.find_validator(secret_key.pubkey)
     if me is None:
         raise InvalidDaemonConfig(
@@ -95,6 +99,17 @@ def run_daemon(config: DaemonConfig) -> int:
         store.close()
         registry.close()
         log.info("validator stopped", validator=me)
+
+
+def _load_eth_account(config: DaemonConfig, password: str) -> LocalAccount | None:
+    """The account that signs a chain registry's transactions (None for a registry file)."""
+    if config.eth_keystore is None:
+        return None
+    from validator.registry.chain.accounts import load_account  # noqa: PLC0415 - eth-account on chains only
+
+    if config.eth_password_file is not None:
+        password = resolve_password(password_file=config.eth_password_file, prompt=False)
+    return load_account(config.eth_keystore, password)
 
 
 async def _serve_api(

@@ -57,6 +57,16 @@ def get_keystore_path(directory: Path, number: int) -> Path:
     return directory / KEYS_DIR / f"validator-{number}.json"
 
 
+def create_validator_key(directory: Path, spec: GenesisSpec, number: int) -> SecretKey:
+    """A new BLS key for validator `number`, written encrypted to its keystore; returns the key."""
+    secret_key = SecretKey.generate()
+    keystore = encrypt_keystore(
+        secret_key, spec.password, kdf_params=spec.kdf_params, description=f"{spec.key_description} {number}"
+    )
+    write_keystore(get_keystore_path(directory, number), keystore)
+    return secret_key
+
+
 def create_genesis(directory: Path, spec: GenesisSpec, progress: GenesisProgress | None = None) -> Path:
     """Write `directory/registry.sqlite` and `directory/keys/validator-I.json`; returns the registry
     path. Refuses an existing registry (`RegistryError`), so a network is never overwritten."""
@@ -70,14 +80,7 @@ def create_genesis(directory: Path, spec: GenesisSpec, progress: GenesisProgress
     (directory / KEYS_DIR).mkdir(parents=True, exist_ok=True)
     with SqliteRegistry.create(registry_path, info, seed) as registry:
         for number in range(spec.validators):
-            secret_key = SecretKey.generate()
-            keystore = encrypt_keystore(
-                secret_key,
-                spec.password,
-                kdf_params=spec.kdf_params,
-                description=f"{spec.key_description} {number}",
-            )
-            write_keystore(get_keystore_path(directory, number), keystore)
+            secret_key = create_validator_key(directory, spec, number)
             index = registry.register_validator(
                 secret_key.pubkey,
                 compute_proof_of_possession(secret_key),

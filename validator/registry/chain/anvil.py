@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import IO, Final
 
 from validator.errors import RegistryError
+from validator.registry.chain.rpc import connect
 from validator.registry.chain.toolchain import find_anvil
 
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 10.0
 HARDFORK: Final = "prague"
+STATE_INTERVAL_SECONDS: Final = 2
 DEV_ACCOUNT_ETHER: Final = 1_000_000
 _LISTENING = re.compile(rb"Listening on ([0-9.]+):(\d+)")
 
@@ -72,8 +74,14 @@ def start_anvil(
     port: int = 0,
     host: str = "127.0.0.1",
     state_path: Path | None = None,
+    block_time: int | None = None,
 ) -> Anvil:
-    """Start anvil with `accounts` funded dev accounts; its log and account list go in `directory`."""
+    """Start anvil with `accounts` funded dev accounts; its log and account list go in `directory`.
+
+    `block_time`: mine a block every that many seconds (the chain's clock then moves on its own, as a
+    real chain's does); None mines one block per transaction, at once (`set_interval_mining` switches
+    later). With `state_path`, the state is loaded from it at start and written to it every
+    `STATE_INTERVAL_SECONDS` and at a clean stop."""
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "anvil-accounts.json"
     config_path.unlink(missing_ok=True)
@@ -89,7 +97,9 @@ def start_anvil(
         "--config-out", str(config_path),
     ]  # fmt: skip
     if state_path is not None:
-        command += ["--state", str(state_path)]
+        command += ["--state", str(state_path), "--state-interval", str(STATE_INTERVAL_SECONDS)]
+    if block_time is not None:
+        command += ["--block-time", str(block_time)]
     log: IO[bytes] = log_path.open("ab")
     process = subprocess.Popen(  # noqa: S603 - the pinned anvil binary, our own arguments
         command, stdout=subprocess.PIPE, stderr=log, start_new_session=True
@@ -143,3 +153,9 @@ def _read_keys(config_path: Path) -> tuple[str, ...]:
         except (OSError, ValueError, KeyError):
             time.sleep(0.05)
     raise AnvilFailed(f"anvil wrote no account list to {config_path}")
+
+
+def set_interval_mining(rpc_url: str, seconds: int) -> None:
+    """Switch a running anvil to mining a block every `seconds` (anvil's `evm_setIntervalMining`)."""
+    web3 = connect(rpc_url)
+    web3.provider.make_request("evm_setIntervalMining", [seconds])  # type: ignore[arg-type]

@@ -302,7 +302,7 @@ class ChainRegistry:
     def _send(self, call: Any, *, value: int = 0) -> SentTransaction:
         account = self._require_account(call.fn_name)
         sent = send_transaction(self._web3, self.rpc_url, self._contract, account, call, value=value)
-        log.info("registry transaction", function=call.fn_name, tx=sent.tx_hash, gas=sent.gas_used)
+        log.debug("registry transaction", function=call.fn_name, tx=sent.tx_hash, gas=sent.gas_used)
         with self._lock:
             self.sync(force=True)
         return sent

@@ -38,6 +38,8 @@ class RegistryView:
     ballots: dict[Epoch, dict[ValidatorIndex, BLSSignature]] = field(default_factory=dict)
     _seeds: dict[Epoch, Seed] = field(default_factory=dict)
     _verified: dict[Epoch, tuple[Ballot, ...]] = field(default_factory=dict)
+    _checked: dict[tuple[Epoch, ValidatorIndex], bool] = field(default_factory=dict)
+    """Verdict per ballot: its signature (the first cast) and seed never change once it is seen."""
 
     # --- applying events ----------------------------------------------------------------------
 
@@ -86,17 +88,20 @@ class RegistryView:
         if epoch in self._verified:
             return self._verified[epoch]
         seed = self.seed(epoch)
-        ballots = tuple(
-            ballot
-            for index, signature in sorted(self.ballots.get(epoch, {}).items())
-            if index in self.validators
-            and verify_ballot(
-                self.validators[index].pubkey, ballot := Ballot(index, epoch, signature), self.chain_id, seed
-            )
-        )
+        ballots = []
+        for index, signature in sorted(self.ballots.get(epoch, {}).items()):
+            ballot = Ballot(index, epoch, signature)
+            key = (epoch, index)
+            if key not in self._checked:
+                record = self.validators.get(index)
+                self._checked[key] = record is not None and verify_ballot(
+                    record.pubkey, ballot, self.chain_id, seed
+                )
+            if self._checked[key]:
+                ballots.append(ballot)
         if frozen:
-            self._verified[epoch] = ballots
-        return ballots
+            self._verified[epoch] = tuple(ballots)
+        return tuple(ballots)
 
     def seed(self, epoch: Epoch) -> Seed:
         """seed(epoch) by the rule of specs/validator.md, iteratively from the genesis seed. The caller

@@ -1,0 +1,73 @@
+"""The registry options every command that reads or writes a registry takes: a file (`--registry`),
+or a contract on a chain (`--rpc URL --registry-address 0x...`), plus the Ethereum account that signs
+a chain registry's transactions (`--eth-keystore`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from validator.errors import RegistryError
+from validator.passwords import resolve_password
+from validator.registry import Registry
+from validator.registry.backends import ChainLocation, RegistryLocation, open_registry
+
+
+def add_registry_arguments(parser: argparse.ArgumentParser, *, signs: bool = False) -> None:
+    """`--registry FILE` or `--rpc URL --registry-address A` (one of them required); with `signs`,
+    also `--eth-keystore FILE` and `--eth-password-file FILE` for a chain registry's transactions."""
+    group = parser.add_argument_group("registry (a file on this host, or a contract on a chain)")
+    where = group.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--registry", type=Path, metavar="FILE", help="the embedded registry file (a one-host devnet)"
+    )
+    where.add_argument(
+        "--rpc",
+        metavar="URL",
+        help="JSON-RPC URL of the chain holding the registry contract (with --registry-address)",
+    )
+    group.add_argument(
+        "--registry-address", metavar="0xADDR", help="the Tessera registry contract (with --rpc)"
+    )
+    if signs:
+        group.add_argument(
+            "--eth-keystore",
+            type=Path,
+            metavar="FILE",
+            help="Ethereum account keystore (encrypted JSON) that signs and pays for the transactions",
+        )
+        group.add_argument(
+            "--eth-password-file",
+            type=Path,
+            metavar="FILE",
+            help="its password (default: prompt, or the TESSERA_ETH_PASSWORD environment variable)",
+        )
+
+
+def registry_location(args: argparse.Namespace) -> RegistryLocation:
+    """Where the arguments say the registry is; `RegistryError` naming the missing or stray option."""
+    if args.rpc is not None:
+        if not args.registry_address:
+            raise RegistryError("--rpc needs --registry-address (the registry contract's address)")
+        return ChainLocation(args.rpc, args.registry_address)
+    if args.registry_address is not None:
+        raise RegistryError("--registry-address goes with --rpc, not with --registry")
+    if not args.registry.is_file():
+        raise RegistryError(f"no registry at {args.registry}")
+    return Path(args.registry)
+
+
+def open_registry_from(args: argparse.Namespace, *, signs: bool = False) -> Registry:
+    """Open the registry the arguments name; with `signs` and a chain registry, with the account of
+    `--eth-keystore` (required then)."""
+    location = registry_location(args)
+    if not signs or not isinstance(location, ChainLocation):
+        return open_registry(location)
+    if getattr(args, "eth_keystore", None) is None:
+        raise RegistryError(
+            "a chain registry's transactions need --eth-keystore (an Ethereum account keystore)"
+        )
+    from validator.registry.chain.accounts import load_account  # noqa: PLC0415 - eth-account only here
+
+    password = resolve_password(password_file=args.eth_password_file, env_var="TESSERA_ETH_PASSWORD")
+    return open_registry(location, account=load_account(args.eth_keystore, password))
