@@ -10,6 +10,7 @@ from typing import Any
 
 from da.errors import DAError
 from network.errors import NetworkError
+from network.logs import configure_logging
 from sampling.errors import SamplingError
 from validator.errors import ValidatorError
 
@@ -75,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_USAGE
+    configure_logging(verbose=False)  # stdout carries reports: records go to stderr (a command may say more)
     try:
         code: int = args.run(args)
     except (DAError, ValidatorError, SamplingError, NetworkError, OSError) as error:

@@ -1,13 +1,18 @@
-"""`das validator keygen | genesis | stake`: keys, a genesis registry, deposits and withdrawals."""
+"""`das validator keygen | account | genesis | register | deposit | withdraw | claim | stake | run`:
+keys, Ethereum accounts, a genesis registry, stake, and the daemon. Stake commands work on a registry
+file (`--registry`) and on the registry contract (`--rpc URL --registry-address A --eth-keystore E`),
+and say which epoch a change takes effect (and, on a chain, its transaction)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
 from cli.common import add_password_options, get_password, positive_int
 from cli.progress import Progress
+from cli.registry_args import add_registry_arguments, open_registry_from
 from validator.devnet import LIGHT_SCRYPT
 from validator.errors import KeystoreExists, RegistryError
 from validator.keys import SecretKey, compute_proof_of_possession
@@ -82,6 +87,57 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_password_options(stake)
     stake.set_defaults(run=run_stake)
 
+    account = commands.add_parser(
+        "account",
+        help="create an Ethereum account keystore (signs a chain registry's transactions)",
+        description="Create an Ethereum account in an encrypted keystore (Web3 Secret Storage JSON, as "
+        "geth and wallets write). Fund its address; it pays for registration, ballots and endpoint "
+        "updates on a chain registry. Prints the address.",
+    )
+    account.add_argument(
+        "--out", required=True, type=Path, help="keystore file to create (never overwritten)"
+    )
+    account.add_argument(
+        "--light-kdf", action="store_true", help="weaker scrypt for throwaway devnet accounts"
+    )
+    add_password_options(account)
+    account.add_argument("--json", action="store_true", help="print the address as JSON")
+    account.set_defaults(run=run_account)
+
+    for name, helptext in (
+        ("register", "register the keystore's validator with AMOUNT stake units"),
+        ("deposit", "add AMOUNT stake units to the keystore's validator"),
+        ("withdraw", "withdraw AMOUNT stake units from the keystore's validator"),
+    ):
+        command = commands.add_parser(
+            name,
+            help=f"{helptext} (effective {STAKE_ACTIVATION_DELAY_EPOCHS} epochs later)",
+            description=f"{helptext[0].upper()}{helptext[1:]}. The change takes effect "
+            f"{STAKE_ACTIVATION_DELAY_EPOCHS} epochs later (at epoch 0 before a chain registry's genesis); "
+            "the command prints that epoch and, on a chain, the transaction. Stake units are gwei "
+            "(STAKE_PER_SLOT = 32e9 buys one slot); on a chain the amount is sent from the account.",
+        )
+        command.add_argument("--keystore", type=Path, required=True, help="the validator's BLS keystore")
+        command.add_argument("--amount", type=positive_int, required=True, help="stake units (gwei)")
+        if name == "register":
+            command.add_argument("--peer-id", default="", help="libp2p peer id to record")
+            command.add_argument(
+                "--multiaddr", action="append", default=[], help="listen address (repeatable)"
+            )
+        add_registry_arguments(command, signs=True)
+        add_password_options(command)
+        command.add_argument("--json", action="store_true", help="print the receipt as JSON")
+        command.set_defaults(run=run_stake_change, action=name)
+
+    claim = commands.add_parser(
+        "claim",
+        help="collect withdrawn stake whose epoch has started (chain registries)",
+        description="Pay the account every withdrawal of its validator whose effective epoch has started.",
+    )
+    add_registry_arguments(claim, signs=True)
+    claim.add_argument("--json", action="store_true", help="print the transaction as JSON")
+    claim.set_defaults(run=run_claim)
+
     run = commands.add_parser(
         "run",
         help="run the validator daemon",
@@ -133,6 +189,85 @@ def run_genesis(args: argparse.Namespace) -> int:
     print(f"registry    {registry_path}")
     print(f"validators  {args.validators} x {args.slots} slot(s), chain id {spec.chain_id}")
     print(f"keys        {args.dir / 'keys'}")
+    return 0
+
+
+def run_account(args: argparse.Namespace) -> int:
+    """Create one Ethereum account keystore."""
+    from validator.registry.chain.accounts import create_account_keystore  # noqa: PLC0415 - eth-account
+
+    if args.out.exists():
+        raise KeystoreExists(str(args.out))
+    created = create_account_keystore(args.out, get_password(args, confirm=True), light_kdf=args.light_kdf)
+    if args.json:
+        print(json.dumps({"keystore": str(args.out), "address": created.address}))
+    else:
+        print(f"keystore    {args.out}")
+        print(f"address     {created.address}")
+    return 0
+
+
+def run_stake_change(args: argparse.Namespace) -> int:
+    """`register`, `deposit` or `withdraw` for the keystore's validator; prints the receipt."""
+    keystore = read_keystore(args.keystore)
+    pubkey = get_keystore_pubkey(keystore)
+    with open_registry_from(args, signs=True) as registry:
+        now = registry.current_epoch()
+        index = registry.find_validator(pubkey)
+        if args.action == "register":
+            if index is not None:
+                raise RegistryError(f"this key is already validator {index}: use `das validator deposit`")
+            secret_key = decrypt_keystore(keystore, get_password(args))
+            registry.register_validator(
+                pubkey,
+                registry.sign_registration(secret_key),
+                args.amount,
+                now,
+                peer_id=args.peer_id,
+                multiaddrs=tuple(args.multiaddr),
+            )
+        else:
+            if index is None:
+                raise RegistryError("this key is not registered: use `das validator register` first")
+            amount = -args.amount if args.action == "withdraw" else args.amount
+            registry.change_stake(ValidatorIndex(index), amount, now)
+        receipt = registry.last_change
+        preset = registry.get_info().preset
+    if receipt is None:
+        raise RegistryError("the registry recorded no change")
+    report = {
+        "action": args.action,
+        "validator": receipt.validator,
+        "amount": args.amount,
+        "effective_epoch": receipt.effective_epoch,
+        "current_epoch": now,
+        "transaction": receipt.transaction,
+        "preset": preset,
+    }
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+        return 0
+    print(f"validator   {receipt.validator} {args.action} {args.amount} stake units")
+    print(f"effective   epoch {receipt.effective_epoch} (now epoch {now})")
+    if receipt.transaction is not None:
+        print(f"transaction {receipt.transaction}")
+    return 0
+
+
+def run_claim(args: argparse.Namespace) -> int:
+    """Collect matured withdrawals (chain registries only)."""
+    from validator.registry.chain.backend import ChainRegistry  # noqa: PLC0415 - web3 only here
+
+    with open_registry_from(args, signs=True) as registry:
+        if not isinstance(registry, ChainRegistry):
+            raise RegistryError("a registry file pays nothing out: claim is for chain registries")
+        sent = registry.claim_withdrawals()
+    if args.json:
+        print(
+            json.dumps({"transaction": sent.tx_hash, "block": sent.block_number, "gas_used": sent.gas_used})
+        )
+    else:
+        print(f"claimed     in transaction {sent.tx_hash} (block {sent.block_number})")
     return 0
 
 

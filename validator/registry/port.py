@@ -52,8 +52,23 @@ class EpochSource(Protocol):
         """Seed, active validators (stake as of `epoch`) and ballots of `epoch`."""
 
 
+@dataclass(frozen=True, slots=True)
+class StakeReceipt:
+    """What an operator is told about a registration or stake change: whose, from which epoch it
+    counts, and (on a chain) the transaction that made it."""
+
+    validator: ValidatorIndex
+    effective_epoch: Epoch
+    transaction: str | None = None
+    """The transaction hash (0x...); None for the embedded registry."""
+
+
 class StakeLedger(Protocol):
     """Write side used by operators: register, deposit, withdraw."""
+
+    @property
+    def last_change(self) -> StakeReceipt | None:
+        """The receipt of the last registration or stake change made through this handle."""
 
     def sign_registration(self, secret_key: SecretKey) -> BLSSignature:
         """The proof of possession this backend's `register_validator` takes for `secret_key`'s key

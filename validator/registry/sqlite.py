@@ -23,7 +23,7 @@ from validator.keys import (
     verify_proof_of_possession,
 )
 from validator.presets import get_preset
-from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, RegistryInfo, compute_epoch
+from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, RegistryInfo, StakeReceipt, compute_epoch
 from validator.sqlite_lock import serialized
 from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex, ValidatorRecord
 from validator.vrf import compute_next_seed, verify_ballot
@@ -84,6 +84,7 @@ class SqliteRegistry:
             self._db.close()
             raise RegistryError(f"{path} has a non-positive epoch length ({self._info.epoch_seconds} s)")
         self.preset = get_preset(self._info.preset)
+        self._last_change: StakeReceipt | None = None
 
     @classmethod
     def create(
@@ -199,6 +200,11 @@ class SqliteRegistry:
 
     # --- write side ------------------------------------------------------------------------------
 
+    @property
+    def last_change(self) -> StakeReceipt | None:
+        """The last registration or stake change made through this handle (no transaction here)."""
+        return self._last_change
+
     def sign_registration(self, secret_key: SecretKey) -> BLSSignature:
         """PopProve of the key (this registry is one file; there is no account to bind it to)."""
         return compute_proof_of_possession(secret_key)
@@ -240,6 +246,7 @@ class SqliteRegistry:
                 "INSERT INTO stake_changes (validator, effective_epoch, amount) VALUES (?, ?, ?)",
                 (index, effective, stake),
             )
+        self._last_change = StakeReceipt(index, Epoch(effective))
         return index
 
     @serialized
@@ -260,6 +267,7 @@ class SqliteRegistry:
                 "INSERT INTO stake_changes (validator, effective_epoch, amount) VALUES (?, ?, ?)",
                 (validator, effective, amount),
             )
+        self._last_change = StakeReceipt(validator, effective)
         return effective
 
     @serialized

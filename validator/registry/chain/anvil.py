@@ -15,6 +15,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
@@ -75,18 +76,21 @@ def start_anvil(
     host: str = "127.0.0.1",
     state_path: Path | None = None,
     block_time: int | None = None,
+    command_prefix: Sequence[str] = (),
 ) -> Anvil:
     """Start anvil with `accounts` funded dev accounts; its log and account list go in `directory`.
 
     `block_time`: mine a block every that many seconds (the chain's clock then moves on its own, as a
     real chain's does); None mines one block per transaction, at once (`set_interval_mining` switches
     later). With `state_path`, the state is loaded from it at start and written to it every
-    `STATE_INTERVAL_SECONDS` and at a clean stop."""
+    `STATE_INTERVAL_SECONDS` and at a clean stop. `command_prefix` goes before the anvil command (say
+    `ip netns exec NAME`, to run it in a network namespace; it must exec anvil, so signals reach it)."""
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "anvil-accounts.json"
     config_path.unlink(missing_ok=True)
     log_path = directory / "anvil.log"
     command = [
+        *command_prefix,
         str(find_anvil()),
         "--host", host,
         "--port", str(port),

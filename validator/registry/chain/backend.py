@@ -38,7 +38,7 @@ from validator.registry.chain.rpc import (
 )
 from validator.registry.chain.solidity import load_contract
 from validator.registry.chain.view import RegistryView
-from validator.registry.port import RegistryInfo, compute_epoch
+from validator.registry.port import RegistryInfo, StakeReceipt, compute_epoch
 from validator.signing import compute_registration_signing_root
 from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex
 
@@ -98,6 +98,7 @@ class ChainRegistry:
         self._synced_timestamp = 0
         self._synced_at = -float("inf")
         self._contexts: dict[Epoch, EpochContext] = {}
+        self._last_change: StakeReceipt | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -168,6 +169,11 @@ class ChainRegistry:
 
     # --- write side ---------------------------------------------------------------------------
 
+    @property
+    def last_change(self) -> StakeReceipt | None:
+        """The last registration or stake change sent through this handle, with its transaction."""
+        return self._last_change
+
     def sign_registration(self, secret_key: SecretKey) -> BLSSignature:
         """The proof of possession `register_validator` needs here: a signature of the registration
         message, which binds the key to this registry, this chain and the operator's account."""
@@ -200,7 +206,9 @@ class ChainRegistry:
         (registered,) = self._contract.events.ValidatorRegistered().process_receipt(
             sent.receipt, errors=DISCARD
         )
-        return ValidatorIndex(int(registered["args"]["validator"]))
+        index = ValidatorIndex(int(registered["args"]["validator"]))
+        self._last_change = StakeReceipt(index, self._effective_epoch(sent), sent.tx_hash)
+        return index
 
     def change_stake(self, validator: ValidatorIndex, amount: int, current_epoch: Epoch) -> Epoch:
         """Deposit (amount > 0, sent as amount x 1 gwei) or withdraw (amount < 0) for the account's own
@@ -215,8 +223,9 @@ class ChainRegistry:
             if amount > 0
             else self._send(functions.withdraw(-amount))
         )
-        (changed,) = self._contract.events.StakeChanged().process_receipt(sent.receipt, errors=DISCARD)
-        return Epoch(int(changed["args"]["effectiveEpoch"]))
+        effective = self._effective_epoch(sent)
+        self._last_change = StakeReceipt(validator, effective, sent.tx_hash)
+        return effective
 
     def claim_withdrawals(self) -> SentTransaction:
         """Pay the account every withdrawal whose epoch has started."""
@@ -248,6 +257,10 @@ class ChainRegistry:
             raise NotATesseraRegistry(f"{self.address} does not answer protocol(): {error}") from error
         if answer != PROTOCOL:
             raise NotATesseraRegistry(f"{self.address} answers protocol() = {answer!r}, not {PROTOCOL!r}")
+
+    def _effective_epoch(self, sent: SentTransaction) -> Epoch:
+        (changed,) = self._contract.events.StakeChanged().process_receipt(sent.receipt, errors=DISCARD)
+        return Epoch(int(changed["args"]["effectiveEpoch"]))
 
     def _epoch_start(self, epoch: Epoch) -> float:
         return self._info.genesis_time + epoch * self._info.epoch_seconds
