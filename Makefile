@@ -66,13 +66,14 @@ explore: $(STAMP)
 	$(BIN)/python -m fuzz codecs --examples $(EXPLORE_EXAMPLES) --seed $(SEED)
 
 ## bench: throughput and latency benchmarks (not tests; figures go in notes)
-bench: $(STAMP)
+bench: $(STAMP) $(CHAIN_STAMP)
 	$(BIN)/python bench/bench_da.py
 	$(BIN)/python bench/bench_validator.py
 	$(BIN)/python bench/bench_draw.py
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_devnet.py
 	$(BIN)/python bench/bench_light.py
+	$(BIN)/python bench/bench_chain.py
 
 clean:
 	-$(BIN)/das devnet down --dir .devnet

@@ -99,6 +99,8 @@ class ChainRegistry:
         self._synced_at = -float("inf")
         self._contexts: dict[Epoch, EpochContext] = {}
         self._last_change: StakeReceipt | None = None
+        self.last_transaction: SentTransaction | None = None
+        """The last transaction this handle sent (hash, block, gas used), for operators and benches."""
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -315,6 +317,7 @@ class ChainRegistry:
     def _send(self, call: Any, *, value: int = 0) -> SentTransaction:
         account = self._require_account(call.fn_name)
         sent = send_transaction(self._web3, self.rpc_url, self._contract, account, call, value=value)
+        self.last_transaction = sent
         log.debug("registry transaction", function=call.fn_name, tx=sent.tx_hash, gas=sent.gas_used)
         with self._lock:
             self.sync(force=True)
