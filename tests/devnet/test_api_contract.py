@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.devnet.helpers import DAS_COMMAND, api, post
 from validator.devnet import Devnet
@@ -43,6 +44,7 @@ def test_the_node_api_keeps_its_openapi_contract(devnet: Devnet) -> None:
     assert "✅ Stateful" in result.stdout  # the stateful phase ran and passed
 
 
+@pytest.mark.slow  # a second schemathesis run (~37 s on the devnet worker, which sets the suite's wall time)
 def test_a_document_missing_a_path_parameter_fails_the_contract(devnet: Devnet, tmp_path: Path) -> None:
     url = api(devnet, 5)
     document = httpx.get(f"{url}/v1/openapi.json", timeout=10).json()

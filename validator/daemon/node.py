@@ -42,7 +42,7 @@ from validator.daemon.peer_book import PeerBook
 from validator.daemon.ports import NodePorts
 from validator.daemon.sends import Sends
 from validator.daemon.store import BlobRecord, NodeStore
-from validator.errors import ValidatorError
+from validator.errors import UnknownEpoch, ValidatorError
 from validator.keys import SecretKey
 from validator.registry import ValidatorRegistry, get_registry_preset
 from validator.types import Epoch, ValidatorIndex
@@ -161,7 +161,10 @@ class Node:
     def _cast_next_ballot(self, epoch: Epoch) -> None:
         """Publish this validator's ballot for the next epoch once (ballots for e are cast during e - 1)."""
         following = Epoch(epoch + 1)
-        context = self.registry.get_epoch_context(following)
+        try:
+            context = self.registry.get_epoch_context(following)
+        except UnknownEpoch:
+            return  # before genesis: seed(1) is not fixed yet, and ballots are for epoch 0
         if any(b.validator == self.me for b in context.ballots):
             return
         try:

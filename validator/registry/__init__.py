@@ -12,6 +12,7 @@ from validator.registry.port import (
     StakeReceipt,
     ValidatorRegistry,
     compute_epoch,
+    compute_latest_fixed_epoch,
     get_registry_preset,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "StakeReceipt",
     "ValidatorRegistry",
     "compute_epoch",
+    "compute_latest_fixed_epoch",
     "get_registry_preset",
 ]

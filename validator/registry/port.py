@@ -42,6 +42,15 @@ def compute_epoch(now: float, genesis_time: float, epoch_seconds: float) -> Epoc
     return Epoch(int((now - genesis_time) // epoch_seconds))
 
 
+def compute_latest_fixed_epoch(now: float, genesis_time: float, epoch_seconds: float) -> Epoch:
+    """The latest epoch whose seed is fixed at `now`: `current + 1` once genesis has passed, since
+    seed(e) mixes the ballots of e - 1, frozen when e - 1 starts; before genesis only epoch 0 (the
+    genesis ballots that seed(1) mixes are still being cast)."""
+    if now < genesis_time:
+        return Epoch(0)
+    return Epoch(compute_epoch(now, genesis_time, epoch_seconds) + 1)
+
+
 class EpochSource(Protocol):
     """Read side: everything the pure core and certificate verification need about an epoch."""
 

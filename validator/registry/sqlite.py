@@ -23,7 +23,13 @@ from validator.keys import (
     verify_proof_of_possession,
 )
 from validator.presets import get_preset
-from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, RegistryInfo, StakeReceipt, compute_epoch
+from validator.registry import (
+    STAKE_ACTIVATION_DELAY_EPOCHS,
+    RegistryInfo,
+    StakeReceipt,
+    compute_epoch,
+    compute_latest_fixed_epoch,
+)
 from validator.sqlite_lock import serialized
 from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex, ValidatorRecord
 from validator.vrf import compute_next_seed, verify_ballot
@@ -161,10 +167,12 @@ class SqliteRegistry:
         """seed(epoch), derived and stored on first use.
 
         seed(e) is fixed once the ballots of e - 1 are frozen, when e - 1 starts, so it is derived
-        only for epochs up to the current one + 1 (by the registry's clock); later or negative
-        epochs raise `UnknownEpoch`. Every process derives the same value.
+        only for epochs up to `compute_latest_fixed_epoch` (the current one + 1 by the registry's
+        clock; epoch 0 alone before genesis); later or negative epochs raise `UnknownEpoch`. Every
+        process derives the same value.
         """
-        if not 0 <= epoch <= self.current_epoch() + 1:
+        latest = compute_latest_fixed_epoch(self._clock(), self._info.genesis_time, self._info.epoch_seconds)
+        if not 0 <= epoch <= latest:
             raise UnknownEpoch(epoch)
         row = self._db.execute(
             "SELECT epoch, seed FROM seeds WHERE epoch <= ? ORDER BY epoch DESC LIMIT 1", (epoch,)

@@ -125,6 +125,8 @@ def test_genesis_registrations_and_ballots_count_from_epoch_zero_and_seeds_follo
         )
     reader = net.registry()
     assert reader.current_epoch() == 0
+    with pytest.raises(UnknownEpoch):
+        reader.get_epoch_context(Epoch(1))  # before genesis: the genesis ballots seed(1) mixes are open
     net.to_epoch(0)
     context = reader.get_epoch_context(Epoch(0))
     assert [v.stake for v in context.validators] == [2 * STAKE] * 4

@@ -38,7 +38,7 @@ from validator.registry.chain.rpc import (
 )
 from validator.registry.chain.solidity import load_contract
 from validator.registry.chain.view import RegistryView
-from validator.registry.port import RegistryInfo, StakeReceipt, compute_epoch
+from validator.registry.port import RegistryInfo, StakeReceipt, compute_epoch, compute_latest_fixed_epoch
 from validator.signing import compute_registration_signing_root
 from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex
 
@@ -128,10 +128,16 @@ class ChainRegistry:
     def get_epoch_context(self, epoch: Epoch) -> EpochContext:
         """Seed, active validators (stake as of `epoch`, latest endpoints) and verified ballots.
 
-        Only `0 <= epoch <= current_epoch() + 1` (seeds fixed by then); others raise `UnknownEpoch`."""
+        Only `0 <= epoch <= compute_latest_fixed_epoch(...)` of the synced chain time (current + 1,
+        or 0 before genesis: seeds fixed by then); others raise `UnknownEpoch`."""
         with self._lock:
-            current = self.current_epoch()
-            if not 0 <= epoch <= current + 1:
+            self.sync()
+            info = self._info
+            if (
+                not 0
+                <= epoch
+                <= compute_latest_fixed_epoch(self._synced_timestamp, info.genesis_time, info.epoch_seconds)
+            ):
                 raise UnknownEpoch(epoch)
             cached = self._contexts.get(epoch)
             if cached is not None:
