@@ -17,6 +17,7 @@ from validator.devnet import LIGHT_SCRYPT
 from validator.errors import KeystoreExists, RegistryError
 from validator.keys import SecretKey, compute_proof_of_possession
 from validator.keystore import (
+    Keystore,
     decrypt_keystore,
     encrypt_keystore,
     get_keystore_pubkey,
@@ -24,7 +25,7 @@ from validator.keystore import (
     write_keystore,
 )
 from validator.presets import PRESETS, get_preset
-from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, compute_epoch
+from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, Registry, compute_epoch
 from validator.registry.backends import open_registry
 from validator.registry.genesis import GenesisSpec, create_genesis
 from validator.types import Epoch, ValidatorIndex
@@ -217,15 +218,7 @@ def run_stake_change(args: argparse.Namespace) -> int:
         if args.action == "register":
             if index is not None:
                 raise RegistryError(f"this key is already validator {index}: use `das validator deposit`")
-            secret_key = decrypt_keystore(keystore, get_password(args))
-            registry.register_validator(
-                pubkey,
-                registry.sign_registration(secret_key),
-                args.amount,
-                now,
-                peer_id=args.peer_id,
-                multiaddrs=tuple(args.multiaddr),
-            )
+            _register(registry, keystore, args, now)
         else:
             if index is None:
                 raise RegistryError("this key is not registered: use `das validator register` first")
@@ -252,6 +245,19 @@ def run_stake_change(args: argparse.Namespace) -> int:
     if receipt.transaction is not None:
         print(f"transaction {receipt.transaction}")
     return 0
+
+
+def _register(registry: Registry, keystore: Keystore, args: argparse.Namespace, now: Epoch) -> ValidatorIndex:
+    """Register the keystore's key with `--amount` (decrypting it: the proof of possession needs it)."""
+    secret_key = decrypt_keystore(keystore, get_password(args))
+    return registry.register_validator(
+        secret_key.pubkey,
+        registry.sign_registration(secret_key),
+        args.amount,
+        now,
+        peer_id=args.peer_id,
+        multiaddrs=tuple(args.multiaddr),
+    )
 
 
 def run_claim(args: argparse.Namespace) -> int:
@@ -282,15 +288,7 @@ def run_stake(args: argparse.Namespace) -> int:
         if index is None:
             if args.withdraw:
                 raise RegistryError("this validator is not registered; nothing to withdraw")
-            secret_key = decrypt_keystore(keystore, get_password(args))
-            index = registry.register_validator(
-                pubkey,
-                registry.sign_registration(secret_key),
-                args.amount,
-                now,
-                peer_id=args.peer_id,
-                multiaddrs=tuple(args.multiaddr),
-            )
+            index = _register(registry, keystore, args, now)
             effective = Epoch(now + STAKE_ACTIVATION_DELAY_EPOCHS)
             action = "registered with"
         else:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +133,39 @@ def signers_of(devnet: Devnet, status: dict[str, Any], certificate: bytes) -> li
     quorum, _ = quorum_of(devnet, status)
     signed = bytes_to_certificate(certificate).signers
     return list(dict.fromkeys(slot.validator for slot, bit in zip(quorum.slots, signed, strict=True) if bit))
+
+
+FOLLOW_START_S = 60.0
+
+
+@contextlib.contextmanager
+def following(registry_options: list[str], db: Path) -> Iterator[str]:
+    """`das light follow REGISTRY --db DB --http 127.0.0.1:0` running; yields its status API's base URL
+    (bounded wait for it to start); SIGINT (then SIGKILL) when the block ends."""
+    follow = subprocess.Popen(
+        [*DAS_COMMAND, "light", "follow", *registry_options, "--db", str(db), "--http", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert follow.stdout is not None
+        status_url = None
+        deadline = time.monotonic() + FOLLOW_START_S
+        while status_url is None and time.monotonic() < deadline:
+            line = follow.stdout.readline()
+            if not line:
+                break
+            if line.startswith("status"):
+                status_url = line.split()[-1]
+        assert status_url is not None and status_url.endswith("/v1/status"), "follow did not start"
+        yield status_url.removesuffix("/v1/status")
+    finally:
+        follow.send_signal(signal.SIGINT)
+        try:
+            follow.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            follow.kill()
+            follow.wait(timeout=10)
+        if follow.stdout is not None:
+            follow.stdout.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.devnet.helpers import DAS_COMMAND, api, post
+from tests.devnet.helpers import api, following, post
 from validator.devnet import Devnet
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -57,28 +56,11 @@ def test_a_document_missing_a_path_parameter_fails_the_contract(devnet: Devnet, 
     assert "Path parameter 'data_root' is not defined" in result.stdout
 
 
-FOLLOW_START_S = 60.0
 FOLLOW_SAMPLED_S = 120.0
 
 
 def test_the_light_clients_status_api_keeps_its_openapi_contract(devnet: Devnet, tmp_path: Path) -> None:
-    follow = subprocess.Popen(
-        [*DAS_COMMAND, "light", "follow", "--registry", str(devnet.registry_path),
-         "--db", str(tmp_path / "results.sqlite"), "--http", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert follow.stdout is not None
-        status_url = None
-        deadline = time.monotonic() + FOLLOW_START_S
-        while status_url is None and time.monotonic() < deadline:
-            line = follow.stdout.readline()
-            if not line:
-                break
-            if line.startswith("status"):
-                status_url = line.split()[-1]
-        assert status_url is not None and status_url.endswith("/v1/status"), "follow did not start"
-        base = status_url.removesuffix("/v1/status")
+    with following(["--registry", str(devnet.registry_path)], tmp_path / "results.sqlite") as base:
         document = httpx.get(f"{base}/v1/openapi.json", timeout=10).json()
         assert set(document["paths"]) == {"/v1/status", "/v1/blobs/{data_root}", "/v1/openapi.json"}
         # A blob certified while it follows, so its result route has something to show.
@@ -93,12 +75,3 @@ def test_the_light_clients_status_api_keeps_its_openapi_contract(devnet: Devnet,
         result = _schemathesis(f"{base}/v1/openapi.json", config=config)
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
         assert "No issues found" in result.stdout, result.stdout[-4000:]
-    finally:
-        follow.send_signal(signal.SIGINT)
-        try:
-            follow.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            follow.kill()
-            follow.wait(timeout=10)
-        if follow.stdout is not None:
-            follow.stdout.close()

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import random
-import signal
-import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.devnet.helpers import DAS_COMMAND, das
+from tests.devnet.helpers import das, following
 from validator.certificate import bytes_to_certificate
 from validator.devnet import Devnet
 from validator.registry.chain.toolchain import ChainToolMissing, find_anvil
@@ -22,7 +20,6 @@ from validator.registry.chain.toolchain import ChainToolMissing, find_anvil
 pytestmark = [pytest.mark.xdist_group("devnet"), pytest.mark.slow]  # two devnet starts on anvil, ~90 s
 
 VALIDATORS = 4
-FOLLOW_START_S = 60.0
 FOLLOW_SAMPLED_S = 120.0
 
 
@@ -89,23 +86,7 @@ def test_a_devnet_on_anvil_certifies_and_light_clients_need_only_the_rpc_url(tmp
 def _follow_samples_a_new_blob(on_chain: list[str], api_url: str, tmp_path: Path) -> None:
     """`das light follow --rpc ...` samples a blob certified while it follows (gossip validated against
     the contract's epoch contexts) and serves its result."""
-    follow = subprocess.Popen(
-        [*DAS_COMMAND, "light", "follow", *on_chain, "--db", str(tmp_path / "results.sqlite"),
-         "--http", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert follow.stdout is not None
-        status_url = None
-        deadline = time.monotonic() + FOLLOW_START_S
-        while status_url is None and time.monotonic() < deadline:
-            line = follow.stdout.readline()
-            if not line:
-                break
-            if line.startswith("status"):
-                status_url = line.split()[-1]
-        assert status_url is not None, "follow did not start"
-        base = status_url.removesuffix("/v1/status")
+    with following(on_chain, tmp_path / "results.sqlite") as base:
         blob = tmp_path / "followed.bin"
         blob.write_bytes(random.Random(15).randbytes(100_000))
         posted = das("blob", "post", str(blob), "--node", api_url, "--wait", "--json")
@@ -116,15 +97,6 @@ def _follow_samples_a_new_blob(on_chain: list[str], api_url: str, tmp_path: Path
             assert time.monotonic() < deadline, "the follower never sampled the blob"
             time.sleep(0.5)
         assert answer.json()["status"] == "available", answer.json()
-    finally:
-        follow.send_signal(signal.SIGINT)
-        try:
-            follow.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            follow.kill()
-            follow.wait(timeout=10)
-        if follow.stdout is not None:
-            follow.stdout.close()
 
 
 def chain_pid(directory: Path) -> int:
