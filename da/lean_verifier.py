@@ -41,6 +41,7 @@ RANDOM_CHALLENGE_KZG_CELL_BATCH_DOMAIN = b"RCKZGCBATCH__V1_"
 FIELD_ELEMENTS_PER_EXT_ROW = 2 * FIELD_ELEMENTS_PER_ROW
 OPERATION = "verify_cell_kzg_proof_batch"
 
+_CELL_OFFSETS = range(0, BYTES_PER_CELL, BYTES_PER_FIELD_ELEMENT)
 _G1_HEX = 2 * 48
 _G2_HEX = 2 * 96
 
@@ -166,8 +167,7 @@ class LeanCellVerifier:
         domain = _domain()
         interpolation = [0] * n
         for column, values in combined.items():
-            coefficients = _interpolate([v % BLS_MODULUS for v in values], column, domain)
-            interpolation = [a + b for a, b in zip(interpolation, coefficients, strict=True)]
+            _add_interpolation(interpolation, values, column, domain)
         # RLP = sum_k r^k h_k^n proof_k
         shifted = [powers[k] * domain.shift_power[column] for k, column in enumerate(columns)]
         right = ark.G1Point.multiexp_unchecked(
@@ -198,11 +198,9 @@ def _g1(what: str, value: bytes) -> ark.G1Point:
 
 def _cell_to_field_elements(cell: bytes) -> list[int]:
     _check_bytes("cell", cell, BYTES_PER_CELL)
-    size = BYTES_PER_FIELD_ELEMENT
-    values = [int.from_bytes(cell[i : i + size], "big") for i in range(0, BYTES_PER_CELL, size)]
-    for value in values:
-        if value >= BLS_MODULUS:
-            raise InvalidKZGInput(OPERATION, "a cell holds a field element that is not canonical")
+    values = [int.from_bytes(cell[i : i + BYTES_PER_FIELD_ELEMENT], "big") for i in _CELL_OFFSETS]
+    if max(values) >= BLS_MODULUS:
+        raise InvalidKZGInput(OPERATION, "a cell holds a field element that is not canonical")
     return values
 
 
@@ -253,8 +251,9 @@ def _reverse_bits(value: int, bits: int) -> int:
 class _Domain:
     """Roots of unity the equation needs."""
 
-    stage_twiddles: tuple[tuple[int, ...], ...]
-    """The twiddles of each FFT stage after the first, merging blocks of size 2, 4, .. 32."""
+    butterflies: tuple[tuple[tuple[int, int, int], ...], ...]
+    """Each FFT stage after the first (merging blocks of size 2, 4, .. 32): its butterflies as
+    (even index, odd index, twiddle), so a stage is one flat loop over a list updated in place."""
     unshift: tuple[tuple[int, ...], ...]
     """`h_c^-j / 64` for each column c and j < 64: turns an inverse FFT's output into the
     coefficients of the polynomial interpolating the cell over its coset."""
@@ -274,8 +273,13 @@ def _domain() -> _Domain:
     inverse_length = pow(n, p - 2, p)
     stage_sizes = [2**k for k in range(2, n.bit_length())]  # 4, 8, .., 64: merged block sizes
     return _Domain(
-        stage_twiddles=tuple(
-            tuple(powers[(-k * (order // size)) % order] for k in range(size // 2)) for size in stage_sizes
+        butterflies=tuple(
+            tuple(
+                (start + k, start + k + size // 2, powers[(-k * (order // size)) % order])
+                for start in range(0, n, size)
+                for k in range(size // 2)
+            )
+            for size in stage_sizes
         ),
         unshift=tuple(
             tuple(powers[(-e * j) % order] * inverse_length % p for j in range(n)) for e in exponents
@@ -284,23 +288,22 @@ def _domain() -> _Domain:
     )
 
 
-def _interpolate(values: list[int], column: int, domain: _Domain) -> list[int]:
-    """Coefficients (not reduced) of the degree < 64 polynomial taking `values[t]` at
-    `h_c * w_64^rev(t)`: an inverse FFT, then coefficient j times `h_c^-j / 64`.
+def _add_interpolation(into: list[int], values: list[int], column: int, domain: _Domain) -> None:
+    """Add to `into` the coefficients (not reduced) of the degree < 64 polynomial taking `values[t]`
+    at `h_c * w_64^rev(t)`: an inverse FFT, then coefficient j times `h_c^-j / 64`.
 
     The values of a cell, read in order, are its natural-order evaluations bit-reversed, which is
     the input order of a decimation-in-time FFT; its stages combine pairs of blocks bottom-up and
-    leave the output in natural order."""
+    leave the output in natural order. The stages run in place over one list (the verifier's
+    hottest loop: a flat loop is about twice as fast as building each block anew)."""
     p = BLS_MODULUS
-    blocks = [[a + b, a - b] for a, b in zip(values[::2], values[1::2], strict=True)]
-    for twiddles in domain.stage_twiddles:
-        merged = []
-        for i in range(0, len(blocks), 2):
-            even = blocks[i]
-            odd = [o * w % p for o, w in zip(blocks[i + 1], twiddles, strict=True)]
-            merged.append(
-                [e + o for e, o in zip(even, odd, strict=True)]
-                + [e - o for e, o in zip(even, odd, strict=True)]
-            )
-        blocks = merged
-    return [c * u for c, u in zip(blocks[0], domain.unshift[column], strict=True)]
+    a = [value % p for value in values]
+    for i in range(0, len(a), 2):
+        even, odd = a[i], a[i + 1]
+        a[i], a[i + 1] = even + odd, even - odd
+    for stage in domain.butterflies:
+        for i, j, twiddle in stage:
+            even, odd = a[i], a[j] * twiddle % p
+            a[i], a[j] = even + odd, even - odd
+    for j, (coefficient, unshift) in enumerate(zip(a, domain.unshift[column], strict=True)):
+        into[j] += coefficient * unshift
