@@ -14,7 +14,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Final, cast
+from dataclasses import replace
+from typing import Any, Final
 
 import structlog
 from eth_account.signers.local import LocalAccount
@@ -23,6 +24,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
+from web3.types import TxParams
 
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import BLSPubkey, BLSSignature, SecretKey
@@ -35,6 +37,7 @@ from validator.registry.chain.rpc import (
     connect,
     decode_revert,
     send_transaction,
+    sign_and_send,
 )
 from validator.registry.chain.solidity import load_contract
 from validator.registry.chain.view import RegistryView
@@ -286,18 +289,12 @@ class ChainRegistry:
             self._view.apply(name, dict(decoded["args"]))
 
     def _with_latest_endpoints(self, context: EpochContext) -> EpochContext:
+        latest = self._view.validators
         validators = tuple(
-            record.__class__(
-                record.index,
-                record.pubkey,
-                record.proof_of_possession,
-                record.stake,
-                self._view.validators[record.index].peer_id,
-                self._view.validators[record.index].multiaddrs,
-            )
+            replace(record, peer_id=latest[record.index].peer_id, multiaddrs=latest[record.index].multiaddrs)
             for record in context.validators
         )
-        return EpochContext(context.chain_id, context.epoch, context.seed, validators, context.ballots)
+        return replace(context, validators=validators)
 
     def _require_account(self, action: str) -> LocalAccount:
         if self._account is None:
@@ -325,8 +322,7 @@ class ChainRegistry:
         sent = send_transaction(self._web3, self.rpc_url, self._contract, account, call, value=value)
         self.last_transaction = sent
         log.debug("registry transaction", function=call.fn_name, tx=sent.tx_hash, gas=sent.gas_used)
-        with self._lock:
-            self.sync(force=True)
+        self.sync(force=True)
         return sent
 
 
@@ -349,20 +345,10 @@ def deploy_registry(
     compiled = load_contract(CONTRACT_NAME)
     factory = web3.eth.contract(abi=compiled.abi, bytecode=compiled.bytecode)
     constructor = factory.constructor(genesis_time, epoch_seconds, genesis_seed, preset)
-
-    def send() -> bytes:
-        transaction = constructor.build_transaction(
-            {
-                "from": account.address,
-                "nonce": web3.eth.get_transaction_count(account.address, "pending"),
-                "chainId": web3.eth.chain_id,
-            }
-        )
-        signed = account.sign_transaction(cast(dict[str, Any], transaction))
-        return bytes(web3.eth.send_raw_transaction(signed.raw_transaction))
-
-    tx_hash = call_with_retries(rpc_url, "deploy registry", send)
-    receipt = web3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=60)
+    sender: TxParams = {"from": account.address}
+    tx_hash, receipt = sign_and_send(
+        web3, rpc_url, account, "deploy registry", sender, constructor.build_transaction
+    )
     if receipt["status"] != 1 or receipt["contractAddress"] is None:
         raise RegistryError(f"registry deployment 0x{tx_hash.hex()} failed")
     return str(receipt["contractAddress"])

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Final
 
 from eth_account.signers.local import LocalAccount
-from hexbytes import HexBytes
 from web3 import Web3
 from web3.types import TxParams, Wei
 
@@ -23,7 +22,7 @@ from validator.errors import RegistryError
 from validator.presets import get_preset
 from validator.registry.chain.accounts import create_account_keystore
 from validator.registry.chain.backend import WEI_PER_STAKE_UNIT, ChainRegistry, deploy_registry
-from validator.registry.chain.rpc import connect
+from validator.registry.chain.rpc import connect, sign_and_send
 from validator.registry.genesis import KEYS_DIR, GenesisProgress, GenesisSpec, create_validator_key
 from validator.types import Epoch
 from validator.vrf import compute_ballot, compute_genesis_seed
@@ -88,7 +87,7 @@ def create_chain_genesis(
         account = create_account_keystore(
             get_account_keystore_path(directory, number), spec.password, light_kdf=spec.kdf_params is not None
         )
-        _fund(web3, funder, account.address, stake * WEI_PER_STAKE_UNIT + GAS_FUNDS_WEI)
+        _fund(web3, rpc_url, funder, account.address, stake * WEI_PER_STAKE_UNIT + GAS_FUNDS_WEI)
         registry = ChainRegistry(rpc_url, address, account=account, sync_interval=0)
         index = registry.register_validator(
             secret_key.pubkey, registry.sign_registration(secret_key), stake, Epoch(0)
@@ -115,7 +114,7 @@ def wait_for_genesis(rpc_url: str, genesis_time: int, *, timeout: float) -> None
         time.sleep(0.2)
 
 
-def _fund(web3: Web3, funder: LocalAccount, to: str, amount_wei: int) -> None:
+def _fund(web3: Web3, rpc_url: str, funder: LocalAccount, to: str, amount_wei: int) -> None:
     transaction: TxParams = {
         "from": funder.address,
         "to": Web3.to_checksum_address(to),
@@ -123,12 +122,7 @@ def _fund(web3: Web3, funder: LocalAccount, to: str, amount_wei: int) -> None:
         "gas": 21_000,
         "maxFeePerGas": Wei(web3.eth.gas_price * 2),
         "maxPriorityFeePerGas": Wei(0),
-        "nonce": web3.eth.get_transaction_count(funder.address, "pending"),
-        "chainId": web3.eth.chain_id,
     }
-    signed = funder.sign_transaction(dict(transaction))  # type: ignore[arg-type]
-    receipt = web3.eth.wait_for_transaction_receipt(
-        HexBytes(web3.eth.send_raw_transaction(signed.raw_transaction))
-    )
+    _, receipt = sign_and_send(web3, rpc_url, funder, f"fund {to}", transaction)
     if receipt["status"] != 1:
         raise RegistryError(f"funding {to} failed")

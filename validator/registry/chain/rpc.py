@@ -103,6 +103,39 @@ def decode_revert(contract: Contract, function: str, error: Exception) -> Transa
     return TransactionReverted(function, str(error))
 
 
+def sign_and_send(
+    web3: Web3,
+    rpc_url: str,
+    account: LocalAccount,
+    what: str,
+    params: TxParams,
+    build: Callable[[TxParams], Any] | None = None,
+) -> tuple[bytes, Any]:
+    """Fill in `account`'s next nonce and the chain id, let `build` complete the transaction (a
+    contract function's or constructor's `build_transaction`; None for one `params` already holds
+    whole), sign it, send it (retried on connection failures), and wait for its receipt
+    (`ChainUnreachable` after `RECEIPT_TIMEOUT_SECONDS`). Returns the hash and the receipt."""
+
+    def build_and_send() -> bytes:
+        filled: TxParams = {
+            **params,
+            "nonce": web3.eth.get_transaction_count(account.address, "pending"),
+            "chainId": web3.eth.chain_id,
+        }
+        transaction = filled if build is None else build(filled)
+        signed = account.sign_transaction(cast(dict[str, Any], transaction))
+        return bytes(web3.eth.send_raw_transaction(signed.raw_transaction))
+
+    tx_hash = call_with_retries(rpc_url, what, build_and_send)
+    try:
+        receipt = web3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=RECEIPT_TIMEOUT_SECONDS)
+    except TimeExhausted as error:
+        raise ChainUnreachable(
+            f"{what}: no receipt for 0x{tx_hash.hex()} within {RECEIPT_TIMEOUT_SECONDS:g} s"
+        ) from error
+    return tx_hash, receipt
+
+
 def send_transaction(
     web3: Web3,
     rpc_url: str,
@@ -125,24 +158,8 @@ def send_transaction(
     except Web3RPCError as error:
         raise TransactionReverted(name, str(error)) from error
 
-    def build_and_send() -> bytes:
-        params: TxParams = {
-            **sender,
-            "gas": int(gas * GAS_HEADROOM),
-            "nonce": web3.eth.get_transaction_count(account.address, "pending"),
-            "chainId": web3.eth.chain_id,
-        }
-        transaction = call.build_transaction(params)
-        signed = account.sign_transaction(cast(dict[str, Any], transaction))
-        return bytes(web3.eth.send_raw_transaction(signed.raw_transaction))
-
-    tx_hash = call_with_retries(rpc_url, f"send {name}", build_and_send)
-    try:
-        receipt = web3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=RECEIPT_TIMEOUT_SECONDS)
-    except TimeExhausted as error:
-        raise ChainUnreachable(
-            f"{name}: no receipt for 0x{tx_hash.hex()} within {RECEIPT_TIMEOUT_SECONDS:g} s"
-        ) from error
+    params: TxParams = {**sender, "gas": int(gas * GAS_HEADROOM)}
+    tx_hash, receipt = sign_and_send(web3, rpc_url, account, f"send {name}", params, call.build_transaction)
     if receipt["status"] != 1:
         try:
             call.call(sender, block_identifier=receipt["blockNumber"])
