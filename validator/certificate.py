@@ -1,6 +1,7 @@
 """Availability certificates: SSZ codec and offline verification against the registry's epoch context."""
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 from remerkleable.basic import uint64
 from remerkleable.bitfields import Bitlist
@@ -72,14 +73,39 @@ def bytes_to_certificate(data: bytes) -> Certificate:
     )
 
 
+class CertificateStatus(IntEnum):
+    """Why a certificate is valid or not: the codes of `TesseraVerifier.checkCertificate` (the
+    contract's `Status`, same numbers), so an offline and an on-chain check compare one for one."""
+
+    VALID = 0
+    MALFORMED = 1
+    """The bytes are not a certificate (`bytes_to_certificate` raises)."""
+    EPOCH_NOT_COMMITTED = 2
+    """On-chain only: nobody has committed the epoch's quorums to the verifier yet."""
+    NO_SUCH_QUORUM = 3
+    QUORUM_NOT_PUBLISHED = 4
+    """On-chain only: the quorum is committed but its keys are not published yet."""
+    WRONG_SIGNER_COUNT = 5
+    PARTIAL_SIGNER = 6
+    BELOW_THRESHOLD = 7
+    INVALID_SIGNATURE = 8
+    WRONG_EPOCH = 9
+    """Offline only: the context passed is of another epoch than the certificate's."""
+
+
 @dataclass(frozen=True, slots=True)
 class CertificateVerdict:
     """The outcome of verifying a certificate, with the reason a user is shown."""
 
-    valid: bool
+    status: CertificateStatus
     reason: str
     signed_slots: int = 0
     threshold: int = 0
+
+    @property
+    def valid(self) -> bool:
+        """True iff the certificate verified."""
+        return self.status is CertificateStatus.VALID
 
 
 def verify_certificate(
@@ -92,40 +118,51 @@ def verify_certificate(
     """
     if certificate.epoch != context.epoch:
         return CertificateVerdict(
-            False, f"certificate is for epoch {certificate.epoch}, context is {context.epoch}"
+            CertificateStatus.WRONG_EPOCH,
+            f"certificate is for epoch {certificate.epoch}, context is {context.epoch}",
         )
     quorums = compute_quorums(context, preset, verify_ballots=verify_ballots)
     if not 0 <= certificate.quorum < len(quorums):
         return CertificateVerdict(
-            False, f"quorum {certificate.quorum} does not exist ({len(quorums)} quorums)"
+            CertificateStatus.NO_SUCH_QUORUM,
+            f"quorum {certificate.quorum} does not exist ({len(quorums)} quorums)",
         )
     quorum = quorums[certificate.quorum]
     if len(certificate.signers) != len(quorum.slots):
         return CertificateVerdict(
-            False,
+            CertificateStatus.WRONG_SIGNER_COUNT,
             f"signer bitfield has {len(certificate.signers)} bits, quorum has {len(quorum.slots)} slots",
         )
     threshold = preset.certificate_threshold(len(quorum.slots))
+    records = {record.index: record for record in context.validators}
     pubkeys: list[BLSPubkey] = []
     for member in quorum.members:
         bits = {certificate.signers[slot] for slot in quorum.slots_of(member)}
         if len(bits) != 1:
-            return CertificateVerdict(False, f"validator {member}'s slots are only partly marked as signed")
-        if bits == {True}:
-            record = context.get_validator(member)
-            if record is None:
-                return CertificateVerdict(False, f"validator {member} is not in the registry")
-            pubkeys.append(record.pubkey)
+            return CertificateVerdict(
+                CertificateStatus.PARTIAL_SIGNER,
+                f"validator {member}'s slots are only partly marked as signed",
+            )
+        if bits == {True}:  # quorums are drawn from the context's own validators
+            pubkeys.append(records[member].pubkey)
     signed = certificate.signed_slots
     if signed < threshold:
         return CertificateVerdict(
-            False, f"{signed} of {len(quorum.slots)} slots signed, {threshold} needed", signed, threshold
+            CertificateStatus.BELOW_THRESHOLD,
+            f"{signed} of {len(quorum.slots)} slots signed, {threshold} needed",
+            signed,
+            threshold,
         )
     message = compute_attestation_signing_root(
         context.chain_id, certificate.epoch, certificate.quorum, certificate.data_root
     )
     if not fast_aggregate_verify(pubkeys, message, certificate.signature):
-        return CertificateVerdict(False, "aggregate signature does not verify", signed, threshold)
+        return CertificateVerdict(
+            CertificateStatus.INVALID_SIGNATURE, "aggregate signature does not verify", signed, threshold
+        )
     return CertificateVerdict(
-        True, f"{signed} of {len(quorum.slots)} slots signed (threshold {threshold})", signed, threshold
+        CertificateStatus.VALID,
+        f"{signed} of {len(quorum.slots)} slots signed (threshold {threshold})",
+        signed,
+        threshold,
     )

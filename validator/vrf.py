@@ -45,16 +45,26 @@ def compute_slot_value(output: VRFOutput, ordinal: int) -> bytes:
     return hashlib.sha256(output + ordinal.to_bytes(8, "little")).digest()
 
 
+def compute_ballot_mix(epoch: Epoch, ballots: Iterable[Ballot]) -> bytes:
+    """The XOR of the VRF outputs of `epoch`'s ballots (32 zero bytes for none).
+
+    XOR does not depend on the order ballots arrived in, and a contract keeps it with one word per
+    epoch as ballots are cast (no sort of every output), so the chain registry derives seeds on-chain.
+    """
+    mix = 0
+    for ballot in ballots:
+        if ballot.epoch == epoch:
+            mix ^= int.from_bytes(compute_vrf_output(ballot.signature), "big")
+    return mix.to_bytes(32, "big")
+
+
 def compute_next_seed(seed: Seed, epoch: Epoch, ballots: Iterable[Ballot]) -> Seed:
     """The seed of epoch `epoch + 1`: the current seed mixed with every VRF output of `epoch`.
 
-    Outputs are sorted so the result does not depend on the order ballots arrived in.
+    SHA-256(DOMAIN_SEED || seed || uint64_le(epoch + 1) || compute_ballot_mix(epoch, ballots)).
     """
-    outputs = sorted(compute_vrf_output(ballot.signature) for ballot in ballots if ballot.epoch == epoch)
-    hasher = hashlib.sha256(DOMAIN_SEED + seed + (epoch + 1).to_bytes(8, "little"))
-    for output in outputs:
-        hasher.update(output)
-    return Seed(hasher.digest())
+    mix = compute_ballot_mix(epoch, ballots)
+    return Seed(hashlib.sha256(DOMAIN_SEED + seed + (epoch + 1).to_bytes(8, "little") + mix).digest())
 
 
 def compute_genesis_seed(chain_id: int, entropy: bytes) -> Seed:

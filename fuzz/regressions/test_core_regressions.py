@@ -39,7 +39,7 @@ from validator.keys import compute_proof_of_possession
 from validator.presets import DEVNET
 from validator.quorums import compute_quorums
 from validator.types import Epoch, EpochContext, Quorum, QuorumIndex, Seed, ValidatorIndex, ValidatorRecord
-from validator.vrf import compute_ballot, compute_genesis_seed, compute_next_seed
+from validator.vrf import compute_ballot, compute_genesis_seed
 
 CHAIN_ID = 7
 DEVNET_SAMPLE_TIMEOUT = 2.0
@@ -200,7 +200,10 @@ def _silent_heavy_world() -> tuple[SimNetwork, Quorum, ValidatorIndex]:
     outsider = len(slots_0)
     seed_0 = compute_genesis_seed(CHAIN_ID, b"\x01")
     context_0 = build_context(0, seed_0, slots_0, outsider)
-    context_1 = build_context(1, compute_next_seed(seed_0, Epoch(0), context_0.ballots), slots_1, outsider)
+    # seed(1) of the shrunk run, derived before seeds mixed the XOR of the outputs (it hashed them
+    # sorted): pinned, so the world keeps the draw the fuzzer found.
+    seed_1 = Seed(bytes.fromhex("6b30d49b741fa12b33ec6c26672672a5a9a698ead5ffa1f55b3cf96d1b0ceeba"))
+    context_1 = build_context(1, seed_1, slots_1, outsider)
     quorum = compute_quorums(context_1, DEVNET, verify_ballots=False)[0]
     silent = {ValidatorIndex(0), ValidatorIndex(3), ValidatorIndex(4)}
     behaviours = {

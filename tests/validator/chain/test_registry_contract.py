@@ -13,6 +13,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.exceptions import ContractCustomError
 
 from da.types import DataRoot
 from validator.certificate import verify_certificate
@@ -22,10 +23,16 @@ from validator.presets import DEVNET
 from validator.quorums import compute_quorums
 from validator.registry.chain.anvil import Anvil
 from validator.registry.chain.backend import ChainRegistry, deploy_registry
-from validator.registry.chain.rpc import ChainUnreachable, NotATesseraRegistry, TransactionReverted
+from validator.registry.chain.points import g2_to_eip2537
+from validator.registry.chain.rpc import (
+    ChainUnreachable,
+    NotATesseraRegistry,
+    TransactionReverted,
+    decode_revert,
+)
 from validator.registry.chain.solidity import check_artifact, compile_sources
 from validator.signing import compute_attestation_signing_root
-from validator.types import Ballot, Certificate, Epoch, QuorumIndex, Seed, ValidatorIndex
+from validator.types import Certificate, Epoch, QuorumIndex, Seed, ValidatorIndex
 from validator.vrf import compute_ballot, compute_next_seed
 
 pytestmark = pytest.mark.xdist_group("chain")
@@ -175,7 +182,7 @@ def test_nobody_moves_or_redirects_another_validators_stake_or_endpoint(
     for call in (
         lambda: stranger._send(stranger._contract.functions.withdraw(STAKE)),
         lambda: stranger._send(stranger._contract.functions.updateEndpoint("x", [])),
-        lambda: stranger._send(stranger._contract.functions.castBallot(0, bytes(96))),
+        lambda: stranger._send(stranger._contract.functions.castBallot(0, bytes(96), bytes(256))),
     ):
         with pytest.raises(TransactionReverted) as refused:
             call()
@@ -195,18 +202,24 @@ def test_ballots_for_a_running_or_past_epoch_and_second_ballots_revert(
     writer = net.registry(0)
     index = register(writer, KEYS[0])
     net.to_epoch(2)
-    signature = KEYS[0].sign(b"any")
+    seed_3 = net.registry().get_epoch_context(Epoch(3)).seed
+    assert bytes(writer._contract.functions.seedOf(3).call()) == seed_3  # derived on-chain alike
+    chain_id = net.web3.eth.chain_id
     for epoch in (0, 1, 2, 4):
         with pytest.raises(TransactionReverted) as refused:
-            writer.put_ballot(Ballot(index, Epoch(epoch), signature), Epoch(0))
+            writer.put_ballot(compute_ballot(KEYS[0], index, chain_id, Epoch(epoch), seed_3), Epoch(0))
         assert (refused.value.error, refused.value.args_) == ("BallotNotOpen", (epoch, 3))
-    writer.put_ballot(Ballot(index, Epoch(3), signature), Epoch(0))
+    ballot = compute_ballot(KEYS[0], index, chain_id, Epoch(3), seed_3)
+    writer.put_ballot(ballot, Epoch(0))
     with pytest.raises(TransactionReverted) as refused:
-        writer.put_ballot(Ballot(index, Epoch(3), signature), Epoch(0))
+        writer.put_ballot(ballot, Epoch(0))
     assert refused.value.error == "BallotAlreadyCast"
+    with pytest.raises(ContractCustomError) as unfixed:
+        writer._contract.functions.seedOf(5).call()  # ballots for 4 are still open
+    assert decode_revert(writer._contract, "seedOf", unfixed.value).args_ == (5, 3)
 
 
-def test_an_unverifiable_ballot_is_left_out_by_every_reader(network: Callable[..., Network]) -> None:
+def test_the_contract_refuses_every_ballot_that_does_not_verify(network: Callable[..., Network]) -> None:
     net = network()
     writers = [net.registry(i) for i in range(2)]
     for i, writer in enumerate(writers):
@@ -215,10 +228,24 @@ def test_an_unverifiable_ballot_is_left_out_by_every_reader(network: Callable[..
     writers[0].put_ballot(
         compute_ballot(KEYS[0], ValidatorIndex(0), chain_id, Epoch(0), GENESIS_SEED), Epoch(0)
     )
-    forged = compute_ballot(KEYS[0], ValidatorIndex(1), chain_id, Epoch(0), GENESIS_SEED)  # key 0 signs for 1
-    writers[1].put_ballot(forged, Epoch(0))
+    other_seed = Seed(hashlib.sha256(b"another seed").digest())
+    for forged in (
+        compute_ballot(KEYS[0], ValidatorIndex(1), chain_id, Epoch(0), GENESIS_SEED),  # key 0 signs for 1
+        compute_ballot(KEYS[1], ValidatorIndex(1), chain_id, Epoch(0), other_seed),  # over another seed
+        compute_ballot(KEYS[1], ValidatorIndex(1), chain_id + 1, Epoch(0), GENESIS_SEED),  # another chain
+    ):
+        with pytest.raises(TransactionReverted) as refused:
+            writers[1].put_ballot(forged, Epoch(0))
+        assert (refused.value.error, refused.value.args_) == ("InvalidBallot", (0, 1))
+    genuine = compute_ballot(KEYS[1], ValidatorIndex(1), chain_id, Epoch(0), GENESIS_SEED)
+    mismatched = g2_to_eip2537(KEYS[1].sign(b"not the ballot"))  # a point that is not the signature
+    with pytest.raises(TransactionReverted) as refused:
+        writers[1]._send(writers[1]._contract.functions.castBallot(0, genuine.signature, mismatched))
+    assert refused.value.error == "KeyEncodingMismatch"
     net.to_epoch(0)
     assert [b.validator for b in net.registry().get_epoch_context(Epoch(0)).ballots] == [0]
+    functions = writers[1]._contract.functions
+    assert functions.ballotCast(0, 0).call() and not functions.ballotCast(0, 1).call()
 
 
 def test_nobody_registers_another_validators_key(network: Callable[..., Network]) -> None:

@@ -12,6 +12,7 @@ pragma solidity 0.8.37;
 ///   |---------|---------------------|-----------------------------------------------------------|
 ///   | 0x02    | SHA256              | 60 + 12 per word (Solidity's `sha256`)                    |
 ///   | 0x05    | MODEXP              | 200 (EIP-2565), 500 from Osaka (EIP-7883); budget 500     |
+///   | 0x0b    | BLS12_G1ADD         | 375                                                       |
 ///   | 0x0d    | BLS12_G2ADD         | 600                                                       |
 ///   | 0x0f    | BLS12_PAIRING_CHECK | 32600 * k + 37700; verify has k = 2 pairs: 102900         |
 ///   | 0x11    | BLS12_MAP_FP2_TO_G2 | 23800 (the output has its cofactor cleared)               |
@@ -45,11 +46,13 @@ library BLS12381 {
     error PrecompileMissing();
 
     address private constant MODEXP = address(0x05);
+    address private constant BLS12_G1ADD = address(0x0b);
     address private constant BLS12_G2ADD = address(0x0d);
     address private constant BLS12_PAIRING_CHECK = address(0x0f);
     address private constant BLS12_MAP_FP2_TO_G2 = address(0x11);
 
     uint256 private constant MODEXP_GAS = 500;
+    uint256 private constant BLS12_G1ADD_GAS = 375;
     uint256 private constant BLS12_G2ADD_GAS = 600;
     uint256 private constant BLS12_PAIRING_CHECK_2_PAIRS_GAS = 2 * 32_600 + 37_700;
     uint256 private constant BLS12_MAP_FP2_TO_G2_GAS = 23_800;
@@ -115,6 +118,14 @@ library BLS12381 {
             32
         );
         return ok && uint256(bytes32(output)) == 1;
+    }
+
+    /// @notice The sum of two 128-byte EIP-2537 G1 points; `ok` is false if the precompile refused
+    ///         them (bad encoding, off the curve). G1ADD does not check the subgroup: add only keys
+    ///         whose subgroup was checked (the registry's, by the pairing of their proof of possession).
+    function g1Add(bytes memory a, bytes memory b) internal view returns (bool ok, bytes memory sum) {
+        if (a.length != G1_POINT_BYTES || b.length != G1_POINT_BYTES) return (false, "");
+        return _staticcall(BLS12_G1ADD, bytes.concat(a, b), BLS12_G1ADD_GAS, G1_POINT_BYTES);
     }
 
     /// @notice True iff the 48-byte ZCash-format `compressed` G1 point is the 128-byte EIP-2537

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
+import "./TesseraSigning.sol";
+
 /// @title The availability certificate on-chain: its SSZ decoding and the message its aggregate
 /// signature covers (specs/validator.md, Certificate encoding and Signed messages).
 /// @notice Pure functions, the same verdicts as `validator.certificate.bytes_to_certificate` and
@@ -10,7 +12,6 @@ library TesseraCertificate {
     uint256 internal constant MAX_QUORUM_SLOTS = 256;
     uint256 internal constant FIXED_BYTES = 32 + 8 + 8 + 4 + 96; // 148
     uint256 internal constant MAX_BYTES = FIXED_BYTES + MAX_QUORUM_SLOTS / 8 + 1; // 181
-    bytes4 internal constant DOMAIN_ATTESTATION = 0x02000000;
 
     struct Certificate {
         bytes32 dataRoot;
@@ -46,23 +47,13 @@ library TesseraCertificate {
         return index < certificate.signerBits && (uint8(certificate.signers[index / 8]) >> (index % 8)) & 1 == 1;
     }
 
-    /// compute_attestation_signing_root: hash_tree_root(AttestationMessage(domain, chain_id, epoch,
-    /// quorum, data_root)), five 32-byte leaves padded to eight, merkleized with SHA-256.
+    /// compute_attestation_signing_root (TesseraSigning.attestationRoot).
     function signingRoot(uint64 chainId, uint64 epoch, uint64 quorum, bytes32 dataRoot)
         internal
         pure
         returns (bytes32)
     {
-        bytes32 zero = bytes32(0);
-        bytes32 left = sha256(
-            abi.encodePacked(
-                sha256(abi.encodePacked(bytes32(DOMAIN_ATTESTATION), _leaf64(chainId))),
-                sha256(abi.encodePacked(_leaf64(epoch), _leaf64(quorum)))
-            )
-        );
-        bytes32 zeroPair = sha256(abi.encodePacked(zero, zero));
-        bytes32 right = sha256(abi.encodePacked(sha256(abi.encodePacked(dataRoot, zero)), zeroPair));
-        return sha256(abi.encodePacked(left, right));
+        return TesseraSigning.attestationRoot(chainId, epoch, quorum, dataRoot);
     }
 
     /// The smallest number of signed slots that certifies a quorum of `slots` slots: ceil(2 slots / 3)
@@ -77,13 +68,6 @@ library TesseraCertificate {
 
     function _uint64le(bytes calldata b) private pure returns (uint64 value) {
         for (uint256 i = 0; i < 8; i++) value |= uint64(uint8(b[i])) << uint64(8 * i);
-    }
-
-    /// A uint64 as its SSZ leaf: little-endian in the first 8 bytes of a 32-byte chunk.
-    function _leaf64(uint64 value) private pure returns (bytes32 leaf) {
-        uint256 reversed;
-        for (uint256 i = 0; i < 8; i++) reversed |= ((uint256(value) >> (8 * i)) & 0xff) << (8 * (31 - i));
-        return bytes32(reversed);
     }
 
     function _bitLength(uint8 value) private pure returns (uint256 length) {

@@ -2,14 +2,16 @@
 pragma solidity 0.8.37;
 
 import "./BLS12381.sol";
+import "./TesseraSigning.sol";
 
-/// @title Tessera's registry: validators' BLS keys, stake, endpoints and VRF ballots (specs/validator.md,
-/// "The chain registry").
+/// @title Tessera's registry: validators' BLS keys, stake, endpoints, verified VRF ballots and the
+/// seeds they give (specs/validator.md, "The chain registry").
 /// @notice The chain is the clock: epoch = (block.timestamp - genesisTime) / epochSeconds (0 until
 /// genesisTime), computed here; no caller passes an epoch except the one a ballot is for, which must be
-/// the one open now. Every change emits an event, so readers sync by logs; storage keeps only what this
-/// contract checks later (accounts, balances, key uniqueness, ballots cast) and the keys in the form the
-/// EIP-2537 precompiles take, for on-chain certificate checks.
+/// the one open now. Every change emits an event, so readers sync by logs; storage keeps what this
+/// contract and the certificate verifier check later: accounts, balances and their history by epoch,
+/// key uniqueness, the keys in the form the EIP-2537 precompiles take, each epoch's VRF outputs and
+/// their XOR, and the seeds derived from them.
 /// @dev One validator per account: deposit, withdraw, updateEndpoint, castBallot and claim act on
 /// msg.sender's own validator, so nobody can move or redirect another validator's stake or endpoint.
 contract TesseraRegistry {
@@ -38,6 +40,12 @@ contract TesseraRegistry {
         uint64 balance; // stake units, every recorded change included (pending ones too)
     }
 
+    /// The stake a validator holds from `epoch` on (until a later checkpoint).
+    struct StakeCheckpoint {
+        uint64 epoch;
+        uint64 stake;
+    }
+
     struct PendingWithdrawal {
         uint64 amount;
         uint64 unlockEpoch;
@@ -48,8 +56,18 @@ contract TesseraRegistry {
     bytes[] public pubkeyPoints;
     mapping(address => uint32) private _indexPlusOne;
     mapping(bytes32 => bool) public pubkeyRegistered;
-    mapping(uint64 => mapping(uint32 => bool)) public ballotCast;
     mapping(uint32 => PendingWithdrawal[]) private _withdrawals;
+    /// Cumulative stake by effective epoch (effective epochs never decrease, so this stays sorted).
+    mapping(uint32 => StakeCheckpoint[]) private _stakeHistory;
+    /// The VRF output (sha256 of the signature) of each verified ballot; zero where none was cast.
+    mapping(uint64 => mapping(uint32 => bytes32)) public ballotOutput;
+    /// The validators that cast a ballot for an epoch, in the order they cast it.
+    mapping(uint64 => uint32[]) private _voters;
+    /// XOR of the VRF outputs of an epoch's ballots: what seed(epoch + 1) mixes (compute_ballot_mix).
+    mapping(uint64 => bytes32) public ballotMix;
+    /// Seeds derived so far (seed(0) is genesisSeed); the latest is the one ballots are checked against.
+    mapping(uint64 => bytes32) private _seeds;
+    uint64 private _latestSeedEpoch;
 
     event ValidatorRegistered(
         uint32 indexed validator, address indexed account, bytes pubkey, bytes proofOfPossession
@@ -69,6 +87,8 @@ contract TesseraRegistry {
     error BallotNotOpen(uint64 epoch, uint64 open);
     error BallotAlreadyCast(uint64 epoch, uint32 validator);
     error InvalidSignatureLength(uint256 length);
+    error InvalidBallot(uint64 epoch, uint32 validator);
+    error SeedNotFixed(uint64 epoch, uint64 latestFixed);
     error EndpointTooLarge();
     error NothingToClaim();
     error TransferFailed();
@@ -81,6 +101,7 @@ contract TesseraRegistry {
         genesisSeed = genesisSeed_;
         preset = preset_;
         deployBlock = block.number;
+        _seeds[0] = genesisSeed_;
     }
 
     // --- the clock -----------------------------------------------------------------------------
@@ -112,7 +133,7 @@ contract TesseraRegistry {
     /// || this registry || account || pubkey). It binds the key to one account on one registry of one
     /// chain, so a proof seen in the mempool or on another chain cannot register the key for anyone else.
     function registrationMessage(address account, bytes calldata pubkey) public view returns (bytes32) {
-        return sha256(abi.encodePacked(DOMAIN_REGISTRATION, _uint64le(uint64(block.chainid)), address(this), account, pubkey));
+        return sha256(abi.encodePacked(DOMAIN_REGISTRATION, TesseraSigning.uint64le(uint64(block.chainid)), address(this), account, pubkey));
     }
 
     /// Register msg.sender as a validator with the stake sent (a positive multiple of 1 gwei).
@@ -140,6 +161,7 @@ contract TesseraRegistry {
 
         index = uint32(_validators.length);
         _validators.push(Validator({account: msg.sender, balance: stake}));
+        _recordStake(index, stake);
         pubkeyPoints.push(pubkeyPoint);
         _indexPlusOne[msg.sender] = index + 1;
         pubkeyRegistered[keyHash] = true;
@@ -153,6 +175,7 @@ contract TesseraRegistry {
         uint32 index = _own();
         uint64 stake = _stakeOf(msg.value);
         _validators[index].balance += stake;
+        _recordStake(index, _validators[index].balance);
         emit StakeChanged(index, int128(uint128(stake)), effectiveEpochNow());
     }
 
@@ -163,6 +186,7 @@ contract TesseraRegistry {
         uint64 balance = _validators[index].balance;
         if (amount == 0 || amount > balance) revert WithdrawalExceedsStake(balance, amount);
         _validators[index].balance = balance - amount;
+        _recordStake(index, balance - amount);
         uint64 effective = effectiveEpochNow();
         _withdrawals[index].push(PendingWithdrawal({amount: amount, unlockEpoch: effective}));
         emit StakeChanged(index, -int128(uint128(amount)), effective);
@@ -199,19 +223,81 @@ contract TesseraRegistry {
 
     // --- ballots -------------------------------------------------------------------------------
 
-    /// Cast msg.sender's validator's VRF ballot (a 96-byte compressed BLS signature) for `epoch`, which
-    /// must be openBallotEpoch(): ballots of a running or past epoch are frozen. One per validator and
-    /// epoch. The signature is not verified here: readers verify every ballot against the key and the
-    /// seed before using it (a bad ballot only leaves its own validator out of that epoch; see
-    /// specs/validator.md for why that is safe and cheaper than a pairing per ballot).
-    function castBallot(uint64 epoch, bytes calldata signature) external {
+    /// Cast msg.sender's validator's VRF ballot for `epoch`, which must be openBallotEpoch(): ballots
+    /// of a running or past epoch are frozen. One per validator and epoch. `signature` (96 bytes) is
+    /// the compressed BLS signature of compute_ballot_signing_root(chainid, epoch, seedOf(epoch)) and
+    /// `signaturePoint` (256 bytes) the same point as EIP-2537 takes it; the ballot is verified here
+    /// (InvalidBallot), so every ballot on chain counts and the verifier can draw quorums from it.
+    function castBallot(uint64 epoch, bytes calldata signature, bytes calldata signaturePoint) external {
         uint32 index = _own();
         uint64 open = openBallotEpoch();
         if (epoch != open) revert BallotNotOpen(epoch, open);
         if (signature.length != SIGNATURE_BYTES) revert InvalidSignatureLength(signature.length);
-        if (ballotCast[epoch][index]) revert BallotAlreadyCast(epoch, index);
-        ballotCast[epoch][index] = true;
+        if (ballotOutput[epoch][index] != bytes32(0)) revert BallotAlreadyCast(epoch, index);
+        if (!BLS12381.g2MatchesCompressed(signature, signaturePoint)) revert KeyEncodingMismatch();
+        bytes32 message = TesseraSigning.ballotRoot(uint64(block.chainid), epoch, _deriveSeed(epoch));
+        if (!BLS12381.verify(pubkeyPoints[index], abi.encodePacked(message), signaturePoint)) {
+            revert InvalidBallot(epoch, index);
+        }
+        bytes32 output = sha256(signature);
+        ballotOutput[epoch][index] = output;
+        _voters[epoch].push(index);
+        ballotMix[epoch] ^= output;
         emit BallotCast(epoch, index, signature);
+    }
+
+    /// Whether `validator` cast a ballot for `epoch`.
+    function ballotCast(uint64 epoch, uint32 validator) external view returns (bool) {
+        return ballotOutput[epoch][validator] != bytes32(0);
+    }
+
+    // --- seeds and stake by epoch -------------------------------------------------------------
+
+    /// The latest epoch whose seed is fixed: the open ballot epoch (its seed mixes ballots of the
+    /// epoch before, no longer accepted), 0 before genesis (compute_latest_fixed_epoch).
+    function latestFixedEpoch() public view returns (uint64) {
+        return openBallotEpoch();
+    }
+
+    /// seed(epoch) by the rule of specs/validator.md (compute_next_seed over ballotMix), for any epoch
+    /// up to latestFixedEpoch() (SeedNotFixed beyond it).
+    function seedOf(uint64 epoch) public view returns (bytes32 seed) {
+        uint64 latest = latestFixedEpoch();
+        if (epoch > latest) revert SeedNotFixed(epoch, latest);
+        uint64 known = epoch >= _latestSeedEpoch ? _latestSeedEpoch : epoch;
+        while (known > 0 && _seeds[known] == bytes32(0)) known--;
+        seed = _seeds[known];
+        for (uint64 e = known; e < epoch; e++) seed = TesseraSigning.nextSeed(seed, e, ballotMix[e]);
+    }
+
+    /// The stake `validator` holds in `epoch`: its changes effective at or before it (stake_at).
+    function stakeAt(uint32 validator, uint64 epoch) public view returns (uint64) {
+        StakeCheckpoint[] storage history = _stakeHistory[validator];
+        for (uint256 i = history.length; i > 0; i--) {
+            if (history[i - 1].epoch <= epoch) return history[i - 1].stake;
+        }
+        return 0;
+    }
+
+    /// Everything a quorum draw of `epoch` needs, in one call: the validators that voted (in the order
+    /// they voted), their VRF outputs and their stake in `epoch`.
+    function ballotDraw(uint64 epoch)
+        external
+        view
+        returns (uint32[] memory validators, bytes32[] memory outputs, uint64[] memory stakes)
+    {
+        validators = _voters[epoch];
+        outputs = new bytes32[](validators.length);
+        stakes = new uint64[](validators.length);
+        for (uint256 i = 0; i < validators.length; i++) {
+            outputs[i] = ballotOutput[epoch][validators[i]];
+            stakes[i] = stakeAt(validators[i], epoch);
+        }
+    }
+
+    /// The EIP-2537 keys of `validators`, concatenated (128 bytes each), for publishing a quorum.
+    function pubkeyPointsOf(uint32[] calldata validators) external view returns (bytes memory points) {
+        for (uint256 i = 0; i < validators.length; i++) points = bytes.concat(points, pubkeyPoints[validators[i]]);
     }
 
     // --- reads ---------------------------------------------------------------------------------
@@ -238,6 +324,26 @@ contract TesseraRegistry {
 
     // --- internals -----------------------------------------------------------------------------
 
+    /// seed(epoch) for the open ballot epoch, stored for the next caller. The open epoch never
+    /// decreases, so the walk starts at the latest stored seed.
+    function _deriveSeed(uint64 epoch) private returns (bytes32 seed) {
+        uint64 known = _latestSeedEpoch;
+        seed = _seeds[known];
+        if (epoch == known) return seed;
+        for (uint64 e = known; e < epoch; e++) seed = TesseraSigning.nextSeed(seed, e, ballotMix[e]);
+        _seeds[epoch] = seed;
+        _latestSeedEpoch = epoch;
+    }
+
+    /// Record that `validator` holds `stake` from effectiveEpochNow() on.
+    function _recordStake(uint32 validator, uint64 stake) private {
+        StakeCheckpoint[] storage history = _stakeHistory[validator];
+        uint64 effective = effectiveEpochNow();
+        uint256 n = history.length;
+        if (n > 0 && history[n - 1].epoch == effective) history[n - 1].stake = stake;
+        else history.push(StakeCheckpoint({epoch: effective, stake: stake}));
+    }
+
     function _own() private view returns (uint32) {
         return validatorOf(msg.sender);
     }
@@ -254,13 +360,5 @@ contract TesseraRegistry {
         for (uint256 i = 0; i < multiaddrs.length; i++) {
             if (bytes(multiaddrs[i]).length > MAX_MULTIADDR_BYTES) revert EndpointTooLarge();
         }
-    }
-
-    function _uint64le(uint64 value) private pure returns (bytes8 out) {
-        uint64 reversed;
-        for (uint256 i = 0; i < 8; i++) {
-            reversed = (reversed << 8) | ((value >> (8 * i)) & 0xff);
-        }
-        return bytes8(reversed);
     }
 }

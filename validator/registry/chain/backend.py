@@ -24,7 +24,6 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
-from web3.types import TxParams
 
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import BLSPubkey, BLSSignature, SecretKey
@@ -36,8 +35,8 @@ from validator.registry.chain.rpc import (
     call_with_retries,
     connect,
     decode_revert,
+    deploy_contract,
     send_transaction,
-    sign_and_send,
 )
 from validator.registry.chain.solidity import load_contract
 from validator.registry.chain.view import RegistryView
@@ -248,10 +247,12 @@ class ChainRegistry:
         self._send(self._contract.functions.updateEndpoint(peer_id, list(multiaddrs)))
 
     def put_ballot(self, ballot: Ballot, current_epoch: Epoch) -> None:
-        """Cast the account's own validator's ballot; the contract accepts only the open epoch's."""
+        """Cast the account's own validator's ballot; the contract accepts only the open epoch's, and
+        only a ballot that verifies against the key and the seed (`InvalidBallot`)."""
         del current_epoch
         self._require_own(ballot.validator)
-        self._send(self._contract.functions.castBallot(ballot.epoch, ballot.signature))
+        point = g2_to_eip2537(ballot.signature)
+        self._send(self._contract.functions.castBallot(ballot.epoch, ballot.signature, point))
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -341,14 +342,5 @@ def deploy_registry(
 ) -> str:
     """Deploy a `TesseraRegistry` from `account`; returns its address."""
     get_preset(preset)
-    web3 = connect(rpc_url)
     compiled = load_contract(CONTRACT_NAME)
-    factory = web3.eth.contract(abi=compiled.abi, bytecode=compiled.bytecode)
-    constructor = factory.constructor(genesis_time, epoch_seconds, genesis_seed, preset)
-    sender: TxParams = {"from": account.address}
-    tx_hash, receipt = sign_and_send(
-        web3, rpc_url, account, "deploy registry", sender, constructor.build_transaction
-    )
-    if receipt["status"] != 1 or receipt["contractAddress"] is None:
-        raise RegistryError(f"registry deployment 0x{tx_hash.hex()} failed")
-    return str(receipt["contractAddress"])
+    return deploy_contract(rpc_url, account, compiled, genesis_time, epoch_seconds, genesis_seed, preset)

@@ -26,6 +26,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhaust
 from web3.types import TxParams, Wei
 
 from validator.errors import RegistryError
+from validator.registry.chain.solidity import CompiledContract
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -169,3 +170,17 @@ def send_transaction(
     return SentTransaction(
         "0x" + tx_hash.hex(), int(receipt["blockNumber"]), int(receipt["gasUsed"]), receipt
     )
+
+
+def deploy_contract(rpc_url: str, account: LocalAccount, compiled: CompiledContract, *args: Any) -> str:
+    """Deploy `compiled` with constructor `args` from `account`; returns the new contract's address
+    (`RegistryError` if the deployment reverted)."""
+    web3 = connect(rpc_url)
+    factory = web3.eth.contract(abi=compiled.abi, bytecode=compiled.bytecode)
+    constructor = factory.constructor(*args)
+    sender: TxParams = {"from": account.address}
+    what = f"deploy {compiled.name}"
+    tx_hash, receipt = sign_and_send(web3, rpc_url, account, what, sender, constructor.build_transaction)
+    if receipt["status"] != 1 or receipt["contractAddress"] is None:
+        raise RegistryError(f"{what}: transaction 0x{tx_hash.hex()} failed")
+    return str(receipt["contractAddress"])

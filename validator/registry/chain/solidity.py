@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -56,21 +57,27 @@ def compile_sources(sources: dict[str, str]) -> dict[str, CompiledContract]:
         "sources": {name: {"content": text} for name, text in sources.items()},
         "settings": SETTINGS,
     }
-    try:
-        result = subprocess.run(  # noqa: S603 - the pinned solcjs, our own arguments
-            [*find_solcjs(), "--standard-json"],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            timeout=COMPILE_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise CompileFailed(f"solcjs could not run: {error}") from error
-    start = result.stdout.find("{")
+    # stdout goes to a file, not a pipe: solcjs exits with process.exit(), which cuts a pipe's output
+    # at 64 KiB (the artifact of three contracts is larger), while writes to a file are synchronous.
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stdout:
+        try:
+            result = subprocess.run(  # noqa: S603 - the pinned solcjs, our own arguments
+                [*find_solcjs(), "--standard-json"],
+                input=json.dumps(request),
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=COMPILE_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise CompileFailed(f"solcjs could not run: {error}") from error
+        stdout.seek(0)
+        text = stdout.read()
+    start = text.find("{")
     if result.returncode != 0 or start < 0:
         raise CompileFailed(f"solcjs failed ({result.returncode}): {result.stderr.strip()[:2000]}")
-    output = json.loads(result.stdout[start:])
+    output = json.loads(text[start:])
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
         raise CompileFailed("; ".join(e.get("formattedMessage", e.get("message", "")) for e in errors)[:4000])

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import "./BLS12381.sol";
+import "./TesseraCertificate.sol";
+import "./TesseraRegistry.sol";
+
+/// @title Availability certificates checked on-chain against quorums drawn from the registry
+/// (specs/validator.md, "On-chain certificate checks").
+/// @notice Three steps, each permissionless, none trusting its caller:
+///   1. `commitQuorums(epoch, validators, ordinals)`: anyone submits every slot of a started epoch
+///      sorted by value (compute_slots); the contract recomputes each value from the registry's
+///      verified VRF outputs, checks the order, each ordinal against the validator's stake and the
+///      count against the total, and stores a hash of each quorum's slot list (cut_into_quorums).
+///   2. `publishQuorum(epoch, quorum, slotValidators)`: anyone writes one committed quorum's members
+///      and EIP-2537 keys into the code of a data contract (read back with EXTCODECOPY).
+///   3. `checkCertificate(certificate, signaturePoint)`: a view that returns a status code, never a
+///      revert for a wrong certificate, so a rollup's contract can branch on it.
+contract TesseraVerifier {
+    /// Returned by `protocol()`.
+    string public constant PROTOCOL = "tessera-verifier/1";
+    /// A quorum's slot count fits the data contract's one-byte fields (presets keep QUORUM_SLOTS <= 128).
+    uint256 public constant MAX_QUORUM_SLOTS = 128;
+
+    /// The verdict of checkCertificate; the same codes as validator.certificate.CertificateStatus
+    /// (which adds WrongEpoch = 9, for an offline check given another epoch's context).
+    enum Status {
+        Valid,
+        Malformed, // the bytes are not a certificate (bytes_to_certificate raises)
+        EpochNotCommitted, // nobody has committed this epoch's quorums yet
+        NoSuchQuorum, // the epoch has fewer quorums
+        QuorumNotPublished, // the quorum is committed but its keys are not published yet
+        WrongSignerCount, // the bitfield's length is not the quorum's slot count
+        PartialSigner, // a validator's slots are only partly marked as signed
+        BelowThreshold, // fewer signed slots than the 2/3 threshold
+        InvalidSignature // the aggregate signature does not verify, or signaturePoint is not the signature
+    }
+
+    struct EpochQuorums {
+        bool committed;
+        uint32 slots; // every slot of the epoch (the remainder past the last full quorum included)
+        uint32 quorums;
+    }
+
+    TesseraRegistry public immutable registry;
+    uint256 public immutable quorumSlots;
+    uint256 public immutable stakePerSlot;
+    uint256 public immutable maxSlotsPerValidator;
+
+    mapping(uint64 => EpochQuorums) public epochQuorums;
+    /// keccak256 of a quorum's slot list (one 32-byte word per slot: its validator index), by epoch, quorum.
+    mapping(uint64 => mapping(uint64 => bytes32)) public quorumHash;
+    /// The data contract holding a published quorum's slots and keys, by epoch and quorum.
+    mapping(uint64 => mapping(uint64 => address)) public quorumData;
+
+    event QuorumsCommitted(uint64 indexed epoch, uint32 quorums, uint32 slots);
+    event QuorumPublished(uint64 indexed epoch, uint64 indexed quorum, address data, uint32[] members);
+
+    error EpochNotStarted(uint64 epoch);
+    error AlreadyCommitted(uint64 epoch);
+    error NotCommitted(uint64 epoch);
+    error NoSuchQuorum(uint64 epoch, uint64 quorum);
+    error AlreadyPublished(uint64 epoch, uint64 quorum);
+    error LengthMismatch(uint256 validators, uint256 ordinals);
+    error NotAVoter(uint256 position, uint32 validator);
+    error OrdinalOutOfRange(uint256 position, uint32 validator, uint8 ordinal, uint256 slots);
+    error SlotsOutOfOrder(uint256 position);
+    error WrongSlotCount(uint256 given, uint256 expected);
+    error SlotListMismatch(uint64 epoch, uint64 quorum);
+    error DataContractFailed();
+    error InvalidPreset();
+
+    constructor(TesseraRegistry registry_, uint256 quorumSlots_, uint256 stakePerSlot_, uint256 maxSlotsPerValidator_) {
+        if (
+            quorumSlots_ == 0 || quorumSlots_ > MAX_QUORUM_SLOTS || stakePerSlot_ == 0 || maxSlotsPerValidator_ == 0
+                || maxSlotsPerValidator_ > 256 // ordinals are uint8
+        ) {
+            revert InvalidPreset();
+        }
+        registry = registry_;
+        quorumSlots = quorumSlots_;
+        stakePerSlot = stakePerSlot_;
+        maxSlotsPerValidator = maxSlotsPerValidator_;
+    }
+
+    function protocol() external pure returns (string memory) {
+        return PROTOCOL;
+    }
+
+    // --- 1. committing an epoch's quorums ------------------------------------------------------
+
+    /// Commit the quorums of `epoch` (started, so its ballots and stake are final) from every slot of
+    /// the epoch in draw order: slot i is `ordinals[i]`-th slot of `validators[i]`. Reverts, naming the
+    /// first bad position, unless the list is exactly compute_slots of the epoch.
+    function commitQuorums(uint64 epoch, uint32[] calldata validators, uint8[] calldata ordinals) external {
+        if (registry.beforeGenesis() || registry.currentEpoch() < epoch) revert EpochNotStarted(epoch);
+        if (epochQuorums[epoch].committed) revert AlreadyCommitted(epoch);
+        if (validators.length != ordinals.length) revert LengthMismatch(validators.length, ordinals.length);
+        (uint32[] memory voters, bytes32[] memory outputs, uint64[] memory stakes) = registry.ballotDraw(epoch);
+        // By validator index: 1 + position in the draw (0: did not vote), and slots bought.
+        uint256 count = registry.validatorCount();
+        uint256[] memory drawPosition = new uint256[](count);
+        uint256 total;
+        for (uint256 i = 0; i < voters.length; i++) {
+            drawPosition[voters[i]] = i + 1;
+            total += _slotCount(stakes[i]);
+        }
+        if (validators.length != total) revert WrongSlotCount(validators.length, total);
+        bytes32 previous;
+        for (uint256 i = 0; i < validators.length; i++) {
+            uint32 v = validators[i];
+            uint256 position = v < count ? drawPosition[v] : 0;
+            if (position == 0) revert NotAVoter(i, v);
+            uint256 slots = _slotCount(stakes[position - 1]);
+            if (ordinals[i] >= slots) revert OrdinalOutOfRange(i, v, ordinals[i], slots);
+            bytes32 value = sha256(abi.encodePacked(outputs[position - 1], _uint64le(ordinals[i])));
+            // Strictly increasing by (value, validator, ordinal): sorted, and no slot twice.
+            if (i > 0 && !_after(value, v, ordinals[i], previous, validators[i - 1], ordinals[i - 1])) {
+                revert SlotsOutOfOrder(i);
+            }
+            previous = value;
+        }
+        uint32 quorums;
+        if (total > 0 && total < quorumSlots) {
+            quorums = 1;
+            quorumHash[epoch][0] = keccak256(abi.encodePacked(validators));
+        } else {
+            quorums = uint32(total / quorumSlots);
+            for (uint256 q = 0; q < quorums; q++) {
+                quorumHash[epoch][uint64(q)] =
+                    keccak256(abi.encodePacked(validators[q * quorumSlots:(q + 1) * quorumSlots]));
+            }
+        }
+        epochQuorums[epoch] = EpochQuorums({committed: true, slots: uint32(total), quorums: quorums});
+        emit QuorumsCommitted(epoch, quorums, uint32(total));
+    }
+
+    // --- 2. publishing a quorum's keys ---------------------------------------------------------
+
+    /// Write quorum `quorum` of `epoch` into a data contract: `slotValidators` (the validator of each
+    /// slot, in slot order) must hash to the committed quorumHash. Layout of the data contract's code:
+    /// 0x00 (STOP), slot count, member count, each slot's member number (one byte each), then each
+    /// member's 128-byte EIP-2537 key, members numbered in order of their first slot.
+    function publishQuorum(uint64 epoch, uint64 quorum, uint32[] calldata slotValidators) external returns (address data) {
+        EpochQuorums memory info = epochQuorums[epoch];
+        if (!info.committed) revert NotCommitted(epoch);
+        if (quorum >= info.quorums) revert NoSuchQuorum(epoch, quorum);
+        if (quorumData[epoch][quorum] != address(0)) revert AlreadyPublished(epoch, quorum);
+        if (keccak256(abi.encodePacked(slotValidators)) != quorumHash[epoch][quorum]) {
+            revert SlotListMismatch(epoch, quorum);
+        }
+        uint256 slotCount = slotValidators.length;
+        uint32[] memory members = new uint32[](slotCount);
+        bytes memory slotMember = new bytes(slotCount);
+        uint256 memberCount;
+        for (uint256 i = 0; i < slotCount; i++) {
+            uint256 m = 0;
+            while (m < memberCount && members[m] != slotValidators[i]) m++;
+            if (m == memberCount) members[memberCount++] = slotValidators[i];
+            slotMember[i] = bytes1(uint8(m));
+        }
+        assembly ("memory-safe") {
+            mstore(members, memberCount)
+        }
+        bytes memory blob = bytes.concat(
+            hex"00", bytes1(uint8(slotCount)), bytes1(uint8(memberCount)), slotMember, registry.pubkeyPointsOf(members)
+        );
+        // Init code (14 bytes): CODECOPY the blob that follows it to memory 0 and RETURN it.
+        bytes2 size = bytes2(uint16(blob.length));
+        bytes memory init = bytes.concat(hex"61", size, hex"600e600039", hex"61", size, hex"6000f3", blob);
+        assembly ("memory-safe") {
+            data := create(0, add(init, 0x20), mload(init))
+        }
+        if (data == address(0)) revert DataContractFailed();
+        quorumData[epoch][quorum] = data;
+        emit QuorumPublished(epoch, quorum, data, members);
+    }
+
+    // --- 3. checking a certificate -------------------------------------------------------------
+
+    /// The verdict verify_certificate gives `certificate` (its SSZ bytes) against the registry's
+    /// quorum, with the signed slots and the threshold once known. `signaturePoint` is the EIP-2537
+    /// form (256 bytes) of the certificate's compressed signature (the contract does not decompress).
+    function checkCertificate(bytes calldata certificate, bytes calldata signaturePoint)
+        external
+        view
+        returns (Status status, uint256 signedSlots, uint256 threshold)
+    {
+        (bool ok, TesseraCertificate.Certificate memory cert) = TesseraCertificate.decode(certificate);
+        if (!ok) return (Status.Malformed, 0, 0);
+        EpochQuorums memory info = epochQuorums[cert.epoch];
+        if (!info.committed) return (Status.EpochNotCommitted, 0, 0);
+        if (cert.quorum >= info.quorums) return (Status.NoSuchQuorum, 0, 0);
+        address data = quorumData[cert.epoch][cert.quorum];
+        if (data == address(0)) return (Status.QuorumNotPublished, 0, 0);
+        bytes memory blob = _readData(data);
+        uint256 slotCount = uint8(blob[0]);
+        if (cert.signerBits != slotCount) return (Status.WrongSignerCount, 0, 0);
+        uint256 memberCount = uint8(blob[1]);
+        // Per member: 0 not seen yet, 1 signed, 2 did not sign.
+        bytes memory marks = new bytes(memberCount);
+        for (uint256 i = 0; i < slotCount; i++) {
+            uint256 m = uint8(blob[2 + i]);
+            bytes1 mark = TesseraCertificate.signed(cert, i) ? bytes1(0x01) : bytes1(0x02);
+            if (marks[m] == 0) marks[m] = mark;
+            else if (marks[m] != mark) return (Status.PartialSigner, 0, 0);
+        }
+        signedSlots = cert.signedSlots;
+        threshold = TesseraCertificate.threshold(slotCount);
+        if (signedSlots < threshold) return (Status.BelowThreshold, signedSlots, threshold);
+        if (!BLS12381.g2MatchesCompressed(cert.signature, signaturePoint)) {
+            return (Status.InvalidSignature, signedSlots, threshold);
+        }
+        (bool summed, bytes memory aggregate) = _aggregateSigners(blob, 2 + slotCount, marks);
+        bytes32 message = TesseraCertificate.signingRoot(uint64(block.chainid), cert.epoch, cert.quorum, cert.dataRoot);
+        if (!summed || !BLS12381.verify(aggregate, abi.encodePacked(message), signaturePoint)) {
+            return (Status.InvalidSignature, signedSlots, threshold);
+        }
+        return (Status.Valid, signedSlots, threshold);
+    }
+
+    // --- internals -----------------------------------------------------------------------------
+
+    function _slotCount(uint64 stake) private view returns (uint256) {
+        uint256 slots = stake / stakePerSlot;
+        return slots < maxSlotsPerValidator ? slots : maxSlotsPerValidator;
+    }
+
+    /// (value, validator, ordinal) > (previousValue, previousValidator, previousOrdinal).
+    function _after(bytes32 value, uint32 validator, uint8 ordinal, bytes32 previousValue, uint32 previousValidator, uint8 previousOrdinal)
+        private
+        pure
+        returns (bool)
+    {
+        if (value != previousValue) return uint256(value) > uint256(previousValue);
+        if (validator != previousValidator) return validator > previousValidator;
+        return ordinal > previousOrdinal;
+    }
+
+    /// The sum (G1ADD) of the keys of the members marked 1, read from `blob` at `keysAt`; `ok` is false
+    /// if a precompile call failed.
+    function _aggregateSigners(bytes memory blob, uint256 keysAt, bytes memory marks)
+        private
+        view
+        returns (bool ok, bytes memory aggregate)
+    {
+        ok = true;
+        for (uint256 m = 0; m < marks.length && ok; m++) {
+            if (marks[m] != 0x01) continue;
+            bytes memory key = _slice(blob, keysAt + m * BLS12381.G1_POINT_BYTES, BLS12381.G1_POINT_BYTES);
+            if (aggregate.length == 0) aggregate = key;
+            else (ok, aggregate) = BLS12381.g1Add(aggregate, key);
+        }
+    }
+
+    /// The data contract's code after its leading STOP byte.
+    function _readData(address data) private view returns (bytes memory blob) {
+        uint256 size = data.code.length - 1;
+        blob = new bytes(size);
+        assembly ("memory-safe") {
+            extcodecopy(data, add(blob, 0x20), 1, size)
+        }
+    }
+
+    function _slice(bytes memory data, uint256 start, uint256 length) private pure returns (bytes memory out) {
+        out = new bytes(length);
+        for (uint256 i = 0; i < length; i += 32) {
+            bytes32 word;
+            assembly ("memory-safe") {
+                word := mload(add(add(data, 0x20), add(start, i)))
+            }
+            assembly ("memory-safe") {
+                mstore(add(add(out, 0x20), i), word)
+            }
+        }
+    }
+
+    function _uint64le(uint8 value) private pure returns (bytes8) {
+        return bytes8(uint64(value) << 56);
+    }
+}
