@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,8 @@ from web3 import Web3
 
 from validator.registry.chain.anvil import Anvil, start_anvil
 from validator.registry.chain.toolchain import ChainToolMissing
+
+from .registry_network import Network, deployer
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +30,9 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
 def web3(anvil: Anvil) -> Web3:
     """A web3.py client of the session's anvil."""
     return Web3(Web3.HTTPProvider(anvil.rpc_url, request_kwargs={"timeout": 30}))
+
+
+@pytest.fixture
+def network(anvil: Anvil, web3: Web3) -> Callable[..., Network]:
+    """Deploys a fresh registry (see `registry_network.deployer`)."""
+    return deployer(anvil, web3)

@@ -5,24 +5,20 @@ the chain now stops (specs/validator.md, The chain registry; specs/consensus.md 
 from __future__ import annotations
 
 import hashlib
-import secrets
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import pytest
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 
 from da.types import DataRoot
 from validator.certificate import verify_certificate
 from validator.errors import RegistryError, UnknownEpoch
-from validator.keys import SecretKey, aggregate_signatures, compute_proof_of_possession
+from validator.keys import aggregate_signatures, compute_proof_of_possession
 from validator.presets import DEVNET
 from validator.quorums import compute_quorums
 from validator.registry.chain.anvil import Anvil
-from validator.registry.chain.backend import ChainRegistry, deploy_registry
+from validator.registry.chain.backend import ChainRegistry
 from validator.registry.chain.points import g2_to_eip2537
 from validator.registry.chain.rpc import (
     ChainUnreachable,
@@ -35,83 +31,15 @@ from validator.signing import compute_attestation_signing_root
 from validator.types import Certificate, Epoch, QuorumIndex, Seed, ValidatorIndex
 from validator.vrf import compute_ballot, compute_next_seed
 
+from .registry_network import (
+    GENESIS_SEED,
+    KEYS,
+    STAKE,
+    Network,
+    register,
+)
+
 pytestmark = pytest.mark.xdist_group("chain")
-
-EPOCH_SECONDS = 100
-STAKE = DEVNET.STAKE_PER_SLOT
-OPERATOR_FUNDS_WEI = 1_000 * 10**18
-GENESIS_SEED = Seed(hashlib.sha256(b"chain test genesis").digest())
-
-
-def chain_time(web3: Web3) -> int:
-    return int(web3.eth.get_block("latest")["timestamp"])
-
-
-def advance(web3: Web3, seconds: int) -> None:
-    """Move the chain's clock forward and mine a block at the new time."""
-    web3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
-    web3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-
-
-@dataclass
-class Network:
-    """One freshly deployed registry and a reader/writer per operator account."""
-
-    web3: Web3
-    address: str
-    accounts: list[LocalAccount]
-    rpc_url: str
-
-    def registry(self, number: int | None = None) -> ChainRegistry:
-        account = None if number is None else self.accounts[number]
-        return ChainRegistry(self.rpc_url, self.address, account=account, sync_interval=0)
-
-    def to_epoch(self, epoch: int) -> None:
-        """Advance the chain into `epoch` (a little past its start)."""
-        reader = self.registry()
-        start = int(reader.get_info().genesis_time) + epoch * EPOCH_SECONDS
-        now = chain_time(self.web3)
-        if now < start + 1:
-            advance(self.web3, start + 1 - now)
-
-
-@pytest.fixture
-def network(anvil: Anvil, web3: Web3) -> Iterator[Callable[..., Network]]:
-    """Deploys a registry whose genesis is `genesis_in` seconds after the chain's time, with fresh
-    funded operator accounts (one validator per account)."""
-
-    def deploy(genesis_in: int = 60, accounts: int = 6) -> Network:
-        funder = web3.eth.accounts[1]
-        fresh = [Account.create(secrets.token_hex(16)) for _ in range(accounts)]
-        for operator in fresh:
-            tx = {"from": funder, "to": operator.address, "value": OPERATOR_FUNDS_WEI}
-            web3.eth.wait_for_transaction_receipt(web3.eth.send_transaction(tx))  # type: ignore[arg-type]
-        deployer = Account.from_key(anvil.private_keys[0])
-        address = deploy_registry(
-            anvil.rpc_url,
-            deployer,
-            genesis_time=chain_time(web3) + genesis_in,
-            epoch_seconds=EPOCH_SECONDS,
-            genesis_seed=GENESIS_SEED,
-            preset="devnet",
-        )
-        return Network(web3, address, fresh, anvil.rpc_url)
-
-    yield deploy
-
-
-def register(registry: ChainRegistry, key: SecretKey, slots: int = 1, peer: str = "") -> ValidatorIndex:
-    return registry.register_validator(
-        key.pubkey,
-        registry.sign_registration(key),
-        slots * STAKE,
-        Epoch(0),
-        peer,
-        (f"/ip4/10.0.0.1/tcp/1/p2p/{peer}",),
-    )
-
-
-KEYS = [SecretKey.from_seed(hashlib.sha256(b"chain key" + bytes([i])).digest()) for i in range(8)]
 
 
 def test_the_committed_artifact_is_what_the_source_compiles_to() -> None:

@@ -78,10 +78,10 @@ library BLS12381 {
     /// @dev Clears the three flag bits from the top 16 bytes of a compressed coordinate.
     uint256 private constant FLAGS_CLEARED = (1 << 125) - 1;
 
-    /// @dev DST_prime of RFC 9380 expand_message_xmd: the DST, then its length (43 = 0x2b) in one byte.
-    bytes private constant DST_PRIME = "BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_\x2b";
-    /// @dev len_in_bytes = count (2) * m (2) * L (64): four 64-byte blocks, eight SHA-256 outputs.
-    uint16 private constant LEN_IN_BYTES = 256;
+    /// @dev DST_prime of RFC 9380 expand_message_xmd is the DST
+    ///      "BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_" then its length (43 = 0x2b, "+"), written
+    ///      by _expandMessageXmd; len_in_bytes = count (2) * m (2) * L (64) = 256: four 64-byte
+    ///      blocks, eight SHA-256 outputs.
     uint256 private constant XMD_BLOCKS = 8;
 
     /// @dev The negated G1 generator, EIP-2537 encoded: verify checks e(pk, H(m)) * e(-g1, sig) == 1.
@@ -128,6 +128,44 @@ library BLS12381 {
         return _staticcall(BLS12_G1ADD, bytes.concat(a, b), BLS12_G1ADD_GAS, G1_POINT_BYTES);
     }
 
+    /// @notice The sum of the 128-byte EIP-2537 G1 points in `points` (concatenated from byte
+    ///         `offset` on) whose byte in `include` is 0x01: one G1ADD per point after the first,
+    ///         into one reused buffer. The sum of no points is infinity (zero bytes, which `verify`
+    ///         refuses). `ok` is false if the precompile refused a point. As `g1Add`, no subgroup check.
+    function sumG1(bytes memory points, uint256 offset, bytes memory include)
+        internal
+        view
+        returns (bool ok, bytes memory sum)
+    {
+        if (points.length < offset + include.length * G1_POINT_BYTES) return (false, "");
+        bytes memory pair = new bytes(2 * G1_POINT_BYTES); // the running sum, then the next point
+        uint256 needed = BLS12_G1ADD_GAS + BLS12_G1ADD_GAS / 63 + CALL_OVERHEAD_GAS;
+        ok = true;
+        bool empty = true;
+        for (uint256 m = 0; m < include.length && ok; m++) {
+            if (include[m] != 0x01) continue;
+            uint256 target = empty ? 0 : G1_POINT_BYTES;
+            assembly ("memory-safe") {
+                mcopy(add(add(pair, 0x20), target), add(add(points, 0x20), add(offset, mul(m, 128))), 128)
+            }
+            if (empty) {
+                empty = false;
+                continue;
+            }
+            if (gasleft() < needed) revert NotEnoughGas(gasleft(), needed);
+            address precompile = BLS12_G1ADD;
+            assembly ("memory-safe") {
+                let buffer := add(pair, 0x20)
+                ok := staticcall(BLS12_G1ADD_GAS, precompile, buffer, 256, buffer, 128)
+                ok := and(ok, eq(returndatasize(), 128))
+            }
+        }
+        sum = new bytes(G1_POINT_BYTES);
+        assembly ("memory-safe") {
+            mcopy(add(sum, 0x20), add(pair, 0x20), 128)
+        }
+    }
+
     /// @notice True iff the 48-byte ZCash-format `compressed` G1 point is the 128-byte EIP-2537
     ///         `point`: same x, the sign flag saying whether y is the larger root, both coordinates
     ///         below p, neither side infinity. Does not check the curve equation (the pairing does).
@@ -160,17 +198,37 @@ library BLS12381 {
         return _staticcall(BLS12_G2ADD, bytes.concat(q0, q1), BLS12_G2ADD_GAS, G2_POINT_BYTES);
     }
 
-    /// @dev RFC 9380 section 5.3.1 with SHA-256 (b_in_bytes 32, s_in_bytes 64): b_1 .. b_8.
-    function _expandMessageXmd(bytes memory message) private pure returns (bytes32[XMD_BLOCKS] memory uniform) {
+    /// @dev RFC 9380 section 5.3.1 with SHA-256 (b_in_bytes 32, s_in_bytes 64): b_1 .. b_8, built in
+    ///      one scratch buffer (the hashes dominate every verify's cost outside the precompiles).
+    function _expandMessageXmd(bytes memory message) private view returns (bytes32[XMD_BLOCKS] memory uniform) {
         // msg_prime = Z_pad (a zero SHA-256 block, 64 bytes) || msg || I2OSP(len_in_bytes, 2)
-        //             || I2OSP(0, 1) || DST_prime
-        bytes32 b0 = sha256(abi.encodePacked(bytes32(0), bytes32(0), message, LEN_IN_BYTES, uint8(0), DST_PRIME));
-        bytes32 bi = sha256(abi.encodePacked(b0, uint8(1), DST_PRIME));
-        uniform[0] = bi;
-        for (uint256 i = 1; i < XMD_BLOCKS; ++i) {
-            bi = sha256(abi.encodePacked(b0 ^ bi, uint8(i + 1), DST_PRIME));
-            uniform[i] = bi;
+        //             || I2OSP(0, 1) || DST_prime; b_i = H(strxor(b_0, b_(i-1)) || I2OSP(i, 1) || DST_prime)
+        bool ok = true;
+        assembly ("memory-safe") {
+            let length := mload(message)
+            let buffer := mload(0x40)
+            mstore(buffer, 0)
+            mstore(add(buffer, 32), 0)
+            mcopy(add(buffer, 64), add(message, 0x20), length)
+            let tail := add(add(buffer, 64), length)
+            mstore(tail, shl(232, 0x010000)) // I2OSP(256, 2) || I2OSP(0, 1)
+            mstore(add(tail, 3), "BLS_SIG_BLS12381G2_XMD:SHA-256_S")
+            mstore(add(tail, 35), "SWU_RO_POP_+") // "+" is 0x2b, the DST's length (43)
+            ok := and(ok, staticcall(gas(), 0x02, buffer, add(add(64, length), 47), buffer, 32))
+            let b0 := mload(buffer)
+            // The block after b_0: previous (32) || i (1) || DST_prime (44).
+            let next := add(buffer, 32)
+            mstore(add(next, 33), "BLS_SIG_BLS12381G2_XMD:SHA-256_S")
+            mstore(add(next, 65), "SWU_RO_POP_+")
+            let previous := 0
+            for { let i := 0 } lt(i, XMD_BLOCKS) { i := add(i, 1) } {
+                mstore(next, xor(b0, previous))
+                mstore8(add(next, 32), add(i, 1))
+                ok := and(ok, staticcall(gas(), 0x02, next, 77, add(uniform, mul(i, 32)), 32))
+                previous := mload(add(uniform, mul(i, 32)))
+            }
         }
+        if (!ok) revert PrecompileMissing();
     }
 
     /// @dev Maps u = (e_k, e_k+1) to G2, where e_k is the 64-byte block at words `first`, `first` + 1.

@@ -36,7 +36,7 @@ library TesseraCertificate {
         certificate.epoch = _uint64le(data[32:40]);
         certificate.quorum = _uint64le(data[40:48]);
         certificate.signerBits = length;
-        certificate.signedSlots = _countBits(bits, length);
+        certificate.signedSlots = _countBits(bits);
         certificate.signers = bits;
         certificate.signature = data[52:148];
         return (true, certificate);
@@ -50,7 +50,7 @@ library TesseraCertificate {
     /// compute_attestation_signing_root (TesseraSigning.attestationRoot).
     function signingRoot(uint64 chainId, uint64 epoch, uint64 quorum, bytes32 dataRoot)
         internal
-        pure
+        view
         returns (bytes32)
     {
         return TesseraSigning.attestationRoot(chainId, epoch, quorum, dataRoot);
@@ -62,12 +62,12 @@ library TesseraCertificate {
         return (2 * slots + 2) / 3;
     }
 
-    function _uint32le(bytes calldata b) private pure returns (uint256 value) {
-        for (uint256 i = 0; i < 4; i++) value |= uint256(uint8(b[i])) << (8 * i);
+    function _uint32le(bytes calldata b) private pure returns (uint256) {
+        return uint256(TesseraSigning.reverse64(uint64(bytes8(b[0:4])))); // 4 bytes, then 4 zeros
     }
 
-    function _uint64le(bytes calldata b) private pure returns (uint64 value) {
-        for (uint256 i = 0; i < 8; i++) value |= uint64(uint8(b[i])) << uint64(8 * i);
+    function _uint64le(bytes calldata b) private pure returns (uint64) {
+        return TesseraSigning.reverse64(uint64(bytes8(b[0:8])));
     }
 
     function _bitLength(uint8 value) private pure returns (uint256 length) {
@@ -77,9 +77,36 @@ library TesseraCertificate {
         }
     }
 
-    function _countBits(bytes calldata bits, uint256 length) private pure returns (uint256 count) {
-        for (uint256 i = 0; i < length; i++) {
-            if ((uint8(bits[i / 8]) >> (i % 8)) & 1 == 1) count++;
+    /// Signer bits set: every set bit of the bitlist but its delimiter (the highest set bit, with
+    /// nothing above it).
+    function _countBits(bytes calldata bits) private pure returns (uint256 count) {
+        for (uint256 start = 0; start < bits.length; start += 32) {
+            uint256 word = uint256(bytes32(bits[start:start + _min(32, bits.length - start)]));
+            count += _popcount(word);
+        }
+        return count - 1;
+    }
+
+    function _min(uint256 a, uint256 b) private pure returns (uint256) {
+        return a < b ? a : b;
+    }
+
+    /// Set bits of a word (SWAR: pairs, nibbles, bytes, then folded lanes).
+    function _popcount(uint256 x) private pure returns (uint256) {
+        unchecked {
+            x = x - ((x >> 1) & 0x5555555555555555555555555555555555555555555555555555555555555555);
+            x = (x & 0x3333333333333333333333333333333333333333333333333333333333333333)
+                + ((x >> 2) & 0x3333333333333333333333333333333333333333333333333333333333333333);
+            x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f;
+            x = (x & 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff)
+                + ((x >> 8) & 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff);
+            x = (x & 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff)
+                + ((x >> 16) & 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff);
+            x = (x & 0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff)
+                + ((x >> 32) & 0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff);
+            x = (x & 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff)
+                + ((x >> 64) & 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff);
+            return (x & type(uint128).max) + (x >> 128);
         }
     }
 }

@@ -28,6 +28,7 @@ contract TesseraRegistry {
     uint256 public constant MAX_MULTIADDR_BYTES = 256;
     uint256 private constant PUBKEY_BYTES = 48;
     uint256 private constant SIGNATURE_BYTES = 96;
+    uint256 private constant PUBKEY_POINT_BYTES = 128;
 
     uint256 public immutable genesisTime;
     uint256 public immutable epochSeconds;
@@ -297,7 +298,13 @@ contract TesseraRegistry {
 
     /// The EIP-2537 keys of `validators`, concatenated (128 bytes each), for publishing a quorum.
     function pubkeyPointsOf(uint32[] calldata validators) external view returns (bytes memory points) {
-        for (uint256 i = 0; i < validators.length; i++) points = bytes.concat(points, pubkeyPoints[validators[i]]);
+        points = new bytes(validators.length * PUBKEY_POINT_BYTES);
+        for (uint256 i = 0; i < validators.length; i++) {
+            bytes memory point = pubkeyPoints[validators[i]];
+            assembly ("memory-safe") {
+                mcopy(add(add(points, 0x20), mul(i, 128)), add(point, 0x20), 128)
+            }
+        }
     }
 
     // --- reads ---------------------------------------------------------------------------------

@@ -21,6 +21,14 @@ contract TesseraVerifier {
     string public constant PROTOCOL = "tessera-verifier/1";
     /// A quorum's slot count fits the data contract's one-byte fields (presets keep QUORUM_SLOTS <= 128).
     uint256 public constant MAX_QUORUM_SLOTS = 128;
+    /// Data contract layout (after the STOP byte): counts, the members' key sum, then the members.
+    uint256 private constant TOTAL_AT = 2;
+    uint256 private constant MEMBERS_AT = 2 + 128;
+    uint256 private constant MEMBER_BYTES = 32 + 128;
+    uint256 private constant G1ADD_GAS = 375;
+    /// The base field modulus p as the two words of its 64-byte EIP-2537 encoding (negating keys).
+    uint256 private constant P_HI = 0x1a0111ea397fe69a4b1ba7b6434bacd7;
+    uint256 private constant P_LO = 0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab;
 
     /// The verdict of checkCertificate; the same codes as validator.certificate.CertificateStatus
     /// (which adds WrongEpoch = 9, for an offline check given another epoch's context).
@@ -138,9 +146,11 @@ contract TesseraVerifier {
     // --- 2. publishing a quorum's keys ---------------------------------------------------------
 
     /// Write quorum `quorum` of `epoch` into a data contract: `slotValidators` (the validator of each
-    /// slot, in slot order) must hash to the committed quorumHash. Layout of the data contract's code:
-    /// 0x00 (STOP), slot count, member count, each slot's member number (one byte each), then each
-    /// member's 128-byte EIP-2537 key, members numbered in order of their first slot.
+    /// slot, in slot order) must hash to the committed quorumHash. The data contract's code: 0x00
+    /// (STOP, so it cannot run), the slot count and the member count (a byte each), the sum of every
+    /// member's key (128 bytes), then per member, in order of first slot, a 32-byte mask of its slots
+    /// laid out as the certificate's signer bitlist (slot i: bit i % 8 of byte i / 8) and its 128-byte
+    /// EIP-2537 key.
     function publishQuorum(uint64 epoch, uint64 quorum, uint32[] calldata slotValidators) external returns (address data) {
         EpochQuorums memory info = epochQuorums[epoch];
         if (!info.committed) revert NotCommitted(epoch);
@@ -151,20 +161,34 @@ contract TesseraVerifier {
         }
         uint256 slotCount = slotValidators.length;
         uint32[] memory members = new uint32[](slotCount);
-        bytes memory slotMember = new bytes(slotCount);
+        uint256[] memory masks = new uint256[](slotCount);
         uint256 memberCount;
         for (uint256 i = 0; i < slotCount; i++) {
             uint256 m = 0;
             while (m < memberCount && members[m] != slotValidators[i]) m++;
             if (m == memberCount) members[memberCount++] = slotValidators[i];
-            slotMember[i] = bytes1(uint8(m));
+            masks[m] |= 1 << ((31 - i / 8) * 8 + (i % 8));
         }
         assembly ("memory-safe") {
             mstore(members, memberCount)
         }
-        bytes memory blob = bytes.concat(
-            hex"00", bytes1(uint8(slotCount)), bytes1(uint8(memberCount)), slotMember, registry.pubkeyPointsOf(members)
-        );
+        bytes memory keys = registry.pubkeyPointsOf(members);
+        bytes memory all = new bytes(memberCount);
+        for (uint256 m = 0; m < memberCount; m++) all[m] = 0x01;
+        (bool ok, bytes memory total) = BLS12381.sumG1(keys, 0, all);
+        if (!ok) revert DataContractFailed();
+        bytes memory blob = new bytes(1 + MEMBERS_AT + memberCount * MEMBER_BYTES);
+        blob[1] = bytes1(uint8(slotCount));
+        blob[2] = bytes1(uint8(memberCount));
+        assembly ("memory-safe") {
+            let out := add(blob, 0x21) // after the STOP byte
+            mcopy(add(out, TOTAL_AT), add(total, 0x20), 128)
+            for { let m := 0 } lt(m, memberCount) { m := add(m, 1) } {
+                let entry := add(out, add(MEMBERS_AT, mul(m, MEMBER_BYTES)))
+                mstore(entry, mload(add(masks, add(0x20, mul(m, 0x20)))))
+                mcopy(add(entry, 32), add(keys, add(0x20, mul(m, 128))), 128)
+            }
+        }
         // Init code (14 bytes): CODECOPY the blob that follows it to memory 0 and RETURN it.
         bytes2 size = bytes2(uint16(blob.length));
         bytes memory init = bytes.concat(hex"61", size, hex"600e600039", hex"61", size, hex"6000f3", blob);
@@ -188,30 +212,25 @@ contract TesseraVerifier {
     {
         (bool ok, TesseraCertificate.Certificate memory cert) = TesseraCertificate.decode(certificate);
         if (!ok) return (Status.Malformed, 0, 0);
-        EpochQuorums memory info = epochQuorums[cert.epoch];
-        if (!info.committed) return (Status.EpochNotCommitted, 0, 0);
-        if (cert.quorum >= info.quorums) return (Status.NoSuchQuorum, 0, 0);
         address data = quorumData[cert.epoch][cert.quorum];
-        if (data == address(0)) return (Status.QuorumNotPublished, 0, 0);
+        if (data == address(0)) {
+            EpochQuorums memory info = epochQuorums[cert.epoch];
+            if (!info.committed) return (Status.EpochNotCommitted, 0, 0);
+            if (cert.quorum >= info.quorums) return (Status.NoSuchQuorum, 0, 0);
+            return (Status.QuorumNotPublished, 0, 0);
+        }
         bytes memory blob = _readData(data);
         uint256 slotCount = uint8(blob[0]);
         if (cert.signerBits != slotCount) return (Status.WrongSignerCount, 0, 0);
-        uint256 memberCount = uint8(blob[1]);
-        // Per member: 0 not seen yet, 1 signed, 2 did not sign.
-        bytes memory marks = new bytes(memberCount);
-        for (uint256 i = 0; i < slotCount; i++) {
-            uint256 m = uint8(blob[2 + i]);
-            bytes1 mark = TesseraCertificate.signed(cert, i) ? bytes1(0x01) : bytes1(0x02);
-            if (marks[m] == 0) marks[m] = mark;
-            else if (marks[m] != mark) return (Status.PartialSigner, 0, 0);
-        }
+        (bool consistent, uint256 signers, bytes memory included) = _classifyMembers(cert.signers, blob);
+        if (!consistent) return (Status.PartialSigner, 0, 0);
         signedSlots = cert.signedSlots;
         threshold = TesseraCertificate.threshold(slotCount);
         if (signedSlots < threshold) return (Status.BelowThreshold, signedSlots, threshold);
         if (!BLS12381.g2MatchesCompressed(cert.signature, signaturePoint)) {
             return (Status.InvalidSignature, signedSlots, threshold);
         }
-        (bool summed, bytes memory aggregate) = _aggregateSigners(blob, 2 + slotCount, marks);
+        (bool summed, bytes memory aggregate) = _aggregateKey(blob, included, signers);
         bytes32 message = TesseraCertificate.signingRoot(uint64(block.chainid), cert.epoch, cert.quorum, cert.dataRoot);
         if (!summed || !BLS12381.verify(aggregate, abi.encodePacked(message), signaturePoint)) {
             return (Status.InvalidSignature, signedSlots, threshold);
@@ -237,19 +256,89 @@ contract TesseraVerifier {
         return ordinal > previousOrdinal;
     }
 
-    /// The sum (G1ADD) of the keys of the members marked 1, read from `blob` at `keysAt`; `ok` is false
-    /// if a precompile call failed.
-    function _aggregateSigners(bytes memory blob, uint256 keysAt, bytes memory marks)
+    /// Per member (`blob` as publishQuorum writes it): signed (its slot mask all set in `signers`),
+    /// not signed (none set) or neither, which makes the certificate inconsistent. `included` has 0x01
+    /// for each member that signed; `signers` counts them.
+    function _classifyMembers(bytes memory signers, bytes memory blob)
+        private
+        pure
+        returns (bool consistent, uint256 signerCount, bytes memory included)
+    {
+        uint256 memberCount = uint8(blob[1]);
+        included = new bytes(memberCount);
+        consistent = true;
+        assembly ("memory-safe") {
+            // Slot masks cover at most 128 slots: the bitlist's first 32 bytes hold every signer bit.
+            let bits := mload(add(signers, 0x20))
+            let entry := add(blob, add(0x20, MEMBERS_AT))
+            let out := add(included, 0x20)
+            for { let m := 0 } lt(m, memberCount) { m := add(m, 1) } {
+                let mask := mload(add(entry, mul(m, MEMBER_BYTES)))
+                let set := and(bits, mask)
+                if eq(set, mask) {
+                    mstore8(add(out, m), 1)
+                    signerCount := add(signerCount, 1)
+                }
+                if and(iszero(iszero(set)), iszero(eq(set, mask))) {
+                    consistent := 0
+                    break
+                }
+            }
+        }
+    }
+
+    /// The aggregate key of the members `included` marks: their sum, or when more than half signed,
+    /// the published sum of all members plus the negation of each non-signer's key (fewer G1ADDs).
+    /// `ok` is false if a precompile call failed.
+    function _aggregateKey(bytes memory blob, bytes memory included, uint256 signerCount)
         private
         view
         returns (bool ok, bytes memory aggregate)
     {
+        uint256 memberCount = included.length;
+        bool subtract = 2 * signerCount > memberCount;
+        aggregate = new bytes(BLS12381.G1_POINT_BYTES);
+        // One check for every call (EIP-150): each G1ADD gets its price, with room for the loop.
+        uint256 adds = subtract ? memberCount - signerCount : signerCount;
+        uint256 needed = adds * (G1ADD_GAS + G1ADD_GAS / 63 + 300) + memberCount * 100 + 1_000;
+        if (gasleft() < needed) revert BLS12381.NotEnoughGas(gasleft(), needed);
         ok = true;
-        for (uint256 m = 0; m < marks.length && ok; m++) {
-            if (marks[m] != 0x01) continue;
-            bytes memory key = _slice(blob, keysAt + m * BLS12381.G1_POINT_BYTES, BLS12381.G1_POINT_BYTES);
-            if (aggregate.length == 0) aggregate = key;
-            else (ok, aggregate) = BLS12381.g1Add(aggregate, key);
+        assembly ("memory-safe") {
+            let buffer := mload(0x40) // the running sum, then the next point (256 bytes)
+            mstore(0x40, add(buffer, 256))
+            let keys := add(blob, add(0x20, add(MEMBERS_AT, 32)))
+            let flags := add(included, 0x20)
+            let empty := 1
+            if subtract {
+                mcopy(buffer, add(blob, add(0x20, TOTAL_AT)), 128)
+                empty := 0
+            }
+            for { let m := 0 } and(ok, lt(m, memberCount)) { m := add(m, 1) } {
+                let signed := byte(0, mload(add(flags, m)))
+                if eq(signed, iszero(subtract)) {
+                    let key := add(keys, mul(m, MEMBER_BYTES))
+                    switch empty
+                    case 1 {
+                        mcopy(buffer, key, 128)
+                        empty := 0
+                    }
+                    default {
+                        let next := add(buffer, 128)
+                        mcopy(next, key, 128)
+                        if subtract {
+                            // -(x, y) = (x, p - y); y is 16 zero bytes then 48 bytes: words hi, lo.
+                            let yHi := mload(add(next, 64))
+                            let yLo := mload(add(next, 96))
+                            let borrow := gt(yLo, P_LO)
+                            mstore(add(next, 96), sub(P_LO, yLo))
+                            mstore(add(next, 64), sub(sub(P_HI, yHi), borrow))
+                        }
+                        ok := staticcall(G1ADD_GAS, 0x0b, buffer, 256, buffer, 128)
+                        ok := and(ok, eq(returndatasize(), 128))
+                    }
+                }
+            }
+            mcopy(add(aggregate, 0x20), buffer, 128)
         }
     }
 
@@ -259,19 +348,6 @@ contract TesseraVerifier {
         blob = new bytes(size);
         assembly ("memory-safe") {
             extcodecopy(data, add(blob, 0x20), 1, size)
-        }
-    }
-
-    function _slice(bytes memory data, uint256 start, uint256 length) private pure returns (bytes memory out) {
-        out = new bytes(length);
-        for (uint256 i = 0; i < length; i += 32) {
-            bytes32 word;
-            assembly ("memory-safe") {
-                word := mload(add(add(data, 0x20), add(start, i)))
-            }
-            assembly ("memory-safe") {
-                mstore(add(add(out, 0x20), i), word)
-            }
         }
     }
 

@@ -57,13 +57,18 @@ def compile_sources(sources: dict[str, str]) -> dict[str, CompiledContract]:
         "sources": {name: {"content": text} for name, text in sources.items()},
         "settings": SETTINGS,
     }
-    # stdout goes to a file, not a pipe: solcjs exits with process.exit(), which cuts a pipe's output
-    # at 64 KiB (the artifact of three contracts is larger), while writes to a file are synchronous.
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stdout:
+    # Both ends are files, not pipes: solcjs exits with process.exit(), which cuts a pipe's output at
+    # 64 KiB, and reads stdin with readFileSync, which fails with EAGAIN on a pipe not yet filled.
+    with (
+        tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stdin,
+        tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stdout,
+    ):
+        json.dump(request, stdin)
+        stdin.seek(0)
         try:
             result = subprocess.run(  # noqa: S603 - the pinned solcjs, our own arguments
                 [*find_solcjs(), "--standard-json"],
-                input=json.dumps(request),
+                stdin=stdin,
                 stdout=stdout,
                 stderr=subprocess.PIPE,
                 text=True,

@@ -27,7 +27,6 @@ from validator.registry.chain.rpc import (
     SentTransaction,
     call_with_retries,
     connect,
-    decode_revert,
     deploy_contract,
     send_transaction,
 )
@@ -188,10 +187,7 @@ class ChainVerifier:
     def _send(self, call: Any) -> SentTransaction:
         if self._account is None:
             raise RegistryError(f"{call.fn_name} needs an Ethereum account (--eth-keystore)")
-        try:
-            sent = send_transaction(self._web3, self.rpc_url, self._contract, self._account, call)
-        except (ContractCustomError, ContractLogicError) as error:
-            raise decode_revert(self._contract, call.fn_name, error) from error
+        sent = send_transaction(self._web3, self.rpc_url, self._contract, self._account, call)
         self.last_transaction = sent
         return sent
 

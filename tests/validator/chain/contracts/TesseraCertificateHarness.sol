@@ -37,7 +37,7 @@ contract TesseraCertificateHarness {
 
     function signingRoot(uint64 chainId, uint64 epoch, uint64 quorum, bytes32 dataRoot)
         external
-        pure
+        view
         returns (bytes32)
     {
         return TesseraCertificate.signingRoot(chainId, epoch, quorum, dataRoot);
