@@ -95,7 +95,10 @@ def run_up(args: argparse.Namespace) -> int:
         devnet.create(count, args.epoch_seconds, chain=args.chain)
         chain = devnet.chain_info()
         if chain is not None:
-            print(f"  chain {chain['rpc_url']}  registry contract {chain['registry_address']}")
+            print(
+                f"  chain {chain['rpc_url']}  registry contract {chain['registry_address']}  "
+                f"certificate verifier {chain.get('verifier_address', '-')}"
+            )
     for index in range(count):
         devnet.start_node(index, args.encoder_workers)
     try:
@@ -220,7 +223,13 @@ def run_status(args: argparse.Namespace) -> int:
         chain_json = (
             None
             if chain is None
-            else {k: chain[k] for k in ("kind", "rpc_url", "registry_address", "chain_id")}
+            else {
+                "kind": chain["kind"],
+                "rpc_url": chain["rpc_url"],
+                "registry_address": chain["registry_address"],
+                "verifier_address": chain.get("verifier_address"),
+                "chain_id": chain["chain_id"],
+            }
         )
         print(json.dumps({"nodes": nodes, "chain": chain_json, "registry": registry}, sort_keys=True))
         return EXIT_OK
@@ -234,7 +243,7 @@ def run_status(args: argparse.Namespace) -> int:
     if chain is not None:
         print(
             f"registry contract {chain['registry_address']} on {chain['rpc_url']} "
-            f"(chain id {chain['chain_id']})"
+            f"(chain id {chain['chain_id']}); certificate verifier {chain.get('verifier_address', '-')}"
         )
     else:
         print(f"registry file {registry}")

@@ -91,6 +91,8 @@ class CertificateStatus(IntEnum):
     INVALID_SIGNATURE = 8
     WRONG_EPOCH = 9
     """Offline only: the context passed is of another epoch than the certificate's."""
+    UNKNOWN_EPOCH = 10
+    """Offline only (`das cert verify`): the registry has no context for the epoch yet (`UnknownEpoch`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,7 @@ class Devnet:
                 "kind": "anvil",
                 "rpc_url": genesis.rpc_url,
                 "registry_address": genesis.registry_address,
+                "verifier_address": genesis.verifier_address,
                 "chain_id": genesis.chain_id,
                 "genesis_time": genesis.genesis_time,
                 "port": port,

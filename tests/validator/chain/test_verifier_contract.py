@@ -26,13 +26,20 @@ from validator.keys import BLSSignature, SecretKey, aggregate_signatures
 from validator.presets import DEVNET
 from validator.quorums import compute_quorums, compute_slots
 from validator.registry.chain.anvil import Anvil
-from validator.registry.chain.rpc import TransactionReverted
+from validator.registry.chain.rpc import (
+    SentTransaction,
+    TransactionReverted,
+    deploy_contract,
+    send_transaction,
+)
+from validator.registry.chain.solidity import load_contract
 from validator.registry.chain.verifier import (
     ChainVerifier,
     EpochQuorums,
     NotATesseraVerifier,
     compute_quorum_hash,
     deploy_verifier,
+    signature_point_of,
 )
 from validator.signing import compute_attestation_signing_root
 from validator.types import Certificate, Epoch, EpochContext, Quorum, QuorumIndex
@@ -321,3 +328,45 @@ def test_checking_a_certificate_costs_under_250k_gas(world: World) -> None:
     genuine = certificate_to_bytes(certificate_of(world, 0, 0, sorted(world.quorum(0, 0).members)))
     gas = world.verifier.check_certificate_gas(genuine)
     assert gas < 250_000, gas
+
+
+def test_a_rollup_inbox_accepts_a_batch_only_with_a_valid_certificate_of_its_data_root(world: World) -> None:
+    net = world.net
+    compiled = load_contract("RollupInbox")
+    address = deploy_contract(net.rpc_url, net.deployer, compiled, world.verifier.address)
+    inbox = net.web3.eth.contract(address=Web3.to_checksum_address(address), abi=compiled.abi)
+    sequencer = net.accounts[3]  # any account: the certificate, not the sender, is what is checked
+
+    def submit(commitment: bytes, root: bytes, data: bytes) -> SentTransaction:
+        call = inbox.functions.submitBatch(commitment, root, data, signature_point_of(data))
+        return send_transaction(net.web3, net.rpc_url, inbox, sequencer, call)
+
+    quorum = world.quorum(0, 0)
+    certificate = certificate_of(world, 0, 0, sorted(quorum.members))
+    data = certificate_to_bytes(certificate)
+    commitment = hashlib.sha256(b"rollup batch 1").digest()
+    sent = submit(commitment, certificate.data_root, data)
+    (accepted,) = inbox.events.BatchAccepted().process_receipt(sent.receipt)
+    assert accepted["args"]["number"] == 0 and accepted["args"]["dataRoot"] == certificate.data_root
+    assert accepted["args"]["commitment"] == commitment and accepted["args"]["epoch"] == 0
+    assert inbox.functions.batches(0).call() == [commitment, certificate.data_root, 0, 0]
+
+    short = certificate_of(world, 0, 0, [quorum.members[0]])
+    forged = replace(certificate, data_root=DataRoot(b"\x02" * 32))
+    refusals = {
+        "another data root claimed": (certificate.data_root[::-1], data, ("DataRootMismatch", None)),
+        "too few signers": (short.data_root, certificate_to_bytes(short), ("CertificateRejected", (7,))),
+        "a certificate relabelled": (
+            forged.data_root,
+            certificate_to_bytes(forged),
+            ("CertificateRejected", (8,)),
+        ),
+        "no certificate": (certificate.data_root, b"\x00" * 10, ("CertificateRejected", (1,))),
+    }
+    for what, (root, damaged, (error, args)) in refusals.items():
+        with pytest.raises(TransactionReverted) as refused:
+            submit(commitment, root, damaged)
+        assert refused.value.error == error, what
+        if args is not None:
+            assert refused.value.args_ == args, what
+    assert inbox.functions.batchCount().call() == 1

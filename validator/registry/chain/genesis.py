@@ -23,6 +23,7 @@ from validator.presets import get_preset
 from validator.registry.chain.accounts import create_account_keystore
 from validator.registry.chain.backend import WEI_PER_STAKE_UNIT, ChainRegistry, deploy_registry
 from validator.registry.chain.rpc import connect, sign_and_send
+from validator.registry.chain.verifier import deploy_verifier
 from validator.registry.genesis import KEYS_DIR, GenesisProgress, GenesisSpec, create_validator_key
 from validator.types import Epoch
 from validator.vrf import compute_ballot, compute_genesis_seed
@@ -37,6 +38,7 @@ class ChainGenesis:
 
     rpc_url: str
     registry_address: str
+    verifier_address: str
     chain_id: int
     genesis_time: int
     accounts: tuple[str, ...]
@@ -80,6 +82,7 @@ def create_chain_genesis(
         genesis_seed=genesis_seed,
         preset=preset.name,
     )
+    verifier = deploy_verifier(rpc_url, funder, address)
     stake = spec.slots * preset.STAKE_PER_SLOT
     accounts: list[str] = []
     for number in range(spec.validators):
@@ -101,7 +104,7 @@ def create_chain_genesis(
             f"the genesis transactions took past genesisTime ({genesis_delay:g} s after deployment): "
             "give a longer genesis delay"
         )
-    return ChainGenesis(rpc_url, address, chain_id, genesis_time, tuple(accounts))
+    return ChainGenesis(rpc_url, address, verifier, chain_id, genesis_time, tuple(accounts))
 
 
 def wait_for_genesis(rpc_url: str, genesis_time: int, *, timeout: float) -> None:

@@ -147,14 +147,15 @@ class ChainVerifier:
         validators = [int(slot.validator) for slot in quorum.slots]
         return self._send(self._contract.functions.publishQuorum(quorum.epoch, quorum.index, validators))
 
-    def prepare(self, context: EpochContext, quorum: Quorum) -> list[SentTransaction]:
+    def prepare(self, context: EpochContext, quorum: Quorum) -> list[tuple[str, SentTransaction]]:
         """Whatever `quorum` of `context`'s epoch still needs before its certificates can be checked
-        on-chain: the epoch's commitment, then the quorum's publication (nothing if both are done)."""
+        on-chain: the epoch's commitment, then the quorum's publication (nothing if both are done).
+        Returns each transaction sent, by function name."""
         sent = []
         if not self.epoch_quorums(context.epoch).committed:
-            sent.append(self.commit_quorums(context))
+            sent.append(("commitQuorums", self.commit_quorums(context)))
         if self.quorum_data(quorum.epoch, quorum.index) is None:
-            sent.append(self.publish_quorum(quorum))
+            sent.append(("publishQuorum", self.publish_quorum(quorum)))
         return sent
 
     # --- internals ----------------------------------------------------------------------------
