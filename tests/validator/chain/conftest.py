@@ -9,6 +9,7 @@ import pytest
 from web3 import Web3
 
 from validator.registry.chain.anvil import Anvil, start_anvil
+from validator.registry.chain.solidity import CompiledContract, compile_sources, read_sources
 from validator.registry.chain.toolchain import ChainToolMissing
 
 from .registry_network import Network, deployer
@@ -36,3 +37,14 @@ def web3(anvil: Anvil) -> Web3:
 def network(anvil: Anvil, web3: Web3) -> Callable[..., Network]:
     """Deploys a fresh registry (see `registry_network.deployer`)."""
     return deployer(anvil, web3)
+
+
+HARNESSES_DIR = Path(__file__).parent / "contracts"
+
+
+@pytest.fixture(scope="session")
+def compiled_contracts() -> dict[str, CompiledContract]:
+    """The shipped sources and the test harnesses, compiled once (solc in wasm takes ~15 s a run);
+    the shipped contracts come out byte for byte as they do alone (a test compares the artifact)."""
+    harnesses = {path.name: path.read_text(encoding="utf-8") for path in sorted(HARNESSES_DIR.glob("*.sol"))}
+    return compile_sources({**read_sources(), **harnesses})

@@ -9,7 +9,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,11 +46,10 @@ from validator.registry.chain.points import (
     g2_to_eip2537,
     hash_to_g2_eip2537,
 )
-from validator.registry.chain.solidity import compile_sources, read_sources
+from validator.registry.chain.solidity import CompiledContract
 
 pytestmark = pytest.mark.xdist_group("chain")
 
-HARNESS_PATH = Path(__file__).parent / "contracts" / "BLS12381Harness.sol"
 # One verify in a transaction, all included; sending a precompile all the gas left would blow it.
 VERIFY_GAS_BOUND = 250_000
 NOT_ENOUGH_GAS = "0x" + Web3.keccak(text="NotEnoughGas(uint256,uint256)")[:4].hex()
@@ -125,10 +123,9 @@ def _g2_off_subgroup() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def harness(web3: Web3) -> Contract:
+def harness(web3: Web3, compiled_contracts: dict[str, CompiledContract]) -> Contract:
     """BLS12381Harness compiled with the shipped sources and deployed once."""
-    sources = {**read_sources(), "BLS12381Harness.sol": HARNESS_PATH.read_text(encoding="utf-8")}
-    compiled = compile_sources(sources)["BLS12381Harness"]
+    compiled = compiled_contracts["BLS12381Harness"]
     factory = web3.eth.contract(abi=compiled.abi, bytecode=compiled.bytecode)
     tx = factory.constructor().transact({"from": web3.eth.accounts[0]})
     receipt = web3.eth.wait_for_transaction_receipt(tx)

@@ -4,8 +4,6 @@ the same attestation signing root and threshold (on a real anvil chain)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,21 +15,18 @@ from validator.certificate import MAX_QUORUM_SLOTS, bytes_to_certificate, certif
 from validator.errors import MalformedCertificate
 from validator.keys import BLSSignature
 from validator.presets import DEVNET, MAINNET
-from validator.registry.chain.solidity import compile_sources, read_sources
+from validator.registry.chain.solidity import CompiledContract
 from validator.signing import compute_attestation_signing_root
 from validator.types import Certificate, Epoch, QuorumIndex
 
 pytestmark = pytest.mark.xdist_group("chain")
 
-HARNESS = Path(__file__).parent / "contracts" / "TesseraCertificateHarness.sol"
 UINT64 = st.integers(0, 2**64 - 1)
 
 
 @pytest.fixture(scope="module")
-def harness(web3: Web3) -> Contract:
-    compiled = compile_sources({**read_sources(), HARNESS.name: HARNESS.read_text()})[
-        "TesseraCertificateHarness"
-    ]
+def harness(web3: Web3, compiled_contracts: dict[str, CompiledContract]) -> Contract:
+    compiled = compiled_contracts["TesseraCertificateHarness"]
     factory = web3.eth.contract(abi=compiled.abi, bytecode=compiled.bytecode)
     receipt = web3.eth.wait_for_transaction_receipt(
         factory.constructor().transact({"from": web3.eth.accounts[0]})

@@ -16,7 +16,7 @@ import "./TesseraSigning.sol";
 /// msg.sender's own validator, so nobody can move or redirect another validator's stake or endpoint.
 contract TesseraRegistry {
     /// Returned by `protocol()`: readers refuse an address that does not answer this.
-    string public constant PROTOCOL = "tessera-registry/1";
+    string public constant PROTOCOL = "tessera-registry/2";
     /// A change made during epoch c takes effect at c + 3 (specs/validator.md, Epoch rules).
     uint64 public constant STAKE_ACTIVATION_DELAY_EPOCHS = 3;
     /// Stake is counted in gwei, as the presets' STAKE_PER_SLOT (32 ETH = 32e9 gwei).

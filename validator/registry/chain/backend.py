@@ -47,7 +47,7 @@ from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex
 log = structlog.get_logger(__name__)
 
 CONTRACT_NAME: Final = "TesseraRegistry"
-PROTOCOL: Final = "tessera-registry/1"
+PROTOCOL: Final = "tessera-registry/2"
 LOG_CHUNK_BLOCKS: Final = 5_000
 SYNC_INTERVAL_SECONDS: Final = 0.5
 WEI_PER_STAKE_UNIT: Final = 10**9

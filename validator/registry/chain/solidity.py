@@ -43,6 +43,8 @@ class CompiledContract:
     abi: list[dict[str, Any]]
     bytecode: str
     deployed_bytecode: str
+    source: str = ""
+    """The file it was compiled from ("" for one loaded from the artifact)."""
 
 
 def read_sources() -> dict[str, str]:
@@ -87,13 +89,14 @@ def compile_sources(sources: dict[str, str]) -> dict[str, CompiledContract]:
     if errors:
         raise CompileFailed("; ".join(e.get("formattedMessage", e.get("message", "")) for e in errors)[:4000])
     contracts: dict[str, CompiledContract] = {}
-    for unit in output.get("contracts", {}).values():
+    for source, unit in output.get("contracts", {}).items():
         for name, body in unit.items():
             contracts[name] = CompiledContract(
                 name=name,
                 abi=body["abi"],
                 bytecode=body["evm"]["bytecode"]["object"],
                 deployed_bytecode=body["evm"]["deployedBytecode"]["object"],
+                source=source,
             )
     return contracts
 
@@ -116,9 +119,13 @@ def write_artifact() -> Path:
     return ARTIFACT_PATH
 
 
-def check_artifact() -> list[str]:
-    """Names of the contracts whose committed artifact differs from a fresh compile (empty: in sync)."""
-    fresh = _to_json(compile_sources(read_sources()))
+def check_artifact(compiled: dict[str, CompiledContract] | None = None) -> list[str]:
+    """Names of the contracts whose committed artifact differs from a fresh compile of the sources
+    (empty: in sync). `compiled` may be a compile of the sources with other files beside them (test
+    harnesses); only the contracts of the sources' own files count."""
+    contracts = compile_sources(read_sources()) if compiled is None else compiled
+    shipped = {name: c for name, c in contracts.items() if c.source in read_sources()}
+    fresh = _to_json(shipped)
     committed = json.loads(ARTIFACT_PATH.read_text(encoding="utf-8"))
     return sorted(name for name in set(fresh) | set(committed) if fresh.get(name) != committed.get(name))
 
