@@ -167,11 +167,15 @@ async def test_a_peer_that_keeps_timing_out_is_backed_off_from_and_never_banned(
     async with open_services([staller, client]):
         staller.host.set_stream_handler(TProtocol(PROTOCOL_SAMPLES), _stall)
         slow = await client.connect(staller.listen_addrs[0])
+        previous_end = trio.current_time()
         for _ in range(6):  # more timeouts than the old -12 per timeout needed to ban (four)
-            started = trio.current_time()
             with pytest.raises(PeerTimeout):
                 await client.request_samples(slow, blob.data_root, COORDINATES)
-            gaps.append(trio.current_time() - started - quick.response_timeout)
+            # The backoff runs from the previous timeout, so measure from there (not from this call,
+            # which a loaded machine may start a few milliseconds into the backoff).
+            ended = trio.current_time()
+            gaps.append(ended - previous_end - quick.response_timeout)
+            previous_end = ended
         banned, score = client.guard.is_banned(slow), client.guard.score(slow)
     assert not banned and score == 0
     # Each request after a timeout first waited out the backoff: 0, then 0.1, 0.2, 0.4, 0.4, 0.4 s.

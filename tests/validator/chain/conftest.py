@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -42,9 +43,15 @@ def network(anvil: Anvil, web3: Web3) -> Callable[..., Network]:
 HARNESSES_DIR = Path(__file__).parent / "contracts"
 
 
-@pytest.fixture(scope="session")
-def compiled_contracts() -> dict[str, CompiledContract]:
-    """The shipped sources and the test harnesses, compiled once (solc in wasm takes ~15 s a run);
-    the shipped contracts come out byte for byte as they do alone (a test compares the artifact)."""
+@cache
+def _compile_with_harnesses() -> dict[str, CompiledContract]:
     harnesses = {path.name: path.read_text(encoding="utf-8") for path in sorted(HARNESSES_DIR.glob("*.sol"))}
     return compile_sources({**read_sources(), **harnesses})
+
+
+@pytest.fixture(scope="session")
+def compiled_contracts() -> dict[str, CompiledContract]:
+    """The shipped sources and the test harnesses, compiled once per process (solc in wasm takes
+    ~15 s a run; an xdist worker may tear session fixtures down between groups, the cache stays);
+    the shipped contracts come out byte for byte as they do alone (a test compares the artifact)."""
+    return _compile_with_harnesses()
