@@ -83,8 +83,9 @@ class RegistryView:
 
     def verified_ballots(self, epoch: Epoch, *, frozen: bool) -> tuple[Ballot, ...]:
         """The ballots of `epoch` that verify against their validator's key and seed(epoch), in
-        validator order. The contract does not verify ballots; a ballot that fails here is left out,
-        the same for every reader. Cached once `frozen` (the epoch has started on chain)."""
+        validator order. The contract verifies each ballot when it is cast; a reader checks again, so
+        it does not depend on the contract, and leaves out one that fails, the same for every reader.
+        Cached once `frozen` (the epoch has started on chain)."""
         if epoch in self._verified:
             return self._verified[epoch]
         seed = self.seed(epoch)
