@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from web3 import Web3
 
 from da.types import DataRoot
+from tests.devnet.helpers import das
 from validator.certificate import (
     CertificateStatus,
     bytes_to_certificate,
@@ -370,3 +373,37 @@ def test_a_rollup_inbox_accepts_a_batch_only_with_a_valid_certificate_of_its_dat
         if args is not None:
             assert refused.value.args_ == args, what
     assert inbox.functions.batchCount().call() == 1
+
+
+def test_das_cert_verify_onchain_gives_the_offline_verdict_and_refuses_a_wrong_verifier(
+    world: World, tmp_path: Path
+) -> None:
+    net = world.net
+    registry = ["--rpc", net.rpc_url, "--registry-address", net.address]
+    onchain = [*registry, "--onchain", "--verifier-address", world.verifier.address, "--json"]
+    quorum = world.quorum(0, 0)
+    genuine = certificate_of(world, 0, 0, sorted(quorum.members))
+    cases = {
+        "genuine.cert": certificate_to_bytes(genuine),
+        "relabelled.cert": certificate_to_bytes(replace(genuine, quorum=QuorumIndex(1))),
+        "short.cert": certificate_to_bytes(certificate_of(world, 0, 0, [quorum.members[0]])),
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        on, off = (
+            das("cert", "verify", str(tmp_path / name), *onchain),
+            das("cert", "verify", str(tmp_path / name), *registry, "--json"),
+        )
+        assert on.returncode == off.returncode, (name, on.stdout + on.stderr, off.stdout)
+        for field in ("valid", "status", "signed_slots", "threshold"):
+            assert json.loads(on.stdout)[field] == json.loads(off.stdout)[field], (name, field)
+    assert (
+        json.loads(das("cert", "verify", str(tmp_path / "genuine.cert"), *onchain).stdout)["checked"]
+        == "on-chain"
+    )
+
+    missing = das("cert", "verify", str(tmp_path / "genuine.cert"), *registry, "--onchain")
+    assert missing.returncode == 2 and "--verifier-address" in missing.stderr
+    not_a_verifier = das("cert", "verify", str(tmp_path / "genuine.cert"), *registry, "--onchain",
+                         "--verifier-address", net.address)  # fmt: skip
+    assert not_a_verifier.returncode == 2 and "protocol()" in not_a_verifier.stderr
