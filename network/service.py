@@ -48,6 +48,7 @@ from network.types import GossipMessage, MessageId, PeerName, Verdict, VerifiedS
 
 if TYPE_CHECKING:
     # trio-typing's stubs (a libp2p dependency) shadow trio's own annotations; TaskStatus lives there.
+    from libp2p.peer.id import ID
     from trio_typing import TaskStatus
 
 T = TypeVar("T")
@@ -78,6 +79,8 @@ class NetworkService:
         self._nursery: trio.Nursery | None = None
         self._server: RequestServer | None = None
         self.guard = PeerGuard(self.config.score_params, clock, self._on_ban, self.config.backoff_params)
+        self._ping_locks: dict[PeerName, trio.Lock] = {}
+        """One ping in flight per peer: py-libp2p's ping handler resets a third concurrent stream."""
 
     # --- Lifecycle ------------------------------------------------------------------------------------
 
@@ -268,9 +271,17 @@ class NetworkService:
 
     async def ping(self, peer: PeerName) -> float:
         """Round-trip time to `peer` over `/ipfs/ping/1.0.0`, in seconds (on a fresh connection
-        once if the first stream fails, as every request)."""
+        once if the first stream fails, as every request). Pings to one peer run one at a time:
+        py-libp2p 0.8.1's handler keeps at most two ping streams per peer and resets any other, so
+        concurrent pings (two API calls at once) failed with `StreamReset` and then a reconnect
+        storm. The wait for the lock counts towards the round trip, as a user would see it."""
         peer_id = parse_peer_name(peer)
         self.guard.check_not_banned(peer)
+        lock = self._ping_locks.setdefault(PeerName(str(peer_id)), trio.Lock())
+        async with lock:
+            return await self._ping_unlocked(peer, peer_id)
+
+    async def _ping_unlocked(self, peer: PeerName, peer_id: ID) -> float:
 
         async def ping_once() -> float:
             started = time.perf_counter()

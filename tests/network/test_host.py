@@ -186,3 +186,21 @@ async def test_a_host_refuses_every_upgrade_the_spec_does_not_name(offer: str) -
         await dialer.close()
     expected = "failed to upgrade mux" if offer == "mplex" else "failed to negotiate the secure protocol"
     assert expected in repr(refused.value.__cause__)
+
+
+async def test_concurrent_pings_to_one_peer_all_answer() -> None:
+    """py-libp2p's ping handler resets a third concurrent stream from one peer; four pings at once,
+    as four API calls would send them, used to fail with StreamReset and a reconnect storm (found
+    by schemathesis on a loaded CI machine). They now take turns and every one answers."""
+    async with open_services([NetworkService(FAST), NetworkService(FAST)]) as (a, b):
+        peer = await a.connect(b.listen_addrs[0])
+        round_trips: list[float] = []
+
+        async def ping() -> None:
+            round_trips.append(await a.ping(peer))
+
+        for _ in range(5):
+            async with trio.open_nursery() as nursery:
+                for _ in range(4):
+                    nursery.start_soon(ping)
+    assert len(round_trips) == 20 and all(rtt > 0 for rtt in round_trips)
