@@ -24,6 +24,9 @@ SEED = "20261201"
 EXAMPLES = "25"
 RUN_TIMEOUT_S = 300.0
 
+# With the other devnet tests: they share the package's devnet (one 50 s start, not two).
+pytestmark = pytest.mark.xdist_group("devnet")
+
 
 def _schemathesis(*args: str, config: Path = CONFIG) -> subprocess.CompletedProcess[str]:
     command = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
