@@ -121,7 +121,7 @@ contract TesseraVerifier {
             if (position == 0) revert NotAVoter(i, v);
             uint256 slots = _slotCount(stakes[position - 1]);
             if (ordinals[i] >= slots) revert OrdinalOutOfRange(i, v, ordinals[i], slots);
-            bytes32 value = sha256(abi.encodePacked(outputs[position - 1], _uint64le(ordinals[i])));
+            bytes32 value = sha256(abi.encodePacked(outputs[position - 1], TesseraSigning.uint64le(ordinals[i])));
             // Strictly increasing by (value, validator, ordinal): sorted, and no slot twice.
             if (i > 0 && !_after(value, v, ordinals[i], previous, validators[i - 1], ordinals[i - 1])) {
                 revert SlotsOutOfOrder(i);
@@ -349,9 +349,5 @@ contract TesseraVerifier {
         assembly ("memory-safe") {
             extcodecopy(data, add(blob, 0x20), 1, size)
         }
-    }
-
-    function _uint64le(uint8 value) private pure returns (bytes8) {
-        return bytes8(uint64(value) << 56);
     }
 }
