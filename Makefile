@@ -13,7 +13,7 @@ CHAIN_STAMP := $(CHAIN)/node_modules/.installed
 
 .PHONY: demo test lint bench slow explore clean chain-tools
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py da/_scalar_field.c
 	@test -n "$(PYTHON)" || { echo "Tessera needs Python 3.11 or 3.12 (blspy has no wheels beyond 3.12)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -8,8 +8,9 @@ its proving tables first (about 2 s). This verifier reads the same shipped `trus
 checks its digest (`TRUSTED_SETUP_SHA256`) and decompresses only what the equation uses, so a
 light client is ready in milliseconds. ckzg stays where proofs are made and rows recovered.
 
-Field arithmetic (the challenge, inverse FFTs of size 64 over each cell's coset) is plain Python
-integers modulo the BLS12-381 scalar field; every group operation is arkworks'.
+The challenge and the few scalars per cell are Python integers modulo the BLS12-381 scalar field;
+the interpolation over the cells' cosets (about 30k field products for 169 cells) is native
+(`da._scalar_field`, built with the package); every group operation is arkworks'.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from pathlib import Path
 
 import py_arkworks_bls12381 as ark
 
+from da import _scalar_field
 from da.constants import (
     BYTES_PER_CELL,
     BYTES_PER_COMMITMENT,
-    BYTES_PER_FIELD_ELEMENT,
     BYTES_PER_PROOF,
     CELLS_PER_ROW,
     FIELD_ELEMENTS_PER_CELL,
@@ -41,7 +42,6 @@ RANDOM_CHALLENGE_KZG_CELL_BATCH_DOMAIN = b"RCKZGCBATCH__V1_"
 FIELD_ELEMENTS_PER_EXT_ROW = 2 * FIELD_ELEMENTS_PER_ROW
 OPERATION = "verify_cell_kzg_proof_batch"
 
-_CELL_OFFSETS = range(0, BYTES_PER_CELL, BYTES_PER_FIELD_ELEMENT)
 _G1_HEX = 2 * 48
 _G2_HEX = 2 * 96
 
@@ -128,48 +128,41 @@ class LeanCellVerifier:
         for column in columns:
             if not isinstance(column, int) or not 0 <= column < CELLS_PER_ROW:
                 raise InvalidKZGInput(OPERATION, f"cell index {column!r} is not below {CELLS_PER_ROW}")
-        evaluations = [_cell_to_field_elements(cell) for cell in cells]
+        for cell in cells:
+            _check_bytes("cell", cell, BYTES_PER_CELL)
         for proof in proofs:
             _check_bytes("proof", proof, BYTES_PER_PROOF)
         if count == 0:
             return True
-        commitment_points = [_g1("commitment", c) for c in unique]
-        proof_points = [_g1("proof", p) for p in proofs]
         commitment_indices = [unique[bytes(c)] for c in commitments]
         r = _challenge(list(unique), commitment_indices, list(columns), cells, proofs)
-        return self._check(commitment_points, commitment_indices, list(columns), evaluations, proof_points, r)
+        powers = _powers(r, count)
+        interpolation = _interpolate(cells, columns, powers)
+        commitment_points = [_g1("commitment", c) for c in unique]
+        proof_points = [_g1("proof", p) for p in proofs]
+        return self._check(
+            commitment_points, commitment_indices, list(columns), interpolation, proof_points, powers
+        )
 
     def _check(
         self,
         commitment_points: list[ark.G1Point],
         commitment_indices: list[int],
         columns: list[int],
-        evaluations: list[list[int]],
+        interpolation: list[int],
         proof_points: list[ark.G1Point],
-        r: int,
+        powers: list[int],
     ) -> bool:
-        n = FIELD_ELEMENTS_PER_CELL
-        powers = _powers(r, len(columns))
         # LL = sum_k r^k proof_k
         left = ark.G1Point.multiexp_unchecked(proof_points, [_scalar(p) for p in powers])
         # RLC: each commitment weighted by the sum of r^k of its cells
         weights = [0] * len(commitment_points)
         for k, index in enumerate(commitment_indices):
             weights[index] = (weights[index] + powers[k]) % BLS_MODULUS
-        # RLI: the sum of r^k I_k(X), I_k interpolating cell k over its coset; cells of one column
-        # share a coset, so their evaluations are combined first and interpolated once.
-        combined: dict[int, list[int]] = {}
-        for k, column in enumerate(columns):
-            power = powers[k]
-            into = combined.get(column)
-            scaled = [power * value for value in evaluations[k]]
-            combined[column] = scaled if into is None else [a + b for a, b in zip(into, scaled, strict=True)]
-        domain = _domain()
-        interpolation = [0] * n
-        for column, values in combined.items():
-            _add_interpolation(interpolation, values, column, domain)
         # RLP = sum_k r^k h_k^n proof_k
-        shifted = [powers[k] * domain.shift_power[column] for k, column in enumerate(columns)]
+        shift_power = _domain().shift_power
+        shifted = [powers[k] * shift_power[column] for k, column in enumerate(columns)]
+        # RL = RLC - [RLI(s)] + RLP, RLI being the sum of r^k I_k(X) (`_interpolate`)
         right = ark.G1Point.multiexp_unchecked(
             [*commitment_points, *self._setup.g1_monomial, *proof_points],
             [
@@ -180,6 +173,24 @@ class LeanCellVerifier:
         )
         # e(LL, [s^n]) == e(RL, [1])
         return bool(ark.GT.pairing_check([left, -right], [self._setup.g2_s_cell, self._setup.g2_one]))
+
+
+def _interpolate(cells: Sequence[bytes], columns: Sequence[int], powers: list[int]) -> list[int]:
+    """The coefficients of the sum of r^k I_k(X), I_k the polynomial of degree < 64 interpolating
+    cell k over its column's coset (natively: cells of one column are combined first, then each
+    column is one inverse FFT); raises `InvalidKZGInput` for a cell value that is not canonical."""
+    domain = _domain()
+    try:
+        packed = _scalar_field.interpolate_cells(
+            b"".join(cells),
+            bytes(columns),
+            _scalar_field.to_montgomery(b"".join(p.to_bytes(32, "little") for p in powers)),
+            domain.twiddles,
+            domain.unshift,
+        )
+    except ValueError as error:
+        raise InvalidKZGInput(OPERATION, str(error)) from error
+    return [int.from_bytes(packed[i : i + 32], "little") for i in range(0, len(packed), 32)]
 
 
 def _check_bytes(what: str, value: bytes, length: int) -> None:
@@ -194,14 +205,6 @@ def _g1(what: str, value: bytes) -> ark.G1Point:
         return ark.G1Point.from_compressed_bytes(bytes(value))
     except ValueError as error:
         raise InvalidKZGInput(OPERATION, f"{what} {bytes(value).hex()} is not a G1 point: {error}") from error
-
-
-def _cell_to_field_elements(cell: bytes) -> list[int]:
-    _check_bytes("cell", cell, BYTES_PER_CELL)
-    values = [int.from_bytes(cell[i : i + BYTES_PER_FIELD_ELEMENT], "big") for i in _CELL_OFFSETS]
-    if max(values) >= BLS_MODULUS:
-        raise InvalidKZGInput(OPERATION, "a cell holds a field element that is not canonical")
-    return values
 
 
 def _challenge(
@@ -249,16 +252,15 @@ def _reverse_bits(value: int, bits: int) -> int:
 
 @dataclass(frozen=True)
 class _Domain:
-    """Roots of unity the equation needs."""
+    """Roots of unity the equation needs; the native tables in Montgomery form."""
 
-    butterflies: tuple[tuple[tuple[int, int, int], ...], ...]
-    """Each FFT stage after the first (merging blocks of size 2, 4, .. 32): its butterflies as
-    (even index, odd index, twiddle), so a stage is one flat loop over a list updated in place."""
-    unshift: tuple[tuple[int, ...], ...]
+    twiddles: bytes
+    """`w_64^-m` for m < 32: the inverse FFT's twiddles."""
+    unshift: bytes
     """`h_c^-j / 64` for each column c and j < 64: turns an inverse FFT's output into the
     coefficients of the polynomial interpolating the cell over its coset."""
     shift_power: tuple[int, ...]
-    """`h_c^64` for each column c."""
+    """`h_c^64` for each column c (plain integers)."""
 
 
 @functools.cache
@@ -271,39 +273,15 @@ def _domain() -> _Domain:
     # 8192nd roots (specs: coset_shift_for_cell); its t-th value sits at h_c * w_64^rev6(t).
     exponents = [_reverse_bits(n * c, bits) for c in range(CELLS_PER_ROW)]
     inverse_length = pow(n, p - 2, p)
-    stage_sizes = [2**k for k in range(2, n.bit_length())]  # 4, 8, .., 64: merged block sizes
+    cell_step = order // n  # w_64 = w_8192^128
+    twiddles = [powers[(-m * cell_step) % order] for m in range(n // 2)]
+    unshift = [powers[(-e * j) % order] * inverse_length % p for e in exponents for j in range(n)]
     return _Domain(
-        butterflies=tuple(
-            tuple(
-                (start + k, start + k + size // 2, powers[(-k * (order // size)) % order])
-                for start in range(0, n, size)
-                for k in range(size // 2)
-            )
-            for size in stage_sizes
-        ),
-        unshift=tuple(
-            tuple(powers[(-e * j) % order] * inverse_length % p for j in range(n)) for e in exponents
-        ),
+        twiddles=_montgomery(twiddles),
+        unshift=_montgomery(unshift),
         shift_power=tuple(powers[(n * e) % order] for e in exponents),
     )
 
 
-def _add_interpolation(into: list[int], values: list[int], column: int, domain: _Domain) -> None:
-    """Add to `into` the coefficients (not reduced) of the degree < 64 polynomial taking `values[t]`
-    at `h_c * w_64^rev(t)`: an inverse FFT, then coefficient j times `h_c^-j / 64`.
-
-    The values of a cell, read in order, are its natural-order evaluations bit-reversed, which is
-    the input order of a decimation-in-time FFT; its stages combine pairs of blocks bottom-up and
-    leave the output in natural order. The stages run in place over one list (the verifier's
-    hottest loop: a flat loop is about twice as fast as building each block anew)."""
-    p = BLS_MODULUS
-    a = [value % p for value in values]
-    for i in range(0, len(a), 2):
-        even, odd = a[i], a[i + 1]
-        a[i], a[i + 1] = even + odd, even - odd
-    for stage in domain.butterflies:
-        for i, j, twiddle in stage:
-            even, odd = a[i], a[j] * twiddle % p
-            a[i], a[j] = even + odd, even - odd
-    for j, (coefficient, unshift) in enumerate(zip(a, domain.unshift[column], strict=True)):
-        into[j] += coefficient * unshift
+def _montgomery(values: list[int]) -> bytes:
+    return _scalar_field.to_montgomery(b"".join(v.to_bytes(32, "little") for v in values))

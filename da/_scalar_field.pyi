@@ -1,0 +1,9 @@
+"""Types of the native module built from `_scalar_field.c` (see its comments for the algorithm)."""
+
+def to_montgomery(values: bytes, /) -> bytes:
+    """Each 32-byte little-endian canonical element x as x * 2^256 mod p; ValueError otherwise."""
+
+def interpolate_cells(
+    cells: bytes, columns: bytes, powers: bytes, twiddles: bytes, unshift: bytes, /
+) -> bytes:
+    """The 64 coefficients of sum_k powers[k] * I_k(X), 32-byte little-endian; ValueError for bad input."""
