@@ -49,7 +49,6 @@ from network.constants import compute_network_name
 from network.server import ServerPorts
 from network.service import NetworkService, open_service, open_services
 from sampling.client.assignment import RegistryCertificateValidator, RegistryView
-from sampling.client.check import disconnect_all
 from sampling.client.coordinator import RoundRunner
 from sampling.client.defaults import DEFAULT_FOLLOW_WORKERS
 from sampling.client.directory import CustodyDirectory
@@ -279,7 +278,7 @@ async def follow_burst(
                         await trio.sleep(0.01)
                 elapsed = time.perf_counter() - started
                 nursery.cancel_scope.cancel()
-            await disconnect_all(service)
+            await service.shut_connections()
         results = [store.get(bytes_to_certificate(c).data_root) for c in certificates]
     return {
         "roots": len(certificates),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from da.errors import DAError
 from network.errors import NetworkError
@@ -88,5 +91,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def run() -> NoReturn:
+    """The `das` program: `main()`, then exit without tearing the interpreter down. When `main`
+    returns, every command has closed its files, databases and connections; what is left of an
+    ordinary exit is freeing some 1,500 modules, 0.25-0.35 s of a cold `das light check`. So once
+    stdout, stderr and the logging handlers are flushed, `os._exit` ends the process. A command
+    that leaves a non-daemon thread or a child process running gets the ordinary exit instead
+    (threads joined, children reaped, atexit handlers run)."""
+    code = main()
+    if not _still_running():
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:  # a closed pipe: the ordinary exit reports it
+            sys.exit(code)
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _still_running() -> bool:
+    """True if a non-daemon thread besides the main one, or a multiprocessing child, is alive."""
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        return True
+    multiprocessing = sys.modules.get("multiprocessing")
+    return multiprocessing is not None and bool(multiprocessing.active_children())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -35,7 +35,14 @@ from network.client import RequestClient, parse_peer_name
 from network.config import NetworkConfig
 from network.errors import NetworkError, PeerDisconnected, PeerTimeout, PeerUnreachable, ServiceNotRunning
 from network.gossip import GossipService
-from network.host import BanNotifee, close_host, cut_off, disconnect_peer, stop_auto_connector
+from network.host import (
+    BanNotifee,
+    close_host,
+    cut_off,
+    disconnect_peer,
+    shut_connections,
+    stop_auto_connector,
+)
 from network.identity import load_or_create_identity
 from network.logs import route_libp2p_logs
 from network.messages import SamplesResponse
@@ -248,6 +255,12 @@ class NetworkService:
     async def disconnect(self, peer: PeerName) -> None:
         """Close every connection to `peer`."""
         await disconnect_peer(self.host, peer)
+
+    async def shut_connections(self) -> None:
+        """Before `stop()`: close every connection at once, returning when their transports are
+        shut, without py-libp2p's 0.2 s of local settling per connection
+        (`network.host.shut_connections`)."""
+        await shut_connections(self.host)
 
     async def on_fresh_connection(
         self,

@@ -19,7 +19,7 @@ from network.config import NetworkConfig
 from network.constants import compute_network_name
 from network.service import open_service
 from sampling.client.assignment import RegistryCertificateValidator, RegistryView
-from sampling.client.check import CheckReport, ProgressCallback, disconnect_all, run_check
+from sampling.client.check import CheckReport, ProgressCallback, run_check
 from sampling.client.defaults import DEFAULT_REGISTRY_PEERS
 from sampling.client.directory import split_multiaddr
 from sampling.client.errors import AssignmentUnknown
@@ -30,8 +30,6 @@ from sampling.client.follow import (
     connect_registry_peers,
 )
 from sampling.client.request import CheckRequest
-from sampling.client.status_http import serve_status
-from sampling.client.status_routes import make_router
 from sampling.store import ResultStore
 from validator.registry.backends import RegistryLocation, open_registry
 
@@ -143,6 +141,10 @@ async def _follow(
                     await nursery.start(follower.run)
                     url = None
                     if settings.http is not None:
+                        # hypercorn only for `follow --http` (a one-shot check does not pay ~30 ms for it)
+                        from sampling.client.status_http import serve_status  # noqa: PLC0415
+                        from sampling.client.status_routes import make_router  # noqa: PLC0415
+
                         host, port = await nursery.start(serve_status, make_router(follower), *settings.http)
                         url = f"http://{host}:{port}/v1/status"
                     on_started(
@@ -160,7 +162,7 @@ async def _follow(
                             connect_registry_peers, service, view, epoch, settings.registry_peers
                         )
                 with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_SECONDS):
-                    await disconnect_all(service)  # at once, not one by one in host.close()
+                    await service.shut_connections()  # at once, not one by one in host.close()
         waiting = len(store.get_pending())
     return FollowStopped(
         signal_name=received[0] if received else None, finished=follower.finished, waiting=waiting

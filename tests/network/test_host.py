@@ -204,3 +204,23 @@ async def test_concurrent_pings_to_one_peer_all_answer() -> None:
                 for _ in range(4):
                     nursery.start_soon(ping)
     assert len(round_trips) == 20 and all(rtt > 0 for rtt in round_trips)
+
+
+async def test_shut_connections_closes_every_transport_and_leaves_nothing_behind() -> None:
+    """`shut_connections` returns once every transport is shut, without py-libp2p's 0.2 s of local
+    settling per connection: the remote ends see the connections go, the swarm holds none of them,
+    and stopping the service afterwards leaves no thread and no socket open."""
+    threads, sockets = live_threads(), _open_sockets()
+    async with open_services([NetworkService(FAST) for _ in range(4)]) as (a, *others):
+        for other in others:
+            await wait_for_identify(a, await a.connect(other.listen_addrs[0]))
+        connections = a.host.get_network().get_connections()
+        assert len(connections) == 3
+        await a.shut_connections()
+        assert all(connection.muxed_conn.is_closed for connection in connections)
+        assert a.connected_peers() == []
+        with trio.fail_after(5):
+            while any(other.connected_peers() for other in others):
+                await trio.sleep(0.01)
+    assert live_threads() == threads
+    assert _open_sockets() - sockets == set()
