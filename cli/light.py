@@ -4,8 +4,8 @@ Exit codes of `check` (part of the interface, DESIGN.md section 1): 0 available 
 confidence, 1 judged unavailable or below the target (the confidence reached is printed), 2 usage or
 network error (bad arguments, registry missing, certificate invalid, header unobtainable).
 
-This module imports nothing heavy at load time: `check` first forks the KZG verifier (which loads
-the trusted setup on the other core), and only then imports libp2p and runs the client.
+This module imports nothing heavy at load time: a command loads its KZG verifier, then imports
+libp2p (through `sampling.client.check_command` or `follow_command`) once its arguments are good.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ from validator.types import Epoch, QuorumIndex
 
 if TYPE_CHECKING:
     from sampling.client.check import CheckReport, ProgressCallback
-    from sampling.client.commands import FollowStarted
     from sampling.client.coordinator import SamplingStats
+    from sampling.client.follow_command import FollowStarted
     from sampling.sampler import SamplingSummary
     from sampling.store import StoredResult
 
@@ -277,10 +277,10 @@ def run_light_check(
     """One check with its own KZG verifier; raises as `run_check` does. The report's timings gain
     `startup`: seconds from this process's start (the CLI's first import) to the check's start."""
     verifier = start_verifier(verifier_kind)
-    from sampling.client import commands  # noqa: PLC0415 - libp2p only once the arguments are good
+    from sampling.client import check_command  # noqa: PLC0415 - libp2p only once the arguments are good
 
     startup = time.perf_counter() - PROCESS_STARTED
-    report = commands.check(request, verifier, progress)
+    report = check_command.check(request, verifier, progress)
     report.timings["startup"] = startup
     return report
 
@@ -361,10 +361,10 @@ def run_follow_command(args: argparse.Namespace) -> int:
         verifier = start_verifier(args.verifier)
     except DAError as error:
         return _error("follow", str(error))
-    from sampling.client import commands  # noqa: PLC0415 - libp2p only once the arguments are good
+    from sampling.client import follow_command  # noqa: PLC0415 - libp2p only once the arguments are good
     from sampling.client.follow import FollowOptions  # noqa: PLC0415
 
-    settings = commands.FollowSettings(
+    settings = follow_command.FollowSettings(
         registry=location,
         db=args.db,
         peers=tuple(args.peer),
@@ -376,7 +376,7 @@ def run_follow_command(args: argparse.Namespace) -> int:
         ),
     )
     try:
-        stopped = commands.follow(settings, verifier, print_started, print_result)
+        stopped = follow_command.follow(settings, verifier, print_started, print_result)
     except (NetworkError, SamplingError, ValidatorError, DAError, OSError) as error:
         return _error("follow", str(error))
     reason = f" on {stopped.signal_name}" if stopped.signal_name else ""

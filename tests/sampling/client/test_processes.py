@@ -28,11 +28,29 @@ VALIDATORS_NETWORK = dataclasses.replace(FAST, network_name=f"tessera-{CHAIN_ID}
 """Validators name their gossip topics' network after the chain (what `follow` assumes by default)."""
 
 
+NOT_FOR_A_CHECK = (
+    "sampling.client.follow",
+    "sampling.client.follow_command",
+    "sampling.client.status_http",
+    "sampling.store",
+    "sampling.backlog",
+    "validator.daemon",
+    "validator.openapi",
+    "da.encoding",
+    "da.pool",
+    "hypercorn",
+    "aiohttp",
+    "web3",
+    "numpy",
+)
+"""What `das light check` does not use: the follower, the validator, the encoder and their libraries."""
+
+
 def test_a_cold_check_process_exits_0_and_prints_its_report(threaded_net: NetFactory) -> None:
     with threaded_net() as net:
-        args = [*DAS, "light", "check", net.root_hex, "--registry", str(net.registry_path)]
+        args = [sys.executable, "-X", "importtime", "-m", "cli.main", "light", "check", net.root_hex]
         result = subprocess.run(  # bounded by the subprocess timeout
-            [*args, "--cert", str(net.cert_file()), "--json"],
+            [*args, "--registry", str(net.registry_path), "--cert", str(net.cert_file()), "--json"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -41,7 +59,13 @@ def test_a_cold_check_process_exits_0_and_prints_its_report(threaded_net: NetFac
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["verdict"] == "available" and report["confidence"] >= 0.9999
-    assert result.stderr == "", "no progress line or log noise when stderr is not a terminal"
+    assert set(report["timings_s"]) >= {"startup", "header", "sampling", "verification", "close", "total"}
+    lines = result.stderr.splitlines()
+    noise = [line for line in lines if not line.startswith("import time:")]
+    assert noise == [], "no progress line or log noise when stderr is not a terminal"
+    imported = {line.split("|")[-1].strip() for line in lines[1:]}
+    assert "sampling.client.check_command" in imported and "libp2p" in imported
+    assert sorted(imported & set(NOT_FOR_A_CHECK)) == []
 
 
 class Lines:

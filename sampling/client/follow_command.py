@@ -1,8 +1,4 @@
-"""The light client's commands as plain functions (each runs its own `trio.run`), for `cli.light`.
-
-Kept apart from the CLI module so that `das` starts without importing libp2p: the command forks the
-KZG verifier first, and imports this module (and libp2p with it) while the child loads the setup.
-"""
+"""`das light follow` as a plain function (it runs its own `trio.run`), for `cli.light`."""
 
 from __future__ import annotations
 
@@ -19,7 +15,7 @@ from network.config import NetworkConfig
 from network.constants import compute_network_name
 from network.service import open_service
 from sampling.client.assignment import RegistryCertificateValidator, RegistryView
-from sampling.client.check import CheckReport, ProgressCallback, run_check
+from sampling.client.check_command import unwrap
 from sampling.client.defaults import DEFAULT_REGISTRY_PEERS
 from sampling.client.directory import split_multiaddr
 from sampling.client.errors import AssignmentUnknown
@@ -29,31 +25,14 @@ from sampling.client.follow import (
     ResultCallback,
     connect_registry_peers,
 )
-from sampling.client.request import CheckRequest
+from sampling.client.status_http import serve_status
+from sampling.client.status_routes import make_router
 from sampling.store import ResultStore
 from validator.registry.backends import RegistryLocation, open_registry
 
 log = structlog.get_logger(__name__)
 
 CLOSE_SECONDS = 5.0
-
-
-def unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one exception inside (nested) single-member groups, else the group itself."""
-    inner: BaseException = group
-    while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
-        inner = inner.exceptions[0]
-    return inner
-
-
-def check(
-    request: CheckRequest, verifier: CellVerifier, progress: ProgressCallback | None = None
-) -> CheckReport:
-    """`das light check`: run the check in a fresh trio loop."""
-    try:
-        return trio.run(run_check, request, verifier, progress)
-    except BaseExceptionGroup as group:
-        raise unwrap(group) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +120,6 @@ async def _follow(
                     await nursery.start(follower.run)
                     url = None
                     if settings.http is not None:
-                        # hypercorn only for `follow --http` (a one-shot check does not pay ~30 ms for it)
-                        from sampling.client.status_http import serve_status  # noqa: PLC0415
-                        from sampling.client.status_routes import make_router  # noqa: PLC0415
-
                         host, port = await nursery.start(serve_status, make_router(follower), *settings.http)
                         url = f"http://{host}:{port}/v1/status"
                     on_started(
