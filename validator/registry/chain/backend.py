@@ -22,7 +22,7 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
@@ -33,6 +33,7 @@ from validator.registry.chain.rpc import (
     NotATesseraRegistry,
     SentTransaction,
     call_with_retries,
+    check_protocol,
     connect,
     decode_revert,
     deploy_contract,
@@ -86,7 +87,7 @@ class ChainRegistry:
             if entry.get("type") == "event"
         }
         chain_id = self._rpc("chain id", lambda: self._web3.eth.chain_id)
-        self._check_is_registry()
+        check_protocol(self._web3, self.rpc_url, self._contract, PROTOCOL, NotATesseraRegistry)
         functions = self._contract.functions
         genesis_time = self._rpc("genesisTime", lambda: functions.genesisTime().call())
         epoch_seconds = self._rpc("epochSeconds", lambda: functions.epochSeconds().call())
@@ -258,17 +259,6 @@ class ChainRegistry:
 
     def _rpc(self, what: str, function: Any) -> Any:
         return call_with_retries(self.rpc_url, what, function)
-
-    def _check_is_registry(self) -> None:
-        code = self._rpc("contract code", lambda: self._web3.eth.get_code(self.address))
-        if not code:
-            raise NotATesseraRegistry(f"no contract at {self.address} on {self.rpc_url}")
-        try:
-            answer = self._rpc("protocol()", lambda: self._contract.functions.protocol().call())
-        except (ContractLogicError, ContractCustomError, Web3RPCError, ValueError) as error:
-            raise NotATesseraRegistry(f"{self.address} does not answer protocol(): {error}") from error
-        if answer != PROTOCOL:
-            raise NotATesseraRegistry(f"{self.address} answers protocol() = {answer!r}, not {PROTOCOL!r}")
 
     def _effective_epoch(self, sent: SentTransaction) -> Epoch:
         (changed,) = self._contract.events.StakeChanged().process_receipt(sent.receipt, errors=DISCARD)

@@ -89,6 +89,23 @@ def call_with_retries(rpc_url: str, what: str, function: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+def check_protocol(
+    web3: Web3, rpc_url: str, contract: Contract, expected: str, refuse: Callable[[str], RegistryError]
+) -> None:
+    """Raise `refuse(why)` unless `contract`'s address holds code whose `protocol()` answers
+    `expected`: the guard every Tessera contract handle runs before it reads anything."""
+    address = contract.address
+    code = call_with_retries(rpc_url, "contract code", lambda: web3.eth.get_code(address))
+    if not code:
+        raise refuse(f"no contract at {address} on {rpc_url}")
+    try:
+        answer = call_with_retries(rpc_url, "protocol()", lambda: contract.functions.protocol().call())
+    except (ContractLogicError, ContractCustomError, Web3RPCError, ValueError) as error:
+        raise refuse(f"{address} does not answer protocol(): {error}") from error
+    if answer != expected:
+        raise refuse(f"{address} answers protocol() = {answer!r}, not {expected!r}")
+
+
 def decode_revert(contract: Contract, function: str, error: Exception) -> TransactionReverted:
     """The typed refusal behind a web3 revert exception (custom error by name where the ABI has it)."""
     data = getattr(error, "data", None)

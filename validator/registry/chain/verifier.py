@@ -16,16 +16,16 @@ from typing import Any, Final
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from validator.certificate import CertificateStatus, bytes_to_certificate
 from validator.errors import MalformedCertificate, RegistryError
-from validator.presets import Preset, get_preset
+from validator.presets import get_preset
 from validator.quorums import compute_slots
 from validator.registry.chain.points import G2_POINT_BYTES, InvalidPoint, g2_to_eip2537
 from validator.registry.chain.rpc import (
     SentTransaction,
     call_with_retries,
+    check_protocol,
     connect,
     deploy_contract,
     send_transaction,
@@ -103,8 +103,10 @@ class ChainVerifier:
         self._contract: Contract = self._web3.eth.contract(
             address=self.address, abi=load_contract(VERIFIER_CONTRACT).abi
         )
-        self._check_is_verifier()
+        check_protocol(self._web3, rpc_url, self._contract, VERIFIER_PROTOCOL, NotATesseraVerifier)
         self.registry_address = str(self._call("registry", self._contract.functions.registry()))
+        self._preset = get_preset(self._preset_name())
+        """The registry's protocol preset (fixed at its deployment)."""
         self.last_transaction: SentTransaction | None = None
 
     # --- reads --------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ class ChainVerifier:
     def commit_quorums(self, context: EpochContext) -> SentTransaction:
         """Commit the quorums of `context`'s epoch: every slot in draw order, as `compute_slots`
         gives them for the registry's preset (the contract checks each against the chain)."""
-        slots = compute_slots(context, self._preset(), verify_ballots=False)
+        slots = compute_slots(context, self._preset, verify_ballots=False)
         validators = [int(slot.validator) for slot in slots]
         ordinals = [int(slot.ordinal) for slot in slots]
         return self._send(self._contract.functions.commitQuorums(context.epoch, validators, ordinals))
@@ -166,24 +168,8 @@ class ChainVerifier:
         )
         return str(self._call("preset", registry.functions.preset()))
 
-    def _preset(self) -> Preset:
-        return get_preset(self._preset_name())
-
     def _call(self, what: str, call: Any) -> Any:
         return call_with_retries(self.rpc_url, what, call.call)
-
-    def _check_is_verifier(self) -> None:
-        code = call_with_retries(self.rpc_url, "contract code", lambda: self._web3.eth.get_code(self.address))
-        if not code:
-            raise NotATesseraVerifier(f"no contract at {self.address} on {self.rpc_url}")
-        try:
-            answer = self._call("protocol()", self._contract.functions.protocol())
-        except (ContractLogicError, ContractCustomError, Web3RPCError, ValueError) as error:
-            raise NotATesseraVerifier(f"{self.address} does not answer protocol(): {error}") from error
-        if answer != VERIFIER_PROTOCOL:
-            raise NotATesseraVerifier(
-                f"{self.address} answers protocol() = {answer!r}, not {VERIFIER_PROTOCOL!r}"
-            )
 
     def _send(self, call: Any) -> SentTransaction:
         if self._account is None:
