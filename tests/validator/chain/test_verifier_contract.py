@@ -5,11 +5,8 @@ contract (specs/validator.md, On-chain certificate checks), on a real anvil chai
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +14,6 @@ from hypothesis import strategies as st
 from web3 import Web3
 
 from da.types import DataRoot
-from tests.devnet.helpers import das
 from validator.certificate import (
     CertificateStatus,
     bytes_to_certificate,
@@ -25,99 +21,30 @@ from validator.certificate import (
     verify_certificate,
 )
 from validator.errors import MalformedCertificate
-from validator.keys import BLSSignature, SecretKey, aggregate_signatures
+from validator.keys import BLSSignature, SecretKey
 from validator.presets import DEVNET
 from validator.quorums import compute_quorums, compute_slots
 from validator.registry.chain.anvil import Anvil
 from validator.registry.chain.rpc import (
-    SentTransaction,
     TransactionReverted,
-    deploy_contract,
-    send_transaction,
 )
-from validator.registry.chain.solidity import load_contract
 from validator.registry.chain.verifier import (
     ChainVerifier,
     EpochQuorums,
     NotATesseraVerifier,
     compute_quorum_hash,
-    deploy_verifier,
-    signature_point_of,
 )
 from validator.signing import compute_attestation_signing_root
-from validator.types import Certificate, Epoch, EpochContext, Quorum, QuorumIndex
+from validator.types import Epoch, QuorumIndex
 
-from .registry_network import KEYS, Network, cast_ballots, deployer, register
+from .verifier_world import SLOTS, S, World, build_world, certificate_of, offline, sign
 
 pytestmark = pytest.mark.xdist_group("chain")
-
-SLOTS = [4, 3, 3, 2, 2, 3]
-"""Slots per validator: 17 in epoch 0 (two quorums of 8 and one slot left over), 14 in epoch 1
-(validator 5 does not vote: one quorum and six left over)."""
-S = CertificateStatus
-
-
-@dataclass
-class World:
-    net: Network
-    verifier: ChainVerifier
-    contexts: dict[int, EpochContext]
-
-    def quorum(self, epoch: int, index: int) -> Quorum:
-        return compute_quorums(self.contexts[epoch], DEVNET)[index]
 
 
 @pytest.fixture(scope="module")
 def world(anvil: Anvil, web3: Web3) -> World:
-    """Six validators; ballots for epochs 0 (all), 1 (all but validator 5) and 2 (all); the chain in
-    epoch 2; epochs 0 and 1 committed and every quorum of them published."""
-    net = deployer(anvil, web3)(genesis_in=60, accounts=6)
-    for i, slots in enumerate(SLOTS):
-        register(net.registry(i), KEYS[i], slots=slots)
-    cast_ballots(net, dict(enumerate(KEYS[:6])), Epoch(0))
-    net.to_epoch(0)
-    cast_ballots(net, dict(enumerate(KEYS[:5])), Epoch(1))
-    net.to_epoch(1)
-    cast_ballots(net, dict(enumerate(KEYS[:6])), Epoch(2))
-    net.to_epoch(2)
-    address = deploy_verifier(net.rpc_url, net.deployer, net.address)
-    verifier = ChainVerifier(net.rpc_url, address, account=net.accounts[0])
-    reader = net.registry()
-    contexts = {e: reader.get_epoch_context(Epoch(e)) for e in range(3)}
-    for epoch in (0, 1):
-        for quorum in compute_quorums(contexts[epoch], DEVNET):
-            verifier.prepare(contexts[epoch], quorum)
-    return World(net, verifier, contexts)
-
-
-def sign(members: list[int], epoch: int, quorum: int, root: DataRoot, chain_id: int) -> BLSSignature:
-    message = compute_attestation_signing_root(chain_id, Epoch(epoch), QuorumIndex(quorum), root)
-    return aggregate_signatures([KEYS[m].sign(message) for m in members])
-
-
-def certificate_of(world: World, epoch: int, index: int, signing: list[int]) -> Certificate:
-    """A certificate of quorum `index` of `epoch` signed by those of `signing` that are members."""
-    quorum = world.quorum(epoch, index)
-    signing = [m for m in signing if m in quorum.members]
-    root = DataRoot(hashlib.sha256(b"blob %d %d" % (epoch, index)).digest())
-    chain_id = world.net.web3.eth.chain_id
-    return Certificate(
-        data_root=root,
-        epoch=Epoch(epoch),
-        quorum=QuorumIndex(index),
-        signers=tuple(slot.validator in signing for slot in quorum.slots),
-        signature=sign(signing, epoch, index, root, chain_id),
-    )
-
-
-def offline(world: World, data: bytes) -> CertificateStatus:
-    """What `das cert verify` concludes: decode, then verify_certificate against the epoch's context."""
-    try:
-        certificate = bytes_to_certificate(data)
-    except MalformedCertificate:
-        return S.MALFORMED
-    context = world.net.registry().get_epoch_context(certificate.epoch)
-    return verify_certificate(certificate, context, DEVNET).status
+    return build_world(anvil, web3)
 
 
 def test_the_commitment_is_the_python_draw_and_a_published_quorum_its_members(world: World) -> None:
@@ -331,79 +258,3 @@ def test_checking_a_certificate_costs_under_250k_gas(world: World) -> None:
     genuine = certificate_to_bytes(certificate_of(world, 0, 0, sorted(world.quorum(0, 0).members)))
     gas = world.verifier.check_certificate_gas(genuine)
     assert gas < 250_000, gas
-
-
-def test_a_rollup_inbox_accepts_a_batch_only_with_a_valid_certificate_of_its_data_root(world: World) -> None:
-    net = world.net
-    compiled = load_contract("RollupInbox")
-    address = deploy_contract(net.rpc_url, net.deployer, compiled, world.verifier.address)
-    inbox = net.web3.eth.contract(address=Web3.to_checksum_address(address), abi=compiled.abi)
-    sequencer = net.accounts[3]  # any account: the certificate, not the sender, is what is checked
-
-    def submit(commitment: bytes, root: bytes, data: bytes) -> SentTransaction:
-        call = inbox.functions.submitBatch(commitment, root, data, signature_point_of(data))
-        return send_transaction(net.web3, net.rpc_url, inbox, sequencer, call)
-
-    quorum = world.quorum(0, 0)
-    certificate = certificate_of(world, 0, 0, sorted(quorum.members))
-    data = certificate_to_bytes(certificate)
-    commitment = hashlib.sha256(b"rollup batch 1").digest()
-    sent = submit(commitment, certificate.data_root, data)
-    (accepted,) = inbox.events.BatchAccepted().process_receipt(sent.receipt)
-    assert accepted["args"]["number"] == 0 and accepted["args"]["dataRoot"] == certificate.data_root
-    assert accepted["args"]["commitment"] == commitment and accepted["args"]["epoch"] == 0
-    assert inbox.functions.batches(0).call() == [commitment, certificate.data_root, 0, 0]
-
-    short = certificate_of(world, 0, 0, [quorum.members[0]])
-    forged = replace(certificate, data_root=DataRoot(b"\x02" * 32))
-    refusals = {
-        "another data root claimed": (certificate.data_root[::-1], data, ("DataRootMismatch", None)),
-        "too few signers": (short.data_root, certificate_to_bytes(short), ("CertificateRejected", (7,))),
-        "a certificate relabelled": (
-            forged.data_root,
-            certificate_to_bytes(forged),
-            ("CertificateRejected", (8,)),
-        ),
-        "no certificate": (certificate.data_root, b"\x00" * 10, ("CertificateRejected", (1,))),
-    }
-    for what, (root, damaged, (error, args)) in refusals.items():
-        with pytest.raises(TransactionReverted) as refused:
-            submit(commitment, root, damaged)
-        assert refused.value.error == error, what
-        if args is not None:
-            assert refused.value.args_ == args, what
-    assert inbox.functions.batchCount().call() == 1
-
-
-def test_das_cert_verify_onchain_gives_the_offline_verdict_and_refuses_a_wrong_verifier(
-    world: World, tmp_path: Path
-) -> None:
-    net = world.net
-    registry = ["--rpc", net.rpc_url, "--registry-address", net.address]
-    onchain = [*registry, "--onchain", "--verifier-address", world.verifier.address, "--json"]
-    quorum = world.quorum(0, 0)
-    genuine = certificate_of(world, 0, 0, sorted(quorum.members))
-    cases = {
-        "genuine.cert": certificate_to_bytes(genuine),
-        "relabelled.cert": certificate_to_bytes(replace(genuine, quorum=QuorumIndex(1))),
-        "short.cert": certificate_to_bytes(certificate_of(world, 0, 0, [quorum.members[0]])),
-    }
-    for name, data in cases.items():
-        (tmp_path / name).write_bytes(data)
-        on, off = (
-            das("cert", "verify", str(tmp_path / name), *onchain),
-            das("cert", "verify", str(tmp_path / name), *registry, "--json"),
-        )
-        assert on.returncode == off.returncode, (name, on.stdout + on.stderr, off.stdout)
-        for field in ("valid", "status", "signed_slots", "threshold"):
-            assert json.loads(on.stdout)[field] == json.loads(off.stdout)[field], (name, field)
-    assert (
-        json.loads(das("cert", "verify", str(tmp_path / "genuine.cert"), *onchain).stdout)["checked"]
-        == "on-chain"
-    )
-
-    missing = das("cert", "verify", str(tmp_path / "genuine.cert"), *registry, "--onchain")
-    assert missing.returncode == 2 and "--verifier-address" in missing.stderr
-    not_a_verifier = das("cert", "verify", str(tmp_path / "genuine.cert"), *registry, "--onchain",
-                         "--verifier-address", net.address)  # fmt: skip
-    assert not_a_verifier.returncode == 2 and "protocol()" in not_a_verifier.stderr
