@@ -5,12 +5,14 @@ contract (specs/validator.md, On-chain certificate checks), on a real anvil chai
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from py_ecc.optimized_bls12_381 import curve_order
 from web3 import Web3
 
 from da.types import DataRoot
@@ -21,22 +23,22 @@ from validator.certificate import (
     verify_certificate,
 )
 from validator.errors import MalformedCertificate
-from validator.keys import BLSSignature, SecretKey
+from validator.keys import BLSSignature, SecretKey, aggregate_signatures
 from validator.presets import DEVNET
 from validator.quorums import compute_quorums, compute_slots
 from validator.registry.chain.anvil import Anvil
-from validator.registry.chain.rpc import (
-    TransactionReverted,
-)
+from validator.registry.chain.rpc import TransactionReverted
 from validator.registry.chain.verifier import (
     ChainVerifier,
     EpochQuorums,
     NotATesseraVerifier,
     compute_quorum_hash,
+    deploy_verifier,
 )
 from validator.signing import compute_attestation_signing_root
-from validator.types import Epoch, QuorumIndex
+from validator.types import Certificate, Epoch, QuorumIndex
 
+from .registry_network import KEYS, cast_ballots, deployer, register
 from .verifier_world import SLOTS, S, World, build_world, certificate_of, offline, sign
 
 pytestmark = pytest.mark.xdist_group("chain")
@@ -258,3 +260,37 @@ def test_checking_a_certificate_costs_under_250k_gas(world: World) -> None:
     genuine = certificate_to_bytes(certificate_of(world, 0, 0, sorted(world.quorum(0, 0).members)))
     gas = world.verifier.check_certificate_gas(genuine)
     assert gas < 250_000, gas
+
+
+def test_a_quorum_whose_keys_sum_to_infinity_gets_invalid_signature_offline_and_on_chain(
+    anvil: Anvil, web3: Web3
+) -> None:
+    """Keys k and -k both have valid proofs of possession, so both register; signatures by both
+    aggregate to infinity under an aggregate key at infinity. blspy's fast_aggregate_verify refuses
+    that and so does the contract (BLS12381.verify takes no key at infinity): the same status."""
+    key = KEYS[7]
+    negated = SecretKey.from_bytes((curve_order - int.from_bytes(key.to_bytes(), "big")).to_bytes(32, "big"))
+    net = deployer(anvil, web3)(genesis_in=60, accounts=2)
+    for i, secret in enumerate((key, negated)):
+        register(net.registry(i), secret, slots=4)  # 8 slots: one devnet quorum of both
+    cast_ballots(net, {0: key, 1: negated}, Epoch(0))
+    net.to_epoch(0)
+    context = net.registry().get_epoch_context(Epoch(0))
+    (quorum,) = compute_quorums(context, DEVNET)
+    verifier = ChainVerifier(
+        net.rpc_url, deploy_verifier(net.rpc_url, net.deployer, net.address), account=net.accounts[0]
+    )
+    verifier.prepare(context, quorum)
+    root = DataRoot(hashlib.sha256(b"a blob signed by k and -k").digest())
+    message = compute_attestation_signing_root(web3.eth.chain_id, Epoch(0), QuorumIndex(0), root)
+    certificate = Certificate(
+        data_root=root,
+        epoch=Epoch(0),
+        quorum=QuorumIndex(0),
+        signers=(True,) * len(quorum.slots),
+        signature=aggregate_signatures([key.sign(message), negated.sign(message)]),
+    )
+    assert certificate.signature == BLSSignature(bytes([0xC0]) + bytes(95))  # infinity
+    data = certificate_to_bytes(certificate)
+    assert verify_certificate(certificate, context, DEVNET).status == S.INVALID_SIGNATURE
+    assert verifier.check_certificate(data).status == S.INVALID_SIGNATURE
