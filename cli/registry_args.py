@@ -10,7 +10,7 @@ from pathlib import Path
 from validator.errors import RegistryError
 from validator.passwords import resolve_password
 from validator.registry import Registry
-from validator.registry.backends import ChainLocation, RegistryLocation, open_registry
+from validator.registry.backends import MAX_CONFIRMATIONS, ChainLocation, RegistryLocation, open_registry
 
 
 def add_registry_arguments(parser: argparse.ArgumentParser, *, signs: bool = False) -> None:
@@ -28,6 +28,15 @@ def add_registry_arguments(parser: argparse.ArgumentParser, *, signs: bool = Fal
     )
     group.add_argument(
         "--registry-address", metavar="0xADDR", help="the Tessera registry contract (with --rpc)"
+    )
+    group.add_argument(
+        "--confirmations",
+        type=int,
+        metavar="N",
+        help=(
+            "with --rpc: read the registry N blocks behind the chain's head (default 0; on a chain "
+            "that reorganizes, its reorg depth, so stake, ballots and epochs come from final blocks)"
+        ),
     )
     if signs:
         group.add_argument(
@@ -49,9 +58,14 @@ def registry_location(args: argparse.Namespace) -> RegistryLocation:
     if args.rpc is not None:
         if not args.registry_address:
             raise RegistryError("--rpc needs --registry-address (the registry contract's address)")
-        return ChainLocation(args.rpc, args.registry_address)
+        confirmations = 0 if args.confirmations is None else args.confirmations
+        if not 0 <= confirmations <= MAX_CONFIRMATIONS:
+            raise RegistryError(f"--confirmations must be 0..{MAX_CONFIRMATIONS}, not {confirmations}")
+        return ChainLocation(args.rpc, args.registry_address, confirmations)
     if args.registry_address is not None:
         raise RegistryError("--registry-address goes with --rpc, not with --registry")
+    if args.confirmations is not None:
+        raise RegistryError("--confirmations goes with --rpc, not with --registry")
     if not args.registry.is_file():
         raise RegistryError(f"no registry at {args.registry}")
     return Path(args.registry)

@@ -5,6 +5,7 @@ registry = "registry.sqlite"          # paths are relative to the config file
 # or, for the registry contract on a chain (instead of `registry`):
 # rpc_url = "http://127.0.0.1:8545"
 # registry_address = "0x..."
+# confirmations = 0                   # blocks behind the head the registry is read (a reorg depth)
 # eth_keystore = "keys/eth-0.json"    # the account that casts ballots and publishes the endpoint
 # eth_password_file = "password.txt"  # default: password_file / password_env
 keystore = "keys/validator-0.json"
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from validator.errors import ValidatorError
-from validator.registry.backends import ChainLocation, RegistryLocation
+from validator.registry.backends import MAX_CONFIRMATIONS, ChainLocation, RegistryLocation
 
 
 class InvalidDaemonConfig(ValidatorError):
@@ -62,21 +63,14 @@ class DaemonConfig:
     bootstrap: tuple[str, ...] = field(default_factory=tuple)
     rpc_url: str | None = None
     registry_address: str | None = None
+    confirmations: int = 0
+    """Blocks behind the chain's head the registry is read at (`ChainLocation.confirmations`)."""
     eth_keystore: Path | None = None
     eth_password_file: Path | None = None
 
     def validate(self) -> DaemonConfig:
         """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
-        on_chain = self.rpc_url is not None or self.registry_address is not None
-        if on_chain == (self.registry is not None):
-            raise InvalidDaemonConfig("registry", "give registry (a file) or rpc_url and registry_address")
-        if on_chain:
-            if not self.rpc_url or not self.registry_address:
-                raise InvalidDaemonConfig("registry_address", "rpc_url and registry_address go together")
-            if self.eth_keystore is None or not self.eth_keystore.exists():
-                raise InvalidDaemonConfig("eth_keystore", "a chain registry needs the account keystore file")
-        elif self.registry is not None and not self.registry.exists():
-            raise InvalidDaemonConfig("registry", f"{self.registry} does not exist")
+        self._validate_registry()
         if not self.keystore.exists():
             raise InvalidDaemonConfig("keystore", f"{self.keystore} does not exist")
         if self.password_file is None and self.password_env is None:
@@ -91,11 +85,28 @@ class DaemonConfig:
             raise InvalidDaemonConfig("log_format", "must be json or console")
         return self
 
+    def _validate_registry(self) -> None:
+        on_chain = self.rpc_url is not None or self.registry_address is not None
+        if on_chain == (self.registry is not None):
+            raise InvalidDaemonConfig("registry", "give registry (a file) or rpc_url and registry_address")
+        if not on_chain:
+            if self.confirmations != 0:
+                raise InvalidDaemonConfig("confirmations", "only a chain registry (rpc_url) has blocks")
+            if self.registry is not None and not self.registry.exists():
+                raise InvalidDaemonConfig("registry", f"{self.registry} does not exist")
+            return
+        if not self.rpc_url or not self.registry_address:
+            raise InvalidDaemonConfig("registry_address", "rpc_url and registry_address go together")
+        if not 0 <= self.confirmations <= MAX_CONFIRMATIONS:
+            raise InvalidDaemonConfig("confirmations", f"must be 0..{MAX_CONFIRMATIONS}")
+        if self.eth_keystore is None or not self.eth_keystore.exists():
+            raise InvalidDaemonConfig("eth_keystore", "a chain registry needs the account keystore file")
+
     @property
     def registry_location(self) -> RegistryLocation:
         """The registry file, or the registry contract on its chain."""
         if self.rpc_url is not None and self.registry_address is not None:
-            return ChainLocation(self.rpc_url, self.registry_address)
+            return ChainLocation(self.rpc_url, self.registry_address, self.confirmations)
         if self.registry is None:
             raise InvalidDaemonConfig("registry", "no registry configured")
         return self.registry
@@ -111,6 +122,12 @@ def _workers(value: object) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidDaemonConfig("encoder_workers", f'{value!r}: give "auto" or a number of processes')
+    return value
+
+
+def _count(field: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidDaemonConfig(field, f"{value!r}: give a whole number")
     return value
 
 
@@ -150,6 +167,7 @@ def load_config(path: Path) -> DaemonConfig:
             bootstrap=tuple(raw.get("bootstrap", ())),
             rpc_url=raw.get("rpc_url"),
             registry_address=raw.get("registry_address"),
+            confirmations=_count("confirmations", raw.get("confirmations", 0)),
             eth_keystore=resolve(raw["eth_keystore"]) if "eth_keystore" in raw else None,
             eth_password_file=resolve(raw["eth_password_file"]) if "eth_password_file" in raw else None,
         )

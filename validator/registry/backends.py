@@ -20,12 +20,19 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
 
+MAX_CONFIRMATIONS = 1024
+"""More than any chain's reorg depth: a larger count is a typo, not a safety margin."""
+
+
 @dataclass(frozen=True, slots=True)
 class ChainLocation:
     """A registry contract: the JSON-RPC URL of its chain and its address."""
 
     rpc_url: str
     address: str
+    confirmations: int = 0
+    """Blocks a change must have on top of it before it counts (0 follows the latest block; on a
+    chain that reorganizes, its reorg depth, so no epoch is frozen from blocks that may vanish)."""
 
     def __str__(self) -> str:
         return f"{self.address} on {self.rpc_url}"
@@ -45,5 +52,7 @@ def open_registry(
     if isinstance(location, ChainLocation):
         from validator.registry.chain.backend import ChainRegistry  # noqa: PLC0415 - web3 only when asked
 
-        return ChainRegistry(location.rpc_url, location.address, account=account)
+        return ChainRegistry(
+            location.rpc_url, location.address, account=account, confirmations=location.confirmations
+        )
     return SqliteRegistry(Path(location))
