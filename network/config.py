@@ -42,6 +42,9 @@ class NetworkConfig:
     identity_path: Path | None = None
     """Where the ed25519 identity key lives (created on first start); None for a throwaway identity."""
     network_name: str = "devnet"
+    gossip: bool = True
+    """Join gossipsub. False for a one-shot client (`das light check`): it neither publishes nor
+    follows certificates, so it skips the meshsub streams every connection would otherwise open."""
     request_read_timeout: float = c.REQUEST_READ_TIMEOUT_SECONDS
     response_timeout: float = c.RESPONSE_TIMEOUT_SECONDS
     handler_timeout: float = c.HANDLER_TIMEOUT_SECONDS
@@ -70,6 +73,8 @@ class NetworkConfig:
         if not self.listen_addrs:
             raise InvalidNetworkConfig("listen_addrs", self.listen_addrs, "needs at least one address")
         _check_multiaddrs("bootstrap_peers", self.bootstrap_peers, need_peer_id=True)
+        if not isinstance(self.gossip, bool):
+            raise InvalidNetworkConfig("gossip", self.gossip, "must be true or false")
         if not self.network_name or not self.network_name.replace("-", "").replace("_", "").isalnum():
             raise InvalidNetworkConfig("network_name", self.network_name, "must be letters, digits, - or _")
         for name in (

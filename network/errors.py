@@ -102,6 +102,11 @@ class ServiceNotRunning(NetworkError):
     """Raised when the libp2p service (or the bridge to it) is used before start or after stop."""
 
 
+class GossipOff(NetworkError):
+    """Raised when a service started with `NetworkConfig(gossip=False)` is asked to subscribe or
+    publish."""
+
+
 class PublishFailed(NetworkError):
     """Raised when a gossip message cannot be published (unknown topic, oversize, backpressure timeout)."""
 

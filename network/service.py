@@ -33,7 +33,14 @@ from da.kzg import CellVerifier
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
 from network.client import RequestClient, parse_peer_name
 from network.config import NetworkConfig
-from network.errors import NetworkError, PeerDisconnected, PeerTimeout, PeerUnreachable, ServiceNotRunning
+from network.errors import (
+    GossipOff,
+    NetworkError,
+    PeerDisconnected,
+    PeerTimeout,
+    PeerUnreachable,
+    ServiceNotRunning,
+)
 from network.gossip import GossipService
 from network.host import (
     BanNotifee,
@@ -111,7 +118,11 @@ class NetworkService:
                 low_watermark=0,
             ),
         )
-        gossip = GossipService(host, self.config, self.guard, self._certificate_validator, self._clock)
+        gossip = (
+            GossipService(host, self.config, self.guard, self._certificate_validator, self._clock)
+            if self.config.gossip
+            else None
+        )
         server = RequestServer(self.config, self._ports, self.guard)
         server.register(host)
         host.get_network().register_notifee(BanNotifee(host, self.guard, lambda: self._nursery))
@@ -121,7 +132,8 @@ class NetworkService:
                 try:
                     async with trio.open_nursery() as nursery:
                         self._nursery, self._server = nursery, server
-                        await nursery.start(gossip.run)
+                        if gossip is not None:
+                            await nursery.start(gossip.run)
                         self._host, self._gossip = host, gossip
                         self._client = RequestClient(host, self.config, self.guard)
                         try:
@@ -139,7 +151,8 @@ class NetworkService:
                     self._nursery = None
                     await close_host(host)  # idempotent; covers a failure before the nursery ran
         finally:
-            gossip.pubsub.seen_messages.stop()  # it owns a thread; idempotent
+            if gossip is not None:
+                gossip.pubsub.seen_messages.stop()  # it owns a thread; idempotent
             log.info("network service stopped")
 
     def stop(self) -> None:
@@ -162,7 +175,9 @@ class NetworkService:
 
     @property
     def gossip(self) -> GossipService:
-        """The gossip service of the running host."""
+        """The gossip service of the running host; `GossipOff` if its config has no gossip."""
+        if not self.config.gossip:
+            raise GossipOff("this service runs without gossip (NetworkConfig.gossip is False)")
         if self._gossip is None:
             raise ServiceNotRunning("the network service is not running")
         return self._gossip
@@ -324,9 +339,10 @@ class NetworkService:
 
     def _on_ban(self, peer: PeerName) -> None:
         nursery, gossip = self._nursery, self._gossip
-        if nursery is None or gossip is None:
+        if nursery is None or self._host is None:  # not running, or closing
             return
-        gossip.ban(parse_peer_name(peer))
+        if gossip is not None:
+            gossip.ban(parse_peer_name(peer))
         nursery.start_soon(cut_off, self.host, self._server, peer)
 
     # --- Requests (see network.client) --------------------------------------------------------------------

@@ -172,6 +172,7 @@ async def run_check(
     config = NetworkConfig(
         response_timeout=request.timeout,
         dial_timeout=request.timeout,
+        gossip=False,  # a one-shot check neither publishes nor follows certificates
     )
     with open_registry(request.registry) as registry:
         view = RegistryView(registry)

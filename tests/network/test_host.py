@@ -23,13 +23,16 @@ from libp2p.security.secio.transport import ID as SECIO_PROTOCOL_ID
 from libp2p.security.secio.transport import Transport as SecioTransport
 from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
 
+from da import EncodedBlob
+from da.types import CellCoordinate, ColumnIndex, RowIndex
 from network.config import NetworkConfig
-from network.errors import PeerUnreachable, ServiceNotRunning
+from network.errors import GossipOff, PeerUnreachable, ServiceNotRunning
 from network.identity import InvalidIdentityFile
 from network.logs import StructlogHandler, UnsupportedProtocolFilter
+from network.server import ServerPorts
 from network.service import NetworkService, open_service, open_services
 from network.transport import muxer_options, security_options
-from tests.network.conftest import FAST, live_threads, wait_for_identify
+from tests.network.conftest import FAST, DictSampleStore, live_threads, wait_for_identify
 
 pytestmark = pytest.mark.anyio
 
@@ -224,3 +227,27 @@ async def test_shut_connections_closes_every_transport_and_leaves_nothing_behind
                 await trio.sleep(0.01)
     assert live_threads() == threads
     assert _open_sockets() - sockets == set()
+
+
+async def test_a_service_without_gossip_serves_and_requests_and_refuses_gossip_calls(
+    two_row_blob: tuple[bytes, EncodedBlob],
+) -> None:
+    """`NetworkConfig(gossip=False)`, as a one-shot light check runs: requests to and from a node
+    with gossip work, subscribing or publishing is a typed error, and it closes cleanly."""
+    blob = two_row_blob[1]
+    threads = live_threads()
+    node = NetworkService(FAST, ServerPorts(samples=DictSampleStore(blob)))
+    client = NetworkService(dataclasses.replace(FAST, gossip=False))
+    async with open_services([node, client]):
+        peer = await client.connect(node.listen_addrs[0])
+        response = await client.request_samples(
+            peer, blob.data_root, [CellCoordinate(RowIndex(0), ColumnIndex(5))]
+        )
+        assert response.results[0] is not None
+        assert await node.ping(await node.connect(client.listen_addrs[0])) > 0
+        with pytest.raises(GossipOff):
+            client.subscribe(client.config.certificate_topic)
+        with pytest.raises(GossipOff):
+            await client.publish_certificate(b"certificate")
+        assert client.peer_protocols(peer)  # identify still runs
+    assert live_threads() == threads

@@ -213,17 +213,23 @@ class _ForgingStore(DictSampleStore):
         ]
 
 
+@pytest.mark.parametrize("gossip", [True, False], ids=["gossip", "no-gossip"])
 async def test_wrong_samples_are_an_invalid_response_and_ban_the_server(
-    kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob]
+    kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob], gossip: bool
 ) -> None:
+    """Also for a client without gossip (`das light check`): the ban cuts the liar off."""
     blob = two_row_blob[1]
-    liar, client = NetworkService(FAST, ServerPorts(samples=_ForgingStore(blob))), NetworkService(FAST)
+    liar = NetworkService(FAST, ServerPorts(samples=_ForgingStore(blob)))
+    client = NetworkService(dataclasses.replace(FAST, gossip=gossip))
     async with open_services([liar, client]):
         peer = await client.connect(liar.listen_addrs[0])
         with pytest.raises(InvalidResponse, match="do not verify"):
             await client.fetch_verified_samples(peer, blob.data_root, COORDINATES, kzg)
         with pytest.raises(PeerBanned):
             await client.request_samples(peer, blob.data_root, COORDINATES)
+        with trio.fail_after(5):
+            while peer in client.connected_peers():
+                await trio.sleep(0.01)
 
 
 async def test_garbage_and_oversize_answers_are_typed_errors(two_row_blob: tuple[bytes, EncodedBlob]) -> None:
