@@ -31,11 +31,11 @@ def test_a_change_counts_only_once_it_has_its_confirmations(network: Callable[..
     behind = open_registry(ChainLocation(net.rpc_url, net.address, confirmations=2))
     index = register(net.registry(0), KEYS[0])
     assert head.find_validator(KEYS[0].pubkey) == index
-    assert behind.find_validator(KEYS[0].pubkey) is None  # one block deep
+    assert behind.find_validator(KEYS[0].pubkey) is None  # no block on top of it yet
     _mine(net.web3, 1)
-    assert behind.find_validator(KEYS[0].pubkey) is None  # two
+    assert behind.find_validator(KEYS[0].pubkey) is None  # one
     _mine(net.web3, 1)
-    assert behind.find_validator(KEYS[0].pubkey) == index  # three: on top of it, two confirmations
+    assert behind.find_validator(KEYS[0].pubkey) == index  # two: confirmed
 
 
 def test_the_clock_is_the_confirmed_block_s(network: Callable[..., Network]) -> None:
