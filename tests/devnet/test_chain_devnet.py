@@ -93,8 +93,11 @@ def _follow_samples_a_new_blob(on_chain: list[str], api_url: str, tmp_path: Path
         assert posted.returncode == 0, posted.stdout + posted.stderr
         root = json.loads(posted.stdout)["data_root"]
         deadline = time.monotonic() + FOLLOW_SAMPLED_S
-        while (answer := httpx.get(f"{base}/v1/blobs/{root}", timeout=10)).status_code != 200:
-            assert time.monotonic() < deadline, "the follower never sampled the blob"
+        while True:  # 404 until the certificate arrives, then 200 "queued" / "sampling", then the verdict
+            answer = httpx.get(f"{base}/v1/blobs/{root}", timeout=10)
+            if answer.status_code == 200 and answer.json()["status"] not in ("queued", "sampling"):
+                break
+            assert time.monotonic() < deadline, f"the follower never judged the blob: {answer.text}"
             time.sleep(0.5)
         assert answer.json()["status"] == "available", answer.json()
 
