@@ -9,6 +9,7 @@ trusted; this module only computes what to send (`compute_slots`, `cut_into_quor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -19,7 +20,7 @@ from web3.contract import Contract
 
 from validator.certificate import CertificateStatus, bytes_to_certificate
 from validator.errors import MalformedCertificate, RegistryError
-from validator.presets import get_preset
+from validator.presets import Preset, get_preset
 from validator.quorums import compute_slots
 from validator.registry.chain.points import G2_POINT_BYTES, InvalidPoint, g2_to_eip2537
 from validator.registry.chain.rpc import (
@@ -105,8 +106,6 @@ class ChainVerifier:
         )
         check_protocol(self._web3, rpc_url, self._contract, VERIFIER_PROTOCOL, NotATesseraVerifier)
         self.registry_address = str(self._call("registry", self._contract.functions.registry()))
-        self._preset = get_preset(self._preset_name())
-        """The registry's protocol preset (fixed at its deployment)."""
         self.last_transaction: SentTransaction | None = None
 
     # --- reads --------------------------------------------------------------------------------
@@ -162,11 +161,14 @@ class ChainVerifier:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _preset_name(self) -> str:
+    @functools.cached_property
+    def _preset(self) -> Preset:
+        """The registry's protocol preset, read once when first needed (fixed at its deployment;
+        only a commitment needs it, not a certificate check)."""
         registry = self._web3.eth.contract(
             address=Web3.to_checksum_address(self.registry_address), abi=load_contract(REGISTRY_CONTRACT).abi
         )
-        return str(self._call("preset", registry.functions.preset()))
+        return get_preset(str(self._call("preset", registry.functions.preset())))
 
     def _call(self, what: str, call: Any) -> Any:
         return call_with_retries(self.rpc_url, what, call.call)
