@@ -1,5 +1,5 @@
-"""Host plumbing of `network.service` (trio only): bounded closing and disconnecting, cutting off banned
-peers, and stopping py-libp2p's background redials."""
+"""Host plumbing of `network.service` (trio only): building the host, bounded closing and
+disconnecting, cutting off banned peers, and stopping py-libp2p's background redials."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from collections.abc import Callable
 import multiaddr
 import structlog
 import trio
+from libp2p import new_host
 from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
+from libp2p.crypto.keys import KeyPair
+from libp2p.network.config import ConnectionConfig
 from libp2p.network.connection.swarm_connection import SwarmConn
 from libp2p.network.swarm import Swarm
 
@@ -16,12 +19,30 @@ from network.client import parse_peer_name
 from network.peers import PeerGuard
 from network.server import RequestServer
 from network.streams import STREAM_ERRORS
+from network.transport import muxer_options, security_options
 from network.types import PeerName
 
 log = structlog.get_logger(__name__)
 
 CLOSE_TIMEOUT_SECONDS = 5.0
 TRANSPORT_POLL_SECONDS = 0.005
+
+
+def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], dial_timeout: float) -> IHost:
+    """A py-libp2p host speaking only what the spec names (Noise, Yamux; `network.transport`), one
+    connection per peer and no background redials."""
+    return new_host(
+        key_pair=key_pair,
+        listen_addrs=listen,
+        sec_opt=security_options(key_pair),
+        muxer_opt=muxer_options(),
+        connection_config=ConnectionConfig(
+            max_connections_per_peer=1,  # the default (3) waits 250 ms on every connect
+            dial_timeout=dial_timeout,
+            min_connections=0,  # no background redials: see stop_auto_connector
+            low_watermark=0,
+        ),
+    )
 
 
 async def disconnect_peer(host: IHost, peer: PeerName) -> None:

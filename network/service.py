@@ -21,11 +21,9 @@ from typing import TYPE_CHECKING, TypeVar
 import multiaddr
 import structlog
 import trio
-from libp2p import new_host
 from libp2p.abc import IHost
 from libp2p.crypto.keys import KeyPair
 from libp2p.host.ping import PingService
-from libp2p.network.config import ConnectionConfig
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.peer.peerstore import PeerStoreError
 
@@ -44,6 +42,7 @@ from network.errors import (
 from network.gossip import GossipService
 from network.host import (
     BanNotifee,
+    build_host,
     close_host,
     cut_off,
     disconnect_peer,
@@ -57,7 +56,6 @@ from network.peers import Clock, PeerGuard
 from network.ports import CertificateValidator
 from network.server import RequestServer, ServerPorts
 from network.streams import STREAM_ERRORS
-from network.transport import muxer_options, security_options
 from network.types import GossipMessage, MessageId, PeerName, Verdict, VerifiedSamples
 
 if TYPE_CHECKING:
@@ -106,18 +104,7 @@ class NetworkService:
         self._stop = trio.Event()
         route_libp2p_logs()
         listen = [multiaddr.Multiaddr(address) for address in self.config.listen_addrs]
-        host = new_host(
-            key_pair=self._key_pair,
-            listen_addrs=listen,
-            sec_opt=security_options(self._key_pair),
-            muxer_opt=muxer_options(),
-            connection_config=ConnectionConfig(
-                max_connections_per_peer=1,  # the default (3) waits 250 ms on every connect
-                dial_timeout=self.config.dial_timeout,
-                min_connections=0,  # no background redials: see stop_auto_connector
-                low_watermark=0,
-            ),
-        )
+        host = build_host(self._key_pair, listen, self.config.dial_timeout)
         gossip = (
             GossipService(host, self.config, self.guard, self._certificate_validator, self._clock)
             if self.config.gossip

@@ -107,7 +107,7 @@ async def test_the_interop_client_sees_a_node_that_accepts_plaintext(
     def with_plaintext(key_pair: Any) -> Any:
         return {**spec_options(key_pair), PLAINTEXT_PROTOCOL_ID: InsecureTransport(key_pair)}
 
-    monkeypatch.setattr("network.service.security_options", with_plaintext)
+    monkeypatch.setattr("network.host.security_options", with_plaintext)
     blob = two_row_blob[1]
     store = DictSampleStore(blob)
     async with open_service(ports=ServerPorts(samples=store, headers=store)) as service:
