@@ -111,7 +111,10 @@ def test_draws_stay_in_served_columns_and_batches_within_the_limit(
     assert sampler.needed == compute_samples_needed(rows, 0.99, len(columns))
     assert all(c.column in columns and c.row < rows for c in sampler.cells)
     script = itertools.cycle(outcomes)
-    for _ in range(200):  # rounds; bounded (the limit can make cells wait)
+    # Rounds, bounded: each round records at least one attempt, and no cell takes more than
+    # max_attempts (3), so len(cells) * 3 rounds is the most a finishing sampler can need. A fixed
+    # 200 was too few for 362 cells at limit 1 with every attempt failing (202 rounds).
+    for _ in range(len(sampler.cells) * 3):
         plan = sampler.plan(custodians, limit=limit)
         if not plan:
             break
