@@ -13,7 +13,7 @@ class NetworkError(Exception):
 
 
 class InvalidNetworkConfig(NetworkError):
-    """Raised when a `NetworkConfig` (or `ApiConfig`) field is out of range; names the field."""
+    """Raised when a `NetworkConfig` field is out of range; names the field."""
 
     def __init__(self, field: str, value: object, reason: str) -> None:
         super().__init__(f"invalid network config {field}={value!r}: {reason}")

@@ -13,9 +13,8 @@ from typing import Any
 import structlog
 import trio
 
-from da import EncodedBlob
 from da.header import compute_data_root
-from da.types import DataRoot, Sample
+from da.types import Sample
 from validator.core import (
     AttestationCounted,
     AttestationRejected,
@@ -32,9 +31,10 @@ from validator.core import (
     SampleRejected,
     StoreCustody,
 )
-from validator.daemon.metrics import NodeMetrics
+from validator.daemon.context import NodeContext
+from validator.daemon.extensions import Extensions
 from validator.daemon.sends import Sends
-from validator.daemon.store import BlobStatus, NodeStore
+from validator.daemon.store import BlobStatus
 from validator.types import ValidatorIndex
 
 log = structlog.get_logger(__name__)
@@ -46,23 +46,16 @@ Spawn = Callable[..., None]
 class DaemonTransport:
     """Executes a validator core's outputs for the daemon."""
 
-    def __init__(
-        self,
-        store: NodeStore,
-        metrics: NodeMetrics,
-        encoded: dict[DataRoot, EncodedBlob],
-        spawn: Spawn,
-        sends: Sends,
-    ) -> None:
-        self._store = store
-        self._metrics = metrics
-        self._encoded = encoded
+    def __init__(self, context: NodeContext, extensions: Extensions, spawn: Spawn, sends: Sends) -> None:
+        self._store = context.store
+        self._metrics = context.metrics
+        self._extensions = extensions
         self._spawn = spawn
         self._sends = sends
 
     def custody_samples(self, sender: ValidatorIndex, push: PushCustody) -> tuple[Sample, ...] | None:
         """The pushed columns' cells, from the blob this node encoded."""
-        encoded = self._encoded.get(compute_data_root(push.header))
+        encoded = self._extensions.dispersing(compute_data_root(push.header))
         if encoded is None:
             log.warning("custody push of a blob this node no longer holds", validator=push.to)
             return None
@@ -105,7 +98,7 @@ class DaemonTransport:
             log.info(
                 "certificate formed", data_root=certificate.data_root.hex(), signed=certificate.signed_slots
             )
-            self._encoded.pop(certificate.data_root, None)  # its cells stay served from the store
+            self._extensions.release(certificate.data_root)  # its cells stay served from the store
         elif isinstance(output, DutyFailed):
             self._metrics.errors.labels(kind="duty_failed").inc()
             log.warning(

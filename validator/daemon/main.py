@@ -24,19 +24,17 @@ from network.bridge import TrioBridge
 from network.config import NetworkConfig
 from network.constants import compute_network_name
 from network.logs import configure_logging
-from network.server import ServerPorts
-from network.service import NetworkService
 from validator.daemon.admission import AdmissionPolicy
-from validator.daemon.api.app import ApiConfig, build_app, start_api
-from validator.daemon.api.node import BridgedNode
+from validator.daemon.api import ApiConfig, BridgedNode, build_app, start_api
 from validator.daemon.config import DaemonConfig, InvalidDaemonConfig
-from validator.daemon.http import BLOB_ROUTES, BRIDGE_KEY, DAEMON_NODE_KEY
+from validator.daemon.context import NodeContext
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.node import Node
 from validator.daemon.store import NodeStore
 from validator.daemon.watchdog import serve_until_stopped
 from validator.keystore import decrypt_keystore, read_keystore
 from validator.passwords import resolve_password
+from validator.registry import get_registry_preset
 from validator.registry.backends import open_registry
 
 if TYPE_CHECKING:
@@ -63,19 +61,26 @@ def run_daemon(config: DaemonConfig) -> int:
     kzg = load_ckzg_backend(PRECOMPUTE_FOR_PROVING if workers == 0 else PRECOMPUTE_FOR_VERIFYING)
     da_config = DAConfig(max_blob_bytes=config.max_blob_bytes).validate()
     pool = EncoderPool(workers, da_config) if workers > 0 else None
-    metrics = NodeMetrics()
     info = registry.get_info()
-    admission = AdmissionPolicy(config.max_queued_blobs)
-    node = Node(me, secret_key, registry, store, kzg, None, metrics, pool, config.max_blob_bytes, admission)
+    context = NodeContext(
+        me=me,
+        registry=registry,
+        store=store,
+        metrics=NodeMetrics(),
+        preset=get_registry_preset(registry),
+        chain_id=info.chain_id,
+        kzg=kzg,
+        da_config=da_config,
+        pool=pool,
+    )
     network_config = NetworkConfig(
         listen_addrs=config.listen,
         bootstrap_peers=config.bootstrap,
         identity_path=config.data_dir / "identity.key",
         network_name=compute_network_name(info.chain_id),
     ).validate()
-    ports = ServerPorts(samples=node.ports, headers=node.ports, custody=node.ports, attestations=node.ports)
-    service = NetworkService(network_config, ports, certificate_validator=node.ports)
-    node.service = service
+    node = Node(context, secret_key, network_config, AdmissionPolicy(config.max_queued_blobs))
+    service = node.service
     bridge = TrioBridge(service)
     node_task: object = None
     try:
@@ -88,7 +93,7 @@ def run_daemon(config: DaemonConfig) -> int:
         registry.update_endpoint(me, peer_id, addresses)
         node_task = bridge.start_task(node.run, name="validator-node")
         log.info("validator started", validator=me, preset=registry.get_info().preset, peer=peer_id)
-        return asyncio.run(_serve_api(config, node, bridge, me, peer_id, addresses, node_task))
+        return asyncio.run(_serve_api(config, node, bridge, peer_id, addresses, node_task))
     finally:
         if bridge.running:
             if isinstance(node_task, Future):
@@ -116,7 +121,6 @@ async def _serve_api(
     config: DaemonConfig,
     node: Node,
     bridge: TrioBridge,
-    me: int,
     peer_id: str,
     addresses: tuple[str, ...],
     node_task: Future[object],
@@ -127,9 +131,7 @@ async def _serve_api(
     api_config = ApiConfig(
         host=config.api_host, port=config.api_port, max_request_bytes=config.max_blob_bytes + API_SLACK_BYTES
     )
-    app = build_app(BridgedNode(bridge), api_config, extra_routes=BLOB_ROUTES)
-    app[BRIDGE_KEY] = bridge
-    app[DAEMON_NODE_KEY] = node
+    app = build_app(BridgedNode(bridge, node.desk), api_config)
     server = await start_api(app, api_config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -139,11 +141,11 @@ async def _serve_api(
         config.data_dir / "node.json",
         {
             "pid": os.getpid(),
-            "validator": me,
+            "validator": node.me,
             "api_url": server.url,
             "peer_id": peer_id,
             "addrs": list(addresses),
-            "preset": node.preset.name,
+            "preset": node.preset_name,
         },
     )
     log.info("api listening", url=server.url)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+import threading
 
 import structlog
 import trio
@@ -20,37 +20,49 @@ Record = tuple[ValidatorIndex, str, tuple[str, ...]]
 """(validator, peer id, multiaddrs) as the registry publishes them."""
 
 
-@dataclass
 class PeerBook:
-    """Who is who on the network, as the registry says; re-read on a miss."""
+    """Who is who on the network, as the registry says; re-read on a miss. Read from the trio
+    thread and the request handlers' threads, so its maps change only under its lock."""
 
-    registry: ValidatorRegistry
-    by_peer: dict[PeerName, ValidatorIndex] = field(default_factory=dict)
-    by_index: dict[ValidatorIndex, PeerName] = field(default_factory=dict)
-    addresses: dict[ValidatorIndex, tuple[str, ...]] = field(default_factory=dict)
+    def __init__(self, registry: ValidatorRegistry) -> None:
+        self._registry = registry
+        self._lock = threading.Lock()
+        self._by_peer: dict[PeerName, ValidatorIndex] = {}
+        self._by_index: dict[ValidatorIndex, PeerName] = {}
+        self._addresses: dict[ValidatorIndex, tuple[str, ...]] = {}
 
     def read(self) -> list[Record]:
         """Refresh from the registry (blocking: call from a thread); returns the records."""
-        context = self.registry.get_epoch_context(self.registry.current_epoch())
+        context = self._registry.get_epoch_context(self._registry.current_epoch())
         records = [(r.index, r.peer_id, r.multiaddrs) for r in context.validators]
-        for index, peer_id, addrs in records:
-            if peer_id:
-                self.by_peer[PeerName(peer_id)] = index
-                self.by_index[index] = PeerName(peer_id)
-                self.addresses[index] = addrs
+        with self._lock:
+            for index, peer_id, addrs in records:
+                if peer_id:
+                    self._by_peer[PeerName(peer_id)] = index
+                    self._by_index[index] = PeerName(peer_id)
+                    self._addresses[index] = addrs
         return records
+
+    def known_peer_of(self, index: ValidatorIndex) -> PeerName | None:
+        """The peer of validator `index` as last read (no registry read)."""
+        with self._lock:
+            return self._by_index.get(index)
 
     async def peer_of(self, index: ValidatorIndex) -> PeerName | None:
         """The peer of validator `index`, re-reading the registry once if it is not known yet."""
-        if index not in self.by_index:
+        if self.known_peer_of(index) is None:
             await trio.to_thread.run_sync(self.read)
-        return self.by_index.get(index)
+        return self.known_peer_of(index)
 
     def validator_of(self, peer: PeerName) -> ValidatorIndex | None:
-        """The validator behind `peer` (blocking: called from port threads), re-reading on a miss."""
-        if peer not in self.by_peer:
-            self.read()
-        return self.by_peer.get(peer)
+        """The validator behind `peer` (blocking: called from handler threads), re-reading on a miss."""
+        with self._lock:
+            known = self._by_peer.get(peer)
+        if known is not None:
+            return known
+        self.read()
+        with self._lock:
+            return self._by_peer.get(peer)
 
     async def connect_all(self, service: NetworkService, me: ValidatorIndex) -> None:
         """Dial every registered validator not connected yet (one address after another)."""
@@ -75,8 +87,10 @@ class PeerBook:
             else:
                 await service.ensure_connected(peer)
         except PeerUnreachable:  # none of the addresses it had: the registry's may be newer
-            index = self.by_peer.get(peer)
-            for address in self.addresses.get(index, ()) if index is not None else ():
+            with self._lock:
+                index = self._by_peer.get(peer)
+                addresses = self._addresses.get(index, ()) if index is not None else ()
+            for address in addresses:
                 with contextlib.suppress(NetworkError):
                     await service.connect(address)
                     return

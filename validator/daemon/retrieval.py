@@ -9,44 +9,90 @@ from da.constants import CELLS_NEEDED_TO_RECOVER_ROW
 from da.errors import NotEnoughCells
 from da.types import BlobHeader, Cell, CellCoordinate, DataRoot, RowIndex
 from network.errors import NetworkError
+from network.service import NetworkService
 from network.types import PeerName
 from validator.custody import compute_member_custody
-from validator.daemon.node import Node
+from validator.daemon.context import NodeContext
+from validator.daemon.driver import CoreDriver
+from validator.daemon.peer_book import PeerBook
+from validator.daemon.sends import Sends
 from validator.types import Epoch, QuorumIndex
 
 MAX_BATCH = 128
 FETCH_TIMEOUT_SECONDS = 10.0
 
 
-async def reassemble_blob(
-    node: Node, data_root: DataRoot, header: BlobHeader, epoch: Epoch, quorum_index: QuorumIndex
-) -> bytes:
-    """The blob's bytes from this node's custody and its quorum peers'; raises `NotEnoughCells`."""
-    quorum = node.core.get_quorum(epoch, quorum_index)
-    cells: dict[CellCoordinate, Cell] = {}
-    own = await trio.to_thread.run_sync(node.store.custody_coordinates, data_root)
-    for sample in await trio.to_thread.run_sync(node.store.get_samples, data_root, own):
-        if sample is not None:
-            cells[sample.coordinate] = sample.cell
-    if quorum is not None and not _complete(cells, header):
-        custody = compute_member_custody(quorum, data_root, node.preset)
-        async with trio.open_nursery() as nursery:
-            for member, columns in custody.items():
-                peer = node.peers.by_index.get(member)
-                if member == node.me or peer is None:
-                    continue
-                wanted = [
-                    CellCoordinate(RowIndex(r), c) for c in sorted(columns) for r in range(header.row_count)
-                ]
-                nursery.start_soon(_fetch_member, node, peer, data_root, wanted, cells)
-    if not _complete(cells, header):
-        counts = {row: sum(1 for c in cells if c.row == row) for row in range(header.row_count)}
-        raise NotEnoughCells(
-            {r: n for r, n in counts.items() if n < CELLS_NEEDED_TO_RECOVER_ROW}, CELLS_NEEDED_TO_RECOVER_ROW
-        )
-    if node.pool is not None:
-        return await trio.to_thread.run_sync(node.pool.recover_blob, header, cells)
-    return await trio.to_thread.run_sync(recover_blob, header, cells, node.kzg)
+class BlobRetrieval:
+    """Rebuilds blobs this node holds custody of (or took) from its own cells and its quorum's."""
+
+    def __init__(
+        self, context: NodeContext, driver: CoreDriver, peers: PeerBook, service: NetworkService, sends: Sends
+    ) -> None:
+        self._context = context
+        self._driver = driver
+        self._peers = peers
+        self._service = service
+        self._sends = sends
+
+    async def reassemble_blob(
+        self, data_root: DataRoot, header: BlobHeader, epoch: Epoch, quorum_index: QuorumIndex
+    ) -> bytes:
+        """The blob's bytes from this node's custody and its quorum peers'; raises `NotEnoughCells`."""
+        context = self._context
+        quorum = await self._driver.get_quorum(epoch, quorum_index)
+        cells: dict[CellCoordinate, Cell] = {}
+        own = await trio.to_thread.run_sync(context.store.custody_coordinates, data_root)
+        for sample in await trio.to_thread.run_sync(context.store.get_samples, data_root, own):
+            if sample is not None:
+                cells[sample.coordinate] = sample.cell
+        if quorum is not None and not _complete(cells, header):
+            custody = compute_member_custody(quorum, data_root, context.preset)
+            async with trio.open_nursery() as nursery:
+                for member, columns in custody.items():
+                    peer = self._peers.known_peer_of(member)
+                    if member == context.me or peer is None:
+                        continue
+                    wanted = [
+                        CellCoordinate(RowIndex(r), c)
+                        for c in sorted(columns)
+                        for r in range(header.row_count)
+                    ]
+                    nursery.start_soon(self._fetch_member, peer, data_root, wanted, cells)
+        if not _complete(cells, header):
+            counts = {row: sum(1 for c in cells if c.row == row) for row in range(header.row_count)}
+            raise NotEnoughCells(
+                {r: n for r, n in counts.items() if n < CELLS_NEEDED_TO_RECOVER_ROW},
+                CELLS_NEEDED_TO_RECOVER_ROW,
+            )
+        if context.pool is not None:
+            return await trio.to_thread.run_sync(context.pool.recover_blob, header, cells)
+        return await trio.to_thread.run_sync(recover_blob, header, cells, context.kzg)
+
+    async def _fetch_member(
+        self,
+        peer: PeerName,
+        data_root: DataRoot,
+        wanted: list[CellCoordinate],
+        cells: dict[CellCoordinate, Cell],
+    ) -> None:
+        """Fetch one member's custody cells in batches; keep those that verify, skip a failing member."""
+        for start in range(0, len(wanted), MAX_BATCH):
+            batch = [c for c in wanted[start : start + MAX_BATCH] if c not in cells]
+            if not batch:
+                continue
+            try:
+                async with self._sends.outbound_limiter(peer):
+                    with trio.fail_after(FETCH_TIMEOUT_SECONDS):
+                        response = await self._service.request_samples(peer, data_root, batch)
+            except (NetworkError, trio.TooSlowError):
+                return
+            samples = [s for s in response.results if s is not None]
+            verified = await trio.to_thread.run_sync(
+                compute_verified_coordinates, data_root, samples, self._context.kzg
+            )
+            for sample in samples:
+                if sample.coordinate in verified:  # a bad cell costs only itself, never its batch
+                    cells[sample.coordinate] = sample.cell
 
 
 def _complete(cells: dict[CellCoordinate, Cell], header: BlobHeader) -> bool:
@@ -54,28 +100,3 @@ def _complete(cells: dict[CellCoordinate, Cell], header: BlobHeader) -> bool:
     for coordinate in cells:
         counts[coordinate.row] += 1
     return all(count >= CELLS_NEEDED_TO_RECOVER_ROW for count in counts)
-
-
-async def _fetch_member(
-    node: Node,
-    peer: PeerName,
-    data_root: DataRoot,
-    wanted: list[CellCoordinate],
-    cells: dict[CellCoordinate, Cell],
-) -> None:
-    """Fetch one member's custody cells in batches; keep those that verify, skip a failing member."""
-    for start in range(0, len(wanted), MAX_BATCH):
-        batch = [c for c in wanted[start : start + MAX_BATCH] if c not in cells]
-        if not batch:
-            continue
-        try:
-            async with node.outbound_limiter(peer):
-                with trio.fail_after(FETCH_TIMEOUT_SECONDS):
-                    response = await node.service.request_samples(peer, data_root, batch)
-        except (NetworkError, trio.TooSlowError):
-            return
-        samples = [s for s in response.results if s is not None]
-        verified = await trio.to_thread.run_sync(compute_verified_coordinates, data_root, samples, node.kzg)
-        for sample in samples:
-            if sample.coordinate in verified:  # a bad cell costs only itself, never its batch
-                cells[sample.coordinate] = sample.cell

@@ -18,10 +18,10 @@ from validator.core import (
     AttestationReceived,
     CustodyReceived,
     Input,
-    Output,
     RequestSamples,
     SamplesReceived,
 )
+from validator.daemon.driver import Process
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.peer_book import PeerBook
 from validator.types import Certificate, ValidatorIndex
@@ -33,9 +33,6 @@ PUSH_TIMEOUT_SECONDS = 20.0
 SAMPLE_REQUEST_TIMEOUT_SECONDS = 5.0
 SEND_ATTEMPTS = 4
 RETRY_BACKOFF_SECONDS = 1.0
-
-Process = Callable[[Input], Awaitable[list[Output]]]
-"""Feed an input to the node's core (and execute what follows)."""
 
 
 class Sends:

@@ -18,7 +18,7 @@ from network.service import NetworkService
 from network.types import PeerName
 from tests.network.conftest import FAST, live_threads
 from validator.daemon.api import ERROR_CODES, ApiConfig, BridgedNode, build_app, start_api
-from validator.daemon.api.app import ROUTES
+from validator.daemon.api.routes import ROUTES
 
 pytestmark = pytest.mark.anyio
 
@@ -139,6 +139,18 @@ async def test_http_api_serves_identity_peers_ping_and_openapi(
         ("POST", "/v1/node/ping", {"json": {"peer_id": "not-a-peer"}}, 400, "invalid_argument"),
         ("POST", "/v1/node/ping", {"json": {"peer_id": UNKNOWN_PEER}}, 404, "unknown_peer"),
         ("POST", "/v1/node/ping", {"json": {"peer_id": "x" * 2000}}, 413, "request_too_large"),
+        ("GET", "/v1/blobs/0xnothex", {}, 400, "invalid_argument"),
+        # A p2p host without a validator behind it: the blob routes and /metrics say so.
+        ("GET", "/v1/blobs/" + "ab" * 32, {}, 503, "service_unavailable"),
+        ("GET", "/v1/blobs/" + "ab" * 32 + "/data", {}, 503, "service_unavailable"),
+        (
+            "POST",
+            "/v1/blobs",
+            {"data": b"blob", "headers": {"Content-Type": "application/octet-stream"}},
+            503,
+            "service_unavailable",
+        ),
+        ("GET", "/metrics", {}, 503, "service_unavailable"),
     ],
 )
 async def test_http_errors_are_json_with_stable_codes(

@@ -1,15 +1,20 @@
-"""The HTTP API skeleton (aiohttp): health, node identity, peers, ping, JSON errors, OpenAPI."""
+"""The node's HTTP API (aiohttp): one route table (health, identity, peers, ping, blobs, metrics,
+OpenAPI), JSON errors, and `NodeApi`, the one interface through which it reaches the node."""
 
 from validator.daemon.api.app import ApiConfig, ApiServer, build_app, start_api
-from validator.daemon.api.errors import ERROR_CODES, ApiError
-from validator.daemon.api.node import BridgedNode, NodeApi, NodeIdentity, PeerSummary
+from validator.daemon.api.bridged import BridgedNode
+from validator.daemon.api.errors import ERROR_CODES, ApiError, InvalidApiConfig
+from validator.daemon.api.port import BlobDesk, BlobView, NodeApi, NodeIdentity, PeerSummary
 
 __all__ = [
     "ERROR_CODES",
     "ApiConfig",
     "ApiError",
     "ApiServer",
+    "BlobDesk",
+    "BlobView",
     "BridgedNode",
+    "InvalidApiConfig",
     "NodeApi",
     "NodeIdentity",
     "PeerSummary",

@@ -65,6 +65,16 @@ _NETWORK_CODES: tuple[tuple[type[NetworkError], str], ...] = (
 )
 
 
+class InvalidApiConfig(ValidatorError):
+    """Raised when an `ApiConfig` field is out of range; names the field and the value."""
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        super().__init__(f"invalid API config {field}={value!r}: {reason}")
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
 class ApiError(ValidatorError):
     """Raised by handlers for a failure with a stable `code` (one of `ERROR_CODES`)."""
 

@@ -1,0 +1,100 @@
+"""The one interface between the HTTP API and the node: `NodeApi`, what the handlers (asyncio) call,
+and `BlobDesk`, what a validator's trio side answers for blobs. `BridgedNode` (api/bridged.py) is
+`NodeApi` over the trio bridge; the daemon's desk (`validator.daemon.desk`) is a `BlobDesk`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from da.types import DataRoot
+from network.types import PeerName
+
+
+@dataclass(frozen=True, slots=True)
+class NodeIdentity:
+    """Who this node is on the p2p network."""
+
+    peer_id: PeerName
+    listen_addrs: tuple[str, ...]
+    network: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSummary:
+    """A connected peer and its current score."""
+
+    peer_id: PeerName
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class BlobView:
+    """Where a blob stands on this node: a blob posted to it (`posted`: every field, `error` too) or
+    one it only holds custody of or a certificate for (what it knows)."""
+
+    data_root: DataRoot
+    status: str
+    posted: bool
+    epoch: int | None = None
+    quorum: int | None = None
+    signed_slots: int | None = None
+    threshold: int | None = None
+    byte_length: int | None = None
+    error: str | None = None
+
+
+class BlobDesk(Protocol):
+    """A validator's blobs, answered on its trio side (store reads in worker threads)."""
+
+    async def submit(self, data: bytes) -> BlobView:
+        """Accept a posted blob (durably `received` when this returns)."""
+
+    async def status(self, data_root: DataRoot) -> BlobView | None:
+        """Where the blob stands; None if this node knows nothing of it."""
+
+    async def certificate(self, data_root: DataRoot) -> bytes | None:
+        """The SSZ certificate, once formed or received."""
+
+    async def header(self, data_root: DataRoot) -> bytes | None:
+        """The SSZ blob header, if this node knows it."""
+
+    async def data(self, data_root: DataRoot) -> bytes | None:
+        """The blob's bytes, reassembled from custodians when needed; None for an unknown header."""
+
+    def metrics(self) -> bytes:
+        """The Prometheus text exposition (thread-safe)."""
+
+
+class NodeApi(Protocol):
+    """The node as the HTTP handlers see it (asyncio side)."""
+
+    def is_running(self) -> bool:
+        """True while the p2p service runs."""
+
+    async def identity(self) -> NodeIdentity:
+        """This node's peer id and addresses."""
+
+    async def peers(self) -> list[PeerSummary]:
+        """Connected peers."""
+
+    async def ping(self, peer: PeerName) -> float:
+        """Round-trip time to `peer` in seconds."""
+
+    async def submit_blob(self, data: bytes) -> BlobView:
+        """`BlobDesk.submit`, in the node's thread."""
+
+    async def blob_status(self, data_root: DataRoot) -> BlobView | None:
+        """`BlobDesk.status`, in the node's thread."""
+
+    async def certificate(self, data_root: DataRoot) -> bytes | None:
+        """`BlobDesk.certificate`, in the node's thread."""
+
+    async def header(self, data_root: DataRoot) -> bytes | None:
+        """`BlobDesk.header`, in the node's thread."""
+
+    async def blob_data(self, data_root: DataRoot) -> bytes | None:
+        """`BlobDesk.data`, in the node's thread."""
+
+    def metrics(self) -> bytes:
+        """`BlobDesk.metrics`."""

@@ -1,0 +1,105 @@
+"""The validator's blob desk: what the HTTP API asks of the node about blobs, answered on the trio
+side (a `validator.daemon.api.BlobDesk`). Store reads run in worker threads, never on the asyncio
+thread of the API."""
+
+from __future__ import annotations
+
+import trio
+
+from da.header import header_to_bytes
+from da.types import DataRoot
+from validator.certificate import certificate_to_bytes
+from validator.daemon.api.port import BlobView
+from validator.daemon.context import NodeContext
+from validator.daemon.intake import BlobIntake
+from validator.daemon.retrieval import BlobRetrieval
+from validator.daemon.store import BlobRecord
+
+
+def _posted_view(record: BlobRecord) -> BlobView:
+    return BlobView(
+        data_root=record.data_root,
+        status=record.status.value,
+        posted=True,
+        epoch=record.epoch,
+        quorum=record.quorum,
+        signed_slots=record.signed_slots,
+        threshold=record.threshold,
+        byte_length=record.header.byte_length,
+        error=record.error,
+    )
+
+
+class NodeDesk:
+    """Posts go to the intake; reads to the store; a blob's bytes, if not held whole, to retrieval."""
+
+    def __init__(self, context: NodeContext, intake: BlobIntake, retrieval: BlobRetrieval) -> None:
+        self._context = context
+        self._store = context.store
+        self._intake = intake
+        self._retrieval = retrieval
+
+    async def submit(self, data: bytes) -> BlobView:
+        """Accept a posted blob (see `BlobIntake.submit_blob`)."""
+        return _posted_view(await self._intake.submit_blob(data))
+
+    async def status(self, data_root: DataRoot) -> BlobView | None:
+        """A posted blob's record, else what custody and certificates say of it."""
+        return await trio.to_thread.run_sync(self._read_status, data_root)
+
+    def _read_status(self, data_root: DataRoot) -> BlobView | None:
+        record = self._store.get_blob(data_root)
+        if record is not None:
+            return _posted_view(record)
+        certificate = self._store.get_certificate(data_root)
+        known = self._store.get_header(data_root)
+        if known is not None:
+            header, epoch, quorum = known
+            return BlobView(
+                data_root=data_root,
+                status="certified" if certificate is not None else "custody",
+                posted=False,
+                epoch=epoch,
+                quorum=quorum,
+                signed_slots=None if certificate is None else certificate.signed_slots,
+                byte_length=header.byte_length,
+            )
+        if certificate is not None:
+            return BlobView(
+                data_root=data_root,
+                status="certified",
+                posted=False,
+                epoch=certificate.epoch,
+                quorum=certificate.quorum,
+                signed_slots=certificate.signed_slots,
+            )
+        return None
+
+    async def certificate(self, data_root: DataRoot) -> bytes | None:
+        """The SSZ certificate, once formed or received."""
+        certificate = await trio.to_thread.run_sync(self._store.get_certificate, data_root)
+        return None if certificate is None else certificate_to_bytes(certificate)
+
+    async def header(self, data_root: DataRoot) -> bytes | None:
+        """The SSZ header of a blob this node took or holds custody of."""
+        known = await trio.to_thread.run_sync(self._store.get_header, data_root)
+        return None if known is None else header_to_bytes(known[0])
+
+    async def data(self, data_root: DataRoot) -> bytes | None:
+        """The posted bytes, or the blob rebuilt from custody (raises `NotEnoughCells`); None when
+        this node knows no header of it."""
+        held = await trio.to_thread.run_sync(self._store.get_blob_data, data_root)
+        if held is not None:
+            return held
+        known = await trio.to_thread.run_sync(self._store.get_header, data_root)
+        if known is None:
+            return None
+        header, epoch, quorum = known
+        certificate = await trio.to_thread.run_sync(self._store.get_certificate, data_root)
+        if certificate is not None:
+            epoch, quorum = certificate.epoch, certificate.quorum
+        return await self._retrieval.reassemble_blob(data_root, header, epoch, quorum)
+
+    def metrics(self) -> bytes:
+        """The Prometheus text exposition."""
+        return self._context.metrics.render()

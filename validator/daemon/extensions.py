@@ -1,0 +1,84 @@
+"""The one owner of encoded blobs held in memory (the extended matrix of each, about 2.4 MiB per MiB
+of blob): blobs this node disperses, held from encoding until certified, and a small LRU of
+certified blobs it encoded, rebuilt from the store when their cells are asked for.
+
+Intake (trio thread), the core's transport (its worker thread) and the request handlers (trio
+worker threads) reach them only through these methods, under one lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from da import EncodedBlob
+from da.types import CellCoordinate, DataRoot, Sample
+from validator.daemon.store import NodeStore
+
+RECENT_BLOBS = 4
+"""Certified blobs whose whole extension stays in memory for serving."""
+
+
+class Extensions:
+    """Encoded blobs: held while dispersing, then recently served ones (bounded by `recent`)."""
+
+    def __init__(self, store: NodeStore, recent: int = RECENT_BLOBS) -> None:
+        self._store = store
+        self._recent_bound = recent
+        self._lock = threading.Lock()
+        self._dispersing: dict[DataRoot, EncodedBlob] = {}
+        self._recent: OrderedDict[DataRoot, EncodedBlob] = OrderedDict()
+
+    def hold(self, encoded: EncodedBlob) -> None:
+        """Keep `encoded` in memory while it is dispersed (custody pushes read its columns)."""
+        with self._lock:
+            self._dispersing[encoded.data_root] = encoded
+
+    def release(self, data_root: DataRoot) -> None:
+        """Dispersal of `data_root` is over (certified): its cells are served from the store now."""
+        with self._lock:
+            self._dispersing.pop(data_root, None)
+
+    def dispersing(self, data_root: DataRoot) -> EncodedBlob | None:
+        """The blob being dispersed under `data_root`, if this node holds it."""
+        with self._lock:
+            return self._dispersing.get(data_root)
+
+    def cached_samples(
+        self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+    ) -> list[Sample | None] | None:
+        """The asked cells from memory (a blob dispersing or recently served); None if not held."""
+        encoded = self._held(data_root)
+        return None if encoded is None else _cells_of(encoded, coordinates)
+
+    def get_samples(
+        self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+    ) -> list[Sample | None] | None:
+        """Every asked cell of a blob this node encoded (from memory, or rebuilt from the stored
+        extension and kept as recent), None per cell outside its matrix; None if it has no
+        extension of it."""
+        encoded = self._held(data_root)
+        if encoded is None:
+            encoded = self._store.get_extension(data_root)  # blocking read: outside the lock
+            if encoded is None:
+                return None
+            with self._lock:
+                self._recent[data_root] = encoded
+                while len(self._recent) > self._recent_bound:
+                    self._recent.popitem(last=False)
+        return _cells_of(encoded, coordinates)
+
+    def _held(self, data_root: DataRoot) -> EncodedBlob | None:
+        with self._lock:
+            encoded = self._dispersing.get(data_root)
+            if encoded is None:
+                encoded = self._recent.get(data_root)
+                if encoded is not None:
+                    self._recent.move_to_end(data_root)
+            return encoded
+
+
+def _cells_of(encoded: EncodedBlob, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
+    rows = len(encoded.rows)
+    return [encoded.get_sample(c) if c.row < rows else None for c in coordinates]
