@@ -135,19 +135,13 @@ async def get_blob(request: web.Request) -> web.Response:
 async def get_certificate(request: web.Request) -> web.Response:
     """GET /v1/blobs/{data_root}/certificate: the SSZ certificate."""
     root = parse_data_root(request.match_info["data_root"])
-    certificate = await request.app[NODE_KEY].certificate(root)
-    if certificate is None:
-        raise ApiError("not_found", f"no certificate for 0x{root.hex()} (yet)")
-    return web.Response(body=certificate, content_type=OCTET_STREAM)
+    return _binary(await request.app[NODE_KEY].certificate(root), f"no certificate for 0x{root.hex()} (yet)")
 
 
 async def get_header(request: web.Request) -> web.Response:
     """GET /v1/blobs/{data_root}/header: the SSZ blob header."""
     root = parse_data_root(request.match_info["data_root"])
-    header = await request.app[NODE_KEY].header(root)
-    if header is None:
-        raise ApiError("not_found", f"this node knows no header for 0x{root.hex()}")
-    return web.Response(body=header, content_type=OCTET_STREAM)
+    return _binary(await request.app[NODE_KEY].header(root), f"this node knows no header for 0x{root.hex()}")
 
 
 async def get_data(request: web.Request) -> web.Response:
@@ -157,6 +151,11 @@ async def get_data(request: web.Request) -> web.Response:
         data = await request.app[NODE_KEY].blob_data(root)
     except NotEnoughCells as error:
         raise ApiError("service_unavailable", f"cannot rebuild the blob: {error}") from error
-    if data is None:
-        raise ApiError("not_found", f"this node knows no header for 0x{root.hex()}")
-    return web.Response(body=data, content_type=OCTET_STREAM)
+    return _binary(data, f"this node knows no header for 0x{root.hex()}")
+
+
+def _binary(body: bytes | None, missing: str) -> web.Response:
+    """`body` as application/octet-stream, or `not_found` (404) saying what is `missing`."""
+    if body is None:
+        raise ApiError("not_found", missing)
+    return web.Response(body=body, content_type=OCTET_STREAM)
