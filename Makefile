@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INTEROP := tests/network/interop
 INTEROP_STAMP := $(INTEROP)/node_modules/.installed
-CHAIN := validator/contracts
+CHAIN := contracts
 CHAIN_STAMP := $(CHAIN)/node_modules/.installed
 
 .PHONY: demo test lint bench slow explore clean chain-tools
@@ -28,7 +28,7 @@ $(INTEROP_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
 	else echo "npm not found: the js-libp2p interop test will be skipped"; fi
 
 ## chain-tools: the Solidity compiler (solc as wasm) and anvil, from npm exactly as
-## validator/contracts/package-lock.json pins them; needed for chain mode (`--chain anvil`) only
+## contracts/package-lock.json pins them; needed for chain mode (`--chain anvil`) only
 chain-tools: $(CHAIN_STAMP)
 $(CHAIN_STAMP): $(CHAIN)/package.json $(CHAIN)/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from contracts.toolchain import ToolchainError
 from da.errors import DAError
 from network.errors import NetworkError
 from network.logs import configure_logging
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(verbose=False)  # stdout carries reports: records go to stderr (a command may say more)
     try:
         code: int = args.run(args)
-    except (DAError, ValidatorError, SamplingError, NetworkError, OSError) as error:
+    except (DAError, ValidatorError, SamplingError, NetworkError, ToolchainError, OSError) as error:
         print(f"das: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

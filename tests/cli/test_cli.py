@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,19 @@ def test_bad_arguments_get_a_clear_error_and_exit_2(args: tuple[str, ...], messa
     result = _das(*args)
     assert result.returncode == 2
     assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_chain_tool_is_an_error_message_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # contracts.toolchain's errors have their own root (it imports no other Tessera package): das
+    # reports them as it reports the packages' errors.
+    monkeypatch.setenv("TESSERA_ANVIL", str(tmp_path / "no-anvil"))
+    directory = str(tmp_path / "d")
+    result = _das("devnet", "up", "--chain", "anvil", "--detach", "--validators", "2", "--dir", directory)
+    assert result.returncode == 2
+    assert f"TESSERA_ANVIL={tmp_path / 'no-anvil'} is not a file" in result.stderr
     assert "Traceback" not in result.stderr
 
 

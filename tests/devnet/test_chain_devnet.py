@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contracts.toolchain import ChainToolMissing, find_anvil
 from tests.devnet.helpers import das, following
 from validator.certificate import bytes_to_certificate
 from validator.devnet import Devnet
-from validator.registry.chain.toolchain import ChainToolMissing, find_anvil
 
 pytestmark = [pytest.mark.xdist_group("devnet"), pytest.mark.slow]  # two devnet starts on anvil, ~90 s
 

@@ -14,12 +14,11 @@ import pytest
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 
+from contracts.toolchain import ChainToolMissing, find_anvil, load_contract
 from da.types import DataRoot
 from tests.devnet.helpers import das
 from validator.certificate import bytes_to_certificate, certificate_to_bytes
 from validator.registry.chain.rpc import decode_revert
-from validator.registry.chain.solidity import load_contract
-from validator.registry.chain.toolchain import ChainToolMissing, find_anvil
 from validator.registry.chain.verifier import signature_point_of
 
 pytestmark = [pytest.mark.xdist_group("devnet"), pytest.mark.slow]  # one devnet on anvil, ~60 s

@@ -26,10 +26,10 @@ from typing import Any
 
 import pytest
 
+from contracts.toolchain import ChainToolMissing, find_anvil
 from tests.devnet.netns import Host, NamespacesUnavailable, Network, Processes, find_ip, open_network
 from tests.devnet.netns_genesis import FUNDER_KEY_ENV
 from validator.registry.chain.anvil import Anvil, start_anvil
-from validator.registry.chain.toolchain import ChainToolMissing, find_anvil
 
 pytestmark = [pytest.mark.slow, pytest.mark.netns, pytest.mark.xdist_group("devnet")]
 

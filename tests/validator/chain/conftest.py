@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from contracts.toolchain import ChainToolMissing, CompiledContract, compile_sources, read_sources
 from validator.registry.chain.anvil import Anvil, start_anvil
-from validator.registry.chain.solidity import CompiledContract, compile_sources, read_sources
-from validator.registry.chain.toolchain import ChainToolMissing
 
 from .registry_network import Network, deployer
 
@@ -41,6 +40,8 @@ def network(anvil: Anvil, web3: Web3) -> Callable[..., Network]:
 
 
 HARNESSES_DIR = Path(__file__).parent / "contracts"
+"""Test harnesses, compiled beside the shipped sources with their file names as source unit names, so
+they import the sources by their paths under `contracts/src` (`./libraries/BLS12381.sol`)."""
 
 
 @cache

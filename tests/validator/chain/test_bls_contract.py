@@ -34,6 +34,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, Web3Exception
 
+from contracts.toolchain import CompiledContract
 from validator.errors import RegistryError
 from validator.registry.chain.points import (
     EIP2537G1,
@@ -46,7 +47,6 @@ from validator.registry.chain.points import (
     g2_to_eip2537,
     hash_to_g2_eip2537,
 )
-from validator.registry.chain.solidity import CompiledContract
 
 pytestmark = pytest.mark.xdist_group("chain")
 

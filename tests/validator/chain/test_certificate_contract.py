@@ -1,4 +1,4 @@
-"""The certificate on-chain (`validator/contracts/src/TesseraCertificate.sol`) reads certificates as
+"""The certificate on-chain (`contracts/src/core/TesseraCertificate.sol`) reads certificates as
 the Python codec does: the same fields from the same bytes, the same refusals for malformed ones,
 the same attestation signing root and threshold (on a real anvil chain)."""
 
@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from web3 import Web3
 from web3.contract import Contract
 
+from contracts.toolchain import CompiledContract
 from da.types import DataRoot
 from validator.certificate import MAX_QUORUM_SLOTS, bytes_to_certificate, certificate_to_bytes
 from validator.errors import MalformedCertificate
 from validator.keys import BLSSignature
 from validator.presets import DEVNET, MAINNET
-from validator.registry.chain.solidity import CompiledContract
 from validator.signing import compute_attestation_signing_root
 from validator.types import Certificate, Epoch, QuorumIndex
 

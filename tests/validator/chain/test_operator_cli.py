@@ -12,12 +12,12 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from contracts.toolchain import load_contract
 from tests.devnet.helpers import das
 from validator.keystore import get_keystore_pubkey, read_keystore
 from validator.presets import DEVNET
 from validator.registry.chain.anvil import Anvil
 from validator.registry.chain.backend import ChainRegistry, deploy_registry
-from validator.registry.chain.solidity import load_contract
 from validator.types import Seed
 
 pytestmark = pytest.mark.xdist_group("chain")

@@ -11,6 +11,7 @@ import pytest
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 
+from contracts.toolchain import CompiledContract, check_artifact, compile_sources
 from da.types import DataRoot
 from validator.certificate import verify_certificate
 from validator.errors import RegistryError, UnknownEpoch
@@ -26,7 +27,6 @@ from validator.registry.chain.rpc import (
     TransactionReverted,
     decode_revert,
 )
-from validator.registry.chain.solidity import CompiledContract, check_artifact, compile_sources
 from validator.signing import compute_attestation_signing_root
 from validator.types import Certificate, Epoch, QuorumIndex, Seed, ValidatorIndex
 from validator.vrf import compute_ballot, compute_next_seed
@@ -46,7 +46,7 @@ def test_the_committed_artifact_is_what_the_source_compiles_to(
     compiled_contracts: dict[str, CompiledContract],
 ) -> None:
     stale = check_artifact(compiled_contracts)
-    assert stale == [], "run `python -m validator.registry.chain.solidity` and commit the artifact"
+    assert stale == [], "run `python -m contracts.toolchain` and commit the artifact"
 
 
 def test_genesis_registrations_and_ballots_count_from_epoch_zero_and_seeds_follow_the_rule(

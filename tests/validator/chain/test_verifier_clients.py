@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from contracts.toolchain import load_contract
 from da.types import DataRoot
 from tests.devnet.helpers import das
 from validator.certificate import certificate_to_bytes
@@ -21,7 +22,6 @@ from validator.registry.chain.rpc import (
     deploy_contract,
     send_transaction,
 )
-from validator.registry.chain.solidity import load_contract
 from validator.registry.chain.verifier import signature_point_of
 from validator.types import QuorumIndex
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
+from contracts.toolchain import find_anvil
 from validator.errors import RegistryError
 from validator.registry.chain.rpc import connect
-from validator.registry.chain.toolchain import find_anvil
 
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 10.0

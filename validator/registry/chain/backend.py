@@ -25,6 +25,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
+from contracts.toolchain import load_contract
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import BLSPubkey, BLSSignature, SecretKey
 from validator.presets import get_preset
@@ -39,7 +40,6 @@ from validator.registry.chain.rpc import (
     deploy_contract,
     send_transaction,
 )
-from validator.registry.chain.solidity import load_contract
 from validator.registry.chain.view import RegistryView
 from validator.registry.port import RegistryInfo, StakeReceipt, compute_epoch, compute_latest_fixed_epoch
 from validator.signing import compute_registration_signing_root

@@ -25,8 +25,8 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import TxParams, Wei
 
+from contracts.toolchain import CompiledContract
 from validator.errors import RegistryError
-from validator.registry.chain.solidity import CompiledContract
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)

@@ -18,6 +18,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 
+from contracts.toolchain import load_contract
 from validator.certificate import CertificateStatus, bytes_to_certificate
 from validator.errors import MalformedCertificate, RegistryError
 from validator.presets import Preset, get_preset
@@ -31,7 +32,6 @@ from validator.registry.chain.rpc import (
     deploy_contract,
     send_transaction,
 )
-from validator.registry.chain.solidity import load_contract
 from validator.types import Epoch, EpochContext, Quorum, QuorumIndex, ValidatorIndex
 
 VERIFIER_CONTRACT: Final = "TesseraVerifier"

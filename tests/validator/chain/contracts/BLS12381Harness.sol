@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import {BLS12381} from "./BLS12381.sol";
+import {BLS12381} from "./libraries/BLS12381.sol";
 
 /// @title BLS12381Harness
 /// @notice Test-only (never in the shipped artifact): BLS12381's internal functions as external

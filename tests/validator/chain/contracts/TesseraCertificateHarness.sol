@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import "./TesseraCertificate.sol";
+import "./core/TesseraCertificate.sol";
 
 /// Test-only: the certificate library's functions as external calls.
 contract TesseraCertificateHarness {

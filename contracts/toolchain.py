@@ -1,14 +1,26 @@
-"""Compiling the Tessera contracts with the pinned solc (`solcjs --standard-json`), and the compiled
-artifact the code loads (`validator/contracts/artifacts/contracts.json`).
+"""The contracts' toolchain: where the sources, the compiled artifact and the chain tools are, and
+compiling the sources with the pinned solc (`solcjs --standard-json`).
 
-The artifact is committed so that running a chain registry needs no compiler; a test compiles the
-sources again and checks the artifact equals the result (`check_artifact`), so it cannot drift
-from the source. `python -m validator.registry.chain.solidity` rewrites it after a source change.
+The chain tools are the Solidity compiler (`solcjs`, solc as wasm) and the local chain (`anvil`),
+both from npm packages pinned by `contracts/package-lock.json` and installed into
+`contracts/node_modules` by `make chain-tools` (which `make test` and `make demo` run). Nothing is
+downloaded at run time. `TESSERA_SOLCJS` and `TESSERA_ANVIL` name other binaries (an anvil from
+foundryup, say).
+
+The artifact (`contracts/artifacts/contracts.json`) is committed so that running a chain registry
+needs no compiler; a test compiles the sources again and checks the artifact equals the result
+(`check_artifact`), so it cannot drift from the source. `python -m contracts.toolchain` rewrites it
+after a source change.
+
+This is the only module of `contracts` the other packages import (an import-linter contract holds
+it); it imports none of them, so its errors have their own root, `ToolchainError`.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,11 +29,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
-from validator.errors import RegistryError
-from validator.registry.chain.toolchain import CONTRACTS_DIR, find_solcjs
+CONTRACTS_ROOT: Final = Path(__file__).resolve().parent
+"""`contracts/`: the Solidity sources, the compiled artifact and the npm package list."""
 
-SOURCES_DIR: Final = CONTRACTS_DIR / "src"
-ARTIFACT_PATH: Final = CONTRACTS_DIR / "artifacts" / "contracts.json"
+SOURCES_DIR: Final = CONTRACTS_ROOT / "src"
+"""`contracts/src`: `core/` (the registry, the certificate verifier and the protocol's formats),
+`integrations/` (contracts of rollups that use Tessera), `libraries/` (BLS12-381)."""
+
+ARTIFACT_PATH: Final = CONTRACTS_ROOT / "artifacts" / "contracts.json"
+NODE_MODULES: Final = CONTRACTS_ROOT / "node_modules"
+NPM_BIN: Final = NODE_MODULES / ".bin"
 COMPILE_TIMEOUT_SECONDS: Final = 120
 SETTINGS: Final[dict[str, Any]] = {
     "optimizer": {"enabled": True, "runs": 200},
@@ -31,8 +48,20 @@ SETTINGS: Final[dict[str, Any]] = {
 }
 
 
-class CompileFailed(RegistryError):
-    """solc reported errors, or could not be run."""
+class ToolchainError(Exception):
+    """Raised when the contracts' toolchain fails: the root of this package's errors."""
+
+
+class ChainToolMissing(ToolchainError):
+    """Raised when a chain tool (anvil, solcjs) or Node.js, which runs them, is not installed."""
+
+
+class CompileFailed(ToolchainError):
+    """Raised when solc reported errors, or could not be run."""
+
+
+class ArtifactMissing(ToolchainError):
+    """Raised when the committed artifact cannot be read or holds no contract of the name asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +73,62 @@ class CompiledContract:
     bytecode: str
     deployed_bytecode: str
     source: str = ""
-    """The file it was compiled from ("" for one loaded from the artifact)."""
+    """The source unit it was compiled from, its path under `contracts/src` ("" for one loaded from
+    the artifact)."""
+
+
+def _override(name: str) -> Path | None:
+    value = os.environ.get(f"TESSERA_{name.upper()}")
+    if not value:
+        return None
+    if not Path(value).is_file():
+        raise ChainToolMissing(f"TESSERA_{name.upper()}={value} is not a file")
+    return Path(value)
+
+
+def _missing(name: str) -> ChainToolMissing:
+    return ChainToolMissing(
+        f"{name} is not installed: run `make chain-tools` (chain mode needs Node.js 20 or later and npm)"
+    )
+
+
+def find_anvil() -> Path:
+    """The anvil binary: the native one the `@foundry-rs/anvil-<platform>` package ships (run
+    directly, so signals reach it and no Node.js process sits in between)."""
+    override = _override("anvil")
+    if override is not None:
+        return override
+    found = sorted(NODE_MODULES.glob("@foundry-rs/anvil-*/bin/anvil"))
+    if not found:
+        raise _missing("anvil")
+    return found[0]
+
+
+def find_solcjs() -> list[str]:
+    """The command that runs the pinned Solidity compiler (solc's wasm build, on Node.js)."""
+    override = _override("solcjs")
+    if override is not None:
+        return [str(override)]
+    path = NPM_BIN / "solcjs"
+    if not path.exists():
+        raise _missing("solcjs")
+    node = shutil.which("node")
+    if node is None:
+        raise ChainToolMissing("solcjs runs on Node.js, which is not on PATH (chain mode needs Node.js 20+)")
+    return [node, str(path.resolve())]
 
 
 def read_sources() -> dict[str, str]:
-    """Every `.sol` file under `validator/contracts/src`, by file name."""
-    return {path.name: path.read_text(encoding="utf-8") for path in sorted(SOURCES_DIR.glob("*.sol"))}
+    """Every `.sol` file under `contracts/src`, by its path there (`core/TesseraRegistry.sol`): the
+    source unit names the sources' relative imports resolve against."""
+    return {
+        path.relative_to(SOURCES_DIR).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(SOURCES_DIR.rglob("*.sol"))
+    }
 
 
 def compile_sources(sources: dict[str, str]) -> dict[str, CompiledContract]:
-    """Compile `sources` (file name -> text) with the pinned solc; every contract by name."""
+    """Compile `sources` (source unit name -> text) with the pinned solc; every contract by name."""
     request = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
@@ -136,7 +211,7 @@ def load_contract(name: str) -> CompiledContract:
     try:
         body = json.loads(ARTIFACT_PATH.read_text(encoding="utf-8"))[name]
     except (OSError, ValueError, KeyError) as error:
-        raise RegistryError(f"no compiled contract {name!r} in {ARTIFACT_PATH}: {error}") from error
+        raise ArtifactMissing(f"no compiled contract {name!r} in {ARTIFACT_PATH}: {error}") from error
     return CompiledContract(name, body["abi"], body["bytecode"], body["deployed_bytecode"])
 
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import "./BLS12381.sol";
+import "../libraries/BLS12381.sol";
 import "./TesseraCertificate.sol";
 import "./TesseraRegistry.sol";
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import "./TesseraCertificate.sol";
-import "./TesseraVerifier.sol";
+import "../core/TesseraCertificate.sol";
+import "../core/TesseraVerifier.sol";
 
 /// @title An example rollup inbox: it accepts a batch commitment only with a Tessera availability
 /// certificate for the batch's data root (specs/validator.md, On-chain certificate checks).

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import "./BLS12381.sol";
+import "../libraries/BLS12381.sol";
 import "./TesseraSigning.sol";
 
 /// @title Tessera's registry: validators' BLS keys, stake, endpoints, verified VRF ballots and the
