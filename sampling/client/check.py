@@ -26,11 +26,11 @@ from network.errors import NetworkError
 from network.service import NetworkService, open_service
 from network.types import PeerName
 from sampling.client.assignment import Assignment, RegistryView
-from sampling.client.coordinator import RoundRunner, SamplingStats
 from sampling.client.directory import CustodyDirectory, split_multiaddr
 from sampling.client.errors import AssignmentUnknown, CertificateRejected, HeaderUnavailable
 from sampling.client.headers import NodeClient, fetch_header_from_peers
 from sampling.client.request import CheckRequest
+from sampling.client.rounds import RoundRunner, SamplingStats
 from sampling.errors import SamplingError
 from sampling.sampler import Sampler, SamplingSummary
 from validator.errors import ValidatorError

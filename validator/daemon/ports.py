@@ -14,7 +14,7 @@ from da import EncodedBlob
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
 from network.messages import CustodyPush
 from network.types import PeerName, Verdict
-from validator.certificate_gossip import validate_certificate_gossip
+from validator.certificate_gossip import compute_certificate_judgement
 from validator.core import (
     AttestationCounted,
     AttestationReceived,
@@ -132,4 +132,4 @@ class NodePorts:
     def validate_certificate(self, data: bytes, now: float) -> Verdict:
         """`CertificateValidator` for gossip: the rules of specs/validator.md (Certificate gossip
         validation), shared with the light client."""
-        return validate_certificate_gossip(data, self._registry, self._preset).verdict
+        return compute_certificate_judgement(data, self._registry, self._preset).verdict
