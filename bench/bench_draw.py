@@ -3,7 +3,7 @@ Sampling; specs/consensus.md, L1 step 3).
 
 For random data roots, a quorum in which the honest member under test holds `k` slots and
 adversarial members hold `floor(Q/3)` slots and answer nothing: a draw fails when fewer of its cells
-lie in columns an honest member holds than the duty's target. The real `Sampler.draw` and custody
+lie in columns an honest member holds than the duty's target. The real `DutySampler.draw` and custody
 functions are compared with the earlier rule (the nonce's order alone, a draw for every member) in
 the same trials. Figures, not pass/fail. Run with `python bench/bench_draw.py` (`--help`).
 """
@@ -16,7 +16,7 @@ import random
 
 from da.constants import CELLS_PER_ROW
 from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, RowIndex
-from validator.core.sampling import DOMAIN_SAMPLE_DRAW, Sampler
+from validator.core.sampling import DOMAIN_SAMPLE_DRAW, DutySampler
 from validator.core.state import CoreConfig, Duty, DutyStage
 from validator.custody import compute_member_custody
 from validator.presets import DEVNET, MAINNET, Preset
@@ -37,7 +37,7 @@ def _quorum(preset: Preset, mine: int, adversarial: list[int]) -> Quorum:
     return Quorum(Epoch(0), QuorumIndex(0), tuple(slots))
 
 
-def _earlier_draw(sampler: Sampler, root: DataRoot, duty: Duty, preset: Preset) -> list[CellCoordinate]:
+def _earlier_draw(sampler: DutySampler, root: DataRoot, duty: Duty, preset: Preset) -> list[CellCoordinate]:
     """The draw before issue 12's fix: candidate cells in the nonce's order alone."""
     custody = compute_member_custody(duty.quorum, root, preset)
     others = set().union(*(c for m, c in custody.items() if m != ME))
@@ -60,7 +60,7 @@ def trial_rates(preset: Preset, mine: int, adversarial: list[int], rows: int, tr
     rng = random.Random(seed)
     quorum = _quorum(preset, mine, adversarial)
     liars = {ValidatorIndex(v) for v in range(1, 1 + len(adversarial))}
-    sampler = Sampler(ME, b"bench-nonce", preset, CoreConfig())
+    sampler = DutySampler(ME, b"bench-nonce", preset, CoreConfig())
     header = BlobHeader(rows * 4096 * 31 - 8, rows, tuple(bytes(48) for _ in range(rows)))
     now_short = earlier_short = unsampled = 0
     for _ in range(trials):

@@ -49,11 +49,11 @@ from network.constants import compute_network_name
 from network.server import ServerPorts
 from network.service import NetworkService, open_service, open_services
 from sampling.client.assignment import RegistryCertificateValidator, RegistryView
-from sampling.client.coordinator import RoundRunner
 from sampling.client.defaults import DEFAULT_FOLLOW_WORKERS
 from sampling.client.directory import CustodyDirectory
 from sampling.client.follow import Follower, FollowOptions
 from sampling.client.headers import fetch_header_from_peers
+from sampling.client.rounds import RoundRunner
 from sampling.sampler import Sampler
 from sampling.store import ResultStore
 from validator.aggregation import AttestationAggregator

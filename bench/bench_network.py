@@ -29,6 +29,7 @@ from da.constants import USABLE_BYTES_PER_ROW
 from da.kzg import PRECOMPUTE_FOR_PROVING, load_ckzg_backend
 from da.types import DataRoot, Sample
 from network.bridge import TrioBridge
+from network.sample_fetch import fetch_verified_samples
 from network.server import ServerPorts
 from network.service import NetworkService, open_services
 from network.types import PeerName
@@ -83,7 +84,9 @@ async def bench_samples(rounds: int, requests: int) -> dict[str, dict[int, float
                 return await client.request_samples(peer, blob.data_root, picks)
 
             async def verified(picks: list[CellCoordinate] = picks) -> object:
-                return await client.fetch_verified_samples(peer, blob.data_root, picks, kzg)
+                return await fetch_verified_samples(
+                    client.request_samples, peer, blob.data_root, picks, kzg, client.guard
+                )
 
             figures["transfer"][batch] = await _rate(transfer, batch, requests, rounds)
             figures["verified"][batch] = await _rate(verified, batch, requests, rounds)

@@ -50,8 +50,8 @@ from validator.types import Epoch, QuorumIndex
 
 if TYPE_CHECKING:
     from sampling.client.check import CheckReport, ProgressCallback
-    from sampling.client.coordinator import SamplingStats
     from sampling.client.follow_command import FollowStarted
+    from sampling.client.rounds import SamplingStats
     from sampling.sampler import SamplingSummary
     from sampling.store import StoredResult
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from da.recovery import recover_blob, recover_row
     from da.samples import (
         bytes_to_sample,
+        compute_sample_validity,
         compute_verified_coordinates,
         sample_to_bytes,
         validate_sample,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         RowBytes,
         RowIndex,
         Sample,
+        SampleValidity,
     )
 
 _MODULES: dict[str, tuple[str, ...]] = {
@@ -72,6 +74,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "da.recovery": ("recover_blob", "recover_row"),
     "da.samples": (
         "bytes_to_sample",
+        "compute_sample_validity",
         "compute_verified_coordinates",
         "sample_to_bytes",
         "validate_sample",
@@ -89,6 +92,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "RowBytes",
         "RowIndex",
         "Sample",
+        "SampleValidity",
     ),
 }
 """The module that defines each public name."""
@@ -125,10 +129,12 @@ __all__ = [
     "RowBytes",
     "RowIndex",
     "Sample",
+    "SampleValidity",
     "bytes_to_header",
     "bytes_to_sample",
     "compute_blob_header",
     "compute_data_root",
+    "compute_sample_validity",
     "compute_verified_coordinates",
     "encode_blob",
     "encode_row",

@@ -34,6 +34,7 @@ from da.types import (
     KZGProof,
     RowIndex,
     Sample,
+    SampleValidity,
 )
 
 
@@ -113,32 +114,53 @@ def verify_samples(data_root: DataRoot, samples: Sequence[Sample], verifier: Cel
         return False
 
 
+def compute_sample_validity(
+    data_root: DataRoot, samples: Sequence[Sample], verifier: CellVerifier
+) -> SampleValidity:
+    """Which of `samples` verify against `data_root`, so that one bad cell never sinks a batch.
+
+    All of them are checked in one batched call. Only when it fails is the batch halved: the left half
+    is checked, and the right half too unless the left one verified (then the right must hold the bad
+    sample, and is split at once). So k bad samples among n cost about 2 k log2(n) calls, not n.
+
+    A malformed sample (wrong lengths or indices) never verifies; a malformed root raises
+    `MalformedSample`, since then nothing can verify.
+    """
+    _check_bytes("data root", data_root, BYTES_PER_ROOT)
+    valid = [False] * len(samples)
+    batches = 0
+
+    def settle(start: int, end: int, known_bad: bool) -> bool:
+        """Mark the samples in [start, end) that verify; True iff all of them do."""
+        nonlocal batches
+        if not known_bad:
+            batches += 1
+            try:
+                whole = verify_samples(data_root, samples[start:end], verifier)
+            except MalformedSample:
+                whole = False
+            if whole:
+                valid[start:end] = [True] * (end - start)
+                return True
+        if end - start > 1:
+            middle = (start + end) // 2
+            settle(middle, end, known_bad=settle(start, middle, known_bad=False))
+        return False
+
+    if samples:
+        settle(0, len(samples), known_bad=False)
+    return SampleValidity(valid=tuple(valid), batches=batches)
+
+
 def compute_verified_coordinates(
     data_root: DataRoot, samples: Sequence[Sample], verifier: CellVerifier
 ) -> frozenset[CellCoordinate]:
-    """The coordinates of the samples that verify against `data_root`, so that one bad cell never sinks
-    a batch. All of them are checked in one batched call; when that fails, the batch is halved and each
-    half checked again, so k bad samples among n cost about 2 k log2(n) calls instead of n.
+    """The coordinates of the samples that verify against `data_root` (`compute_sample_validity`).
 
-    A malformed sample (wrong lengths or indices) never verifies; a malformed root raises
-    `MalformedSample`, since then nothing can verify. Duplicated coordinates count once each way: a
-    coordinate is verified if any sample at it verifies.
+    Duplicated coordinates count once each way: a coordinate is verified if any sample at it verifies.
     """
-    _check_bytes("data root", data_root, BYTES_PER_ROOT)
-    verified: set[CellCoordinate] = set()
-    pending: list[Sequence[Sample]] = [samples] if samples else []
-    while pending:
-        batch = pending.pop()
-        try:
-            valid = verify_samples(data_root, batch, verifier)
-        except MalformedSample:
-            valid = False
-        if valid:
-            verified.update(sample.coordinate for sample in batch)
-        elif len(batch) > 1:
-            middle = len(batch) // 2
-            pending += [batch[:middle], batch[middle:]]
-    return frozenset(verified)
+    validity = compute_sample_validity(data_root, samples, verifier)
+    return frozenset(sample.coordinate for sample, ok in zip(samples, validity.valid, strict=True) if ok)
 
 
 def sample_to_bytes(sample: Sample) -> bytes:

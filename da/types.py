@@ -50,3 +50,13 @@ class Sample:
     def coordinate(self) -> CellCoordinate:
         """The sample's position in the extended matrix."""
         return CellCoordinate(self.row, self.column)
+
+
+@dataclass(frozen=True, slots=True)
+class SampleValidity:
+    """Which samples of a sequence verify against a data root, and what finding out cost."""
+
+    valid: tuple[bool, ...]
+    """One entry per sample, in the order given."""
+    batches: int
+    """Batched checks (`verify_samples` calls) made: 1 when every sample verifies."""

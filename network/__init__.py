@@ -3,8 +3,8 @@
 Pure modules (no I/O, testable without sockets): `constants`, `messages` (with `ssz`, its building
 blocks, and `layouts`, the remerkleable forms tests check it against), `framing`, `gossip_rules`,
 `scoring`, `pacing`, `types`, `ports`, `config`. I/O modules: `service` (the host, with `host`, its
-plumbing), `server` and `client` (request/response), `gossip`, `streams`, `bridge` (trio thread for
-asyncio callers), `logs`.
+plumbing), `server` and `client` (request/response), `sample_fetch` (samples fetched and verified),
+`gossip`, `streams`, `bridge` (trio thread for asyncio callers), `logs`.
 Import the I/O pieces from their modules; this package exports the pure, typed surface.
 """
 

@@ -17,10 +17,8 @@ from libp2p.exceptions import BaseLibp2pError
 from libp2p.network.stream.net_stream import NetStream
 from libp2p.peer.id import ID
 
-from da.errors import MalformedHeader, MalformedSample
+from da.errors import MalformedHeader
 from da.header import bytes_to_header, compute_data_root
-from da.kzg import CellVerifier
-from da.samples import verify_samples
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
 from network import constants as c
 from network.config import NetworkConfig
@@ -49,7 +47,7 @@ from network.messages import (
 from network.peers import PeerGuard
 from network.scoring import Offence
 from network.streams import STREAM_ERRORS, FrameReader, write_all
-from network.types import PeerName, Verdict, VerifiedSamples
+from network.types import PeerName, Verdict
 
 log = structlog.get_logger(__name__)
 
@@ -131,35 +129,6 @@ class RequestClient:
             self._guard.penalize(peer, Offence.INVALID_DATA)
             raise InvalidResponse(peer, "the answer does not match the requested coordinates")
         return response
-
-    async def fetch_verified_samples(
-        self,
-        peer: PeerName,
-        data_root: DataRoot,
-        coordinates: Sequence[CellCoordinate],
-        verifier: CellVerifier,
-    ) -> VerifiedSamples:
-        """Request samples and check them all against `data_root` in one batched KZG call.
-
-        Raises `InvalidResponse` (and penalizes the peer) if any returned sample does not verify.
-        """
-        response = await self.request_samples(peer, data_root, coordinates)
-        held: list[Sample] = [result for result in response.results if result is not None]
-        try:
-            valid = verify_samples(data_root, held, verifier)
-        except MalformedSample as error:  # decoded samples are validated, so this is a defensive net
-            self._guard.penalize(peer, Offence.MALFORMED_MESSAGE)
-            raise MalformedMessage("samples response", str(error)) from error
-        if not valid:
-            self._guard.penalize(peer, Offence.INVALID_DATA)
-            raise InvalidResponse(peer, f"{len(held)} samples do not verify against the data root")
-        self._guard.reward(peer)
-        missing = tuple(
-            coordinate
-            for coordinate, result in zip(coordinates, response.results, strict=True)
-            if result is None
-        )
-        return VerifiedSamples(peer=peer, samples=tuple(held), missing=missing)
 
     async def request_header(self, peer: PeerName, data_root: DataRoot) -> BlobHeader | None:
         """The header of `data_root` from `peer` (checked against the root), or None if it has none."""

@@ -36,7 +36,8 @@ MAX_ERROR_MESSAGE_BYTES: Final = 256
 MAX_SAMPLES_PER_REQUEST: Final = 128
 MAX_CUSTODY_SAMPLES_PER_PUSH: Final = 1024
 MAX_ATTESTATION_BYTES: Final = 1024
-MAX_CERTIFICATE_BYTES: Final = 4096
+MAX_CERTIFICATE_MESSAGE_BYTES: Final = 4096
+"""Cap of a certificate gossip message (opaque here; `validator.certificate` bounds the SSZ form)."""
 COORDINATE_BYTES: Final = 16
 SSZ_OFFSET_BYTES: Final = 4
 UINT64_BYTES: Final = 8

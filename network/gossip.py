@@ -31,7 +31,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from network.config import NetworkConfig
 from network.errors import PublishFailed, ServiceNotRunning
-from network.gossip_rules import compute_message_id, validate_certificate_gossip
+from network.gossip_rules import compute_certificate_message_judgement, compute_message_id
 from network.pacing import TokenBucket
 from network.peers import Clock, PeerGuard
 from network.ports import CertificateValidator
@@ -178,7 +178,7 @@ class GossipService:
 
     def _judge(self, data: bytes) -> Judgement:
         """The rules of the certificate topic, the only Tessera topic."""
-        return validate_certificate_gossip(data, self._clock(), self._certificate_validator)
+        return compute_certificate_message_judgement(data, self._clock(), self._certificate_validator)
 
     def _validate(self, topic: str, forwarder: ID, message: rpc_pb2.Message) -> bool:
         judgement = self._judge(bytes(message.data))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from network.constants import GOSSIP_MESSAGE_ID_BYTES, MAX_CERTIFICATE_BYTES
+from network.constants import GOSSIP_MESSAGE_ID_BYTES, MAX_CERTIFICATE_MESSAGE_BYTES
 from network.ports import CertificateValidator
 from network.types import Judgement, MessageId, Verdict
 
@@ -26,10 +26,13 @@ def compute_message_id(topic: str, data: bytes) -> MessageId:
     return MessageId(digest[:GOSSIP_MESSAGE_ID_BYTES])
 
 
-def validate_certificate_gossip(data: bytes, now: float, validator: CertificateValidator | None) -> Judgement:
-    """Judge a certificate gossip message: size here, content by the pluggable validator."""
-    # [REJECT] The message is 1..MAX_CERTIFICATE_BYTES bytes.
-    if not 1 <= len(data) <= MAX_CERTIFICATE_BYTES:
+def compute_certificate_message_judgement(
+    data: bytes, now: float, validator: CertificateValidator | None
+) -> Judgement:
+    """The gossip layer's judgement of a certificate-topic message: its size here, its content by the
+    plugged-in `CertificateValidator` (the validator's `compute_certificate_judgement`). Never raises."""
+    # [REJECT] The message is 1..MAX_CERTIFICATE_MESSAGE_BYTES bytes.
+    if not 1 <= len(data) <= MAX_CERTIFICATE_MESSAGE_BYTES:
         return Judgement(Verdict.REJECT, "size out of range")
     # [IGNORE] This node has no certificate validator (it cannot judge, so it does not forward).
     if validator is None:

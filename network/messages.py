@@ -20,7 +20,7 @@ from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, RowIndex
 from network.constants import (
     COORDINATE_BYTES,
     MAX_ATTESTATION_BYTES,
-    MAX_CERTIFICATE_BYTES,
+    MAX_CERTIFICATE_MESSAGE_BYTES,
     MAX_CUSTODY_SAMPLES_PER_PUSH,
     MAX_ERROR_MESSAGE_BYTES,
     MAX_SAMPLES_PER_REQUEST,
@@ -242,7 +242,7 @@ def validate_attestation_bytes(data: bytes, limit: int = MAX_ATTESTATION_BYTES) 
     return data
 
 
-def validate_certificate_bytes(data: bytes, limit: int = MAX_CERTIFICATE_BYTES) -> bytes:
+def validate_certificate_bytes(data: bytes, limit: int = MAX_CERTIFICATE_MESSAGE_BYTES) -> bytes:
     """Return `data` if it is 1..`limit` bytes (decoding is the certificate validator's job)."""
     data = require_bytes("certificate", data)
     if not 1 <= len(data) <= limit:

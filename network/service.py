@@ -27,7 +27,6 @@ from libp2p.host.ping import PingService
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.peer.peerstore import PeerStoreError
 
-from da.kzg import CellVerifier
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
 from network.client import RequestClient, parse_peer_name
 from network.config import NetworkConfig
@@ -56,7 +55,7 @@ from network.peers import Clock, PeerGuard
 from network.ports import CertificateValidator
 from network.server import RequestServer, ServerPorts
 from network.streams import STREAM_ERRORS
-from network.types import GossipMessage, MessageId, PeerName, Verdict, VerifiedSamples
+from network.types import GossipMessage, MessageId, PeerName, Verdict
 
 if TYPE_CHECKING:
     # trio-typing's stubs (a libp2p dependency) shadow trio's own annotations; TaskStatus lives there.
@@ -339,16 +338,6 @@ class NetworkService:
     ) -> SamplesResponse:
         """The peer's samples at `coordinates`, unverified (None where not held)."""
         return await self.client.request_samples(peer, data_root, coordinates)
-
-    async def fetch_verified_samples(
-        self,
-        peer: PeerName,
-        data_root: DataRoot,
-        coordinates: Sequence[CellCoordinate],
-        verifier: CellVerifier,
-    ) -> VerifiedSamples:
-        """The peer's samples at `coordinates`, verified against `data_root` in one batch."""
-        return await self.client.fetch_verified_samples(peer, data_root, coordinates, verifier)
 
     async def request_header(self, peer: PeerName, data_root: DataRoot) -> BlobHeader | None:
         """The header of `data_root` held by `peer`, checked against the root, or None."""

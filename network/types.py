@@ -33,11 +33,13 @@ class Judgement:
 
 @dataclass(frozen=True, slots=True)
 class VerifiedSamples:
-    """Samples a peer returned that verified against the data root, and the coordinates it does not hold."""
+    """A peer's answer checked against the data root: the samples that verified, the coordinates it
+    does not hold, and those where it served a sample that does not verify."""
 
     peer: PeerName
     samples: tuple[Sample, ...]
     missing: tuple[CellCoordinate, ...]
+    invalid: tuple[CellCoordinate, ...]
 
 
 @dataclass(frozen=True, slots=True)

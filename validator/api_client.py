@@ -1,15 +1,27 @@
-"""The sequencer's client of a validator's HTTP API (httpx, blocking): post a blob, follow its status
-until it is certified, fetch its certificate and bytes. `das blob`, the devnet and the benches use it."""
+"""The one client of a Tessera node's HTTP API (httpx), with a blocking face and an async face.
+
+`NodeApiClient` blocks: the sequencer's client (post a blob, follow its status until it is certified,
+fetch its certificate and bytes), used by `das blob`, the devnet and the benches. `AsyncNodeApiClient`
+is the light client's `--node URL` source of a blob's header and certificate (anyio runs it under
+trio). Both build their URLs, read bounded answers, decode JSON errors and parse Retry-After here, and
+both raise `ApiFailure`: `code` is the API's JSON error code, or `unreachable`, `http_error`, or
+`invalid_answer` (an answer that is not what was asked for).
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
+import anyio
 import httpx
 
+from da.errors import MalformedHeader
+from da.header import bytes_to_header, compute_data_root
+from da.types import BlobHeader, DataRoot
 from validator.errors import ApiFailure
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -17,6 +29,8 @@ POLL_INTERVAL_S = 0.1
 DEFAULT_BUSY_PAUSE_S = 1.0
 """The pause before posting again when a 429 carries no usable Retry-After."""
 TERMINAL_STATUSES = frozenset({"certified", "failed"})
+MAX_SMALL_ANSWER_BYTES = 64 * 1024
+"""Largest answer read for a header or a certificate (a header is at most 3,092 bytes, a certificate 181)."""
 
 StatusProgress = Callable[[int, int], None]
 """Called with (signed slots, threshold) while a blob is followed."""
@@ -24,6 +38,21 @@ StatusProgress = Callable[[int, int], None]
 
 BusyProgress = Callable[[ApiFailure, float], None]
 """Called with the refusal and the seconds about to be waited when a node answers 429."""
+
+
+# --- Shared by both faces ------------------------------------------------------------------------
+
+
+def _base_url(base_url: str) -> str:
+    if not base_url.startswith(("http://", "https://")):
+        raise ApiFailure("invalid_argument", f"{base_url} is not an http(s) URL")
+    return base_url.rstrip("/")
+
+
+def _blob_path(data_root: str | DataRoot, part: str = "") -> str:
+    """`/v1/blobs/0x{root}[/part]`; `data_root` as 0x-prefixed hex (a user's text) or as bytes."""
+    root = data_root if isinstance(data_root, str) else f"0x{data_root.hex()}"
+    return f"/v1/blobs/{root}/{part}" if part else f"/v1/blobs/{root}"
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -34,49 +63,100 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # an HTTP date, or garbage: the caller falls back to its own pause
 
 
-def _error_of(response: httpx.Response) -> ApiFailure:
+def _error_of(response: httpx.Response, body: bytes) -> ApiFailure:
     retry_after = _retry_after(response)
     try:
-        detail = response.json()["error"]
+        detail = json.loads(body)["error"]
         return ApiFailure(str(detail["code"]), str(detail["message"]), retry_after)
     except (ValueError, KeyError, TypeError):
         return ApiFailure("http_error", f"HTTP {response.status_code}", retry_after)
 
 
+def _unreachable(url: str, error: httpx.HTTPError) -> ApiFailure:
+    return ApiFailure("unreachable", f"cannot reach {url}: {type(error).__name__}: {error}")
+
+
+class _Answer:
+    """An answer's body as it arrives, refused once it passes `limit` bytes."""
+
+    def __init__(self, url: str, limit: int | None) -> None:
+        self._url = url
+        self._limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._limit is not None and self._size > self._limit:
+            raise ApiFailure("invalid_answer", f"{self._url} answered more than {self._limit} bytes")
+        self._chunks.append(chunk)
+
+    def finish(self, response: httpx.Response) -> bytes:
+        """The body of a success; raises the decoded error of an error answer."""
+        body = b"".join(self._chunks)
+        if response.is_error:
+            raise _error_of(response, body)
+        return body
+
+
+def _request_headers(body: bytes | None) -> dict[str, str]:
+    return {"Content-Type": "application/octet-stream"} if body is not None else {}
+
+
+def _json_object(path: str, raw: bytes) -> dict[str, Any]:
+    try:
+        decoded = json.loads(raw)
+    except ValueError as error:
+        raise ApiFailure("http_error", f"{path} did not answer JSON") from error
+    if not isinstance(decoded, dict):
+        raise ApiFailure("http_error", f"{path} did not answer a JSON object")
+    return decoded
+
+
+def _checked_header(url: str, data_root: DataRoot, body: bytes) -> BlobHeader:
+    try:
+        header = bytes_to_header(body)
+    except MalformedHeader as error:
+        raise ApiFailure("invalid_answer", f"{url}: the header does not decode: {error}") from error
+    if compute_data_root(header) != data_root:
+        raise ApiFailure("invalid_answer", f"{url}: the header does not hash to the data root")
+    return header
+
+
+# --- The blocking face ---------------------------------------------------------------------------
+
+
 class NodeApiClient:
-    """One validator's HTTP API at `base_url` (`http://127.0.0.1:PORT`)."""
+    """One node's HTTP API at `base_url` (`http://127.0.0.1:PORT`), blocking."""
 
     def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ApiFailure("invalid_argument", f"{base_url} is not an http(s) URL")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = _base_url(base_url)
         self.timeout = timeout
 
     def request(
-        self, method: str, path: str, body: bytes | None = None, timeout: float | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        timeout: float | None = None,
+        limit: int | None = None,
     ) -> bytes:
-        """One request to `path`; JSON errors and connection failures become `ApiFailure`."""
+        """One request to `path` (an answer over `limit` bytes is refused); JSON errors and
+        connection failures become `ApiFailure`."""
         url = f"{self.base_url}{path}"
-        headers = {"Content-Type": "application/octet-stream"} if body is not None else {}
+        answer = _Answer(url, limit)
         try:
-            response = httpx.request(
-                method, url, content=body, headers=headers, timeout=timeout or self.timeout
-            )
+            with httpx.stream(
+                method, url, content=body, headers=_request_headers(body), timeout=timeout or self.timeout
+            ) as response:
+                for chunk in response.iter_bytes():
+                    answer.add(chunk)
         except httpx.HTTPError as error:
-            raise ApiFailure("unreachable", f"cannot reach {url}: {type(error).__name__}: {error}") from error
-        if response.is_error:
-            raise _error_of(response)
-        return response.content
+            raise _unreachable(url, error) from error
+        return answer.finish(response)
 
     def _json(self, method: str, path: str, body: bytes | None = None) -> dict[str, Any]:
-        raw = self.request(method, path, body)
-        try:
-            decoded = json.loads(raw)
-        except ValueError as error:
-            raise ApiFailure("http_error", f"{path} did not answer JSON") from error
-        if not isinstance(decoded, dict):
-            raise ApiFailure("http_error", f"{path} did not answer a JSON object")
-        return decoded
+        return _json_object(path, self.request(method, path, body))
 
     def post_blob(
         self, data: bytes, busy_timeout: float = 0.0, on_busy: BusyProgress | None = None
@@ -105,15 +185,15 @@ class NodeApiClient:
 
     def get_status(self, data_root: str) -> dict[str, Any]:
         """The JSON status of the blob `data_root` (0x-prefixed hex)."""
-        return self._json("GET", f"/v1/blobs/{data_root}")
+        return self._json("GET", _blob_path(data_root))
 
     def get_certificate(self, data_root: str) -> bytes:
         """The blob's certificate (SSZ)."""
-        return self.request("GET", f"/v1/blobs/{data_root}/certificate")
+        return self.request("GET", _blob_path(data_root, "certificate"), limit=MAX_SMALL_ANSWER_BYTES)
 
     def get_data(self, data_root: str, timeout: float | None = None) -> bytes:
         """The blob's bytes (the node recovers them from custodians when it must)."""
-        return self.request("GET", f"/v1/blobs/{data_root}/data", timeout=timeout)
+        return self.request("GET", _blob_path(data_root, "data"), timeout=timeout)
 
     def get_peers(self, timeout: float | None = None) -> list[Any]:
         """The node's connected peers."""
@@ -135,3 +215,47 @@ class NodeApiClient:
             time.sleep(POLL_INTERVAL_S)
             status = self.get_status(data_root)
         return status
+
+
+# --- The async face ------------------------------------------------------------------------------
+
+
+class AsyncNodeApiClient:
+    """One node's HTTP API at `base_url`, async (one connection pool; use it as a context manager)."""
+
+    def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self.base_url = _base_url(base_url)
+        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+    async def __aenter__(self) -> AsyncNodeApiClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
+            await self._client.aclose()
+
+    async def _get_small(self, path: str) -> bytes | None:
+        """GET a small answer (`MAX_SMALL_ANSWER_BYTES`); None when the node has nothing there (404)."""
+        url = f"{self.base_url}{path}"
+        answer = _Answer(url, MAX_SMALL_ANSWER_BYTES)
+        try:
+            async with self._client.stream("GET", url) as response:
+                async for chunk in response.aiter_bytes():
+                    answer.add(chunk)
+        except httpx.HTTPError as error:
+            raise _unreachable(url, error) from error
+        if response.status_code == httpx.codes.NOT_FOUND:
+            return None
+        return answer.finish(response)
+
+    async def get_header(self, data_root: DataRoot) -> BlobHeader | None:
+        """The node's header of `data_root`, checked against it; None when the node has none."""
+        path = _blob_path(data_root, "header")
+        body = await self._get_small(path)
+        return None if body is None else _checked_header(f"{self.base_url}{path}", data_root, body)
+
+    async def get_certificate(self, data_root: DataRoot) -> bytes | None:
+        """The node's certificate bytes for `data_root` (unverified), or None when it has none."""
+        return await self._get_small(_blob_path(data_root, "certificate"))

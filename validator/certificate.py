@@ -19,7 +19,8 @@ from validator.types import Certificate, Epoch, EpochContext, QuorumIndex
 MAX_QUORUM_SLOTS = 256
 """SSZ limit of the signer bitfield (fixed, so the certificate's tree shape never depends on a preset)."""
 CERTIFICATE_FIXED_BYTES = 32 + 8 + 8 + 4 + 96
-MAX_CERTIFICATE_BYTES = CERTIFICATE_FIXED_BYTES + MAX_QUORUM_SLOTS // 8 + 1
+MAX_CERTIFICATE_SSZ_BYTES = CERTIFICATE_FIXED_BYTES + MAX_QUORUM_SLOTS // 8 + 1
+"""Largest SSZ encoding of a certificate (a full signer bitlist); gossip caps its message separately."""
 
 
 class CertificateSSZ(Container):  # type: ignore[misc]
@@ -51,7 +52,7 @@ def bytes_to_certificate(data: bytes) -> Certificate:
     """Decode a certificate from untrusted bytes (layout checked by hand); raises `MalformedCertificate`."""
     if not isinstance(data, bytes):
         raise MalformedCertificate(f"certificate must be bytes, got {type(data).__name__}")
-    low, high = CERTIFICATE_FIXED_BYTES + 1, MAX_CERTIFICATE_BYTES
+    low, high = CERTIFICATE_FIXED_BYTES + 1, MAX_CERTIFICATE_SSZ_BYTES
     if not low <= len(data) <= high:
         raise MalformedCertificate(f"certificate is {len(data)} bytes, expected {low}..{high}")
     offset = int.from_bytes(data[48:52], "little")

@@ -1,7 +1,7 @@
 """Certificate gossip validation: the rules of `specs/validator.md` (Certificate gossip validation).
 
 One implementation for every node that judges `/tessera/{network}/certificate/1/ssz` payloads: the
-validator daemon and the light client both call `validate_certificate_gossip`. Each rule is one comment
+validator daemon and the light client both call `compute_certificate_judgement`. Each rule is one comment
 naming it as in the spec, in the order the spec lists them; `tests/validator/test_certificate_gossip.py`
 checks the two lists are the same and that every rule has a case.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from network.types import Judgement, Verdict
 from validator.certificate import (
     CERTIFICATE_FIXED_BYTES,
-    MAX_CERTIFICATE_BYTES,
+    MAX_CERTIFICATE_SSZ_BYTES,
     bytes_to_certificate,
     verify_certificate,
 )
@@ -25,14 +25,14 @@ from validator.presets import Preset
 from validator.registry.port import EpochSource
 
 
-def validate_certificate_gossip(data: bytes, epochs: EpochSource, preset: Preset) -> Judgement:
+def compute_certificate_judgement(data: bytes, epochs: EpochSource, preset: Preset) -> Judgement:
     """Judge one certificate gossip payload against the registry; never raises for what a peer sends.
 
     REJECT means the sender forwarded something no honest node would; IGNORE means this node cannot
     judge it yet (its registry has not reached the certificate's epoch, or cannot be read).
     """
-    # [REJECT] The message is CERTIFICATE_FIXED_BYTES + 1 .. MAX_CERTIFICATE_BYTES bytes.
-    if not CERTIFICATE_FIXED_BYTES + 1 <= len(data) <= MAX_CERTIFICATE_BYTES:
+    # [REJECT] The message is CERTIFICATE_FIXED_BYTES + 1 .. MAX_CERTIFICATE_SSZ_BYTES bytes.
+    if not CERTIFICATE_FIXED_BYTES + 1 <= len(data) <= MAX_CERTIFICATE_SSZ_BYTES:
         return Judgement(Verdict.REJECT, f"size out of range: {len(data)} bytes")
     # [REJECT] The message decodes to a certificate (signers offset, bitlist delimiter and limit).
     try:

@@ -144,7 +144,8 @@ class UnknownEpoch(RegistryError):
 class ApiFailure(ValidatorError):
     """Raised when a validator's HTTP API answers with an error or cannot be reached; `code` is the
     API's JSON error code (`not_found`, `service_unavailable`, `too_many_requests`, ...) or
-    `unreachable` / `http_error`; `retry_after` the seconds the node asked to wait, if it did."""
+    `unreachable` / `http_error` / `invalid_answer`; `retry_after` the seconds the node asked to wait,
+    if it did."""
 
     def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{code}: {message}")

@@ -17,7 +17,7 @@ from da.types import DataRoot
 from network.types import Verdict
 from sampling.client.errors import AssignmentUnknown, CertificateRejected
 from validator.certificate import bytes_to_certificate, verify_certificate
-from validator.certificate_gossip import validate_certificate_gossip
+from validator.certificate_gossip import compute_certificate_judgement
 from validator.errors import MalformedCertificate, ValidatorError
 from validator.presets import Preset
 from validator.quorums import compute_quorums
@@ -133,7 +133,7 @@ class RegistryCertificateValidator:
 
     def validate_certificate(self, data: bytes, now: float) -> Verdict:
         """Judge one gossip payload (`now` is unused: the registry's own clock bounds the epoch)."""
-        judgement = validate_certificate_gossip(data, self._view, self._view.preset)
+        judgement = compute_certificate_judgement(data, self._view, self._view.preset)
         if judgement.verdict is Verdict.REJECT:
             log.info("certificate rejected", reason=judgement.reason)
         return judgement.verdict

@@ -26,13 +26,14 @@ from network.errors import NetworkError
 from network.service import NetworkService, open_service
 from network.types import PeerName
 from sampling.client.assignment import Assignment, RegistryView
-from sampling.client.coordinator import RoundRunner, SamplingStats
 from sampling.client.directory import CustodyDirectory, split_multiaddr
 from sampling.client.errors import AssignmentUnknown, CertificateRejected, HeaderUnavailable
-from sampling.client.headers import NodeClient, fetch_header_from_peers
+from sampling.client.headers import fetch_header_from_peers
 from sampling.client.request import CheckRequest
+from sampling.client.rounds import RoundRunner, SamplingStats
 from sampling.errors import SamplingError
 from sampling.sampler import Sampler, SamplingSummary
+from validator.api_client import AsyncNodeApiClient
 from validator.errors import ValidatorError
 from validator.registry.backends import open_registry
 
@@ -128,7 +129,7 @@ def bootstrap_addresses(peers: tuple[str, ...]) -> dict[PeerName, list[multiaddr
 async def _get_header(
     service: NetworkService,
     request: CheckRequest,
-    node: NodeClient | None,
+    node: AsyncNodeApiClient | None,
     directory: CustodyDirectory,
     bootstrap: list[PeerName],
 ) -> tuple[BlobHeader, str]:
@@ -137,7 +138,7 @@ async def _get_header(
     if node is not None:
         try:
             header = await node.get_header(request.data_root)
-        except (NetworkError, SamplingError) as error:
+        except ValidatorError as error:  # ApiFailure: unreachable, an error answer, a wrong header
             problems.append(str(error))
         else:
             if header is not None:
@@ -179,7 +180,7 @@ async def run_check(
         async with contextlib.AsyncExitStack() as stack:
             node = None
             if request.node_url:
-                node = await stack.enter_async_context(NodeClient(request.node_url, request.timeout))
+                node = await stack.enter_async_context(AsyncNodeApiClient(request.node_url, request.timeout))
             certificate = request.certificate
             if certificate is None and node is not None and (request.epoch is None or request.quorum is None):
                 certificate = await node.get_certificate(request.data_root)

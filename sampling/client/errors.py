@@ -35,17 +35,6 @@ class AssignmentUnknown(LightClientError):
         self.reason = reason
 
 
-class NodeRequestFailed(LightClientError):
-    """Raised when a node's HTTP API cannot be reached or answers with an error."""
-
-    def __init__(self, url: str, status: int | None, message: str) -> None:
-        where = f"HTTP {status}" if status is not None else "no answer"
-        super().__init__(f"{url}: {where}: {message}")
-        self.url = url
-        self.status = status
-        self.message = message
-
-
 class StatusServerError(LightClientError, OSError):
     """Raised when the status server of `follow` could not start (an `OSError` too, as a port in use
     is, so callers handle both alike)."""

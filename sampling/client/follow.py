@@ -31,7 +31,6 @@ from network.service import NetworkService
 from network.types import GossipMessage, PeerName
 from sampling.backlog import Backlog
 from sampling.client.assignment import RegistryView
-from sampling.client.coordinator import RoundRunner, SamplingStats
 from sampling.client.defaults import (
     DEFAULT_FOLLOW_BACKLOG,
     DEFAULT_FOLLOW_WORKERS,
@@ -44,6 +43,7 @@ from sampling.client.defaults import (
 from sampling.client.directory import CustodyDirectory, is_peer_id, split_multiaddr
 from sampling.client.errors import LightClientError
 from sampling.client.headers import fetch_header_from_peers
+from sampling.client.rounds import RoundRunner, SamplingStats
 from sampling.errors import SamplingError
 from sampling.sampler import Sampler, SamplingSummary
 from sampling.store import PendingRoot, ResultStore, StoredResult

@@ -1,4 +1,5 @@
-"""`compute_verified_coordinates`: one bad cell costs only itself, never the batch it came in."""
+"""`compute_sample_validity` (and `compute_verified_coordinates`, its view): one bad cell costs only
+itself, never the batch it came in."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from da import (
     MalformedSample,
     RowIndex,
     Sample,
+    compute_sample_validity,
     compute_verified_coordinates,
     verify_samples,
 )
-from da.types import Cell
+from da.types import Cell, SampleValidity
 
 
 def _corrupt(sample: Sample) -> Sample:
@@ -40,6 +42,20 @@ def test_a_valid_batch_verifies_whole(kzg: CkzgBackend, two_row_blob: tuple[byte
     samples = _batch(blob, 16)
     assert compute_verified_coordinates(blob.data_root, samples, kzg) == {s.coordinate for s in samples}
     assert compute_verified_coordinates(blob.data_root, [], kzg) == frozenset()
+    assert compute_sample_validity(blob.data_root, samples, kzg) == SampleValidity((True,) * 16, batches=1)
+    assert compute_sample_validity(blob.data_root, [], kzg) == SampleValidity((), batches=0)
+
+
+def test_a_half_that_verifies_convicts_the_other_unchecked(
+    kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    """The last of 16 bad: the whole batch, then the left 8, 4, 2 and 1 verify; each right half is
+    known bad without a check of its own. 1 + log2(16) calls."""
+    _data, blob = two_row_blob
+    samples = _batch(blob, 16)
+    samples[-1] = _corrupt(samples[-1])
+    validity = compute_sample_validity(blob.data_root, samples, kzg)
+    assert validity == SampleValidity((True,) * 15 + (False,), batches=5)
 
 
 @settings(max_examples=8)
@@ -51,6 +67,9 @@ def test_exactly_the_corrupted_cells_are_dropped(
     samples = [_corrupt(s) if i in bad else s for i, s in enumerate(_batch(blob, 16))]
     verified = compute_verified_coordinates(blob.data_root, samples, kzg)
     assert verified == {s.coordinate for i, s in enumerate(samples) if i not in bad}
+    validity = compute_sample_validity(blob.data_root, samples, kzg)
+    assert validity.valid == tuple(i not in bad for i in range(16))
+    assert validity.batches <= 1 + 2 * len(bad) * 4  # about 2 k log2(n) once anything fails
     # The oracle: each sample alone.
     assert verified == {s.coordinate for s in samples if verify_samples(blob.data_root, [s], kzg)}
 

@@ -179,7 +179,7 @@ def test_opaque_payload_limits() -> None:
         with pytest.raises(MalformedMessage):
             validate_attestation_bytes(bad)
     with pytest.raises(MalformedMessage):
-        validate_certificate_bytes(b"y" * (c.MAX_CERTIFICATE_BYTES + 1))
+        validate_certificate_bytes(b"y" * (c.MAX_CERTIFICATE_MESSAGE_BYTES + 1))
 
 
 def test_frame_limit_is_checked_from_the_prefix_alone() -> None:

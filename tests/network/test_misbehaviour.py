@@ -20,7 +20,6 @@ from da.types import Cell, CellCoordinate, ColumnIndex, DataRoot, RowIndex, Samp
 from network.backoff import BackoffParams
 from network.constants import PROTOCOL_HEADER, PROTOCOL_SAMPLES, SAMPLES_REQUEST_MAX_BYTES, ResultCode
 from network.errors import (
-    InvalidResponse,
     MalformedMessage,
     MessageTooLarge,
     NetworkError,
@@ -31,14 +30,24 @@ from network.errors import (
 )
 from network.framing import encode_frame
 from network.messages import SamplesRequest, samples_request_to_bytes
+from network.sample_fetch import fetch_verified_samples
 from network.server import ServerPorts
 from network.service import NetworkService, open_services
 from network.streams import FrameReader
+from network.types import PeerName, VerifiedSamples
 from tests.network.conftest import FAST, DictSampleStore, raw_request
 
 pytestmark = pytest.mark.anyio
 
 COORDINATES = [CellCoordinate(RowIndex(0), ColumnIndex(c)) for c in range(16)]
+
+
+async def _fetch(
+    service: NetworkService, peer: PeerName, blob: EncodedBlob, kzg: CkzgBackend
+) -> VerifiedSamples:
+    return await fetch_verified_samples(
+        service.request_samples, peer, blob.data_root, COORDINATES, kzg, service.guard
+    )
 
 
 def _request_bytes(blob: EncodedBlob) -> bytes:
@@ -62,16 +71,12 @@ async def test_garbage_requests_get_an_error_code_and_the_sender_is_cut_off(
         await bad.connect(server.listen_addrs[0])
         first = await raw_request(bad, target, PROTOCOL_SAMPLES, encode_frame(b"\xff" * 50))
         assert not server.guard.is_banned(bad.peer_id)
-        assert (
-            len((await honest.fetch_verified_samples(target, blob.data_root, COORDINATES, kzg)).samples) == 16
-        )
+        assert len((await _fetch(honest, target, blob, kzg)).samples) == 16
         second = await raw_request(bad, target, PROTOCOL_SAMPLES, encode_frame(b"\x00" * 37))
         assert server.guard.is_banned(bad.peer_id)
         with pytest.raises(NetworkError):
             await bad.request_samples(target, blob.data_root, COORDINATES)
-        assert (
-            len((await honest.fetch_verified_samples(target, blob.data_root, COORDINATES, kzg)).samples) == 16
-        )
+        assert len((await _fetch(honest, target, blob, kzg)).samples) == 16
     assert first[0] == second[0] == ResultCode.INVALID_REQUEST
     assert b"malformed samples request" in first[1]
 
@@ -138,7 +143,7 @@ async def test_a_peer_that_never_answers_times_out_without_holding_up_others(
             finished.append("staller")
 
         async def ask_honest() -> None:
-            outcome["good"] = await client.fetch_verified_samples(good, blob.data_root, COORDINATES, kzg)
+            outcome["good"] = await _fetch(client, good, blob, kzg)
             finished.append("honest")
 
         async with trio.open_nursery() as nursery:
@@ -214,7 +219,7 @@ class _ForgingStore(DictSampleStore):
 
 
 @pytest.mark.parametrize("gossip", [True, False], ids=["gossip", "no-gossip"])
-async def test_wrong_samples_are_an_invalid_response_and_ban_the_server(
+async def test_wrong_samples_are_reported_invalid_and_ban_the_server(
     kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob], gossip: bool
 ) -> None:
     """Also for a client without gossip (`das light check`): the ban cuts the liar off."""
@@ -223,8 +228,8 @@ async def test_wrong_samples_are_an_invalid_response_and_ban_the_server(
     client = NetworkService(dataclasses.replace(FAST, gossip=gossip))
     async with open_services([liar, client]):
         peer = await client.connect(liar.listen_addrs[0])
-        with pytest.raises(InvalidResponse, match="do not verify"):
-            await client.fetch_verified_samples(peer, blob.data_root, COORDINATES, kzg)
+        result = await _fetch(client, peer, blob, kzg)
+        assert result.invalid == tuple(COORDINATES) and result.samples == result.missing == ()
         with pytest.raises(PeerBanned):
             await client.request_samples(peer, blob.data_root, COORDINATES)
         with trio.fail_after(5):

@@ -16,6 +16,7 @@ from da import CkzgBackend, EncodedBlob
 from da.types import Cell, CellCoordinate, ColumnIndex, DataRoot, RowIndex
 from network.constants import MAX_SAMPLES_PER_REQUEST, PROTOCOL_ATTEST, PROTOCOL_CUSTODY, ResultCode
 from network.errors import PeerUnreachable, RemoteError
+from network.sample_fetch import fetch_verified_samples
 from network.server import ServerPorts
 from network.service import NetworkService, open_services
 from network.types import PeerName, Verdict
@@ -44,7 +45,9 @@ async def test_batched_sample_request_returns_verified_samples(
     coordinates = [CellCoordinate(RowIndex(i // 128), ColumnIndex(i % 128)) for i in picks]
     async with open_services([server, client]):
         peer = await client.connect(server.listen_addrs[0])
-        result = await client.fetch_verified_samples(peer, blob.data_root, coordinates, kzg)
+        result = await fetch_verified_samples(
+            client.request_samples, peer, blob.data_root, coordinates, kzg, client.guard
+        )
     held = [x for x in coordinates if x.row < 2]
     assert [s.coordinate for s in result.samples] == held
     assert result.samples == tuple(blob.get_samples(held))

@@ -13,7 +13,7 @@ from network import constants as c
 from network.backoff import BackoffBook, BackoffParams
 from network.config import NetworkConfig
 from network.errors import InvalidNetworkConfig
-from network.gossip_rules import compute_message_id, validate_certificate_gossip
+from network.gossip_rules import compute_certificate_message_judgement, compute_message_id
 from network.pacing import TokenBucket
 from network.scoring import Offence, PeerScore, ScoreBook, ScoreParams, compute_decayed_value
 from network.types import Verdict
@@ -39,24 +39,26 @@ class FixedValidator:
 @pytest.mark.parametrize("verdict", list(Verdict))
 def test_certificate_verdict_comes_from_the_pluggable_validator(verdict: Verdict) -> None:
     validator = FixedValidator(verdict)
-    assert validate_certificate_gossip(b"cert", NOW, validator).verdict is verdict
+    assert compute_certificate_message_judgement(b"cert", NOW, validator).verdict is verdict
     assert validator.seen == [(b"cert", NOW)]
 
 
 def test_certificate_size_and_missing_validator_rules() -> None:
     validator = FixedValidator(Verdict.ACCEPT)
-    assert validate_certificate_gossip(b"", NOW, validator).verdict is Verdict.REJECT
+    assert compute_certificate_message_judgement(b"", NOW, validator).verdict is Verdict.REJECT
     assert (
-        validate_certificate_gossip(b"x" * (c.MAX_CERTIFICATE_BYTES + 1), NOW, validator).verdict
+        compute_certificate_message_judgement(
+            b"x" * (c.MAX_CERTIFICATE_MESSAGE_BYTES + 1), NOW, validator
+        ).verdict
         is Verdict.REJECT
     )
     assert validator.seen == []
-    assert validate_certificate_gossip(b"x", NOW, None).verdict is Verdict.IGNORE
-    assert validate_certificate_gossip(b"x", NOW, FixedValidator(True)).verdict is Verdict.IGNORE
+    assert compute_certificate_message_judgement(b"x", NOW, None).verdict is Verdict.IGNORE
+    assert compute_certificate_message_judgement(b"x", NOW, FixedValidator(True)).verdict is Verdict.IGNORE
 
 
 @given(
-    data=st.binary(max_size=c.MAX_CERTIFICATE_BYTES + 8),
+    data=st.binary(max_size=c.MAX_CERTIFICATE_MESSAGE_BYTES + 8),
     now=st.floats(0, 2**40),
     answer=st.sampled_from(list(Verdict)),
 )
@@ -64,8 +66,8 @@ def test_certificate_rule_is_size_then_the_validators_verdict(
     data: bytes, now: float, answer: Verdict
 ) -> None:
     validator = FixedValidator(answer)
-    judgement = validate_certificate_gossip(data, now, validator)
-    if 1 <= len(data) <= c.MAX_CERTIFICATE_BYTES:
+    judgement = compute_certificate_message_judgement(data, now, validator)
+    if 1 <= len(data) <= c.MAX_CERTIFICATE_MESSAGE_BYTES:
         assert judgement.verdict is answer and validator.seen == [(data, now)]
     else:
         assert judgement.verdict is Verdict.REJECT and validator.seen == []

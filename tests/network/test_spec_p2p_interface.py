@@ -143,9 +143,9 @@ def _code_rules(function: object) -> list[str]:
 def test_gossip_rules_are_the_code_comments_one_for_one(spec: str) -> None:
     section = get_section(spec, "Gossip validation")
     validators = {
-        name.removeprefix("validate_").removesuffix("_gossip"): function
+        name.removeprefix("compute_").removesuffix("_message_judgement"): function
         for name, function in inspect.getmembers(gossip_rules, inspect.isfunction)
-        if name.startswith("validate_") and name.endswith("_gossip")
+        if name.startswith("compute_") and name.endswith("_message_judgement")
     }
     assert _spec_rule_topics(section) == set(validators) == {"certificate"}
     for topic, function in validators.items():

@@ -21,6 +21,7 @@ from da import CkzgBackend, EncodedBlob
 from da.types import CellCoordinate, ColumnIndex, RowIndex
 from network.errors import PeerDisconnected
 from network.messages import CustodyPush, custody_push_to_bytes
+from network.sample_fetch import fetch_verified_samples
 from network.service import open_service
 from network.types import PeerName
 from tests.network.conftest import FAST
@@ -77,7 +78,9 @@ async def test_samples_requested_from_another_process_verify(
         open_service(FAST) as client,
     ):
         assert await client.connect(address) == peer
-        result = await client.fetch_verified_samples(peer, blob.data_root, coordinates, kzg)
+        result = await fetch_verified_samples(
+            client.request_samples, peer, blob.data_root, coordinates, kzg, client.guard
+        )
     assert result.samples == tuple(blob.get_samples(coordinates))
     assert result.missing == ()
     assert process.returncode == 0, "SIGTERM shuts the peer down cleanly"

@@ -25,11 +25,11 @@ from tests.sampling.client.conftest import CHAIN_ID, certify, create_registry, m
 from validator import certificate_gossip
 from validator.certificate import (
     CERTIFICATE_FIXED_BYTES,
-    MAX_CERTIFICATE_BYTES,
+    MAX_CERTIFICATE_SSZ_BYTES,
     bytes_to_certificate,
     certificate_to_bytes,
 )
-from validator.certificate_gossip import validate_certificate_gossip
+from validator.certificate_gossip import compute_certificate_judgement
 from validator.keys import BLSSignature, SecretKey, aggregate_signatures
 from validator.quorums import compute_quorums
 from validator.registry.sqlite import SqliteRegistry
@@ -45,7 +45,7 @@ NOT_A_POINT = BLSSignature(b"\x00" * 96)
 SIZE = "size out of range"
 
 RULES = {
-    "size": "MAX_CERTIFICATE_BYTES bytes",
+    "size": "MAX_CERTIFICATE_SSZ_BYTES bytes",
     "decode": "decodes to a certificate",
     "epoch": "registry gives the context",
     "quorum": "quorum exists",
@@ -105,7 +105,7 @@ def test_setup_is_one_quorum_of_multi_slot_members(net: Net) -> None:
     assert net.registry.preset.certificate_threshold(8) == 6
     assert net.certificate.signed_slots == 6 and len(net.signers()) == 3
     assert net.registry.current_epoch() == 0
-    assert CERTIFICATE_FIXED_BYTES + 1 <= len(net.genuine) <= MAX_CERTIFICATE_BYTES
+    assert CERTIFICATE_FIXED_BYTES + 1 <= len(net.genuine) <= MAX_CERTIFICATE_SSZ_BYTES
 
 
 # --- The cases: one or more per rule ---------------------------------------------------------------
@@ -135,7 +135,7 @@ CASES: list[tuple[str, str, Callable[[Net], bytes], str]] = [
     ("size", "truncated-to-fixed-part", lambda net: net.genuine[:CERTIFICATE_FIXED_BYTES], SIZE),
     ("size", "truncated-to-100", lambda net: net.genuine[:100], SIZE),
     ("size", "padded-past-limit", lambda net: net.genuine + bytes(40), SIZE),
-    ("size", "oversize-garbage", lambda net: b"\xff" * (MAX_CERTIFICATE_BYTES + 1), SIZE),
+    ("size", "oversize-garbage", lambda net: b"\xff" * (MAX_CERTIFICATE_SSZ_BYTES + 1), SIZE),
     ("decode", "garbage-in-range", lambda net: b"\xab" * 160, "malformed: signers offset"),
     ("decode", "padded-with-zero", lambda net: net.genuine + b"\x00", "delimiter"),
     ("decode", "bitlist-over-limit", lambda net: net.genuine[:148] + bytes(32) + b"\x02", "at most"),
@@ -158,9 +158,9 @@ CASES: list[tuple[str, str, Callable[[Net], bytes], str]] = [
 
 def _judge_all_ways(net: Net, data: bytes) -> Judgement:
     """The daemon's call, the light client's call through its view, and its validator: one verdict."""
-    direct = validate_certificate_gossip(data, net.registry, net.registry.preset)
+    direct = compute_certificate_judgement(data, net.registry, net.registry.preset)
     view = RegistryView(net.registry)
-    through_view = validate_certificate_gossip(data, view, view.preset)
+    through_view = compute_certificate_judgement(data, view, view.preset)
     assert through_view == direct
     assert RegistryCertificateValidator(view).validate_certificate(data, now=0.0) is direct.verdict
     return direct
@@ -187,14 +187,14 @@ def test_each_case_is_judged_by_its_rule(
 def test_an_ignored_epoch_is_judged_once_the_registry_reaches_it(net: Net) -> None:
     """IGNORE means "not yet": a registry whose clock is two epochs on gives epoch 2 and REJECTs."""
     data = net.changed(epoch=Epoch(2))
-    assert validate_certificate_gossip(data, net.registry, net.registry.preset).verdict is Verdict.IGNORE
+    assert compute_certificate_judgement(data, net.registry, net.registry.preset).verdict is Verdict.IGNORE
     info = net.registry.get_info()
     later = info.genesis_time + 2 * info.epoch_seconds + 1.0
     with SqliteRegistry(net.path, clock=lambda: later) as ahead:
-        judgement = validate_certificate_gossip(data, ahead, ahead.preset)
+        judgement = compute_certificate_judgement(data, ahead, ahead.preset)
     assert judgement.verdict is Verdict.REJECT  # epoch 2 has no ballots, hence no quorum 0
     assert "does not exist" in judgement.reason
-    still = validate_certificate_gossip(net.genuine, net.registry, net.registry.preset)
+    still = compute_certificate_judgement(net.genuine, net.registry, net.registry.preset)
     assert still.verdict is Verdict.ACCEPT
 
 
@@ -217,7 +217,7 @@ def _spec_rule(key: str) -> str:
 
 
 def _code_rules() -> list[str]:
-    source = inspect.getsource(certificate_gossip.validate_certificate_gossip)
+    source = inspect.getsource(certificate_gossip.compute_certificate_judgement)
     return [m.group(1).strip() for m in re.finditer(r"# (\[(?:IGNORE|REJECT)\].*)", source)]
 
 

@@ -13,7 +13,7 @@ from da.types import DataRoot
 from tests.validator.network_fixture import CHAIN_ID, make_context, make_keys
 from validator.aggregation import Accepted, AttestationAggregator, Rejected, RejectReason
 from validator.certificate import (
-    MAX_CERTIFICATE_BYTES,
+    MAX_CERTIFICATE_SSZ_BYTES,
     bytes_to_certificate,
     certificate_to_bytes,
     verify_certificate,
@@ -181,7 +181,7 @@ def test_certificate_codec_round_trip_and_malformed_bytes() -> None:
             bytes_to_certificate(bad)
 
 
-@given(st.binary(max_size=MAX_CERTIFICATE_BYTES + 10))
+@given(st.binary(max_size=MAX_CERTIFICATE_SSZ_BYTES + 10))
 def test_arbitrary_bytes_decode_or_raise_typed(data: bytes) -> None:
     try:
         certificate = bytes_to_certificate(data)

@@ -31,7 +31,7 @@ from validator.core import (
     Tick,
     ValidatorCore,
 )
-from validator.core.sampling import Sampler
+from validator.core.sampling import DutySampler
 from validator.errors import InvalidCoreConfig
 from validator.keys import SecretKey
 from validator.presets import DEVNET
@@ -262,8 +262,8 @@ def test_members_order_custodians_their_own_way(
 ) -> None:
     blob = two_row_blob[1]
     member_a, member_b = _member(keys, kzg, blob, 3), _member(keys, kzg, blob, 5)
-    sampler_a = Sampler(ValidatorIndex(3), b"member-3", DEVNET, CONFIG)
-    sampler_b = Sampler(ValidatorIndex(5), b"member-5", DEVNET, CONFIG)
+    sampler_a = DutySampler(ValidatorIndex(3), b"member-3", DEVNET, CONFIG)
+    sampler_b = DutySampler(ValidatorIndex(5), b"member-5", DEVNET, CONFIG)
     shared, differ = 0, 0
     for column in range(128):
         a = sampler_a.custodians(blob.data_root, member_a.duty, column)
@@ -287,7 +287,7 @@ def test_cells_an_honest_custodian_is_sure_to_hold_are_drawn_first(
     leave an honest member short of served cells."""
     blob = two_row_blob[1]
     member = _member(keys, kzg, blob, 3)
-    sampler = Sampler(ValidatorIndex(3), b"member-3", DEVNET, CONFIG)
+    sampler = DutySampler(ValidatorIndex(3), b"member-3", DEVNET, CONFIG)
     duty = member.duty
     drawn = sampler.draw(blob.data_root, duty)
     assured = [len(sampler.custodians(blob.data_root, duty, c.column)) >= 3 for c in drawn]

@@ -38,7 +38,7 @@ SIZE_HEADER = ("Preset", "Q", "t", "max a", "log2 bound")
 INVARIANT_IDS = ("S1", "S2", "S3", "S4", "S5", "S6", "L1", "L2")
 CONSTANT_MODULES: tuple[ModuleType, ...] = (certificate, keys, keystore, registry)
 """Where the names of validator.md's constant tables (other than DOMAIN_*) are defined."""
-CERTIFICATE_CONSTANTS = ("MAX_QUORUM_SLOTS", "CERTIFICATE_FIXED_BYTES", "MAX_CERTIFICATE_BYTES")
+CERTIFICATE_CONSTANTS = ("MAX_QUORUM_SLOTS", "CERTIFICATE_FIXED_BYTES", "MAX_CERTIFICATE_SSZ_BYTES")
 REGISTRY_CONSTANTS = ("STAKE_ACTIVATION_DELAY_EPOCHS",)
 PRESET_OBJECTS = {"mainnet": MAINNET, "devnet": DEVNET}
 
@@ -261,7 +261,7 @@ def test_registry_constants_are_in_the_spec_with_the_code_value(constant_rows: d
 
 def test_certificate_sizes_follow_from_the_layout() -> None:
     assert certificate.CERTIFICATE_FIXED_BYTES == 32 + 8 + 8 + 4 + keys.BLS_SIGNATURE_BYTES
-    assert certificate.MAX_CERTIFICATE_BYTES == (
+    assert certificate.MAX_CERTIFICATE_SSZ_BYTES == (
         certificate.CERTIFICATE_FIXED_BYTES + certificate.MAX_QUORUM_SLOTS // 8 + 1
     )
     for preset in PRESETS.values():

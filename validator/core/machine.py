@@ -43,7 +43,7 @@ from validator.core.outputs import (
     SendAttestation,
     StoreCustody,
 )
-from validator.core.sampling import Exhausted, Sampler
+from validator.core.sampling import DutySampler, Exhausted
 from validator.core.state import BlobAssignment, CoreConfig, Dispersal, Duty, DutyStage
 from validator.custody import compute_member_custody
 from validator.keys import SecretKey
@@ -84,7 +84,7 @@ class ValidatorCore:
         self.attested: dict[DataRoot, Attestation] = {a.data_root: a for a in attested}
         self.aggregations: dict[DataRoot, AttestationAggregator] = {}
         self.dispersals: dict[DataRoot, Dispersal] = {}
-        self._sampler = Sampler(me, nonce, preset, self.config)
+        self._sampler = DutySampler(me, nonce, preset, self.config)
 
     def step(self, event: Input) -> list[Output]:
         """Apply one input; return the messages to send and the events that happened, in order."""

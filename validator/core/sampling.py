@@ -33,7 +33,7 @@ class Exhausted:
     detail: str
 
 
-class Sampler:
+class DutySampler:
     """The sampling rules of one member; pure functions of a duty, `now` and the member's secret nonce."""
 
     def __init__(self, me: ValidatorIndex, nonce: bytes, preset: Preset, config: CoreConfig) -> None:

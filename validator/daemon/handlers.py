@@ -12,7 +12,7 @@ import trio
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
 from network.messages import CustodyPush
 from network.types import PeerName, Verdict
-from validator.certificate_gossip import validate_certificate_gossip
+from validator.certificate_gossip import compute_certificate_judgement
 from validator.core import (
     AttestationCounted,
     AttestationReceived,
@@ -91,4 +91,4 @@ class RequestHandlers:
     def validate_certificate(self, data: bytes, now: float) -> Verdict:
         """`CertificateValidator` for gossip: the rules of specs/validator.md (Certificate gossip
         validation), shared with the light client."""
-        return validate_certificate_gossip(data, self._context.registry, self._context.preset).verdict
+        return compute_certificate_judgement(data, self._context.registry, self._context.preset).verdict

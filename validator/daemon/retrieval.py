@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import trio
 
-from da import compute_verified_coordinates, recover_blob
+from da import recover_blob
 from da.constants import CELLS_NEEDED_TO_RECOVER_ROW
 from da.errors import NotEnoughCells
 from da.types import BlobHeader, Cell, CellCoordinate, DataRoot, RowIndex
 from network.errors import NetworkError
+from network.messages import SamplesResponse
+from network.sample_fetch import fetch_verified_samples
 from network.service import NetworkService
 from network.types import PeerName
 from validator.custody import compute_member_custody
@@ -75,24 +79,24 @@ class BlobRetrieval:
         wanted: list[CellCoordinate],
         cells: dict[CellCoordinate, Cell],
     ) -> None:
-        """Fetch one member's custody cells in batches; keep those that verify, skip a failing member."""
+        """Fetch one member's custody cells in batches (`network.sample_fetch`, the one path); keep
+        those that verify (a bad cell costs only itself, never its batch), skip a failing member."""
+
+        async def request(peer: PeerName, root: DataRoot, batch: Sequence[CellCoordinate]) -> SamplesResponse:
+            async with self._sends.outbound_limiter(peer):
+                with trio.fail_after(FETCH_TIMEOUT_SECONDS):
+                    return await self._service.request_samples(peer, root, batch)
+
         for start in range(0, len(wanted), MAX_BATCH):
             batch = [c for c in wanted[start : start + MAX_BATCH] if c not in cells]
             if not batch:
                 continue
             try:
-                async with self._sends.outbound_limiter(peer):
-                    with trio.fail_after(FETCH_TIMEOUT_SECONDS):
-                        response = await self._service.request_samples(peer, data_root, batch)
+                fetched = await fetch_verified_samples(request, peer, data_root, batch, self._context.kzg)
             except (NetworkError, trio.TooSlowError):
                 return
-            samples = [s for s in response.results if s is not None]
-            verified = await trio.to_thread.run_sync(
-                compute_verified_coordinates, data_root, samples, self._context.kzg
-            )
-            for sample in samples:
-                if sample.coordinate in verified:  # a bad cell costs only itself, never its batch
-                    cells[sample.coordinate] = sample.cell
+            for sample in fetched.samples:
+                cells[sample.coordinate] = sample.cell
 
 
 def _complete(cells: dict[CellCoordinate, Cell], header: BlobHeader) -> bool:

@@ -17,8 +17,8 @@ from da.types import DataRoot
 from network.config import NetworkConfig
 from network.service import NetworkService, open_service, open_services
 from sampling.client.assignment import RegistryCertificateValidator, RegistryView
-from sampling.client.coordinator import SamplingStats
 from sampling.client.follow import Follower, FollowOptions
+from sampling.client.rounds import SamplingStats
 from sampling.client.status_http import serve_status
 from sampling.client.status_routes import make_router
 from sampling.store import PendingRoot, ResultStore, StoredResult

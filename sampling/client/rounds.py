@@ -3,9 +3,9 @@
 One round: the sampler plans one request per custodian (at most `MAX_SAMPLES_PER_REQUEST` cells
 each); the requests go out in parallel (a trio nursery, at most `parallel` at once), unverified;
 every sample that came back in the round is then checked in ONE batched KZG call
-(`da.verify_samples`, in a worker thread). Only when that batch fails are the answers checked per
-peer, and a failing peer's samples one by one, so the good cells still count and the bad ones are
-retried at another custodian. A peer that times out, cannot be reached, or served invalid data is
+(`network.sample_fetch.verify_answers`, in a worker thread). Only when that batch fails is it
+bisected to find the bad cells, so the good cells still count and the bad ones are retried at
+another custodian. A peer that times out, cannot be reached, or served invalid data is
 abandoned for the rest of the run (invalid data also bans it: `network.scoring`). A cell whose
 custodians all failed is asked from the quorum's other members (its fallbacks). Rounds repeat until
 every drawn cell is settled or the deadline passes (then open cells count as missing).
@@ -13,18 +13,15 @@ every drawn cell is settled or the deadline passes (then open cells count as mis
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
 import trio
 
-from da.errors import MalformedSample
 from da.kzg import CellVerifier
-from da.samples import compute_verified_coordinates, verify_samples
-from da.types import CellCoordinate, ColumnIndex, DataRoot, Sample
+from da.types import CellCoordinate, ColumnIndex, DataRoot
 from network.constants import MAX_SAMPLES_PER_REQUEST
 from network.errors import (
     InvalidResponse,
@@ -37,9 +34,9 @@ from network.errors import (
     PeerUnreachable,
 )
 from network.messages import SamplesResponse
-from network.scoring import Offence
+from network.sample_fetch import SamplesAnswer, verify_answers
 from network.service import NetworkService
-from network.types import PeerName
+from network.types import PeerName, VerifiedSamples
 from sampling.client.defaults import DEFAULT_PARALLEL_REQUESTS
 from sampling.client.directory import CustodyDirectory
 from sampling.sampler import Outcome, Sampler, SamplingSummary
@@ -68,14 +65,12 @@ class SamplingStats:
 
 
 @dataclass(frozen=True, slots=True)
-class _Answer:
-    """One peer's answer in a round: held samples, coordinates not held, or a failure for all."""
+class _Failed:
+    """A request that got no usable answer: every cell it asked for gets `outcome`."""
 
     peer: PeerName
     coordinates: tuple[CellCoordinate, ...]
-    samples: tuple[Sample, ...] = ()
-    not_held: tuple[CellCoordinate, ...] = ()
-    failure: Outcome | None = None
+    outcome: Outcome
 
 
 class RoundRunner:
@@ -129,23 +124,34 @@ class RoundRunner:
 
     async def _round(self, sampler: Sampler, batches: dict[str, list[CellCoordinate]]) -> None:
         self.stats.rounds += 1
-        answers: list[_Answer] = []
+        answers: list[SamplesAnswer] = []
+        failed: list[_Failed] = []
         async with trio.open_nursery() as nursery:
             for peer, coordinates in batches.items():
-                nursery.start_soon(self._ask, PeerName(peer), tuple(coordinates), answers)
-        for answer, valid in await self._verify(answers):
-            for coordinate in answer.coordinates:
-                if answer.failure is not None:
-                    outcome = answer.failure
-                elif coordinate in answer.not_held:
-                    outcome = Outcome.NOT_HELD
-                else:
-                    outcome = Outcome.VERIFIED if valid.get(coordinate, False) else Outcome.INVALID
-                sampler.record(coordinate, answer.peer, outcome)
+                nursery.start_soon(self._ask, PeerName(peer), tuple(coordinates), answers, failed)
+        for failure in failed:
+            for coordinate in failure.coordinates:
+                sampler.record(coordinate, failure.peer, failure.outcome)
+        for result in await self._verify(answers):
+            if result.invalid:  # the guard has penalized it (`verify_answers`)
+                self.stats.abandoned.setdefault(result.peer, "InvalidSamples")
+            outcomes = (
+                dict.fromkeys(result.missing, Outcome.NOT_HELD)
+                | dict.fromkeys(result.invalid, Outcome.INVALID)
+                | dict.fromkeys((sample.coordinate for sample in result.samples), Outcome.VERIFIED)
+            )
+            for coordinate, outcome in outcomes.items():
+                sampler.record(coordinate, result.peer, outcome)
         if self._progress is not None:
             self._progress(sampler.summary(), self.stats)
 
-    async def _ask(self, peer: PeerName, coordinates: tuple[CellCoordinate, ...], out: list[_Answer]) -> None:
+    async def _ask(
+        self,
+        peer: PeerName,
+        coordinates: tuple[CellCoordinate, ...],
+        answers: list[SamplesAnswer],
+        failed: list[_Failed],
+    ) -> None:
         async with self._limiter:
             self.stats.requests += 1
             self.stats.peers_asked.add(peer)
@@ -153,19 +159,17 @@ class RoundRunner:
                 response = await self._request(peer, coordinates)
             except (PeerTimeout, PeerUnreachable, PeerDisconnected, PeerBanned) as error:
                 self._abandon(peer, error)
-                out.append(_Answer(peer, coordinates, failure=Outcome.TIMEOUT))
+                failed.append(_Failed(peer, coordinates, Outcome.TIMEOUT))
                 return
             except (InvalidResponse, MalformedMessage, MessageTooLarge) as error:
                 self._abandon(peer, error)  # the request client has already lowered its score
-                out.append(_Answer(peer, coordinates, failure=Outcome.INVALID))
+                failed.append(_Failed(peer, coordinates, Outcome.INVALID))
                 return
             except NetworkError as error:  # RemoteError: busy or failing; try elsewhere, keep the peer
                 log.info("sample request failed", peer=peer, error=str(error))
-                out.append(_Answer(peer, coordinates, failure=Outcome.NOT_HELD))
+                failed.append(_Failed(peer, coordinates, Outcome.NOT_HELD))
                 return
-        held = tuple(sample for sample in response.results if sample is not None)
-        not_held = tuple(c for c, r in zip(coordinates, response.results, strict=True) if r is None)
-        out.append(_Answer(peer, coordinates, samples=held, not_held=not_held))
+        answers.append(SamplesAnswer(peer, coordinates, response))
 
     async def _request(self, peer: PeerName, coordinates: tuple[CellCoordinate, ...]) -> SamplesResponse:
         """The request, sent a second time on a fresh connection if the first could not open a
@@ -184,50 +188,12 @@ class RoundRunner:
             log.info("peer abandoned", peer=peer, reason=str(error))
             self.stats.abandoned[peer] = type(error).__name__
 
-    async def _check(self, samples: Sequence[Sample]) -> bool:
-        self.stats.kzg_batches += 1
-        check = functools.partial(verify_samples, self.data_root, list(samples), self._verifier)
+    async def _verify(self, answers: list[SamplesAnswer]) -> tuple[VerifiedSamples, ...]:
+        """The round's answers checked in one KZG batch (bisected only if it fails), in a thread."""
         started = time.perf_counter()
         try:
-            return await trio.to_thread.run_sync(check)
-        except MalformedSample:  # decoded samples are validated; a defensive net
-            return False
+            checked = await verify_answers(self.data_root, answers, self._verifier, self._service.guard)
         finally:
             self.stats.verify_seconds += time.perf_counter() - started
-
-    async def _verified(self, samples: Sequence[Sample]) -> frozenset[CellCoordinate]:
-        """The coordinates among one peer's samples that verify (bisected batches, in a thread)."""
-        self.stats.kzg_batches += 1
-        check = functools.partial(compute_verified_coordinates, self.data_root, list(samples), self._verifier)
-        started = time.perf_counter()
-        try:
-            return await trio.to_thread.run_sync(check)
-        finally:
-            self.stats.verify_seconds += time.perf_counter() - started
-
-    async def _verify(self, answers: list[_Answer]) -> list[tuple[_Answer, dict[CellCoordinate, bool]]]:
-        """Every answer with the validity of each sample it held: one KZG batch for the whole round,
-        then per peer and per sample only if that batch fails."""
-        held = [sample for answer in answers for sample in answer.samples]
-        if not held:
-            return [(answer, {}) for answer in answers]
-        if await self._check(held):
-            for answer in answers:
-                if answer.samples:
-                    self._service.guard.reward(answer.peer)
-            return [
-                (answer, dict.fromkeys((s.coordinate for s in answer.samples), True)) for answer in answers
-            ]
-        checked: list[tuple[_Answer, dict[CellCoordinate, bool]]] = []
-        for answer in answers:
-            verified = await self._verified(answer.samples)
-            validity = {sample.coordinate: sample.coordinate in verified for sample in answer.samples}
-            if all(validity.values()):
-                checked.append((answer, validity))
-                continue
-            bad = sum(not ok for ok in validity.values())
-            log.warning("peer served invalid samples", peer=answer.peer, invalid=bad, of=len(validity))
-            self._service.guard.penalize(answer.peer, Offence.INVALID_DATA)
-            self.stats.abandoned.setdefault(answer.peer, "InvalidSamples")
-            checked.append((answer, validity))
-        return checked
+        self.stats.kzg_batches += checked.kzg_batches
+        return checked.results
