@@ -266,15 +266,6 @@ class NodeStore:
         return len(rows)
 
     @serialized
-    def put_header(self, header: BlobHeader, data_root: DataRoot, epoch: Epoch, quorum: QuorumIndex) -> None:
-        """Remember a blob header (from a custody push, or a blob this node took)."""
-        with self._transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO headers VALUES (?, ?, ?, ?)",
-                (data_root, header_to_bytes(header), epoch, quorum),
-            )
-
-    @serialized
     def get_header(self, data_root: DataRoot) -> tuple[BlobHeader, Epoch, QuorumIndex] | None:
         """A known header with the epoch and quorum it was dispersed to."""
         row = self._db.execute(
@@ -359,14 +350,6 @@ class NodeStore:
         return [bytes_to_attestation(bytes(row[0])) for row in rows]
 
     @serialized
-    def get_attestation_sent(self, data_root: DataRoot) -> Attestation | None:
-        """This node's attestation for `data_root`, if it sent one."""
-        row = self._db.execute(
-            "SELECT attestation FROM attestations_sent WHERE data_root = ?", (data_root,)
-        ).fetchone()
-        return None if row is None else bytes_to_attestation(bytes(row[0]))
-
-    @serialized
     def put_certificate(self, certificate: Certificate) -> bool:
         """Store a certificate; False if one was already stored for its data root."""
         with self._transaction() as db:
@@ -383,12 +366,6 @@ class NodeStore:
             "SELECT certificate FROM certificates WHERE data_root = ?", (data_root,)
         ).fetchone()
         return None if row is None else bytes_to_certificate(bytes(row[0]))
-
-    @serialized
-    def count_certificates(self) -> int:
-        """Certificates stored."""
-        (count,) = self._db.execute("SELECT COUNT(*) FROM certificates").fetchone()
-        return int(count)
 
 
 def _extension_rows(data_root: DataRoot, rows: Sequence[EncodedRow]) -> list[tuple[bytes, int, bytes, bytes]]:
