@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from storage.sqlite import connect, serialized, transaction
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import (
     BLSPubkey,
@@ -30,12 +31,10 @@ from validator.registry import (
     compute_epoch,
     compute_latest_fixed_epoch,
 )
-from validator.sqlite_lock import serialized
 from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex, ValidatorRecord
 from validator.vrf import compute_next_seed, verify_ballot
 
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,7 +70,7 @@ class SqliteRegistry:
         if not path.exists():
             raise RegistryError(f"no registry at {path}; create one with `das validator genesis`")
         self.path = path
-        self._db = _connect(path)
+        self._db = connect(path)
         try:
             version = self._meta("schema_version")
         except RegistryError as error:
@@ -102,11 +101,10 @@ class SqliteRegistry:
             raise RegistryError(f"epoch length must be positive, got {info.epoch_seconds} s")
         if path.exists():
             raise RegistryError(f"{path} already exists; refusing to overwrite a registry")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = _connect(path)
+        db = connect(path)
         try:
-            with db:
-                db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA)
+            with transaction(db):
                 rows = {
                     "schema_version": str(SCHEMA_VERSION),
                     "chain_id": str(info.chain_id),
@@ -350,21 +348,9 @@ class SqliteRegistry:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            raise RegistryError(f"registry is locked or unwritable: {error}") from error
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with transaction(self._db, on_begin_failed=_unwritable) as db:
+            yield db
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA foreign_keys=ON")
-    return db
+def _unwritable(error: sqlite3.OperationalError) -> RegistryError:
+    return RegistryError(f"registry is locked or unwritable: {error}")
