@@ -67,11 +67,9 @@ def _quorum_case(
         account = _funded(web3, owner)
         registry = ChainRegistry(anvil.rpc_url, address, account=account, sync_interval=0)
         index = registry.register_validator(
-            key.pubkey, registry.sign_registration(key), slots * preset.STAKE_PER_SLOT, Epoch(0)
+            key.pubkey, registry.sign_registration(key), slots * preset.STAKE_PER_SLOT
         )
-        registry.put_ballot(
-            compute_ballot(key, ValidatorIndex(index), chain_id, Epoch(0), GENESIS_SEED), Epoch(0)
-        )
+        registry.put_ballot(compute_ballot(key, ValidatorIndex(index), chain_id, Epoch(0), GENESIS_SEED))
         assert registry.last_transaction is not None and index == number
         ballot_gas.append(registry.last_transaction.gas_used)
     web3.provider.make_request("evm_increaseTime", [GENESIS_IN_SECONDS + 1])  # type: ignore[arg-type]

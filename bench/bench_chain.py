@@ -67,17 +67,16 @@ def _gas_and_contexts(validators: int, repeats: int) -> dict[str, Any]:
                 key.pubkey,
                 registry.sign_registration(key),
                 DEVNET.STAKE_PER_SLOT,
-                Epoch(0),
                 f"12D3KooWbench{number}",
                 (f"/ip4/127.0.0.1/tcp/{4000 + number}",),
             )
             record()
-            registry.change_stake(index, DEVNET.STAKE_PER_SLOT, Epoch(0))
+            registry.change_stake(index, DEVNET.STAKE_PER_SLOT)
             record()
-            registry.change_stake(index, -DEVNET.STAKE_PER_SLOT // 2, Epoch(0))
+            registry.change_stake(index, -DEVNET.STAKE_PER_SLOT // 2)
             record()
             ballot = compute_ballot(key, ValidatorIndex(index), CHAIN_ID, Epoch(0), GENESIS_SEED)
-            registry.put_ballot(ballot, Epoch(0))
+            registry.put_ballot(ballot)
             record()
             registry.update_endpoint(
                 index, f"12D3KooWbench{number}", (f"/ip4/127.0.0.1/tcp/{5000 + number}",)

@@ -108,11 +108,10 @@ def build_network(
                 key.pubkey,
                 compute_proof_of_possession(key),
                 slots * preset.STAKE_PER_SLOT,
-                Epoch(0),
                 effective_epoch=Epoch(0),
             )
             ballot = compute_ballot(key, index, CHAIN_ID, Epoch(0), registry.get_seed(Epoch(0)))
-            registry.put_ballot(ballot, Epoch(0), genesis=True)
+            registry.put_ballot(ballot, genesis=True)
         context = registry.get_epoch_context(Epoch(0))
         quorum = compute_quorums(context, preset)[0]
         aggregator = AttestationAggregator(context, quorum, blob.data_root, preset)

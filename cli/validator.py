@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 from cli.common import add_password_options, get_password, positive_int
@@ -25,10 +24,10 @@ from validator.keystore import (
     write_keystore,
 )
 from validator.presets import PRESETS, get_preset
-from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, Registry, compute_epoch
+from validator.registry import STAKE_ACTIVATION_DELAY_EPOCHS, Registry
 from validator.registry.backends import open_registry
 from validator.registry.genesis import GenesisSpec, create_genesis
-from validator.types import Epoch, ValidatorIndex
+from validator.types import ValidatorIndex
 
 REGISTRY_FILE = "registry.sqlite"
 DEFAULT_CHAIN_ID = 31337
@@ -218,12 +217,12 @@ def run_stake_change(args: argparse.Namespace) -> int:
         if args.action == "register":
             if index is not None:
                 raise RegistryError(f"this key is already validator {index}: use `das validator deposit`")
-            _register(registry, keystore, args, now)
+            _register(registry, keystore, args)
         else:
             if index is None:
                 raise RegistryError("this key is not registered: use `das validator register` first")
             amount = -args.amount if args.action == "withdraw" else args.amount
-            registry.change_stake(ValidatorIndex(index), amount, now)
+            registry.change_stake(ValidatorIndex(index), amount)
         receipt = registry.last_change
         preset = registry.get_info().preset
     if receipt is None:
@@ -247,14 +246,13 @@ def run_stake_change(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register(registry: Registry, keystore: Keystore, args: argparse.Namespace, now: Epoch) -> ValidatorIndex:
+def _register(registry: Registry, keystore: Keystore, args: argparse.Namespace) -> ValidatorIndex:
     """Register the keystore's key with `--amount` (decrypting it: the proof of possession needs it)."""
     secret_key = decrypt_keystore(keystore, get_password(args))
     return registry.register_validator(
         secret_key.pubkey,
         registry.sign_registration(secret_key),
         args.amount,
-        now,
         peer_id=args.peer_id,
         multiaddrs=tuple(args.multiaddr),
     )
@@ -283,19 +281,20 @@ def run_stake(args: argparse.Namespace) -> int:
     pubkey = get_keystore_pubkey(keystore)
     with open_registry(args.registry) as registry:
         info = registry.get_info()
-        now = compute_epoch(time.time(), info.genesis_time, info.epoch_seconds)
+        now = registry.current_epoch()
         index = registry.find_validator(pubkey)
         if index is None:
             if args.withdraw:
                 raise RegistryError("this validator is not registered; nothing to withdraw")
-            index = _register(registry, keystore, args, now)
-            effective = Epoch(now + STAKE_ACTIVATION_DELAY_EPOCHS)
+            index = _register(registry, keystore, args)
             action = "registered with"
         else:
-            effective = registry.change_stake(
-                ValidatorIndex(index), -args.amount if args.withdraw else args.amount, now
-            )
+            registry.change_stake(ValidatorIndex(index), -args.amount if args.withdraw else args.amount)
             action = "withdrew" if args.withdraw else "deposited"
+        receipt = registry.last_change
+    if receipt is None:
+        raise RegistryError("the registry recorded no change")
+    effective = receipt.effective_epoch
     print(f"preset      {info.preset}")
     print(f"validator   {index} {action} {args.amount} (effective at epoch {effective}; now epoch {now})")
     return 0

@@ -11,47 +11,53 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from da.config import DAConfig
-    from da.encoding import EncodedBlob, EncodedRow, compute_blob_header, encode_blob, encode_row
-    from da.errors import (
-        BlobTooLarge,
-        DAError,
-        EmptyBlob,
-        EncoderPoolBroken,
-        InvalidBlobEncoding,
-        InvalidConfig,
-        InvalidKZGInput,
-        MalformedHeader,
-        MalformedSample,
-        NotEnoughCells,
-    )
-    from da.header import bytes_to_header, compute_data_root, header_to_bytes, validate_header
-    from da.kzg import CellProver, CellRecoverer, CellVerifier, CkzgBackend, load_ckzg_backend
-    from da.pool import EncoderPool
-    from da.recovery import recover_blob, recover_row
-    from da.samples import (
-        bytes_to_sample,
-        compute_sample_validity,
-        compute_verified_coordinates,
-        sample_to_bytes,
-        validate_sample,
-        verify_samples,
-    )
-    from da.types import (
-        BlobHeader,
-        Bytes32,
-        Cell,
-        CellCoordinate,
-        ColumnIndex,
-        DataRoot,
-        KZGCommitment,
-        KZGProof,
-        RowBytes,
-        RowIndex,
-        Sample,
-        SampleValidity,
-    )
+if TYPE_CHECKING:  # the same names for type checkers (a test keeps them equal to _MODULES)
+    from da.config import DAConfig as DAConfig
+    from da.encoding import EncodedBlob as EncodedBlob
+    from da.encoding import EncodedRow as EncodedRow
+    from da.encoding import compute_blob_header as compute_blob_header
+    from da.encoding import encode_blob as encode_blob
+    from da.encoding import encode_row as encode_row
+    from da.errors import BlobTooLarge as BlobTooLarge
+    from da.errors import DAError as DAError
+    from da.errors import EmptyBlob as EmptyBlob
+    from da.errors import EncoderPoolBroken as EncoderPoolBroken
+    from da.errors import InvalidBlobEncoding as InvalidBlobEncoding
+    from da.errors import InvalidConfig as InvalidConfig
+    from da.errors import InvalidKZGInput as InvalidKZGInput
+    from da.errors import MalformedHeader as MalformedHeader
+    from da.errors import MalformedSample as MalformedSample
+    from da.errors import NotEnoughCells as NotEnoughCells
+    from da.header import bytes_to_header as bytes_to_header
+    from da.header import compute_data_root as compute_data_root
+    from da.header import header_to_bytes as header_to_bytes
+    from da.header import validate_header as validate_header
+    from da.kzg import CellProver as CellProver
+    from da.kzg import CellRecoverer as CellRecoverer
+    from da.kzg import CellVerifier as CellVerifier
+    from da.kzg import CkzgBackend as CkzgBackend
+    from da.kzg import load_ckzg_backend as load_ckzg_backend
+    from da.pool import EncoderPool as EncoderPool
+    from da.recovery import recover_blob as recover_blob
+    from da.recovery import recover_row as recover_row
+    from da.samples import bytes_to_sample as bytes_to_sample
+    from da.samples import compute_sample_validity as compute_sample_validity
+    from da.samples import compute_verified_coordinates as compute_verified_coordinates
+    from da.samples import sample_to_bytes as sample_to_bytes
+    from da.samples import validate_sample as validate_sample
+    from da.samples import verify_samples as verify_samples
+    from da.types import BlobHeader as BlobHeader
+    from da.types import Bytes32 as Bytes32
+    from da.types import Cell as Cell
+    from da.types import CellCoordinate as CellCoordinate
+    from da.types import ColumnIndex as ColumnIndex
+    from da.types import DataRoot as DataRoot
+    from da.types import KZGCommitment as KZGCommitment
+    from da.types import KZGProof as KZGProof
+    from da.types import RowBytes as RowBytes
+    from da.types import RowIndex as RowIndex
+    from da.types import Sample as Sample
+    from da.types import SampleValidity as SampleValidity
 
 _MODULES: dict[str, tuple[str, ...]] = {
     "da.config": ("DAConfig",),
@@ -95,58 +101,18 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "SampleValidity",
     ),
 }
-"""The module that defines each public name."""
+"""Each module and the public names it defines: the one table that `__all__`, `dir(da)` and the
+lazy loader are built from."""
 
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
+"""The defining module of each public name."""
 
-__all__ = [
-    "BlobHeader",
-    "BlobTooLarge",
-    "Bytes32",
-    "Cell",
-    "CellCoordinate",
-    "CellProver",
-    "CellRecoverer",
-    "CellVerifier",
-    "CkzgBackend",
-    "ColumnIndex",
-    "DAConfig",
-    "DAError",
-    "DataRoot",
-    "EmptyBlob",
-    "EncodedBlob",
-    "EncodedRow",
-    "EncoderPool",
-    "EncoderPoolBroken",
-    "InvalidBlobEncoding",
-    "InvalidConfig",
-    "InvalidKZGInput",
-    "KZGCommitment",
-    "KZGProof",
-    "MalformedHeader",
-    "MalformedSample",
-    "NotEnoughCells",
-    "RowBytes",
-    "RowIndex",
-    "Sample",
-    "SampleValidity",
-    "bytes_to_header",
-    "bytes_to_sample",
-    "compute_blob_header",
-    "compute_data_root",
-    "compute_sample_validity",
-    "compute_verified_coordinates",
-    "encode_blob",
-    "encode_row",
-    "header_to_bytes",
-    "load_ckzg_backend",
-    "recover_blob",
-    "recover_row",
-    "sample_to_bytes",
-    "validate_header",
-    "validate_sample",
-    "verify_samples",
-]
+__all__ = sorted(_HOME)  # noqa: PLE0605 - built from _MODULES, the one table of names
+
+
+def __dir__() -> list[str]:
+    """The module's own names and every lazy one, so `dir(da)`, `help(da)` and completion show them."""
+    return sorted({*globals(), *__all__})
 
 
 def __getattr__(name: str) -> Any:

@@ -46,11 +46,3 @@ def compute_member_custody(
     for slot, columns in zip(quorum.slots, compute_slot_custody(quorum, data_root, preset), strict=True):
         custody.setdefault(slot.validator, set()).update(columns)
     return {validator: frozenset(columns) for validator, columns in custody.items()}
-
-
-def get_custodians(
-    quorum: Quorum, data_root: DataRoot, column: ColumnIndex, preset: Preset
-) -> tuple[ValidatorIndex, ...]:
-    """Members holding `column` of `data_root`, in quorum order (whom to ask for its cells)."""
-    custody = compute_member_custody(quorum, data_root, preset)
-    return tuple(member for member in quorum.members if column in custody[member])

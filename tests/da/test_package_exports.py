@@ -4,9 +4,11 @@ interpreter, as `das light check` starts)."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,27 @@ import da
 def test_every_public_name_is_its_modules_object(name: str) -> None:
     module = importlib.import_module(da._HOME[name])
     assert getattr(da, name) is getattr(module, name)
+
+
+def test_dir_lists_every_public_name_and_each_resolves() -> None:
+    listed = dir(da)
+    assert set(da.__all__) <= set(listed)
+    assert listed == sorted(listed)
+    for name in da.__all__:
+        assert getattr(da, name) is not None
+
+
+def test_the_type_checkers_imports_are_the_table() -> None:
+    """The `if TYPE_CHECKING:` re-exports (what mypy and editors read) name exactly `_MODULES`."""
+    tree = ast.parse(Path(da.__file__).read_text())
+    (block,) = [n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"]
+    imported: dict[str, list[str]] = {}
+    for statement in block.body:
+        assert isinstance(statement, ast.ImportFrom) and statement.module is not None
+        for alias in statement.names:
+            assert alias.asname == alias.name, "an explicit re-export: `from m import X as X`"
+            imported.setdefault(statement.module, []).append(alias.name)
+    assert {module: tuple(names) for module, names in imported.items()} == da._MODULES
 
 
 def test_the_table_and_all_list_the_same_names() -> None:

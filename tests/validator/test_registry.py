@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from tests.validator.network_fixture import CHAIN_ID, make_keys
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import compute_proof_of_possession
 from validator.presets import DEVNET
-from validator.registry import RegistryInfo, compute_epoch
+from validator.registry import RegistryInfo, StakeReceipt, compute_epoch
 from validator.registry.sqlite import SqliteRegistry
 from validator.types import Epoch, Seed, ValidatorIndex
 from validator.vrf import compute_ballot, compute_next_seed
@@ -21,45 +23,74 @@ S = DEVNET.STAKE_PER_SLOT
 GENESIS_SEED = Seed(b"\x11" * 32)
 
 
-def _create(path: Path) -> SqliteRegistry:
-    return SqliteRegistry.create(path, RegistryInfo(CHAIN_ID, "devnet", 1000.0, 60.0), GENESIS_SEED)
+GENESIS_TIME = 1000.0
+EPOCH_SECONDS = 60.0
+
+
+def _create(path: Path, clock: Callable[[], float] = time.time) -> SqliteRegistry:
+    info = RegistryInfo(CHAIN_ID, "devnet", GENESIS_TIME, EPOCH_SECONDS)
+    return SqliteRegistry.create(path, info, GENESIS_SEED, clock)
+
+
+def _in_epoch(epoch: int) -> float:
+    """A time in the middle of `epoch`."""
+    return GENESIS_TIME + (epoch + 0.5) * EPOCH_SECONDS
 
 
 def test_stake_changes_take_effect_three_epochs_later(tmp_path: Path) -> None:
     (key,) = make_keys(1, b"reg")
-    with _create(tmp_path / "r.sqlite") as registry:
-        index = registry.register_validator(key.pubkey, compute_proof_of_possession(key), S, Epoch(0))
+    now = [_in_epoch(0)]
+    with _create(tmp_path / "r.sqlite", clock=lambda: now[0]) as registry:
+        index = registry.register_validator(key.pubkey, compute_proof_of_possession(key), S)
         assert index == 0
+        assert registry.last_change == StakeReceipt(index, Epoch(3))
+        now[0] = _in_epoch(2)  # the writer's epoch comes from the registry's clock, never the caller
         assert registry.get_epoch_context(Epoch(0)).validators == ()
         assert registry.get_epoch_context(Epoch(2)).validators == ()
         assert registry.get_epoch_context(Epoch(3)).validators[0].stake == S
         seed_3 = registry.get_seed(Epoch(3))
-        registry.put_ballot(compute_ballot(key, index, CHAIN_ID, Epoch(3), seed_3), Epoch(2))
-        assert registry.change_stake(index, 3 * S, Epoch(3)) == 6
-        assert registry.change_stake(index, -S, Epoch(3)) == 6
+        registry.put_ballot(compute_ballot(key, index, CHAIN_ID, Epoch(3), seed_3))
+        now[0] = _in_epoch(3)
+        assert registry.change_stake(index, 3 * S) == 6
+        assert registry.change_stake(index, -S) == 6
+        now[0] = _in_epoch(5)
         assert registry.get_validator(index, Epoch(5)).stake == S
         assert registry.get_validator(index, Epoch(6)).stake == 3 * S
         with pytest.raises(RegistryError, match="cannot withdraw"):
-            registry.change_stake(index, -10 * S, Epoch(2))
+            registry.change_stake(index, -10 * S)
         with pytest.raises(UnknownValidator):
-            registry.change_stake(ValidatorIndex(7), S, Epoch(2))
+            registry.change_stake(ValidatorIndex(7), S)
 
 
 def test_entry_is_validated_and_refusals_change_nothing(tmp_path: Path) -> None:
     first, second = make_keys(2, b"reg2")
-    with _create(tmp_path / "r.sqlite") as registry:
+    with _create(tmp_path / "r.sqlite", clock=lambda: _in_epoch(0)) as registry:
         with pytest.raises(RegistryError, match="proof of possession"):
-            registry.register_validator(first.pubkey, compute_proof_of_possession(second), S, Epoch(0))
-        index = registry.register_validator(first.pubkey, compute_proof_of_possession(first), S, Epoch(0))
+            registry.register_validator(first.pubkey, compute_proof_of_possession(second), S)
+        index = registry.register_validator(first.pubkey, compute_proof_of_possession(first), S)
         with pytest.raises(RegistryError, match="already registered"):
-            registry.register_validator(first.pubkey, compute_proof_of_possession(first), S, Epoch(0))
+            registry.register_validator(first.pubkey, compute_proof_of_possession(first), S)
         seed_1 = registry.get_seed(Epoch(1))
         with pytest.raises(RegistryError, match="does not verify"):
-            registry.put_ballot(compute_ballot(second, index, CHAIN_ID, Epoch(1), seed_1), Epoch(0))
+            registry.put_ballot(compute_ballot(second, index, CHAIN_ID, Epoch(1), seed_1))
         with pytest.raises(RegistryError, match="not accepted now"):
-            registry.put_ballot(compute_ballot(first, index, CHAIN_ID, Epoch(3), seed_1), Epoch(0))
+            registry.put_ballot(compute_ballot(first, index, CHAIN_ID, Epoch(3), seed_1))
         assert registry.get_epoch_context(Epoch(1)).ballots == ()
         assert registry.find_validator(second.pubkey) is None
+
+
+def test_the_ballot_window_follows_the_registrys_clock(tmp_path: Path) -> None:
+    (key,) = make_keys(1, b"window")
+    now = [_in_epoch(0)]
+    with _create(tmp_path / "r.sqlite", clock=lambda: now[0]) as registry:
+        index = registry.register_validator(
+            key.pubkey, compute_proof_of_possession(key), S, effective_epoch=Epoch(0)
+        )
+        ballot = compute_ballot(key, index, CHAIN_ID, Epoch(1), registry.get_seed(Epoch(1)))
+        now[0] = _in_epoch(1)  # epoch 1 started: its ballots are frozen
+        with pytest.raises(RegistryError, match=r"not accepted now \(open: 2\)"):
+            registry.put_ballot(ballot)
+        assert registry.get_epoch_context(Epoch(1)).ballots == ()
 
 
 def test_seeds_chain_from_the_frozen_ballots(tmp_path: Path) -> None:
@@ -67,11 +98,9 @@ def test_seeds_chain_from_the_frozen_ballots(tmp_path: Path) -> None:
     with _create(tmp_path / "r.sqlite") as registry:
         for key in keys:
             index = registry.register_validator(
-                key.pubkey, compute_proof_of_possession(key), S, Epoch(0), effective_epoch=Epoch(0)
+                key.pubkey, compute_proof_of_possession(key), S, effective_epoch=Epoch(0)
             )
-            registry.put_ballot(
-                compute_ballot(key, index, CHAIN_ID, Epoch(0), GENESIS_SEED), Epoch(0), genesis=True
-            )
+            registry.put_ballot(compute_ballot(key, index, CHAIN_ID, Epoch(0), GENESIS_SEED), genesis=True)
         ballots = registry.get_epoch_context(Epoch(0)).ballots
         assert len(ballots) == 3
         assert registry.get_seed(Epoch(1)) == compute_next_seed(GENESIS_SEED, Epoch(0), ballots)
@@ -113,10 +142,10 @@ def test_compute_epoch() -> None:
 
 def _writer(path: str, worker: int, count: int) -> None:
     keys = make_keys(count, b"writer-%d" % worker)
-    with SqliteRegistry(Path(path)) as registry:
+    with SqliteRegistry(Path(path), clock=lambda: _in_epoch(0)) as registry:
         for key in keys:
-            index = registry.register_validator(key.pubkey, compute_proof_of_possession(key), S, Epoch(0))
-            registry.change_stake(index, S, Epoch(0))
+            index = registry.register_validator(key.pubkey, compute_proof_of_possession(key), S)
+            registry.change_stake(index, S)
 
 
 def test_four_concurrent_writer_processes(tmp_path: Path) -> None:
@@ -129,7 +158,7 @@ def test_four_concurrent_writer_processes(tmp_path: Path) -> None:
     for worker in workers:
         worker.join(timeout=120)
         assert worker.exitcode == 0
-    with SqliteRegistry(path) as registry:
+    with SqliteRegistry(path, clock=lambda: _in_epoch(2)) as registry:
         validators = registry.get_epoch_context(Epoch(3)).validators
     assert [v.index for v in validators] == list(range(60))
     assert all(v.stake == 2 * S for v in validators)

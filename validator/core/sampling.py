@@ -211,7 +211,6 @@ class DutySampler:
         """The next reserve cell that can be asked, now pending; None when the reserve has none."""
         while duty.reserve:
             spare = duty.reserve.pop()
-            duty.replacements += 1
             if self._activate(data_root, duty, spare, now):
                 return spare
         return None

@@ -117,7 +117,6 @@ class Duty:
     """Distinct cells that must be served before the member attests."""
     faulty: set[ValidatorIndex] = field(default_factory=set)
     """Custodians that served an invalid cell: never asked again in this duty."""
-    replacements: int = 0
     failure: DutyFailure | None = None
     resumes: int = 0
 

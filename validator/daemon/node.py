@@ -123,7 +123,7 @@ class Node:
             return
         try:
             ballot = compute_ballot(self._secret_key, me, self._context.chain_id, following, context.seed)
-            registry.put_ballot(ballot, epoch)
+            registry.put_ballot(ballot)
         except ValidatorError as error:
             log.warning("ballot not cast", epoch=following, error=str(error))
 

@@ -12,8 +12,7 @@ import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from da.encoding import EncodedBlob, EncodedRow, assemble_encoded_blob
 from da.header import bytes_to_header, header_to_bytes
 from da.samples import bytes_to_sample, sample_to_bytes
 from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, DataRoot, KZGProof, RowIndex, Sample
+from storage.sqlite import connect, serialized, transaction
 from validator.certificate import bytes_to_certificate, certificate_to_bytes
-from validator.sqlite_lock import serialized
 from validator.types import Attestation, Certificate, Epoch, QuorumIndex
 from validator.wire import attestation_to_bytes, bytes_to_attestation
 
@@ -99,12 +98,9 @@ class NodeStore:
     """The daemon's SQLite store (one per validator process)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = connect(path)
         self._db.executescript(_SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
@@ -112,16 +108,6 @@ class NodeStore:
     def close(self) -> None:
         """Close the file."""
         self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     # --- blobs posted to this node ---------------------------------------------------------------
 
@@ -149,7 +135,7 @@ class NodeStore:
         `put_extension`)."""
         now = time.time()
         status = BlobStatus.ENCODED if rows else BlobStatus.RECEIVED
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             db.executemany(
                 "INSERT OR IGNORE INTO extension VALUES (?, ?, ?, ?)", _extension_rows(data_root, rows)
             )
@@ -179,7 +165,7 @@ class NodeStore:
         """Store a received blob's whole extension, one record per row (cells and proofs concatenated:
         2.4 MiB for a 1 MiB blob), and mark it `encoded`, in one transaction: the encoding node stays
         a replica of every column after a certificate or a restart."""
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             db.executemany(
                 "INSERT OR IGNORE INTO extension VALUES (?, ?, ?, ?)", _extension_rows(data_root, rows)
             )
@@ -198,7 +184,7 @@ class NodeStore:
         error: str | None = None,
     ) -> None:
         """Move a blob to `status` (a certified blob stays certified; signed weight only grows)."""
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             db.execute(
                 "UPDATE blobs SET status = CASE WHEN status = 'certified' THEN status ELSE ? END, "
                 "signed_slots = MAX(signed_slots, COALESCE(?, signed_slots)), "
@@ -257,22 +243,13 @@ class NodeStore:
     ) -> int:
         """Durably store verified custody cells with their header; returns how many were stored."""
         rows = [(data_root, s.row, s.column, sample_to_bytes(s)) for s in samples]
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             db.execute(
                 "INSERT OR IGNORE INTO headers VALUES (?, ?, ?, ?)",
                 (data_root, header_to_bytes(header), epoch, quorum),
             )
             db.executemany("INSERT OR REPLACE INTO custody VALUES (?, ?, ?, ?)", rows)
         return len(rows)
-
-    @serialized
-    def put_header(self, header: BlobHeader, data_root: DataRoot, epoch: Epoch, quorum: QuorumIndex) -> None:
-        """Remember a blob header (from a custody push, or a blob this node took)."""
-        with self._transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO headers VALUES (?, ?, ?, ?)",
-                (data_root, header_to_bytes(header), epoch, quorum),
-            )
 
     @serialized
     def get_header(self, data_root: DataRoot) -> tuple[BlobHeader, Epoch, QuorumIndex] | None:
@@ -346,7 +323,7 @@ class NodeStore:
     @serialized
     def put_attestation_sent(self, attestation: Attestation) -> None:
         """Record that this node attested (before the attestation leaves the process)."""
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             db.execute(
                 "INSERT OR IGNORE INTO attestations_sent VALUES (?, ?, ?)",
                 (attestation.data_root, attestation_to_bytes(attestation), time.time()),
@@ -359,17 +336,9 @@ class NodeStore:
         return [bytes_to_attestation(bytes(row[0])) for row in rows]
 
     @serialized
-    def get_attestation_sent(self, data_root: DataRoot) -> Attestation | None:
-        """This node's attestation for `data_root`, if it sent one."""
-        row = self._db.execute(
-            "SELECT attestation FROM attestations_sent WHERE data_root = ?", (data_root,)
-        ).fetchone()
-        return None if row is None else bytes_to_attestation(bytes(row[0]))
-
-    @serialized
     def put_certificate(self, certificate: Certificate) -> bool:
         """Store a certificate; False if one was already stored for its data root."""
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO certificates VALUES (?, ?, ?)",
                 (certificate.data_root, certificate_to_bytes(certificate), time.time()),
@@ -383,12 +352,6 @@ class NodeStore:
             "SELECT certificate FROM certificates WHERE data_root = ?", (data_root,)
         ).fetchone()
         return None if row is None else bytes_to_certificate(bytes(row[0]))
-
-    @serialized
-    def count_certificates(self) -> int:
-        """Certificates stored."""
-        (count,) = self._db.execute("SELECT COUNT(*) FROM certificates").fetchone()
-        return int(count)
 
 
 def _extension_rows(data_root: DataRoot, rows: Sequence[EncodedRow]) -> list[tuple[bytes, int, bytes, bytes]]:

@@ -85,11 +85,10 @@ def create_genesis(directory: Path, spec: GenesisSpec, progress: GenesisProgress
                 secret_key.pubkey,
                 compute_proof_of_possession(secret_key),
                 spec.slots * preset.STAKE_PER_SLOT,
-                Epoch(0),
                 effective_epoch=Epoch(0),
             )
             ballot = compute_ballot(secret_key, index, info.chain_id, Epoch(0), seed)
-            registry.put_ballot(ballot, Epoch(0), genesis=True)
+            registry.put_ballot(ballot, genesis=True)
             if progress is not None:
                 progress(number + 1, spec.validators)
     return registry_path

@@ -88,21 +88,22 @@ class StakeLedger(Protocol):
         pubkey: BLSPubkey,
         proof_of_possession: BLSSignature,
         stake: int,
-        current_epoch: Epoch,
         peer_id: str = "",
         multiaddrs: tuple[str, ...] = (),
     ) -> ValidatorIndex:
-        """Add a validator (its PoP is checked); stake counts from current + STAKE_ACTIVATION_DELAY_EPOCHS."""
+        """Add a validator (its PoP is checked); stake counts from the registry's current epoch +
+        STAKE_ACTIVATION_DELAY_EPOCHS."""
 
-    def change_stake(self, validator: ValidatorIndex, amount: int, current_epoch: Epoch) -> Epoch:
-        """Deposit (amount > 0) or withdraw (amount < 0); returns the epoch it takes effect."""
+    def change_stake(self, validator: ValidatorIndex, amount: int) -> Epoch:
+        """Deposit (amount > 0) or withdraw (amount < 0); returns the epoch it takes effect (the
+        registry's current epoch + STAKE_ACTIVATION_DELAY_EPOCHS)."""
 
 
 class BallotBox(Protocol):
     """Write side used by daemons: publish ballots for the next epoch."""
 
-    def put_ballot(self, ballot: Ballot, current_epoch: Epoch) -> None:
-        """Store a verified ballot for epoch `current_epoch + 1`."""
+    def put_ballot(self, ballot: Ballot) -> None:
+        """Store a verified ballot for the epoch after the registry's current one."""
 
 
 class ValidatorRegistry(EpochSource, BallotBox, Protocol):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from storage.sqlite import connect, serialized, transaction
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import (
     BLSPubkey,
@@ -30,12 +31,10 @@ from validator.registry import (
     compute_epoch,
     compute_latest_fixed_epoch,
 )
-from validator.sqlite_lock import serialized
 from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex, ValidatorRecord
 from validator.vrf import compute_next_seed, verify_ballot
 
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,7 +70,7 @@ class SqliteRegistry:
         if not path.exists():
             raise RegistryError(f"no registry at {path}; create one with `das validator genesis`")
         self.path = path
-        self._db = _connect(path)
+        self._db = connect(path)
         try:
             version = self._meta("schema_version")
         except RegistryError as error:
@@ -102,11 +101,10 @@ class SqliteRegistry:
             raise RegistryError(f"epoch length must be positive, got {info.epoch_seconds} s")
         if path.exists():
             raise RegistryError(f"{path} already exists; refusing to overwrite a registry")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = _connect(path)
+        db = connect(path)
         try:
-            with db:
-                db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA)
+            with transaction(db):
                 rows = {
                     "schema_version": str(SCHEMA_VERSION),
                     "chain_id": str(info.chain_id),
@@ -223,14 +221,13 @@ class SqliteRegistry:
         pubkey: BLSPubkey,
         proof_of_possession: BLSSignature,
         stake: int,
-        current_epoch: Epoch,
         peer_id: str = "",
         multiaddrs: tuple[str, ...] = (),
         *,
         effective_epoch: Epoch | None = None,
     ) -> ValidatorIndex:
-        """Add a validator after checking its proof of possession; stake counts from
-        current + STAKE_ACTIVATION_DELAY_EPOCHS.
+        """Add a validator after checking its proof of possession; stake counts from the current
+        epoch (read in the write transaction) + STAKE_ACTIVATION_DELAY_EPOCHS.
 
         `effective_epoch` overrides that only for genesis (epoch 0).
         """
@@ -238,10 +235,12 @@ class SqliteRegistry:
             raise RegistryError("proof of possession does not verify for this public key")
         if stake <= 0:
             raise RegistryError(f"initial stake must be positive, got {stake}")
-        effective = (
-            current_epoch + STAKE_ACTIVATION_DELAY_EPOCHS if effective_epoch is None else effective_epoch
-        )
         with self._write() as db:
+            effective = (
+                Epoch(self.current_epoch() + STAKE_ACTIVATION_DELAY_EPOCHS)
+                if effective_epoch is None
+                else effective_epoch
+            )
             if db.execute("SELECT 1 FROM validators WHERE pubkey = ?", (pubkey,)).fetchone():
                 raise RegistryError("this public key is already registered")
             (next_index,) = db.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM validators").fetchone()
@@ -254,16 +253,26 @@ class SqliteRegistry:
                 "INSERT INTO stake_changes (validator, effective_epoch, amount) VALUES (?, ?, ?)",
                 (index, effective, stake),
             )
-        self._last_change = StakeReceipt(index, Epoch(effective))
+        self._last_change = StakeReceipt(index, effective)
         return index
 
     @serialized
-    def change_stake(self, validator: ValidatorIndex, amount: int, current_epoch: Epoch) -> Epoch:
-        """Deposit (> 0) or withdraw (< 0) from epoch current + STAKE_ACTIVATION_DELAY_EPOCHS; returns it."""
+    def change_stake(
+        self, validator: ValidatorIndex, amount: int, *, effective_epoch: Epoch | None = None
+    ) -> Epoch:
+        """Deposit (> 0) or withdraw (< 0) from the current epoch (read in the write transaction) +
+        STAKE_ACTIVATION_DELAY_EPOCHS; returns that epoch.
+
+        `effective_epoch` overrides that only for genesis (epoch 0).
+        """
         if amount == 0:
             raise RegistryError("a stake change must be non-zero")
-        effective = Epoch(current_epoch + STAKE_ACTIVATION_DELAY_EPOCHS)
         with self._write() as db:
+            effective = (
+                Epoch(self.current_epoch() + STAKE_ACTIVATION_DELAY_EPOCHS)
+                if effective_epoch is None
+                else effective_epoch
+            )
             if not db.execute("SELECT 1 FROM validators WHERE idx = ?", (validator,)).fetchone():
                 raise UnknownValidator(validator)
             (balance,) = db.execute(
@@ -290,22 +299,28 @@ class SqliteRegistry:
                 raise UnknownValidator(validator)
 
     @serialized
-    def put_ballot(self, ballot: Ballot, current_epoch: Epoch, *, genesis: bool = False) -> None:
-        """Store a ballot for epoch `current_epoch + 1` (epoch 0 with `genesis`) after verifying it."""
-        expected = Epoch(0) if genesis else Epoch(current_epoch + 1)
-        if ballot.epoch != expected:
-            raise RegistryError(f"ballots for epoch {ballot.epoch} are not accepted now (open: {expected})")
+    def put_ballot(self, ballot: Ballot, *, genesis: bool = False) -> None:
+        """Store a ballot for the epoch after the current one (epoch 0 with `genesis`) after verifying
+        it. The window is checked on entry and again in the write transaction, so a ballot verified as
+        its epoch began is not stored after the ballots froze."""
+        self._check_ballot_window(ballot, genesis=genesis)
         record = self._record(ballot.validator)
         seed = self.get_seed(ballot.epoch)
         if not verify_ballot(record[0], ballot, self._info.chain_id, seed):
             raise RegistryError(f"ballot of validator {ballot.validator} does not verify")
         with self._write() as db:
+            self._check_ballot_window(ballot, genesis=genesis)
             db.execute(
                 "INSERT OR IGNORE INTO ballots VALUES (?, ?, ?)",
                 (ballot.epoch, ballot.validator, ballot.signature),
             )
 
     # --- internals -------------------------------------------------------------------------------
+
+    def _check_ballot_window(self, ballot: Ballot, *, genesis: bool) -> None:
+        expected = Epoch(0) if genesis else Epoch(self.current_epoch() + 1)
+        if ballot.epoch != expected:
+            raise RegistryError(f"ballots for epoch {ballot.epoch} are not accepted now (open: {expected})")
 
     def _ballots(self, epoch: Epoch) -> tuple[Ballot, ...]:
         rows = self._db.execute(
@@ -333,21 +348,9 @@ class SqliteRegistry:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            raise RegistryError(f"registry is locked or unwritable: {error}") from error
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with transaction(self._db, on_begin_failed=_unwritable) as db:
+            yield db
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA foreign_keys=ON")
-    return db
+def _unwritable(error: sqlite3.OperationalError) -> RegistryError:
+    return RegistryError(f"registry is locked or unwritable: {error}")

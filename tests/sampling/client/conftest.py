@@ -134,10 +134,10 @@ def create_registry(path: Path, preset: str, validators: int, slots: int) -> Sql
     for number in range(validators):
         key = make_key(number)
         index = registry.register_validator(
-            key.pubkey, compute_proof_of_possession(key), stake, Epoch(0), effective_epoch=Epoch(0)
+            key.pubkey, compute_proof_of_possession(key), stake, effective_epoch=Epoch(0)
         )
         ballot = compute_ballot(key, index, CHAIN_ID, Epoch(0), registry.get_seed(Epoch(0)))
-        registry.put_ballot(ballot, Epoch(0), genesis=True)
+        registry.put_ballot(ballot, genesis=True)
     return registry
 
 

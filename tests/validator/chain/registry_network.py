@@ -63,7 +63,6 @@ def register(registry: ChainRegistry, key: SecretKey, slots: int = 1, peer: str 
         key.pubkey,
         registry.sign_registration(key),
         slots * STAKE,
-        Epoch(0),
         peer,
         (f"/ip4/10.0.0.1/tcp/1/p2p/{peer}",),
     )
@@ -77,7 +76,7 @@ def cast_ballots(net: Network, keys: dict[int, SecretKey], epoch: Epoch) -> None
     seed = net.registry().get_epoch_context(epoch).seed
     chain_id = net.web3.eth.chain_id
     for i, key in keys.items():
-        net.registry(i).put_ballot(compute_ballot(key, ValidatorIndex(i), chain_id, epoch, seed), epoch)
+        net.registry(i).put_ballot(compute_ballot(key, ValidatorIndex(i), chain_id, epoch, seed))
 
 
 def deployer(anvil: Anvil, web3: Web3) -> Callable[..., Network]:

@@ -59,7 +59,6 @@ def test_genesis_registrations_and_ballots_count_from_epoch_zero_and_seeds_follo
     for i, writer in enumerate(writers):
         writer.put_ballot(
             compute_ballot(KEYS[i], ValidatorIndex(i), net.web3.eth.chain_id, Epoch(0), GENESIS_SEED),
-            Epoch(0),
         )
     reader = net.registry()
     assert reader.current_epoch() == 0
@@ -93,8 +92,8 @@ def test_a_registration_after_genesis_counts_three_epochs_later_and_the_clock_is
     net.to_epoch(4)
     (record,) = writer.get_epoch_context(Epoch(4)).validators
     assert (record.index, record.stake) == (index, STAKE)
-    assert writer.change_stake(index, STAKE, Epoch(0)) == 7  # deposit in epoch 4 -> 7
-    assert writer.change_stake(index, -STAKE // 2, Epoch(0)) == 7
+    assert writer.change_stake(index, STAKE) == 7  # deposit in epoch 4 -> 7
+    assert writer.change_stake(index, -STAKE // 2) == 7
 
 
 def test_nobody_moves_or_redirects_another_validators_stake_or_endpoint(
@@ -105,7 +104,7 @@ def test_nobody_moves_or_redirects_another_validators_stake_or_endpoint(
     victim = register(alice, KEYS[0], peer="alice")
     register(mallory, KEYS[1], peer="mallory")
     with pytest.raises(RegistryError, match="only a validator's own account"):
-        mallory.change_stake(victim, -STAKE, Epoch(0))
+        mallory.change_stake(victim, -STAKE)
     with pytest.raises(RegistryError, match="only a validator's own account"):
         mallory.update_endpoint(victim, "mallory", ("/ip4/6.6.6.6/tcp/1",))
     # Straight to the contract: every call acts on msg.sender's own validator, or reverts.
@@ -138,12 +137,12 @@ def test_ballots_for_a_running_or_past_epoch_and_second_ballots_revert(
     chain_id = net.web3.eth.chain_id
     for epoch in (0, 1, 2, 4):
         with pytest.raises(TransactionReverted) as refused:
-            writer.put_ballot(compute_ballot(KEYS[0], index, chain_id, Epoch(epoch), seed_3), Epoch(0))
+            writer.put_ballot(compute_ballot(KEYS[0], index, chain_id, Epoch(epoch), seed_3))
         assert (refused.value.error, refused.value.args_) == ("BallotNotOpen", (epoch, 3))
     ballot = compute_ballot(KEYS[0], index, chain_id, Epoch(3), seed_3)
-    writer.put_ballot(ballot, Epoch(0))
+    writer.put_ballot(ballot)
     with pytest.raises(TransactionReverted) as refused:
-        writer.put_ballot(ballot, Epoch(0))
+        writer.put_ballot(ballot)
     assert refused.value.error == "BallotAlreadyCast"
     with pytest.raises(ContractCustomError) as unfixed:
         writer._contract.functions.seedOf(5).call()  # ballots for 4 are still open
@@ -156,9 +155,7 @@ def test_the_contract_refuses_every_ballot_that_does_not_verify(network: Callabl
     for i, writer in enumerate(writers):
         register(writer, KEYS[i])
     chain_id = net.web3.eth.chain_id
-    writers[0].put_ballot(
-        compute_ballot(KEYS[0], ValidatorIndex(0), chain_id, Epoch(0), GENESIS_SEED), Epoch(0)
-    )
+    writers[0].put_ballot(compute_ballot(KEYS[0], ValidatorIndex(0), chain_id, Epoch(0), GENESIS_SEED))
     other_seed = Seed(hashlib.sha256(b"another seed").digest())
     for forged in (
         compute_ballot(KEYS[0], ValidatorIndex(1), chain_id, Epoch(0), GENESIS_SEED),  # key 0 signs for 1
@@ -166,7 +163,7 @@ def test_the_contract_refuses_every_ballot_that_does_not_verify(network: Callabl
         compute_ballot(KEYS[1], ValidatorIndex(1), chain_id + 1, Epoch(0), GENESIS_SEED),  # another chain
     ):
         with pytest.raises(TransactionReverted) as refused:
-            writers[1].put_ballot(forged, Epoch(0))
+            writers[1].put_ballot(forged)
         assert (refused.value.error, refused.value.args_) == ("InvalidBallot", (0, 1))
     genuine = compute_ballot(KEYS[1], ValidatorIndex(1), chain_id, Epoch(0), GENESIS_SEED)
     mismatched = g2_to_eip2537(KEYS[1].sign(b"not the ballot"))  # a point that is not the signature
@@ -190,17 +187,17 @@ def test_nobody_registers_another_validators_key(network: Callable[..., Network]
     }
     for what, proof in attempts.items():
         with pytest.raises(TransactionReverted) as refused:
-            mallory.register_validator(KEYS[0].pubkey, proof, STAKE, Epoch(0))
+            mallory.register_validator(KEYS[0].pubkey, proof, STAKE)
         assert refused.value.error == "InvalidProofOfPossession", what
     register(alice, KEYS[0])
     with pytest.raises(TransactionReverted) as refused:
-        mallory.register_validator(KEYS[0].pubkey, mallory.sign_registration(KEYS[0]), STAKE, Epoch(0))
+        mallory.register_validator(KEYS[0].pubkey, mallory.sign_registration(KEYS[0]), STAKE)
     assert refused.value.error == "PubkeyAlreadyRegistered"
     with pytest.raises(TransactionReverted) as refused:
-        alice.register_validator(KEYS[2].pubkey, alice.sign_registration(KEYS[2]), STAKE, Epoch(0))
+        alice.register_validator(KEYS[2].pubkey, alice.sign_registration(KEYS[2]), STAKE)
     assert refused.value.error == "AccountAlreadyRegistered"
     with pytest.raises(TransactionReverted) as refused:
-        mallory.register_validator(KEYS[1].pubkey, mallory.sign_registration(KEYS[1]), 0, Epoch(0))
+        mallory.register_validator(KEYS[1].pubkey, mallory.sign_registration(KEYS[1]), 0)
     assert refused.value.error == "InvalidStake"
 
 
@@ -212,9 +209,7 @@ def test_a_certificate_of_an_epoch_verifies_the_same_after_later_stake_changes(
     chain_id = net.web3.eth.chain_id
     for i, writer in enumerate(writers):
         register(writer, KEYS[i], slots=2)
-        writer.put_ballot(
-            compute_ballot(KEYS[i], ValidatorIndex(i), chain_id, Epoch(0), GENESIS_SEED), Epoch(0)
-        )
+        writer.put_ballot(compute_ballot(KEYS[i], ValidatorIndex(i), chain_id, Epoch(0), GENESIS_SEED))
     net.to_epoch(0)
     context = net.registry().get_epoch_context(Epoch(0))
     (quorum,) = compute_quorums(context, DEVNET)
@@ -229,8 +224,8 @@ def test_a_certificate_of_an_epoch_verifies_the_same_after_later_stake_changes(
         signature=aggregate_signatures([KEYS[m].sign(message) for m in members]),
     )
     assert verify_certificate(certificate, context, DEVNET).valid
-    writers[0].change_stake(ValidatorIndex(0), -2 * STAKE, Epoch(0))
-    writers[1].change_stake(ValidatorIndex(1), 4 * STAKE, Epoch(0))
+    writers[0].change_stake(ValidatorIndex(0), -2 * STAKE)
+    writers[1].change_stake(ValidatorIndex(1), 4 * STAKE)
     register(net.registry(4), KEYS[4], slots=4)
     net.to_epoch(5)
     later = net.registry()  # a fresh reader: everything from the logs
@@ -249,7 +244,7 @@ def test_withdrawn_stake_is_claimable_once_its_epoch_starts(network: Callable[..
     writer = net.registry(0)
     index = register(writer, KEYS[0], slots=2)
     net.to_epoch(1)
-    assert writer.change_stake(index, -STAKE, Epoch(0)) == 4
+    assert writer.change_stake(index, -STAKE) == 4
     with pytest.raises(TransactionReverted) as refused:
         writer.claim_withdrawals()
     assert refused.value.error == "NothingToClaim"

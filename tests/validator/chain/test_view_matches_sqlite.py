@@ -195,14 +195,13 @@ class TwoRegistries:
         key = KEYS[step.key]
         if step.key in self.keys:  # AccountAlreadyRegistered
             with pytest.raises(RegistryError, match="already registered"):
-                self.sqlite.register_validator(key.pubkey, POP_PROOFS[step.key], S, self.current)
+                self.sqlite.register_validator(key.pubkey, POP_PROOFS[step.key], S)
             return
         effective = self.effective_epoch_now()
         index = self.sqlite.register_validator(
             key.pubkey,
             POP_PROOFS[step.key],
             step.slots * S,
-            self.current,
             step.peer_id,
             step.multiaddrs,
             effective_epoch=None if self.genesis_passed else Epoch(0),
@@ -222,15 +221,15 @@ class TwoRegistries:
 
     def change_stake(self, step: ChangeStake) -> None:
         index = self.validator(step.validator)
-        # SQLite's change_stake has no genesis override: a change made "in epoch -3" takes effect at 0.
-        writer_epoch = Epoch(self.current if self.genesis_passed else -STAKE_ACTIVATION_DELAY_EPOCHS)
+        # SQLite takes the chain's before-genesis rule (changes count from epoch 0) as an override.
+        at_genesis = None if self.genesis_passed else Epoch(0)
         if -step.amount > self.view.balance(index):  # WithdrawalExceedsStake
             self.label("withdrawal refused")
             with pytest.raises(RegistryError, match="cannot withdraw"):
-                self.sqlite.change_stake(index, step.amount, writer_epoch)
+                self.sqlite.change_stake(index, step.amount, effective_epoch=at_genesis)
             return
         effective = self.effective_epoch_now()
-        assert self.sqlite.change_stake(index, step.amount, writer_epoch) == effective
+        assert self.sqlite.change_stake(index, step.amount, effective_epoch=at_genesis) == effective
         self.emit("StakeChanged", validator=index, amount=step.amount, effectiveEpoch=effective)
 
     def cast_ballot(self, step: CastBallot) -> None:
@@ -245,11 +244,11 @@ class TwoRegistries:
         self.cast.add((epoch, index))
         self.emit("BallotCast", epoch=epoch, validator=index, signature=ballot.signature)
         if step.kind == "valid":
-            self.sqlite.put_ballot(ballot, self.current, genesis=not self.genesis_passed)
+            self.sqlite.put_ballot(ballot, genesis=not self.genesis_passed)
         else:
             self.label(f"forged ballot ({step.kind}) refused by SQLite")
             with pytest.raises(RegistryError, match="does not verify"):
-                self.sqlite.put_ballot(ballot, self.current, genesis=not self.genesis_passed)
+                self.sqlite.put_ballot(ballot, genesis=not self.genesis_passed)
 
     def forge(self, step: CastBallot, index: ValidatorIndex, epoch: Epoch, seed: Seed) -> Ballot:
         """The ballot `step` casts: valid, or signed by another key, over another seed or epoch, or

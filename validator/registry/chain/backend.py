@@ -202,13 +202,11 @@ class ChainRegistry:
         pubkey: BLSPubkey,
         proof_of_possession: BLSSignature,
         stake: int,
-        current_epoch: Epoch,
         peer_id: str = "",
         multiaddrs: tuple[str, ...] = (),
     ) -> ValidatorIndex:
         """Register the account's validator with `stake` units (sent as stake x 1 gwei); the contract
         checks the proof of possession (`sign_registration`) with the BLS12-381 precompiles."""
-        del current_epoch  # the contract's clock decides
         call = self._contract.functions.register(
             pubkey, g1_to_eip2537(pubkey), proof_of_possession, g2_to_eip2537(proof_of_possession),
             peer_id, list(multiaddrs),
@@ -221,10 +219,9 @@ class ChainRegistry:
         self._last_change = StakeReceipt(index, self._effective_epoch(sent), sent.tx_hash)
         return index
 
-    def change_stake(self, validator: ValidatorIndex, amount: int, current_epoch: Epoch) -> Epoch:
+    def change_stake(self, validator: ValidatorIndex, amount: int) -> Epoch:
         """Deposit (amount > 0, sent as amount x 1 gwei) or withdraw (amount < 0) for the account's own
         validator; returns the epoch the change takes effect, as the contract recorded it."""
-        del current_epoch
         self._require_own(validator)
         if amount == 0:
             raise RegistryError("a stake change must be non-zero")
@@ -247,10 +244,9 @@ class ChainRegistry:
         self._require_own(validator)
         self._send(self._contract.functions.updateEndpoint(peer_id, list(multiaddrs)))
 
-    def put_ballot(self, ballot: Ballot, current_epoch: Epoch) -> None:
+    def put_ballot(self, ballot: Ballot) -> None:
         """Cast the account's own validator's ballot; the contract accepts only the open epoch's, and
         only a ballot that verifies against the key and the seed (`InvalidBallot`)."""
-        del current_epoch
         self._require_own(ballot.validator)
         point = g2_to_eip2537(ballot.signature)
         self._send(self._contract.functions.castBallot(ballot.epoch, ballot.signature, point))

@@ -92,10 +92,8 @@ def create_chain_genesis(
         )
         _fund(web3, rpc_url, funder, account.address, stake * WEI_PER_STAKE_UNIT + GAS_FUNDS_WEI)
         registry = ChainRegistry(rpc_url, address, account=account, sync_interval=0)
-        index = registry.register_validator(
-            secret_key.pubkey, registry.sign_registration(secret_key), stake, Epoch(0)
-        )
-        registry.put_ballot(compute_ballot(secret_key, index, chain_id, Epoch(0), genesis_seed), Epoch(0))
+        index = registry.register_validator(secret_key.pubkey, registry.sign_registration(secret_key), stake)
+        registry.put_ballot(compute_ballot(secret_key, index, chain_id, Epoch(0), genesis_seed))
         accounts.append(account.address)
         if progress is not None:
             progress(number + 1, spec.validators)

@@ -131,11 +131,6 @@ class RegistryView:
         """The index registered for `pubkey`, if any."""
         return next((v.index for v in self.validators.values() if v.pubkey == pubkey), None)
 
-    def index_of_account(self, account: str) -> ValidatorIndex | None:
-        """The validator of an Ethereum account, if it registered one."""
-        wanted = account.lower()
-        return next((v.index for v in self.validators.values() if v.account.lower() == wanted), None)
-
 
 def _int(value: object) -> int:
     if not isinstance(value, int):

@@ -1,0 +1,72 @@
+"""One SQLite file per store, opened and written the same way everywhere.
+
+`connect` opens a connection in WAL mode with `synchronous=FULL` (a write has reached the disk when
+its call returns, so a process killed with SIGKILL keeps every write it acknowledged), a busy timeout
+(writers from several processes wait for each other instead of failing), foreign keys enforced, and
+no implicit transactions: every write goes through `transaction`. The connection may be used from
+several threads, one call at a time: its owner serialises them with `serialized`.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+BUSY_TIMEOUT_S = 30.0
+"""How long a writer waits for another's transaction before `BEGIN IMMEDIATE` fails."""
+
+T = TypeVar("T")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating it and its folder if missing) the SQLite file at `path` with the shared settings."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+@contextmanager
+def transaction(
+    db: sqlite3.Connection,
+    *,
+    on_begin_failed: Callable[[sqlite3.OperationalError], Exception] | None = None,
+) -> Iterator[sqlite3.Connection]:
+    """`BEGIN IMMEDIATE` (the write lock, taken up front so concurrent writers serialise), then
+    `COMMIT`, or `ROLLBACK` if the body raises. When `BEGIN` fails (the lock not taken within the
+    busy timeout, a read-only file), `on_begin_failed` turns the `sqlite3.OperationalError` into the
+    caller's own error, raised from it."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if on_begin_failed is None:
+            raise
+        raise on_begin_failed(error) from error
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def serialized(method: Callable[..., T]) -> Callable[..., T]:
+    """Run `method` under `self._lock` (an RLock the owning object creates in `__init__`): one
+    connection shared by a process's threads, one call at a time."""
+
+    @functools.wraps(method)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
