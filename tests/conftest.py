@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -12,8 +11,6 @@ from hypothesis import HealthCheck, settings
 from da import CkzgBackend, EncodedBlob, encode_blob, load_ckzg_backend
 from da.constants import USABLE_BYTES_PER_ROW
 from da.kzg import PRECOMPUTE_FOR_PROVING
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.register_profile(
@@ -25,13 +22,6 @@ settings.register_profile(
 )
 settings.register_profile("nightly", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
-
-
-def vectors_dir() -> Path | None:
-    """The shared official vectors: $TESSERA_VECTORS, else ../shared/vectors beside the repo."""
-    configured = os.environ.get("TESSERA_VECTORS")
-    candidate = Path(configured) if configured else REPO_ROOT.parent / "shared" / "vectors"
-    return candidate if candidate.is_dir() else None
 
 
 @pytest.fixture(scope="session")

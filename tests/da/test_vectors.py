@@ -1,7 +1,8 @@
 """Official c-kzg-4844 vectors run through Tessera's own KZG API (`da.CkzgBackend`, `da.recover_row`).
 
-One test per function over `vectors/kzg/<function>/kzg-mainnet/<case>/data.yaml`; `output: null`
-means the call must fail with a typed `DAError`.
+One test per function over `kzg/<function>/kzg-mainnet/<case>/data.yaml` (`tests/official_vectors.py`:
+an unpacked tree, else the archive committed under `tests/vectors/`); `output: null` means the call must
+fail with a typed `DAError`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ import yaml
 from da import CellVerifier, CkzgBackend, DAError, recover_row
 from da.lean_verifier import load_lean_verifier
 from da.types import Cell, ColumnIndex, KZGCommitment, KZGProof, RowBytes, RowIndex
-from tests.conftest import vectors_dir
+from tests.environment import require_or_skip
+from tests.official_vectors import (
+    ARCHIVE,
+    MISSING,
+    compute_archive_sha256,
+    find_vector_source,
+    get_recorded_sha256,
+)
 
-VECTORS = vectors_dir()
+SOURCE = find_vector_source()
 FUNCTIONS = {
     "blob_to_kzg_commitment": 11,
     "compute_cells": 11,
@@ -27,18 +35,34 @@ FUNCTIONS = {
 }
 
 
-def _cases(function: str) -> list[Path]:
-    if VECTORS is None:
-        return []
-    return sorted((VECTORS / "kzg" / function / "kzg-mainnet").glob("*/data.yaml"))
+def _cases(function: str) -> list[str]:
+    return [] if SOURCE is None else SOURCE.cases(function)
 
 
 def _params(function: str) -> list[Any]:
+    """One parameter per case; a single `no-vectors` one when none is found, which the `vectors`
+    fixture skips (or fails, under TESSERA_REQUIRE_ALL) and the test fails if vectors were found."""
     cases = _cases(function)
     if not cases:
-        reason = "official vectors not found (set TESSERA_VECTORS or provide ../shared/vectors)"
-        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-vectors")]
-    return [pytest.param(case, id=case.parent.name) for case in cases]
+        return [pytest.param(None, id="no-vectors")]
+    return [pytest.param(case, id=Path(case).parent.name) for case in cases]
+
+
+@pytest.fixture(scope="module")
+def vectors(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder holding `kzg/` (the archive is unpacked once per module per test process)."""
+    if SOURCE is None:
+        require_or_skip(MISSING)
+    return SOURCE.unpack(tmp_path_factory.mktemp("vectors"))
+
+
+@pytest.fixture
+def case(vectors: Path, request: pytest.FixtureRequest) -> Path:
+    """The parametrized case's `data.yaml`; a found source whose glob matched nothing fails here."""
+    name: str | None = request.param
+    if name is None:
+        pytest.fail(f"no case of this function under {vectors}: has the layout changed?")
+    return vectors / name
 
 
 def _load(case: Path) -> tuple[dict[str, Any], Any]:
@@ -50,15 +74,21 @@ def _hex(value: str) -> bytes:
     return bytes.fromhex(value.removeprefix("0x"))
 
 
+def test_the_archive_is_the_one_its_provenance_records() -> None:
+    """A changed archive (or a changed digest in PROVENANCE.txt) fails here."""
+    assert ARCHIVE.is_file(), f"{ARCHIVE} is missing"
+    assert compute_archive_sha256() == get_recorded_sha256()
+
+
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_vector_glob_matches_every_case(function: str) -> None:
     """Guards the globs below: a moved folder must not turn every vector test into a no-op."""
-    if VECTORS is None:
-        pytest.skip("official vectors not found (set TESSERA_VECTORS or provide ../shared/vectors)")
+    if SOURCE is None:
+        require_or_skip(MISSING)
     assert len(_cases(function)) == FUNCTIONS[function]
 
 
-@pytest.mark.parametrize("case", _params("blob_to_kzg_commitment"))
+@pytest.mark.parametrize("case", _params("blob_to_kzg_commitment"), indirect=True)
 def test_blob_to_kzg_commitment(kzg: CkzgBackend, case: Path) -> None:
     given, expected = _load(case)
     blob = RowBytes(_hex(given["blob"]))
@@ -69,7 +99,7 @@ def test_blob_to_kzg_commitment(kzg: CkzgBackend, case: Path) -> None:
         assert kzg.compute_row_commitment(blob) == _hex(expected)
 
 
-@pytest.mark.parametrize("case", _params("compute_cells"))
+@pytest.mark.parametrize("case", _params("compute_cells"), indirect=True)
 def test_compute_cells(kzg: CkzgBackend, case: Path) -> None:
     given, expected = _load(case)
     blob = RowBytes(_hex(given["blob"]))
@@ -80,7 +110,7 @@ def test_compute_cells(kzg: CkzgBackend, case: Path) -> None:
         assert kzg.compute_cells(blob) == [_hex(cell) for cell in expected]
 
 
-@pytest.mark.parametrize("case", _params("compute_cells_and_kzg_proofs"))
+@pytest.mark.parametrize("case", _params("compute_cells_and_kzg_proofs"), indirect=True)
 def test_compute_cells_and_kzg_proofs(kzg: CkzgBackend, case: Path) -> None:
     given, expected = _load(case)
     blob = RowBytes(_hex(given["blob"]))
@@ -94,7 +124,7 @@ def test_compute_cells_and_kzg_proofs(kzg: CkzgBackend, case: Path) -> None:
 
 
 @pytest.mark.parametrize("verifier", ["ckzg", "lean"])
-@pytest.mark.parametrize("case", _params("verify_cell_kzg_proof_batch"))
+@pytest.mark.parametrize("case", _params("verify_cell_kzg_proof_batch"), indirect=True)
 def test_verify_cell_kzg_proof_batch(kzg: CkzgBackend, case: Path, verifier: str) -> None:
     """Through ckzg and through the lean verifier (`da.lean_verifier`): the same verdicts, and a
     typed error for every case whose output is null."""
@@ -113,7 +143,7 @@ def test_verify_cell_kzg_proof_batch(kzg: CkzgBackend, case: Path, verifier: str
         assert backend.verify_cell_proof_batch(*arguments) is expected
 
 
-@pytest.mark.parametrize("case", _params("recover_cells_and_kzg_proofs"))
+@pytest.mark.parametrize("case", _params("recover_cells_and_kzg_proofs"), indirect=True)
 def test_recover_cells_and_kzg_proofs(kzg: CkzgBackend, case: Path) -> None:
     given, expected = _load(case)
     columns = [ColumnIndex(i) for i in given["cell_indices"]]
