@@ -7,6 +7,10 @@ of a private 10.77.X.0/24 that no address or route of the root namespace overlap
 passes between two of them. On the way out, even after a failure, it kills what still runs in its
 namespaces (bounded), then deletes the veth pairs, the bridge and the namespaces.
 
+Only a machine that cannot have namespaces at all (not root, no `ip`) raises `NamespacesUnavailable`, which
+a test may skip on (`check_namespaces_possible`, before anything is set up); once set-up has begun, a
+failing `ip` command, no free subnet or a failed TCP probe raises `NetworkSetupFailed`: the test fails.
+
 `Processes` starts commands inside a host (`ip netns exec`, which execs them: the pid is the program's)
 in their own sessions, and stops them all: SIGTERM to each session, a bounded wait, then SIGKILL.
 """
@@ -33,8 +37,12 @@ FIRST_HOST_NUMBER = 2
 
 
 class NamespacesUnavailable(Exception):
-    """Raised when this machine cannot give a test network namespaces: not root, no `ip`, creation
-    refused, or no traffic through the bridge."""
+    """Raised when this machine cannot give a test network namespaces: not root, or no `ip`."""
+
+
+class NetworkSetupFailed(RuntimeError):
+    """Raised when setting up or taking down the hosts fails once begun: an `ip` command refused, no
+    free subnet, no TCP through the bridge, or something left undeleted. A bug, not a missing part."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,13 @@ class Network:
         return self.hosts[label]
 
 
+def check_namespaces_possible() -> None:
+    """Raises `NamespacesUnavailable` unless this process is root and `ip` (iproute2) is installed."""
+    if os.geteuid() != 0:
+        raise NamespacesUnavailable("network namespaces need root")
+    find_ip()
+
+
 def find_ip() -> str:
     """The `ip` command of iproute2; raises `NamespacesUnavailable` when there is none."""
     found = shutil.which("ip")
@@ -88,7 +103,7 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         [find_ip(), *args], capture_output=True, text=True, timeout=IP_TIMEOUT_S, check=False
     )
     if check and done.returncode != 0:
-        raise NamespacesUnavailable(f"`ip {' '.join(args)}` failed: {done.stderr.strip()}")
+        raise NetworkSetupFailed(f"`ip {' '.join(args)}` failed: {done.stderr.strip()}")
     return done
 
 
@@ -106,15 +121,13 @@ def choose_subnet(seed: int) -> ipaddress.IPv4Network:
         candidate = ipaddress.IPv4Network(f"10.{SUBNET_SECOND_OCTET}.{(seed + step) % 256}.0/24")
         if not any(candidate.overlaps(network) for network in used):
             return candidate
-    raise NamespacesUnavailable(f"every 10.{SUBNET_SECOND_OCTET}.X.0/24 is in use on this machine")
+    raise NetworkSetupFailed(f"every 10.{SUBNET_SECOND_OCTET}.X.0/24 is in use on this machine")
 
 
 @contextlib.contextmanager
 def open_network(labels: Sequence[str]) -> Iterator[Network]:
     """The bridge and one namespace per label, for the `with` block; see the module docstring."""
-    if os.geteuid() != 0:
-        raise NamespacesUnavailable("network namespaces need root")
-    find_ip()
+    check_namespaces_possible()
     run = f"tsr{os.getpid()}"
     subnet = choose_subnet(os.getpid())
     addresses = subnet.hosts()
@@ -181,7 +194,7 @@ def _probe(server: Host, client: Host) -> None:
                 check=False,
             )
             if not port or dial.returncode != 0:
-                raise NamespacesUnavailable(
+                raise NetworkSetupFailed(
                     f"no TCP from {client.address} to {server.address} through the bridge "
                     f"(is bridged traffic filtered?): {dial.stderr.strip()[-300:]}"
                 )
@@ -207,7 +220,7 @@ def _delete(network: Network) -> None:
         name for name in (network.bridge, *(h.veth for h in network.hosts.values())) if _link_exists(name)
     ]
     if left:
-        raise RuntimeError(f"could not delete {left}")
+        raise NetworkSetupFailed(f"could not delete {left}")
 
 
 def _kill_namespace(namespace: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from contracts.toolchain import ChainToolMissing, find_anvil
 from tests.devnet.helpers import das, following
+from tests.environment import require_or_skip
 from validator.certificate import bytes_to_certificate
 from validator.devnet import Devnet
 
@@ -27,7 +28,7 @@ def _require_anvil() -> None:
     try:
         find_anvil()
     except ChainToolMissing as missing:
-        pytest.skip(str(missing))
+        require_or_skip(str(missing))
 
 
 def test_a_devnet_on_anvil_certifies_and_light_clients_need_only_the_rpc_url(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from web3.exceptions import ContractCustomError
 from contracts.toolchain import ChainToolMissing, find_anvil, load_contract
 from da.types import DataRoot
 from tests.devnet.helpers import das
+from tests.environment import require_or_skip
 from validator.certificate import bytes_to_certificate, certificate_to_bytes
 from validator.registry.chain.rpc import decode_revert
 from validator.registry.chain.verifier import signature_point_of
@@ -28,7 +29,7 @@ def test_a_posted_blob_is_accepted_by_a_rollup_inbox_on_chain(tmp_path: Path) ->
     try:
         find_anvil()
     except ChainToolMissing as missing:
-        pytest.skip(str(missing))
+        require_or_skip(str(missing))
     directory = tmp_path / "devnet"
     try:
         up = das("devnet", "up", "--chain", "anvil", "--validators", "4", "--dir", str(directory), "--detach",

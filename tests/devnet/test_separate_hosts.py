@@ -20,15 +20,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from contracts.toolchain import ChainToolMissing, find_anvil
-from tests.devnet.netns import Host, NamespacesUnavailable, Network, Processes, find_ip, open_network
+from tests.devnet.netns import (
+    Host,
+    NamespacesUnavailable,
+    Network,
+    Processes,
+    check_namespaces_possible,
+    find_ip,
+    open_network,
+)
 from tests.devnet.netns_genesis import FUNDER_KEY_ENV
+from tests.environment import require_or_skip
 from validator.registry.chain.anvil import Anvil, start_anvil
 
 pytestmark = [pytest.mark.slow, pytest.mark.netns, pytest.mark.xdist_group("devnet")]
@@ -47,16 +55,14 @@ HELPER = (sys.executable, "-m", "tests.devnet.netns_genesis")
 
 @pytest.fixture
 def network() -> Iterator[Network]:
-    """The five hosts, or a skip saying why this machine has none."""
+    """The five hosts; a skip saying why (a failure under TESSERA_REQUIRE_ALL) when this machine has no
+    anvil, is not root or has no `ip`. Anything failing once set-up has begun fails the test."""
     try:
         find_anvil()
-    except ChainToolMissing as missing:
-        pytest.skip(str(missing))
-    with ExitStack() as stack:
-        try:
-            hosts = stack.enter_context(open_network(LABELS))
-        except NamespacesUnavailable as reason:
-            pytest.skip(str(reason))
+        check_namespaces_possible()
+    except (ChainToolMissing, NamespacesUnavailable) as missing:
+        require_or_skip(str(missing))
+    with open_network(LABELS) as hosts:
         yield hosts
 
 

@@ -32,6 +32,7 @@ from network.logs import StructlogHandler, UnsupportedProtocolFilter
 from network.server import ServerPorts
 from network.service import NetworkService, open_service, open_services
 from network.transport import muxer_options, security_options
+from tests.environment import require_or_skip
 from tests.network.conftest import FAST, DictSampleStore, live_threads, wait_for_identify
 
 pytestmark = pytest.mark.anyio
@@ -77,7 +78,7 @@ async def test_bootstrap_peers_are_dialled_at_start_and_bad_ones_only_logged() -
 def _open_sockets() -> set[str]:
     fd_dir = Path("/proc/self/fd")
     if not fd_dir.is_dir():
-        pytest.skip("needs /proc to list open sockets")
+        require_or_skip("needs /proc to list open sockets")
     targets = set()
     for fd in fd_dir.iterdir():
         with contextlib.suppress(OSError):

@@ -3,7 +3,7 @@
 starts on 127.0.0.1 and reports what it saw; this test checks it.
 
 The client runs with Node.js; the Makefile installs its packages (`npm ci`). Without Node.js, or
-without the installed packages, the test skips and says why.
+without the installed packages, the test skips and says why (fails, under TESSERA_REQUIRE_ALL=1).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from network import transport
 from network.constants import PROTOCOL_HEADER, PROTOCOL_SAMPLES
 from network.server import ServerPorts
 from network.service import open_service
+from tests.environment import require_or_skip
 from tests.network.conftest import DictSampleStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.xdist_group("js-interop")]
@@ -36,9 +37,9 @@ INSTALLED = (CLIENT_DIR / "node_modules" / "libp2p").is_dir()
 
 def _require_client() -> str:
     if NODE is None:
-        pytest.skip("Node.js is not installed: the js-libp2p interop client needs it")
+        require_or_skip("Node.js is not installed: the js-libp2p interop client needs it")
     if not INSTALLED:
-        pytest.skip(f"the interop client's npm packages are not installed: run `npm ci` in {CLIENT_DIR}")
+        require_or_skip(f"the interop client's npm packages are not installed: run `npm ci` in {CLIENT_DIR}")
     return NODE
 
 

@@ -10,6 +10,7 @@ import pytest
 from web3 import Web3
 
 from contracts.toolchain import ChainToolMissing, CompiledContract, compile_sources, read_sources
+from tests.environment import require_or_skip
 from validator.registry.chain.anvil import Anvil, start_anvil
 
 from .registry_network import Network, deployer
@@ -17,12 +18,12 @@ from .registry_network import Network, deployer
 
 @pytest.fixture(scope="session")
 def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
-    """anvil on 127.0.0.1 (an OS-chosen port) with funded dev accounts; skipped, saying why, when the
-    chain tools are not installed (`make chain-tools`)."""
+    """anvil on 127.0.0.1 (an OS-chosen port) with funded dev accounts; skipped, saying why (failed
+    under TESSERA_REQUIRE_ALL), when the chain tools are not installed (`make chain-tools`)."""
     try:
         chain = start_anvil(Path(tmp_path_factory.mktemp("anvil")), accounts=20)
     except ChainToolMissing as missing:
-        pytest.skip(str(missing))
+        require_or_skip(str(missing))
     with chain:
         yield chain
 
