@@ -21,6 +21,7 @@ def is_everything_required() -> bool:
 
 def require_or_skip(missing: str) -> NoReturn:
     """Fail the test under `TESSERA_REQUIRE_ALL`, else skip it; `missing` says what the machine lacks."""
+    __tracebackhide__ = True  # the skip or failure is reported at the caller's line
     if is_everything_required():
-        pytest.fail(f"{missing} ({REQUIRE_ALL_ENV} is set: a missing part fails)", pytrace=False)
+        pytest.fail(f"{missing} ({REQUIRE_ALL_ENV} is set: a missing part fails)")
     pytest.skip(missing)
