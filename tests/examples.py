@@ -14,4 +14,6 @@ def examples(floor: int, factor: float = 1.0, profile: settings | None = None) -
     """At least `floor`; `factor` times the `max_examples` of `profile` (default: the active one)
     when that is more (`dev` and `ci` run 30, `nightly` 1000: a slow test passes a factor below 1)."""
     active = settings.default if profile is None else profile
+    if active is None:  # typed Optional; Hypothesis loads its default profile on import
+        raise RuntimeError("no Hypothesis profile is loaded")
     return max(floor, int(active.max_examples * factor))
