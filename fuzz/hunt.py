@@ -13,6 +13,7 @@ from hypothesis.stateful import run_state_machine_as_test
 import fuzz.consensus as consensus_module
 import validator.core.machine as machine_module
 from fuzz.consensus import ConsensusMachine
+from fuzz.invariants import STATS
 from fuzz.planted import PLANTED_BUGS
 from validator.aggregation import AttestationAggregator
 from validator.core import ValidatorCore
@@ -26,6 +27,8 @@ class HuntResult:
     found: bool
     examples: int
     message: str
+    liveness_checks: int = 0
+    """How many runs ended with the L1 check (`ConsensusMachine.teardown`), 0 without liveness."""
 
 
 @contextmanager
@@ -52,6 +55,7 @@ def hunt(
     With `seed` None the run is derandomized (the same every time, as CI needs); a seed explores.
     """
     started: list[int] = [0]
+    liveness_before = STATS.checks["L1"]
 
     class Counting(ConsensusMachine):
         CHECK_LIVENESS = liveness
@@ -77,5 +81,5 @@ def hunt(
             run_state_machine_as_test(Counting, settings=config)
         except AssertionError as failure:
             first_line = (str(failure).splitlines() or [type(failure).__name__])[0]
-            return HuntResult(bug, True, started[0], first_line[:200])
-    return HuntResult(bug, False, started[0], "not found")
+            return HuntResult(bug, True, started[0], first_line[:200], STATS.checks["L1"] - liveness_before)
+    return HuntResult(bug, False, started[0], "not found", STATS.checks["L1"] - liveness_before)

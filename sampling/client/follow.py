@@ -120,6 +120,9 @@ class Follower:
         self._pending_added: list[PendingRoot] = []
         self._pending_removed: list[DataRoot] = []
         self.started_at = clock()
+        self.resumed: tuple[DataRoot, ...] = ()
+        """Roots taken from the store's pending table when `run` started (a worker may have taken
+        them out of the backlog already, so `len(backlog)` does not count them)."""
         self.followed = 0
         """Certificates accepted from gossip (or resumed) during this run."""
         self.finished = 0
@@ -134,7 +137,9 @@ class Follower:
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Resume pending roots, subscribe, and sample until cancelled."""
         certificates = self._service.subscribe(self._service.config.certificate_topic)
-        for pending in await trio.to_thread.run_sync(self._store.get_pending):
+        pending_roots = await trio.to_thread.run_sync(self._store.get_pending)
+        self.resumed = tuple(pending.data_root for pending in pending_roots)
+        for pending in pending_roots:
             self.offer(pending.data_root, pending.payload, pending.arrived_at, persist=False)
         try:
             async with trio.open_nursery() as nursery:

@@ -127,7 +127,7 @@ async def _follow(
                             topic=config.certificate_topic,
                             peer_id=service.peer_id,
                             finished_before=store.count(),
-                            resumed=len(follower.backlog),
+                            resumed=len(follower.resumed),
                             status_url=url,
                         )
                     )

@@ -118,14 +118,25 @@ def quorum_of(
         return quorum, dict(compute_member_custody(quorum, root, registry.preset))
 
 
+class MissingMetric(AssertionError):
+    """Raised when validator `index` exports no sample `name` (renamed, or never registered)."""
+
+    def __init__(self, index: int, name: str) -> None:
+        super().__init__(f"validator {index} exports no metric sample {name!r}")
+        self.index = index
+        self.name = name
+
+
 def metric(devnet: Devnet, index: int, name: str) -> float:
-    """The value of the Prometheus sample `name` on validator `index` (0 when it has none yet)."""
+    """The value of the Prometheus sample `name` on validator `index`; `MissingMetric` when there is
+    none, so an "unchanged" check cannot pass on a renamed metric (unlabelled counters are exported
+    as 0.0 from the start)."""
     status, body = http("GET", api(devnet, index) + "/metrics")
     assert status == 200, body
     for line in body.decode().splitlines():
         if line.startswith(name + " "):
             return float(line.split()[1])
-    return 0.0
+    raise MissingMetric(index, name)
 
 
 def signers_of(devnet: Devnet, status: dict[str, Any], certificate: bytes) -> list[ValidatorIndex]:

@@ -12,6 +12,7 @@ import random
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -151,10 +152,29 @@ def test_a_sigkilled_validator_still_serves_every_cell_it_attested_to(devnet: De
     assert verify_samples(root, served, kzg)  # type: ignore[arg-type]
 
 
+SIGNED_SLOTS_TIMEOUT_S = 30.0
+
+
+def wait_for_signed_slots(devnet: Devnet, index: int, data_root: str, slots: int) -> dict[str, Any]:
+    """Poll `das blob status` on validator `index` until the blob has `slots` signed slots (bounded);
+    returns that status."""
+    deadline = time.monotonic() + SIGNED_SLOTS_TIMEOUT_S
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        result = das("blob", "status", data_root, "--node", api(devnet, index))
+        assert result.returncode == 0, result.stdout + result.stderr
+        status = json.loads(result.stdout)
+        if status["signed_slots"] >= slots:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"blob {data_root} never had {slots} signed slots on validator {index}: {status}")
+
+
 def test_an_aggregator_killed_before_the_certificate_resumes_its_blob_after_a_restart(
     devnet: Devnet, tmp_path: Path
 ) -> None:
     aggregator, offline = 6, [1, 2, 3]  # 5 of 8 up: below the threshold of 6 signed slots
+    log = devnet.directory / f"node-{aggregator}.log"
     blob = tmp_path / "pending.bin"
     blob.write_bytes(random.Random(5).randbytes(200_000))
     try:
@@ -163,11 +183,16 @@ def test_an_aggregator_killed_before_the_certificate_resumes_its_blob_after_a_re
         posted = das("blob", "post", str(blob), "--node", api(devnet, aggregator), "--json")
         assert posted.returncode == 0, posted.stderr
         root = json.loads(posted.stdout)["data_root"]
-        status = wait_for_status(devnet, aggregator, root, {"dispersed"})  # encoded, pushed to those up
-        time.sleep(1.0)  # their attestations come back
+        dispersed = wait_for_status(devnet, aggregator, root, {"dispersed"})  # encoded, pushed to those up
+        quorum, _ = quorum_of(devnet, dispersed)
+        up_slots = sum(slot.validator not in offline for slot in quorum.slots)
+        # Every slot of the members that are up is signed (a fresh status, polled) and the blob is
+        # still not certified: those slots fall short of the threshold.
+        status = wait_for_signed_slots(devnet, aggregator, root, up_slots)
         assert status["status"] != "certified" and status["signed_slots"] < status["threshold"], status
         devnet.stop_node(aggregator, signal.SIGKILL)  # a crash: no clean shutdown
     finally:
+        restart_offset = log.stat().st_size  # node-6.log is appended to: read only this run's lines
         for index in [*offline, aggregator]:
             devnet.start_node(index)
         devnet.wait_until_connected(list(range(VALIDATORS)))
@@ -179,6 +204,9 @@ def test_an_aggregator_killed_before_the_certificate_resumes_its_blob_after_a_re
     assert again.returncode == 0, again.stdout + again.stderr
     certified = json.loads(again.stdout)
     assert certified["data_root"] == root and certified["status"] == "certified"
-    assert "resuming blob" in (devnet.directory / f"node-{aggregator}.log").read_text()
+    with log.open("rb") as lines:
+        lines.seek(restart_offset)
+        since_restart = lines.read().decode(errors="replace").splitlines()
+    assert any("resuming blob: dispersing" in line and root[2:] in line for line in since_restart)
     _, metrics = http("GET", api(devnet, aggregator) + "/metrics")
     assert b"tessera_encode_seconds_count 0.0" in metrics  # resumed from its stored extension

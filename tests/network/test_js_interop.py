@@ -93,7 +93,12 @@ async def test_a_js_libp2p_client_speaks_the_spec(two_row_blob: tuple[bytes, Enc
         "verified": len(coordinates),
     }
     assert report["malformed"]["code"] == "INVALID_REQUEST"
-    assert report["plaintext"]["refused"], report["plaintext"]
+    # Refused at multistream-select (js-libp2p's UnsupportedProtocolError, rethrown by its upgrader):
+    # the node offers no /plaintext/2.0.0; a refused TCP dial or a timeout would read otherwise.
+    assert report["plaintext"] == {
+        "refused": True,
+        "error": "EncryptionFailedError: Protocol selection failed - could not negotiate /plaintext/2.0.0",
+    }
     # A peer without gossipsub is normal: nothing above debug level about it.
     assert not [entry for entry in logs if entry["log_level"] in ("warning", "error", "critical")], logs
 

@@ -19,7 +19,7 @@ import trio
 
 from da import CkzgBackend, EncodedBlob
 from da.types import CellCoordinate, ColumnIndex, RowIndex
-from network.errors import PeerDisconnected
+from network.errors import PeerDisconnected, PeerUnreachable
 from network.messages import CustodyPush, custody_push_to_bytes
 from network.sample_fetch import fetch_verified_samples
 from network.service import open_service
@@ -104,3 +104,23 @@ async def test_killing_the_peer_process_mid_request_yields_a_typed_error_within_
             with pytest.raises(PeerDisconnected):
                 await client.request_samples(peer, blob.data_root, coordinates)
     assert process.returncode == -signal.SIGKILL
+
+
+LEAVE_NOTICED_S = 5.0
+
+
+async def test_a_peer_process_that_dies_leaves_the_peer_list_and_its_ping_is_unreachable() -> None:
+    """A light client that left (here: SIGKILL, no goodbye) is no longer listed by `connected_peers`
+    (so `GET /v1/node/peers` offers no stale peer to ping); the node still has its address, so a
+    ping dials it and fails as unreachable (the API's 502), not unknown."""
+    async with open_service(FAST) as node, child_peer("stall") as (process, peer, address):
+        assert await node.connect(address) == peer
+        assert node.connected_peers() == [peer]
+        process.kill()
+        await process.wait()
+        with trio.fail_after(LEAVE_NOTICED_S):
+            while node.connected_peers():
+                await trio.sleep(0.01)
+        assert node.knows_peer(peer)
+        with pytest.raises(PeerUnreachable):
+            await node.ping(peer)

@@ -9,11 +9,12 @@ from hypothesis import strategies as st
 
 from da.types import DataRoot
 from sampling.backlog import Backlog
+from tests.examples import examples
 
 ROOTS = [DataRoot(bytes([i]) * 32) for i in range(12)]
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(
     capacity=st.integers(1, 5),
     steps=st.lists(st.tuples(st.sampled_from(["push", "pop", "done"]), st.integers(0, 11)), max_size=60),

@@ -24,6 +24,7 @@ from sampling.confidence import (
 from sampling.errors import InvalidSamplingParameter
 from sampling.sampler import Outcome, Sampler
 from sampling.store import PendingRoot, ResultStore
+from tests.examples import examples
 
 PEERS = [f"peer-{i}" for i in range(6)]
 
@@ -80,7 +81,7 @@ def test_too_few_served_columns_can_never_reach_any_confidence() -> None:
         compute_min_cells_withheld(129)
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(rows=st.integers(1, 9), served=st.sets(st.integers(0, 127), max_size=63), seed=st.integers(0, 2**32))
 def test_too_few_served_columns_leave_nothing_to_sample(rows: int, served: set[int], seed: int) -> None:
     columns = {ColumnIndex(c) for c in served}
@@ -91,7 +92,7 @@ def test_too_few_served_columns_leave_nothing_to_sample(rows: int, served: set[i
     assert sampler.summary().confidence == 0.0 and not sampler.summary().available
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(
     rows=st.integers(1, 9),
     # At least 64 served columns: the region where there is something to sample (a separate
@@ -161,7 +162,7 @@ def test_pending_roots_are_kept_until_finished(tmp_path: Path) -> None:
         assert reopened.get_pending() == [PendingRoot(roots[1], b"cert-1", 1.0)]
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(
     seed=st.integers(0, 2**32),
     max_attempts=st.integers(1, 3),

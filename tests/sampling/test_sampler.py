@@ -15,6 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from da.types import ColumnIndex, DataRoot
 from sampling.sampler import Outcome, Sampler
 from sampling.store import PendingRoot, ResultStore, StoredResult
+from tests.examples import examples
 
 PEERS = [f"peer-{i}" for i in range(6)]
 
@@ -23,7 +24,7 @@ def custodians(column: ColumnIndex) -> list[str]:
     return [PEERS[(column + k) % len(PEERS)] for k in range(3)]
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(
     rows=st.integers(1, 17),
     target=st.sampled_from([0.9, 0.99, 0.9999]),
@@ -153,4 +154,6 @@ class ResultStoreAcrossRestarts(RuleBasedStateMachine):
 
 
 TestResultStoreAcrossRestarts = ResultStoreAcrossRestarts.TestCase
-TestResultStoreAcrossRestarts.settings = settings(max_examples=40, stateful_step_count=20, deadline=None)
+TestResultStoreAcrossRestarts.settings = settings(
+    max_examples=examples(40), stateful_step_count=20, deadline=None
+)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from da.types import DataRoot
+from tests.examples import examples
 from tests.validator.network_fixture import CHAIN_ID, make_context, make_keys
 from validator.aggregation import Accepted, AttestationAggregator, Rejected, RejectReason
 from validator.certificate import (
@@ -149,7 +150,7 @@ def test_forged_duplicated_and_foreign_signatures_never_count() -> None:
     assert aggregator.signed_slots == len(QUORUM.slots_of(member))
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(st.lists(st.integers(0, 11), max_size=30), st.lists(st.integers(0, 11), max_size=5))
 def test_only_valid_member_signatures_ever_count(order: list[int], forgers: list[int]) -> None:
     """Whatever arrives, in any order: counted weight = distinct honest members' slots."""

@@ -8,6 +8,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.validator.network_fixture import CHAIN_ID, make_context, make_keys
 from validator.presets import DEVNET, MAINNET
 from validator.quorums import compute_blob_quorum, compute_quorums, compute_slots
@@ -18,7 +19,7 @@ KEYS = make_keys(24, b"quorums")
 S = DEVNET.STAKE_PER_SLOT
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(st.lists(st.integers(0, 6 * S), min_size=1, max_size=24), st.randoms(use_true_random=False))
 def test_quorums_are_deterministic_and_stake_proportional(stakes: list[int], shuffler: random.Random) -> None:
     context = make_context(KEYS[: len(stakes)], stakes)

@@ -111,7 +111,9 @@ async function request (connection, protocol, body, { halfClose = true } = {}) {
     const bytes = part.subarray()
     parts.push(bytes)
     length += bytes.length
-    if (!halfClose && length >= 5 && length >= 5 + new DataView(Buffer.concat(parts).buffer).getUint32(1, true)) break
+    // Buffer.concat may return a slice of Node's shared pool: read the length on the Buffer itself
+    // (its own offset), not from the start of its underlying ArrayBuffer.
+    if (!halfClose && length >= 5 && length >= 5 + Buffer.concat(parts).readUInt32LE(1)) break
   }
   const answer = new Uint8Array(Buffer.concat(parts))
   if (!halfClose) await stream.close({ signal })

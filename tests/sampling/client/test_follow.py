@@ -145,6 +145,7 @@ async def test_a_restart_resumes_roots_received_but_not_finished(
         async with running_follower(net, db, verifying_setup, None, results) as (follower, _):
             await results.wait(1)
     assert results.stored[0].status == "available" and follower.followed == 1
+    assert follower.resumed == (net.data_root,)  # from the pending table, not from gossip
     with ResultStore(db) as store:
         assert store.get_pending() == [] and store.is_finished(net.data_root)
 

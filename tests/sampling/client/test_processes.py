@@ -171,9 +171,13 @@ def test_a_sigkilled_follow_resumes_the_root_it_was_sampling_and_samples_it_once
             assert store.get(net.blob.data_root) is None  # killed mid-round: no result was written
 
         second, lines = follow("2")
+        # Taken from its pending table (printed by cli/light.py's print_started), not from a second
+        # gossip arrival: the table held only the interrupted root, so that is the one resumed.
+        resumed = lines.wait_for("results   ")
         finished = lines.wait_for("AVAILABLE")
         second.send_signal(signal.SIGINT)
         assert second.wait(timeout=30) == 0
+    assert resumed == "results   0 finished before, 1 resumed"
     assert net.root_hex in finished
     with ResultStore(db) as store:
         result = store.get(net.blob.data_root)

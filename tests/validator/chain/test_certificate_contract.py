@@ -12,6 +12,7 @@ from web3.contract import Contract
 
 from contracts.toolchain import CompiledContract
 from da.types import DataRoot
+from tests.examples import examples
 from validator.certificate import MAX_QUORUM_SLOTS, bytes_to_certificate, certificate_to_bytes
 from validator.errors import MalformedCertificate
 from validator.keys import BLSSignature
@@ -61,7 +62,7 @@ certificates = st.builds(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(certificate=certificates)
 def test_a_certificate_decodes_to_the_same_fields_on_chain(
     harness: Contract, certificate: Certificate
@@ -70,7 +71,7 @@ def test_a_certificate_decodes_to_the_same_fields_on_chain(
     assert _on_chain(harness, data) == _in_python(data) == certificate
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     certificate=certificates, cut=st.integers(0, 200), extra=st.binary(max_size=40), flip=st.integers(0, 180)
 )
@@ -109,7 +110,7 @@ def test_the_edges_of_the_layout(harness: Contract) -> None:
     assert _on_chain(harness, full) is not None and _on_chain(harness, cases["257 signers"]) is None
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(chain_id=UINT64, epoch=UINT64, quorum=UINT64, root=st.binary(min_size=32, max_size=32))
 def test_the_signing_root_is_the_attestation_message_root(
     harness: Contract, chain_id: int, epoch: int, quorum: int, root: bytes

@@ -24,6 +24,7 @@ import pytest
 from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.validator.network_fixture import CHAIN_ID, make_keys
 from validator.errors import InvalidKeyMaterial, RegistryError, UnknownEpoch
 from validator.keys import BLSSignature, bytes_to_signature, compute_proof_of_possession
@@ -346,7 +347,7 @@ def histories(draw: st.DrawFn) -> list[Step]:
     return history
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(history=histories())
 def test_the_view_derives_the_contexts_sqlite_does(
     history: list[Step], tmp_path_factory: pytest.TempPathFactory

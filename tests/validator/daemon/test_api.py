@@ -9,14 +9,19 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 import trio
+from libp2p.abc import INetStream
+from libp2p.custom_types import TProtocol
+from libp2p.host.ping import ID as PING_PROTOCOL
 from multiaddr import Multiaddr
 
 from network.bridge import TrioBridge
 from network.client import parse_peer_name
+from network.constants import PROTOCOL_SAMPLES, ResultCode
 from network.errors import PeerUnreachable, ServiceNotRunning
+from network.server import ServerPorts
 from network.service import NetworkService
 from network.types import PeerName
-from tests.network.conftest import FAST, live_threads
+from tests.network.conftest import FAST, DictSampleStore, live_threads, raw_request
 from validator.daemon.api import ERROR_CODES, ApiConfig, BridgedNode, build_app, start_api
 from validator.daemon.api.routes import ROUTES
 
@@ -33,8 +38,9 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def bridges() -> AsyncIterator[tuple[TrioBridge, TrioBridge]]:
-    """Two hosts, each in its own trio thread; the first knows the second."""
-    first, second = TrioBridge(NetworkService(FAST)), TrioBridge(NetworkService(FAST))
+    """Two hosts, each in its own trio thread; the first knows the second and serves (no) samples."""
+    first = TrioBridge(NetworkService(FAST, ServerPorts(samples=DictSampleStore())))
+    second = TrioBridge(NetworkService(FAST))
     await asyncio.gather(asyncio.to_thread(first.start), asyncio.to_thread(second.start))
     try:
         address = second.call_sync(lambda: second.service.listen_addrs[0])
@@ -199,6 +205,47 @@ async def test_a_405_names_the_allowed_methods_and_a_known_silent_peer_is_a_502(
                 assert (await response.json())["error"]["code"] == "peer_unreachable"
     finally:
         await server.close()
+
+
+async def _ping_answer(bridge: TrioBridge, peer: PeerName) -> tuple[int, str]:
+    """POST /v1/node/ping for `peer` on a real API over `bridge`: the status and the error code."""
+    server = await start_api(build_app(BridgedNode(bridge)))
+    try:
+        async with (
+            aiohttp.ClientSession(server.url) as http,
+            http.post("/v1/node/ping", json={"peer_id": peer}) as response,
+        ):
+            return response.status, (await response.json())["error"]["code"]
+    finally:
+        await server.close()
+
+
+async def test_a_banned_peer_is_a_503(bridges: tuple[TrioBridge, TrioBridge]) -> None:
+    """The second host announces a 64 MiB sample request, which bans it (network/server.py): a ping
+    to it is refused by this node's own ban, not attempted."""
+    first, second = bridges
+    first_id = first.call_sync(lambda: first.service.peer_id)
+    second_id = second.call_sync(lambda: second.service.peer_id)
+    code, _ = await second.call(
+        raw_request, second.service, first_id, PROTOCOL_SAMPLES, (64 << 20).to_bytes(4, "little"), False
+    )
+    assert code == ResultCode.INVALID_REQUEST
+    assert first.call_sync(lambda: first.service.guard.is_banned(second_id))
+    assert await _ping_answer(first, second_id) == (503, "peer_banned")
+
+
+async def test_a_peer_that_never_answers_the_ping_is_a_504(bridges: tuple[TrioBridge, TrioBridge]) -> None:
+    """The second host stays connected and takes the ping stream, but reads it and never writes back:
+    the ping gives up after `response_timeout` (2 s in FAST)."""
+    first, second = bridges
+    second_id = second.call_sync(lambda: second.service.peer_id)
+
+    async def read_and_stall(stream: INetStream) -> None:
+        await stream.read(32)
+        await trio.sleep_forever()
+
+    second.call_sync(lambda: second.service.host.set_stream_handler(TProtocol(PING_PROTOCOL), read_and_stall))
+    assert await _ping_answer(first, second_id) == (504, "peer_timeout")
 
 
 class _HangingNode(BridgedNode):
