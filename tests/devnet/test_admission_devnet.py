@@ -78,12 +78,17 @@ def test_an_accepted_blob_survives_a_sigkill_right_after_the_post(devnet: Devnet
     accepted = json.loads(body)
     assert accepted["status"] == "received"
     devnet.stop_node(node, signal.SIGKILL)  # before its encoding can have finished
+    log = devnet.directory / f"node-{node}.log"
+    restart_offset = log.stat().st_size  # the log is appended to: read only this run's lines
     devnet.start_node(node)
     devnet.wait_until_connected(list(range(VALIDATORS)))
     status = wait_for_status(devnet, node, accepted["data_root"], {"certified", "failed"}, timeout=120)
     assert status["status"] == "certified", status
-    log = (devnet.directory / f"node-{node}.log").read_text()
-    assert "resuming blob" in log
+    with log.open("rb") as lines:
+        lines.seek(restart_offset)
+        since_restart = lines.read().decode(errors="replace").splitlines()
+    root = accepted["data_root"][2:]
+    assert any("resuming blob" in line and root in line for line in since_restart)
 
 
 @pytest.mark.slow
