@@ -145,7 +145,3 @@ class ScoreBook:
     def is_banned(self, peer: str, now: float) -> bool:
         """True while `peer` is banned."""
         return is_banned(self.get(peer), now)
-
-    def snapshot(self, now: float) -> dict[str, float]:
-        """Every peer's decayed score at `now`."""
-        return {peer: self.value(peer, now) for peer in self._scores}

@@ -23,6 +23,7 @@ from da import (
     verify_samples,
 )
 from da.types import Cell, SampleValidity
+from tests.examples import examples
 
 
 def _corrupt(sample: Sample) -> Sample:
@@ -58,7 +59,7 @@ def test_a_half_that_verifies_convicts_the_other_unchecked(
     assert validity == SampleValidity((True,) * 15 + (False,), batches=5)
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8, 0.25))
 @given(bad=st.sets(st.integers(0, 15), max_size=5))
 def test_exactly_the_corrupted_cells_are_dropped(
     kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob], bad: set[int]

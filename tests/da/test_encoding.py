@@ -28,6 +28,7 @@ from da.constants import (
     USABLE_BYTES_PER_ROW,
 )
 from da.types import Cell
+from tests.examples import examples
 
 ONE_ROW_MAX = USABLE_BYTES_PER_ROW - LENGTH_PREFIX_BYTES
 
@@ -67,7 +68,7 @@ def test_round_trip_at_max_size(kzg: CkzgBackend) -> None:
     assert recover_blob(encoded.header, _odd_columns(17, cells), kzg) == data
 
 
-@settings(max_examples=6)
+@settings(max_examples=examples(6, 0.2))
 @given(size=st.integers(min_value=1, max_value=2 * USABLE_BYTES_PER_ROW), seed=st.integers(0, 2**32))
 def test_round_trip_random_sizes(kzg: CkzgBackend, size: int, seed: int) -> None:
     _round_trip(kzg, random.Random(seed).randbytes(size))
@@ -93,7 +94,7 @@ def test_encoding_is_deterministic_and_reports_progress(kzg: CkzgBackend) -> Non
 
 
 @pytest.mark.slow
-@settings(max_examples=17)
+@settings(max_examples=examples(17, 0.5))
 @given(rows=st.integers(min_value=1, max_value=17), seed=st.integers(0, 2**32))
 def test_round_trip_every_row_count(kzg: CkzgBackend, rows: int, seed: int) -> None:
     """Slow suite: random sizes across every row count up to the 2 MiB default limit."""

@@ -15,6 +15,7 @@ from da import CkzgBackend, DAError, EncodedBlob, InvalidKZGInput
 from da.kzg import default_trusted_setup_path
 from da.lean_verifier import BLS_MODULUS, LeanCellVerifier, load_lean_verifier, load_verification_setup
 from da.types import Cell, ColumnIndex, KZGProof
+from tests.examples import examples
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def _verdict(verifier: object, batch: tuple[list, list, list, list]) -> object:
         return type(error)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25, 0.8), deadline=None)
 @given(
     picks=st.lists(
         st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 127)), min_size=1, max_size=24

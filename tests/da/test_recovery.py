@@ -19,6 +19,7 @@ from da import (
 )
 from da.constants import CELLS_NEEDED_TO_RECOVER_ROW, CELLS_PER_ROW
 from da.types import Cell
+from tests.examples import examples
 
 half_of_a_row = st.lists(
     st.integers(0, CELLS_PER_ROW - 1),
@@ -36,7 +37,7 @@ def _subset(encoded: EncodedBlob, columns_per_row: list[list[int]]) -> dict[Cell
     }
 
 
-@settings(max_examples=12)
+@settings(max_examples=examples(12, 0.4))
 @given(columns_per_row=st.lists(half_of_a_row, min_size=2, max_size=2))
 def test_recovery_from_random_half_of_every_row(
     kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob], columns_per_row: list[list[int]]
@@ -45,7 +46,7 @@ def test_recovery_from_random_half_of_every_row(
     assert recover_blob(encoded.header, _subset(encoded, columns_per_row), kzg) == data
 
 
-@settings(max_examples=12)
+@settings(max_examples=examples(12, 0.4))
 @given(columns=half_of_a_row)
 def test_recover_row_rebuilds_all_cells(
     kzg: CkzgBackend, one_row_blob: tuple[bytes, EncodedBlob], columns: list[int]

@@ -26,6 +26,7 @@ from da import (
 from da.constants import CELLS_PER_ROW, COMMITMENT_BRANCH_DEPTH, MAX_ROWS_PER_BLOB
 from da.samples import SAMPLE_BYTES, sample_to_ssz_reference
 from da.types import Bytes32, Cell, KZGCommitment, KZGProof
+from tests.examples import examples
 
 coordinates = st.builds(
     CellCoordinate, st.integers(0, 1).map(RowIndex), st.integers(0, CELLS_PER_ROW - 1).map(ColumnIndex)
@@ -64,7 +65,7 @@ def test_sample_moved_to_another_row_or_column_fails(
     assert not verify_samples(encoded.data_root, [dataclasses.replace(sample, column=ColumnIndex(4))], kzg)
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150, 2))
 @given(
     coordinate=coordinates,
     field=st.sampled_from(["cell", "proof", "commitment", "branch", "data_root"]),
@@ -166,7 +167,7 @@ def test_random_sample_sized_bytes_decode_or_raise_typed(data: bytes) -> None:
         assert sample_to_bytes(sample) == data
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100, 2))
 @given(position=st.integers(min_value=0), value=st.integers(0, 255))
 def test_mutated_header_bytes_decode_or_raise_typed(
     two_row_blob: tuple[bytes, EncodedBlob], position: int, value: int

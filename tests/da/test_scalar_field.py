@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from da import EncodedBlob, InvalidKZGInput, _scalar_field
 from da.lean_verifier import BLS_MODULUS, LeanCellVerifier, _domain, load_lean_verifier
 from da.types import Cell, ColumnIndex
+from tests.examples import examples
 
 P = BLS_MODULUS
 W_8192 = pow(7, (P - 1) // 8192, P)
@@ -58,7 +59,7 @@ def _native(cells: list[list[int]], columns: list[int], powers: list[int]) -> li
 field_elements = st.one_of(st.integers(0, P - 1), st.sampled_from([0, 1, 2, P - 2, P - 1]))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(
     cells=st.lists(st.lists(field_elements, min_size=64, max_size=64), min_size=1, max_size=4),
     data=st.data(),
