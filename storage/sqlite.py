@@ -43,7 +43,8 @@ def transaction(
     on_begin_failed: Callable[[sqlite3.OperationalError], Exception] | None = None,
 ) -> Iterator[sqlite3.Connection]:
     """`BEGIN IMMEDIATE` (the write lock, taken up front so concurrent writers serialise), then
-    `COMMIT`, or `ROLLBACK` if the body raises. When `BEGIN` fails (the lock not taken within the
+    `COMMIT`, or `ROLLBACK` if the body or the `COMMIT` raises (the connection is never left inside a
+    transaction, where every later `BEGIN` would fail). When `BEGIN` fails (the lock not taken within the
     busy timeout, a read-only file), `on_begin_failed` turns the `sqlite3.OperationalError` into the
     caller's own error, raised from it."""
     try:
@@ -54,10 +55,11 @@ def transaction(
         raise on_begin_failed(error) from error
     try:
         yield db
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # the body failed, or COMMIT itself did (a deferred constraint, a full disk)
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 def serialized(method: Callable[..., T]) -> Callable[..., T]:

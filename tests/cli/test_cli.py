@@ -74,8 +74,8 @@ def test_bad_arguments_get_a_clear_error_and_exit_2(args: tuple[str, ...], messa
 def test_a_missing_chain_tool_is_an_error_message_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # contracts.toolchain's errors have their own root (it imports no other Tessera package): das
-    # reports them as it reports the packages' errors.
+    # contracts.toolchain's errors have their own root (it imports no other Tessera package); the
+    # chain backend hands them on as registry errors, which das reports as one line.
     monkeypatch.setenv("TESSERA_ANVIL", str(tmp_path / "no-anvil"))
     directory = str(tmp_path / "d")
     result = _das("devnet", "up", "--chain", "anvil", "--detach", "--validators", "2", "--dir", directory)

@@ -51,3 +51,24 @@ def test_a_begin_that_fails_raises_the_callers_error(tmp_path: Path) -> None:
             pytest.fail("the body must not run")
     finally:
         db.close()
+
+
+def test_a_commit_that_fails_rolls_back_and_the_next_transaction_runs(tmp_path: Path) -> None:
+    """A COMMIT can fail after the body succeeded (here a deferred foreign key; in production a full
+    disk): the connection must not stay inside the failed transaction."""
+    db = connect(tmp_path / "store.sqlite")
+    try:
+        db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        db.execute(
+            "CREATE TABLE child (id INTEGER PRIMARY KEY,"
+            " parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"), transaction(db):
+            db.execute("INSERT INTO child VALUES (1, 42)")  # checked only at COMMIT
+        assert not db.in_transaction
+        with transaction(db):
+            db.execute("INSERT INTO parent VALUES (42)")
+            db.execute("INSERT INTO child VALUES (1, 42)")
+        assert db.execute("SELECT id, parent FROM child").fetchall() == [(1, 42)]
+    finally:
+        db.close()

@@ -13,7 +13,7 @@ from validator.daemon.api.port import BlobView
 from validator.daemon.context import NodeContext
 from validator.daemon.intake import BlobIntake
 from validator.daemon.retrieval import BlobRetrieval
-from validator.daemon.store import BlobRecord
+from validator.daemon.store import BlobRecord, NodeStore
 
 
 def _posted_view(record: BlobRecord) -> BlobView:
@@ -30,6 +30,37 @@ def _posted_view(record: BlobRecord) -> BlobView:
     )
 
 
+def read_blob_view(store: NodeStore, data_root: DataRoot) -> BlobView | None:
+    """Where `data_root` stands in `store` (blocking): a posted blob's record, else what its custody
+    header and certificate say; None when the store holds nothing of it."""
+    record = store.get_blob(data_root)
+    if record is not None:
+        return _posted_view(record)
+    certificate = store.get_certificate(data_root)
+    known = store.get_header(data_root)
+    if known is not None:
+        header, epoch, quorum = known
+        return BlobView(
+            data_root=data_root,
+            status="certified" if certificate is not None else "custody",
+            posted=False,
+            epoch=epoch,
+            quorum=quorum,
+            signed_slots=None if certificate is None else certificate.signed_slots,
+            byte_length=header.byte_length,
+        )
+    if certificate is not None:
+        return BlobView(
+            data_root=data_root,
+            status="certified",
+            posted=False,
+            epoch=certificate.epoch,
+            quorum=certificate.quorum,
+            signed_slots=certificate.signed_slots,
+        )
+    return None
+
+
 class NodeDesk:
     """Posts go to the intake; reads to the store; a blob's bytes, if not held whole, to retrieval."""
 
@@ -39,41 +70,13 @@ class NodeDesk:
         self._intake = intake
         self._retrieval = retrieval
 
-    async def submit(self, data: bytes) -> BlobView:
+    async def submit_blob(self, data: bytes) -> BlobView:
         """Accept a posted blob (see `BlobIntake.submit_blob`)."""
         return _posted_view(await self._intake.submit_blob(data))
 
-    async def status(self, data_root: DataRoot) -> BlobView | None:
+    async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """A posted blob's record, else what custody and certificates say of it."""
-        return await trio.to_thread.run_sync(self._read_status, data_root)
-
-    def _read_status(self, data_root: DataRoot) -> BlobView | None:
-        record = self._store.get_blob(data_root)
-        if record is not None:
-            return _posted_view(record)
-        certificate = self._store.get_certificate(data_root)
-        known = self._store.get_header(data_root)
-        if known is not None:
-            header, epoch, quorum = known
-            return BlobView(
-                data_root=data_root,
-                status="certified" if certificate is not None else "custody",
-                posted=False,
-                epoch=epoch,
-                quorum=quorum,
-                signed_slots=None if certificate is None else certificate.signed_slots,
-                byte_length=header.byte_length,
-            )
-        if certificate is not None:
-            return BlobView(
-                data_root=data_root,
-                status="certified",
-                posted=False,
-                epoch=certificate.epoch,
-                quorum=certificate.quorum,
-                signed_slots=certificate.signed_slots,
-            )
-        return None
+        return await trio.to_thread.run_sync(read_blob_view, self._store, data_root)
 
     async def certificate(self, data_root: DataRoot) -> bytes | None:
         """The SSZ certificate, once formed or received."""
@@ -85,7 +88,7 @@ class NodeDesk:
         known = await trio.to_thread.run_sync(self._store.get_header, data_root)
         return None if known is None else header_to_bytes(known[0])
 
-    async def data(self, data_root: DataRoot) -> bytes | None:
+    async def blob_data(self, data_root: DataRoot) -> bytes | None:
         """The posted bytes, or the blob rebuilt from custody (raises `NotEnoughCells`); None when
         this node knows no header of it."""
         held = await trio.to_thread.run_sync(self._store.get_blob_data, data_root)

@@ -16,6 +16,7 @@ from da.types import DataRoot
 from validator.core import BlobAssignment, EpochContextKnown, Input, Output, ValidatorCore
 from validator.core.executor import Transport, run_until_quiet
 from validator.daemon.context import NodeContext
+from validator.errors import UnknownEpoch
 from validator.keys import SecretKey
 from validator.types import Attestation, Epoch, Quorum, QuorumIndex
 
@@ -65,7 +66,12 @@ class CoreDriver:
             return self._core.assign_blob(data_root, epoch)
 
     async def get_quorum(self, epoch: Epoch, index: QuorumIndex) -> Quorum | None:
-        """Quorum `index` of `epoch`, once that epoch's context is known."""
+        """Quorum `index` of `epoch` (learning that epoch's context first, so a blob of an earlier
+        epoch is found after a restart); None for an epoch the registry does not know."""
+        try:
+            await self.ensure_epoch_known(epoch)
+        except UnknownEpoch:
+            return None
         async with self._lock:
             return self._core.get_quorum(epoch, index)
 

@@ -22,7 +22,7 @@ import trio
 from da import EncodedBlob, compute_blob_header, compute_data_root, encode_blob
 from da.packing import validate_blob_size
 from da.types import BlobHeader, DataRoot
-from validator.core import BlobDispersing, DutyFailed
+from validator.core import BlobDispersing, DutyFailed, DutyFailure
 from validator.daemon.admission import AdmissionPolicy, compute_retry_after
 from validator.daemon.context import NodeContext
 from validator.daemon.driver import CoreDriver
@@ -181,7 +181,10 @@ class BlobIntake:
 
     async def _disperse(self, header: BlobHeader, epoch: Epoch, quorum: QuorumIndex) -> None:
         outputs = await self._driver.process(BlobDispersing(header, epoch, quorum))
-        if any(isinstance(o, DutyFailed) for o in outputs):
+        failures = [o for o in outputs if isinstance(o, DutyFailed)]
+        if any(f.reason is DutyFailure.UNKNOWN_QUORUM for f in failures):
+            self._extensions.release(compute_data_root(header))  # the core keeps no dispersal of it
+        if failures:
             await trio.to_thread.run_sync(
                 lambda: self._store.update_blob(
                     compute_data_root(header), BlobStatus.FAILED, error="dispersal failed"

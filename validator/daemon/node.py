@@ -148,3 +148,4 @@ class Node:
                     continue  # the gossip validator already rejected undecodable payloads
                 if await trio.to_thread.run_sync(store.put_certificate, certificate):
                     metrics.certificates.inc()
+                self._extensions.release(certificate.data_root)  # certified: no more pushes of it

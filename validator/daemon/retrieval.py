@@ -80,7 +80,8 @@ class BlobRetrieval:
         cells: dict[CellCoordinate, Cell],
     ) -> None:
         """Fetch one member's custody cells in batches (`network.sample_fetch`, the one path); keep
-        those that verify (a bad cell costs only itself, never its batch), skip a failing member."""
+        those that verify (a bad cell costs only itself, never its batch; the peer that served it is
+        charged), skip a failing member."""
 
         async def request(peer: PeerName, root: DataRoot, batch: Sequence[CellCoordinate]) -> SamplesResponse:
             async with self._sends.outbound_limiter(peer):
@@ -92,7 +93,9 @@ class BlobRetrieval:
             if not batch:
                 continue
             try:
-                fetched = await fetch_verified_samples(request, peer, data_root, batch, self._context.kzg)
+                fetched = await fetch_verified_samples(
+                    request, peer, data_root, batch, self._context.kzg, self._service.guard
+                )
             except (NetworkError, trio.TooSlowError):
                 return
             for sample in fetched.samples:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from da import EncodedBlob, encode_blob
 from da.kzg import CkzgBackend
-from da.types import CellCoordinate, ColumnIndex, DataRoot, RowIndex
+from da.types import CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
 from validator.daemon.extensions import Extensions
 from validator.daemon.store import NodeStore
 from validator.types import Epoch, QuorumIndex
@@ -49,7 +49,7 @@ def test_rebuilt_blobs_are_kept_up_to_the_bound_most_recently_served_first(
     blobs = [_stored(store, bytes([n]) * 1000, kzg) for n in range(1, 4)]
     extensions = Extensions(store, recent=2)
     first, second, third = (b.data_root for b in blobs)
-    for root, blob in zip((first, second), blobs, strict=False):
+    for root, blob in zip((first, second), blobs[:2], strict=True):
         assert extensions.get_samples(root, CORNER) == blob.get_samples(CORNER)
     assert extensions.cached_samples(first, CORNER) is not None  # first is now the most recent
     assert extensions.get_samples(third, CORNER) == blobs[2].get_samples(CORNER)  # evicts second
@@ -60,30 +60,47 @@ def test_rebuilt_blobs_are_kept_up_to_the_bound_most_recently_served_first(
     store.close()
 
 
-def test_threads_hold_release_and_read_without_losing_a_blob(
-    tmp_path: Path, one_row_blob: tuple[bytes, EncodedBlob]
+class _SlowStore(NodeStore):
+    """The real store, whose extension reads wait until the test lets them go (a slow disk)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.reading = threading.Event()
+        self.go_on = threading.Event()
+
+    def get_extension(self, data_root: DataRoot) -> EncodedBlob | None:
+        self.reading.set()
+        if not self.go_on.wait(timeout=30):
+            raise TimeoutError("the test never let the read go on")
+        return super().get_extension(data_root)
+
+
+def test_a_slow_rebuild_from_disk_does_not_hold_up_the_other_callers(
+    tmp_path: Path, kzg: CkzgBackend, one_row_blob: tuple[bytes, EncodedBlob]
 ) -> None:
-    """Intake, the core's worker thread and handler threads use it at once: each call sees a whole state."""
-    _, encoded = one_row_blob
-    store = NodeStore(tmp_path / "node.sqlite")
+    """The core's worker thread pushing custody must not wait behind a request handler's disk read."""
+    store = _SlowStore(tmp_path / "node.sqlite")
+    stored = _stored(store, b"\x01" * 1000, kzg)
+    _, dispersing = one_row_blob
     extensions = Extensions(store)
-    errors: list[BaseException] = []
+    rebuilt: list[list[Sample | None] | None] = []
+    reader = threading.Thread(target=lambda: rebuilt.append(extensions.get_samples(stored.data_root, CORNER)))
+    reader.start()
+    try:
+        assert store.reading.wait(timeout=30), "the rebuild never reached the store"
+        answered = threading.Event()
 
-    def churn() -> None:
-        try:
-            for _ in range(300):
-                extensions.hold(encoded)
-                served = extensions.cached_samples(encoded.data_root, CORNER)
-                assert served is None or served == encoded.get_samples(CORNER)
-                extensions.release(encoded.data_root)
-        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
-            errors.append(error)
+        def other_callers() -> None:
+            extensions.hold(dispersing)
+            extensions.dispersing(dispersing.data_root)
+            extensions.cached_samples(dispersing.data_root, CORNER)
+            extensions.release(dispersing.data_root)
+            answered.set()
 
-    threads = [threading.Thread(target=churn) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors and not any(t.is_alive() for t in threads)
-    assert extensions.dispersing(encoded.data_root) is None
+        threading.Thread(target=other_callers, daemon=True).start()
+        assert answered.wait(timeout=10), "hold/dispersing/release waited for another caller's disk read"
+    finally:
+        store.go_on.set()
+        reader.join(timeout=30)
+    assert rebuilt == [stored.get_samples(CORNER)]
     store.close()

@@ -13,9 +13,9 @@ from importlib.metadata import PackageNotFoundError, version
 from aiohttp import web
 
 from validator.daemon.api.errors import ERROR_CODES, InvalidApiConfig, json_errors
-from validator.daemon.api.handlers import NODE_KEY, OPENAPI_KEY
 from validator.daemon.api.port import NodeApi
 from validator.daemon.api.routes import ROUTES
+from validator.daemon.api.views import NODE_KEY, OPENAPI_KEY
 from validator.openapi import build_openapi
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024

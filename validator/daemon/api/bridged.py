@@ -58,11 +58,11 @@ class BridgedNode:
 
     async def submit_blob(self, data: bytes) -> BlobView:
         """Accept a posted blob (durably `received` when this returns)."""
-        return await self._bridge.call(self._require_desk().submit, data)
+        return await self._bridge.call(self._require_desk().submit_blob, data)
 
     async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """Where the blob stands on this node."""
-        return await self._bridge.call(self._require_desk().status, data_root)
+        return await self._bridge.call(self._require_desk().blob_status, data_root)
 
     async def certificate(self, data_root: DataRoot) -> bytes | None:
         """The SSZ certificate of `data_root`, if this node has it."""
@@ -74,7 +74,7 @@ class BridgedNode:
 
     async def blob_data(self, data_root: DataRoot) -> bytes | None:
         """The blob's bytes (reassembled in the trio thread when needed)."""
-        return await self._bridge.call(self._require_desk().data, data_root)
+        return await self._bridge.call(self._require_desk().blob_data, data_root)
 
     def metrics(self) -> bytes:
         """The Prometheus text exposition."""

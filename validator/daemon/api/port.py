@@ -45,12 +45,13 @@ class BlobView:
 
 
 class BlobDesk(Protocol):
-    """A validator's blobs, answered on its trio side (store reads in worker threads)."""
+    """A validator's blobs. The daemon's desk answers on its trio side (store reads in worker
+    threads); `NodeApi` gives the same calls to the asyncio side."""
 
-    async def submit(self, data: bytes) -> BlobView:
+    async def submit_blob(self, data: bytes) -> BlobView:
         """Accept a posted blob (durably `received` when this returns)."""
 
-    async def status(self, data_root: DataRoot) -> BlobView | None:
+    async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """Where the blob stands; None if this node knows nothing of it."""
 
     async def certificate(self, data_root: DataRoot) -> bytes | None:
@@ -59,15 +60,16 @@ class BlobDesk(Protocol):
     async def header(self, data_root: DataRoot) -> bytes | None:
         """The SSZ blob header, if this node knows it."""
 
-    async def data(self, data_root: DataRoot) -> bytes | None:
+    async def blob_data(self, data_root: DataRoot) -> bytes | None:
         """The blob's bytes, reassembled from custodians when needed; None for an unknown header."""
 
     def metrics(self) -> bytes:
         """The Prometheus text exposition (thread-safe)."""
 
 
-class NodeApi(Protocol):
-    """The node as the HTTP handlers see it (asyncio side)."""
+class NodeApi(BlobDesk, Protocol):
+    """The node as the HTTP handlers see it (asyncio side): the desk's calls, run in the node's
+    thread, and the p2p host's."""
 
     def is_running(self) -> bool:
         """True while the p2p service runs."""
@@ -80,21 +82,3 @@ class NodeApi(Protocol):
 
     async def ping(self, peer: PeerName) -> float:
         """Round-trip time to `peer` in seconds."""
-
-    async def submit_blob(self, data: bytes) -> BlobView:
-        """`BlobDesk.submit`, in the node's thread."""
-
-    async def blob_status(self, data_root: DataRoot) -> BlobView | None:
-        """`BlobDesk.status`, in the node's thread."""
-
-    async def certificate(self, data_root: DataRoot) -> bytes | None:
-        """`BlobDesk.certificate`, in the node's thread."""
-
-    async def header(self, data_root: DataRoot) -> bytes | None:
-        """`BlobDesk.header`, in the node's thread."""
-
-    async def blob_data(self, data_root: DataRoot) -> bytes | None:
-        """`BlobDesk.data`, in the node's thread."""
-
-    def metrics(self) -> bytes:
-        """`BlobDesk.metrics`."""

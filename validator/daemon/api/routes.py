@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from validator.daemon.api import handlers as h
+from validator.daemon.api import views as h
+from validator.daemon.api.errors import Handler
 from validator.openapi import PEER_ID_PATTERN, RouteDoc
 
 OCTET_STREAM = h.OCTET_STREAM
@@ -35,7 +36,7 @@ _BLOB_ERRORS = ("invalid_argument", "not_found")
 _BINARY = {"type": "string", "format": "binary"}
 _FROM_BODY = "$response.body#/data_root"
 
-ROUTES: tuple[tuple[RouteDoc, Any], ...] = (
+ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
     (
         RouteDoc(
             "GET",

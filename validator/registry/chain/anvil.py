@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
-from contracts.toolchain import find_anvil
+from contracts.toolchain import ToolchainError, find_anvil
 from validator.errors import RegistryError
 from validator.registry.chain.rpc import connect
 
@@ -89,9 +89,13 @@ def start_anvil(
     config_path = directory / "anvil-accounts.json"
     config_path.unlink(missing_ok=True)
     log_path = directory / "anvil.log"
+    try:
+        anvil = find_anvil()
+    except ToolchainError as error:
+        raise RegistryError(str(error)) from error
     command = [
         *command_prefix,
-        str(find_anvil()),
+        str(anvil),
         "--host", host,
         "--port", str(port),
         "--chain-id", str(chain_id),

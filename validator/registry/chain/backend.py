@@ -25,7 +25,6 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
-from contracts.toolchain import load_contract
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import BLSPubkey, BLSSignature, SecretKey
 from validator.presets import get_preset
@@ -38,6 +37,7 @@ from validator.registry.chain.rpc import (
     connect,
     decode_revert,
     deploy_contract,
+    load_compiled,
     send_transaction,
 )
 from validator.registry.chain.view import RegistryView
@@ -79,7 +79,7 @@ class ChainRegistry:
         if not Web3.is_address(address):
             raise NotATesseraRegistry(f"{address!r} is not an Ethereum address")
         self.address = Web3.to_checksum_address(address)
-        compiled = load_contract(CONTRACT_NAME)
+        compiled = load_compiled(CONTRACT_NAME)
         self._contract: Contract = self._web3.eth.contract(address=self.address, abi=compiled.abi)
         self._topics = {
             HexBytes(Web3.keccak(text=_event_signature(entry))): str(entry["name"])
@@ -328,5 +328,5 @@ def deploy_registry(
 ) -> str:
     """Deploy a `TesseraRegistry` from `account`; returns its address."""
     get_preset(preset)
-    compiled = load_contract(CONTRACT_NAME)
+    compiled = load_compiled(CONTRACT_NAME)
     return deploy_contract(rpc_url, account, compiled, genesis_time, epoch_seconds, genesis_seed, preset)

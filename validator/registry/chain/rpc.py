@@ -25,11 +25,21 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import TxParams, Wei
 
-from contracts.toolchain import CompiledContract
+from contracts.toolchain import CompiledContract, ToolchainError, load_contract
 from validator.errors import RegistryError
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
+
+
+def load_compiled(name: str) -> CompiledContract:
+    """Contract `name` from the shipped artifact; a missing or unreadable artifact is a
+    `RegistryError` here, so the registry port raises only its own errors."""
+    try:
+        return load_contract(name)
+    except ToolchainError as error:
+        raise RegistryError(f"contract {name} cannot be loaded: {error}") from error
+
 
 RPC_TIMEOUT_SECONDS: Final = 10.0
 RPC_ATTEMPTS: Final = 4

@@ -18,7 +18,6 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 
-from contracts.toolchain import load_contract
 from validator.certificate import CertificateStatus, bytes_to_certificate
 from validator.errors import MalformedCertificate, RegistryError
 from validator.presets import Preset, get_preset
@@ -30,6 +29,7 @@ from validator.registry.chain.rpc import (
     check_protocol,
     connect,
     deploy_contract,
+    load_compiled,
     send_transaction,
 )
 from validator.types import Epoch, EpochContext, Quorum, QuorumIndex, ValidatorIndex
@@ -71,13 +71,13 @@ def deploy_verifier(rpc_url: str, account: LocalAccount, registry_address: str) 
     size, stake per slot and slot cap; returns the verifier's address."""
     web3 = connect(rpc_url)
     registry = web3.eth.contract(
-        address=Web3.to_checksum_address(registry_address), abi=load_contract(REGISTRY_CONTRACT).abi
+        address=Web3.to_checksum_address(registry_address), abi=load_compiled(REGISTRY_CONTRACT).abi
     )
     preset = get_preset(str(call_with_retries(rpc_url, "preset", lambda: registry.functions.preset().call())))
     return deploy_contract(
         rpc_url,
         account,
-        load_contract(VERIFIER_CONTRACT),
+        load_compiled(VERIFIER_CONTRACT),
         registry.address,
         preset.QUORUM_SLOTS,
         preset.STAKE_PER_SLOT,
@@ -102,7 +102,7 @@ class ChainVerifier:
             raise NotATesseraVerifier(f"{address!r} is not an Ethereum address")
         self.address = Web3.to_checksum_address(address)
         self._contract: Contract = self._web3.eth.contract(
-            address=self.address, abi=load_contract(VERIFIER_CONTRACT).abi
+            address=self.address, abi=load_compiled(VERIFIER_CONTRACT).abi
         )
         check_protocol(self._web3, rpc_url, self._contract, VERIFIER_PROTOCOL, NotATesseraVerifier)
         self.registry_address = str(self._call("registry", self._contract.functions.registry()))
@@ -166,7 +166,7 @@ class ChainVerifier:
         """The registry's protocol preset, read once when first needed (fixed at its deployment;
         only a commitment needs it, not a certificate check)."""
         registry = self._web3.eth.contract(
-            address=Web3.to_checksum_address(self.registry_address), abi=load_contract(REGISTRY_CONTRACT).abi
+            address=Web3.to_checksum_address(self.registry_address), abi=load_compiled(REGISTRY_CONTRACT).abi
         )
         return get_preset(str(self._call("preset", registry.functions.preset())))
 
