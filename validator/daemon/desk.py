@@ -7,13 +7,14 @@ from __future__ import annotations
 import trio
 
 from da.header import header_to_bytes
-from da.types import DataRoot
+from da.types import BlobHeader, DataRoot
 from validator.certificate import certificate_to_bytes
 from validator.daemon.api.port import BlobView
 from validator.daemon.context import NodeContext
 from validator.daemon.intake import BlobIntake
 from validator.daemon.retrieval import BlobRetrieval
 from validator.daemon.store import BlobRecord, NodeStore
+from validator.types import Epoch, QuorumIndex
 
 
 def _posted_view(record: BlobRecord) -> BlobView:
@@ -91,17 +92,25 @@ class NodeDesk:
     async def blob_data(self, data_root: DataRoot) -> bytes | None:
         """The posted bytes, or the blob rebuilt from custody (raises `NotEnoughCells`); None when
         this node knows no header of it."""
-        held = await trio.to_thread.run_sync(self._store.get_blob_data, data_root)
-        if held is not None:
+        held = await trio.to_thread.run_sync(self._read_held, data_root)
+        if held is None or isinstance(held, bytes):
             return held
-        known = await trio.to_thread.run_sync(self._store.get_header, data_root)
+        header, epoch, quorum = held
+        return await self._retrieval.reassemble_blob(data_root, header, epoch, quorum)
+
+    def _read_held(self, data_root: DataRoot) -> bytes | tuple[BlobHeader, Epoch, QuorumIndex] | None:
+        """In one worker thread: the posted bytes, else the header and the quorum (the certificate's,
+        when there is one) to rebuild the blob from, else None."""
+        data = self._store.get_blob_data(data_root)
+        if data is not None:
+            return data
+        known = self._store.get_header(data_root)
         if known is None:
             return None
-        header, epoch, quorum = known
-        certificate = await trio.to_thread.run_sync(self._store.get_certificate, data_root)
-        if certificate is not None:
-            epoch, quorum = certificate.epoch, certificate.quorum
-        return await self._retrieval.reassemble_blob(data_root, header, epoch, quorum)
+        certificate = self._store.get_certificate(data_root)
+        if certificate is None:
+            return known
+        return known[0], certificate.epoch, certificate.quorum
 
     def metrics(self) -> bytes:
         """The Prometheus text exposition."""

@@ -180,15 +180,14 @@ class BlobIntake:
         return encode_blob(data, self._context.kzg, self._da_config, commitments=commitments)
 
     async def _disperse(self, header: BlobHeader, epoch: Epoch, quorum: QuorumIndex) -> None:
+        data_root = compute_data_root(header)
         outputs = await self._driver.process(BlobDispersing(header, epoch, quorum))
         failures = [o for o in outputs if isinstance(o, DutyFailed)]
         if any(f.reason is DutyFailure.UNKNOWN_QUORUM for f in failures):
-            self._extensions.release(compute_data_root(header))  # the core keeps no dispersal of it
+            self._extensions.release(data_root)  # the core keeps no dispersal of it
         if failures:
             await trio.to_thread.run_sync(
-                lambda: self._store.update_blob(
-                    compute_data_root(header), BlobStatus.FAILED, error="dispersal failed"
-                )
+                lambda: self._store.update_blob(data_root, BlobStatus.FAILED, error="dispersal failed")
             )
 
     async def _resume_blob(self, record: BlobRecord) -> None:
