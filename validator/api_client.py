@@ -161,8 +161,9 @@ class NodeApiClient:
     def post_blob(
         self, data: bytes, busy_timeout: float = 0.0, on_busy: BusyProgress | None = None
     ) -> dict[str, Any]:
-        """Post a blob's bytes; the JSON status (with its `data_root`, and `busy_retries`: how many
-        times the node answered 429 first). A busy node is asked again after its Retry-After for up
+        """Post a blob's bytes (the node answers 202 Accepted: durably queued, its certificate to
+        follow); the JSON status (with its `data_root`, and `busy_retries`: how many times the node
+        answered 429 first). A busy node is asked again after its Retry-After for up
         to `busy_timeout` seconds; past that its `too_many_requests` failure is raised."""
         deadline = time.monotonic() + busy_timeout
         retries = 0
@@ -188,7 +189,8 @@ class NodeApiClient:
         return self._json("GET", _blob_path(data_root))
 
     def get_certificate(self, data_root: str) -> bytes:
-        """The blob's certificate (SSZ)."""
+        """The blob's certificate (SSZ); `ApiFailure` `not_certified` while the node knows the blob
+        but has no certificate of it yet, `not_found` when it does not know the blob."""
         return self.request("GET", _blob_path(data_root, "certificate"), limit=MAX_SMALL_ANSWER_BYTES)
 
     def get_data(self, data_root: str, timeout: float | None = None) -> bytes:
@@ -237,7 +239,8 @@ class AsyncNodeApiClient:
             await self._client.aclose()
 
     async def _get_small(self, path: str) -> bytes | None:
-        """GET a small answer (`MAX_SMALL_ANSWER_BYTES`); None when the node has nothing there (404)."""
+        """GET a small answer (`MAX_SMALL_ANSWER_BYTES`); None when the node has nothing there: 404,
+        or 409 (a certificate not formed yet)."""
         url = f"{self.base_url}{path}"
         answer = _Answer(url, MAX_SMALL_ANSWER_BYTES)
         try:
@@ -246,7 +249,7 @@ class AsyncNodeApiClient:
                     answer.add(chunk)
         except httpx.HTTPError as error:
             raise _unreachable(url, error) from error
-        if response.status_code == httpx.codes.NOT_FOUND:
+        if response.status_code in {httpx.codes.NOT_FOUND, httpx.codes.CONFLICT}:
             return None
         return answer.finish(response)
 

@@ -61,6 +61,12 @@ class RouteDoc:
     response_media: str = JSON
     links: dict[str, str] = field(default_factory=dict)
     """Operations a success answer leads to, by operation id, with `data_root` from its body."""
+    success_status: int = 200
+    """The status of a success (202 for a request accepted and still being worked on)."""
+    success_headers: dict[str, tuple[str, JsonSchema]] = field(default_factory=dict)
+    """Headers a success carries (`Location` of a created resource): (description, schema) by name."""
+    error_details: dict[str, dict[str, JsonSchema]] = field(default_factory=dict)
+    """Fields an error code's body carries beside `error`, by code (each required in that body)."""
 
 
 def _path_parameters(path: str) -> list[JsonSchema]:
@@ -71,7 +77,23 @@ def _path_parameters(path: str) -> list[JsonSchema]:
     return [{"name": n, "in": "path", "required": True, "schema": PATH_PARAMETERS[n]} for n in names]
 
 
-def _error_responses(codes: Sequence[str], statuses: Mapping[str, int]) -> dict[str, Any]:
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+def _error_body(names: Sequence[str], details: Mapping[str, dict[str, JsonSchema]]) -> JsonSchema:
+    """The schema of the error bodies of one status: `Error`, with the fields its codes add."""
+    extra = [details[name] for name in names if name in details]
+    if not extra:
+        return _ERROR_REF
+    fields = {name: schema for one in extra for name, schema in one.items()}
+    if len(extra) < len(names):  # some codes of this status add nothing: their fields are optional
+        return {"allOf": [_ERROR_REF, {"type": "object", "properties": fields}]}
+    return {"allOf": [_ERROR_REF, {"type": "object", "required": sorted(fields), "properties": fields}]}
+
+
+def _error_responses(
+    codes: Sequence[str], statuses: Mapping[str, int], details: Mapping[str, dict[str, JsonSchema]]
+) -> dict[str, Any]:
     """One response per HTTP status, naming every error code the route answers with it."""
     by_status: dict[int, list[str]] = {}
     for code in codes:
@@ -80,7 +102,7 @@ def _error_responses(codes: Sequence[str], statuses: Mapping[str, int]) -> dict[
     for status, names in sorted(by_status.items()):
         response: dict[str, Any] = {
             "description": "error: " + ", ".join(names),
-            "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+            "content": {JSON: {"schema": _error_body(names, details)}},
         }
         if status == TOO_MANY_REQUESTS:
             response["headers"] = {
@@ -103,9 +125,14 @@ def build_openapi(
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         success: dict[str, Any] = {
-            "description": "success",
+            "description": "accepted" if route.success_status == 202 else "success",
             "content": {route.response_media: {"schema": route.response}},
         }
+        if route.success_headers:
+            success["headers"] = {
+                name: {"description": description, "required": True, "schema": schema}
+                for name, (description, schema) in route.success_headers.items()
+            }
         if route.links:
             success["links"] = {
                 target: {"operationId": target, "parameters": {"data_root": expression}}
@@ -114,7 +141,10 @@ def build_openapi(
         operation: dict[str, Any] = {
             "operationId": route.operation_id,
             "summary": route.summary,
-            "responses": {"200": success, **_error_responses(route.errors, error_codes)},
+            "responses": {
+                str(route.success_status): success,
+                **_error_responses(route.errors, error_codes, route.error_details),
+            },
         }
         parameters = _path_parameters(route.path)
         if parameters:

@@ -39,7 +39,7 @@ def test_a_full_queue_answers_429_with_retry_after_and_takes_the_blob_later(
     try:
         first = random.Random(40).randbytes(LONG_ENCODE)
         code, body = http("POST", api(devnet, node) + "/v1/blobs", first)
-        assert code == 200, body
+        assert code == 202, body
         accepted = json.loads(body)
         assert accepted["status"] == "received"  # answered once durable, before encoding
         refused_before = metric(devnet, node, "tessera_blobs_refused_total")
@@ -73,10 +73,17 @@ def test_a_full_queue_answers_429_with_retry_after_and_takes_the_blob_later(
 def test_an_accepted_blob_survives_a_sigkill_right_after_the_post(devnet: Devnet) -> None:
     node = 6
     data = random.Random(60).randbytes(MIB)
-    code, body = http("POST", api(devnet, node) + "/v1/blobs", data)
-    assert code == 200, body
+    code, body, headers = http_with_headers("POST", api(devnet, node) + "/v1/blobs", data)
+    assert code == 202, body  # accepted: durably queued, the certificate is to come
     accepted = json.loads(body)
     assert accepted["status"] == "received"
+    assert headers["Location"] == f"/v1/blobs/{accepted['data_root']}"
+    # Known but not certified yet: the certificate route says "not yet" (409, with the status), not 404.
+    code, body = http("GET", api(devnet, node) + headers["Location"] + "/certificate")
+    assert code == 409, body
+    pending = json.loads(body)
+    assert pending["error"]["code"] == "not_certified"
+    assert pending["blob"]["data_root"] == accepted["data_root"] and pending["blob"]["status"] != "certified"
     devnet.stop_node(node, signal.SIGKILL)  # before its encoding can have finished
     log = devnet.directory / f"node-{node}.log"
     restart_offset = log.stat().st_size  # the log is appended to: read only this run's lines

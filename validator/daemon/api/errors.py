@@ -6,6 +6,7 @@ The codes are part of the interface (clients branch on them); the messages are f
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -31,6 +32,7 @@ ERROR_CODES: dict[str, int] = {
     "not_found": 404,
     "unknown_peer": 404,
     "method_not_allowed": 405,
+    "not_certified": 409,
     "request_too_large": 413,
     "unsupported_media_type": 415,
     "too_many_requests": 429,
@@ -78,7 +80,13 @@ class InvalidApiConfig(ValidatorError):
 class ApiError(ValidatorError):
     """Raised by handlers for a failure with a stable `code` (one of `ERROR_CODES`)."""
 
-    def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        retry_after: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         if code not in ERROR_CODES:
             raise ValueError(f"unknown API error code {code!r}")
         super().__init__(message)
@@ -86,21 +94,28 @@ class ApiError(ValidatorError):
         self.status = ERROR_CODES[code]
         self.message = message
         self.retry_after = retry_after
+        self.details = details
+        """Fields the body carries beside `error` (a `not_certified` answer's `blob` status)."""
 
 
 def error_response(
-    code: str, message: str, retry_after: int | None = None, allow: str | None = None
+    code: str,
+    message: str,
+    retry_after: int | None = None,
+    allow: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> web.Response:
-    """The JSON body and status of an error, with a Retry-After header when the client should wait
-    and an Allow header (RFC 9110) on a 405."""
+    """The JSON body and status of an error (with `details` beside `error`), with a Retry-After
+    header when the client should wait and an Allow header (RFC 9110) on a 405."""
     headers: dict[str, str] = {}
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     if allow is not None:
         headers["Allow"] = allow
-    return web.json_response(
-        {"error": {"code": code, "message": message}}, status=ERROR_CODES[code], headers=headers or None
-    )
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if details:
+        body |= {name: value for name, value in details.items() if name != "error"}
+    return web.json_response(body, status=ERROR_CODES[code], headers=headers or None)
 
 
 def network_error_code(error: NetworkError) -> str:
@@ -120,7 +135,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except ApiError as error:
-        return error_response(error.code, error.message, error.retry_after)
+        return error_response(error.code, error.message, error.retry_after, details=error.details)
     except NetworkError as error:
         return error_response(network_error_code(error), str(error))
     except web.HTTPException as error:

@@ -35,6 +35,12 @@ _ROOT = "/v1/blobs/{data_root}"
 _BLOB_ERRORS = ("invalid_argument", "not_found")
 _BINARY = {"type": "string", "format": "binary"}
 _FROM_BODY = "$response.body#/data_root"
+_LOCATION = (
+    "the status resource of the blob, /v1/blobs/0x{data_root}",
+    {"type": "string", "pattern": "^/v1/blobs/0x[0-9a-f]{64}$"},
+)
+_NOT_CERTIFIED = {"blob": BLOB_STATUS_SCHEMA}
+"""A `not_certified` (409) answer carries the blob's current status beside the error."""
 
 ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
     (
@@ -119,7 +125,8 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             "POST",
             "/v1/blobs",
             "postBlob",
-            "Post a blob (raw bytes, application/octet-stream)",
+            "Post a blob (raw bytes, application/octet-stream); 202 Accepted: it is durably queued, "
+            "its certificate follows (Location: its status resource)",
             BLOB_STATUS_SCHEMA,
             request={**_BINARY, "minLength": 1},
             request_media=OCTET_STREAM,
@@ -130,8 +137,15 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
                 "too_many_requests",
                 "service_unavailable",
             ),
-            # Not getCertificate: a certificate exists only once the quorum has signed (404 until then).
-            links={"getBlob": _FROM_BODY, "getHeader": _FROM_BODY, "getData": _FROM_BODY},
+            # getCertificate answers 409 not_certified (with the status) until the quorum has signed.
+            links={
+                "getBlob": _FROM_BODY,
+                "getCertificate": _FROM_BODY,
+                "getHeader": _FROM_BODY,
+                "getData": _FROM_BODY,
+            },
+            success_status=202,
+            success_headers={"Location": _LOCATION},
         ),
         h.post_blob,
     ),
@@ -144,10 +158,12 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             "GET",
             _ROOT + "/certificate",
             "getCertificate",
-            "The SSZ availability certificate (binary)",
+            "The SSZ availability certificate (binary); 409 not_certified, with the blob's status, "
+            "for a blob this node knows that has none yet; 404 for a blob it does not know",
             _BINARY,
-            errors=_BLOB_ERRORS,
+            errors=(*_BLOB_ERRORS, "not_certified"),
             response_media=OCTET_STREAM,
+            error_details={"not_certified": _NOT_CERTIFIED},
         ),
         h.get_certificate,
     ),

@@ -102,7 +102,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def post_blob(request: web.Request) -> web.Response:
-    """POST /v1/blobs: raw bytes in, data root and status out (the same bytes again: the same answer)."""
+    """POST /v1/blobs: raw bytes in; 202 Accepted with the data root and status, and the status
+    resource in `Location` (the same bytes again: the same answer)."""
     if request.content_type != OCTET_STREAM:
         raise ApiError(
             "unsupported_media_type", f"send the blob as {OCTET_STREAM}, not {request.content_type}"
@@ -120,7 +121,8 @@ async def post_blob(request: web.Request) -> web.Response:
         raise
     except (DAError, ValidatorError) as error:
         raise ApiError("service_unavailable", str(error)) from error
-    return web.json_response(blob_json(view))
+    location = f"/v1/blobs/0x{view.data_root.hex()}"
+    return web.json_response(blob_json(view), status=202, headers={"Location": location})
 
 
 async def get_blob(request: web.Request) -> web.Response:
@@ -133,9 +135,22 @@ async def get_blob(request: web.Request) -> web.Response:
 
 
 async def get_certificate(request: web.Request) -> web.Response:
-    """GET /v1/blobs/{data_root}/certificate: the SSZ certificate."""
+    """GET /v1/blobs/{data_root}/certificate: the SSZ certificate; `not_certified` (409) with the
+    blob's status for a blob this node knows that has none yet, `not_found` (404) for one it does
+    not know (so "not yet" and "never heard of it" are apart)."""
     root = parse_data_root(request.match_info["data_root"])
-    return _binary(await request.app[NODE_KEY].certificate(root), f"no certificate for 0x{root.hex()} (yet)")
+    node = request.app[NODE_KEY]
+    certificate = await node.certificate(root)
+    if certificate is not None:
+        return web.Response(body=certificate, content_type=OCTET_STREAM)
+    view = await node.blob_status(root)
+    if view is None:
+        raise ApiError("not_found", f"this node knows no blob 0x{root.hex()}")
+    raise ApiError(
+        "not_certified",
+        f"blob 0x{root.hex()} has no certificate yet (status {view.status})",
+        details={"blob": blob_json(view)},
+    )
 
 
 async def get_header(request: web.Request) -> web.Response:
