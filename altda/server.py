@@ -1,0 +1,202 @@
+"""`das altda serve`: the OP Stack Alt-DA server over Tessera validators (aiohttp).
+
+`POST /put` (and `/put/`): the raw payload in, the raw commitment out once a validator has certified
+it and this server has verified the certificate. `GET /get/0x{commitment}[?l1_inclusion_block_number=N]`:
+the payload, after the derivation rule of `altda.derivation` (parse, recency, certificate) and the
+bytes checked against the data root. `GET /health`, `GET /metrics`. Blocking work (validators' APIs,
+the registry, the header computation in the pool's worker process) runs in worker threads; the
+read cache is owned by the handlers on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from altda.cache import PayloadCache
+from altda.commitment import compute_commitment
+from altda.config import AltDAConfig
+from altda.derivation import (
+    CertificateChecker,
+    CommitmentRejected,
+    DropCode,
+    EpochClock,
+    HeaderOf,
+    check_blob,
+    check_certificate,
+    check_recency,
+    parse_commitment,
+)
+from altda.errors import AltDAError
+from altda.l1 import L1Clock
+from altda.payload import wrap_payload
+from altda.status import BadRequest, answer_for
+from altda.upstream import Validators
+from validator.certificate import bytes_to_certificate
+
+log = structlog.get_logger(__name__)
+
+OCTET_STREAM = "application/octet-stream"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class AltDAMetrics:
+    """The server's counters (its own registry, no globals)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.puts = Counter("tessera_altda_puts", "Puts by outcome", ["outcome"], registry=self.registry)
+        self.gets = Counter("tessera_altda_gets", "Gets by outcome", ["outcome"], registry=self.registry)
+        self.put_seconds = Histogram(
+            "tessera_altda_put_seconds", "Payload in to commitment out", registry=self.registry
+        )
+        self.cache_hits = Counter(
+            "tessera_altda_cache_hits", "Gets answered from the cache", registry=self.registry
+        )
+        self.cache_bytes = Gauge(
+            "tessera_altda_cache_bytes", "Payload bytes in the read cache", registry=self.registry
+        )
+
+
+@dataclass(slots=True)
+class AltDAService:
+    """What the handlers use: the config, the validators, the checks, the cache and the metrics."""
+
+    config: AltDAConfig
+    validators: Validators
+    checker: CertificateChecker
+    clock: EpochClock
+    header_of: HeaderOf
+    l1: L1Clock | None
+    cache: PayloadCache
+    metrics: AltDAMetrics
+
+    async def put(self, payload: bytes) -> bytes:
+        """The commitment of `payload`, once certified and verified."""
+        blob = wrap_payload(payload)
+        certified = await asyncio.to_thread(self.validators.certify, blob, self.config.certify_timeout_s)
+        commitment = compute_commitment(bytes_to_certificate(certified.certificate))
+        log.info("altda put", node=certified.node, attempts=certified.attempts, bytes=len(payload),
+                 data_root="0x" + commitment[3:35].hex())  # fmt: skip
+        return commitment
+
+    async def get(self, text: str, l1_block: int | None) -> bytes:
+        """The payload a commitment (0x-hex) names, after every check of the derivation rule."""
+        raw = _hex_bytes(text)
+        commitment = parse_commitment(raw)
+        if l1_block is not None and self.l1 is not None:
+            l1_time = await asyncio.to_thread(self.l1.block_time, l1_block)
+            check_recency(commitment, l1_time, self.clock, self.config.recency_window_s)
+        cached = self.cache.get(raw)
+        if cached is not None:
+            self.metrics.cache_hits.inc()
+            return cached
+        await asyncio.to_thread(check_certificate, commitment, self.checker)
+        payload = await asyncio.to_thread(
+            self.validators.fetch,
+            commitment.data_root,
+            lambda blob: check_blob(commitment, blob, self.header_of),
+        )
+        self.cache.put(raw, payload)
+        self.metrics.cache_bytes.set(self.cache.size_bytes)
+        return payload
+
+
+def _hex_bytes(text: str) -> bytes:
+    """The commitment bytes of a path segment; a text that is not 0x-hex is a commitment that does
+    not parse (dropped, code 1)."""
+    try:
+        if text.startswith("0x"):
+            return bytes.fromhex(text[2:])
+    except ValueError as error:
+        raise CommitmentRejected(DropCode.PARSE, f"the commitment is not hex: {error}") from error
+    raise CommitmentRejected(DropCode.PARSE, "the commitment must be 0x-prefixed hex")
+
+
+SERVICE_KEY: web.AppKey[AltDAService] = web.AppKey("altda", AltDAService)
+
+
+def _error(error: AltDAError) -> web.Response:
+    status, body = answer_for(error)
+    return web.json_response(body, status=int(status))
+
+
+async def handle_put(request: web.Request) -> web.StreamResponse:
+    """POST /put: payload in, commitment out."""
+    service = request.app[SERVICE_KEY]
+    started = time.monotonic()
+    try:
+        if request.match_info.get("tail"):
+            raise BadRequest("Tessera makes its own commitments: POST /put with the payload, no commitment")
+        payload = await request.read()
+        commitment = await service.put(payload)
+    except AltDAError as error:
+        outcome = type(error).__name__
+        service.metrics.puts.labels(outcome).inc()
+        log.info("altda put refused", error=str(error), outcome=outcome)
+        return _error(error)
+    service.metrics.puts.labels("ok").inc()
+    service.metrics.put_seconds.observe(time.monotonic() - started)
+    return web.Response(body=commitment, content_type=OCTET_STREAM)
+
+
+async def handle_get(request: web.Request) -> web.StreamResponse:
+    """GET /get/0x{commitment}: the payload."""
+    service = request.app[SERVICE_KEY]
+    try:
+        l1_block = _l1_block(request)
+        payload = await service.get(request.match_info["commitment"], l1_block)
+    except AltDAError as error:
+        outcome = type(error).__name__
+        service.metrics.gets.labels(outcome).inc()
+        log.info("altda get refused", error=str(error), outcome=outcome)
+        return _error(error)
+    service.metrics.gets.labels("ok").inc()
+    return web.Response(body=payload, content_type=OCTET_STREAM)
+
+
+def _l1_block(request: web.Request) -> int | None:
+    value = request.query.get("l1_inclusion_block_number")
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise BadRequest(f"l1_inclusion_block_number must be a block number, not {value!r}")
+    return int(value)
+
+
+async def handle_health(request: web.Request) -> web.StreamResponse:
+    """GET /health: the server runs (and which validators it uses)."""
+    service = request.app[SERVICE_KEY]
+    return web.json_response({"status": "ok", "nodes": list(service.validators.urls)})
+
+
+async def handle_metrics(request: web.Request) -> web.StreamResponse:
+    """GET /metrics: Prometheus text exposition."""
+    body = generate_latest(request.app[SERVICE_KEY].metrics.registry)
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
+
+@web.middleware
+async def _too_large(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An oversize body is a JSON 413 (aiohttp raises it while reading)."""
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge as error:
+        return web.json_response({"error": {"code": "request_too_large", "message": error.text}}, status=413)
+
+
+def build_app(service: AltDAService) -> web.Application:
+    """The aiohttp application: bodies bounded by the largest payload."""
+    app = web.Application(client_max_size=service.config.max_payload_bytes, middlewares=[_too_large])
+    app[SERVICE_KEY] = service
+    app.router.add_post("/put", handle_put)
+    app.router.add_post("/put/{tail:.*}", handle_put)
+    app.router.add_get("/get/{commitment}", handle_get)
+    app.router.add_get("/health", handle_health)
+    app.router.add_get("/metrics", handle_metrics)
+    return app

@@ -1,0 +1,136 @@
+"""The validators behind the DA server (blocking; the server runs these calls in worker threads).
+
+`certify` posts a blob to the validators in order: a busy node (429) is left for the next one and
+its Retry-After remembered, a node that fails or cannot be reached too; when a round ends without a
+certificate, the next starts after the shortest Retry-After heard (or a short pause), until the
+deadline. A certificate counts only once the server has verified it itself. `fetch` asks each
+validator for the blob's bytes (a validator rebuilds them from custodians, as `das blob get` does)
+and keeps the first answer that hashes to the data root."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import structlog
+
+from altda.derivation import PENDING, BlobMismatch, CertificateChecker
+from altda.errors import BlobNotFound, DAUnavailable, PayloadRefused
+from da.types import DataRoot
+from validator.api_client import NodeApiClient
+from validator.certificate import CertificateStatus, bytes_to_certificate
+from validator.errors import ApiFailure, MalformedCertificate
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+ROUND_PAUSE_S = 0.5
+"""Pause between rounds over the validators when none said how long to wait."""
+REQUEST_TIMEOUT_S = 30.0
+"""Bound of one status, certificate or post request (the certificate wait has the deadline's)."""
+REFUSED_FOR_GOOD = frozenset({"request_too_large", "invalid_argument", "unsupported_media_type"})
+"""Answers that another validator would give too: the blob itself is refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class Certified:
+    """A blob certified and its certificate verified: the certificate's bytes and who gave it."""
+
+    certificate: bytes
+    node: str
+    attempts: int
+
+
+class Validators:
+    """The validators' APIs (`urls`, in order of preference) and the server's certificate check."""
+
+    def __init__(self, urls: tuple[str, ...], checker: CertificateChecker, get_timeout_s: float) -> None:
+        self.urls = urls
+        self._checker = checker
+        self._get_timeout_s = get_timeout_s
+
+    def certify(self, blob: bytes, timeout_s: float) -> Certified:
+        """A verified certificate of `blob` within `timeout_s`; `DAUnavailable` when none came,
+        `PayloadRefused` when a validator refuses the blob itself."""
+        deadline = time.monotonic() + timeout_s
+        attempts = 0
+        failures: list[str] = []
+        while True:
+            waits: list[float] = []
+            for url in self.urls:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                attempts += 1
+                try:
+                    certificate = self._certify_on(url, blob, deadline)
+                except ApiFailure as failure:
+                    if failure.code in REFUSED_FOR_GOOD:
+                        raise PayloadRefused(failure.code, failure.message) from failure
+                    if failure.code == "too_many_requests" and failure.retry_after is not None:
+                        waits.append(failure.retry_after)
+                    failures.append(f"{url}: {failure}")
+                    log.info("altda node failed", node=url, code=failure.code, error=failure.message)
+                    continue
+                if certificate is not None:
+                    return Certified(certificate, url, attempts)
+                failures.append(f"{url}: no valid certificate")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DAUnavailable(
+                    f"no verified certificate within {timeout_s:g} s ({attempts} attempts; last: "
+                    f"{failures[-1] if failures else 'none'})"
+                )
+            time.sleep(min(min(waits, default=ROUND_PAUSE_S), remaining))
+
+    def _certify_on(self, url: str, blob: bytes, deadline: float) -> bytes | None:
+        """Post to one validator and follow the blob there; the certificate once certified and
+        verified here, None when it failed there or does not verify (`ApiFailure` from the node)."""
+        node = NodeApiClient(url, timeout=min(REQUEST_TIMEOUT_S, max(deadline - time.monotonic(), 0.1)))
+        posted = node.post_blob(blob, busy_timeout=0.0)
+        root = str(posted["data_root"])
+        status = node.wait_for_certificate(root, max(deadline - time.monotonic(), 0.0))
+        if status["status"] != "certified":
+            log.info("altda blob not certified", node=url, data_root=root, status=status["status"])
+            return None
+        certificate = node.get_certificate(root)
+        return certificate if self._verified(url, root, certificate) else None
+
+    def _verified(self, url: str, root: str, certificate: bytes) -> bool:
+        try:
+            certified_root = bytes_to_certificate(certificate).data_root
+        except MalformedCertificate as error:
+            log.warning("altda node served a malformed certificate", node=url, error=str(error))
+            return False
+        if "0x" + certified_root.hex() != root:
+            log.warning("altda node served another blob's certificate", node=url, data_root=root)
+            return False
+        status = self._checker.check_certificate(certificate)
+        if status is not CertificateStatus.VALID:
+            level = log.info if status in PENDING else log.warning
+            level("altda certificate not accepted", node=url, data_root=root, status=status.name)
+            return False
+        return True
+
+    def fetch(self, data_root: DataRoot, accept: Callable[[bytes], T]) -> T:
+        """`accept(bytes)` of the first validator's answer it does not refuse with `BlobMismatch`;
+        `BlobNotFound` when no validator gives bytes of the blob."""
+        root = "0x" + data_root.hex()
+        failures: list[str] = []
+        for url in self.urls:
+            try:
+                blob = NodeApiClient(url, timeout=self._get_timeout_s).get_data(root)
+            except ApiFailure as failure:
+                failures.append(f"{url}: {failure.code}")
+                continue
+            try:
+                return accept(blob)
+            except BlobMismatch as error:
+                log.warning(
+                    "altda node served bytes of another blob", node=url, data_root=root, error=str(error)
+                )
+                failures.append(f"{url}: wrong bytes")
+        raise BlobNotFound(f"no validator gave the bytes of {root} ({'; '.join(failures)})")
