@@ -1,0 +1,122 @@
+"""The DA server's routes over a real aiohttp server in this process, with validators that cannot be
+reached (a closed port): every answer a put or a get can give without a certificate being formed
+(the devnet test, tests/devnet/test_altda_devnet.py, covers the rest)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import aiohttp
+import pytest
+
+from altda.cache import PayloadCache
+from altda.commitment import compute_commitment
+from altda.config import AltDAConfig
+from altda.derivation import EpochClock, OfflineChecker
+from altda.server import AltDAMetrics, AltDAService, build_app
+from altda.upstream import Validators
+from da import CkzgBackend
+from da.encoding import compute_blob_header
+from da.types import BlobHeader, DataRoot
+from tests.altda.fixtures import EPOCH_SECONDS, GENESIS_TIME, OneEpochRegistry, certify
+from validator.daemon.api import start_api
+
+pytestmark = pytest.mark.anyio
+
+CERTIFY_TIMEOUT_S = 1.5
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def server(kzg: CkzgBackend) -> AsyncIterator[aiohttp.ClientSession]:
+    def header_of(blob: bytes) -> BlobHeader:
+        return compute_blob_header(blob, kzg)
+
+    config = AltDAConfig(
+        nodes=(f"http://127.0.0.1:{_closed_port()}",),
+        certify_timeout_s=CERTIFY_TIMEOUT_S,
+        get_timeout_s=5.0,
+        max_payload_bytes=1000,
+    ).validate()
+    checker = OfflineChecker(OneEpochRegistry())
+    service = AltDAService(
+        config=config,
+        validators=Validators(config.nodes, checker, config.get_timeout_s),
+        checker=checker,
+        clock=EpochClock(GENESIS_TIME, EPOCH_SECONDS),
+        header_of=header_of,
+        l1=None,
+        cache=PayloadCache(config.cache_bytes),
+        metrics=AltDAMetrics(),
+    )
+    started = await start_api(build_app(service))
+    try:
+        async with aiohttp.ClientSession(started.url) as http:
+            yield http
+    finally:
+        await started.close()
+
+
+async def test_a_put_without_a_reachable_validator_is_a_503_within_the_timeout(
+    server: aiohttp.ClientSession,
+) -> None:
+    started = time.monotonic()
+    async with server.post("/put", data=b"batch") as response:
+        assert response.status == 503
+        assert (await response.json())["error"]["code"] == "da_unavailable"
+    assert CERTIFY_TIMEOUT_S <= time.monotonic() - started < CERTIFY_TIMEOUT_S + 3
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [("/put", b"", 400), ("/put", b"x" * 1001, 413), ("/put/0x0011", b"batch", 400)],
+)
+async def test_bad_puts_are_refused_at_once(
+    server: aiohttp.ClientSession, path: str, body: bytes, status: int
+) -> None:
+    async with server.post(path, data=body) as response:
+        assert response.status == status
+
+
+async def test_gets_answer_418_with_the_code_or_404_when_no_validator_has_the_bytes(
+    server: aiohttp.ClientSession,
+) -> None:
+    good = compute_commitment(certify(DataRoot(b"\x31" * 32)))
+    tampered = compute_commitment(replace(certify(DataRoot(b"\x31" * 32)), data_root=DataRoot(b"\x32" * 32)))
+    for path, code in [
+        ("/get/0x0154", 1),
+        ("/get/nothex", 1),
+        ("/get/0x" + (good[:1] + b"\x0c" + good[2:]).hex(), 1),
+        ("/get/0x" + tampered.hex(), 3),
+    ]:
+        async with server.get(path) as response:
+            assert response.status == 418, path
+            body = await response.json()
+            assert body["StatusCode"] == code and body["Msg"], path
+    async with server.get("/get/0x" + good.hex()) as response:
+        assert response.status == 404  # a valid certificate, nobody to give the bytes: wait, not drop
+    async with server.get("/get/0x" + good.hex(), params={"l1_inclusion_block_number": "x"}) as response:
+        assert response.status == 400
+
+
+async def test_health_and_metrics(server: aiohttp.ClientSession) -> None:
+    async with server.get("/health") as response:
+        assert response.status == 200 and (await response.json())["status"] == "ok"
+    async with server.post("/put", data=b"") as response:
+        assert response.status == 400
+    async with server.get("/metrics") as response:
+        text = await response.text()
+    assert 'tessera_altda_puts_total{outcome="MalformedPayload"} 1.0' in text
