@@ -29,6 +29,8 @@ class AltDAConfig:
     cache_bytes: int = DEFAULT_CACHE_BYTES
     """Bound of the read cache (payloads already checked, by commitment)."""
     recency_window_s: float = DEFAULT_RECENCY_WINDOW_S
+    max_in_flight: int = 16
+    """Puts and gets served at once (each holds a worker thread); more are answered 429."""
     l1_rpc: str | None = None
     """JSON-RPC of the rollup's L1, for the timestamps of inclusion blocks (the recency rule)."""
 
@@ -49,6 +51,8 @@ class AltDAConfig:
             raise InvalidAltDAConfig("max_payload_bytes", self.max_payload_bytes, "must be 1..2**30")
         if not 0 <= self.cache_bytes <= 2**34:
             raise InvalidAltDAConfig("cache_bytes", self.cache_bytes, "must be 0..2**34 (0: no cache)")
+        if not 1 <= self.max_in_flight <= 256:
+            raise InvalidAltDAConfig("max_in_flight", self.max_in_flight, "must be 1..256")
         if not 0 <= self.recency_window_s < 10**9:
             raise InvalidAltDAConfig("recency_window_s", self.recency_window_s, "must be >= 0 seconds")
         return self

@@ -46,6 +46,11 @@ class L1Unavailable(AltDAError):
     yet): the server answers 503 and the derivation asks again."""
 
 
+class ServerBusy(AltDAError):
+    """Raised when `max_in_flight` requests are being served: answered 429 with a Retry-After (op-batcher
+    and op-node retry any status they do not act on)."""
+
+
 class BlobNotFound(AltDAError):
     """Raised when no validator could give the blob's bytes (the server answers 404: derivation
     waits and asks again)."""

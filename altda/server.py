@@ -10,9 +10,12 @@ read cache is owned by the handlers on the event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import structlog
 from aiohttp import web
@@ -32,7 +35,7 @@ from altda.derivation import (
     check_recency,
     parse_commitment,
 )
-from altda.errors import AltDAError
+from altda.errors import AltDAError, ServerBusy
 from altda.l1 import L1Clock
 from altda.payload import wrap_payload
 from altda.status import BadRequest, answer_for
@@ -42,6 +45,8 @@ from validator.certificate import bytes_to_certificate
 log = structlog.get_logger(__name__)
 
 OCTET_STREAM = "application/octet-stream"
+T = TypeVar("T")
+RETRY_AFTER_S = 1
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -75,11 +80,35 @@ class AltDAService:
     l1: L1Clock | None
     cache: PayloadCache
     metrics: AltDAMetrics
+    workers: ThreadPoolExecutor = field(init=False)
+    """The threads blocking calls run in, one per request served at once (`max_in_flight`)."""
+    in_flight: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.workers = ThreadPoolExecutor(self.config.max_in_flight, thread_name_prefix="altda")
+
+    def close(self) -> None:
+        """Stop the worker threads (after the server has stopped taking requests)."""
+        self.workers.shutdown(wait=False, cancel_futures=True)
+
+    @contextlib.contextmanager
+    def admitted(self) -> Iterator[None]:
+        """Hold one of the `max_in_flight` places for a request; `ServerBusy` when none is free."""
+        if self.in_flight >= self.config.max_in_flight:
+            raise ServerBusy(f"{self.in_flight} requests in flight, at most {self.config.max_in_flight}")
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+
+    async def _run(self, function: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.workers, function, *args)
 
     async def put(self, payload: bytes) -> bytes:
         """The commitment of `payload`, once certified and verified."""
         blob = wrap_payload(payload)
-        certified = await asyncio.to_thread(self.validators.certify, blob, self.config.certify_timeout_s)
+        certified = await self._run(self.validators.certify, blob, self.config.certify_timeout_s)
         commitment = compute_commitment(bytes_to_certificate(certified.certificate))
         log.info("altda put", node=certified.node, attempts=certified.attempts, bytes=len(payload),
                  data_root="0x" + commitment[3:35].hex())  # fmt: skip
@@ -90,18 +119,18 @@ class AltDAService:
         raw = _hex_bytes(text)
         commitment = parse_commitment(raw)
         if l1_block is not None and self.l1 is not None:
-            l1_time = await asyncio.to_thread(self.l1.block_time, l1_block)
+            l1_time = await self._run(self.l1.block_time, l1_block)
             check_recency(commitment, l1_time, self.clock, self.config.recency_window_s)
         cached = self.cache.get(raw)
         if cached is not None:
             self.metrics.cache_hits.inc()
             return cached
-        await asyncio.to_thread(check_certificate, commitment, self.checker)
-        payload = await asyncio.to_thread(
-            self.validators.fetch,
-            commitment.data_root,
-            lambda blob: check_blob(commitment, blob, self.header_of),
-        )
+        await self._run(check_certificate, commitment, self.checker)
+
+        def accept(blob: bytes) -> bytes:
+            return check_blob(commitment, blob, self.header_of)
+
+        payload: bytes = await self._run(self.validators.fetch, commitment.data_root, accept)
         self.cache.put(raw, payload)
         self.metrics.cache_bytes.set(self.cache.size_bytes)
         return payload
@@ -123,7 +152,8 @@ SERVICE_KEY: web.AppKey[AltDAService] = web.AppKey("altda", AltDAService)
 
 def _error(error: AltDAError) -> web.Response:
     status, body = answer_for(error)
-    return web.json_response(body, status=int(status))
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if isinstance(error, ServerBusy) else None
+    return web.json_response(body, status=int(status), headers=headers)
 
 
 async def handle_put(request: web.Request) -> web.StreamResponse:
@@ -133,8 +163,9 @@ async def handle_put(request: web.Request) -> web.StreamResponse:
     try:
         if request.match_info.get("tail"):
             raise BadRequest("Tessera makes its own commitments: POST /put with the payload, no commitment")
-        payload = await request.read()
-        commitment = await service.put(payload)
+        with service.admitted():
+            payload = await request.read()
+            commitment = await service.put(payload)
     except AltDAError as error:
         outcome = type(error).__name__
         service.metrics.puts.labels(outcome).inc()
@@ -150,7 +181,8 @@ async def handle_get(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE_KEY]
     try:
         l1_block = _l1_block(request)
-        payload = await service.get(request.match_info["commitment"], l1_block)
+        with service.admitted():
+            payload = await service.get(request.match_info["commitment"], l1_block)
     except AltDAError as error:
         outcome = type(error).__name__
         service.metrics.gets.labels(outcome).inc()

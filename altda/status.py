@@ -15,7 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 from altda.derivation import CertificatePending, CommitmentRejected
-from altda.errors import AltDAError, BlobNotFound, DAUnavailable, L1Unavailable, PayloadRefused
+from altda.errors import AltDAError, BlobNotFound, DAUnavailable, L1Unavailable, PayloadRefused, ServerBusy
 from altda.payload import MalformedPayload
 
 TEAPOT = 418
@@ -51,6 +51,8 @@ def answer_for(error: AltDAError) -> tuple[int, dict[str, Any]]:
         return HTTPStatus.NOT_FOUND, error_body("not_found", str(error))
     if isinstance(error, CertificatePending | L1Unavailable):
         return HTTPStatus.SERVICE_UNAVAILABLE, error_body("not_yet_checkable", str(error))
+    if isinstance(error, ServerBusy):
+        return HTTPStatus.TOO_MANY_REQUESTS, error_body("too_many_requests", str(error))
     if isinstance(error, MalformedPayload | BadRequest):
         return HTTPStatus.BAD_REQUEST, error_body("invalid_argument", str(error))
     return HTTPStatus.INTERNAL_SERVER_ERROR, error_body("internal_error", str(error))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 
@@ -16,10 +17,13 @@ from altda.config import DEFAULT_CACHE_BYTES, DEFAULT_CERTIFY_TIMEOUT_S, DEFAULT
 from altda.derivation import (
     DEFAULT_RECENCY_WINDOW_S,
     CertificateChecker,
+    CertificatePending,
+    CommitmentRejected,
     EpochClock,
     HeaderOf,
     OfflineChecker,
     OnchainChecker,
+    check_commitment,
 )
 from altda.l1 import RpcL1Clock
 from altda.server import AltDAMetrics, AltDAService, build_app
@@ -73,6 +77,23 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                        "?l1_inclusion_block_number is not checked)")  # fmt: skip
     serve.set_defaults(run=run_serve)
 
+    check = commands.add_parser(
+        "check",
+        help="check a commitment as a derivation does (exit 0 valid, 1 drop, 2 not checkable yet or usage)",
+        description="Parse the commitment, apply the recency rule (with --l1-block-time), and verify its "
+        "certificate offline against the registry or, with --verifier-address, with the verifier "
+        "contract's checkCertificate. Exit 0 when a derivation keeps it, 1 when it drops it (the "
+        "op-alt-da StatusCode is printed), 2 when it cannot be judged yet or on a usage error.",
+    )
+    check.add_argument("commitment", help="the commitment, 0x-hex (without the 0x01 calldata version)")
+    add_registry_arguments(check)
+    check.add_argument("--verifier-address", metavar="0xADDR", help="with --rpc: check on-chain")
+    check.add_argument("--l1-block-time", type=float, metavar="UNIX_SECONDS",
+                       help="the including L1 block's timestamp (applies the recency rule)")  # fmt: skip
+    check.add_argument("--recency-window", type=float, default=DEFAULT_RECENCY_WINDOW_S, metavar="SECONDS")
+    check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    check.set_defaults(run=run_check)
+
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM."""
@@ -95,6 +116,49 @@ def run_serve(args: argparse.Namespace) -> int:
         )
         asyncio.run(_serve(service))
     return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Judge one commitment; exit 0 keep, 1 drop, 2 not checkable yet."""
+    text = str(args.commitment)
+    try:
+        data = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        data = b""  # judged as a commitment that does not parse
+    with open_registry_from(args) as registry:
+        info = registry.get_info()
+        checker: CertificateChecker = OfflineChecker(registry)
+        if args.verifier_address:
+            from cli.cert import _open_verifier  # noqa: PLC0415 - web3 only with --verifier-address
+
+            checker = OnchainChecker(_open_verifier(args))
+        clock = EpochClock(info.genesis_time, info.epoch_seconds)
+        verdict: dict[str, object]
+        try:
+            commitment = check_commitment(
+                data, checker, clock, l1_block_time=args.l1_block_time, window_s=args.recency_window
+            )
+            certificate = commitment.certificate
+            verdict = {"valid": True, "data_root": "0x" + commitment.data_root.hex(),
+                       "epoch": certificate.epoch, "quorum": certificate.quorum}  # fmt: skip
+            code = 0
+        except CommitmentRejected as rejected:
+            verdict = {"valid": False, "status_code": int(rejected.code), "reason": rejected.reason}
+            code = 1
+        except CertificatePending as pending:
+            verdict = {"valid": False, "pending": True, "reason": str(pending)}
+            code = 2
+    if args.json:
+        print(json.dumps(verdict))
+    elif verdict["valid"]:
+        print(
+            f"VALID: data root {verdict['data_root']} (epoch {verdict['epoch']}, quorum {verdict['quorum']})"
+        )
+    elif code == 1:
+        print(f"DROP (StatusCode {verdict['status_code']}): {verdict['reason']}")
+    else:
+        print(f"NOT YET CHECKABLE: {verdict['reason']}")
+    return code
 
 
 def _service(
@@ -133,4 +197,5 @@ async def _serve(service: AltDAService) -> None:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
         await runner.cleanup()
+        service.close()
         print("altda stopped", file=sys.stderr, flush=True)

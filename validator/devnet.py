@@ -256,11 +256,19 @@ class Devnet:
         """Indices of the validators that run now."""
         return sorted(int(i) for i, pid in self.load_state()["pids"].items() if self.is_alive(int(pid)))
 
-    def start_node(self, index: int, encoder_workers: int = 0, max_queued_blobs: int | None = None) -> int:
+    def start_node(
+        self,
+        index: int,
+        encoder_workers: int = 0,
+        max_queued_blobs: int | None = None,
+        api_port: int | None = None,
+    ) -> int:
         """Start validator `index` in its own session; its output goes to node-I.log. Returns its pid.
 
         `encoder_workers`: its encoder processes (0: a thread, the devnet's default: 8 validators share
-        this machine); `max_queued_blobs`: its admission bound (None: the daemon's default)."""
+        this machine); `max_queued_blobs`: its admission bound (None: the daemon's default);
+        `api_port`: its HTTP API's port (None: chosen by the OS; a restart on the same port keeps
+        the URL clients were given)."""
         config = self.directory / f"node-{index}.toml"
         if not config.exists():
             raise DevnetError(f"validator {index} is not part of the devnet in {self.directory}")
@@ -269,6 +277,8 @@ class Devnet:
         text = config.read_text().replace("ENCODERS", str(encoder_workers))
         if max_queued_blobs is not None:
             text += f"max_queued_blobs = {max_queued_blobs}\n"
+        if api_port is not None:
+            text += f"api_port = {api_port}\n"
         run_config.write_text(text)
         (self.directory / f"node-{index}" / "node.json").unlink(missing_ok=True)
         with (self.directory / f"node-{index}.log").open("ab") as log:  # the child keeps its own descriptor

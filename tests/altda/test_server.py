@@ -4,6 +4,7 @@ reached (a closed port): every answer a put or a get can give without a certific
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -50,6 +51,7 @@ async def server(kzg: CkzgBackend) -> AsyncIterator[aiohttp.ClientSession]:
         certify_timeout_s=CERTIFY_TIMEOUT_S,
         get_timeout_s=5.0,
         max_payload_bytes=1000,
+        max_in_flight=1,
     ).validate()
     checker = OfflineChecker(OneEpochRegistry())
     service = AltDAService(
@@ -68,6 +70,7 @@ async def server(kzg: CkzgBackend) -> AsyncIterator[aiohttp.ClientSession]:
             yield http
     finally:
         await started.close()
+        service.close()
 
 
 async def test_a_put_without_a_reachable_validator_is_a_503_within_the_timeout(
@@ -78,6 +81,17 @@ async def test_a_put_without_a_reachable_validator_is_a_503_within_the_timeout(
         assert response.status == 503
         assert (await response.json())["error"]["code"] == "da_unavailable"
     assert CERTIFY_TIMEOUT_S <= time.monotonic() - started < CERTIFY_TIMEOUT_S + 3
+
+
+async def test_past_the_in_flight_bound_a_request_is_told_to_come_back(server: aiohttp.ClientSession) -> None:
+    put = asyncio.ensure_future(server.post("/put", data=b"batch"))
+    await asyncio.sleep(0.5)  # the put holds the one place while it tries the validators
+    async with server.get("/get/0x0154") as response:
+        assert response.status == 429 and response.headers["Retry-After"] == "1"
+    async with await put as response:
+        assert response.status == 503
+    async with server.get("/get/0x0154") as response:
+        assert response.status == 418  # the place is free again
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import pytest
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 
+from altda.commitment import compute_commitment
 from contracts.toolchain import ChainToolMissing, find_anvil, load_contract
 from da.types import DataRoot
 from tests.devnet.helpers import das
@@ -53,6 +54,12 @@ def test_a_posted_blob_is_accepted_by_a_rollup_inbox_on_chain(tmp_path: Path) ->
         before = das("cert", "verify", str(certificate_file), *on_chain, "--onchain", *verifier, "--json")
         assert before.returncode == 1, before.stdout + before.stderr
         assert json.loads(before.stdout)["status"] in ("EPOCH_NOT_COMMITTED", "QUORUM_NOT_PUBLISHED")
+        # A derivation checking the Alt-DA commitment on-chain: not checkable yet (exit 2), never dropped.
+        commitment = "0x" + compute_commitment(certificate).hex()
+        altda_check = ("altda", "check", commitment, *on_chain, *verifier, "--json")
+        pending = das(*altda_check)
+        assert pending.returncode == 2, pending.stdout + pending.stderr
+        assert json.loads(pending.stdout)["pending"]
 
         signer = ["--eth-keystore", str(directory / "keys" / "eth-0.json"),
                   "--eth-password-file", str(directory / "password.txt")]  # fmt: skip
@@ -69,6 +76,11 @@ def test_a_posted_blob_is_accepted_by_a_rollup_inbox_on_chain(tmp_path: Path) ->
         for field in ("valid", "status", "signed_slots", "threshold", "epoch", "quorum", "data_root"):
             assert json.loads(onchain.stdout)[field] == json.loads(offline.stdout)[field], field
 
+        kept = das(*altda_check)
+        assert kept.returncode == 0, kept.stdout + kept.stderr
+        late = das(*altda_check, "--l1-block-time", str(10**10), "--recency-window", "60")
+        assert late.returncode == 1 and json.loads(late.stdout)["status_code"] == 2, late.stdout
+
         relabelled = tmp_path / "relabelled.cert"
         relabelled.write_bytes(certificate_to_bytes(replace(certificate, data_root=DataRoot(bytes(32)))))
         bad_onchain = das("cert", "verify", str(relabelled), *on_chain, "--onchain", *verifier, "--json")
@@ -76,6 +88,9 @@ def test_a_posted_blob_is_accepted_by_a_rollup_inbox_on_chain(tmp_path: Path) ->
         assert bad_onchain.returncode == bad_offline.returncode == 1
         assert json.loads(bad_onchain.stdout)["status"] == json.loads(bad_offline.stdout)["status"]
         assert json.loads(bad_onchain.stdout)["status"] == "INVALID_SIGNATURE"
+        relabelled_commitment = "0x" + compute_commitment(bytes_to_certificate(relabelled.read_bytes())).hex()
+        dropped = das("altda", "check", relabelled_commitment, *on_chain, *verifier, "--json")
+        assert dropped.returncode == 1 and json.loads(dropped.stdout)["status_code"] == 3, dropped.stdout
 
         _submit_to_an_inbox(chain, certificate_file.read_bytes(), relabelled.read_bytes())
     finally:
