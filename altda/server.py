@@ -40,6 +40,7 @@ from altda.l1 import L1Clock
 from altda.payload import wrap_payload
 from altda.status import BadRequest, answer_for
 from altda.upstream import Validators
+from da.header import compute_data_root
 from validator.certificate import bytes_to_certificate
 
 log = structlog.get_logger(__name__)
@@ -108,7 +109,8 @@ class AltDAService:
     async def put(self, payload: bytes) -> bytes:
         """The commitment of `payload`, once certified and verified."""
         blob = wrap_payload(payload)
-        certified = await self._run(self.validators.certify, blob, self.config.certify_timeout_s)
+        root = compute_data_root(await self._run(self.header_of, blob))  # so no validator can swap it
+        certified = await self._run(self.validators.certify, blob, root, self.config.certify_timeout_s)
         commitment = compute_commitment(bytes_to_certificate(certified.certificate))
         log.info("altda put", node=certified.node, attempts=certified.attempts, bytes=len(payload),
                  data_root="0x" + commitment[3:35].hex())  # fmt: skip

@@ -52,12 +52,14 @@ class Validators:
         self._checker = checker
         self._get_timeout_s = get_timeout_s
 
-    def certify(self, blob: bytes, timeout_s: float) -> Certified:
-        """A verified certificate of `blob` within `timeout_s`; `DAUnavailable` when none came,
-        `PayloadRefused` when a validator refuses the blob itself."""
+    def certify(self, blob: bytes, data_root: DataRoot, timeout_s: float) -> Certified:
+        """A verified certificate of `blob` (whose data root, computed here, is `data_root`) within
+        `timeout_s`; `DAUnavailable` when none came, `PayloadRefused` when a validator refuses the
+        blob itself."""
         deadline = time.monotonic() + timeout_s
+        root = "0x" + data_root.hex()
         attempts = 0
-        failures: list[str] = []
+        last_failure = "none"
         while True:
             waits: list[float] = []
             for url in self.urls:
@@ -66,32 +68,37 @@ class Validators:
                     break
                 attempts += 1
                 try:
-                    certificate = self._certify_on(url, blob, deadline)
+                    certificate = self._certify_on(url, blob, root, deadline)
                 except ApiFailure as failure:
                     if failure.code in REFUSED_FOR_GOOD:
                         raise PayloadRefused(failure.code, failure.message) from failure
                     if failure.code == "too_many_requests" and failure.retry_after is not None:
                         waits.append(failure.retry_after)
-                    failures.append(f"{url}: {failure}")
+                    last_failure = f"{url}: {failure}"
                     log.info("altda node failed", node=url, code=failure.code, error=failure.message)
                     continue
                 if certificate is not None:
                     return Certified(certificate, url, attempts)
-                failures.append(f"{url}: no valid certificate")
+                last_failure = f"{url}: no valid certificate"
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DAUnavailable(
-                    f"no verified certificate within {timeout_s:g} s ({attempts} attempts; last: "
-                    f"{failures[-1] if failures else 'none'})"
+                    f"no verified certificate within {timeout_s:g} s "
+                    f"({attempts} attempts; last: {last_failure})"
                 )
             time.sleep(min(min(waits, default=ROUND_PAUSE_S), remaining))
 
-    def _certify_on(self, url: str, blob: bytes, deadline: float) -> bytes | None:
+    def _certify_on(self, url: str, blob: bytes, root: str, deadline: float) -> bytes | None:
         """Post to one validator and follow the blob there; the certificate once certified and
-        verified here, None when it failed there or does not verify (`ApiFailure` from the node)."""
+        verified here, None when it failed there, names another data root than `root` (0x-hex), or
+        does not verify (`ApiFailure` from the node)."""
         node = NodeApiClient(url, timeout=min(REQUEST_TIMEOUT_S, max(deadline - time.monotonic(), 0.1)))
         posted = node.post_blob(blob, busy_timeout=0.0)
-        root = str(posted["data_root"])
+        if posted.get("data_root") != root:
+            log.warning(
+                "altda node named another data root", node=url, data_root=root, named=posted.get("data_root")
+            )
+            return None
         status = node.wait_for_certificate(root, max(deadline - time.monotonic(), 0.0))
         if status["status"] != "certified":
             log.info("altda blob not certified", node=url, data_root=root, status=status["status"])
