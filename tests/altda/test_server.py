@@ -5,9 +5,13 @@ reached (a closed port): every answer a put or a get can give without a certific
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.server
+import json
 import socket
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
 import aiohttp
@@ -17,12 +21,15 @@ from altda.cache import PayloadCache
 from altda.commitment import compute_commitment
 from altda.config import AltDAConfig
 from altda.derivation import EpochClock, OfflineChecker
+from altda.payload import wrap_payload
 from altda.server import AltDAMetrics, AltDAService, build_app
 from altda.upstream import Validators
 from da import CkzgBackend
 from da.encoding import compute_blob_header
 from da.types import BlobHeader, DataRoot
 from tests.altda.fixtures import EPOCH_SECONDS, GENESIS_TIME, OneEpochRegistry, certify
+from tests.busy_node import serve_busy_node
+from validator.certificate import certificate_to_bytes
 from validator.daemon.api import start_api
 
 pytestmark = pytest.mark.anyio
@@ -41,13 +48,15 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-async def server(kzg: CkzgBackend) -> AsyncIterator[aiohttp.ClientSession]:
+@contextlib.asynccontextmanager
+async def serving(kzg: CkzgBackend, nodes: tuple[str, ...]) -> AsyncIterator[aiohttp.ClientSession]:
+    """The DA server over `nodes`, in this process; a client session to it."""
+
     def header_of(blob: bytes) -> BlobHeader:
         return compute_blob_header(blob, kzg)
 
     config = AltDAConfig(
-        nodes=(f"http://127.0.0.1:{_closed_port()}",),
+        nodes=nodes,
         certify_timeout_s=CERTIFY_TIMEOUT_S,
         get_timeout_s=5.0,
         max_payload_bytes=1000,
@@ -71,6 +80,66 @@ async def server(kzg: CkzgBackend) -> AsyncIterator[aiohttp.ClientSession]:
     finally:
         await started.close()
         service.close()
+
+
+@pytest.fixture
+async def server(kzg: CkzgBackend) -> AsyncIterator[aiohttp.ClientSession]:
+    async with serving(kzg, (f"http://127.0.0.1:{_closed_port()}",)) as http:
+        yield http
+
+
+async def test_a_busy_validator_is_asked_again_after_its_retry_after(kzg: CkzgBackend) -> None:
+    """A node that answers 429 (Retry-After 0) twice, then takes the blob (and serves no status):
+    the same blob is posted again after each refusal, until the timeout (503)."""
+    with serve_busy_node(busy=2, retry_after="0") as (url, handler):
+        async with serving(kzg, (url,)) as http, http.post("/put", data=b"batch") as response:
+            assert response.status == 503
+    assert len(handler.posts) >= 3 and set(handler.posts) == {wrap_payload(b"batch")}
+
+
+@contextlib.contextmanager
+def swapping_node(root: DataRoot, certificate: bytes) -> Iterator[str]:
+    """A Byzantine validator: takes any blob and names `root` for it (another blob, really
+    certified: it serves `certificate` of it)."""
+    status = json.dumps({"data_root": "0x" + root.hex(), "status": "certified"}).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self, body: bytes, code: int = 200) -> None:
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self._answer(status, 202)
+
+        def do_GET(self) -> None:
+            self._answer(certificate if self.path.endswith("/certificate") else status)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+async def test_a_validator_naming_another_blobs_root_never_gets_its_commitment_answered(
+    kzg: CkzgBackend,
+) -> None:
+    """The other blob's certificate is valid: only the server's own data root of the blob it posted
+    tells the swap (without that check it answered 200 with a commitment to the other blob)."""
+    other = DataRoot(b"\x44" * 32)
+    with swapping_node(other, certificate_to_bytes(certify(other))) as url:
+        async with serving(kzg, (url,)) as session, session.post("/put", data=b"batch") as response:
+            assert response.status == 503, await response.read()
 
 
 async def test_a_put_without_a_reachable_validator_is_a_503_within_the_timeout(
