@@ -21,6 +21,7 @@ from altda.cache import PayloadCache
 from altda.commitment import compute_commitment
 from altda.config import AltDAConfig
 from altda.derivation import EpochClock, OfflineChecker
+from altda.l1 import L1Clock
 from altda.payload import wrap_payload
 from altda.server import AltDAMetrics, AltDAService, build_app
 from altda.upstream import Validators
@@ -49,8 +50,10 @@ def _closed_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving(kzg: CkzgBackend, nodes: tuple[str, ...]) -> AsyncIterator[aiohttp.ClientSession]:
-    """The DA server over `nodes`, in this process; a client session to it."""
+async def serving(
+    kzg: CkzgBackend, nodes: tuple[str, ...], l1: L1Clock | None = None, recency_window_s: float = 3600.0
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """The DA server over `nodes` (and `l1`, for the recency rule), in this process; a client session."""
 
     def header_of(blob: bytes) -> BlobHeader:
         return compute_blob_header(blob, kzg)
@@ -61,6 +64,7 @@ async def serving(kzg: CkzgBackend, nodes: tuple[str, ...]) -> AsyncIterator[aio
         get_timeout_s=5.0,
         max_payload_bytes=1000,
         max_in_flight=1,
+        recency_window_s=recency_window_s,
     ).validate()
     checker = OfflineChecker(OneEpochRegistry())
     service = AltDAService(
@@ -69,7 +73,7 @@ async def serving(kzg: CkzgBackend, nodes: tuple[str, ...]) -> AsyncIterator[aio
         checker=checker,
         clock=EpochClock(GENESIS_TIME, EPOCH_SECONDS),
         header_of=header_of,
-        l1=None,
+        l1=l1,
         cache=PayloadCache(config.cache_bytes),
         metrics=AltDAMetrics(),
     )
