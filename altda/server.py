@@ -35,11 +35,12 @@ from altda.derivation import (
     check_recency,
     parse_commitment,
 )
-from altda.errors import AltDAError, ServerBusy
+from altda.errors import AltDAError, PayloadRefused, ServerBusy
 from altda.l1 import L1Clock
 from altda.payload import wrap_payload
 from altda.status import BadRequest, answer_for
 from altda.upstream import Validators
+from da.errors import DAError
 from da.header import compute_data_root
 from validator.certificate import bytes_to_certificate
 
@@ -109,7 +110,10 @@ class AltDAService:
     async def put(self, payload: bytes) -> bytes:
         """The commitment of `payload`, once certified and verified."""
         blob = wrap_payload(payload)
-        root = compute_data_root(await self._run(self.header_of, blob))  # so no validator can swap it
+        try:  # the data root, computed here, so no validator can swap it
+            root = compute_data_root(await self._run(self.header_of, blob))
+        except DAError as error:
+            raise PayloadRefused("request_too_large", str(error)) from error
         certified = await self._run(self.validators.certify, blob, root, self.config.certify_timeout_s)
         commitment = compute_commitment(bytes_to_certificate(certified.certificate))
         log.info("altda put", node=certified.node, attempts=certified.attempts, bytes=len(payload),
@@ -216,17 +220,24 @@ async def handle_metrics(request: web.Request) -> web.StreamResponse:
 
 
 @web.middleware
-async def _too_large(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """An oversize body is a JSON 413 (aiohttp raises it while reading)."""
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An oversize body is a JSON 413 (aiohttp raises it while reading); a failure no handler maps
+    (a registry RPC down, a bug) is logged and a JSON 500, which op-batcher and op-node retry."""
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge as error:
         return web.json_response({"error": {"code": "request_too_large", "message": error.text}}, status=413)
+    except web.HTTPException:
+        raise
+    except Exception as error:
+        log.exception("altda request failed", path=request.path, method=request.method)
+        body = {"error": {"code": "internal_error", "message": f"{type(error).__name__}: {error}"}}
+        return web.json_response(body, status=500)
 
 
 def build_app(service: AltDAService) -> web.Application:
     """The aiohttp application: bodies bounded by the largest payload."""
-    app = web.Application(client_max_size=service.config.max_payload_bytes, middlewares=[_too_large])
+    app = web.Application(client_max_size=service.config.max_payload_bytes, middlewares=[_json_errors])
     app[SERVICE_KEY] = service
     app.router.add_post("/put", handle_put)
     app.router.add_post("/put/{tail:.*}", handle_put)
