@@ -28,6 +28,7 @@ from altda.upstream import Validators
 from da import CkzgBackend
 from da.encoding import compute_blob_header
 from da.types import BlobHeader, DataRoot
+from tests.altda.da_client import DAClient, Dropped, Retry
 from tests.altda.fixtures import EPOCH_SECONDS, GENESIS_TIME, OneEpochRegistry, certify
 from tests.busy_node import serve_busy_node
 from validator.certificate import certificate_to_bytes
@@ -50,10 +51,10 @@ def _closed_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving(
+async def serving_at(
     kzg: CkzgBackend, nodes: tuple[str, ...], l1: L1Clock | None = None, recency_window_s: float = 3600.0
-) -> AsyncIterator[aiohttp.ClientSession]:
-    """The DA server over `nodes` (and `l1`, for the recency rule), in this process; a client session."""
+) -> AsyncIterator[str]:
+    """The DA server over `nodes` (and `l1`, for the recency rule), in this process; its URL."""
 
     def header_of(blob: bytes) -> BlobHeader:
         return compute_blob_header(blob, kzg)
@@ -79,11 +80,33 @@ async def serving(
     )
     started = await start_api(build_app(service))
     try:
-        async with aiohttp.ClientSession(started.url) as http:
-            yield http
+        yield started.url
     finally:
         await started.close()
         service.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    kzg: CkzgBackend, nodes: tuple[str, ...], l1: L1Clock | None = None, recency_window_s: float = 3600.0
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """`serving_at`, with a client session to it."""
+    async with serving_at(kzg, nodes, l1, recency_window_s) as url, aiohttp.ClientSession(url) as session:
+        yield session
+
+
+async def test_an_op_stack_client_gives_up_at_its_own_timeout_and_retries(kzg: CkzgBackend) -> None:
+    """op-batcher's put timeout is shorter than the server's certify timeout: the client stops
+    waiting (a retry for the batcher), and the server is free again once its own timeout passes."""
+    async with serving_at(kzg, (f"http://127.0.0.1:{_closed_port()}",)) as url:
+        client = DAClient(url, timeout=0.3)
+        with pytest.raises(Retry) as caught:
+            await asyncio.to_thread(client.set_input, b"batch")
+        assert caught.value.status == 0  # no answer: the client's timeout
+        await asyncio.sleep(CERTIFY_TIMEOUT_S)
+        with pytest.raises(Dropped) as dropped:
+            await asyncio.to_thread(DAClient(url, timeout=5.0).get_input, b"\x01\x54")
+        assert dropped.value.code == 1
 
 
 @pytest.fixture
