@@ -123,6 +123,10 @@ UNSAFE_TO_REPEAT: Final = frozenset({"eth_sendRawTransaction", "eth_sendTransact
 `sign_and_send` decides (it re-reads the pending nonce)."""
 
 
+CONTRACT_CALLS: Final = frozenset({"eth_call", "eth_estimateGas", "eth_sendRawTransaction"})
+"""Methods whose permanent JSON-RPC errors go on to web3, which decodes reverts and custom errors."""
+
+
 class ResilientHTTPProvider(HTTPProvider):
     """web3's HTTP provider with our retry rule (web3's own is switched off): every transient answer
     is retried under a `RetryPolicy`; a permanent one raises `RpcRequestFailed` naming the method,
@@ -153,8 +157,14 @@ class ResilientHTTPProvider(HTTPProvider):
                 last = _describe(error)
             else:
                 rpc_error = response.get("error") if isinstance(response, dict) else None
-                if rpc_error is None or not is_transient_rpc_error(rpc_error):
-                    return response
+                if rpc_error is None or (not is_transient_rpc_error(rpc_error) and method in CONTRACT_CALLS):
+                    return response  # web3 decodes a call's refusal (a revert, a custom error)
+                if not is_transient_rpc_error(rpc_error):
+                    code = rpc_error.get("code") if isinstance(rpc_error, dict) else None
+                    message = str(rpc_error.get("message") if isinstance(rpc_error, dict) else rpc_error)
+                    raise RpcRequestFailed(
+                        method, str(self.endpoint_uri), code if isinstance(code, int) else None, message
+                    )
                 last = f"JSON-RPC {rpc_error.get('code')}: {rpc_error.get('message')}"
             pause = self.policy.pause(attempt, self._rng)
             spent = time.monotonic() - started + pause
