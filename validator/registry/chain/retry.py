@@ -1,5 +1,5 @@
-"""Which JSON-RPC answers are transient, and how long they are retried (pure: no web3, no I/O), so
-a `ChainLocation` can carry a policy without importing the chain backend.
+"""Which JSON-RPC answers are transient, how long they are retried, and how many RPCs must agree
+(pure: no web3, no I/O), so a `ChainLocation` and the CLI check them without importing the backend.
 
 Transient (retried): no connection, a timeout, a dropped or garbled answer; HTTP 408, 425, 429, 500,
 502, 503, 504; JSON-RPC -32005 "limit exceeded" (EIP-1474); any other JSON-RPC code whose message
@@ -68,3 +68,12 @@ def is_transient_rpc_error(error: object) -> bool:
     if code in (3, -32600, -32601, -32602) or "revert" in message:
         return False
     return any(phrase in message for phrase in TRANSIENT_RPC_PHRASES)
+
+
+def validate_rpc_quorum(quorum: int | None, rpcs: int) -> int:
+    """The quorum to use for `rpcs` RPCs (None: all of them); more than half, so two different answers
+    can never both reach it. `RegistryError` naming the bound otherwise."""
+    chosen = rpcs if quorum is None else quorum
+    if not rpcs // 2 < chosen <= rpcs:
+        raise RegistryError(f"the RPC quorum must be {rpcs // 2 + 1}..{rpcs} for {rpcs} RPCs, not {chosen}")
+    return chosen
