@@ -22,7 +22,7 @@ from validator.quorums import compute_quorums
 from validator.registry import get_registry_preset
 
 if TYPE_CHECKING:
-    from validator.registry.chain.verifier import ChainVerifier
+    from validator.registry.chain.verifier import ChainVerifier, OnchainVerdict
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -75,8 +75,9 @@ def _add_verifier_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _open_verifier(args: argparse.Namespace, *, signs: bool = False) -> ChainVerifier:
-    """The verifier the arguments name, checked to serve the registry they name."""
+def _open_verifier(args: argparse.Namespace, *, signs: bool = False, rpc: int = 0) -> ChainVerifier:
+    """The verifier the arguments name (through their `rpc`-th RPC), checked to serve the registry
+    they name."""
     from validator.registry.chain.verifier import ChainVerifier  # noqa: PLC0415 - web3 only here
 
     if args.rpc is None or not args.registry_address:
@@ -91,7 +92,7 @@ def _open_verifier(args: argparse.Namespace, *, signs: bool = False) -> ChainVer
 
         password = resolve_password(password_file=args.eth_password_file, env_var="TESSERA_ETH_PASSWORD")
         account = load_account(args.eth_keystore, password)
-    verifier = ChainVerifier(args.rpc, args.verifier_address, account=account)
+    verifier = ChainVerifier(args.rpc[rpc], args.verifier_address, account=account)
     if verifier.registry_address.lower() != str(args.registry_address).lower():
         raise RegistryError(
             f"verifier {verifier.address} checks certificates of registry {verifier.registry_address}, "
@@ -114,7 +115,7 @@ def run_verify(args: argparse.Namespace) -> int:
         certificate, malformed = None, str(error)
     if args.onchain:
         verifier = _open_verifier(args)
-        onchain = verifier.check_certificate(data)
+        onchain = _agreed_onchain_verdict(args, verifier, data)
         status, preset_name = onchain.status, None
         reason = malformed if certificate is None else _describe(onchain.status, onchain.signed_slots,
                                                                 onchain.threshold)  # fmt: skip
@@ -153,6 +154,22 @@ def run_verify(args: argparse.Namespace) -> int:
             if key != "verifier_address":
                 print(f"  {key:<13}{value}")
     return EXIT_VALID if valid else EXIT_INVALID
+
+
+def _agreed_onchain_verdict(args: argparse.Namespace, first: ChainVerifier, data: bytes) -> OnchainVerdict:
+    """The verifier contract's verdict through every --rpc; at least --rpc-quorum (default all) must
+    give the same one, else `RpcDisagreement` naming the verdicts."""
+    from validator.registry.chain.agreement import RpcDisagreement  # noqa: PLC0415 - web3 only here
+    from validator.registry.chain.retry import validate_rpc_quorum  # noqa: PLC0415
+
+    quorum = validate_rpc_quorum(args.rpc_quorum, len(args.rpc))
+    verdicts = [first.check_certificate(data)]
+    verdicts += [_open_verifier(args, rpc=i).check_certificate(data) for i in range(1, len(args.rpc))]
+    for verdict in verdicts:
+        if sum(other == verdict for other in verdicts) >= quorum:
+            return verdict
+    said = ", ".join(f"{url}: {v.status.name}" for url, v in zip(args.rpc, verdicts, strict=True))
+    raise RpcDisagreement("the on-chain verdict", said, quorum, len(args.rpc))
 
 
 def _describe(status: CertificateStatus, signed: int, threshold: int) -> str:

@@ -11,6 +11,7 @@ from validator.errors import RegistryError
 from validator.passwords import resolve_password
 from validator.registry import Registry
 from validator.registry.backends import MAX_CONFIRMATIONS, ChainLocation, RegistryLocation, open_registry
+from validator.registry.chain.retry import validate_rpc_quorum
 
 
 def add_registry_arguments(parser: argparse.ArgumentParser, *, signs: bool = False) -> None:
@@ -24,7 +25,16 @@ def add_registry_arguments(parser: argparse.ArgumentParser, *, signs: bool = Fal
     where.add_argument(
         "--rpc",
         metavar="URL",
-        help="JSON-RPC URL of the chain holding the registry contract (with --registry-address)",
+        action="append",
+        help="JSON-RPC URL of the chain holding the registry contract (with --registry-address); "
+        "repeat it to read through several RPCs, which must agree on every verdict (--rpc-quorum)",
+    )
+    group.add_argument(
+        "--rpc-quorum",
+        type=int,
+        metavar="K",
+        help="with several --rpc: how many must give the same answer (default: all; more than half); "
+        "a disagreement is an error naming it (exit 2), never a silent pick",
     )
     group.add_argument(
         "--registry-address", metavar="0xADDR", help="the Tessera registry contract (with --rpc)"
@@ -34,8 +44,8 @@ def add_registry_arguments(parser: argparse.ArgumentParser, *, signs: bool = Fal
         type=int,
         metavar="N",
         help=(
-            "with --rpc: read the registry N blocks behind the chain's head (default 0; on a chain "
-            "that reorganizes, its reorg depth, so stake, ballots and epochs come from final blocks)"
+            "with --rpc: read the registry N blocks behind the chain's head, so stake, ballots and "
+            "epochs come from blocks a reorg will not replace (default 12; 0 on anvil's dev chain 31337)"
         ),
     )
     if signs:
@@ -58,10 +68,17 @@ def registry_location(args: argparse.Namespace) -> RegistryLocation:
     if args.rpc is not None:
         if not args.registry_address:
             raise RegistryError("--rpc needs --registry-address (the registry contract's address)")
-        confirmations = 0 if args.confirmations is None else args.confirmations
-        if not 0 <= confirmations <= MAX_CONFIRMATIONS:
+        confirmations = args.confirmations
+        if confirmations is not None and not 0 <= confirmations <= MAX_CONFIRMATIONS:
             raise RegistryError(f"--confirmations must be 0..{MAX_CONFIRMATIONS}, not {confirmations}")
-        return ChainLocation(args.rpc, args.registry_address, confirmations)
+        urls = tuple(args.rpc)
+        if len(set(urls)) != len(urls):
+            raise RegistryError("--rpc names the same URL twice: agreement needs distinct RPCs")
+        quorum = getattr(args, "rpc_quorum", None)
+        validate_rpc_quorum(quorum, len(urls))
+        return ChainLocation(urls[0], args.registry_address, confirmations, urls[1:], quorum)
+    if getattr(args, "rpc_quorum", None) is not None:
+        raise RegistryError("--rpc-quorum goes with --rpc, not with --registry")
     if args.registry_address is not None:
         raise RegistryError("--registry-address goes with --rpc, not with --registry")
     if args.confirmations is not None:

@@ -22,14 +22,16 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import BlockNotFound, ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import BLSPubkey, BLSSignature, SecretKey
 from validator.presets import get_preset
 from validator.registry.chain.points import g1_to_eip2537, g2_to_eip2537
+from validator.registry.chain.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from validator.registry.chain.rpc import (
+    ChainUnreachable,
     NotATesseraRegistry,
     SentTransaction,
     call_with_retries,
@@ -40,7 +42,7 @@ from validator.registry.chain.rpc import (
     load_compiled,
     send_transaction,
 )
-from validator.registry.chain.view import RegistryView
+from validator.registry.chain.view import InconsistentEvents, RegistryView
 from validator.registry.port import RegistryInfo, StakeReceipt, compute_epoch, compute_latest_fixed_epoch
 from validator.signing import compute_registration_signing_root
 from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex
@@ -52,6 +54,32 @@ PROTOCOL: Final = "tessera-registry/2"
 LOG_CHUNK_BLOCKS: Final = 5_000
 SYNC_INTERVAL_SECONDS: Final = 0.5
 WEI_PER_STAKE_UNIT: Final = 10**9
+
+
+REORG_WINDOW_BLOCKS: Final = 256
+"""Blocks deeper than this below the head are final for this reader: their hashes and the undo journal
+are forgotten (a deeper reorg rebuilds the view from the deploy block). Ethereum finalizes in 64."""
+DEV_CHAIN_IDS: Final = frozenset({31337})
+"""anvil's (and hardhat's) chain id: a local devnet, which never reorganizes on its own."""
+DEFAULT_CONFIRMATIONS: Final = 12
+"""Blocks a reader waits on a chain other than a devnet before it counts a change (Ethereum's
+reorgs are 1-2 blocks deep; 12 blocks is about 2.4 minutes there)."""
+
+
+def default_confirmations(chain_id: int) -> int:
+    """The confirmations a reader uses when none is given: 0 on a dev chain, else 12."""
+    return 0 if chain_id in DEV_CHAIN_IDS else DEFAULT_CONFIRMATIONS
+
+
+class MissingLogs(RegistryError):
+    """The RPC's answer for the registry's logs of blocks `start..end` is not that range's whole log
+    (a log outside it, removed, of a block the chain does not have, or fewer validators than the
+    contract counts): nothing of it is applied."""
+
+    def __init__(self, endpoint: str, start: int, end: int, reason: str) -> None:
+        super().__init__(f"registry logs of blocks {start}..{end} from {endpoint}: {reason}")
+        self._reduce_args = (endpoint, start, end, reason)
+        self.endpoint, self.start, self.end, self.reason = endpoint, start, end, reason
 
 
 class NoAccount(RegistryError):
@@ -67,13 +95,13 @@ class ChainRegistry:
         address: str,
         *,
         account: LocalAccount | None = None,
-        confirmations: int = 0,
+        confirmations: int | None = None,
         sync_interval: float = SYNC_INTERVAL_SECONDS,
+        retry: RetryPolicy = DEFAULT_RETRY_POLICY,
     ) -> None:
         self.rpc_url = rpc_url
-        self._web3 = connect(rpc_url)
+        self._web3 = connect(rpc_url, retry)
         self._account = account
-        self._confirmations = confirmations
         self._sync_interval = sync_interval
         self._lock = threading.RLock()
         if not Web3.is_address(address):
@@ -95,10 +123,17 @@ class ChainRegistry:
         genesis_seed = self._rpc("genesisSeed", lambda: functions.genesisSeed().call())
         self._deploy_block = int(self._rpc("deployBlock", lambda: functions.deployBlock().call()))
         self._info = RegistryInfo(int(chain_id), str(preset), float(genesis_time), float(epoch_seconds))
+        self.confirmations = default_confirmations(int(chain_id)) if confirmations is None else confirmations
+        """Blocks a change needs on top of it before this reader counts it (`default_confirmations`)."""
         self.preset = get_preset(self._info.preset)
         self._view = RegistryView(int(chain_id), Seed(bytes(genesis_seed)))
         self._synced_block = self._deploy_block - 1
         self._synced_timestamp = 0
+        self._hashes: dict[int, HexBytes] = {}
+        """Block hashes of synced heights (chunk ends and blocks with events), within the reorg window:
+        a height whose hash the chain no longer has marks a reorg."""
+        self.reorgs = 0
+        """Reorganizations this reader followed (rewinds), for operators and tests."""
         self._synced_at = -float("inf")
         self._contexts: dict[Epoch, EpochContext] = {}
         self._last_change: StakeReceipt | None = None
@@ -158,24 +193,24 @@ class ChainRegistry:
             return self._view.find(pubkey)
 
     def sync(self, *, force: bool = False) -> None:
-        """Apply the contract's events up to the latest block (minus `confirmations`), unless synced
-        less than `sync_interval` seconds ago."""
+        """Apply the contract's events up to the latest block minus `confirmations`, unless synced less
+        than `sync_interval` seconds ago. First checks that the chain still has the last synced block;
+        if not (a reorg), rewinds to the fork point and resyncs from there (`_rewind`)."""
         with self._lock:
             if not force and time.monotonic() - self._synced_at < self._sync_interval:
                 return
             latest = self._rpc("latest block", lambda: self._web3.eth.get_block("latest"))
-            target = int(latest["number"]) - self._confirmations
+            head = int(latest["number"])
+            target = head - self.confirmations
+            self._follow_reorg(latest)
             if target > self._synced_block:
                 for start in range(self._synced_block + 1, target + 1, LOG_CHUNK_BLOCKS):
                     end = min(start + LOG_CHUNK_BLOCKS - 1, target)
-                    self._apply_logs(self._logs(start, end))
-                self._synced_block = target
-            block = (
-                latest
-                if self._confirmations == 0
-                else self._rpc("block", lambda: self._web3.eth.get_block(target))
-            )
-            self._synced_timestamp = int(block["timestamp"])
+                    self._sync_chunk(start, end, head, latest if end == head else None)
+                self._prune(head)
+            if target >= self._synced_block:
+                block = latest if target == head else self._header(target)
+                self._synced_timestamp = int(block["timestamp"])
             self._synced_at = time.monotonic()
 
     # --- write side ---------------------------------------------------------------------------
@@ -263,9 +298,129 @@ class ChainRegistry:
     def _epoch_start(self, epoch: Epoch) -> float:
         return self._info.genesis_time + epoch * self._info.epoch_seconds
 
-    def _logs(self, start: int, end: int) -> list[Any]:
+    def _header(self, block: int) -> Any:
+        """Block `block`'s header; `ChainUnreachable` if the RPC does not have it (a lagging node)."""
+        try:
+            return self._rpc(f"block {block}", lambda: self._web3.eth.get_block(block))
+        except BlockNotFound as error:
+            raise ChainUnreachable("eth_getBlockByNumber", self.rpc_url, 1, f"no block {block}") from error
+
+    def _follow_reorg(self, latest: Any) -> None:
+        """Rewind if the chain's block at the last synced height is not the one synced."""
+        height = self._synced_block
+        if height not in self._hashes or int(latest["number"]) < height:
+            return  # nothing synced yet, or an RPC behind us: compare once it has the height
+        header = latest if int(latest["number"]) == height else self._header(height)
+        if HexBytes(header["hash"]) == self._hashes[height]:
+            return
+        fork, fork_timestamp = self._find_fork()
+        self._rewind(fork, fork_timestamp)
+
+    def _find_fork(self) -> tuple[int, int | None]:
+        """The highest recorded height the chain still agrees with (a binary search: a matching hash
+        vouches for every block below it), and its timestamp; (deploy block - 1, None) if none."""
+        heights = sorted(h for h in self._hashes if h <= self._synced_block)
+        low, high = 0, len(heights) - 1
+        found: tuple[int, int | None] = (self._deploy_block - 1, None)
+        while low <= high:
+            middle = (low + high) // 2
+            header = self._header(heights[middle])
+            if HexBytes(header["hash"]) == self._hashes[heights[middle]]:
+                found, low = (heights[middle], int(header["timestamp"])), middle + 1
+            else:
+                high = middle - 1
+        return found
+
+    def _rewind(self, fork: int, fork_timestamp: int | None) -> None:
+        """Forget the blocks after `fork` (the chain replaced them): undo their events, drop their
+        hashes and every cached context that may have used them; the next chunks resync from there."""
+        try:
+            affected = self._view.rewind(fork)
+        except InconsistentEvents:  # the journal does not reach back to the fork: rebuild
+            self._view = RegistryView(self._view.chain_id, self._view.genesis_seed)
+            fork, fork_timestamp, affected = self._deploy_block - 1, None, Epoch(0)
+        frozen_at_fork = (
+            Epoch(0)
+            if fork_timestamp is None
+            else compute_epoch(fork_timestamp, self._info.genesis_time, self._info.epoch_seconds)
+        )
+        first = frozen_at_fork if affected is None else min(affected, frozen_at_fork)
+        self._view.forget_derived(first)
+        self._contexts = {e: c for e, c in self._contexts.items() if e < first}
+        self._hashes = {h: v for h, v in self._hashes.items() if h <= fork}
+        log.warning("registry reorg", rewound_from=self._synced_block, fork=fork, contexts_dropped_from=first)
+        self._synced_block = fork
+        self._synced_timestamp = 0 if fork_timestamp is None else fork_timestamp
+        self.reorgs += 1
+
+    def _sync_chunk(self, start: int, end: int, head: int, end_header: Any | None) -> None:
+        """Fetch, check and apply the events of blocks `start..end`. The answer must be the range
+        asked for: every log of our address, inside the range, not removed, of the block hash the chain
+        has at its height (checked per block within the reorg window), and afterwards the contract's
+        validator count at `end` must equal the view's; otherwise `MissingLogs`, and nothing of the
+        chunk is kept."""
+        header = end_header if end_header is not None else self._header(end)
+        end_hash = HexBytes(header["hash"])
         query = {"address": self.address, "fromBlock": start, "toBlock": end}
-        return list(self._rpc("event logs", lambda: self._web3.eth.get_logs(query)))  # type: ignore[arg-type]
+        logs = list(self._rpc("event logs", lambda: self._web3.eth.get_logs(query)))  # type: ignore[arg-type]
+        blocks = self._check_logs(logs, start, end, end_hash, head)
+        try:
+            self._apply_logs(logs)
+            count = self._rpc(
+                "validatorCount",
+                lambda: self._contract.functions.validatorCount().call(block_identifier=end_hash),
+            )
+            if int(count) != len(self._view.validators):
+                found = len(self._view.validators)
+                raise MissingLogs(
+                    self.rpc_url,
+                    start,
+                    end,
+                    f"the contract has {count} validators at block {end}, the logs {found}",
+                )
+        except InconsistentEvents as error:
+            self._view.rewind(start - 1)
+            raise MissingLogs(self.rpc_url, start, end, error.reason) from error
+        except RegistryError:
+            self._view.rewind(start - 1)
+            raise
+        self._hashes.update(blocks)
+        self._hashes[end] = end_hash
+        self._synced_block = end
+
+    def _check_logs(
+        self, logs: Sequence[Any], start: int, end: int, end_hash: HexBytes, head: int
+    ) -> dict[int, HexBytes]:
+        """The block hash of each block the logs are from, checked (`MissingLogs` when not)."""
+        blocks: dict[int, HexBytes] = {}
+        for raw in logs:
+            number, block_hash = int(raw["blockNumber"]), HexBytes(raw["blockHash"])
+            if not start <= number <= end or raw.get("removed", False):
+                raise MissingLogs(self.rpc_url, start, end, f"a log of block {number} (removed: "
+                                  f"{raw.get('removed', False)}) in the answer")  # fmt: skip
+            if Web3.to_checksum_address(raw["address"]) != self.address:
+                raise MissingLogs(self.rpc_url, start, end, f"a log of another contract, {raw['address']}")
+            if blocks.setdefault(number, block_hash) != block_hash:
+                raise MissingLogs(self.rpc_url, start, end, f"logs of two blocks at height {number}")
+        for number, block_hash in blocks.items():
+            expected = end_hash if number == end else None
+            if expected is None and number > head - REORG_WINDOW_BLOCKS:
+                expected = HexBytes(self._header(number)["hash"])
+            if expected is not None and expected != block_hash:
+                raise MissingLogs(
+                    self.rpc_url, start, end, f"logs of block {number} {block_hash.to_0x_hex()}, "
+                    f"which the chain no longer has (now {expected.to_0x_hex()})",
+                )  # fmt: skip
+        return blocks
+
+    def _prune(self, head: int) -> None:
+        """Forget hashes and the undo journal below the reorg window (those blocks are final)."""
+        floor = head - REORG_WINDOW_BLOCKS
+        keep = {h: v for h, v in self._hashes.items() if h > floor}
+        if self._synced_block in self._hashes:
+            keep[self._synced_block] = self._hashes[self._synced_block]
+        self._hashes = keep
+        self._view.prune_journal(min(floor, self._synced_block))
 
     def _apply_logs(self, logs: Sequence[Any]) -> None:
         for raw in sorted(logs, key=lambda entry: (int(entry["blockNumber"]), int(entry["logIndex"]))):
@@ -273,7 +428,7 @@ class ChainRegistry:
             if name is None:
                 continue
             decoded = self._contract.events[name]().process_log(raw)
-            self._view.apply(name, dict(decoded["args"]))
+            self._view.apply(name, dict(decoded["args"]), int(raw["blockNumber"]))
 
     def _with_latest_endpoints(self, context: EpochContext) -> EpochContext:
         latest = self._view.validators

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from validator.errors import RegistryError
 from validator.keys import BLSPubkey, BLSSignature
 from validator.types import Ballot, Epoch, EpochContext, Seed, ValidatorIndex, ValidatorRecord
 from validator.vrf import compute_next_seed, verify_ballot
@@ -26,10 +27,29 @@ class ChainValidator:
     multiaddrs: tuple[str, ...] = ()
 
 
+class InconsistentEvents(RegistryError):
+    """Raised when the events handed to the view cannot be the registry's: an endpoint update or a
+    stake change for a validator no registration introduced (a log is missing), or events out of
+    block order. Nothing of the batch is kept (the caller rewinds it)."""
+
+    def __init__(self, block: int, reason: str) -> None:
+        super().__init__(f"registry events at block {block}: {reason}")
+        self._reduce_args = (block, reason)
+        self.block, self.reason = block, reason
+
+
+_Undo = tuple[int, str, int, object]
+"""A journal entry: (block, kind, validator or epoch, what the change replaced)."""
+
+
 @dataclass
 class RegistryView:
     """Everything the registry's events have said so far, and the seeds and verified ballots derived
-    from them (computed once per epoch: a started epoch's inputs never change)."""
+    from them (computed once per epoch: a started epoch's inputs never change).
+
+    Every change is journaled with its block, so a reorganized chain is followed by `rewind(block)`,
+    which undoes the changes of later blocks and drops what was derived from them; entries at or
+    below `prune_journal`'s block are forgotten (those blocks are final)."""
 
     chain_id: int
     genesis_seed: Seed
@@ -40,25 +60,37 @@ class RegistryView:
     _verified: dict[Epoch, tuple[Ballot, ...]] = field(default_factory=dict)
     _checked: dict[tuple[Epoch, ValidatorIndex], bool] = field(default_factory=dict)
     """Verdict per ballot: its signature (the first cast) and seed never change once it is seen."""
+    _journal: list[_Undo] = field(default_factory=list)
+    journal_floor: int = -1
+    """The highest block whose changes were forgotten: `rewind` cannot go below it."""
 
     # --- applying events ----------------------------------------------------------------------
 
-    def apply(self, event: str, args: dict[str, object]) -> None:
-        """Apply one decoded contract event (name and arguments as the ABI names them)."""
+    def apply(self, event: str, args: dict[str, object], block: int = 0) -> None:
+        """Apply one decoded contract event (name and arguments as the ABI names them) of `block`;
+        `InconsistentEvents` if it names a validator no registration introduced."""
+        if self._journal and block < self._journal[-1][0]:
+            raise InconsistentEvents(block, f"after an event of block {self._journal[-1][0]}")
         if event == "ValidatorRegistered":
             index = ValidatorIndex(_int(args["validator"]))
+            if index in self.validators:
+                raise InconsistentEvents(block, f"validator {index} registered twice")
             self.validators[index] = ChainValidator(
                 index,
                 str(args["account"]),
                 BLSPubkey(_bytes(args["pubkey"])),
                 BLSSignature(_bytes(args["proofOfPossession"])),
             )
+            self._journal.append((block, "registered", index, None))
         elif event == "StakeChanged":
-            index = ValidatorIndex(_int(args["validator"]))
+            index = self._known(block, args, "a stake change")
             change = (Epoch(_int(args["effectiveEpoch"])), _int(args["amount"]))
             self.stake_changes.setdefault(index, []).append(change)
+            self._journal.append((block, "stake", index, None))
         elif event == "EndpointUpdated":
-            record = self.validators[ValidatorIndex(_int(args["validator"]))]
+            index = self._known(block, args, "an endpoint update")
+            record = self.validators[index]
+            self._journal.append((block, "endpoint", index, (record.peer_id, record.multiaddrs)))
             record.peer_id = str(args["peerId"])
             multiaddrs = args["multiaddrs"]
             record.multiaddrs = (
@@ -66,10 +98,65 @@ class RegistryView:
             )
         elif event == "BallotCast":
             epoch = Epoch(_int(args["epoch"]))
+            index = ValidatorIndex(_int(args["validator"]))
+            cast = self.ballots.setdefault(epoch, {})
             # The contract takes one ballot per (epoch, validator); the first is kept regardless.
-            self.ballots.setdefault(epoch, {}).setdefault(
-                ValidatorIndex(_int(args["validator"])), BLSSignature(_bytes(args["signature"]))
-            )
+            if index not in cast:
+                cast[index] = BLSSignature(_bytes(args["signature"]))
+                self._journal.append((block, "ballot", epoch, index))
+
+    def _known(self, block: int, args: dict[str, object], what: str) -> ValidatorIndex:
+        index = ValidatorIndex(_int(args["validator"]))
+        if index not in self.validators:
+            raise InconsistentEvents(block, f"{what} for validator {index}, which no event registered")
+        return index
+
+    def rewind(self, block: int) -> Epoch | None:
+        """Undo every change of the blocks after `block` (a reorganized chain no longer has them) and
+        drop what was derived from them; returns the lowest epoch whose context they may have changed
+        (None: none). `InconsistentEvents` if `block` is below `journal_floor` (rebuild the view)."""
+        if block < self.journal_floor:
+            raise InconsistentEvents(block, f"cannot rewind below block {self.journal_floor}")
+        lowest: Epoch | None = None
+        while self._journal and self._journal[-1][0] > block:
+            _, kind, key, before = self._journal.pop()
+            affected = self._undo(kind, key, before)
+            if affected is not None and (lowest is None or affected < lowest):
+                lowest = affected
+        if lowest is not None:
+            self.forget_derived(lowest)
+        return lowest
+
+    def _undo(self, kind: str, key: int, before: object) -> Epoch | None:
+        index = ValidatorIndex(key)
+        if kind == "registered":
+            del self.validators[index]
+            self.stake_changes.pop(index, None)
+            self._checked = {k: v for k, v in self._checked.items() if k[1] != index}
+            return None
+        if kind == "stake":
+            effective, _ = self.stake_changes[index].pop()
+            return effective
+        if kind == "endpoint":
+            peer_id, multiaddrs = cast_endpoint(before)
+            self.validators[index].peer_id, self.validators[index].multiaddrs = peer_id, multiaddrs
+            return None
+        epoch, voter = Epoch(key), ValidatorIndex(_int(before))
+        del self.ballots[epoch][voter]
+        return epoch
+
+    def forget_derived(self, epoch: Epoch) -> None:
+        """Drop the verified ballots of `epoch` and later, and the seeds that depend on them."""
+        self._verified = {e: v for e, v in self._verified.items() if e < epoch}
+        self._seeds = {e: s for e, s in self._seeds.items() if e <= epoch}
+        self._checked = {k: v for k, v in self._checked.items() if k[0] < epoch}
+
+    def prune_journal(self, block: int) -> None:
+        """Forget the changes of `block` and before (final: no reorg reaches them)."""
+        keep = [entry for entry in self._journal if entry[0] > block]
+        if len(keep) != len(self._journal):
+            self.journal_floor = max(self.journal_floor, block)
+        self._journal = keep
 
     # --- derived ------------------------------------------------------------------------------
 
@@ -142,3 +229,10 @@ def _bytes(value: object) -> bytes:
     if not isinstance(value, bytes | bytearray):
         raise TypeError(f"expected a bytes event field, got {type(value).__name__}")
     return bytes(value)
+
+
+def cast_endpoint(value: object) -> tuple[str, tuple[str, ...]]:
+    """The (peer id, multiaddrs) a journal entry holds."""
+    if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str)):
+        raise TypeError("expected a journaled endpoint")
+    return value[0], tuple(str(a) for a in value[1])
