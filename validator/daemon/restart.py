@@ -16,6 +16,6 @@ are resumed (so a node restarted within them finishes what it acknowledged)."""
 
 def is_within_availability_window(epoch: Epoch, current: Epoch) -> bool:
     """True when work for `epoch` is still done in `current`: from `current -
-    AVAILABILITY_WINDOW_EPOCHS` up to `current + 1` (the next epoch's seed is fixed already, and a
-    sender whose registry view runs ahead of ours may push for it)."""
-    return current - AVAILABILITY_WINDOW_EPOCHS <= epoch <= current + 1
+    AVAILABILITY_WINDOW_EPOCHS` up to `current`. Never a later epoch: its ballots are not frozen yet,
+    and the core learns an epoch once (a push from a sender whose view runs ahead is pushed again)."""
+    return current - AVAILABILITY_WINDOW_EPOCHS <= epoch <= current

@@ -33,7 +33,7 @@ from validator.daemon.context import NodeContext
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.node import Node
 from validator.daemon.registry_watch import RegistryHealth, WatchedRegistry
-from validator.daemon.restart import AVAILABILITY_WINDOW_EPOCHS
+from validator.daemon.restart import AVAILABILITY_WINDOW_EPOCHS, is_within_availability_window
 from validator.daemon.store import BlobFailure, BlobRecord, BlobStatus, NodeStore
 from validator.errors import RegistryError
 from validator.keys import SecretKey, compute_proof_of_possession
@@ -137,6 +137,13 @@ def _assignment(registry: SqliteRegistry, data_root: DataRoot, epoch: Epoch) -> 
     quorums = compute_quorums(context, PRESET, verify_ballots=False)
     quorum = compute_blob_quorum(data_root, context.seed, len(quorums))
     return quorum, PRESET.certificate_threshold(len(quorums[quorum].slots))
+
+
+def test_the_window_reaches_back_from_the_current_epoch_and_never_ahead() -> None:
+    current = Epoch(20)
+    inside = [e for e in range(30) if is_within_availability_window(Epoch(e), current)]
+    assert inside == list(range(20 - AVAILABILITY_WINDOW_EPOCHS, 21))  # a later epoch's ballots are open
+    assert is_within_availability_window(Epoch(0), Epoch(0))
 
 
 @pytest.mark.parametrize(
