@@ -128,7 +128,8 @@ def test_members_killed_around_custody_attest_after_a_restart_in_the_next_epoch(
     root, epoch = str(accepted["data_root"]), int(str(accepted["epoch"]))
     assert wait_for_status(devnet, holder, root, {"custody"}, timeout=60)["epoch"] == epoch
     devnet.stop_node(holder, signal.SIGKILL)  # killed while holding custody
-    assert wait_for_status(devnet, aggregator, root, {"dispersed", "encoded"})["status"] != "certified"
+    short = wait_for_status(devnet, aggregator, root, {"dispersed"})  # some attested: too few to certify
+    assert short["signed_slots"] < short["threshold"], short
     _wait_for_epoch_after(devnet, epoch)
     offsets = {index: _log_size(devnet, index) for index in (*down, holder)}
     for index in (*down, holder):
