@@ -65,9 +65,10 @@ class RequestHandlers:
 
     def accept_custody(self, peer: PeerName, data_root: DataRoot, push: CustodyPush) -> Verdict:
         """`CustodySink`: hand the push to the core; ACCEPT once the cells are verified and stored.
-        A push for an epoch this node has not learnt (a later one, or an earlier one after a restart)
-        is taken within the availability window, once the registry gave that epoch's context; IGNORE
-        outside it, or while the registry does not answer (this node cannot judge it now)."""
+        A push for an epoch this node has not learnt (one just begun, or an earlier one after a
+        restart) is taken within the availability window, once the registry gave that epoch's
+        context; IGNORE outside it. While the registry does not answer, a push for an epoch already
+        learnt is judged from what this node knows, and any other is IGNOREd (it cannot judge it now)."""
         epoch = Epoch(push.epoch)
         try:
             sender = self._peers.validator_of(peer)
@@ -75,8 +76,10 @@ class RequestHandlers:
                 return Verdict.IGNORE
             trio.from_thread.run(self._driver.ensure_epoch_known, epoch)
         except RegistryError as error:
-            log.info("custody push not judged: registry", epoch=epoch, error=str(error))
-            return Verdict.IGNORE
+            sender = self._peers.known_validator_of(peer)
+            if sender is None or not self._driver.is_epoch_known(epoch):
+                log.info("custody push not judged: registry", epoch=epoch, error=str(error))
+                return Verdict.IGNORE
         event = CustodyReceived(sender, push.header, epoch, QuorumIndex(push.quorum), push.samples)
         outputs = trio.from_thread.run(self._process, event)
         rejected = next((o for o in outputs if isinstance(o, CustodyRejected)), None)

@@ -59,6 +59,11 @@ class PeerBook:
                 log.info("peer not looked up: no registry", validator=index, error=str(error))
         return self.known_peer_of(index)
 
+    def known_validator_of(self, peer: PeerName) -> ValidatorIndex | None:
+        """The validator behind `peer` as last read (no registry read)."""
+        with self._lock:
+            return self._by_peer.get(peer)
+
     def validator_of(self, peer: PeerName) -> ValidatorIndex | None:
         """The validator behind `peer` (blocking: called from handler threads), re-reading on a miss."""
         with self._lock:

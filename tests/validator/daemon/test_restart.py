@@ -5,14 +5,16 @@ real ckzg and blspy (specs/validator.md, Restarts and a failing registry).
 - A blob the node answered `received` for in epoch 0 is certified under epoch 0's quorum after a
   restart in epoch 2, and fails with the typed reason `epoch_expired` once epoch 0 has left the
   availability window.
-- A member restarted in epoch 2 takes a custody push for epoch 0 (ACCEPT, stored under epoch 0), and
-  ignores one for an epoch outside the window.
+- A member restarted in epoch 2 takes a custody push for epoch 0 (ACCEPT, stored under epoch 0), still
+  takes one for that (learnt) epoch while its registry does not answer, and ignores one for an epoch
+  outside the window.
 - While every registry read fails (as an RPC answering 503 would make them), the node keeps running,
   reports `registry: stale` and `tessera_registry_stale 1`, and certifies again once reads succeed.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,7 +23,7 @@ import pytest
 import requests
 import trio
 
-from da import DAConfig, EncodedBlob
+from da import DAConfig, EncodedBlob, encode_blob
 from da.kzg import CkzgBackend
 from da.types import DataRoot
 from network.server import ServerPorts
@@ -221,7 +223,8 @@ async def test_a_restarted_member_takes_custody_of_a_passed_epoch_within_the_win
     clock = Clock(2.5)  # the member (validator 3) restarted two epochs after the blobs' epoch
     registry = SqliteRegistry(tmp_path / "registry.sqlite", clock=clock)
     epoch_zero = registry.get_epoch_context(Epoch(0))
-    context = _context(tmp_path, registry, 3, kzg)
+    switch = SwitchableRegistry(registry)
+    context = _context(tmp_path, switch, 3, kzg)
     store = context.store
     member = Node(context, keys[3], FAST)
     ports = ServerPorts(samples=DictSampleStore(one_row_blob[1]), attestations=RecordingAttestations())
@@ -241,8 +244,14 @@ async def test_a_restarted_member_takes_custody_of_a_passed_epoch_within_the_win
             assert store.get_header(within.data_root) == (within.header, Epoch(0), QuorumIndex(0))
             assert store.custody_coordinates(within.data_root)
 
+            switch.down = True  # the registry stops answering: epoch 0 is known, the push is judged
+            during = two_row_blob[1]
+            assert await push(during) is Verdict.ACCEPT
+            assert store.get_header(during.data_root) == (during.header, Epoch(0), QuorumIndex(0))
+            switch.down = False
+
             clock.at_epoch(AVAILABILITY_WINDOW_EPOCHS + 1.5)  # epoch 0 has now left the window
-            outside = two_row_blob[1]
+            outside = encode_blob(random.Random(32).randbytes(5000), kzg)
             assert await push(outside) is Verdict.IGNORE
             assert store.get_header(outside.data_root) is None
     finally:
