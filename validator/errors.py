@@ -141,6 +141,11 @@ class UnknownEpoch(RegistryError):
         self.epoch = epoch
 
 
+class RegistryUnavailable(RegistryError):
+    """Raised when a registry read fails in a way the port does not type (a backend's own exception,
+    e.g. an HTTP 503 from an RPC): the daemon treats it as the registry not answering, for now."""
+
+
 class ApiFailure(ValidatorError):
     """Raised when a validator's HTTP API answers with an error or cannot be reached; `code` is the
     API's JSON error code (`not_found`, `service_unavailable`, `too_many_requests`, ...) or

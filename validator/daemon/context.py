@@ -10,6 +10,7 @@ from da import DAConfig
 from da.kzg import CkzgBackend
 from da.pool import EncoderPool
 from validator.daemon.metrics import NodeMetrics
+from validator.daemon.registry_watch import RegistryHealth
 from validator.daemon.store import NodeStore
 from validator.presets import Preset
 from validator.registry import ValidatorRegistry
@@ -30,3 +31,6 @@ class NodeContext:
     da_config: DAConfig
     pool: EncoderPool | None = None
     """Encoder worker processes (None: encode and recover in a worker thread of this process)."""
+    registry_health: RegistryHealth | None = None
+    """Whether `registry` answers (`main` wraps it in a `WatchedRegistry` reporting here); None when
+    nothing watches it."""

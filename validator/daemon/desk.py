@@ -9,7 +9,7 @@ import trio
 from da.header import header_to_bytes
 from da.types import BlobHeader, DataRoot
 from validator.certificate import certificate_to_bytes
-from validator.daemon.api.port import BlobView
+from validator.daemon.api.port import BlobView, RegistryView
 from validator.daemon.context import NodeContext
 from validator.daemon.intake import BlobIntake
 from validator.daemon.retrieval import BlobRetrieval
@@ -28,6 +28,7 @@ def _posted_view(record: BlobRecord) -> BlobView:
         threshold=record.threshold,
         byte_length=record.header.byte_length,
         error=record.error,
+        failure=None if record.failure is None else record.failure.value,
     )
 
 
@@ -115,3 +116,11 @@ class NodeDesk:
     def metrics(self) -> bytes:
         """The Prometheus text exposition."""
         return self._context.metrics.render()
+
+    def registry_health(self) -> RegistryView | None:
+        """Whether the registry answers (a snapshot of `RegistryHealth`, thread-safe)."""
+        health = self._context.registry_health
+        if health is None:
+            return None
+        status = health.status()
+        return RegistryView(status.stale, status.stale_seconds, status.error)

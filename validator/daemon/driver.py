@@ -75,6 +75,10 @@ class CoreDriver:
         async with self._lock:
             return self._core.get_quorum(epoch, index)
 
+    def is_epoch_known(self, epoch: Epoch) -> bool:
+        """Whether the core has had `epoch`'s context (thread-safe: one read of a set that only grows)."""
+        return epoch in self._epochs_known
+
     async def ensure_epoch_known(self, epoch: Epoch) -> None:
         """Feed the core `epoch`'s context (read from the registry) if it has not had it yet."""
         if epoch in self._epochs_known:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import structlog
 import trio
 
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
@@ -21,22 +22,26 @@ from validator.core import (
     CustodyRejected,
 )
 from validator.daemon.context import NodeContext
-from validator.daemon.driver import Process
+from validator.daemon.driver import CoreDriver, Process
 from validator.daemon.extensions import Extensions
 from validator.daemon.peer_book import PeerBook
-from validator.errors import ValidatorError
+from validator.daemon.restart import is_within_availability_window
+from validator.errors import RegistryError, ValidatorError
 from validator.types import Epoch, QuorumIndex
 from validator.wire import ATTESTATION_BYTES, bytes_to_attestation
+
+log = structlog.get_logger(__name__)
 
 
 class RequestHandlers:
     """`SampleStore`, `HeaderStore`, `CustodySink`, `AttestationSink` and `CertificateValidator`."""
 
     def __init__(
-        self, context: NodeContext, process: Process, peers: PeerBook, extensions: Extensions
+        self, context: NodeContext, driver: CoreDriver, peers: PeerBook, extensions: Extensions
     ) -> None:
         self._context = context
-        self._process = process
+        self._driver = driver
+        self._process: Process = driver.process
         self._peers = peers
         self._extensions = extensions
 
@@ -59,18 +64,36 @@ class RequestHandlers:
         return None if known is None else known[0]
 
     def accept_custody(self, peer: PeerName, data_root: DataRoot, push: CustodyPush) -> Verdict:
-        """`CustodySink`: hand the push to the core; ACCEPT once the cells are verified and stored."""
-        sender = self._peers.validator_of(peer)
-        if sender is None:
-            return Verdict.IGNORE
-        event = CustodyReceived(
-            sender, push.header, Epoch(push.epoch), QuorumIndex(push.quorum), push.samples
-        )
+        """`CustodySink`: hand the push to the core; ACCEPT once the cells are verified and stored.
+        A push for an epoch this node has not learnt (one just begun, or an earlier one after a
+        restart) is taken within the availability window, once the registry gave that epoch's
+        context; IGNORE outside it. While the registry does not answer, a push for an epoch already
+        learnt is judged from what this node knows, and any other is IGNOREd (it cannot judge it now)."""
+        epoch = Epoch(push.epoch)
+        try:
+            sender = self._peers.validator_of(peer)
+            if sender is None or not self._is_epoch_in_window(epoch):
+                return Verdict.IGNORE
+            trio.from_thread.run(self._driver.ensure_epoch_known, epoch)
+        except RegistryError as error:
+            sender = self._peers.known_validator_of(peer)
+            if sender is None or not self._driver.is_epoch_known(epoch):
+                log.info("custody push not judged: registry", epoch=epoch, error=str(error))
+                return Verdict.IGNORE
+        event = CustodyReceived(sender, push.header, epoch, QuorumIndex(push.quorum), push.samples)
         outputs = trio.from_thread.run(self._process, event)
         rejected = next((o for o in outputs if isinstance(o, CustodyRejected)), None)
         if rejected is None:
             return Verdict.ACCEPT
         return Verdict.REJECT if rejected.reason.blames_sender else Verdict.IGNORE
+
+    def _is_epoch_in_window(self, epoch: Epoch) -> bool:
+        """Whether work for `epoch` is still taken by the registry's clock (blocking)."""
+        current = self._context.registry.current_epoch()
+        if is_within_availability_window(epoch, current):
+            return True
+        log.info("custody push outside the availability window", epoch=epoch, current=current)
+        return False
 
     max_attestation_bytes = ATTESTATION_BYTES
 

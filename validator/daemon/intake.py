@@ -3,7 +3,9 @@ disperse queue has room (otherwise `NodeBusy`: HTTP 429 with Retry-After); its h
 the row commitments alone, and it is recorded durably as `received` with the quorum and threshold the
 core assigns; the POST answers then. One background task encodes the queued blobs in order (in the
 encoder pool, or a worker thread) and hands each to dispersal, which runs while the next one encodes.
-After a restart, blobs that were not certified are queued or dispersed again from what was stored.
+After a restart, blobs that were not certified are queued or dispersed again from what was stored,
+each under its own epoch's quorum (learnt from the registry first) while that epoch is within the
+availability window.
 
 The intake owns its tasks (the encoder loop and one dispersal per blob) in its own nursery, and
 reaches the core only through the `CoreDriver`."""
@@ -27,8 +29,9 @@ from validator.daemon.admission import AdmissionPolicy, compute_retry_after
 from validator.daemon.context import NodeContext
 from validator.daemon.driver import CoreDriver
 from validator.daemon.extensions import Extensions
-from validator.daemon.store import BlobRecord, BlobStatus
-from validator.errors import NodeBusy, ValidatorError
+from validator.daemon.restart import is_within_availability_window
+from validator.daemon.store import BlobFailure, BlobRecord, BlobStatus
+from validator.errors import NodeBusy, RegistryError, ValidatorError
 from validator.types import Epoch, QuorumIndex
 
 if TYPE_CHECKING:
@@ -38,6 +41,9 @@ log = structlog.get_logger(__name__)
 
 ENCODE_TIMES_KEPT = 8
 """Recent encoding times the Retry-After estimate averages."""
+REGISTRY_RETRY_SECONDS = 1.0
+MAX_REGISTRY_RETRY_SECONDS = 30.0
+"""A dispersal waiting for the registry asks again after 1 s, doubling up to 30 s."""
 
 
 class BlobIntake:
@@ -151,14 +157,8 @@ class BlobIntake:
         self._encode_times.append(seconds)
         self._metrics.encode_seconds.observe(seconds)
         if encoded.data_root != data_root:  # the packing disagrees with the accepted header
-            log.error(
-                "encoding changed the data root", data_root=data_root.hex(), got=encoded.data_root.hex()
-            )
-            await trio.to_thread.run_sync(
-                lambda: store.update_blob(
-                    data_root, BlobStatus.FAILED, error="encoding changed the data root"
-                )
-            )
+            detail = f"encoding changed the data root to 0x{encoded.data_root.hex()}"
+            await self._fail(data_root, BlobFailure.ENCODING_MISMATCH, detail)
             return
         await trio.to_thread.run_sync(store.put_extension, data_root, encoded.rows)
         self._extensions.hold(encoded)
@@ -180,15 +180,60 @@ class BlobIntake:
         return encode_blob(data, self._context.kzg, self._da_config, commitments=commitments)
 
     async def _disperse(self, header: BlobHeader, epoch: Epoch, quorum: QuorumIndex) -> None:
+        """Disperse under the blob's own epoch's quorum, learning that epoch first (a node restarted
+        in a later epoch has not had it yet). The blob fails only for a reason that cannot clear:
+        its epoch left the availability window, or has no such quorum. The core's other failures
+        (this node's own duty on the blob) rest and resume; they do not fail the blob."""
         data_root = compute_data_root(header)
+        if not await self._learn_epoch_of(data_root, epoch):
+            self._extensions.release(data_root)
+            return
         outputs = await self._driver.process(BlobDispersing(header, epoch, quorum))
-        failures = [o for o in outputs if isinstance(o, DutyFailed)]
-        if any(f.reason is DutyFailure.UNKNOWN_QUORUM for f in failures):
+        unknown = next(
+            (
+                o
+                for o in outputs
+                if isinstance(o, DutyFailed)
+                and o.data_root == data_root
+                and o.reason is DutyFailure.UNKNOWN_QUORUM
+            ),
+            None,
+        )
+        if unknown is not None:
             self._extensions.release(data_root)  # the core keeps no dispersal of it
-        if failures:
-            await trio.to_thread.run_sync(
-                lambda: self._store.update_blob(data_root, BlobStatus.FAILED, error="dispersal failed")
-            )
+            await self._fail(data_root, BlobFailure.NO_SUCH_QUORUM, unknown.detail)
+
+    async def _learn_epoch_of(self, data_root: DataRoot, epoch: Epoch) -> bool:
+        """Have the core learn `epoch` for a dispersal; False (and the blob failed) once `epoch` is
+        outside the availability window. While the registry does not answer, try again with a
+        doubling pause: that clears."""
+        pause = REGISTRY_RETRY_SECONDS
+        while True:
+            try:
+                current = await trio.to_thread.run_sync(self._context.registry.current_epoch)
+                if not is_within_availability_window(epoch, current):
+                    detail = f"epoch {epoch} left the availability window uncertified (now epoch {current})"
+                    await self._fail(data_root, BlobFailure.EPOCH_EXPIRED, detail)
+                    return False
+                await self._driver.ensure_epoch_known(epoch)
+                return True
+            except RegistryError as error:
+                log.warning(
+                    "dispersal waits for the registry",
+                    data_root=data_root.hex(),
+                    epoch=epoch,
+                    error=str(error),
+                    retry_in=pause,
+                )
+                await trio.sleep(pause)
+                pause = min(2 * pause, MAX_REGISTRY_RETRY_SECONDS)
+
+    async def _fail(self, data_root: DataRoot, failure: BlobFailure, detail: str) -> None:
+        """Mark a posted blob `failed` for good, with its typed reason."""
+        log.error("blob failed", data_root=data_root.hex(), failure=failure.value, detail=detail)
+        await trio.to_thread.run_sync(
+            lambda: self._store.update_blob(data_root, BlobStatus.FAILED, error=detail, failure=failure)
+        )
 
     async def _resume_blob(self, record: BlobRecord) -> None:
         """After a restart: a blob still `received` is queued for encoding; one encoded before is

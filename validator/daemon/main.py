@@ -30,6 +30,7 @@ from validator.daemon.config import DaemonConfig, InvalidDaemonConfig
 from validator.daemon.context import NodeContext
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.node import Node
+from validator.daemon.registry_watch import RegistryHealth, WatchedRegistry
 from validator.daemon.store import NodeStore
 from validator.daemon.watchdog import serve_until_stopped
 from validator.keystore import decrypt_keystore, read_keystore
@@ -62,16 +63,19 @@ def run_daemon(config: DaemonConfig) -> int:
     da_config = DAConfig(max_blob_bytes=config.max_blob_bytes).validate()
     pool = EncoderPool(workers, da_config) if workers > 0 else None
     info = registry.get_info()
+    metrics = NodeMetrics()
+    health = RegistryHealth(metrics)
     context = NodeContext(
         me=me,
-        registry=registry,
+        registry=WatchedRegistry(registry, health),
         store=store,
-        metrics=NodeMetrics(),
+        metrics=metrics,
         preset=get_registry_preset(registry),
         chain_id=info.chain_id,
         kzg=kzg,
         da_config=da_config,
         pool=pool,
+        registry_health=health,
     )
     network_config = NetworkConfig(
         listen_addrs=config.listen,
@@ -92,7 +96,7 @@ def run_daemon(config: DaemonConfig) -> int:
         )
         registry.update_endpoint(me, peer_id, addresses)
         node_task = bridge.start_task(node.run, name="validator-node")
-        log.info("validator started", validator=me, preset=registry.get_info().preset, peer=peer_id)
+        log.info("validator started", validator=me, preset=info.preset, peer=peer_id)
         return asyncio.run(_serve_api(config, node, bridge, peer_id, addresses, node_task))
     finally:
         if bridge.running:

@@ -38,6 +38,11 @@ class NodeMetrics:
         self.duties_resumed = Counter(
             "tessera_duties_resumed", "Failed duties started again", registry=self.registry
         )
+        self.registry_stale = Gauge(
+            "tessera_registry_stale",
+            "1 while the registry does not answer (the node serves from what it knows), else 0",
+            registry=self.registry,
+        )
         self.peers = Gauge("tessera_peers", "Connected libp2p peers", registry=self.registry)
         self.errors = Counter("tessera_errors", "Errors by kind", ["kind"], registry=self.registry)
 

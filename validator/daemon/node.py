@@ -32,9 +32,10 @@ from validator.daemon.extensions import Extensions
 from validator.daemon.handlers import RequestHandlers
 from validator.daemon.intake import BlobIntake
 from validator.daemon.peer_book import PeerBook
+from validator.daemon.restart import is_within_availability_window
 from validator.daemon.retrieval import BlobRetrieval
 from validator.daemon.sends import Sends
-from validator.errors import UnknownEpoch, ValidatorError
+from validator.errors import RegistryError, UnknownEpoch, ValidatorError
 from validator.keys import SecretKey
 from validator.types import Epoch
 from validator.vrf import compute_ballot
@@ -63,7 +64,7 @@ class Node:
         self._driver = CoreDriver(context, secret_key, context.store.attestations_sent())
         self._extensions = Extensions(context.store)
         self._peers = PeerBook(context.registry)
-        handlers = RequestHandlers(context, self._driver.process, self._peers, self._extensions)
+        handlers = RequestHandlers(context, self._driver, self._peers, self._extensions)
         self.service = NetworkService(
             network_config,
             ServerPorts(samples=handlers, headers=handlers, custody=handlers, attestations=handlers),
@@ -92,9 +93,7 @@ class Node:
             self._driver.attach(
                 DaemonTransport(self._context, self._extensions, spawn_from_thread(nursery), self._sends)
             )
-            await self._driver.ensure_epoch_known(
-                await trio.to_thread.run_sync(self._context.registry.current_epoch)
-            )
+            await self._learn_epochs_in_use()
             await self._refresh_peers()
             nursery.start_soon(self._ticker)
             nursery.start_soon(self._peer_refresher)
@@ -102,14 +101,32 @@ class Node:
             await nursery.start(self._intake.run)
             task_status.started(self)
 
+    async def _learn_epochs_in_use(self) -> None:
+        """At start: learn the current epoch and every epoch within the availability window that a
+        custody duty left unfinished by a previous run refers to (unfinished posted blobs learn
+        theirs as the intake resumes them). A registry that does not answer is no reason not to
+        start: the node serves what it holds, and the ticker and the intake learn epochs later."""
+        registry, store = self._context.registry, self._context.store
+        try:
+            current = await trio.to_thread.run_sync(registry.current_epoch)
+            await self._driver.ensure_epoch_known(current)
+            for epoch in sorted(await trio.to_thread.run_sync(store.unattested_custody_epochs)):
+                if epoch != current and is_within_availability_window(epoch, current):
+                    await self._driver.ensure_epoch_known(epoch)
+        except RegistryError as error:
+            log.warning("epochs not learnt at start: the registry does not answer", error=str(error))
+
     async def _ticker(self) -> None:
         registry = self._context.registry
         while True:
             await trio.sleep(TICK_SECONDS)
-            epoch = await trio.to_thread.run_sync(registry.current_epoch)
-            await self._driver.ensure_epoch_known(epoch)
             await self._driver.process(Tick(time.monotonic()))
-            await trio.to_thread.run_sync(self._cast_next_ballot, epoch)
+            try:
+                epoch = await trio.to_thread.run_sync(registry.current_epoch)
+                await self._driver.ensure_epoch_known(epoch)
+                await trio.to_thread.run_sync(self._cast_next_ballot, epoch)
+            except RegistryError as error:  # degraded, not down: the core keeps its clock
+                log.debug("tick without the registry", error=str(error))
 
     def _cast_next_ballot(self, epoch: Epoch) -> None:
         """Publish this validator's ballot for the next epoch once (ballots for e are cast during e - 1)."""
@@ -133,8 +150,12 @@ class Node:
             await self._refresh_peers()
 
     async def _refresh_peers(self) -> None:
-        """Read peers from the registry and connect to the ones not connected yet (bounded dials)."""
-        await self._peers.connect_all(self.service, self._context.me)
+        """Read peers from the registry and connect to the ones not connected yet (bounded dials);
+        while the registry does not answer, the peers known so far are kept."""
+        try:
+            await self._peers.connect_all(self.service, self._context.me)
+        except RegistryError as error:
+            log.debug("peers not refreshed: the registry does not answer", error=str(error))
         self._context.metrics.peers.set(len(self.service.connected_peers()))
 
     async def _certificate_listener(self) -> None:

@@ -11,6 +11,7 @@ import trio
 from network.errors import NetworkError, PeerUnreachable
 from network.service import NetworkService
 from network.types import PeerName
+from validator.errors import RegistryError
 from validator.registry import ValidatorRegistry
 from validator.types import ValidatorIndex
 
@@ -49,10 +50,19 @@ class PeerBook:
             return self._by_index.get(index)
 
     async def peer_of(self, index: ValidatorIndex) -> PeerName | None:
-        """The peer of validator `index`, re-reading the registry once if it is not known yet."""
+        """The peer of validator `index`, re-reading the registry once if it is not known yet (None
+        while the registry does not answer: the caller's send fails, not the node)."""
         if self.known_peer_of(index) is None:
-            await trio.to_thread.run_sync(self.read)
+            try:
+                await trio.to_thread.run_sync(self.read)
+            except RegistryError as error:
+                log.info("peer not looked up: no registry", validator=index, error=str(error))
         return self.known_peer_of(index)
+
+    def known_validator_of(self, peer: PeerName) -> ValidatorIndex | None:
+        """The validator behind `peer` as last read (no registry read)."""
+        with self._lock:
+            return self._by_peer.get(peer)
 
     def validator_of(self, peer: PeerName) -> ValidatorIndex | None:
         """The validator behind `peer` (blocking: called from handler threads), re-reading on a miss."""

@@ -73,6 +73,17 @@ class BlobStatus(enum.Enum):
     FAILED = "failed"
 
 
+class BlobFailure(enum.Enum):
+    """Why a posted blob is `failed`: only reasons that cannot clear (specs/validator.md, Blob intake)."""
+
+    ENCODING_MISMATCH = "encoding_mismatch"
+    """Encoding the stored bytes gave another data root than the accepted header's."""
+    NO_SUCH_QUORUM = "no_such_quorum"
+    """The blob's epoch is known and has no quorum of the blob's index (epoch contexts are final)."""
+    EPOCH_EXPIRED = "epoch_expired"
+    """The blob's epoch left the availability window before it was certified."""
+
+
 @dataclass(frozen=True)
 class BlobRecord:
     """A blob a sequencer posted to this node, and its progress."""
@@ -87,6 +98,8 @@ class BlobRecord:
     error: str | None
     created_at: float
     updated_at: float
+    failure: BlobFailure | None = None
+    """Why it failed (with `status` FAILED); `error` says it in words."""
 
 
 def compute_content_hash(data: bytes) -> bytes:
@@ -103,6 +116,9 @@ class NodeStore:
         self._db = connect(path)
         self._db.executescript(_SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(blobs)")}
+        if "failure" not in columns:  # files written before blobs carried a typed failure
+            self._db.execute("ALTER TABLE blobs ADD COLUMN failure TEXT")
 
     @serialized
     def close(self) -> None:
@@ -182,22 +198,32 @@ class NodeStore:
         *,
         signed_slots: int | None = None,
         error: str | None = None,
+        failure: BlobFailure | None = None,
     ) -> None:
-        """Move a blob to `status` (a certified blob stays certified; signed weight only grows)."""
+        """Move a blob to `status` (a certified blob stays certified; signed weight only grows);
+        `failure` (with FAILED) says why, in a type."""
         with transaction(self._db) as db:
             db.execute(
                 "UPDATE blobs SET status = CASE WHEN status = 'certified' THEN status ELSE ? END, "
                 "signed_slots = MAX(signed_slots, COALESCE(?, signed_slots)), "
-                "error = COALESCE(?, error), updated_at = ? WHERE data_root = ?",
-                (status.value, signed_slots, error, time.time(), data_root),
+                "error = COALESCE(?, error), failure = COALESCE(?, failure), updated_at = ? "
+                "WHERE data_root = ?",
+                (
+                    status.value,
+                    signed_slots,
+                    error,
+                    None if failure is None else failure.value,
+                    time.time(),
+                    data_root,
+                ),
             )
 
     @serialized
     def get_blob(self, data_root: DataRoot) -> BlobRecord | None:
         """A blob posted to this node."""
         row = self._db.execute(
-            "SELECT header, status, epoch, quorum, signed_slots, threshold, error, created_at, updated_at "
-            "FROM blobs WHERE data_root = ?",
+            "SELECT header, status, epoch, quorum, signed_slots, threshold, error, created_at, updated_at, "
+            "failure FROM blobs WHERE data_root = ?",
             (data_root,),
         ).fetchone()
         if row is None:
@@ -213,6 +239,7 @@ class NodeStore:
             row[6],
             row[7],
             row[8],
+            None if row[9] is None else BlobFailure(row[9]),
         )
 
     @serialized
@@ -250,6 +277,16 @@ class NodeStore:
             )
             db.executemany("INSERT OR REPLACE INTO custody VALUES (?, ?, ?, ?)", rows)
         return len(rows)
+
+    @serialized
+    def unattested_custody_epochs(self) -> set[Epoch]:
+        """The epochs of blobs this node holds custody of and has neither attested nor seen
+        certified: duties a previous run may have left unfinished."""
+        rows = self._db.execute(
+            "SELECT DISTINCT epoch FROM headers WHERE data_root NOT IN (SELECT data_root FROM "
+            "attestations_sent) AND data_root NOT IN (SELECT data_root FROM certificates)"
+        ).fetchall()
+        return {Epoch(epoch) for (epoch,) in rows}
 
     @serialized
     def get_header(self, data_root: DataRoot) -> tuple[BlobHeader, Epoch, QuorumIndex] | None:

@@ -3,13 +3,14 @@ custodian's view from its header and certificate, a certificate heard on gossip 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from da import EncodedBlob
 from da.types import CellCoordinate, ColumnIndex, DataRoot, RowIndex
 from validator.daemon.api.views import blob_json
 from validator.daemon.desk import read_blob_view
-from validator.daemon.store import BlobStatus, NodeStore
+from validator.daemon.store import BlobFailure, BlobStatus, NodeStore
 from validator.types import BLSSignature, Certificate, Epoch, QuorumIndex
 
 
@@ -29,7 +30,13 @@ def test_a_posted_blob_reports_its_whole_record(
     data, encoded = one_row_blob
     store = NodeStore(tmp_path / "node.sqlite")
     store.add_blob(data, encoded.header, encoded.data_root, Epoch(3), QuorumIndex(1), 6)
-    store.update_blob(encoded.data_root, BlobStatus.FAILED, signed_slots=2, error="dispersal failed")
+    store.update_blob(
+        encoded.data_root,
+        BlobStatus.FAILED,
+        signed_slots=2,
+        error="epoch 3 left the availability window",
+        failure=BlobFailure.EPOCH_EXPIRED,
+    )
     view = read_blob_view(store, encoded.data_root)
     assert view is not None
     assert blob_json(view) == {
@@ -40,8 +47,29 @@ def test_a_posted_blob_reports_its_whole_record(
         "signed_slots": 2,
         "threshold": 6,
         "byte_length": encoded.header.byte_length,
-        "error": "dispersal failed",
+        "error": "epoch 3 left the availability window",
+        "failure": "epoch_expired",
     }
+    store.close()
+
+
+def test_a_store_written_before_typed_failures_gains_the_column(
+    tmp_path: Path, one_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    """A node restarted on a file of the previous layout keeps its blobs and reports failures typed."""
+    data, encoded = one_row_blob
+    path = tmp_path / "node.sqlite"
+    store = NodeStore(path)
+    store.add_blob(data, encoded.header, encoded.data_root, Epoch(1), QuorumIndex(0), 3)
+    store.close()
+    with sqlite3.connect(path) as db:  # the layout before this column existed
+        db.execute("ALTER TABLE blobs DROP COLUMN failure")
+    store = NodeStore(path)
+    record = store.get_blob(encoded.data_root)
+    assert record is not None and record.status is BlobStatus.RECEIVED and record.failure is None
+    store.update_blob(encoded.data_root, BlobStatus.FAILED, error="gone", failure=BlobFailure.NO_SUCH_QUORUM)
+    view = read_blob_view(store, encoded.data_root)
+    assert view is not None and blob_json(view)["failure"] == "no_such_quorum"
     store.close()
 
 

@@ -6,7 +6,7 @@ from da.types import DataRoot
 from network.bridge import TrioBridge
 from network.types import PeerName
 from validator.daemon.api.errors import ApiError
-from validator.daemon.api.port import BlobDesk, BlobView, NodeIdentity, PeerSummary
+from validator.daemon.api.port import BlobDesk, BlobView, NodeIdentity, PeerSummary, RegistryView
 
 
 class BridgedNode:
@@ -79,3 +79,7 @@ class BridgedNode:
     def metrics(self) -> bytes:
         """The Prometheus text exposition."""
         return self._require_desk().metrics()
+
+    def registry_health(self) -> RegistryView | None:
+        """Whether the validator's registry answers (None for a p2p host without a validator)."""
+        return None if self._desk is None else self._desk.registry_health()

@@ -22,7 +22,7 @@ from network.errors import (
     RemoteError,
     ServiceNotRunning,
 )
-from validator.errors import ValidatorError
+from validator.errors import RegistryError, ValidatorError
 
 log = structlog.get_logger(__name__)
 
@@ -138,6 +138,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error_response(error.code, error.message, error.retry_after, details=error.details)
     except NetworkError as error:
         return error_response(network_error_code(error), str(error))
+    except RegistryError as error:  # degraded, not broken: the registry did not answer this time
+        return error_response("service_unavailable", f"the registry does not answer: {error}")
     except web.HTTPException as error:
         if error.status < 400:
             raise

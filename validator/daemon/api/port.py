@@ -42,6 +42,18 @@ class BlobView:
     threshold: int | None = None
     byte_length: int | None = None
     error: str | None = None
+    failure: str | None = None
+    """Why a posted blob failed, as a stable code (`BlobFailure`); None unless `status` is failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryView:
+    """Whether this node's registry answers: `stale` from its first failed read until one succeeds
+    (the node serves from what it knows meanwhile)."""
+
+    stale: bool
+    stale_seconds: float = 0.0
+    error: str | None = None
 
 
 class BlobDesk(Protocol):
@@ -65,6 +77,9 @@ class BlobDesk(Protocol):
 
     def metrics(self) -> bytes:
         """The Prometheus text exposition (thread-safe)."""
+
+    def registry_health(self) -> RegistryView | None:
+        """Whether the registry answers (thread-safe); None when nothing watches it."""
 
 
 class NodeApi(BlobDesk, Protocol):

@@ -7,6 +7,7 @@ from typing import Any
 
 from validator.daemon.api import views as h
 from validator.daemon.api.errors import Handler
+from validator.daemon.store import BlobFailure
 from validator.openapi import PEER_ID_PATTERN, RouteDoc
 
 OCTET_STREAM = h.OCTET_STREAM
@@ -26,6 +27,7 @@ BLOB_STATUS_SCHEMA: dict[str, Any] = {
         "threshold": _INTEGER,
         "byte_length": _INTEGER,
         "error": {"type": ["string", "null"]},
+        "failure": {"type": ["string", "null"], "enum": [*(f.value for f in BlobFailure), None]},
     },
 }
 
@@ -48,8 +50,17 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             "GET",
             "/v1/health",
             "getHealth",
-            "Liveness of the API and the p2p service",
-            {"type": "object", "properties": {"status": _STRING}},
+            "Liveness of the API and the p2p service; whether the registry answers (`stale`: the node "
+            "serves from what it knows)",
+            {
+                "type": "object",
+                "properties": {
+                    "status": _STRING,
+                    "registry": {"type": "string", "enum": ["ok", "stale"]},
+                    "registry_stale_seconds": _NUMBER,
+                    "registry_error": {"type": ["string", "null"]},
+                },
+            },
             errors=("service_unavailable",),
         ),
         h.health,

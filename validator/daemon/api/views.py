@@ -43,6 +43,7 @@ def blob_json(view: BlobView) -> dict[str, Any]:
     answer |= {name: value for name, value in fields.items() if value is not None}
     if view.posted:
         answer["error"] = view.error
+        answer["failure"] = view.failure
     return answer
 
 
@@ -50,10 +51,19 @@ def blob_json(view: BlobView) -> dict[str, Any]:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness of the API and the p2p service."""
-    if not request.app[NODE_KEY].is_running():
+    """Liveness of the API and the p2p service, and whether the registry answers (a node whose
+    registry is `stale` still serves: it is degraded, not down)."""
+    node = request.app[NODE_KEY]
+    if not node.is_running():
         raise ApiError("service_unavailable", "the p2p service is not running")
-    return web.json_response({"status": "ok"})
+    answer: dict[str, Any] = {"status": "ok"}
+    registry = node.registry_health()
+    if registry is not None:
+        answer["registry"] = "stale" if registry.stale else "ok"
+        if registry.stale:
+            answer["registry_stale_seconds"] = round(registry.stale_seconds, 3)
+            answer["registry_error"] = registry.error
+    return web.json_response(answer)
 
 
 async def identity(request: web.Request) -> web.Response:
