@@ -9,6 +9,7 @@ several threads, one call at a time: its owner serialises them with `serialized`
 
 from __future__ import annotations
 
+import errno
 import functools
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -72,3 +73,43 @@ def serialized(method: Callable[..., T]) -> Callable[..., T]:
             return method(self, *args, **kwargs)
 
     return locked
+
+
+AUTO_VACUUM_INCREMENTAL = 2
+"""`PRAGMA auto_vacuum` value of INCREMENTAL: freed pages are kept in a list that
+`PRAGMA incremental_vacuum` gives back to the file system."""
+
+
+def ensure_incremental_vacuum(db: sqlite3.Connection) -> bool:
+    """Make the file's freed pages reclaimable (`auto_vacuum=INCREMENTAL`). A new file takes the
+    setting at once; an existing file made without it is rebuilt once (`VACUUM`, which needs free
+    disk about the file's size and holds the write lock while it runs). True if it rebuilt the file."""
+    (mode,) = db.execute("PRAGMA auto_vacuum").fetchone()
+    if mode == AUTO_VACUUM_INCREMENTAL:
+        return False
+    db.execute(f"PRAGMA auto_vacuum={AUTO_VACUUM_INCREMENTAL}")
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    if pages == 0:  # nothing written yet: the setting holds from the first table on
+        return False
+    db.execute("VACUUM")
+    return True
+
+
+def reclaim_free_pages(db: sqlite3.Connection, pages: int) -> int:
+    """Give up to `pages` freed pages back to the file system (the file shrinks; outside any
+    transaction); returns how many free pages remain."""
+    if pages > 0:
+        db.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
+    (free,) = db.execute("PRAGMA freelist_count").fetchone()
+    return int(free)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True when a failed write means the disk (or this process's file-size limit) is full: SQLite's
+    SQLITE_FULL, or an OSError with ENOSPC, EDQUOT or EFBIG."""
+    if isinstance(error, sqlite3.OperationalError):
+        code = getattr(error, "sqlite_errorcode", None)
+        return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(error)
+    if isinstance(error, OSError):
+        return error.errno in {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+    return False

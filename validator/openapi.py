@@ -23,6 +23,12 @@ def error_schema(codes: Mapping[str, int]) -> JsonSchema:
                 "properties": {
                     "code": {"type": "string", "enum": sorted(codes)},
                     "message": {"type": "string"},
+                    "expired_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "gone: when this node pruned the blob's data (its window ended)",
+                    },
+                    "epoch": {"type": "integer", "description": "gone: the blob's epoch"},
                 },
             }
         },

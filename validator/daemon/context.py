@@ -10,6 +10,7 @@ from da import DAConfig
 from da.kzg import CkzgBackend
 from da.pool import EncoderPool
 from validator.daemon.metrics import NodeMetrics
+from validator.daemon.retention import DiskGuard
 from validator.daemon.store import NodeStore
 from validator.presets import Preset
 from validator.registry import ValidatorRegistry
@@ -30,3 +31,5 @@ class NodeContext:
     da_config: DAConfig
     pool: EncoderPool | None = None
     """Encoder worker processes (None: encode and recover in a worker thread of this process)."""
+    disk: DiskGuard | None = None
+    """The free-disk threshold new data must clear (None: no threshold; failed writes still count)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import structlog
 import trio
 
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
@@ -19,14 +20,17 @@ from validator.core import (
     AttestationRejected,
     CustodyReceived,
     CustodyRejected,
+    CustodyRejection,
 )
 from validator.daemon.context import NodeContext
 from validator.daemon.driver import Process
 from validator.daemon.extensions import Extensions
 from validator.daemon.peer_book import PeerBook
-from validator.errors import ValidatorError
+from validator.errors import InsufficientStorage, ValidatorError
 from validator.types import Epoch, QuorumIndex
 from validator.wire import ATTESTATION_BYTES, bytes_to_attestation
+
+log = structlog.get_logger(__name__)
 
 
 class RequestHandlers:
@@ -63,14 +67,38 @@ class RequestHandlers:
         sender = self._peers.validator_of(peer)
         if sender is None:
             return Verdict.IGNORE
+        if self._refused_for_disk(data_root, sender):
+            return Verdict.IGNORE
         event = CustodyReceived(
             sender, push.header, Epoch(push.epoch), QuorumIndex(push.quorum), push.samples
         )
         outputs = trio.from_thread.run(self._process, event)
         rejected = next((o for o in outputs if isinstance(o, CustodyRejected)), None)
         if rejected is None:
-            return Verdict.ACCEPT
+            # A store that failed for lack of space left the cells unstored: not acknowledged.
+            disk = self._context.disk
+            return Verdict.IGNORE if disk is not None and disk.write_failed_recently() else Verdict.ACCEPT
         return Verdict.REJECT if rejected.reason.blames_sender else Verdict.IGNORE
+
+    def _refused_for_disk(self, data_root: DataRoot, sender: int) -> bool:
+        """True (logged with its typed reason, counted) when the disk guard refuses new data."""
+        disk = self._context.disk
+        if disk is None:
+            return False
+        try:
+            disk.check()
+        except InsufficientStorage as error:
+            reason = CustodyRejection.INSUFFICIENT_STORAGE
+            self._context.metrics.errors.labels(kind=f"custody_{reason.value}").inc()
+            log.warning(
+                "custody refused",
+                data_root=data_root.hex(),
+                sender=sender,
+                reason=reason.value,
+                detail=error.detail,
+            )
+            return True
+        return False
 
     max_attestation_bytes = ATTESTATION_BYTES
 

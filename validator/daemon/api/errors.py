@@ -33,6 +33,7 @@ ERROR_CODES: dict[str, int] = {
     "method_not_allowed": 405,
     "request_too_large": 413,
     "unsupported_media_type": 415,
+    "gone": 410,
     "too_many_requests": 429,
     "internal_error": 500,
     "peer_unreachable": 502,
@@ -41,6 +42,7 @@ ERROR_CODES: dict[str, int] = {
     "peer_banned": 503,
     "service_unavailable": 503,
     "peer_timeout": 504,
+    "insufficient_storage": 507,
 }
 """Every error code the API returns, with its HTTP status."""
 
@@ -78,7 +80,14 @@ class InvalidApiConfig(ValidatorError):
 class ApiError(ValidatorError):
     """Raised by handlers for a failure with a stable `code` (one of `ERROR_CODES`)."""
 
-    def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        retry_after: int | None = None,
+        details: dict[str, str | int | float] | None = None,
+    ) -> None:
+        """`details`: more fields of the error object (`gone`: `expired_at`, `epoch`)."""
         if code not in ERROR_CODES:
             raise ValueError(f"unknown API error code {code!r}")
         super().__init__(message)
@@ -86,10 +95,15 @@ class ApiError(ValidatorError):
         self.status = ERROR_CODES[code]
         self.message = message
         self.retry_after = retry_after
+        self.details = details or {}
 
 
 def error_response(
-    code: str, message: str, retry_after: int | None = None, allow: str | None = None
+    code: str,
+    message: str,
+    retry_after: int | None = None,
+    allow: str | None = None,
+    details: dict[str, str | int | float] | None = None,
 ) -> web.Response:
     """The JSON body and status of an error, with a Retry-After header when the client should wait
     and an Allow header (RFC 9110) on a 405."""
@@ -98,9 +112,8 @@ def error_response(
         headers["Retry-After"] = str(retry_after)
     if allow is not None:
         headers["Allow"] = allow
-    return web.json_response(
-        {"error": {"code": code, "message": message}}, status=ERROR_CODES[code], headers=headers or None
-    )
+    body = {"code": code, "message": message} | (details or {})
+    return web.json_response({"error": body}, status=ERROR_CODES[code], headers=headers or None)
 
 
 def network_error_code(error: NetworkError) -> str:
@@ -120,7 +133,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except ApiError as error:
-        return error_response(error.code, error.message, error.retry_after)
+        return error_response(error.code, error.message, error.retry_after, details=error.details)
     except NetworkError as error:
         return error_response(network_error_code(error), str(error))
     except web.HTTPException as error:
