@@ -98,18 +98,21 @@ def ensure_incremental_vacuum(db: sqlite3.Connection) -> bool:
 def reclaim_free_pages(db: sqlite3.Connection, pages: int) -> int:
     """Give up to `pages` freed pages back to the file system (the file shrinks; outside any
     transaction); returns how many free pages remain."""
-    if pages > 0:
-        db.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
+    if pages > 0:  # executescript steps the pragma to its end (`execute` frees one page per step)
+        db.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
     (free,) = db.execute("PRAGMA freelist_count").fetchone()
     return int(free)
 
 
-def is_disk_full(error: BaseException) -> bool:
-    """True when a failed write means the disk (or this process's file-size limit) is full: SQLite's
-    SQLITE_FULL, or an OSError with ENOSPC, EDQUOT or EFBIG."""
+def is_write_failure(error: BaseException) -> bool:
+    """True when a write failed because the disk could not take it: full (SQLite's SQLITE_FULL, or an
+    OSError with ENOSPC or EDQUOT), past the process's file-size limit (EFBIG, which SQLite reports as
+    a write I/O error), or failing (any SQLITE_IOERR). Such a failure is the write's, not the program's."""
     if isinstance(error, sqlite3.OperationalError):
         code = getattr(error, "sqlite_errorcode", None)
-        return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(error)
+        if code is not None and code & 0xFF in {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}:
+            return True
+        return "database or disk is full" in str(error) or "disk I/O error" in str(error)
     if isinstance(error, OSError):
-        return error.errno in {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+        return error.errno in {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
     return False

@@ -85,6 +85,9 @@ class ValidatorCore:
         self._quorums: dict[Epoch, tuple[Quorum, ...]] = {}
         self.duties: dict[DataRoot, Duty] = {}
         self.attested: dict[DataRoot, Attestation] = {a.data_root: a for a in attested}
+        """Attestations this node signed (handed out again instead of signing twice), until their
+        epoch expires; at most `max_blobs_kept`."""
+        self._bound(self.attested)
         self.aggregations: dict[DataRoot, AttestationAggregator] = {}
         """Attestations being collected, until a certificate forms or the blob's epoch expires."""
         self.dispersals: dict[DataRoot, Dispersal] = {}

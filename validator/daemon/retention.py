@@ -22,7 +22,7 @@ import structlog
 import trio
 
 from da.types import DataRoot
-from storage.sqlite import is_disk_full
+from storage.sqlite import is_write_failure
 from validator.daemon.store import NodeStore, PruneResult
 from validator.errors import InsufficientStorage
 from validator.types import Epoch
@@ -108,7 +108,7 @@ class DiskGuard:
 
     def disk_full(self, error: BaseException) -> bool:
         """True (and recorded) if `error` is a write that failed for lack of space."""
-        if is_disk_full(error):
+        if is_write_failure(error):
             self.note_write_failed(error)
             return True
         return False
