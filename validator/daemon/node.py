@@ -71,7 +71,11 @@ class Node:
         self._driver = CoreDriver(context, secret_key, context.store.attestations_sent(), core_config)
         self._extensions = extensions or Extensions(context.store)
         self._retention = Retention(
-            context.store, self._retention_policy, context.registry.current_epoch, self._extensions.forget
+            context.store,
+            self._retention_policy,
+            context.registry.current_epoch,
+            self._extensions.forget,
+            context.metrics,
         )
         self._peers = PeerBook(context.registry)
         handlers = RequestHandlers(context, self._driver.process, self._peers, self._extensions)
@@ -121,6 +125,9 @@ class Node:
             epoch = await trio.to_thread.run_sync(registry.current_epoch)
             await self._driver.ensure_epoch_known(epoch)
             await self._driver.process(Tick(time.monotonic()))
+            dispersing, recent = self._extensions.held
+            self._context.metrics.extensions_held.labels(kind="dispersing").set(dispersing)
+            self._context.metrics.extensions_held.labels(kind="recent").set(recent)
             await trio.to_thread.run_sync(self._cast_next_ballot, epoch)
 
     def _cast_next_ballot(self, epoch: Epoch) -> None:

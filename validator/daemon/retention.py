@@ -23,6 +23,7 @@ import trio
 
 from da.types import DataRoot
 from storage.sqlite import is_write_failure
+from validator.daemon.metrics import NodeMetrics
 from validator.daemon.store import NodeStore, PruneResult
 from validator.errors import InsufficientStorage
 from validator.types import Epoch
@@ -123,8 +124,10 @@ class Retention:
         policy: RetentionPolicy,
         current_epoch: Callable[[], Epoch],
         forget: Callable[[list[DataRoot]], None],
+        metrics: NodeMetrics | None = None,
     ) -> None:
         """`forget` is told the data roots each batch pruned (in-memory owners drop them)."""
+        self._metrics = metrics
         self._store = store
         self._policy = policy
         self._current_epoch = current_epoch
@@ -162,6 +165,9 @@ class Retention:
             )
             if result.blobs < policy.prune_batch_blobs:
                 break
+        if self._metrics is not None:
+            self._metrics.blobs_pruned.inc(blobs)
+            self._metrics.store_bytes.set(await trio.to_thread.run_sync(self._store.file_bytes))
         if blobs:
             log.info(
                 "expired blobs pruned",
