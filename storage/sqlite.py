@@ -9,6 +9,7 @@ several threads, one call at a time: its owner serialises them with `serialized`
 
 from __future__ import annotations
 
+import errno
 import functools
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -72,3 +73,46 @@ def serialized(method: Callable[..., T]) -> Callable[..., T]:
             return method(self, *args, **kwargs)
 
     return locked
+
+
+AUTO_VACUUM_INCREMENTAL = 2
+"""`PRAGMA auto_vacuum` value of INCREMENTAL: freed pages are kept in a list that
+`PRAGMA incremental_vacuum` gives back to the file system."""
+
+
+def ensure_incremental_vacuum(db: sqlite3.Connection) -> bool:
+    """Make the file's freed pages reclaimable (`auto_vacuum=INCREMENTAL`). A new file takes the
+    setting at once; an existing file made without it is rebuilt once (`VACUUM`, which needs free
+    disk about the file's size and holds the write lock while it runs). True if it rebuilt the file."""
+    (mode,) = db.execute("PRAGMA auto_vacuum").fetchone()
+    if mode == AUTO_VACUUM_INCREMENTAL:
+        return False
+    db.execute(f"PRAGMA auto_vacuum={AUTO_VACUUM_INCREMENTAL}")
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    if pages == 0:  # nothing written yet: the setting holds from the first table on
+        return False
+    db.execute("VACUUM")
+    return True
+
+
+def reclaim_free_pages(db: sqlite3.Connection, pages: int) -> int:
+    """Give up to `pages` freed pages back to the file system (the file shrinks; outside any
+    transaction); returns how many free pages remain."""
+    if pages > 0:  # executescript steps the pragma to its end (`execute` frees one page per step)
+        db.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
+    (free,) = db.execute("PRAGMA freelist_count").fetchone()
+    return int(free)
+
+
+def is_write_failure(error: BaseException) -> bool:
+    """True when a write failed because the disk could not take it: full (SQLite's SQLITE_FULL, or an
+    OSError with ENOSPC or EDQUOT), past the process's file-size limit (EFBIG, which SQLite reports as
+    a write I/O error), or failing (any SQLITE_IOERR). Such a failure is the write's, not the program's."""
+    if isinstance(error, sqlite3.OperationalError):
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}:
+            return True
+        return "database or disk is full" in str(error) or "disk I/O error" in str(error)
+    if isinstance(error, OSError):
+        return error.errno in {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+    return False

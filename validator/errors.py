@@ -171,6 +171,31 @@ class NodeBusy(ValidatorError):
         self.retry_after = retry_after
 
 
+class InsufficientStorage(ValidatorError):
+    """Raised when this node will not take data for lack of disk: free space is below its threshold,
+    or a write just failed because the disk (or the process's file-size limit) is full (HTTP 507;
+    custody pushes are refused). `free_bytes` is None when the cause was a failed write."""
+
+    def __init__(self, free_bytes: int | None, min_free_bytes: int, detail: str) -> None:
+        super().__init__(f"insufficient storage: {detail}")
+        self._reduce_args = (free_bytes, min_free_bytes, detail)
+        self.free_bytes = free_bytes
+        self.min_free_bytes = min_free_bytes
+        self.detail = detail
+
+
+class BlobExpired(ValidatorError):
+    """Raised when a blob's data was pruned: its epoch left the availability window (HTTP 410 with
+    when it expired). `expired_at` is unix seconds."""
+
+    def __init__(self, data_root_hex: str, epoch: int, expired_at: float) -> None:
+        super().__init__(f"blob {data_root_hex} of epoch {epoch} expired (pruned at {expired_at:.0f})")
+        self._reduce_args = (data_root_hex, epoch, expired_at)
+        self.data_root_hex = data_root_hex
+        self.epoch = epoch
+        self.expired_at = expired_at
+
+
 class DevnetError(ValidatorError):
     """Raised when a local devnet cannot be created, started or reached; the message says what to do."""
 

@@ -8,6 +8,7 @@ The same object runs in the daemon and, many times over, inside `fuzz/`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from da.errors import DAError
 from da.header import compute_data_root
@@ -52,6 +53,8 @@ from validator.quorums import compute_blob_quorum, compute_quorums
 from validator.signing import compute_attestation_signing_root
 from validator.types import Attestation, Epoch, EpochContext, Quorum, QuorumIndex, ValidatorIndex
 
+_Kept = TypeVar("_Kept")
+
 UNKNOWN_ROOT = DataRoot(bytes(32))
 """Stands for the data root in events about input too malformed to have one."""
 
@@ -82,8 +85,15 @@ class ValidatorCore:
         self._quorums: dict[Epoch, tuple[Quorum, ...]] = {}
         self.duties: dict[DataRoot, Duty] = {}
         self.attested: dict[DataRoot, Attestation] = {a.data_root: a for a in attested}
+        """Attestations this node signed (handed out again instead of signing twice), until their
+        epoch expires; at most `max_blobs_kept`."""
+        self._bound(self.attested)
         self.aggregations: dict[DataRoot, AttestationAggregator] = {}
+        """Attestations being collected, until a certificate forms or the blob's epoch expires."""
         self.dispersals: dict[DataRoot, Dispersal] = {}
+        self.certified: dict[DataRoot, Epoch] = {}
+        """Blobs this node certified as aggregator (late attestations and pushes of them are ignored)."""
+        self._newest_epoch: Epoch | None = None
         self._sampler = DutySampler(me, nonce, preset, self.config)
 
     def step(self, event: Input) -> list[Output]:
@@ -128,7 +138,30 @@ class ValidatorCore:
         context = event.context
         self._contexts[context.epoch] = context
         self._quorums[context.epoch] = compute_quorums(context, self.preset, verify_ballots=False)
-        return []
+        if self._newest_epoch is not None and context.epoch <= self._newest_epoch:
+            return []
+        self._newest_epoch = context.epoch
+        return self._expire(Epoch(context.epoch - self.config.retention_epochs))
+
+    def _expire(self, first_kept: Epoch) -> list[Output]:
+        """A newer epoch began: drop everything of epochs before `first_kept` (the retention window
+        ended for them); a dispersal dropped uncertified is reported as `NOT_CERTIFIED`."""
+        outputs: list[Output] = []
+        for epoch in [e for e in self._contexts if e < first_kept]:
+            del self._contexts[epoch]
+            self._quorums.pop(epoch, None)
+        for data_root in sorted(r for r, d in self.dispersals.items() if d.epoch < first_kept):
+            del self.dispersals[data_root]
+            outputs.append(DutyFailed(data_root, DutyFailure.NOT_CERTIFIED, "its epoch expired"))
+        for data_root in [r for r, d in self.duties.items() if d.epoch < first_kept]:
+            del self.duties[data_root]
+        for data_root in [r for r, a in self.aggregations.items() if a.quorum.epoch < first_kept]:
+            del self.aggregations[data_root]
+        for data_root in [r for r, a in self.attested.items() if a.epoch < first_kept]:
+            del self.attested[data_root]
+        for data_root in [r for r, e in self.certified.items() if e < first_kept]:
+            del self.certified[data_root]
+        return outputs
 
     def _on_dispersing(self, event: BlobDispersing) -> list[Output]:
         data_root = compute_data_root(event.header)
@@ -136,12 +169,13 @@ class ValidatorCore:
         if quorum is None:
             detail = f"quorum {event.quorum} of epoch {event.epoch} is unknown"
             return [DutyFailed(data_root, DutyFailure.UNKNOWN_QUORUM, detail)]
+        if data_root in self.certified:
+            return []  # certified here already: nothing left to push
         if data_root not in self.aggregations:
             context = self._contexts[event.epoch]
             self.aggregations[data_root] = AttestationAggregator(context, quorum, data_root, self.preset)
         dispersal = Dispersal(event.header, event.epoch, quorum, self.now)
-        if self.aggregations[data_root].certificate is None:
-            self.dispersals[data_root] = dispersal
+        self.dispersals[data_root] = dispersal
         return self._pushes(data_root, dispersal, quorum.members)
 
     def _pushes(
@@ -269,6 +303,8 @@ class ValidatorCore:
         return outputs + self._move_on(event.data_root, duty, moved, [])
 
     def _on_attestation(self, attestation: Attestation) -> list[Output]:
+        if attestation.data_root in self.certified:
+            return []  # late: the certificate formed without it
         aggregation = self.aggregations.get(attestation.data_root)
         if aggregation is None:
             return [AttestationRejected(attestation, None, "no aggregation for this data root here")]
@@ -278,6 +314,11 @@ class ValidatorCore:
         outputs: list[Output] = [AttestationCounted(attestation, result.signed_slots, aggregation.threshold)]
         if result.certificate is not None:
             outputs += [CertificateFormed(result.certificate), PublishCertificate(result.certificate)]
+            # Certified: the signatures are in the certificate; keep only the root (bounded).
+            del self.aggregations[attestation.data_root]
+            self.dispersals.pop(attestation.data_root, None)
+            self.certified[attestation.data_root] = result.certificate.epoch
+            self._bound(self.certified)
         return outputs
 
     def _on_tick(self, event: Tick) -> list[Output]:
@@ -315,18 +356,32 @@ class ValidatorCore:
 
     def _repush(self, data_root: DataRoot, dispersal: Dispersal) -> list[Output]:
         """An aggregator pushes custody again to members that have not attested (a push or an
-        attestation may have been lost, or the member's duty failed), with a doubling wait."""
-        aggregation = self.aggregations[data_root]
-        if aggregation.certificate is not None or dispersal.repushes >= self.config.custody_repushes:
+        attestation may have been lost, or the member's duty failed), with a doubling wait; after
+        the last re-push's wait the dispersal ends (`NOT_CERTIFIED`; the aggregation stays, so a late
+        attestation can still certify it)."""
+        aggregation = self.aggregations.get(data_root)
+        if aggregation is None or aggregation.certificate is not None:
             del self.dispersals[data_root]
             return []
         if self.now < dispersal.pushed_at + self.config.repush_after_s * 2**dispersal.repushes:
             return []
+        if dispersal.repushes >= self.config.custody_repushes:
+            del self.dispersals[data_root]
+            detail = (
+                f"{aggregation.signed_slots} of {aggregation.threshold} slots signed after "
+                f"{dispersal.repushes} re-pushes"
+            )
+            return [DutyFailed(data_root, DutyFailure.NOT_CERTIFIED, detail)]
         dispersal.repushes += 1
         waiting = [m for m in dispersal.quorum.members if m not in aggregation.signers]
         return self._pushes(data_root, dispersal, waiting)
 
     # --- helpers --------------------------------------------------------------------------------
+
+    def _bound(self, kept: dict[DataRoot, _Kept]) -> None:
+        """Drop the oldest entries of a record of finished work past `max_blobs_kept`."""
+        while len(kept) > self.config.max_blobs_kept:
+            del kept[next(iter(kept))]
 
     def _verified(self, data_root: DataRoot, samples: list[Sample]) -> frozenset[CellCoordinate]:
         """Coordinates of the samples that verify (one batch; bisected only when it fails)."""
@@ -362,6 +417,7 @@ class ValidatorCore:
         )
         del self.duties[data_root]
         self.attested[data_root] = attestation
+        self._bound(self.attested)
         sends: list[Output] = [SendAttestation(to, attestation) for to in duty.aggregators]
         return [Attested(attestation), *sends]
 

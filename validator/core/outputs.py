@@ -20,11 +20,17 @@ class CustodyRejection(enum.Enum):
     NOT_A_MEMBER = "not_a_member"
     WRONG_CELLS = "wrong_cells"
     INVALID_PROOF = "invalid_proof"
+    INSUFFICIENT_STORAGE = "insufficient_storage"
+    """Refused by the shell, not the core: the node's free disk is below its threshold."""
 
     @property
     def blames_sender(self) -> bool:
-        """True when the push is wrong whoever receives it (not merely unknown to this node)."""
-        return self not in {CustodyRejection.UNKNOWN_QUORUM, CustodyRejection.NOT_A_MEMBER}
+        """True when the push is wrong whoever receives it (not merely unusable by this node now)."""
+        return self not in {
+            CustodyRejection.UNKNOWN_QUORUM,
+            CustodyRejection.NOT_A_MEMBER,
+            CustodyRejection.INSUFFICIENT_STORAGE,
+        }
 
 
 class SampleRejection(enum.Enum):
@@ -40,6 +46,9 @@ class DutyFailure(enum.Enum):
     UNKNOWN_QUORUM = "unknown_quorum"
     CUSTODY_NOT_STORED = "custody_not_stored"
     SAMPLES_EXHAUSTED = "samples_exhausted"
+    NOT_CERTIFIED = "not_certified"
+    """The aggregator's dispersal ended (every re-push sent and waited for, or the blob's epoch left
+    the retention window) without a certificate; a late attestation may still form one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,14 @@ class CoreConfig:
     duty_resumes: int = 3
     repush_after_s: float = 45.0
     custody_repushes: int = 3
+    retention_epochs: int = 24
+    """Epochs after a blob's own that the core keeps anything of it (duties, dispersals,
+    aggregations, attestations, certified roots) and of an epoch's context and quorums; dropped when a
+    newer epoch's context arrives (specs/validator.md, Resources and retention)."""
+    max_blobs_kept: int = 65_536
+    """Upper bound of each per-blob record of finished work (`attested`, `certified`): past it the
+    oldest is dropped first (a dropped attestation is signed again if asked: same message, same
+    signature)."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -55,6 +63,9 @@ class CoreConfig:
         for name in ("duty_resumes", "custody_repushes"):
             if getattr(self, name) < 0:
                 raise InvalidCoreConfig(name, getattr(self, name), "must be >= 0")
+        for name in ("retention_epochs", "max_blobs_kept"):
+            if getattr(self, name) < 1:
+                raise InvalidCoreConfig(name, getattr(self, name), "must be >= 1")
 
 
 class DutyStage(enum.Enum):

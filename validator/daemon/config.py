@@ -17,6 +17,11 @@ api_port = 0
 encoder_workers = "auto"              # one worker process per core; 0: encode in a thread
 max_queued_blobs = 8                  # blobs waiting to be encoded and dispersed; more get HTTP 429
 log_format = "json"                   # or "console"
+retention_epochs = 24                 # epochs a blob's data is kept after its own (mainnet: 336 = 14 days)
+prune_interval_s = 30.0               # how often expired data is pruned (bounded batches)
+min_free_disk_bytes = 536870912       # below this free space: POST 507, custody pushes refused
+recent_extensions = 4                 # certified blobs' extensions kept in memory for serving
+max_dispersing_blobs = 32             # encoded blobs held in memory while dispersing; more get 429
 ```
 """
 
@@ -27,6 +32,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from validator.daemon.retention import DEFAULT_MIN_FREE_DISK_BYTES, DEFAULT_RETENTION_EPOCHS, RetentionPolicy
 from validator.errors import ValidatorError
 from validator.registry.backends import MAX_CONFIRMATIONS, ChainLocation, RegistryLocation
 
@@ -67,6 +73,14 @@ class DaemonConfig:
     """Blocks behind the chain's head the registry is read at (`ChainLocation.confirmations`)."""
     eth_keystore: Path | None = None
     eth_password_file: Path | None = None
+    retention_epochs: int = DEFAULT_RETENTION_EPOCHS
+    """Epochs a blob's data is served after its own epoch; then pruned (specs/validator.md)."""
+    prune_interval_s: float = 30.0
+    min_free_disk_bytes: int = DEFAULT_MIN_FREE_DISK_BYTES
+    recent_extensions: int = 4
+    """Certified blobs' whole extensions kept in memory for serving (`Extensions`)."""
+    max_dispersing_blobs: int = 32
+    """Encoded blobs held in memory while they are dispersed; posts beyond it get HTTP 429."""
 
     def validate(self) -> DaemonConfig:
         """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
@@ -83,7 +97,29 @@ class DaemonConfig:
             raise InvalidDaemonConfig("max_queued_blobs", "must be 1..1024")
         if self.log_format not in {"json", "console"}:
             raise InvalidDaemonConfig("log_format", "must be json or console")
+        self._validate_resources()
         return self
+
+    def _validate_resources(self) -> None:
+        if not 1 <= self.retention_epochs <= 1_000_000:
+            raise InvalidDaemonConfig("retention_epochs", "must be 1..1000000")
+        if not 0.1 <= self.prune_interval_s <= 86_400:
+            raise InvalidDaemonConfig("prune_interval_s", "must be 0.1..86400 seconds")
+        if not 0 <= self.min_free_disk_bytes <= 2**50:
+            raise InvalidDaemonConfig("min_free_disk_bytes", "must be 0..2**50")
+        if not 0 <= self.recent_extensions <= 256:
+            raise InvalidDaemonConfig("recent_extensions", "must be 0..256")
+        if not 1 <= self.max_dispersing_blobs <= 4096:
+            raise InvalidDaemonConfig("max_dispersing_blobs", "must be 1..4096")
+
+    @property
+    def retention(self) -> RetentionPolicy:
+        """The retention window and pruning schedule, with the free-disk threshold."""
+        return RetentionPolicy(
+            window_epochs=self.retention_epochs,
+            prune_interval_s=self.prune_interval_s,
+            min_free_disk_bytes=self.min_free_disk_bytes,
+        )
 
     def _validate_registry(self) -> None:
         on_chain = self.rpc_url is not None or self.registry_address is not None
@@ -170,6 +206,15 @@ def load_config(path: Path) -> DaemonConfig:
             confirmations=_count("confirmations", raw.get("confirmations", 0)),
             eth_keystore=resolve(raw["eth_keystore"]) if "eth_keystore" in raw else None,
             eth_password_file=resolve(raw["eth_password_file"]) if "eth_password_file" in raw else None,
+            retention_epochs=_count(
+                "retention_epochs", raw.get("retention_epochs", DEFAULT_RETENTION_EPOCHS)
+            ),
+            prune_interval_s=float(raw.get("prune_interval_s", 30.0)),
+            min_free_disk_bytes=_count(
+                "min_free_disk_bytes", raw.get("min_free_disk_bytes", DEFAULT_MIN_FREE_DISK_BYTES)
+            ),
+            recent_extensions=_count("recent_extensions", raw.get("recent_extensions", 4)),
+            max_dispersing_blobs=_count("max_dispersing_blobs", raw.get("max_dispersing_blobs", 32)),
         )
     except (TypeError, ValueError) as error:
         raise InvalidDaemonConfig("config", f"{path}: {error}") from error

@@ -11,6 +11,7 @@ from da.kzg import CkzgBackend
 from da.pool import EncoderPool
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.registry_watch import RegistryHealth
+from validator.daemon.retention import DiskGuard
 from validator.daemon.store import NodeStore
 from validator.presets import Preset
 from validator.registry import ValidatorRegistry
@@ -34,3 +35,5 @@ class NodeContext:
     registry_health: RegistryHealth | None = None
     """Whether `registry` answers (`main` wraps it in a `WatchedRegistry` reporting here); None when
     nothing watches it."""
+    disk: DiskGuard | None = None
+    """The free-disk threshold new data must clear (None: no threshold; failed writes still count)."""

@@ -14,6 +14,7 @@ from validator.daemon.context import NodeContext
 from validator.daemon.intake import BlobIntake
 from validator.daemon.retrieval import BlobRetrieval
 from validator.daemon.store import BlobRecord, NodeStore
+from validator.errors import BlobExpired
 from validator.types import Epoch, QuorumIndex
 
 
@@ -91,7 +92,8 @@ class NodeDesk:
         return None if known is None else header_to_bytes(known[0])
 
     async def blob_data(self, data_root: DataRoot) -> bytes | None:
-        """The posted bytes, or the blob rebuilt from custody (raises `NotEnoughCells`); None when
+        """The posted bytes (or unpacked from this node's extension), or the blob rebuilt from
+        custody (raises `NotEnoughCells`); raises `BlobExpired` once its data was pruned; None when
         this node knows no header of it."""
         held = await trio.to_thread.run_sync(self._read_held, data_root)
         if held is None or isinstance(held, bytes):
@@ -102,6 +104,9 @@ class NodeDesk:
     def _read_held(self, data_root: DataRoot) -> bytes | tuple[BlobHeader, Epoch, QuorumIndex] | None:
         """In one worker thread: the posted bytes, else the header and the quorum (the certificate's,
         when there is one) to rebuild the blob from, else None."""
+        expiry = self._store.get_expiry(data_root)
+        if expiry is not None:
+            raise BlobExpired("0x" + data_root.hex(), expiry.epoch, expiry.expired_at)
         data = self._store.get_blob_data(data_root)
         if data is not None:
             return data

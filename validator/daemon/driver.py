@@ -7,13 +7,14 @@ outside reads the core while it steps.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 
 import structlog
 import trio
 
 from da.types import DataRoot
-from validator.core import BlobAssignment, EpochContextKnown, Input, Output, ValidatorCore
+from validator.core import BlobAssignment, CoreConfig, EpochContextKnown, Input, Output, ValidatorCore
 from validator.core.executor import Transport, run_until_quiet
 from validator.daemon.context import NodeContext
 from validator.errors import UnknownEpoch
@@ -29,15 +30,23 @@ Process = Callable[[Input], Awaitable[list[Output]]]
 class CoreDriver:
     """Steps one `ValidatorCore` for the daemon; answers queries about it."""
 
-    def __init__(self, context: NodeContext, secret_key: SecretKey, attested: list[Attestation]) -> None:
+    def __init__(
+        self,
+        context: NodeContext,
+        secret_key: SecretKey,
+        attested: list[Attestation],
+        config: CoreConfig | None = None,
+    ) -> None:
         """`attested`: the attestations this validator signed before a restart (from the store)."""
         self._context = context
+        self._config = config or CoreConfig()
         self._core = ValidatorCore(
             context.me,
             secret_key,
             context.preset,
             context.kzg,
             nonce=secret_key.sign(b"tessera-sampling-nonce"),
+            config=self._config,
             attested=attested,
         )
         self._lock = trio.Lock()
@@ -57,7 +66,20 @@ class CoreDriver:
         if transport is None:
             raise RuntimeError("the node is not running")
         async with self._lock:
-            return await trio.to_thread.run_sync(lambda: run_until_quiet(self._core, first, transport))
+            try:
+                return await trio.to_thread.run_sync(lambda: run_until_quiet(self._core, first, transport))
+            except (sqlite3.OperationalError, OSError) as error:
+                # A write the outputs needed failed for lack of space: what followed it was not done
+                # (no attestation leaves before it is recorded; custody not stored is never
+                # acknowledged, the duty waits for a re-push). The node goes on.
+                disk = self._context.disk
+                if disk is None or not disk.disk_full(error):
+                    raise
+                self._context.metrics.errors.labels(kind="store_write").inc()
+                log.error(
+                    "core outputs not executed: disk full", input=type(first).__name__, error=str(error)
+                )
+                return []
 
     async def assign_blob(self, data_root: DataRoot, epoch: Epoch) -> BlobAssignment | None:
         """The quorum and threshold of a blob posted in `epoch` (None: the epoch has no quorum)."""
@@ -86,4 +108,6 @@ class CoreDriver:
         context = await trio.to_thread.run_sync(self._context.registry.get_epoch_context, epoch)
         await self.process(EpochContextKnown(context))
         self._epochs_known.add(epoch)
+        first_kept = max(self._epochs_known) - self._config.retention_epochs
+        self._epochs_known = {e for e in self._epochs_known if e >= first_kept}  # as the core keeps them
         log.info("epoch known", epoch=epoch, validators=len(context.validators), ballots=len(context.ballots))

@@ -22,6 +22,7 @@ from validator.core import (
     CertificateFormed,
     CustodyRejected,
     DutyFailed,
+    DutyFailure,
     DutyResumed,
     Input,
     Output,
@@ -101,6 +102,11 @@ class DaemonTransport:
             self._extensions.release(certificate.data_root)  # its cells stay served from the store
         elif isinstance(output, DutyFailed):
             self._metrics.errors.labels(kind="duty_failed").inc()
+            if output.reason is DutyFailure.NOT_CERTIFIED:  # this node's dispersal of it is over
+                self._extensions.release(output.data_root)
+                self._store.update_blob(
+                    output.data_root, BlobStatus.FAILED, error=f"not certified: {output.detail}"
+                )
             log.warning(
                 "duty failed",
                 data_root=output.data_root.hex(),

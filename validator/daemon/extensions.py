@@ -1,6 +1,8 @@
 """The one owner of encoded blobs held in memory (the extended matrix of each, about 2.4 MiB per MiB
-of blob): blobs this node disperses, held from encoding until certified, and a small LRU of
-certified blobs it encoded, rebuilt from the store when their cells are asked for.
+of blob): blobs this node disperses, held from encoding until certified or until their dispersal
+fails (the core's `NOT_CERTIFIED`, or an unknown quorum), at most `max_dispersing` of them (the
+intake refuses posts past it), and a small LRU of blobs it encoded, rebuilt from the store when
+their cells are asked for. Pruned blobs are forgotten.
 
 Intake (trio thread), the core's transport (its worker thread) and the request handlers (trio
 worker threads) reach them only through these methods, under one lock.
@@ -18,14 +20,19 @@ from validator.daemon.store import NodeStore
 
 RECENT_BLOBS = 4
 """Certified blobs whose whole extension stays in memory for serving."""
+MAX_DISPERSING = 32
+"""Encoded blobs held while they are dispersed (2.4 MiB each per MiB of blob)."""
 
 
 class Extensions:
     """Encoded blobs: held while dispersing, then recently served ones (bounded by `recent`)."""
 
-    def __init__(self, store: NodeStore, recent: int = RECENT_BLOBS) -> None:
+    def __init__(
+        self, store: NodeStore, recent: int = RECENT_BLOBS, max_dispersing: int = MAX_DISPERSING
+    ) -> None:
         self._store = store
         self._recent_bound = recent
+        self.max_dispersing = max_dispersing
         self._lock = threading.Lock()
         self._dispersing: dict[DataRoot, EncodedBlob] = {}
         self._recent: OrderedDict[DataRoot, EncodedBlob] = OrderedDict()
@@ -36,9 +43,29 @@ class Extensions:
             self._dispersing[encoded.data_root] = encoded
 
     def release(self, data_root: DataRoot) -> None:
-        """Dispersal of `data_root` is over (certified): its cells are served from the store now."""
+        """Dispersal of `data_root` is over (certified, or failed): its cells are served from the
+        store now."""
         with self._lock:
             self._dispersing.pop(data_root, None)
+
+    def forget(self, data_roots: Sequence[DataRoot]) -> None:
+        """These blobs were pruned: hold none of them any more."""
+        with self._lock:
+            for data_root in data_roots:
+                self._dispersing.pop(data_root, None)
+                self._recent.pop(data_root, None)
+
+    def has_room(self, waiting: int = 0) -> bool:
+        """True while fewer than `max_dispersing` blobs are held dispersing, counting `waiting` more
+        that will be (the intake's queue)."""
+        with self._lock:
+            return len(self._dispersing) + waiting < self.max_dispersing
+
+    @property
+    def held(self) -> tuple[int, int]:
+        """(dispersing, recent): how many blobs each map holds."""
+        with self._lock:
+            return len(self._dispersing), len(self._recent)
 
     def dispersing(self, data_root: DataRoot) -> EncodedBlob | None:
         """The blob being dispersed under `data_root`, if this node holds it."""
@@ -63,6 +90,8 @@ class Extensions:
             encoded = self._store.get_extension(data_root)  # blocking read: outside the lock
             if encoded is None:
                 return None
+            if self._recent_bound == 0:
+                return _cells_of(encoded, coordinates)
             with self._lock:
                 self._recent[data_root] = encoded
                 while len(self._recent) > self._recent_bound:

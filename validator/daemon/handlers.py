@@ -20,13 +20,14 @@ from validator.core import (
     AttestationRejected,
     CustodyReceived,
     CustodyRejected,
+    CustodyRejection,
 )
 from validator.daemon.context import NodeContext
 from validator.daemon.driver import CoreDriver, Process
 from validator.daemon.extensions import Extensions
 from validator.daemon.peer_book import PeerBook
 from validator.daemon.restart import is_within_availability_window
-from validator.errors import RegistryError, ValidatorError
+from validator.errors import InsufficientStorage, RegistryError, ValidatorError
 from validator.types import Epoch, QuorumIndex
 from validator.wire import ATTESTATION_BYTES, bytes_to_attestation
 
@@ -68,7 +69,8 @@ class RequestHandlers:
         A push for an epoch this node has not learnt (one just begun, or an earlier one after a
         restart) is taken within the availability window, once the registry gave that epoch's
         context; IGNORE outside it. While the registry does not answer, a push for an epoch already
-        learnt is judged from what this node knows, and any other is IGNOREd (it cannot judge it now)."""
+        learnt is judged from what this node knows, and any other is IGNOREd (it cannot judge it now).
+        Below the free-disk threshold every push is IGNOREd with a typed reason."""
         epoch = Epoch(push.epoch)
         try:
             sender = self._peers.validator_of(peer)
@@ -80,11 +82,15 @@ class RequestHandlers:
             if sender is None or not self._driver.is_epoch_known(epoch):
                 log.info("custody push not judged: registry", epoch=epoch, error=str(error))
                 return Verdict.IGNORE
+        if self._refused_for_disk(data_root, sender):
+            return Verdict.IGNORE
         event = CustodyReceived(sender, push.header, epoch, QuorumIndex(push.quorum), push.samples)
         outputs = trio.from_thread.run(self._process, event)
         rejected = next((o for o in outputs if isinstance(o, CustodyRejected)), None)
         if rejected is None:
-            return Verdict.ACCEPT
+            # A store that failed for lack of space left the cells unstored: not acknowledged.
+            disk = self._context.disk
+            return Verdict.IGNORE if disk is not None and disk.write_failed_recently() else Verdict.ACCEPT
         return Verdict.REJECT if rejected.reason.blames_sender else Verdict.IGNORE
 
     def _is_epoch_in_window(self, epoch: Epoch) -> bool:
@@ -93,6 +99,26 @@ class RequestHandlers:
         if is_within_availability_window(epoch, current):
             return True
         log.info("custody push outside the availability window", epoch=epoch, current=current)
+        return False
+
+    def _refused_for_disk(self, data_root: DataRoot, sender: int) -> bool:
+        """True (logged with its typed reason, counted) when the disk guard refuses new data."""
+        disk = self._context.disk
+        if disk is None:
+            return False
+        try:
+            disk.check()
+        except InsufficientStorage as error:
+            reason = CustodyRejection.INSUFFICIENT_STORAGE
+            self._context.metrics.errors.labels(kind=f"custody_{reason.value}").inc()
+            log.warning(
+                "custody refused",
+                data_root=data_root.hex(),
+                sender=sender,
+                reason=reason.value,
+                detail=error.detail,
+            )
+            return True
         return False
 
     max_attestation_bytes = ATTESTATION_BYTES

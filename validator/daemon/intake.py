@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import math
+import sqlite3
 import statistics
 import time
 from typing import TYPE_CHECKING
@@ -31,7 +32,7 @@ from validator.daemon.driver import CoreDriver
 from validator.daemon.extensions import Extensions
 from validator.daemon.restart import is_within_availability_window
 from validator.daemon.store import BlobFailure, BlobRecord, BlobStatus
-from validator.errors import NodeBusy, RegistryError, ValidatorError
+from validator.errors import InsufficientStorage, NodeBusy, RegistryError, ValidatorError
 from validator.types import Epoch, QuorumIndex
 
 if TYPE_CHECKING:
@@ -83,8 +84,12 @@ class BlobIntake:
         existing = await trio.to_thread.run_sync(self._store.find_blob_by_content, data)
         if existing is not None:
             return existing
+        if self._context.disk is not None:
+            await trio.to_thread.run_sync(self._context.disk.check)  # InsufficientStorage: HTTP 507
         mean = statistics.fmean(self._encode_times) if self._encode_times else 0.0
         retry_after = compute_retry_after(self.queued, self.policy, mean)
+        if retry_after is None and not self._extensions.has_room(self.queued):
+            retry_after = max(1, math.ceil(mean))  # memory: too many encoded blobs still dispersing
         if retry_after is not None:
             self._metrics.blobs_refused.inc()
             log.info("blob refused: queue full", queued=self.queued, retry_after=retry_after)
@@ -92,6 +97,11 @@ class BlobIntake:
         self._admitting += 1
         try:
             return await self._accept(data)
+        except (sqlite3.OperationalError, OSError) as error:
+            if self._context.disk is None or not self._context.disk.disk_full(error):
+                raise
+            log.error("blob not recorded: disk full", error=str(error))
+            raise InsufficientStorage(None, self._context.disk.min_free_bytes, str(error)) from error
         finally:
             self._admitting -= 1
 
@@ -135,9 +145,27 @@ class BlobIntake:
             async for data_root in self._receive:
                 try:
                     await self._encode_and_disperse(data_root)
+                except (sqlite3.Error, OSError) as error:  # a full disk fails this blob, not the node
+                    await self._fail_blob(data_root, error)
                 finally:
                     self._queued.discard(data_root)
                     self._metrics.blob_queue.set(self.queued)
+
+    async def _fail_blob(self, data_root: DataRoot, error: sqlite3.Error | OSError) -> None:
+        """A write for this blob failed: it is failed (if that can still be written), the node goes on."""
+        if self._context.disk is not None:
+            self._context.disk.disk_full(error)
+        self._metrics.errors.labels(kind="store_write").inc()
+        self._extensions.release(data_root)
+        log.error("blob failed: store write failed", data_root=data_root.hex(), error=str(error))
+        try:
+            await trio.to_thread.run_sync(
+                lambda: self._store.update_blob(
+                    data_root, BlobStatus.FAILED, error=f"store write failed: {error}"
+                )
+            )
+        except (sqlite3.Error, OSError) as again:
+            log.error("blob failure not recorded", data_root=data_root.hex(), error=str(again))
 
     def _spawn_dispersal(self, header: BlobHeader, epoch: Epoch, quorum: QuorumIndex) -> None:
         if self._nursery is None:

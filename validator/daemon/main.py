@@ -28,9 +28,11 @@ from validator.daemon.admission import AdmissionPolicy
 from validator.daemon.api import ApiConfig, BridgedNode, build_app, start_api
 from validator.daemon.config import DaemonConfig, InvalidDaemonConfig
 from validator.daemon.context import NodeContext
+from validator.daemon.extensions import Extensions
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.node import Node
 from validator.daemon.registry_watch import RegistryHealth, WatchedRegistry
+from validator.daemon.retention import DiskGuard
 from validator.daemon.store import NodeStore
 from validator.daemon.watchdog import serve_until_stopped
 from validator.keystore import decrypt_keystore, read_keystore
@@ -76,6 +78,7 @@ def run_daemon(config: DaemonConfig) -> int:
         da_config=da_config,
         pool=pool,
         registry_health=health,
+        disk=DiskGuard(config.data_dir, config.min_free_disk_bytes),
     )
     network_config = NetworkConfig(
         listen_addrs=config.listen,
@@ -83,7 +86,14 @@ def run_daemon(config: DaemonConfig) -> int:
         identity_path=config.data_dir / "identity.key",
         network_name=compute_network_name(info.chain_id),
     ).validate()
-    node = Node(context, secret_key, network_config, AdmissionPolicy(config.max_queued_blobs))
+    node = Node(
+        context,
+        secret_key,
+        network_config,
+        AdmissionPolicy(config.max_queued_blobs),
+        config.retention,
+        Extensions(store, config.recent_extensions, config.max_dispersing_blobs),
+    )
     service = node.service
     bridge = TrioBridge(service)
     node_task: object = None

@@ -44,6 +44,18 @@ class NodeMetrics:
             registry=self.registry,
         )
         self.peers = Gauge("tessera_peers", "Connected libp2p peers", registry=self.registry)
+        self.extensions_held = Gauge(
+            "tessera_extensions_held",
+            "Encoded blobs held in memory (dispersing, recent)",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.store_bytes = Gauge(
+            "tessera_store_bytes", "Bytes of the store's SQLite pages", registry=self.registry
+        )
+        self.blobs_pruned = Counter(
+            "tessera_blobs_pruned", "Blobs whose data was pruned past the window", registry=self.registry
+        )
         self.errors = Counter("tessera_errors", "Errors by kind", ["kind"], registry=self.registry)
 
     def render(self) -> bytes:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from network.config import NetworkConfig
 from network.server import ServerPorts
 from network.service import NetworkService
 from validator.certificate import bytes_to_certificate
-from validator.core import Tick
+from validator.core import CoreConfig, Tick
 from validator.daemon.admission import AdmissionPolicy
 from validator.daemon.context import NodeContext
 from validator.daemon.desk import NodeDesk
@@ -33,6 +34,7 @@ from validator.daemon.handlers import RequestHandlers
 from validator.daemon.intake import BlobIntake
 from validator.daemon.peer_book import PeerBook
 from validator.daemon.restart import is_within_availability_window
+from validator.daemon.retention import Retention, RetentionPolicy
 from validator.daemon.retrieval import BlobRetrieval
 from validator.daemon.sends import Sends
 from validator.errors import RegistryError, UnknownEpoch, ValidatorError
@@ -58,11 +60,24 @@ class Node:
         secret_key: SecretKey,
         network_config: NetworkConfig,
         admission: AdmissionPolicy | None = None,
+        retention: RetentionPolicy | None = None,
+        extensions: Extensions | None = None,
     ) -> None:
+        """`retention`: the availability window and pruning schedule; `extensions`: the owner of
+        encoded blobs in memory with its bounds (both: defaults)."""
         self._context = context
         self._secret_key = secret_key
-        self._driver = CoreDriver(context, secret_key, context.store.attestations_sent())
-        self._extensions = Extensions(context.store)
+        self._retention_policy = retention or RetentionPolicy()
+        core_config = CoreConfig(retention_epochs=self._retention_policy.window_epochs)
+        self._driver = CoreDriver(context, secret_key, context.store.attestations_sent(), core_config)
+        self._extensions = extensions or Extensions(context.store)
+        self._retention = Retention(
+            context.store,
+            self._retention_policy,
+            context.registry.current_epoch,
+            self._extensions.forget,
+            context.metrics,
+        )
         self._peers = PeerBook(context.registry)
         handlers = RequestHandlers(context, self._driver, self._peers, self._extensions)
         self.service = NetworkService(
@@ -98,6 +113,7 @@ class Node:
             nursery.start_soon(self._ticker)
             nursery.start_soon(self._peer_refresher)
             nursery.start_soon(self._certificate_listener)
+            nursery.start_soon(self._retention.run)
             await nursery.start(self._intake.run)
             task_status.started(self)
 
@@ -127,6 +143,9 @@ class Node:
                 await trio.to_thread.run_sync(self._cast_next_ballot, epoch)
             except RegistryError as error:  # degraded, not down: the core keeps its clock
                 log.debug("tick without the registry", error=str(error))
+            dispersing, recent = self._extensions.held
+            self._context.metrics.extensions_held.labels(kind="dispersing").set(dispersing)
+            self._context.metrics.extensions_held.labels(kind="recent").set(recent)
 
     def _cast_next_ballot(self, epoch: Epoch) -> None:
         """Publish this validator's ballot for the next epoch once (ballots for e are cast during e - 1)."""
@@ -167,6 +186,11 @@ class Node:
                     certificate = bytes_to_certificate(message.data)
                 except ValidatorError:
                     continue  # the gossip validator already rejected undecodable payloads
-                if await trio.to_thread.run_sync(store.put_certificate, certificate):
-                    metrics.certificates.inc()
+                try:
+                    if await trio.to_thread.run_sync(store.put_certificate, certificate):
+                        metrics.certificates.inc()
+                except (sqlite3.OperationalError, OSError) as error:  # a full disk: not the end of the node
+                    if self._context.disk is None or not self._context.disk.disk_full(error):
+                        raise
+                    log.error("certificate not stored: disk full", data_root=certificate.data_root.hex())
                 self._extensions.release(certificate.data_root)  # certified: no more pushes of it

@@ -3,6 +3,13 @@
 One SQLite file in WAL mode with `synchronous=FULL`: a write has reached the disk when its call
 returns, so a daemon killed with SIGKILL restarts and serves every custody cell it acknowledged.
 Cells and certificates are stored in their wire encodings (the trust boundary re-checks them).
+
+Retention (specs/validator.md, Resources and retention): a posted blob's raw bytes are dropped once
+its extension is durable (the extension's systematic half is the blob); once a blob's epoch has left
+the availability window, `prune_expired` deletes its custody cells, extension and attestation in
+bounded batches and records when it expired; headers, blob records and certificates stay (small), so
+a certificate still verifies and a read of the data answers "expired" rather than "unknown". The
+file is in `auto_vacuum=INCREMENTAL` mode, so the pages pruning frees go back to the file system.
 """
 
 from __future__ import annotations
@@ -16,17 +23,29 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from da.constants import BYTES_PER_CELL, BYTES_PER_PROOF
+from da.constants import BYTES_PER_CELL, BYTES_PER_PROOF, CELLS_NEEDED_TO_RECOVER_ROW
 from da.encoding import EncodedBlob, EncodedRow, assemble_encoded_blob
 from da.header import bytes_to_header, header_to_bytes
+from da.packing import unpack_rows
 from da.samples import bytes_to_sample, sample_to_bytes
-from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, DataRoot, KZGProof, RowIndex, Sample
-from storage.sqlite import connect, serialized, transaction
+from da.types import (
+    BlobHeader,
+    Cell,
+    CellCoordinate,
+    ColumnIndex,
+    DataRoot,
+    KZGProof,
+    RowBytes,
+    RowIndex,
+    Sample,
+)
+from storage.sqlite import connect, ensure_incremental_vacuum, reclaim_free_pages, serialized, transaction
 from validator.certificate import bytes_to_certificate, certificate_to_bytes
 from validator.types import Attestation, Certificate, Epoch, QuorumIndex
 from validator.wire import attestation_to_bytes, bytes_to_attestation
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: `expired` table, epoch indexes, incremental auto-vacuum (a version-1 file is rebuilt once)."""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (
@@ -60,6 +79,11 @@ CREATE TABLE IF NOT EXISTS attestations_sent (
 CREATE TABLE IF NOT EXISTS certificates (
     data_root BLOB PRIMARY KEY, certificate BLOB NOT NULL, stored_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS expired (
+    data_root BLOB PRIMARY KEY, epoch INTEGER NOT NULL, expired_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blobs_by_epoch ON blobs (epoch);
+CREATE INDEX IF NOT EXISTS headers_by_epoch ON headers (epoch);
 """
 
 
@@ -102,6 +126,28 @@ class BlobRecord:
     """Why it failed (with `status` FAILED); `error` says it in words."""
 
 
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """A blob whose data this node pruned: the epoch it belonged to and when (unix seconds)."""
+
+    data_root: DataRoot
+    epoch: Epoch
+    expired_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What one `prune_expired` batch removed."""
+
+    blobs: int
+    custody_cells: int
+    extension_rows: int
+    free_pages: int
+    """Free pages left in the file after reclaiming (0 when every freed page went back)."""
+    data_roots: tuple[DataRoot, ...] = ()
+    """The blobs pruned."""
+
+
 def compute_content_hash(data: bytes) -> bytes:
     """SHA-256 of a blob's bytes: how a repeated POST of the same bytes is recognised."""
     return hashlib.sha256(data).digest()
@@ -114,8 +160,10 @@ class NodeStore:
         self.path = path
         self._lock = threading.RLock()
         self._db = connect(path)
+        self.rebuilt = ensure_incremental_vacuum(self._db)
+        """True if opening rebuilt a file made before incremental vacuum (one `VACUUM`)."""
         self._db.executescript(_SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(blobs)")}
         if "failure" not in columns:  # files written before blobs carried a typed failure
             self._db.execute("ALTER TABLE blobs ADD COLUMN failure TEXT")
@@ -147,8 +195,8 @@ class NodeStore:
         rows: Sequence[EncodedRow] = (),
     ) -> BlobRecord:
         """Record an accepted blob (idempotent: the same bytes give the same record); durable when it
-        returns. Without `rows` it is `received` (to be encoded); with them `encoded` (see
-        `put_extension`)."""
+        returns. Without `rows` it is `received` (to be encoded; its bytes kept until then); with them
+        `encoded` (see `put_extension`), and its bytes are not kept (the extension holds them)."""
         now = time.time()
         status = BlobStatus.ENCODED if rows else BlobStatus.RECEIVED
         with transaction(self._db) as db:
@@ -162,7 +210,7 @@ class NodeStore:
                     data_root,
                     compute_content_hash(data),
                     header_to_bytes(header),
-                    data,
+                    None if rows else data,
                     status.value,
                     epoch,
                     quorum,
@@ -179,8 +227,9 @@ class NodeStore:
     @serialized
     def put_extension(self, data_root: DataRoot, rows: Sequence[EncodedRow]) -> None:
         """Store a received blob's whole extension, one record per row (cells and proofs concatenated:
-        2.4 MiB for a 1 MiB blob), and mark it `encoded`, in one transaction: the encoding node stays
-        a replica of every column after a certificate or a restart."""
+        2.4 MiB for a 1 MiB blob), mark it `encoded` and drop its raw bytes (the extension's first 64
+        cells of each row are them), in one transaction: the encoding node stays a replica of every
+        column after a certificate or a restart."""
         with transaction(self._db) as db:
             db.executemany(
                 "INSERT OR IGNORE INTO extension VALUES (?, ?, ?, ?)", _extension_rows(data_root, rows)
@@ -189,6 +238,7 @@ class NodeStore:
                 "UPDATE blobs SET status = ?, updated_at = ? WHERE data_root = ? AND status = ?",
                 (BlobStatus.ENCODED.value, time.time(), data_root, BlobStatus.RECEIVED.value),
             )
+            db.execute("UPDATE blobs SET data = NULL WHERE data_root = ?", (data_root,))
 
     @serialized
     def update_blob(
@@ -244,9 +294,22 @@ class NodeStore:
 
     @serialized
     def get_blob_data(self, data_root: DataRoot) -> bytes | None:
-        """The original bytes of a blob posted to this node (kept until it is certified or failed)."""
-        row = self._db.execute("SELECT data FROM blobs WHERE data_root = ?", (data_root,)).fetchone()
-        return None if row is None or row[0] is None else bytes(row[0])
+        """The original bytes of a blob posted to this node: as posted while it waits to be encoded,
+        then unpacked from its stored extension (cells 0..63 of each row are the packed row, so no
+        KZG work); None once pruned, or for a blob this node did not take."""
+        row = self._db.execute("SELECT data, header FROM blobs WHERE data_root = ?", (data_root,)).fetchone()
+        if row is None:
+            return None
+        if row[0] is not None:
+            return bytes(row[0])
+        header = bytes_to_header(bytes(row[1]))
+        half = CELLS_NEEDED_TO_RECOVER_ROW * BYTES_PER_CELL
+        stored = self._db.execute(
+            "SELECT substr(cells, 1, ?) FROM extension WHERE data_root = ? ORDER BY row", (half, data_root)
+        ).fetchall()
+        if len(stored) != header.row_count:
+            return None
+        return unpack_rows([RowBytes(bytes(cells)) for (cells,) in stored], header.byte_length)
 
     @serialized
     def unfinished_blobs(self) -> list[BlobRecord]:
@@ -389,6 +452,54 @@ class NodeStore:
             "SELECT certificate FROM certificates WHERE data_root = ?", (data_root,)
         ).fetchone()
         return None if row is None else bytes_to_certificate(bytes(row[0]))
+
+    # --- retention ---------------------------------------------------------------------------------------
+
+    @serialized
+    def prune_expired(self, before: Epoch, limit: int, now: float, reclaim_pages: int) -> PruneResult:
+        """Prune up to `limit` blobs of epochs before `before` not pruned yet (one transaction): their
+        custody cells, extension, attestation sent and raw bytes are deleted, a blob still unfinished
+        is marked failed, and each is recorded in `expired` with `now`; headers, blob records and
+        certificates stay. Then up to `reclaim_pages` freed pages go back to the file system."""
+        roots = self._db.execute(
+            "SELECT data_root, epoch FROM headers WHERE epoch < ?1 "
+            "AND data_root NOT IN (SELECT data_root FROM expired) "
+            "UNION SELECT data_root, epoch FROM blobs WHERE epoch < ?1 "
+            "AND data_root NOT IN (SELECT data_root FROM expired) LIMIT ?2",
+            (before, limit),
+        ).fetchall()
+        cells = rows = 0
+        with transaction(self._db) as db:
+            for data_root, epoch in roots:
+                cells += db.execute("DELETE FROM custody WHERE data_root = ?", (data_root,)).rowcount
+                rows += db.execute("DELETE FROM extension WHERE data_root = ?", (data_root,)).rowcount
+                db.execute("DELETE FROM attestations_sent WHERE data_root = ?", (data_root,))
+                db.execute(
+                    "UPDATE blobs SET data = NULL, updated_at = ?, "
+                    "error = CASE WHEN status IN ('certified', 'failed') THEN error "
+                    "ELSE 'expired before it was certified' END, "
+                    "status = CASE WHEN status = 'certified' THEN status ELSE 'failed' END "
+                    "WHERE data_root = ?",
+                    (now, data_root),
+                )
+                db.execute("INSERT OR IGNORE INTO expired VALUES (?, ?, ?)", (data_root, epoch, now))
+        free = reclaim_free_pages(self._db, reclaim_pages)
+        return PruneResult(len(roots), cells, rows, free, tuple(DataRoot(bytes(r)) for r, _ in roots))
+
+    @serialized
+    def get_expiry(self, data_root: DataRoot) -> Expiry | None:
+        """When this node pruned `data_root`'s data (None if it did not)."""
+        row = self._db.execute(
+            "SELECT epoch, expired_at FROM expired WHERE data_root = ?", (data_root,)
+        ).fetchone()
+        return None if row is None else Expiry(data_root, Epoch(row[0]), float(row[1]))
+
+    @serialized
+    def file_bytes(self) -> int:
+        """Bytes the store's pages take (page count x page size; the WAL not included)."""
+        (pages,) = self._db.execute("PRAGMA page_count").fetchone()
+        (size,) = self._db.execute("PRAGMA page_size").fetchone()
+        return int(pages) * int(size)
 
 
 def _extension_rows(data_root: DataRoot, rows: Sequence[EncodedRow]) -> list[tuple[bytes, int, bytes, bytes]]:

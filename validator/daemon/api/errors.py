@@ -33,6 +33,7 @@ ERROR_CODES: dict[str, int] = {
     "unknown_peer": 404,
     "method_not_allowed": 405,
     "not_certified": 409,
+    "gone": 410,
     "request_too_large": 413,
     "unsupported_media_type": 415,
     "too_many_requests": 429,
@@ -43,6 +44,7 @@ ERROR_CODES: dict[str, int] = {
     "peer_banned": 503,
     "service_unavailable": 503,
     "peer_timeout": 504,
+    "insufficient_storage": 507,
 }
 """Every error code the API returns, with its HTTP status."""
 

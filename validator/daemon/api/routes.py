@@ -44,6 +44,16 @@ _LOCATION = (
 _NOT_CERTIFIED = {"blob": BLOB_STATUS_SCHEMA}
 """A `not_certified` (409) answer carries the blob's current status beside the error."""
 
+_GONE = {
+    "expired_at": {
+        "type": "string",
+        "format": "date-time",
+        "description": "when this node pruned the blob's data (its availability window ended)",
+    },
+    "epoch": {"type": "integer", "description": "the blob's epoch"},
+}
+"""A `gone` (410) answer says, beside the error, which epoch the blob had and when it was pruned."""
+
 ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
     (
         RouteDoc(
@@ -147,6 +157,7 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
                 "unsupported_media_type",
                 "too_many_requests",
                 "service_unavailable",
+                "insufficient_storage",
             ),
             # getCertificate answers 409 not_certified (with the status) until the quorum has signed.
             links={
@@ -195,9 +206,10 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             "GET",
             _ROOT + "/data",
             "getData",
-            "The blob's bytes, recovered from custodians if needed",
+            "The blob's bytes, recovered from custodians if needed (410 once its window ended)",
             _BINARY,
-            errors=(*_BLOB_ERRORS, "service_unavailable"),
+            errors=(*_BLOB_ERRORS, "gone", "service_unavailable"),
+            error_details={"gone": _GONE},
             response_media=OCTET_STREAM,
         ),
         h.get_data,

@@ -4,6 +4,7 @@ JSON or bytes. Errors are `ApiError`s with the stable codes of `api.errors`."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -14,7 +15,7 @@ from da.types import DataRoot
 from network.types import PeerName
 from validator.daemon.api.errors import ApiError
 from validator.daemon.api.port import BlobView, NodeApi
-from validator.errors import NodeBusy, ValidatorError
+from validator.errors import BlobExpired, InsufficientStorage, NodeBusy, ValidatorError
 from validator.openapi import PEER_ID_PATTERN
 
 NODE_KEY: web.AppKey[NodeApi] = web.AppKey("node", NodeApi)
@@ -127,6 +128,8 @@ async def post_blob(request: web.Request) -> web.Response:
         raise ApiError("request_too_large", str(error)) from error
     except NodeBusy as error:
         raise ApiError("too_many_requests", str(error), retry_after=error.retry_after) from error
+    except InsufficientStorage as error:
+        raise ApiError("insufficient_storage", str(error)) from error
     except ApiError:
         raise
     except (DAError, ValidatorError) as error:
@@ -176,6 +179,14 @@ async def get_data(request: web.Request) -> web.Response:
         data = await request.app[NODE_KEY].blob_data(root)
     except NotEnoughCells as error:
         raise ApiError("service_unavailable", f"cannot rebuild the blob: {error}") from error
+    except BlobExpired as error:
+        expired_at = datetime.fromtimestamp(error.expired_at, UTC).isoformat(timespec="seconds")
+        raise ApiError(
+            "gone",
+            f"the data of 0x{root.hex()} (epoch {error.epoch}) was pruned at {expired_at}: its "
+            "availability window ended",
+            details={"expired_at": expired_at, "epoch": error.epoch},
+        ) from error
     return _binary(data, f"this node knows no header for 0x{root.hex()}")
 
 
