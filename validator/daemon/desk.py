@@ -71,6 +71,10 @@ class NodeDesk:
         self._intake = intake
         self._retrieval = retrieval
 
+    async def admit_blob(self, byte_length: int | None) -> None:
+        """Refuse early what the intake would refuse (see `BlobIntake.check_admission`)."""
+        self._intake.check_admission(byte_length)
+
     async def submit_blob(self, data: bytes) -> BlobView:
         """Accept a posted blob (see `BlobIntake.submit_blob`)."""
         return _posted_view(await self._intake.submit_blob(data))

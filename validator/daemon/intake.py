@@ -77,17 +77,24 @@ class BlobIntake:
         existing = await trio.to_thread.run_sync(self._store.find_blob_by_content, data)
         if existing is not None:
             return existing
+        self.check_admission(None)
+        self._admitting += 1
+        try:
+            return await self._accept(data)
+        finally:
+            self._admitting -= 1
+
+    def check_admission(self, byte_length: int | None) -> None:
+        """Raise `BlobTooLarge` / `EmptyBlob` for a size never taken (`byte_length`, when known) and
+        `NodeBusy` when the queue is full; the API asks this before it reads a posted body."""
+        if byte_length is not None:
+            validate_blob_size(byte_length, self._da_config)
         mean = statistics.fmean(self._encode_times) if self._encode_times else 0.0
         retry_after = compute_retry_after(self.queued, self.policy, mean)
         if retry_after is not None:
             self._metrics.blobs_refused.inc()
             log.info("blob refused: queue full", queued=self.queued, retry_after=retry_after)
             raise NodeBusy(self.queued, retry_after)
-        self._admitting += 1
-        try:
-            return await self._accept(data)
-        finally:
-            self._admitting -= 1
 
     async def _accept(self, data: bytes) -> BlobRecord:
         header = await trio.to_thread.run_sync(self._header, data)

@@ -3,7 +3,10 @@ JSON or bytes. Errors are `ApiError`s with the stable codes of `api.errors`."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
@@ -12,13 +15,18 @@ from da.errors import BlobTooLarge, DAError, EmptyBlob, InvalidDataRoot, NotEnou
 from da.header import hex_to_data_root
 from da.types import DataRoot
 from network.types import PeerName
+from validator.daemon.api.bodies import check_declared_length, read_body
+from validator.daemon.api.config import ApiConfig
+from validator.daemon.api.connections import ConnectionGate
 from validator.daemon.api.errors import ApiError
 from validator.daemon.api.port import BlobView, NodeApi
-from validator.errors import NodeBusy, ValidatorError
+from validator.errors import NodeBusy, RetrievalBusy, ValidatorError
 from validator.openapi import PEER_ID_PATTERN
 
 NODE_KEY: web.AppKey[NodeApi] = web.AppKey("node", NodeApi)
 OPENAPI_KEY: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
+CONFIG_KEY: web.AppKey[ApiConfig] = web.AppKey("api_config", ApiConfig)
+GATE_KEY: web.AppKey[ConnectionGate] = web.AppKey("connection_gate", ConnectionGate)
 OCTET_STREAM = "application/octet-stream"
 
 
@@ -74,8 +82,9 @@ async def ping(request: web.Request) -> web.Response:
     """Round trip HTTP -> bridge -> libp2p ping -> back; body `{"peer_id": "12D3KooW..."}`."""
     if request.content_type != "application/json":
         raise ApiError("unsupported_media_type", "send application/json")
+    config = request.app[CONFIG_KEY]
     try:
-        body = await request.json()
+        body = json.loads(await read_body(request, config.max_request_bytes, config.body_timeout_s))
     except ValueError as error:
         raise ApiError("bad_request", f"body is not JSON: {error}") from error
     if not isinstance(body, dict) or not isinstance(body.get("peer_id"), str):
@@ -101,15 +110,11 @@ async def metrics(request: web.Request) -> web.Response:
 # --- blobs ----------------------------------------------------------------------------------------
 
 
-async def post_blob(request: web.Request) -> web.Response:
-    """POST /v1/blobs: raw bytes in, data root and status out (the same bytes again: the same answer)."""
-    if request.content_type != OCTET_STREAM:
-        raise ApiError(
-            "unsupported_media_type", f"send the blob as {OCTET_STREAM}, not {request.content_type}"
-        )
-    data = await request.read()
+@contextmanager
+def _intake_errors() -> Iterator[None]:
+    """The node's refusals of a posted blob as API errors."""
     try:
-        view = await request.app[NODE_KEY].submit_blob(data)
+        yield
     except EmptyBlob as error:
         raise ApiError("invalid_argument", str(error)) from error
     except BlobTooLarge as error:
@@ -120,6 +125,22 @@ async def post_blob(request: web.Request) -> web.Response:
         raise
     except (DAError, ValidatorError) as error:
         raise ApiError("service_unavailable", str(error)) from error
+
+
+async def post_blob(request: web.Request) -> web.Response:
+    """POST /v1/blobs: raw bytes in, data root and status out (the same bytes again: the same answer).
+    The declared length and the queue's room are checked before the body is read; the body is read
+    bounded in size and time (`api.bodies`)."""
+    if request.content_type != OCTET_STREAM:
+        raise ApiError(
+            "unsupported_media_type", f"send the blob as {OCTET_STREAM}, not {request.content_type}"
+        )
+    config, node = request.app[CONFIG_KEY], request.app[NODE_KEY]
+    check_declared_length(request, config.max_request_bytes)
+    with _intake_errors():
+        await node.admit_blob(request.content_length)
+        data = await read_body(request, config.max_request_bytes, config.body_timeout_s)
+        view = await node.submit_blob(data)
     return web.json_response(blob_json(view))
 
 
@@ -151,6 +172,8 @@ async def get_data(request: web.Request) -> web.Response:
         data = await request.app[NODE_KEY].blob_data(root)
     except NotEnoughCells as error:
         raise ApiError("service_unavailable", f"cannot rebuild the blob: {error}") from error
+    except RetrievalBusy as error:
+        raise ApiError("too_many_requests", str(error), retry_after=error.retry_after) from error
     return _binary(data, f"this node knows no header for 0x{root.hex()}")
 
 
