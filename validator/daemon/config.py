@@ -16,6 +16,12 @@ api_host = "127.0.0.1"
 api_port = 0
 encoder_workers = "auto"              # one worker process per core; 0: encode in a thread
 max_queued_blobs = 8                  # blobs waiting to be encoded and dispersed; more get HTTP 429
+api_header_timeout_s = 20.0           # a request head must arrive within this (idle keep-alive too)
+api_body_timeout_s = 30.0             # a request body must arrive whole within this (else 408)
+api_max_connections = 512             # open API connections; past it the longest-idle one is closed
+api_max_requests_per_connection = 1000
+retrieval_cache_bytes = 67108864      # recovered blobs kept for GET .../data (64 MiB)
+max_reconstructions = 2               # blobs rebuilt at once for GET .../data; more get HTTP 429
 log_format = "json"                   # or "console"
 ```
 """
@@ -27,6 +33,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from validator.daemon.api.config import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_REQUESTS_PER_CONNECTION,
+    ApiConfig,
+)
+from validator.daemon.api.errors import InvalidApiConfig
 from validator.errors import ValidatorError
 from validator.registry.backends import MAX_CONFIRMATIONS, ChainLocation, RegistryLocation
 
@@ -41,6 +55,30 @@ class InvalidDaemonConfig(ValidatorError):
 
 
 DEFAULT_LISTEN = ("/ip4/127.0.0.1/tcp/0",)
+API_SLACK_BYTES = 64 * 1024
+"""Room in a request body beyond the largest blob (the API's size limit is `max_blob_bytes` + this)."""
+
+DEFAULT_RETRIEVAL_CACHE_BYTES = 64 * 1024 * 1024
+"""32 blobs of the 2 MiB maximum: the blobs a rollup's readers fetch right after certification."""
+DEFAULT_MAX_RECONSTRUCTIONS = 2
+"""One per core on the 2-core machines we measure on: recovery is CPU-bound (ckzg, 258 ms a row)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalConfig:
+    """The bounds of blob retrieval (`validator.daemon.retrieval`): bytes of recovered blobs cached,
+    reconstructions run at once."""
+
+    cache_bytes: int = DEFAULT_RETRIEVAL_CACHE_BYTES
+    max_reconstructions: int = DEFAULT_MAX_RECONSTRUCTIONS
+
+    def validate(self) -> RetrievalConfig:
+        """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
+        if not 0 <= self.cache_bytes <= 2**36:
+            raise InvalidDaemonConfig("retrieval_cache_bytes", "must be 0..2**36 (0: no cache)")
+        if not 1 <= self.max_reconstructions <= 64:
+            raise InvalidDaemonConfig("max_reconstructions", "must be 1..64")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +105,12 @@ class DaemonConfig:
     """Blocks behind the chain's head the registry is read at (`ChainLocation.confirmations`)."""
     eth_keystore: Path | None = None
     eth_password_file: Path | None = None
+    api_header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    api_body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    api_max_connections: int = DEFAULT_MAX_CONNECTIONS
+    api_max_requests_per_connection: int = DEFAULT_MAX_REQUESTS_PER_CONNECTION
+    retrieval_cache_bytes: int = DEFAULT_RETRIEVAL_CACHE_BYTES
+    max_reconstructions: int = DEFAULT_MAX_RECONSTRUCTIONS
 
     def validate(self) -> DaemonConfig:
         """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
@@ -83,7 +127,32 @@ class DaemonConfig:
             raise InvalidDaemonConfig("max_queued_blobs", "must be 1..1024")
         if self.log_format not in {"json", "console"}:
             raise InvalidDaemonConfig("log_format", "must be json or console")
+        try:
+            self.api_config.validate()
+        except InvalidApiConfig as error:
+            raise InvalidDaemonConfig(
+                f"api_{error.field}".replace("api_api_", "api_"), error.reason
+            ) from error
+        self.retrieval_config.validate()
         return self
+
+    @property
+    def api_config(self) -> ApiConfig:
+        """The HTTP API's listening address and bounds (a body may carry a whole blob)."""
+        return ApiConfig(
+            host=self.api_host,
+            port=self.api_port,
+            max_request_bytes=self.max_blob_bytes + API_SLACK_BYTES,
+            header_timeout_s=self.api_header_timeout_s,
+            body_timeout_s=self.api_body_timeout_s,
+            max_connections=self.api_max_connections,
+            max_requests_per_connection=self.api_max_requests_per_connection,
+        )
+
+    @property
+    def retrieval_config(self) -> RetrievalConfig:
+        """The bounds of blob retrieval."""
+        return RetrievalConfig(self.retrieval_cache_bytes, self.max_reconstructions)
 
     def _validate_registry(self) -> None:
         on_chain = self.rpc_url is not None or self.registry_address is not None
@@ -131,6 +200,12 @@ def _count(field: str, value: object) -> int:
     return value
 
 
+def _seconds(field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidDaemonConfig(field, f"{value!r}: give a number of seconds")
+    return float(value)
+
+
 def load_config(path: Path) -> DaemonConfig:
     """Read and validate a daemon config file; relative paths are taken from the file's folder."""
     try:
@@ -170,6 +245,25 @@ def load_config(path: Path) -> DaemonConfig:
             confirmations=_count("confirmations", raw.get("confirmations", 0)),
             eth_keystore=resolve(raw["eth_keystore"]) if "eth_keystore" in raw else None,
             eth_password_file=resolve(raw["eth_password_file"]) if "eth_password_file" in raw else None,
+            api_header_timeout_s=_seconds(
+                "api_header_timeout_s", raw.get("api_header_timeout_s", DEFAULT_HEADER_TIMEOUT_S)
+            ),
+            api_body_timeout_s=_seconds(
+                "api_body_timeout_s", raw.get("api_body_timeout_s", DEFAULT_BODY_TIMEOUT_S)
+            ),
+            api_max_connections=_count(
+                "api_max_connections", raw.get("api_max_connections", DEFAULT_MAX_CONNECTIONS)
+            ),
+            api_max_requests_per_connection=_count(
+                "api_max_requests_per_connection",
+                raw.get("api_max_requests_per_connection", DEFAULT_MAX_REQUESTS_PER_CONNECTION),
+            ),
+            retrieval_cache_bytes=_count(
+                "retrieval_cache_bytes", raw.get("retrieval_cache_bytes", DEFAULT_RETRIEVAL_CACHE_BYTES)
+            ),
+            max_reconstructions=_count(
+                "max_reconstructions", raw.get("max_reconstructions", DEFAULT_MAX_RECONSTRUCTIONS)
+            ),
         )
     except (TypeError, ValueError) as error:
         raise InvalidDaemonConfig("config", f"{path}: {error}") from error

@@ -94,13 +94,14 @@ class NodeDesk:
         return None if known is None else header_to_bytes(known[0])
 
     async def blob_data(self, data_root: DataRoot) -> bytes | None:
-        """The posted bytes, or the blob rebuilt from custody (raises `NotEnoughCells`); None when
-        this node knows no header of it."""
+        """The posted bytes, or the blob rebuilt from custody (cached, once for concurrent readers;
+        raises `NotEnoughCells`, or `RetrievalBusy` past the cap); None when this node knows no
+        header of it."""
         held = await trio.to_thread.run_sync(self._read_held, data_root)
         if held is None or isinstance(held, bytes):
             return held
         header, epoch, quorum = held
-        return await self._retrieval.reassemble_blob(data_root, header, epoch, quorum)
+        return await self._retrieval.get_blob(data_root, header, epoch, quorum)
 
     def _read_held(self, data_root: DataRoot) -> bytes | tuple[BlobHeader, Epoch, QuorumIndex] | None:
         """In one worker thread: the posted bytes, else the header and the quorum (the certificate's,

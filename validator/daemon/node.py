@@ -24,6 +24,7 @@ from network.service import NetworkService
 from validator.certificate import bytes_to_certificate
 from validator.core import Tick
 from validator.daemon.admission import AdmissionPolicy
+from validator.daemon.config import RetrievalConfig
 from validator.daemon.context import NodeContext
 from validator.daemon.desk import NodeDesk
 from validator.daemon.driver import CoreDriver
@@ -57,6 +58,7 @@ class Node:
         secret_key: SecretKey,
         network_config: NetworkConfig,
         admission: AdmissionPolicy | None = None,
+        retrieval: RetrievalConfig | None = None,
     ) -> None:
         self._context = context
         self._secret_key = secret_key
@@ -72,8 +74,8 @@ class Node:
         """The libp2p service; `main` runs it in the trio thread before `run` starts."""
         self._sends = Sends(self.service, self._peers, context.metrics, self._driver.process)
         self._intake = BlobIntake(context, self._driver, self._extensions, admission)
-        retrieval = BlobRetrieval(context, self._driver, self._peers, self.service, self._sends)
-        self.desk = NodeDesk(context, self._intake, retrieval)
+        self._retrieval = BlobRetrieval(context, self._driver, self._peers, self.service, retrieval)
+        self.desk = NodeDesk(context, self._intake, self._retrieval)
         """What the HTTP API asks about blobs (`validator.daemon.api.BlobDesk`)."""
 
     @property
@@ -99,6 +101,7 @@ class Node:
             nursery.start_soon(self._ticker)
             nursery.start_soon(self._peer_refresher)
             nursery.start_soon(self._certificate_listener)
+            await nursery.start(self._retrieval.run)
             await nursery.start(self._intake.run)
             task_status.started(self)
 
