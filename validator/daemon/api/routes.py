@@ -101,6 +101,7 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
                 "bad_request",
                 "invalid_argument",
                 "unknown_peer",
+                "request_timeout",
                 "request_too_large",
                 "unsupported_media_type",
                 "peer_unreachable",
@@ -125,6 +126,7 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             request_media=OCTET_STREAM,
             errors=(
                 "invalid_argument",
+                "request_timeout",
                 "request_too_large",
                 "unsupported_media_type",
                 "too_many_requests",
@@ -168,9 +170,10 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             "GET",
             _ROOT + "/data",
             "getData",
-            "The blob's bytes, recovered from custodians if needed",
+            "The blob's bytes, recovered from custodians if needed (once per blob, then cached)",
             _BINARY,
-            errors=(*_BLOB_ERRORS, "service_unavailable"),
+            # 429: this node already rebuilds as many blobs as it allows at once (Retry-After).
+            errors=(*_BLOB_ERRORS, "too_many_requests", "service_unavailable"),
             response_media=OCTET_STREAM,
         ),
         h.get_data,
