@@ -130,9 +130,7 @@ class DaemonConfig:
         try:
             self.api_config.validate()
         except InvalidApiConfig as error:
-            raise InvalidDaemonConfig(
-                f"api_{error.field}".replace("api_api_", "api_"), error.reason
-            ) from error
+            raise InvalidDaemonConfig(f"api_{error.field}", error.reason) from error
         self.retrieval_config.validate()
         return self
 
