@@ -242,3 +242,34 @@ def test_a_bad_connection_bound_is_named(field: str, value: object) -> None:
     with pytest.raises(InvalidApiConfig, match=field) as raised:
         ApiConfig(**{field: value}).validate()  # type: ignore[arg-type]
     assert raised.value.field == field
+
+
+async def test_expect_100_continue_is_answered_only_after_the_checks(bridge: TrioBridge) -> None:
+    async with serving(bridge, ApiConfig(max_request_bytes=1024)) as server:
+        cases = [
+            (b"application/octet-stream", 10_000, b"HTTP/1.1 413"),  # too large: no 100, no body sent
+            (b"text/plain", 100, b"HTTP/1.1 415"),
+            (b"application/octet-stream", 100, b"HTTP/1.1 503"),  # the node (no validator) refuses
+        ]
+        for media, length, status in cases:
+            reader, writer = await connect(server)
+            writer.write(
+                b"POST /v1/blobs HTTP/1.1\r\nHost: t\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+                b"Expect: 100-continue\r\n\r\n" % (media, length)
+            )
+            answer = await read_until_closed(reader)  # the refusal closes: the body is never sent
+            writer.close()
+            assert answer.startswith(status), answer
+            assert b"100 Continue" not in answer
+        # Another route keeps aiohttp's default: 100 Continue at once, then the answer.
+        reader, writer = await connect(server)
+        writer.write(
+            b"POST /v1/node/ping HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+        )
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT_S)
+        writer.write(b"{}")
+        final = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT_S)
+        writer.close()
+        assert interim.startswith(b"HTTP/1.1 100 Continue"), interim
+        assert final.startswith(b"HTTP/1.1 400"), final

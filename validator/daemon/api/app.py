@@ -21,7 +21,7 @@ from validator.daemon.api.connections import ConnectionGate, GatedSite
 from validator.daemon.api.errors import ERROR_CODES, InvalidApiConfig, json_errors
 from validator.daemon.api.port import NodeApi
 from validator.daemon.api.routes import ROUTES
-from validator.daemon.api.views import CONFIG_KEY, GATE_KEY, NODE_KEY, OPENAPI_KEY
+from validator.daemon.api.views import CONFIG_KEY, EXPECT_HANDLERS, GATE_KEY, NODE_KEY, OPENAPI_KEY
 from validator.openapi import build_openapi
 
 __all__ = ["ApiConfig", "ApiServer", "build_app", "start_api"]
@@ -49,7 +49,7 @@ def build_app(node: NodeApi, config: ApiConfig | None = None) -> web.Application
         [doc for doc, _ in ROUTES], _version(), config.max_request_bytes, ERROR_CODES, "Tessera node API"
     )
     for doc, handler in ROUTES:
-        app.router.add_route(doc.method, doc.path, handler)
+        app.router.add_route(doc.method, doc.path, handler, expect_handler=EXPECT_HANDLERS.get(handler))
     return app
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, hdrs, web
 
 from da.errors import BlobTooLarge, DAError, EmptyBlob, InvalidDataRoot, NotEnoughCells
 from da.header import hex_to_data_root
@@ -18,7 +18,7 @@ from network.types import PeerName
 from validator.daemon.api.bodies import check_declared_length, read_body
 from validator.daemon.api.config import ApiConfig
 from validator.daemon.api.connections import ConnectionGate
-from validator.daemon.api.errors import ApiError
+from validator.daemon.api.errors import ApiError, Handler, error_response
 from validator.daemon.api.port import BlobView, NodeApi
 from validator.errors import NodeBusy, RetrievalBusy, ValidatorError
 from validator.openapi import PEER_ID_PATTERN
@@ -144,6 +144,28 @@ async def post_blob(request: web.Request) -> web.Response:
     return web.json_response(blob_json(view))
 
 
+async def expect_blob(request: web.Request) -> web.StreamResponse | None:
+    """`Expect: 100-continue` on POST /v1/blobs: the media type, the declared size and the queue's
+    room are checked before the client is told to send its body, so a refused client never sends
+    it (aiohttp runs this before the middlewares: the error is answered here, and closes)."""
+    config, node = request.app[CONFIG_KEY], request.app[NODE_KEY]
+    try:
+        if request.content_type != OCTET_STREAM:
+            raise ApiError("unsupported_media_type", f"send the blob as {OCTET_STREAM}")
+        check_declared_length(request, config.max_request_bytes)
+        with _intake_errors():
+            await node.admit_blob(request.content_length)
+    except ApiError as error:
+        response = error_response(error.code, error.message, error.retry_after)
+        response.force_close()
+        return response
+    expect = request.headers.get(hdrs.EXPECT, "").lower()
+    if request.version == HttpVersion11 and expect == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the answer proper starts after the interim one
+    return None
+
+
 async def get_blob(request: web.Request) -> web.Response:
     """GET /v1/blobs/{data_root}: where a blob stands."""
     root = parse_data_root(request.match_info["data_root"])
@@ -182,3 +204,8 @@ def _binary(body: bytes | None, missing: str) -> web.Response:
     if body is None:
         raise ApiError("not_found", missing)
     return web.Response(body=body, content_type=OCTET_STREAM)
+
+
+ExpectHandler = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
+EXPECT_HANDLERS: dict[Handler, ExpectHandler] = {post_blob: expect_blob}
+"""Handlers whose `Expect: 100-continue` is answered only after a check (others: aiohttp's default)."""
