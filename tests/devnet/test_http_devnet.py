@@ -46,3 +46,5 @@ def test_a_post_with_expect_100_continue_sends_its_body_after_the_node_admits_it
             body += chunk
     assert json.loads(body)["status"] == "received"
     assert metric(devnet, node, "tessera_blobs_accepted_total") == accepted + 1
+    assert metric(devnet, node, "tessera_api_connections") >= 1  # this very /metrics request's
+    assert metric(devnet, node, "tessera_api_connections_accepted_total") >= 3

@@ -172,6 +172,13 @@ async def test_at_the_cap_a_new_client_displaces_the_longest_idle_connection(bri
             assert refused.startswith(b"HTTP/1.1 503"), refused
             assert b"Retry-After: 1" in refused
             assert server.gate.stats.refused == 1
+            exposition = server.gate.render().decode()
+            # The three idle connections left made room for three of the four busy ones.
+            closed = await asyncio.gather(*(read_until_closed(r) for r, _ in idle[1:]))
+            assert closed == [b""] * 3
+            assert "tessera_api_connections_displaced_total 4.0" in exposition
+            assert "tessera_api_connections_refused_total 1.0" in exposition
+            assert "tessera_api_connections 4.0" in exposition
         finally:
             close_all(idle)
             close_all(busy)

@@ -19,11 +19,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import structlog
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from validator.daemon.api.errors import Handler
 
@@ -58,7 +61,7 @@ class GateStats:
     closed_at_request_limit: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ConnectionGate:
     """Owns the set of open API connections (bounded by `max_connections`) and each one's request
     count (bounded by `max_requests_per_connection`); entries leave when their connection closes."""
@@ -117,6 +120,26 @@ class ConnectionGate:
     def open_connections(self) -> int:
         """Connections open now."""
         return len(self._open)
+
+    def collect(self) -> Iterator[Metric]:
+        """The gate's figures as Prometheus metrics (a collector: read when /metrics is served)."""
+        yield GaugeMetricFamily("tessera_api_connections", "Open API connections", value=len(self._open))
+        counters = {
+            "accepted": "API connections taken",
+            "displaced": "Idle API connections closed to make room at the cap",
+            "refused": "API connections refused at the cap (every connection inside a request)",
+            "closed_at_request_limit": "API connections closed after their last allowed request",
+        }
+        for name, text in counters.items():
+            yield CounterMetricFamily(
+                f"tessera_api_connections_{name}", text, value=getattr(self.stats, name)
+            )
+
+    def render(self) -> bytes:
+        """The gate's metrics in the Prometheus text exposition."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)
+        return generate_latest(registry)
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

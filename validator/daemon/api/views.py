@@ -102,8 +102,8 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """GET /metrics: Prometheus text exposition."""
-    body = request.app[NODE_KEY].metrics()
+    """GET /metrics: Prometheus text exposition (the node's, then the API's connections')."""
+    body = request.app[NODE_KEY].metrics() + request.app[GATE_KEY].render()
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
