@@ -153,6 +153,7 @@ def _idle_flood(url: str, pid: int, count: int) -> dict[str, Any]:
     """`count` idle connections held open; a fresh client's health latency meanwhile."""
     host, port = url.removeprefix("http://").split(":")
     fds_before = psutil.Process(pid).num_fds()
+    displaced = _metric(url, "tessera_api_connections_displaced_total")
     sockets = []
     try:
         for _ in range(count):
@@ -173,6 +174,7 @@ def _idle_flood(url: str, pid: int, count: int) -> dict[str, Any]:
         for sock in sockets:
             sock.close()
     return {
+        "displaced": int(_metric(url, "tessera_api_connections_displaced_total") - displaced),
         "idle_connections": count,
         "fds_before": fds_before,
         "fds_flooded": fds_flooded,
@@ -244,8 +246,8 @@ def main() -> None:
     )
     print(
         f"  idle flood of {flood['idle_connections']}: node fds {flood['fds_before']} -> "
-        f"{flood['fds_flooded']}, health median {flood['health_median_ms']} ms "
-        f"(max {flood['health_max_ms']} ms)"
+        f"{flood['fds_flooded']} ({flood['displaced']} idle connections displaced at the cap), "
+        f"health median {flood['health_median_ms']} ms (max {flood['health_max_ms']} ms)"
     )
 
 
