@@ -143,18 +143,21 @@ class ConnectionGate:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Count the request on its connection; the last one allowed answers `Connection: close`."""
+        """Count the request on its connection, which is not idle (not displaceable) until its
+        answer is written; the last request allowed answers `Connection: close`."""
         protocol = request.protocol
         if not isinstance(protocol, RequestHandler):
             return await handler(request)
         last = self.request_started(protocol)
         try:
             response = await handler(request)
+            if last:
+                self.stats.closed_at_request_limit += 1
+                response.force_close()
+            await response.prepare(request)  # aiohttp's own prepare and write_eof are then no-ops
+            await response.write_eof()
         finally:
             self.request_ended(protocol)
-        if last:
-            self.stats.closed_at_request_limit += 1
-            response.force_close()
         return response
 
 
