@@ -196,6 +196,17 @@ class BlobExpired(ValidatorError):
         self.expired_at = expired_at
 
 
+class RetrievalBusy(ValidatorError):
+    """Raised when a node already rebuilds as many blobs as it allows at once and the one asked for
+    is not among them: ask again after `retry_after` seconds (HTTP 429 with Retry-After)."""
+
+    def __init__(self, running: int, retry_after: int) -> None:
+        super().__init__(f"{running} blobs are being rebuilt; retry in {retry_after} s")
+        self._reduce_args = (running, retry_after)
+        self.running = running
+        self.retry_after = retry_after
+
+
 class DevnetError(ValidatorError):
     """Raised when a local devnet cannot be created, started or reached; the message says what to do."""
 

@@ -16,6 +16,12 @@ api_host = "127.0.0.1"
 api_port = 0
 encoder_workers = "auto"              # one worker process per core; 0: encode in a thread
 max_queued_blobs = 8                  # blobs waiting to be encoded and dispersed; more get HTTP 429
+api_header_timeout_s = 20.0           # a request head must arrive within this (idle keep-alive too)
+api_body_timeout_s = 30.0             # a request body must arrive whole within this (else 408)
+api_max_connections = 512             # open API connections; past it the longest-idle one is closed
+api_max_requests_per_connection = 1000
+retrieval_cache_bytes = 67108864      # recovered blobs kept for GET .../data (64 MiB)
+max_reconstructions = 2               # blobs rebuilt at once for GET .../data; more get HTTP 429
 log_format = "json"                   # or "console"
 retention_epochs = 24                 # epochs a blob's data is kept after its own (mainnet: 336 = 14 days)
 prune_interval_s = 30.0               # how often expired data is pruned (bounded batches)
@@ -32,6 +38,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from validator.daemon.api.config import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_REQUESTS_PER_CONNECTION,
+    ApiConfig,
+)
+from validator.daemon.api.errors import InvalidApiConfig
 from validator.daemon.retention import DEFAULT_MIN_FREE_DISK_BYTES, DEFAULT_RETENTION_EPOCHS, RetentionPolicy
 from validator.errors import ValidatorError
 from validator.registry.backends import MAX_CONFIRMATIONS, ChainLocation, RegistryLocation
@@ -47,6 +61,30 @@ class InvalidDaemonConfig(ValidatorError):
 
 
 DEFAULT_LISTEN = ("/ip4/127.0.0.1/tcp/0",)
+API_SLACK_BYTES = 64 * 1024
+"""Room in a request body beyond the largest blob (the API's size limit is `max_blob_bytes` + this)."""
+
+DEFAULT_RETRIEVAL_CACHE_BYTES = 64 * 1024 * 1024
+"""32 blobs of the 2 MiB maximum: the blobs a rollup's readers fetch right after certification."""
+DEFAULT_MAX_RECONSTRUCTIONS = 2
+"""One per core on the 2-core machines we measure on: recovery is CPU-bound (ckzg, 258 ms a row)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalConfig:
+    """The bounds of blob retrieval (`validator.daemon.retrieval`): bytes of recovered blobs cached,
+    reconstructions run at once."""
+
+    cache_bytes: int = DEFAULT_RETRIEVAL_CACHE_BYTES
+    max_reconstructions: int = DEFAULT_MAX_RECONSTRUCTIONS
+
+    def validate(self) -> RetrievalConfig:
+        """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
+        if not 0 <= self.cache_bytes <= 2**36:
+            raise InvalidDaemonConfig("retrieval_cache_bytes", "must be 0..2**36 (0: no cache)")
+        if not 1 <= self.max_reconstructions <= 64:
+            raise InvalidDaemonConfig("max_reconstructions", "must be 1..64")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +119,12 @@ class DaemonConfig:
     """Certified blobs' whole extensions kept in memory for serving (`Extensions`)."""
     max_dispersing_blobs: int = 32
     """Encoded blobs held in memory while they are dispersed; posts beyond it get HTTP 429."""
+    api_header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    api_body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    api_max_connections: int = DEFAULT_MAX_CONNECTIONS
+    api_max_requests_per_connection: int = DEFAULT_MAX_REQUESTS_PER_CONNECTION
+    retrieval_cache_bytes: int = DEFAULT_RETRIEVAL_CACHE_BYTES
+    max_reconstructions: int = DEFAULT_MAX_RECONSTRUCTIONS
 
     def validate(self) -> DaemonConfig:
         """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
@@ -98,6 +142,11 @@ class DaemonConfig:
         if self.log_format not in {"json", "console"}:
             raise InvalidDaemonConfig("log_format", "must be json or console")
         self._validate_resources()
+        try:
+            self.api_config.validate()
+        except InvalidApiConfig as error:
+            raise InvalidDaemonConfig(f"api_{error.field}", error.reason) from error
+        self.retrieval_config.validate()
         return self
 
     def _validate_resources(self) -> None:
@@ -120,6 +169,24 @@ class DaemonConfig:
             prune_interval_s=self.prune_interval_s,
             min_free_disk_bytes=self.min_free_disk_bytes,
         )
+
+    @property
+    def api_config(self) -> ApiConfig:
+        """The HTTP API's listening address and bounds (a body may carry a whole blob)."""
+        return ApiConfig(
+            host=self.api_host,
+            port=self.api_port,
+            max_request_bytes=self.max_blob_bytes + API_SLACK_BYTES,
+            header_timeout_s=self.api_header_timeout_s,
+            body_timeout_s=self.api_body_timeout_s,
+            max_connections=self.api_max_connections,
+            max_requests_per_connection=self.api_max_requests_per_connection,
+        )
+
+    @property
+    def retrieval_config(self) -> RetrievalConfig:
+        """The bounds of blob retrieval."""
+        return RetrievalConfig(self.retrieval_cache_bytes, self.max_reconstructions)
 
     def _validate_registry(self) -> None:
         on_chain = self.rpc_url is not None or self.registry_address is not None
@@ -165,6 +232,12 @@ def _count(field: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidDaemonConfig(field, f"{value!r}: give a whole number")
     return value
+
+
+def _seconds(field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidDaemonConfig(field, f"{value!r}: give a number of seconds")
+    return float(value)
 
 
 def load_config(path: Path) -> DaemonConfig:
@@ -215,6 +288,25 @@ def load_config(path: Path) -> DaemonConfig:
             ),
             recent_extensions=_count("recent_extensions", raw.get("recent_extensions", 4)),
             max_dispersing_blobs=_count("max_dispersing_blobs", raw.get("max_dispersing_blobs", 32)),
+            api_header_timeout_s=_seconds(
+                "api_header_timeout_s", raw.get("api_header_timeout_s", DEFAULT_HEADER_TIMEOUT_S)
+            ),
+            api_body_timeout_s=_seconds(
+                "api_body_timeout_s", raw.get("api_body_timeout_s", DEFAULT_BODY_TIMEOUT_S)
+            ),
+            api_max_connections=_count(
+                "api_max_connections", raw.get("api_max_connections", DEFAULT_MAX_CONNECTIONS)
+            ),
+            api_max_requests_per_connection=_count(
+                "api_max_requests_per_connection",
+                raw.get("api_max_requests_per_connection", DEFAULT_MAX_REQUESTS_PER_CONNECTION),
+            ),
+            retrieval_cache_bytes=_count(
+                "retrieval_cache_bytes", raw.get("retrieval_cache_bytes", DEFAULT_RETRIEVAL_CACHE_BYTES)
+            ),
+            max_reconstructions=_count(
+                "max_reconstructions", raw.get("max_reconstructions", DEFAULT_MAX_RECONSTRUCTIONS)
+            ),
         )
     except (TypeError, ValueError) as error:
         raise InvalidDaemonConfig("config", f"{path}: {error}") from error

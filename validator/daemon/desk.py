@@ -73,6 +73,11 @@ class NodeDesk:
         self._intake = intake
         self._retrieval = retrieval
 
+    async def admit_blob(self, byte_length: int | None) -> None:
+        """Refuse early what the intake would refuse (see `BlobIntake.check_admission`)."""
+        self._intake.check_admission(byte_length)
+        await self._intake.check_disk()
+
     async def submit_blob(self, data: bytes) -> BlobView:
         """Accept a posted blob (see `BlobIntake.submit_blob`)."""
         return _posted_view(await self._intake.submit_blob(data))
@@ -93,13 +98,14 @@ class NodeDesk:
 
     async def blob_data(self, data_root: DataRoot) -> bytes | None:
         """The posted bytes (or unpacked from this node's extension), or the blob rebuilt from
-        custody (raises `NotEnoughCells`); raises `BlobExpired` once its data was pruned; None when
-        this node knows no header of it."""
+        custody (cached, once for concurrent readers; raises `NotEnoughCells`, or `RetrievalBusy`
+        past the cap); raises `BlobExpired` once its data was pruned; None when this node knows no
+        header of it."""
         held = await trio.to_thread.run_sync(self._read_held, data_root)
         if held is None or isinstance(held, bytes):
             return held
         header, epoch, quorum = held
-        return await self._retrieval.reassemble_blob(data_root, header, epoch, quorum)
+        return await self._retrieval.get_blob(data_root, header, epoch, quorum)
 
     def _read_held(self, data_root: DataRoot) -> bytes | tuple[BlobHeader, Epoch, QuorumIndex] | None:
         """In one worker thread: the posted bytes, else the header and the quorum (the certificate's,

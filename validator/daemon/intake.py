@@ -84,16 +84,8 @@ class BlobIntake:
         existing = await trio.to_thread.run_sync(self._store.find_blob_by_content, data)
         if existing is not None:
             return existing
-        if self._context.disk is not None:
-            await trio.to_thread.run_sync(self._context.disk.check)  # InsufficientStorage: HTTP 507
-        mean = statistics.fmean(self._encode_times) if self._encode_times else 0.0
-        retry_after = compute_retry_after(self.queued, self.policy, mean)
-        if retry_after is None and not self._extensions.has_room(self.queued):
-            retry_after = max(1, math.ceil(mean))  # memory: too many encoded blobs still dispersing
-        if retry_after is not None:
-            self._metrics.blobs_refused.inc()
-            log.info("blob refused: queue full", queued=self.queued, retry_after=retry_after)
-            raise NodeBusy(self.queued, retry_after)
+        await self.check_disk()
+        self.check_admission(None)
         self._admitting += 1
         try:
             return await self._accept(data)
@@ -104,6 +96,25 @@ class BlobIntake:
             raise InsufficientStorage(None, self._context.disk.min_free_bytes, str(error)) from error
         finally:
             self._admitting -= 1
+
+    async def check_disk(self) -> None:
+        """Raise `InsufficientStorage` (HTTP 507) while free disk is below the node's threshold."""
+        if self._context.disk is not None:
+            await trio.to_thread.run_sync(self._context.disk.check)
+
+    def check_admission(self, byte_length: int | None) -> None:
+        """Raise `BlobTooLarge` / `EmptyBlob` for a size never taken (`byte_length`, when known) and
+        `NodeBusy` when the queue is full; the API asks this before it reads a posted body."""
+        if byte_length is not None:
+            validate_blob_size(byte_length, self._da_config)
+        mean = statistics.fmean(self._encode_times) if self._encode_times else 0.0
+        retry_after = compute_retry_after(self.queued, self.policy, mean)
+        if retry_after is None and not self._extensions.has_room(self.queued):
+            retry_after = max(1, math.ceil(mean))  # memory: too many encoded blobs still dispersing
+        if retry_after is not None:
+            self._metrics.blobs_refused.inc()
+            log.info("blob refused: queue full", queued=self.queued, retry_after=retry_after)
+            raise NodeBusy(self.queued, retry_after)
 
     async def _accept(self, data: bytes) -> BlobRecord:
         header = await trio.to_thread.run_sync(self._header, data)

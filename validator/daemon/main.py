@@ -25,7 +25,7 @@ from network.config import NetworkConfig
 from network.constants import compute_network_name
 from network.logs import configure_logging
 from validator.daemon.admission import AdmissionPolicy
-from validator.daemon.api import ApiConfig, BridgedNode, build_app, start_api
+from validator.daemon.api import BridgedNode, build_app, start_api
 from validator.daemon.config import DaemonConfig, InvalidDaemonConfig
 from validator.daemon.context import NodeContext
 from validator.daemon.extensions import Extensions
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
 log = structlog.get_logger(__name__)
-API_SLACK_BYTES = 64 * 1024
 
 
 def run_daemon(config: DaemonConfig) -> int:
@@ -91,8 +90,9 @@ def run_daemon(config: DaemonConfig) -> int:
         secret_key,
         network_config,
         AdmissionPolicy(config.max_queued_blobs),
-        config.retention,
-        Extensions(store, config.recent_extensions, config.max_dispersing_blobs),
+        retention=config.retention,
+        extensions=Extensions(store, config.recent_extensions, config.max_dispersing_blobs),
+        retrieval=config.retrieval_config,
     )
     service = node.service
     bridge = TrioBridge(service)
@@ -142,9 +142,7 @@ async def _serve_api(
     """Serve the HTTP API until SIGINT/SIGTERM (exit 0), or until the node or the network service in
     the trio thread ends on its own (exit 1): a validator that cannot disperse, sample or attest must
     not go on taking blobs; its supervisor restarts it and it resumes what it accepted."""
-    api_config = ApiConfig(
-        host=config.api_host, port=config.api_port, max_request_bytes=config.max_blob_bytes + API_SLACK_BYTES
-    )
+    api_config = config.api_config
     app = build_app(BridgedNode(bridge, node.desk), api_config)
     server = await start_api(app, api_config)
     stop = asyncio.Event()

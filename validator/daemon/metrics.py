@@ -43,6 +43,31 @@ class NodeMetrics:
             "1 while the registry does not answer (the node serves from what it knows), else 0",
             registry=self.registry,
         )
+        self.reconstructions = Counter(
+            "tessera_blob_reconstructions",
+            "Blobs rebuilt from custodians for GET .../data",
+            registry=self.registry,
+        )
+        self.reconstruction_seconds = Histogram(
+            "tessera_blob_reconstruction_seconds",
+            "Time to rebuild a blob from custodians",
+            registry=self.registry,
+        )
+        self.retrieval_cache_hits = Counter(
+            "tessera_retrieval_cache_hits",
+            "Blob reads served from the recovered-blob cache",
+            registry=self.registry,
+        )
+        self.retrieval_cache_bytes = Gauge(
+            "tessera_retrieval_cache_bytes",
+            "Bytes of recovered blobs held in the cache",
+            registry=self.registry,
+        )
+        self.retrieval_refused = Counter(
+            "tessera_retrieval_refused",
+            "Blob reads refused with HTTP 429 (reconstructions at the cap)",
+            registry=self.registry,
+        )
         self.peers = Gauge("tessera_peers", "Connected libp2p peers", registry=self.registry)
         self.extensions_held = Gauge(
             "tessera_extensions_held",

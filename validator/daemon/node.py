@@ -25,6 +25,7 @@ from network.service import NetworkService
 from validator.certificate import bytes_to_certificate
 from validator.core import CoreConfig, Tick
 from validator.daemon.admission import AdmissionPolicy
+from validator.daemon.config import RetrievalConfig
 from validator.daemon.context import NodeContext
 from validator.daemon.desk import NodeDesk
 from validator.daemon.driver import CoreDriver
@@ -62,6 +63,7 @@ class Node:
         admission: AdmissionPolicy | None = None,
         retention: RetentionPolicy | None = None,
         extensions: Extensions | None = None,
+        retrieval: RetrievalConfig | None = None,
     ) -> None:
         """`retention`: the availability window and pruning schedule; `extensions`: the owner of
         encoded blobs in memory with its bounds (both: defaults)."""
@@ -88,8 +90,8 @@ class Node:
         """The libp2p service; `main` runs it in the trio thread before `run` starts."""
         self._sends = Sends(self.service, self._peers, context.metrics, self._driver.process)
         self._intake = BlobIntake(context, self._driver, self._extensions, admission)
-        retrieval = BlobRetrieval(context, self._driver, self._peers, self.service, self._sends)
-        self.desk = NodeDesk(context, self._intake, retrieval)
+        self._retrieval = BlobRetrieval(context, self._driver, self._peers, self.service, retrieval)
+        self.desk = NodeDesk(context, self._intake, self._retrieval)
         """What the HTTP API asks about blobs (`validator.daemon.api.BlobDesk`)."""
 
     @property
@@ -114,6 +116,7 @@ class Node:
             nursery.start_soon(self._peer_refresher)
             nursery.start_soon(self._certificate_listener)
             nursery.start_soon(self._retention.run)
+            await nursery.start(self._retrieval.run)
             await nursery.start(self._intake.run)
             task_status.started(self)
 

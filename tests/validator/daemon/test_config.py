@@ -1,12 +1,15 @@
-"""The daemon's config file: the encoder pool is sized to the machine unless told otherwise, and the
-admission bound has a default."""
+"""The daemon's config file: the encoder pool is sized to the machine unless told otherwise, the
+admission bound has a default, and the HTTP and retrieval bounds have defaults and name a bad field."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from validator.daemon.config import load_config
+import pytest
+
+from validator.daemon.api import ApiConfig
+from validator.daemon.config import InvalidDaemonConfig, RetrievalConfig, load_config
 
 
 def _write(tmp_path: Path, extra: str = "") -> Path:
@@ -31,3 +34,37 @@ def test_explicit_encoder_workers_and_queue_bound_are_kept(tmp_path: Path) -> No
     config = load_config(_write(tmp_path, "encoder_workers = 0\nmax_queued_blobs = 3\n"))
     assert config.encoder_processes == 0 and config.max_queued_blobs == 3
     assert load_config(_write(tmp_path, 'encoder_workers = "auto"\n')).encoder_workers is None
+
+
+def test_the_http_and_retrieval_bounds_have_defaults_and_reach_their_parts(tmp_path: Path) -> None:
+    defaults = load_config(_write(tmp_path))
+    assert defaults.api_config == ApiConfig(max_request_bytes=2 * 1024 * 1024 + 64 * 1024)
+    assert defaults.retrieval_config == RetrievalConfig()
+    config = load_config(
+        _write(
+            tmp_path,
+            "api_header_timeout_s = 5\napi_body_timeout_s = 7.5\napi_max_connections = 64\n"
+            "api_max_requests_per_connection = 10\nretrieval_cache_bytes = 0\nmax_reconstructions = 1\n",
+        )
+    )
+    assert config.api_config.header_timeout_s == 5.0
+    assert config.api_config.body_timeout_s == 7.5
+    assert (config.api_config.max_connections, config.api_config.max_requests_per_connection) == (64, 10)
+    assert config.retrieval_config == RetrievalConfig(cache_bytes=0, max_reconstructions=1)
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("api_header_timeout_s = 0", "api_header_timeout_s"),
+        ('api_body_timeout_s = "soon"', "api_body_timeout_s"),
+        ("api_max_connections = 0", "api_max_connections"),
+        ("api_max_requests_per_connection = -1", "api_max_requests_per_connection"),
+        ("retrieval_cache_bytes = -1", "retrieval_cache_bytes"),
+        ("max_reconstructions = 0", "max_reconstructions"),
+    ],
+)
+def test_a_bad_http_or_retrieval_bound_names_its_field(tmp_path: Path, line: str, field: str) -> None:
+    with pytest.raises(InvalidDaemonConfig) as raised:
+        load_config(_write(tmp_path, line + "\n"))
+    assert raised.value.field == field

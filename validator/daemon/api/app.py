@@ -1,8 +1,12 @@
 """The aiohttp application: the one route table, request-size limit, JSON errors, OpenAPI, and a
-runner with cancellation on.
+runner with cancellation on and every connection bounded.
 
 `start_api` uses `web.AppRunner(app, handler_cancellation=True)`, so a client that hangs up cancels its
-handler, and through the bridge the trio task behind it.
+handler, and through the bridge the trio task behind it. Connections are bounded by `ApiConfig`: a
+request head must arrive within `header_timeout_s` (aiohttp's `keepalive_timeout`, which covers an
+idle keep-alive connection too), a body within `body_timeout_s` (`api.bodies`), at most
+`max_connections` are open (`api.connections.ConnectionGate`) and one carries at most
+`max_requests_per_connection` requests.
 """
 
 from __future__ import annotations
@@ -12,30 +16,15 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
+from validator.daemon.api.config import LINGERING_S, LISTEN_BACKLOG, ApiConfig
+from validator.daemon.api.connections import ConnectionGate, GatedSite
 from validator.daemon.api.errors import ERROR_CODES, InvalidApiConfig, json_errors
 from validator.daemon.api.port import NodeApi
 from validator.daemon.api.routes import ROUTES
-from validator.daemon.api.views import NODE_KEY, OPENAPI_KEY
+from validator.daemon.api.views import CONFIG_KEY, EXPECT_HANDLERS, GATE_KEY, NODE_KEY, OPENAPI_KEY
 from validator.openapi import build_openapi
 
-DEFAULT_MAX_REQUEST_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class ApiConfig:
-    """Where the API listens and how large a request body may be."""
-
-    host: str = "127.0.0.1"
-    port: int = 0
-    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
-
-    def validate(self) -> ApiConfig:
-        """Return self if every field is in range, else raise `InvalidApiConfig` naming the field."""
-        if not 0 <= self.port <= 65535:
-            raise InvalidApiConfig("port", self.port, "must be 0..65535 (0: chosen by the OS)")
-        if not 1 <= self.max_request_bytes <= 2**30:
-            raise InvalidApiConfig("max_request_bytes", self.max_request_bytes, "must be 1..2**30")
-        return self
+__all__ = ["ApiConfig", "ApiServer", "build_app", "start_api"]
 
 
 def _version() -> str:
@@ -49,22 +38,28 @@ def build_app(node: NodeApi, config: ApiConfig | None = None) -> web.Application
     """The aiohttp application over `node`: every route of `ROUTES`, the size limit, JSON errors and
     the OpenAPI document built from the same table."""
     config = (config or ApiConfig()).validate()
-    app = web.Application(client_max_size=config.max_request_bytes, middlewares=[json_errors])
+    gate = ConnectionGate(config.max_connections, config.max_requests_per_connection)
+    app = web.Application(
+        client_max_size=config.max_request_bytes, middlewares=[gate.middleware, json_errors]
+    )
     app[NODE_KEY] = node
+    app[CONFIG_KEY] = config
+    app[GATE_KEY] = gate
     app[OPENAPI_KEY] = build_openapi(
         [doc for doc, _ in ROUTES], _version(), config.max_request_bytes, ERROR_CODES, "Tessera node API"
     )
     for doc, handler in ROUTES:
-        app.router.add_route(doc.method, doc.path, handler)
+        app.router.add_route(doc.method, doc.path, handler, expect_handler=EXPECT_HANDLERS.get(handler))
     return app
 
 
 @dataclass(slots=True)
 class ApiServer:
-    """A started API: its runner and the URL it listens on."""
+    """A started API: its runner, the URL it listens on, and the gate its connections pass."""
 
     runner: web.AppRunner
     url: str
+    gate: ConnectionGate
 
     async def close(self) -> None:
         """Stop accepting requests, cancel those in flight, release the socket."""
@@ -72,15 +67,26 @@ class ApiServer:
 
 
 async def start_api(app: web.Application, config: ApiConfig | None = None) -> ApiServer:
-    """Serve `app` on `config.host:config.port` (0: chosen by the OS) with handler cancellation on."""
-    config = (config or ApiConfig()).validate()
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    """Serve `app` (from `build_app`) on its config's host and port (0: chosen by the OS), with
+    handler cancellation on and its connections gated; `config`, when given, must be the one `app`
+    was built with."""
+    built = app[CONFIG_KEY]
+    if config is not None and config.validate() != built:
+        raise InvalidApiConfig("config", config, "start_api takes the config build_app was given")
+    config = built
+    runner = web.AppRunner(
+        app,
+        handler_cancellation=True,
+        access_log=None,
+        keepalive_timeout=config.header_timeout_s,
+        lingering_time=LINGERING_S,
+    )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port)
+        site = GatedSite(runner, config.host, config.port, app[GATE_KEY], LISTEN_BACKLOG)
         await site.start()
     except BaseException:
         await runner.cleanup()
         raise
     host, port = runner.addresses[0][:2]
-    return ApiServer(runner=runner, url=f"http://{host}:{port}")
+    return ApiServer(runner=runner, url=f"http://{host}:{port}", gate=app[GATE_KEY])

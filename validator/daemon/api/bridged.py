@@ -56,6 +56,10 @@ class BridgedNode:
             raise ApiError("service_unavailable", "this node runs no validator: it takes and serves no blobs")
         return self._desk
 
+    async def admit_blob(self, byte_length: int | None) -> None:
+        """Whether a blob of `byte_length` bytes would be taken now (raises as `submit_blob` would)."""
+        await self._bridge.call(self._require_desk().admit_blob, byte_length)
+
     async def submit_blob(self, data: bytes) -> BlobView:
         """Accept a posted blob (durably `received` when this returns)."""
         return await self._bridge.call(self._require_desk().submit_blob, data)

@@ -60,6 +60,11 @@ class BlobDesk(Protocol):
     """A validator's blobs. The daemon's desk answers on its trio side (store reads in worker
     threads); `NodeApi` gives the same calls to the asyncio side."""
 
+    async def admit_blob(self, byte_length: int | None) -> None:
+        """Before a posted body is read: raise what `submit_blob` would for a blob of `byte_length`
+        bytes (None: not declared) that no byte of it can change (too large, empty, queue full, disk
+        full)."""
+
     async def submit_blob(self, data: bytes) -> BlobView:
         """Accept a posted blob (durably `received` when this returns)."""
 

@@ -128,6 +128,7 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
                 "bad_request",
                 "invalid_argument",
                 "unknown_peer",
+                "request_timeout",
                 "request_too_large",
                 "unsupported_media_type",
                 "peer_unreachable",
@@ -153,6 +154,7 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             request_media=OCTET_STREAM,
             errors=(
                 "invalid_argument",
+                "request_timeout",
                 "request_too_large",
                 "unsupported_media_type",
                 "too_many_requests",
@@ -206,9 +208,11 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             "GET",
             _ROOT + "/data",
             "getData",
-            "The blob's bytes, recovered from custodians if needed (410 once its window ended)",
+            "The blob's bytes, recovered from custodians if needed (once per blob, then cached; 410 "
+            "once its window ended)",
             _BINARY,
-            errors=(*_BLOB_ERRORS, "gone", "service_unavailable"),
+            # 429: this node already rebuilds as many blobs as it allows at once (Retry-After).
+            errors=(*_BLOB_ERRORS, "gone", "too_many_requests", "service_unavailable"),
             error_details={"gone": _GONE},
             response_media=OCTET_STREAM,
         ),

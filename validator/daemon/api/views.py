@@ -3,23 +3,31 @@ JSON or bytes. Errors are `ApiError`s with the stable codes of `api.errors`."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, hdrs, web
 
 from da.errors import BlobTooLarge, DAError, EmptyBlob, InvalidDataRoot, NotEnoughCells
 from da.header import hex_to_data_root
 from da.types import DataRoot
 from network.types import PeerName
-from validator.daemon.api.errors import ApiError
+from validator.daemon.api.bodies import check_declared_length, read_body
+from validator.daemon.api.config import ApiConfig
+from validator.daemon.api.connections import ConnectionGate
+from validator.daemon.api.errors import ApiError, Handler, error_response
 from validator.daemon.api.port import BlobView, NodeApi
-from validator.errors import BlobExpired, InsufficientStorage, NodeBusy, ValidatorError
+from validator.errors import BlobExpired, InsufficientStorage, NodeBusy, RetrievalBusy, ValidatorError
 from validator.openapi import PEER_ID_PATTERN
 
 NODE_KEY: web.AppKey[NodeApi] = web.AppKey("node", NodeApi)
 OPENAPI_KEY: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
+CONFIG_KEY: web.AppKey[ApiConfig] = web.AppKey("api_config", ApiConfig)
+GATE_KEY: web.AppKey[ConnectionGate] = web.AppKey("connection_gate", ConnectionGate)
 OCTET_STREAM = "application/octet-stream"
 
 
@@ -85,8 +93,9 @@ async def ping(request: web.Request) -> web.Response:
     """Round trip HTTP -> bridge -> libp2p ping -> back; body `{"peer_id": "12D3KooW..."}`."""
     if request.content_type != "application/json":
         raise ApiError("unsupported_media_type", "send application/json")
+    config = request.app[CONFIG_KEY]
     try:
-        body = await request.json()
+        body = json.loads(await read_body(request, config.max_request_bytes, config.body_timeout_s))
     except ValueError as error:
         raise ApiError("bad_request", f"body is not JSON: {error}") from error
     if not isinstance(body, dict) or not isinstance(body.get("peer_id"), str):
@@ -104,24 +113,19 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """GET /metrics: Prometheus text exposition."""
-    body = request.app[NODE_KEY].metrics()
+    """GET /metrics: Prometheus text exposition (the node's, then the API's connections')."""
+    body = request.app[NODE_KEY].metrics() + request.app[GATE_KEY].render()
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
 # --- blobs ----------------------------------------------------------------------------------------
 
 
-async def post_blob(request: web.Request) -> web.Response:
-    """POST /v1/blobs: raw bytes in; 202 Accepted with the data root and status, and the status
-    resource in `Location` (the same bytes again: the same answer)."""
-    if request.content_type != OCTET_STREAM:
-        raise ApiError(
-            "unsupported_media_type", f"send the blob as {OCTET_STREAM}, not {request.content_type}"
-        )
-    data = await request.read()
+@contextmanager
+def _intake_errors() -> Iterator[None]:
+    """The node's refusals of a posted blob as API errors."""
     try:
-        view = await request.app[NODE_KEY].submit_blob(data)
+        yield
     except EmptyBlob as error:
         raise ApiError("invalid_argument", str(error)) from error
     except BlobTooLarge as error:
@@ -134,8 +138,47 @@ async def post_blob(request: web.Request) -> web.Response:
         raise
     except (DAError, ValidatorError) as error:
         raise ApiError("service_unavailable", str(error)) from error
+
+
+async def post_blob(request: web.Request) -> web.Response:
+    """POST /v1/blobs: raw bytes in; 202 Accepted with the data root and status, and the status
+    resource in `Location` (the same bytes again: the same answer). The declared length, the queue's
+    room and the free disk are checked before the body is read; the body is read bounded in size and
+    time (`api.bodies`)."""
+    if request.content_type != OCTET_STREAM:
+        raise ApiError(
+            "unsupported_media_type", f"send the blob as {OCTET_STREAM}, not {request.content_type}"
+        )
+    config, node = request.app[CONFIG_KEY], request.app[NODE_KEY]
+    check_declared_length(request, config.max_request_bytes)
+    with _intake_errors():
+        await node.admit_blob(request.content_length)
+        data = await read_body(request, config.max_request_bytes, config.body_timeout_s)
+        view = await node.submit_blob(data)
     location = f"/v1/blobs/0x{view.data_root.hex()}"
     return web.json_response(blob_json(view), status=202, headers={"Location": location})
+
+
+async def expect_blob(request: web.Request) -> web.StreamResponse | None:
+    """`Expect: 100-continue` on POST /v1/blobs: the media type, the declared size and the queue's
+    room are checked before the client is told to send its body, so a refused client never sends
+    it (aiohttp runs this before the middlewares: the error is answered here, and closes)."""
+    config, node = request.app[CONFIG_KEY], request.app[NODE_KEY]
+    try:
+        if request.content_type != OCTET_STREAM:
+            raise ApiError("unsupported_media_type", f"send the blob as {OCTET_STREAM}")
+        check_declared_length(request, config.max_request_bytes)
+        with _intake_errors():
+            await node.admit_blob(request.content_length)
+    except ApiError as error:
+        response = error_response(error.code, error.message, error.retry_after)
+        response.force_close()
+        return response
+    expect = request.headers.get(hdrs.EXPECT, "").lower()
+    if request.version == HttpVersion11 and expect == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the answer proper starts after the interim one
+    return None
 
 
 async def get_blob(request: web.Request) -> web.Response:
@@ -187,6 +230,8 @@ async def get_data(request: web.Request) -> web.Response:
             "availability window ended",
             details={"expired_at": expired_at, "epoch": error.epoch},
         ) from error
+    except RetrievalBusy as error:
+        raise ApiError("too_many_requests", str(error), retry_after=error.retry_after) from error
     return _binary(data, f"this node knows no header for 0x{root.hex()}")
 
 
@@ -195,3 +240,8 @@ def _binary(body: bytes | None, missing: str) -> web.Response:
     if body is None:
         raise ApiError("not_found", missing)
     return web.Response(body=body, content_type=OCTET_STREAM)
+
+
+ExpectHandler = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
+EXPECT_HANDLERS: dict[Handler, ExpectHandler] = {post_blob: expect_blob}
+"""Handlers whose `Expect: 100-continue` is answered only after a check (others: aiohttp's default)."""
