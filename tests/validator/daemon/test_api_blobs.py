@@ -45,6 +45,9 @@ class MemoryNode:
     async def ping(self, peer: PeerName) -> float:
         raise ApiError("unknown_peer", f"no peer {peer}")
 
+    async def admit_blob(self, byte_length: int | None) -> None:
+        return None
+
     async def submit_blob(self, data: bytes) -> BlobView:
         root = DataRoot(hashlib.sha256(data).digest())
         self.blobs[root] = data
