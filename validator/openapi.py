@@ -23,6 +23,8 @@ def error_schema(codes: Mapping[str, int]) -> JsonSchema:
                 "properties": {
                     "code": {"type": "string", "enum": sorted(codes)},
                     "message": {"type": "string"},
+                    "row": {"type": "integer", "description": "an upload's first bad row, if any"},
+                    "column": {"type": "integer", "description": "the first bad cell's column, if any"},
                 },
             }
         },
@@ -61,6 +63,8 @@ class RouteDoc:
     response_media: str = JSON
     links: dict[str, str] = field(default_factory=dict)
     """Operations a success answer leads to, by operation id, with `data_root` from its body."""
+    other_requests: dict[str, JsonSchema] = field(default_factory=dict)
+    """Further request bodies the route takes, by media type (beside `request_media`)."""
 
 
 def _path_parameters(path: str) -> list[JsonSchema]:
@@ -120,10 +124,14 @@ def build_openapi(
         if parameters:
             operation["parameters"] = parameters
         if route.request is not None:
+            media = [route.request_media, *route.other_requests]
             operation["requestBody"] = {
                 "required": True,
-                "description": f"{route.request_media}, at most {max_request_bytes} bytes",
-                "content": {route.request_media: {"schema": route.request}},
+                "description": f"{' or '.join(media)}, at most {max_request_bytes} bytes",
+                "content": {
+                    route.request_media: {"schema": route.request},
+                    **{kind: {"schema": schema} for kind, schema in route.other_requests.items()},
+                },
             }
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {

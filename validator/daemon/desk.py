@@ -9,7 +9,7 @@ import trio
 from da.header import header_to_bytes
 from da.types import BlobHeader, DataRoot
 from validator.certificate import certificate_to_bytes
-from validator.daemon.api.port import BlobView
+from validator.daemon.api.port import BlobView, EncoderStatus
 from validator.daemon.context import NodeContext
 from validator.daemon.intake import BlobIntake
 from validator.daemon.retrieval import BlobRetrieval
@@ -75,6 +75,10 @@ class NodeDesk:
         """Accept a posted blob (see `BlobIntake.submit_blob`)."""
         return _posted_view(await self._intake.submit_blob(data))
 
+    async def submit_upload(self, body: bytes) -> BlobView:
+        """Check and accept a pre-encoded upload (see `BlobIntake.submit_upload`)."""
+        return _posted_view(await self._intake.submit_upload(body))
+
     async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """A posted blob's record, else what custody and certificates say of it."""
         return await trio.to_thread.run_sync(read_blob_view, self._store, data_root)
@@ -115,3 +119,9 @@ class NodeDesk:
     def metrics(self) -> bytes:
         """The Prometheus text exposition."""
         return self._context.metrics.render()
+
+    def encoder_status(self) -> EncoderStatus:
+        """The encoder pool's workers and whether they are ready (no pool: the node's own thread,
+        ready since the setup was loaded at start)."""
+        pool = self._context.pool
+        return EncoderStatus(0, True) if pool is None else EncoderStatus(pool.workers, pool.ready)

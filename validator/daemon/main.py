@@ -20,6 +20,7 @@ import structlog
 from da.config import DAConfig
 from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
 from da.pool import EncoderPool
+from da.upload import compute_max_upload_bytes
 from network.bridge import TrioBridge
 from network.config import NetworkConfig
 from network.constants import compute_network_name
@@ -128,9 +129,9 @@ async def _serve_api(
     """Serve the HTTP API until SIGINT/SIGTERM (exit 0), or until the node or the network service in
     the trio thread ends on its own (exit 1): a validator that cannot disperse, sample or attest must
     not go on taking blobs; its supervisor restarts it and it resumes what it accepted."""
-    api_config = ApiConfig(
-        host=config.api_host, port=config.api_port, max_request_bytes=config.max_blob_bytes + API_SLACK_BYTES
-    )
+    # The largest body is a pre-encoded upload of the largest blob (about 1.05 x its bytes).
+    max_body = compute_max_upload_bytes(config.max_blob_bytes) + API_SLACK_BYTES
+    api_config = ApiConfig(host=config.api_host, port=config.api_port, max_request_bytes=max_body)
     app = build_app(BridgedNode(bridge, node.desk), api_config)
     server = await start_api(app, api_config)
     stop = asyncio.Event()

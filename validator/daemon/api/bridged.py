@@ -6,7 +6,7 @@ from da.types import DataRoot
 from network.bridge import TrioBridge
 from network.types import PeerName
 from validator.daemon.api.errors import ApiError
-from validator.daemon.api.port import BlobDesk, BlobView, NodeIdentity, PeerSummary
+from validator.daemon.api.port import BlobDesk, BlobView, EncoderStatus, NodeIdentity, PeerSummary
 
 
 class BridgedNode:
@@ -60,6 +60,10 @@ class BridgedNode:
         """Accept a posted blob (durably `received` when this returns)."""
         return await self._bridge.call(self._require_desk().submit_blob, data)
 
+    async def submit_upload(self, body: bytes) -> BlobView:
+        """Check and accept a pre-encoded upload."""
+        return await self._bridge.call(self._require_desk().submit_upload, body)
+
     async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """Where the blob stands on this node."""
         return await self._bridge.call(self._require_desk().blob_status, data_root)
@@ -79,3 +83,7 @@ class BridgedNode:
     def metrics(self) -> bytes:
         """The Prometheus text exposition."""
         return self._require_desk().metrics()
+
+    def encoder_status(self) -> EncoderStatus:
+        """The encoder's readiness."""
+        return self._require_desk().encoder_status()

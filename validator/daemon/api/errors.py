@@ -5,7 +5,7 @@ The codes are part of the interface (clients branch on them); the messages are f
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 from aiohttp import web
@@ -33,6 +33,12 @@ ERROR_CODES: dict[str, int] = {
     "method_not_allowed": 405,
     "request_too_large": 413,
     "unsupported_media_type": 415,
+    "malformed_upload": 400,
+    "upload_truncated": 400,
+    "row_count_mismatch": 400,
+    "data_root_mismatch": 422,
+    "commitment_mismatch": 422,
+    "invalid_cell_proof": 422,
     "too_many_requests": 429,
     "internal_error": 500,
     "peer_unreachable": 502,
@@ -78,7 +84,13 @@ class InvalidApiConfig(ValidatorError):
 class ApiError(ValidatorError):
     """Raised by handlers for a failure with a stable `code` (one of `ERROR_CODES`)."""
 
-    def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        retry_after: int | None = None,
+        where: Mapping[str, int] | None = None,
+    ) -> None:
         if code not in ERROR_CODES:
             raise ValueError(f"unknown API error code {code!r}")
         super().__init__(message)
@@ -86,20 +98,28 @@ class ApiError(ValidatorError):
         self.status = ERROR_CODES[code]
         self.message = message
         self.retry_after = retry_after
+        self.where = dict(where or {})
+        """Where in the request the fault is (an upload's first bad `row` and `column`)."""
 
 
 def error_response(
-    code: str, message: str, retry_after: int | None = None, allow: str | None = None
+    code: str,
+    message: str,
+    retry_after: int | None = None,
+    allow: str | None = None,
+    where: Mapping[str, int] | None = None,
 ) -> web.Response:
-    """The JSON body and status of an error, with a Retry-After header when the client should wait
-    and an Allow header (RFC 9110) on a 405."""
+    """The JSON body and status of an error (with `where` the fault is, when known), a Retry-After
+    header when the client should wait and an Allow header (RFC 9110) on a 405."""
     headers: dict[str, str] = {}
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     if allow is not None:
         headers["Allow"] = allow
     return web.json_response(
-        {"error": {"code": code, "message": message}}, status=ERROR_CODES[code], headers=headers or None
+        {"error": {"code": code, "message": message, **(where or {})}},
+        status=ERROR_CODES[code],
+        headers=headers or None,
     )
 
 
@@ -120,7 +140,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except ApiError as error:
-        return error_response(error.code, error.message, error.retry_after)
+        return error_response(error.code, error.message, error.retry_after, where=error.where)
     except NetworkError as error:
         return error_response(network_error_code(error), str(error))
     except web.HTTPException as error:

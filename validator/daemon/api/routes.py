@@ -42,8 +42,17 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             "GET",
             "/v1/health",
             "getHealth",
-            "Liveness of the API and the p2p service",
-            {"type": "object", "properties": {"status": _STRING}},
+            "Liveness of the API and the p2p service, and whether the encoder (for raw posts) is ready",
+            {
+                "type": "object",
+                "properties": {
+                    "status": _STRING,
+                    "encoder": {
+                        "type": "object",
+                        "properties": {"workers": _INTEGER, "ready": {"type": "boolean"}},
+                    },
+                },
+            },
             errors=("service_unavailable",),
         ),
         h.health,
@@ -119,12 +128,21 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             "POST",
             "/v1/blobs",
             "postBlob",
-            "Post a blob (raw bytes, application/octet-stream)",
+            "Post a blob: raw bytes (application/octet-stream, encoded by the node) or pre-encoded "
+            f"({h.ENCODED_BLOB}: the blob with its row commitments and cell proofs, checked by the "
+            "node; specs/das-core.md, Pre-encoded uploads)",
             BLOB_STATUS_SCHEMA,
             request={**_BINARY, "minLength": 1},
             request_media=OCTET_STREAM,
+            other_requests={h.ENCODED_BLOB: {**_BINARY, "minLength": 56}},
             errors=(
                 "invalid_argument",
+                "malformed_upload",
+                "upload_truncated",
+                "row_count_mismatch",
+                "data_root_mismatch",
+                "commitment_mismatch",
+                "invalid_cell_proof",
                 "request_too_large",
                 "unsupported_media_type",
                 "too_many_requests",

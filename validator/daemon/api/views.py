@@ -8,9 +8,22 @@ from typing import Any
 
 from aiohttp import web
 
-from da.errors import BlobTooLarge, DAError, EmptyBlob, InvalidDataRoot, NotEnoughCells
+from da.errors import (
+    BlobTooLarge,
+    CommitmentMismatch,
+    DAError,
+    DataRootMismatch,
+    EmptyBlob,
+    InvalidCellProof,
+    InvalidDataRoot,
+    InvalidUpload,
+    NotEnoughCells,
+    RowCountMismatch,
+    UploadTruncated,
+)
 from da.header import hex_to_data_root
 from da.types import DataRoot
+from da.upload import UPLOAD_MEDIA_TYPE
 from network.types import PeerName
 from validator.daemon.api.errors import ApiError
 from validator.daemon.api.port import BlobView, NodeApi
@@ -20,6 +33,16 @@ from validator.openapi import PEER_ID_PATTERN
 NODE_KEY: web.AppKey[NodeApi] = web.AppKey("node", NodeApi)
 OPENAPI_KEY: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
 OCTET_STREAM = "application/octet-stream"
+ENCODED_BLOB = UPLOAD_MEDIA_TYPE
+
+UPLOAD_ERROR_CODES: tuple[tuple[type[InvalidUpload], str], ...] = (
+    (UploadTruncated, "upload_truncated"),
+    (RowCountMismatch, "row_count_mismatch"),
+    (DataRootMismatch, "data_root_mismatch"),
+    (CommitmentMismatch, "commitment_mismatch"),
+    (InvalidCellProof, "invalid_cell_proof"),
+)
+"""The API code of each refusal of a pre-encoded upload (any other `InvalidUpload`: malformed_upload)."""
 
 
 def parse_data_root(text: str) -> DataRoot:
@@ -51,9 +74,16 @@ def blob_json(view: BlobView) -> dict[str, Any]:
 
 async def health(request: web.Request) -> web.Response:
     """Liveness of the API and the p2p service."""
-    if not request.app[NODE_KEY].is_running():
+    node = request.app[NODE_KEY]
+    if not node.is_running():
         raise ApiError("service_unavailable", "the p2p service is not running")
-    return web.json_response({"status": "ok"})
+    answer: dict[str, Any] = {"status": "ok"}
+    try:
+        encoder = node.encoder_status()
+    except ApiError:
+        return web.json_response(answer)  # a p2p host without a validator encodes nothing
+    answer["encoder"] = {"workers": encoder.workers, "ready": encoder.ready}
+    return web.json_response(answer)
 
 
 async def identity(request: web.Request) -> web.Response:
@@ -102,14 +132,22 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def post_blob(request: web.Request) -> web.Response:
-    """POST /v1/blobs: raw bytes in, data root and status out (the same bytes again: the same answer)."""
-    if request.content_type != OCTET_STREAM:
+    """POST /v1/blobs: raw bytes (encoded by the node) or a pre-encoded upload (checked by the node)
+    in, data root and status out (the same bytes again: the same answer)."""
+    if request.content_type not in (OCTET_STREAM, ENCODED_BLOB):
         raise ApiError(
-            "unsupported_media_type", f"send the blob as {OCTET_STREAM}, not {request.content_type}"
+            "unsupported_media_type",
+            f"send the blob as {OCTET_STREAM} or {ENCODED_BLOB}, not {request.content_type}",
         )
     data = await request.read()
+    node = request.app[NODE_KEY]
     try:
-        view = await request.app[NODE_KEY].submit_blob(data)
+        if request.content_type == ENCODED_BLOB:
+            view = await node.submit_upload(data)
+        else:
+            view = await node.submit_blob(data)
+    except InvalidUpload as error:
+        raise upload_refusal(error) from error
     except EmptyBlob as error:
         raise ApiError("invalid_argument", str(error)) from error
     except BlobTooLarge as error:
@@ -121,6 +159,15 @@ async def post_blob(request: web.Request) -> web.Response:
     except (DAError, ValidatorError) as error:
         raise ApiError("service_unavailable", str(error)) from error
     return web.json_response(blob_json(view))
+
+
+def upload_refusal(error: InvalidUpload) -> ApiError:
+    """The API error of a refused upload: its code, and the first bad row and cell when known."""
+    code = next((code for kind, code in UPLOAD_ERROR_CODES if isinstance(error, kind)), "malformed_upload")
+    where = {
+        name: value for name, value in (("row", error.row), ("column", error.column)) if value is not None
+    }
+    return ApiError(code, str(error), where=where)
 
 
 async def get_blob(request: web.Request) -> web.Response:
