@@ -73,6 +73,7 @@ bench: $(STAMP) $(CHAIN_STAMP)
 	$(BIN)/python bench/bench_draw.py
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_devnet.py
+	$(BIN)/python bench/bench_intake.py
 	$(BIN)/python bench/bench_light.py
 	$(BIN)/python bench/bench_chain.py
 	$(BIN)/python bench/bench_certificate_gas.py
