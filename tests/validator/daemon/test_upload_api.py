@@ -81,6 +81,10 @@ async def test_an_upload_is_taken_stored_with_its_extension_and_served(
             assert await response.read() == data
         async with http.get("/v1/health") as response:
             assert await response.json() == {"status": "ok", "encoder": {"workers": 0, "ready": True}}
+        async with http.get("/v1/openapi.json") as response:
+            post = (await response.json())["paths"]["/v1/blobs"]["post"]
+    assert set(post["requestBody"]["content"]) == {"application/octet-stream", UPLOAD_MEDIA_TYPE}
+    assert "invalid_cell_proof" in post["responses"]["422"]["description"]
     again_status, again = await _post(server, body)  # the same bytes again: the same blob
     assert (again_status, again["data_root"]) == (200, root)
 
