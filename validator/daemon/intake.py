@@ -69,6 +69,9 @@ class BlobIntake:
         self._verifying = 0
         """Pre-encoded uploads being checked (bounded by `policy.max_verifying`)."""
         self._verify_times: collections.deque[float] = collections.deque(maxlen=ENCODE_TIMES_KEPT)
+        self._recording: set[DataRoot] = set()
+        """Checked uploads being recorded (at most `max_verifying`): the same blob twice at once is
+        recorded and dispersed once."""
 
     @property
     def queued(self) -> int:
@@ -161,7 +164,18 @@ class BlobIntake:
 
     async def _accept_encoded(self, data: bytes, encoded: EncodedBlob, seconds: float) -> BlobRecord:
         """Record a checked upload with its extension (`encoded`) and disperse it; the same bytes
-        posted before (raw or encoded) return that record."""
+        posted before (raw or encoded) return that record, and while they are being recorded by
+        another post the answer is `NodeBusy` (retry in 1 s: then that record)."""
+        data_root = encoded.data_root
+        if data_root in self._recording:
+            raise NodeBusy(self._verifying, 1)
+        self._recording.add(data_root)
+        try:
+            return await self._record_upload(data, encoded, seconds)
+        finally:
+            self._recording.discard(data_root)
+
+    async def _record_upload(self, data: bytes, encoded: EncodedBlob, seconds: float) -> BlobRecord:
         existing = await trio.to_thread.run_sync(self._store.find_blob_by_content, data)
         if existing is not None:
             return existing
