@@ -4,8 +4,10 @@ code (and the first bad row and cell), nothing is stored, and the node's metrics
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -14,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from da import CkzgBackend, EncodedBlob, compute_data_root, compute_upload, upload_to_bytes
 from da.constants import DEFAULT_MAX_BLOB_BYTES
 from da.header import header_to_bytes
+from da.pool import EncoderPool
 from da.types import KZGProof
 from da.upload import UPLOAD_MEDIA_TYPE, EncodedUpload, compute_max_upload_bytes
 from tests.validator.daemon.live_node import LiveNode, live_node
@@ -156,3 +159,31 @@ async def test_an_inconsistent_upload_is_refused_with_its_code_and_nothing_is_st
         http.get(f"/v1/blobs/0x{encoded.data_root.hex()}") as response,
     ):
         assert response.status == 404
+
+
+async def test_a_node_with_an_encoder_pool_reports_its_readiness_and_checks_uploads_on_it(
+    tmp_path: Path, kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    data, encoded = two_row_blob
+    upload = compute_upload(data, encoded)
+    limit = compute_max_upload_bytes(DEFAULT_MAX_BLOB_BYTES) + 64 * 1024
+    with EncoderPool(workers=1) as pool, live_node(tmp_path, kzg, pool) as node:
+        server = await start_api(build_app(node.api, ApiConfig(max_request_bytes=limit)))
+        try:
+            async with aiohttp.ClientSession(server.url) as http:
+                async with http.get("/v1/health") as response:  # the worker is still loading its tables
+                    assert (await response.json())["encoder"] == {"workers": 1, "ready": False}
+                deadline = asyncio.get_running_loop().time() + 60
+                ready = False
+                while not ready and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.2)
+                    async with http.get("/v1/health") as response:
+                        ready = (await response.json())["encoder"]["ready"]
+                assert ready, "the pool's worker never reported ready"
+            status, answer = await _post(server, _tampered("swapped proofs", upload))
+            assert (status, answer["error"]["code"]) == (422, "invalid_cell_proof")  # type: ignore[index]
+            status, answer = await _post(server, upload_to_bytes(upload))
+            assert (status, answer["data_root"]) == (200, "0x" + encoded.data_root.hex())
+            assert node.store.get_extension(encoded.data_root) == encoded
+        finally:
+            await server.close()
