@@ -74,6 +74,7 @@ bench: $(STAMP) $(CHAIN_STAMP)
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_devnet.py
 	$(BIN)/python bench/bench_altda.py
+	$(BIN)/python bench/bench_intake.py
 	$(BIN)/python bench/bench_light.py
 	$(BIN)/python bench/bench_chain.py
 	$(BIN)/python bench/bench_certificate_gas.py

@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 
 from cli.progress import Progress
+from da.errors import DAError
+from da.kzg import PRECOMPUTE_FOR_PROVING
+from da.sequencer import MAX_PRECOMPUTE, EncoderSettings, encode_upload
 from validator.api_client import NodeApiClient
 from validator.errors import ApiFailure
 
@@ -24,7 +27,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "post",
         help="post a blob file to a validator",
         description="Post FILE's bytes to a validator's "
-        "HTTP API. Posting the same bytes again returns the same data root and never disperses twice. "
+        "HTTP API. The blob is encoded here, on this machine's cores (its row commitments and cell "
+        "proofs: about 0.2 s of CPU per 126 KiB row), and uploaded with them (1.05 x its bytes); the node "
+        "only verifies them, about 15 x less work than encoding. With --raw the bytes alone are "
+        "posted and the node encodes them (for thin clients; the first refused when the node is busy). "
+        "Posting the same bytes again returns the same data root and never disperses twice. "
         "The node answers once the blob is durably queued (status received); a node whose queue is "
         "full answers HTTP 429 and the blob is posted again after its Retry-After (see --busy-timeout). "
         "With --wait, follow the blob until it is certified (exit 0) or fails (exit 1).",
@@ -42,6 +49,27 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=300.0,
         help="seconds to keep posting again, after each Retry-After, while the node answers 429 "
         "(its queue is full); 0 gives up at the first refusal (default 300)",
+    )
+    post.add_argument(
+        "--raw",
+        action="store_true",
+        help="post the bytes alone and let the node encode them (a thin client: no encoding here)",
+    )
+    post.add_argument(
+        "--encoder-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes that encode the rows (default: one per core, at most one per row; 1: this process)",
+    )
+    post.add_argument(
+        "--precompute",
+        type=int,
+        default=PRECOMPUTE_FOR_PROVING,
+        metavar="LEVEL",
+        help=f"ckzg precomputation level 0..{MAX_PRECOMPUTE} (default {PRECOMPUTE_FOR_PROVING}); per row "
+        "on a 2-vCPU box: 0: 359 ms; 8: 205 ms (~100 MiB per process); 10: 183 ms (+388 MiB); "
+        "12: 172 ms (+1.5 GiB)",
     )
     post.add_argument("--json", action="store_true", help="print JSON")
     post.set_defaults(run=run_post)
@@ -62,7 +90,14 @@ def run_post(args: argparse.Namespace) -> int:
         data = args.file.read_bytes()
         node = NodeApiClient(args.node)
         started = time.monotonic()
-        status = node.post_blob(data, args.busy_timeout, _report_busy)
+        if args.raw:
+            status = node.post_blob(data, args.busy_timeout, _report_busy)
+            encode_s = None
+        else:
+            settings = EncoderSettings(args.encoder_workers, args.precompute)
+            upload = encode_upload(data, settings, progress=Progress("encoding rows"))
+            encode_s = round(time.monotonic() - started, 3)
+            status = node.post_upload(upload, args.busy_timeout, _report_busy)
         busy_retries = status["busy_retries"]
         if args.wait:
             status = node.wait_for_certificate(status["data_root"], args.timeout, Progress("signed slots"))
@@ -70,9 +105,14 @@ def run_post(args: argparse.Namespace) -> int:
             if status["status"] == "certified" and args.cert_out:
                 args.cert_out.write_bytes(node.get_certificate(status["data_root"]))
         status["elapsed_s"] = round(time.monotonic() - started, 3)
+        status["encoded_by"] = "node" if args.raw else "client"
+        status["encode_s"] = encode_s
     except ApiFailure as error:
         print(f"das: error: {error}", file=sys.stderr)
         return EXIT_FAILED if error.code in {"service_unavailable", "too_many_requests"} else EXIT_USAGE
+    except DAError as error:  # not a blob this network takes (empty, too large) or bad settings
+        print(f"das: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
         print(json.dumps(status))
     else:
@@ -81,6 +121,8 @@ def run_post(args: argparse.Namespace) -> int:
         print(f"status      {status['status']} ({signed})")
         where = f"epoch {status.get('epoch')}  quorum {status.get('quorum')}"
         print(f"dispersal   {where}  in {status['elapsed_s']:.2f} s")
+        if encode_s is not None:
+            print(f"encoded     here in {encode_s:.2f} s (the node verified)")
         if status["busy_retries"]:
             print(f"node busy   posted again {status['busy_retries']} times after HTTP 429")
     if args.wait and status["status"] != "certified":

@@ -19,15 +19,22 @@ if TYPE_CHECKING:  # the same names for type checkers (a test keeps them equal t
     from da.encoding import encode_blob as encode_blob
     from da.encoding import encode_row as encode_row
     from da.errors import BlobTooLarge as BlobTooLarge
+    from da.errors import CommitmentMismatch as CommitmentMismatch
     from da.errors import DAError as DAError
+    from da.errors import DataRootMismatch as DataRootMismatch
     from da.errors import EmptyBlob as EmptyBlob
     from da.errors import EncoderPoolBroken as EncoderPoolBroken
     from da.errors import InvalidBlobEncoding as InvalidBlobEncoding
+    from da.errors import InvalidCellProof as InvalidCellProof
     from da.errors import InvalidConfig as InvalidConfig
     from da.errors import InvalidKZGInput as InvalidKZGInput
+    from da.errors import InvalidUpload as InvalidUpload
     from da.errors import MalformedHeader as MalformedHeader
     from da.errors import MalformedSample as MalformedSample
+    from da.errors import MalformedUpload as MalformedUpload
     from da.errors import NotEnoughCells as NotEnoughCells
+    from da.errors import RowCountMismatch as RowCountMismatch
+    from da.errors import UploadTruncated as UploadTruncated
     from da.header import bytes_to_header as bytes_to_header
     from da.header import compute_data_root as compute_data_root
     from da.header import header_to_bytes as header_to_bytes
@@ -58,21 +65,33 @@ if TYPE_CHECKING:  # the same names for type checkers (a test keeps them equal t
     from da.types import RowIndex as RowIndex
     from da.types import Sample as Sample
     from da.types import SampleValidity as SampleValidity
+    from da.upload import EncodedUpload as EncodedUpload
+    from da.upload import bytes_to_upload as bytes_to_upload
+    from da.upload import compute_upload as compute_upload
+    from da.upload import upload_to_bytes as upload_to_bytes
+    from da.upload import validate_upload as validate_upload
 
 _MODULES: dict[str, tuple[str, ...]] = {
     "da.config": ("DAConfig",),
     "da.encoding": ("EncodedBlob", "EncodedRow", "compute_blob_header", "encode_blob", "encode_row"),
     "da.errors": (
         "BlobTooLarge",
+        "CommitmentMismatch",
         "DAError",
+        "DataRootMismatch",
         "EmptyBlob",
         "EncoderPoolBroken",
         "InvalidBlobEncoding",
+        "InvalidCellProof",
         "InvalidConfig",
         "InvalidKZGInput",
+        "InvalidUpload",
         "MalformedHeader",
         "MalformedSample",
+        "MalformedUpload",
         "NotEnoughCells",
+        "RowCountMismatch",
+        "UploadTruncated",
     ),
     "da.header": ("bytes_to_header", "compute_data_root", "header_to_bytes", "validate_header"),
     "da.kzg": ("CellProver", "CellRecoverer", "CellVerifier", "CkzgBackend", "load_ckzg_backend"),
@@ -100,6 +119,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "Sample",
         "SampleValidity",
     ),
+    "da.upload": ("EncodedUpload", "bytes_to_upload", "compute_upload", "upload_to_bytes", "validate_upload"),
 }
 """Each module and the public names it defines: the one table that `__all__`, `dir(da)` and the
 lazy loader are built from."""

@@ -95,3 +95,70 @@ class InvalidDataRoot(DAError):
     def __init__(self, text: str) -> None:
         super().__init__(f"{text!r} is not a data root (32 bytes of hex: 0x + 64 digits)")
         self.text = text
+
+
+class InvalidUpload(DAError):
+    """Raised when a pre-encoded upload (`da.upload`) is refused: the root of the upload errors.
+
+    `row` and `column` name the first bad row and cell when the failure has one (None otherwise)."""
+
+    row: int | None = None
+    column: int | None = None
+
+
+class MalformedUpload(InvalidUpload):
+    """Raised when an upload's bytes are not the format: wrong magic, an unknown version, or bytes
+    after the blob."""
+
+
+class UploadTruncated(InvalidUpload):
+    """Raised when an upload is shorter than its own lengths say (`received` < `expected` bytes)."""
+
+    def __init__(self, received: int, expected: int) -> None:
+        super().__init__(f"upload is {received} bytes, its lengths need {expected}: truncated")
+        self._reduce_args = (received, expected)
+        self.received = received
+        self.expected = expected
+
+
+class RowCountMismatch(InvalidUpload):
+    """Raised when an upload's row count is not the number of rows its byte length packs into."""
+
+    def __init__(self, row_count: int, expected: int, byte_length: int) -> None:
+        super().__init__(f"upload says {row_count} rows, but {byte_length} bytes pack into {expected} rows")
+        self._reduce_args = (row_count, expected, byte_length)
+        self.row_count = row_count
+        self.expected = expected
+        self.byte_length = byte_length
+
+
+class DataRootMismatch(InvalidUpload):
+    """Raised when the data root an upload claims is not the root of its header."""
+
+    def __init__(self, claimed: bytes, computed: bytes) -> None:
+        super().__init__(
+            f"upload claims data root 0x{claimed.hex()}, its header hashes to 0x{computed.hex()}"
+        )
+        self._reduce_args = (claimed, computed)
+        self.claimed = claimed
+        self.computed = computed
+
+
+class CommitmentMismatch(InvalidUpload):
+    """Raised when an upload's commitment of row `row` is not the commitment to that row."""
+
+    def __init__(self, row: int) -> None:
+        super().__init__(f"the commitment of row {row} is not the row's commitment")
+        self._reduce_args = (row,)
+        self.row = row
+
+
+class InvalidCellProof(InvalidUpload):
+    """Raised when the proof of cell (`row`, `column`) does not prove that cell: the first such cell
+    (lowest row, then lowest column)."""
+
+    def __init__(self, row: int, column: int) -> None:
+        super().__init__(f"the proof of cell ({row}, {column}) does not verify")
+        self._reduce_args = (row, column)
+        self.row = row
+        self.column = column

@@ -30,6 +30,7 @@ from da.kzg import PRECOMPUTE_FOR_PROVING, default_trusted_setup_path, load_ckzg
 from da.packing import pack_blob, unpack_rows
 from da.recovery import group_cells_by_row, recover_row_bytes
 from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, KZGCommitment, RowBytes, RowIndex
+from da.upload import bytes_to_upload, validate_upload
 
 T = TypeVar("T")
 
@@ -58,6 +59,11 @@ def _recover_row_task(
     return recover_row_bytes(load_ckzg_backend(precompute, Path(trusted_setup)), row, cells)
 
 
+def _verify_upload_task(trusted_setup: str, precompute: int, body: bytes, config: DAConfig) -> EncodedBlob:
+    backend = load_ckzg_backend(precompute, Path(trusted_setup))
+    return validate_upload(bytes_to_upload(body, config), backend, config)
+
+
 class EncoderPool:
     """A pool of worker processes that encode and recover rows; use as a context manager."""
 
@@ -81,8 +87,7 @@ class EncoderPool:
         )
         # Workers start on demand; start them now, so the first blob does not pay their spawn and
         # trusted-setup load (seconds with the proving tables) on top of its own encoding.
-        for _ in range(self.workers):
-            self._executor.submit(_ready)
+        self._started = [self._executor.submit(_ready) for _ in range(self.workers)]
 
     def __enter__(self) -> EncoderPool:
         return self
@@ -94,6 +99,12 @@ class EncoderPool:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def ready(self) -> bool:
+        """True once the start-up task submitted per worker has run, i.e. the workers have loaded the
+        trusted setup (until then a blob waits for that: seconds with the proving tables)."""
+        return all(future.done() for future in self._started)
 
     def close(self) -> None:
         """Stop the workers, cancelling queued rows."""
@@ -117,6 +128,14 @@ class EncoderPool:
             progress,
         )
         return assemble_encoded_blob(len(data), encoded)
+
+    def verify_upload(self, body: bytes) -> EncodedBlob:
+        """Decode and check a pre-encoded upload on one worker (one batch of every cell: see
+        `da.upload.validate_upload`); its extension, or the upload's typed refusal."""
+        (encoded,) = self._run(
+            [(_verify_upload_task, (self._setup, self._precompute, body, self.config))], None
+        )
+        return encoded
 
     def compute_blob_header(self, data: bytes) -> BlobHeader:
         """The header a blob will have once encoded (its row commitments), rows spread over the

@@ -1,4 +1,4 @@
-"""`python -m fuzz consensus|codecs|planted [--examples N] [--seed S] [--profile P] [--plant BUG]`.
+"""`python -m fuzz consensus|codecs|uploads|planted [--examples N] [--seed S] [--profile P] [--plant BUG]`.
 
 Prints a summary (examples run, events seen, invariants checked). A failure prints the replayable
 program Hypothesis found (every rule call with its drawn values) and the `@reproduce_failure` line
@@ -23,6 +23,7 @@ from fuzz.hunt import hunt, planted
 from fuzz.invariants import STATS
 from fuzz.planted import PLANTED_BUGS
 from fuzz.profiles import PROFILES, current_profile
+from fuzz.uploads import fuzz_uploads
 
 
 def _summary(title: str, started: float, examples: int) -> None:
@@ -108,6 +109,18 @@ def run_codecs(examples: int) -> int:
     return 0
 
 
+def run_uploads(examples: int) -> int:
+    """Fuzz the node's check of pre-encoded uploads with a scrambling sequencer (S7); 0 when it held."""
+    started = time.perf_counter()
+    try:
+        fuzz_uploads(examples)
+    except AssertionError as failure:
+        _report(failure)
+        return 1
+    _summary("uploads", started, examples)
+    return 0
+
+
 def run_planted(examples: int, seed: int | None) -> int:
     """Show the fuzzer catching each planted bug; 0 when it caught all of them."""
     missed = 0
@@ -122,7 +135,7 @@ def run_planted(examples: int, seed: int | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fuzz", description=__doc__)
-    parser.add_argument("target", choices=["consensus", "codecs", "planted"], help="what to fuzz")
+    parser.add_argument("target", choices=["consensus", "codecs", "uploads", "planted"], help="what to fuzz")
     parser.add_argument(
         "--profile", choices=sorted(PROFILES), help="run length (default: $HYPOTHESIS_PROFILE or dev)"
     )
@@ -146,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.target == "codecs":
         return run_codecs(args.examples or profile.codec_examples)
+    if args.target == "uploads":
+        return run_uploads(args.examples or profile.codec_examples // 5)
     return run_planted(args.examples or 400, args.seed)
 
 

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from da import bytes_to_header, bytes_to_sample, header_to_bytes, sample_to_bytes
+from da import (
+    DAConfig,
+    bytes_to_header,
+    bytes_to_sample,
+    bytes_to_upload,
+    compute_upload,
+    header_to_bytes,
+    sample_to_bytes,
+    upload_to_bytes,
+)
 from da.errors import DAError
 from da.types import CellCoordinate, ColumnIndex, RowIndex
 from fuzz.invariants import STATS
@@ -108,6 +117,16 @@ def _custody_push_examples() -> list[bytes]:
     return [custody_push_to_bytes(CustodyPush(blob.header, tuple(blob.get_column(ColumnIndex(9))), 0, 0))]
 
 
+def _upload_examples() -> list[bytes]:
+    from fuzz.uploads import get_honest_uploads  # noqa: PLC0415 - encodes a two-row blob on first use
+
+    return [upload_to_bytes(compute_upload(data, blob)) for data, blob in get_honest_uploads()[:1]]
+
+
+def _decode_upload(data: bytes) -> object:
+    return bytes_to_upload(data, DAConfig())
+
+
 def _data_root_examples() -> list[bytes]:
     return [bytes(get_blobs()[0].data_root)]
 
@@ -136,6 +155,8 @@ CODECS: list[Codec] = [
         _custody_push_examples, 8000,
     ),  # type: ignore[arg-type]
     Codec("header request", bytes_to_data_root, bytes, NetworkError, _data_root_examples, 64),  # type: ignore[arg-type]
+    # The sequencer's pre-encoded upload (specs/das-core.md, Pre-encoded uploads): its lengths.
+    Codec("upload", _decode_upload, upload_to_bytes, DAError, _upload_examples, 48_000),  # type: ignore[arg-type]
 ]
 
 

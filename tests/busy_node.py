@@ -18,10 +18,12 @@ class BusyNode(http.server.BaseHTTPRequestHandler):
     busy = 0
     retry_after = "0"
     posts: ClassVar[list[bytes]] = []
+    content_types: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).posts.append(body)
+        type(self).content_types.append(self.headers["Content-Type"])
         if len(type(self).posts) <= type(self).busy:
             payload = json.dumps({"error": {"code": "too_many_requests", "message": "queue full"}}).encode()
             self.send_response(429)
@@ -42,7 +44,9 @@ class BusyNode(http.server.BaseHTTPRequestHandler):
 @contextmanager
 def serve_busy_node(busy: int, retry_after: str) -> Iterator[tuple[str, type[BusyNode]]]:
     """(URL, handler class with its `posts`) of a busy node serving until the block ends."""
-    handler = type("Handler", (BusyNode,), {"posts": [], "busy": busy, "retry_after": retry_after})
+    handler = type(
+        "Handler", (BusyNode,), {"posts": [], "content_types": [], "busy": busy, "retry_after": retry_after}
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

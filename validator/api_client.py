@@ -22,6 +22,7 @@ import httpx
 from da.errors import MalformedHeader
 from da.header import bytes_to_header, compute_data_root
 from da.types import BlobHeader, DataRoot
+from da.upload import UPLOAD_MEDIA_TYPE
 from validator.errors import ApiFailure
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -99,8 +100,11 @@ class _Answer:
         return body
 
 
-def _request_headers(body: bytes | None) -> dict[str, str]:
-    return {"Content-Type": "application/octet-stream"} if body is not None else {}
+OCTET_STREAM = "application/octet-stream"
+
+
+def _request_headers(body: bytes | None, content_type: str = OCTET_STREAM) -> dict[str, str]:
+    return {"Content-Type": content_type} if body is not None else {}
 
 
 def _json_object(path: str, raw: bytes) -> dict[str, Any]:
@@ -140,14 +144,16 @@ class NodeApiClient:
         body: bytes | None = None,
         timeout: float | None = None,
         limit: int | None = None,
+        content_type: str = OCTET_STREAM,
     ) -> bytes:
-        """One request to `path` (an answer over `limit` bytes is refused); JSON errors and
-        connection failures become `ApiFailure`."""
+        """One request to `path` (a body is sent as `content_type`; an answer over `limit` bytes is
+        refused); JSON errors and connection failures become `ApiFailure`."""
         url = f"{self.base_url}{path}"
         answer = _Answer(url, limit)
+        headers = _request_headers(body, content_type)
         try:
             with httpx.stream(
-                method, url, content=body, headers=_request_headers(body), timeout=timeout or self.timeout
+                method, url, content=body, headers=headers, timeout=timeout or self.timeout
             ) as response:
                 for chunk in response.iter_bytes():
                     answer.add(chunk)
@@ -155,21 +161,36 @@ class NodeApiClient:
             raise _unreachable(url, error) from error
         return answer.finish(response)
 
-    def _json(self, method: str, path: str, body: bytes | None = None) -> dict[str, Any]:
-        return _json_object(path, self.request(method, path, body))
+    def _json(
+        self, method: str, path: str, body: bytes | None = None, content_type: str = OCTET_STREAM
+    ) -> dict[str, Any]:
+        return _json_object(path, self.request(method, path, body, content_type=content_type))
+
+    def post_upload(
+        self, upload: bytes, busy_timeout: float = 0.0, on_busy: BusyProgress | None = None
+    ) -> dict[str, Any]:
+        """Post a pre-encoded upload (`da.upload`, made by `da.sequencer.encode_upload`): the node
+        verifies it instead of encoding; otherwise as `post_blob`. An inconsistent upload fails with
+        its code (`invalid_cell_proof`, ...; `ApiFailure.message` names the first bad row or cell)."""
+        return self.post_blob(upload, busy_timeout, on_busy, content_type=UPLOAD_MEDIA_TYPE)
 
     def post_blob(
-        self, data: bytes, busy_timeout: float = 0.0, on_busy: BusyProgress | None = None
+        self,
+        data: bytes,
+        busy_timeout: float = 0.0,
+        on_busy: BusyProgress | None = None,
+        content_type: str = OCTET_STREAM,
     ) -> dict[str, Any]:
-        """Post a blob's bytes (the node answers 202 Accepted: durably queued, its certificate to
-        follow); the JSON status (with its `data_root`, and `busy_retries`: how many times the node
-        answered 429 first). A busy node is asked again after its Retry-After for up
-        to `busy_timeout` seconds; past that its `too_many_requests` failure is raised."""
+        """Post a blob's bytes (`content_type`: the raw bytes, or `post_upload`'s pre-encoded body;
+        the node answers 202 Accepted: durably taken, its certificate to follow); the JSON status
+        (with its `data_root`, and `busy_retries`: how many times the node answered 429 first). A
+        busy node is asked again after its Retry-After for up to `busy_timeout` seconds; past that
+        its `too_many_requests` failure is raised."""
         deadline = time.monotonic() + busy_timeout
         retries = 0
         while True:
             try:
-                status = self._json("POST", "/v1/blobs", data)
+                status = self._json("POST", "/v1/blobs", data, content_type)
             except ApiFailure as error:
                 if error.code != "too_many_requests":
                     raise

@@ -66,7 +66,10 @@ class RouteDoc:
     success_headers: dict[str, tuple[str, JsonSchema]] = field(default_factory=dict)
     """Headers a success carries (`Location` of a created resource): (description, schema) by name."""
     error_details: dict[str, dict[str, JsonSchema]] = field(default_factory=dict)
-    """Fields an error code's body carries beside `error`, by code (each required in that body)."""
+    """Fields an error code's error object carries beside `code` and `message`, by code (each
+    required there)."""
+    other_requests: dict[str, JsonSchema] = field(default_factory=dict)
+    """Further request bodies the route takes, by media type (beside `request_media`)."""
 
 
 def _path_parameters(path: str) -> list[JsonSchema]:
@@ -81,14 +84,16 @@ _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 
 def _error_body(names: Sequence[str], details: Mapping[str, dict[str, JsonSchema]]) -> JsonSchema:
-    """The schema of the error bodies of one status: `Error`, with the fields its codes add."""
+    """The schema of the error bodies of one status: `Error`, with the fields its codes add to the
+    error object."""
     extra = [details[name] for name in names if name in details]
     if not extra:
         return _ERROR_REF
     fields = {name: schema for one in extra for name, schema in one.items()}
-    if len(extra) < len(names):  # some codes of this status add nothing: their fields are optional
-        return {"allOf": [_ERROR_REF, {"type": "object", "properties": fields}]}
-    return {"allOf": [_ERROR_REF, {"type": "object", "required": sorted(fields), "properties": fields}]}
+    error: JsonSchema = {"type": "object", "properties": fields}
+    if len(extra) == len(names):  # every code of this status adds them (else they are optional)
+        error["required"] = sorted(fields)
+    return {"allOf": [_ERROR_REF, {"type": "object", "required": ["error"], "properties": {"error": error}}]}
 
 
 def _error_responses(
@@ -150,10 +155,14 @@ def build_openapi(
         if parameters:
             operation["parameters"] = parameters
         if route.request is not None:
+            media = [route.request_media, *route.other_requests]
             operation["requestBody"] = {
                 "required": True,
-                "description": f"{route.request_media}, at most {max_request_bytes} bytes",
-                "content": {route.request_media: {"schema": route.request}},
+                "description": f"{' or '.join(media)}, at most {max_request_bytes} bytes",
+                "content": {
+                    route.request_media: {"schema": route.request},
+                    **{kind: {"schema": schema} for kind, schema in route.other_requests.items()},
+                },
             }
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from da import DAConfig, bytes_to_upload, validate_upload
+from da.kzg import PRECOMPUTE_FOR_PROVING, load_ckzg_backend
+from da.upload import UPLOAD_MEDIA_TYPE
 from tests.busy_node import serve_busy_node
 
 
@@ -88,14 +91,41 @@ def test_das_blob_post_shows_the_wait_and_posts_again_while_the_node_answers_429
     blob = tmp_path / "blob.bin"
     blob.write_bytes(b"a sequencer's batch")
     with serve_busy_node(busy=2, retry_after="0") as (url, handler):
-        result = _das("blob", "post", str(blob), "--node", url, "--json")
+        result = _das("blob", "post", str(blob), "--node", url, "--json", "--raw")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["busy_retries"] == 2
     assert result.stderr.count("das: node busy (queue full); posting again in 0 s") == 2
     assert handler.posts == [b"a sequencer's batch"] * 3
+    assert handler.content_types == ["application/octet-stream"] * 3
     with serve_busy_node(busy=2, retry_after="0") as (url, _):
-        human = _das("blob", "post", str(blob), "--node", url)
+        human = _das("blob", "post", str(blob), "--node", url, "--raw")
     assert "node busy   posted again 2 times after HTTP 429" in human.stdout
+
+
+def test_das_blob_post_encodes_here_and_uploads_the_blob_with_its_proofs(tmp_path) -> None:
+    """By default the sequencer encodes: the node gets the pre-encoded upload, which checks."""
+    data = b"a sequencer's batch" * 100
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(data)
+    with serve_busy_node(busy=1, retry_after="0") as (url, handler):
+        result = _das("blob", "post", str(blob), "--node", url, "--json", "--encoder-workers", "1")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["encoded_by"] == "client" and status["encode_s"] > 0
+    assert handler.content_types == [UPLOAD_MEDIA_TYPE] * 2  # posted again, as is, after the 429
+    assert handler.posts[0] == handler.posts[1]
+    upload = bytes_to_upload(handler.posts[0], DAConfig())
+    assert upload.data == data
+    encoded = validate_upload(upload, load_ckzg_backend(PRECOMPUTE_FOR_PROVING), DAConfig())
+    assert encoded.data_root == upload.data_root
+
+
+def test_das_blob_post_refuses_a_precompute_ckzg_has_not(tmp_path) -> None:
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"x")
+    result = _das("blob", "post", str(blob), "--node", "http://127.0.0.1:9", "--precompute", "16")
+    assert result.returncode == 2
+    assert "precompute" in result.stderr and "0..15" in result.stderr
 
 
 def test_das_blob_post_gives_up_after_its_busy_timeout_with_exit_1(tmp_path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import pickle
@@ -15,18 +16,25 @@ from da import (
     CellCoordinate,
     CkzgBackend,
     ColumnIndex,
+    CommitmentMismatch,
     DAConfig,
+    DataRootMismatch,
     EmptyBlob,
     EncodedBlob,
     EncoderPool,
     EncoderPoolBroken,
+    InvalidCellProof,
     InvalidConfig,
     InvalidKZGInput,
     MalformedHeader,
     NotEnoughCells,
+    RowCountMismatch,
     RowIndex,
+    UploadTruncated,
     compute_blob_header,
+    compute_upload,
     encode_blob,
+    upload_to_bytes,
 )
 from da.types import Cell
 
@@ -89,6 +97,20 @@ def test_worker_errors_cross_the_process_boundary_typed(
     assert raised.value.operation == "recover_cells_and_kzg_proofs"
 
 
+def test_a_pooled_upload_check_gives_the_extension_or_the_typed_refusal(
+    pool: EncoderPool, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    data, encoded = two_row_blob
+    upload = compute_upload(data, encoded)
+    assert pool.verify_upload(upload_to_bytes(upload)) == encoded
+    assert pool.ready
+    proofs = list(upload.proofs)
+    proofs[1] = (*proofs[1][:37], proofs[0][37], *proofs[1][38:])
+    with pytest.raises(InvalidCellProof) as raised:
+        pool.verify_upload(upload_to_bytes(dataclasses.replace(upload, proofs=tuple(proofs))))
+    assert (raised.value.row, raised.value.column) == (1, 37)
+
+
 def test_size_limits_apply_before_any_work(pool: EncoderPool) -> None:
     with pytest.raises(EmptyBlob):
         pool.encode_blob(b"")
@@ -109,6 +131,11 @@ def test_size_limits_apply_before_any_work(pool: EncoderPool) -> None:
         BlobTooLarge(5, 4),
         EmptyBlob(),
         InvalidConfig("max_blob_bytes", 0, "too small"),
+        UploadTruncated(10, 56),
+        RowCountMismatch(3, 2, 200_000),
+        DataRootMismatch(b"\x01" * 32, b"\x02" * 32),
+        CommitmentMismatch(4),
+        InvalidCellProof(1, 37),
     ],
 )
 def test_errors_survive_pickling(error: Exception) -> None:

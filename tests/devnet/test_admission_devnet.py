@@ -81,8 +81,8 @@ def test_an_accepted_blob_survives_a_sigkill_right_after_the_post(devnet: Devnet
     # Known but not certified yet: the certificate route says "not yet" (409, with the status), not 404.
     code, body = http("GET", api(devnet, node) + headers["Location"] + "/certificate")
     assert code == 409, body
-    pending = json.loads(body)
-    assert pending["error"]["code"] == "not_certified"
+    pending = json.loads(body)["error"]
+    assert pending["code"] == "not_certified"
     assert pending["blob"]["data_root"] == accepted["data_root"] and pending["blob"]["status"] != "certified"
     devnet.stop_node(node, signal.SIGKILL)  # before its encoding can have finished
     log = devnet.directory / f"node-{node}.log"

@@ -106,8 +106,8 @@ def test_an_expired_blob_is_pruned_everywhere_answers_410_and_its_certificate_ve
             break
         time.sleep(0.5)
     assert code == 410, (code, body[:200])
-    gone = json.loads(body)
-    assert gone["error"]["code"] == "gone" and gone["epoch"] == status["epoch"] and gone["expired_at"]
+    error = json.loads(body)["error"]
+    assert error["code"] == "gone" and error["epoch"] == status["epoch"] and error["expired_at"]
     for index in holders:
         assert _rows(devnet, index, "custody", root) == 0
         assert http("GET", f"{api(devnet, index)}/v1/blobs/{root_hex}/data")[0] == 410

@@ -19,13 +19,19 @@ MAX_RETRY_AFTER_S = 120
 
 @dataclass(frozen=True, slots=True)
 class AdmissionPolicy:
-    """`max_queued`: blobs accepted but not yet dispersed that a node holds at most."""
+    """`max_queued`: raw blobs accepted but not yet encoded that a node holds at most;
+    `max_verifying`: pre-encoded uploads it checks at once. The two bounds are apart, so raw posts
+    (the node's encoding, ~15 x the work) are the ones refused first: a queue of them never holds
+    back an upload that only needs verifying."""
 
     max_queued: int = 8
+    max_verifying: int = 4
 
     def __post_init__(self) -> None:
         if self.max_queued < 1:
             raise InvalidDaemonConfig("max_queued_blobs", "must be >= 1")
+        if self.max_verifying < 1:
+            raise InvalidDaemonConfig("max_verifying_uploads", "must be >= 1")
 
 
 def compute_retry_after(queued: int, policy: AdmissionPolicy, mean_encode_s: float) -> int | None:
@@ -37,3 +43,9 @@ def compute_retry_after(queued: int, policy: AdmissionPolicy, mean_encode_s: flo
     ahead = queued - policy.max_queued + 1
     estimate = math.ceil(ahead * max(mean_encode_s, 0.0))
     return max(MIN_RETRY_AFTER_S, min(MAX_RETRY_AFTER_S, estimate))
+
+
+def compute_upload_retry_after(verifying: int, policy: AdmissionPolicy, mean_verify_s: float) -> int | None:
+    """`compute_retry_after` for pre-encoded uploads: None while fewer than `max_verifying` are being
+    checked, else the whole seconds until one check is likely done."""
+    return compute_retry_after(verifying, AdmissionPolicy(policy.max_verifying), mean_verify_s)

@@ -38,6 +38,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from da.upload import compute_max_upload_bytes
 from validator.daemon.api.config import (
     DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_HEADER_TIMEOUT_S,
@@ -176,7 +177,8 @@ class DaemonConfig:
         return ApiConfig(
             host=self.api_host,
             port=self.api_port,
-            max_request_bytes=self.max_blob_bytes + API_SLACK_BYTES,
+            # The largest body is a pre-encoded upload of the largest blob (about 1.05 x its bytes).
+            max_request_bytes=compute_max_upload_bytes(self.max_blob_bytes) + API_SLACK_BYTES,
             header_timeout_s=self.api_header_timeout_s,
             body_timeout_s=self.api_body_timeout_s,
             max_connections=self.api_max_connections,

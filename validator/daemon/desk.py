@@ -9,7 +9,7 @@ import trio
 from da.header import header_to_bytes
 from da.types import BlobHeader, DataRoot
 from validator.certificate import certificate_to_bytes
-from validator.daemon.api.port import BlobView, RegistryView
+from validator.daemon.api.port import BlobView, EncoderStatus, RegistryView
 from validator.daemon.context import NodeContext
 from validator.daemon.intake import BlobIntake
 from validator.daemon.retrieval import BlobRetrieval
@@ -73,14 +73,22 @@ class NodeDesk:
         self._intake = intake
         self._retrieval = retrieval
 
-    async def admit_blob(self, byte_length: int | None) -> None:
-        """Refuse early what the intake would refuse (see `BlobIntake.check_admission`)."""
-        self._intake.check_admission(byte_length)
+    async def admit_blob(self, byte_length: int | None, pre_encoded: bool = False) -> None:
+        """Refuse early what the intake would refuse (`BlobIntake.check_admission`, or
+        `check_upload_admission` for a pre-encoded upload; then the free disk)."""
+        if pre_encoded:
+            self._intake.check_upload_admission(byte_length)
+        else:
+            self._intake.check_admission(byte_length)
         await self._intake.check_disk()
 
     async def submit_blob(self, data: bytes) -> BlobView:
         """Accept a posted blob (see `BlobIntake.submit_blob`)."""
         return _posted_view(await self._intake.submit_blob(data))
+
+    async def submit_upload(self, body: bytes) -> BlobView:
+        """Check and accept a pre-encoded upload (see `BlobIntake.submit_upload`)."""
+        return _posted_view(await self._intake.submit_upload(body))
 
     async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """A posted blob's record, else what custody and certificates say of it."""
@@ -135,3 +143,9 @@ class NodeDesk:
             return None
         status = health.status()
         return RegistryView(status.stale, status.stale_seconds, status.error)
+
+    def encoder_status(self) -> EncoderStatus:
+        """The encoder pool's workers and whether they are ready (no pool: the node's own thread,
+        ready since the setup was loaded at start)."""
+        pool = self._context.pool
+        return EncoderStatus(0, True) if pool is None else EncoderStatus(pool.workers, pool.ready)

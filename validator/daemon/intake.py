@@ -23,10 +23,12 @@ import structlog
 import trio
 
 from da import EncodedBlob, compute_blob_header, compute_data_root, encode_blob
+from da.errors import BlobTooLarge, EmptyBlob, InvalidUpload
 from da.packing import validate_blob_size
 from da.types import BlobHeader, DataRoot
+from da.upload import bytes_to_upload, compute_max_upload_bytes, validate_upload
 from validator.core import BlobDispersing, DutyFailed, DutyFailure
-from validator.daemon.admission import AdmissionPolicy, compute_retry_after
+from validator.daemon.admission import AdmissionPolicy, compute_retry_after, compute_upload_retry_after
 from validator.daemon.context import NodeContext
 from validator.daemon.driver import CoreDriver
 from validator.daemon.extensions import Extensions
@@ -71,6 +73,12 @@ class BlobIntake:
         self._admitting = 0
         """Posts admitted and still being recorded (counted too, so concurrent posts cannot overshoot)."""
         self._encode_times: collections.deque[float] = collections.deque(maxlen=ENCODE_TIMES_KEPT)
+        self._verifying = 0
+        """Pre-encoded uploads being checked (bounded by `policy.max_verifying`)."""
+        self._verify_times: collections.deque[float] = collections.deque(maxlen=ENCODE_TIMES_KEPT)
+        self._recording: set[DataRoot] = set()
+        """Checked uploads being recorded (at most `max_verifying`): the same blob twice at once is
+        recorded and dispersed once."""
 
     @property
     def queued(self) -> int:
@@ -144,6 +152,91 @@ class BlobIntake:
         self._queued.add(data_root)
         self._metrics.blob_queue.set(self.queued)
         self._send.send_nowait(data_root)
+
+    async def submit_upload(self, body: bytes) -> BlobRecord:
+        """Accept a sequencer's pre-encoded upload (`da.upload`): checked first (in the encoder pool,
+        or a worker thread), then recorded durably as `encoded` with its extension and handed to
+        dispersal at once: it never waits in the encode queue. An inconsistent upload raises its
+        `InvalidUpload` (or `EmptyBlob` / `BlobTooLarge`) and nothing is stored; `NodeBusy` when
+        `max_verifying` uploads are being checked already."""
+        self.check_upload_admission(len(body))
+        self._verifying += 1
+        try:
+            started = time.perf_counter()
+            try:
+                encoded = await trio.to_thread.run_sync(self._verify_upload, body)
+            except (InvalidUpload, EmptyBlob, BlobTooLarge) as error:
+                self._metrics.uploads_refused.labels(reason=type(error).__name__).inc()
+                log.info("upload refused", reason=type(error).__name__, error=str(error), bytes=len(body))
+                raise
+            seconds = time.perf_counter() - started
+            self._verify_times.append(seconds)
+            self._metrics.verify_seconds.observe(seconds)
+            data = body[len(body) - encoded.header.byte_length :]
+            return await self._accept_encoded(data, encoded, seconds)
+        finally:
+            self._verifying -= 1
+
+    def check_upload_admission(self, byte_length: int | None) -> None:
+        """Raise `BlobTooLarge` for an upload larger than the largest blob's (`byte_length`, when
+        known) and `NodeBusy` when `max_verifying` uploads are being checked; the API asks this
+        before it reads a posted upload."""
+        largest = compute_max_upload_bytes(self._da_config.max_blob_bytes)
+        if byte_length is not None and byte_length > largest:
+            raise BlobTooLarge(byte_length, largest)
+        mean = statistics.fmean(self._verify_times) if self._verify_times else 0.0
+        retry_after = compute_upload_retry_after(self._verifying, self.policy, mean)
+        if retry_after is not None:
+            self._metrics.blobs_refused.inc()
+            log.info("upload refused: busy verifying", verifying=self._verifying, retry_after=retry_after)
+            raise NodeBusy(self._verifying, retry_after)
+
+    def _verify_upload(self, body: bytes) -> EncodedBlob:
+        """Decode and check an upload on an encoder worker when there are any (ckzg holds the GIL for
+        the whole batch), else in this worker thread."""
+        if self._context.pool is not None:
+            return self._context.pool.verify_upload(body)
+        return validate_upload(bytes_to_upload(body, self._da_config), self._context.kzg, self._da_config)
+
+    async def _accept_encoded(self, data: bytes, encoded: EncodedBlob, seconds: float) -> BlobRecord:
+        """Record a checked upload with its extension (`encoded`) and disperse it; the same bytes
+        posted before (raw or encoded) return that record, and while they are being recorded by
+        another post the answer is `NodeBusy` (retry in 1 s: then that record)."""
+        data_root = encoded.data_root
+        if data_root in self._recording:
+            raise NodeBusy(self._verifying, 1)
+        self._recording.add(data_root)
+        try:
+            return await self._record_upload(data, encoded, seconds)
+        finally:
+            self._recording.discard(data_root)
+
+    async def _record_upload(self, data: bytes, encoded: EncodedBlob, seconds: float) -> BlobRecord:
+        existing = await trio.to_thread.run_sync(self._store.find_blob_by_content, data)
+        if existing is not None:
+            return existing
+        data_root = encoded.data_root
+        epoch = await trio.to_thread.run_sync(self._context.registry.current_epoch)
+        assignment = await self._driver.assign_blob(data_root, epoch)
+        if assignment is None:
+            raise ValidatorError(f"epoch {epoch} has no quorum: no validator has stake and a ballot")
+        record = await trio.to_thread.run_sync(
+            lambda: self._store.add_blob(
+                data, encoded.header, data_root, epoch, assignment.quorum, assignment.threshold, encoded.rows
+            )
+        )
+        self._metrics.blobs_accepted.inc()
+        self._extensions.hold(encoded)
+        log.info(
+            "upload accepted",
+            data_root=data_root.hex(),
+            bytes=len(data),
+            verify_seconds=round(seconds, 3),
+            epoch=epoch,
+            quorum=assignment.quorum,
+        )
+        self._spawn_dispersal(encoded.header, epoch, assignment.quorum)
+        return record
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Until cancelled: resume the blobs a previous run left unfinished, then encode queued

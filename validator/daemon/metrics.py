@@ -22,6 +22,15 @@ class NodeMetrics:
         self.encode_seconds = Histogram(
             "tessera_encode_seconds", "Time to encode a blob", registry=self.registry
         )
+        self.uploads_refused = Counter(
+            "tessera_uploads_refused",
+            "Pre-encoded uploads refused as inconsistent, by reason (the da error)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.verify_seconds = Histogram(
+            "tessera_upload_verify_seconds", "Time to check a pre-encoded upload", registry=self.registry
+        )
         self.custody_cells = Counter(
             "tessera_custody_cells_stored", "Custody cells stored", registry=self.registry
         )

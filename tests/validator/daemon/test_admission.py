@@ -10,6 +10,7 @@ from validator.daemon.admission import (
     MIN_RETRY_AFTER_S,
     AdmissionPolicy,
     compute_retry_after,
+    compute_upload_retry_after,
 )
 from validator.daemon.config import InvalidDaemonConfig
 
@@ -34,3 +35,12 @@ def test_the_wait_is_bounded_both_ways() -> None:
 def test_a_bound_below_one_is_refused_naming_the_field() -> None:
     with pytest.raises(InvalidDaemonConfig, match="max_queued_blobs"):
         AdmissionPolicy(max_queued=0)
+
+
+def test_uploads_have_their_own_bound_so_raw_posts_are_refused_first() -> None:
+    policy = AdmissionPolicy(max_queued=2, max_verifying=3)
+    assert compute_retry_after(2, policy, 2.0) == 2  # the raw queue is full...
+    assert compute_upload_retry_after(2, policy, 0.2) is None  # ...an upload is still checked
+    assert compute_upload_retry_after(3, policy, 0.2) == MIN_RETRY_AFTER_S
+    with pytest.raises(InvalidDaemonConfig, match="max_verifying_uploads"):
+        AdmissionPolicy(max_verifying=0)

@@ -4,7 +4,7 @@ OpenAPI), JSON errors, and `NodeApi`, the one interface through which it reaches
 from validator.daemon.api.app import ApiConfig, ApiServer, build_app, start_api
 from validator.daemon.api.bridged import BridgedNode
 from validator.daemon.api.errors import ERROR_CODES, ApiError, InvalidApiConfig
-from validator.daemon.api.port import BlobDesk, BlobView, NodeApi, NodeIdentity, PeerSummary
+from validator.daemon.api.port import BlobDesk, BlobView, EncoderStatus, NodeApi, NodeIdentity, PeerSummary
 
 __all__ = [
     "ERROR_CODES",
@@ -14,6 +14,7 @@ __all__ = [
     "BlobDesk",
     "BlobView",
     "BridgedNode",
+    "EncoderStatus",
     "InvalidApiConfig",
     "NodeApi",
     "NodeIdentity",

@@ -6,7 +6,14 @@ from da.types import DataRoot
 from network.bridge import TrioBridge
 from network.types import PeerName
 from validator.daemon.api.errors import ApiError
-from validator.daemon.api.port import BlobDesk, BlobView, NodeIdentity, PeerSummary, RegistryView
+from validator.daemon.api.port import (
+    BlobDesk,
+    BlobView,
+    EncoderStatus,
+    NodeIdentity,
+    PeerSummary,
+    RegistryView,
+)
 
 
 class BridgedNode:
@@ -56,13 +63,18 @@ class BridgedNode:
             raise ApiError("service_unavailable", "this node runs no validator: it takes and serves no blobs")
         return self._desk
 
-    async def admit_blob(self, byte_length: int | None) -> None:
-        """Whether a blob of `byte_length` bytes would be taken now (raises as `submit_blob` would)."""
-        await self._bridge.call(self._require_desk().admit_blob, byte_length)
+    async def admit_blob(self, byte_length: int | None, pre_encoded: bool = False) -> None:
+        """Whether a blob (or upload) of `byte_length` bytes would be taken now (raises as
+        `submit_blob` / `submit_upload` would)."""
+        await self._bridge.call(self._require_desk().admit_blob, byte_length, pre_encoded)
 
     async def submit_blob(self, data: bytes) -> BlobView:
         """Accept a posted blob (durably `received` when this returns)."""
         return await self._bridge.call(self._require_desk().submit_blob, data)
+
+    async def submit_upload(self, body: bytes) -> BlobView:
+        """Check and accept a pre-encoded upload."""
+        return await self._bridge.call(self._require_desk().submit_upload, body)
 
     async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """Where the blob stands on this node."""
@@ -87,3 +99,7 @@ class BridgedNode:
     def registry_health(self) -> RegistryView | None:
         """Whether the validator's registry answers (None for a p2p host without a validator)."""
         return None if self._desk is None else self._desk.registry_health()
+
+    def encoder_status(self) -> EncoderStatus:
+        """The encoder's readiness."""
+        return self._require_desk().encoder_status()

@@ -5,7 +5,7 @@ The codes are part of the interface (clients branch on them); the messages are f
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -29,6 +29,9 @@ log = structlog.get_logger(__name__)
 ERROR_CODES: dict[str, int] = {
     "bad_request": 400,
     "invalid_argument": 400,
+    "malformed_upload": 400,
+    "upload_truncated": 400,
+    "row_count_mismatch": 400,
     "not_found": 404,
     "unknown_peer": 404,
     "method_not_allowed": 405,
@@ -37,6 +40,9 @@ ERROR_CODES: dict[str, int] = {
     "gone": 410,
     "request_too_large": 413,
     "unsupported_media_type": 415,
+    "data_root_mismatch": 422,
+    "commitment_mismatch": 422,
+    "invalid_cell_proof": 422,
     "too_many_requests": 429,
     "internal_error": 500,
     "peer_unreachable": 502,
@@ -89,7 +95,7 @@ class ApiError(ValidatorError):
         code: str,
         message: str,
         retry_after: int | None = None,
-        details: dict[str, Any] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         if code not in ERROR_CODES:
             raise ValueError(f"unknown API error code {code!r}")
@@ -98,8 +104,9 @@ class ApiError(ValidatorError):
         self.status = ERROR_CODES[code]
         self.message = message
         self.retry_after = retry_after
-        self.details = details
-        """Fields the body carries beside `error` (a `not_certified` answer's `blob` status)."""
+        self.details = dict(details or {})
+        """The error's own fields beside `code` and `message` (an upload's first bad `row` and
+        `column`, a `gone` blob's `epoch` and `expired_at`, a `not_certified` blob's `blob` status)."""
 
 
 def error_response(
@@ -107,19 +114,21 @@ def error_response(
     message: str,
     retry_after: int | None = None,
     allow: str | None = None,
-    details: dict[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> web.Response:
-    """The JSON body and status of an error (with `details` beside `error`), with a Retry-After
-    header when the client should wait and an Allow header (RFC 9110) on a 405."""
+    """The JSON body and status of an error (`details`: its own fields, in the error object), a
+    Retry-After header when the client should wait and an Allow header (RFC 9110) on a 405."""
     headers: dict[str, str] = {}
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     if allow is not None:
         headers["Allow"] = allow
-    body: dict[str, Any] = {"error": {"code": code, "message": message}}
-    if details:
-        body |= {name: value for name, value in details.items() if name != "error"}
-    return web.json_response(body, status=ERROR_CODES[code], headers=headers or None)
+    fields = {name: value for name, value in (details or {}).items() if name not in ("code", "message")}
+    return web.json_response(
+        {"error": {"code": code, "message": message, **fields}},
+        status=ERROR_CODES[code],
+        headers=headers or None,
+    )
 
 
 def network_error_code(error: NetworkError) -> str:

@@ -56,17 +56,30 @@ class RegistryView:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EncoderStatus:
+    """The node's encoder for raw posts: its worker processes (0: a thread of the node) and whether
+    they have loaded the trusted setup (before that, a raw post waits for them)."""
+
+    workers: int
+    ready: bool
+
+
 class BlobDesk(Protocol):
     """A validator's blobs. The daemon's desk answers on its trio side (store reads in worker
     threads); `NodeApi` gives the same calls to the asyncio side."""
 
-    async def admit_blob(self, byte_length: int | None) -> None:
-        """Before a posted body is read: raise what `submit_blob` would for a blob of `byte_length`
-        bytes (None: not declared) that no byte of it can change (too large, empty, queue full, disk
-        full)."""
+    async def admit_blob(self, byte_length: int | None, pre_encoded: bool = False) -> None:
+        """Before a posted body is read: raise what `submit_blob` (`submit_upload` when
+        `pre_encoded`) would for a body of `byte_length` bytes (None: not declared) that no byte of
+        it can change (too large, empty, queue full, disk full)."""
 
     async def submit_blob(self, data: bytes) -> BlobView:
         """Accept a posted blob (durably `received` when this returns)."""
+
+    async def submit_upload(self, body: bytes) -> BlobView:
+        """Accept a pre-encoded upload (`da.upload`) once it checks (durably `encoded` when this
+        returns); raises its `InvalidUpload` and stores nothing when it does not."""
 
     async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """Where the blob stands; None if this node knows nothing of it."""
@@ -85,6 +98,9 @@ class BlobDesk(Protocol):
 
     def registry_health(self) -> RegistryView | None:
         """Whether the registry answers (thread-safe); None when nothing watches it."""
+
+    def encoder_status(self) -> EncoderStatus:
+        """The encoder's readiness (thread-safe)."""
 
 
 class NodeApi(BlobDesk, Protocol):

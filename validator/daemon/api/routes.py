@@ -42,7 +42,7 @@ _LOCATION = (
     {"type": "string", "pattern": "^/v1/blobs/0x[0-9a-f]{64}$"},
 )
 _NOT_CERTIFIED = {"blob": BLOB_STATUS_SCHEMA}
-"""A `not_certified` (409) answer carries the blob's current status beside the error."""
+"""A `not_certified` (409) error carries the blob's current status."""
 
 _GONE = {
     "expired_at": {
@@ -52,7 +52,12 @@ _GONE = {
     },
     "epoch": {"type": "integer", "description": "the blob's epoch"},
 }
-"""A `gone` (410) answer says, beside the error, which epoch the blob had and when it was pruned."""
+"""A `gone` (410) error says which epoch the blob had and when its data was pruned."""
+
+_ROW = {"row": {"type": "integer", "description": "the upload's first bad row"}}
+_CELL = {**_ROW, "column": {"type": "integer", "description": "the first bad cell's column"}}
+_UPLOAD_REFUSALS = {"commitment_mismatch": _ROW, "invalid_cell_proof": _CELL}
+"""Where a refused upload is first wrong, in its error."""
 
 ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
     (
@@ -61,7 +66,7 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             "/v1/health",
             "getHealth",
             "Liveness of the API and the p2p service; whether the registry answers (`stale`: the node "
-            "serves from what it knows)",
+            "serves from what it knows) and the encoder (for raw posts) is ready",
             {
                 "type": "object",
                 "properties": {
@@ -69,6 +74,10 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
                     "registry": {"type": "string", "enum": ["ok", "stale"]},
                     "registry_stale_seconds": _NUMBER,
                     "registry_error": {"type": ["string", "null"]},
+                    "encoder": {
+                        "type": "object",
+                        "properties": {"workers": _INTEGER, "ready": {"type": "boolean"}},
+                    },
                 },
             },
             errors=("service_unavailable",),
@@ -147,14 +156,23 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             "POST",
             "/v1/blobs",
             "postBlob",
-            "Post a blob (raw bytes, application/octet-stream); 202 Accepted: it is durably queued, "
-            "its certificate follows (Location: its status resource)",
+            "Post a blob: raw bytes (application/octet-stream, encoded by the node) or pre-encoded "
+            f"({h.ENCODED_BLOB}: the blob with its row commitments and cell proofs, checked by the "
+            "node; specs/das-core.md, Pre-encoded uploads); 202 Accepted: it is durably taken, its "
+            "certificate follows (Location: its status resource)",
             BLOB_STATUS_SCHEMA,
             request={**_BINARY, "minLength": 1},
             request_media=OCTET_STREAM,
+            other_requests={h.ENCODED_BLOB: {**_BINARY, "minLength": 56}},
             errors=(
                 "invalid_argument",
                 "request_timeout",
+                "malformed_upload",
+                "upload_truncated",
+                "row_count_mismatch",
+                "data_root_mismatch",
+                "commitment_mismatch",
+                "invalid_cell_proof",
                 "request_too_large",
                 "unsupported_media_type",
                 "too_many_requests",
@@ -170,6 +188,7 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             },
             success_status=202,
             success_headers={"Location": _LOCATION},
+            error_details=_UPLOAD_REFUSALS,
         ),
         h.post_blob,
     ),

@@ -12,9 +12,22 @@ from typing import Any
 
 from aiohttp import HttpVersion11, hdrs, web
 
-from da.errors import BlobTooLarge, DAError, EmptyBlob, InvalidDataRoot, NotEnoughCells
+from da.errors import (
+    BlobTooLarge,
+    CommitmentMismatch,
+    DAError,
+    DataRootMismatch,
+    EmptyBlob,
+    InvalidCellProof,
+    InvalidDataRoot,
+    InvalidUpload,
+    NotEnoughCells,
+    RowCountMismatch,
+    UploadTruncated,
+)
 from da.header import hex_to_data_root
 from da.types import DataRoot
+from da.upload import UPLOAD_MEDIA_TYPE
 from network.types import PeerName
 from validator.daemon.api.bodies import check_declared_length, read_body
 from validator.daemon.api.config import ApiConfig
@@ -29,6 +42,16 @@ OPENAPI_KEY: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
 CONFIG_KEY: web.AppKey[ApiConfig] = web.AppKey("api_config", ApiConfig)
 GATE_KEY: web.AppKey[ConnectionGate] = web.AppKey("connection_gate", ConnectionGate)
 OCTET_STREAM = "application/octet-stream"
+ENCODED_BLOB = UPLOAD_MEDIA_TYPE
+
+UPLOAD_ERROR_CODES: tuple[tuple[type[InvalidUpload], str], ...] = (
+    (UploadTruncated, "upload_truncated"),
+    (RowCountMismatch, "row_count_mismatch"),
+    (DataRootMismatch, "data_root_mismatch"),
+    (CommitmentMismatch, "commitment_mismatch"),
+    (InvalidCellProof, "invalid_cell_proof"),
+)
+"""The API code of each refusal of a pre-encoded upload (any other `InvalidUpload`: malformed_upload)."""
 
 
 def parse_data_root(text: str) -> DataRoot:
@@ -60,8 +83,8 @@ def blob_json(view: BlobView) -> dict[str, Any]:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness of the API and the p2p service, and whether the registry answers (a node whose
-    registry is `stale` still serves: it is degraded, not down)."""
+    """Liveness of the API and the p2p service, whether the registry answers (a node whose registry
+    is `stale` still serves: it is degraded, not down) and whether the encoder is ready."""
     node = request.app[NODE_KEY]
     if not node.is_running():
         raise ApiError("service_unavailable", "the p2p service is not running")
@@ -72,6 +95,11 @@ async def health(request: web.Request) -> web.Response:
         if registry.stale:
             answer["registry_stale_seconds"] = round(registry.stale_seconds, 3)
             answer["registry_error"] = registry.error
+    try:
+        encoder = node.encoder_status()
+    except ApiError:
+        return web.json_response(answer)  # a p2p host without a validator encodes nothing
+    answer["encoder"] = {"workers": encoder.workers, "ready": encoder.ready}
     return web.json_response(answer)
 
 
@@ -126,6 +154,8 @@ def _intake_errors() -> Iterator[None]:
     """The node's refusals of a posted blob as API errors."""
     try:
         yield
+    except InvalidUpload as error:
+        raise upload_refusal(error) from error
     except EmptyBlob as error:
         raise ApiError("invalid_argument", str(error)) from error
     except BlobTooLarge as error:
@@ -141,22 +171,29 @@ def _intake_errors() -> Iterator[None]:
 
 
 async def post_blob(request: web.Request) -> web.Response:
-    """POST /v1/blobs: raw bytes in; 202 Accepted with the data root and status, and the status
-    resource in `Location` (the same bytes again: the same answer). The declared length, the queue's
-    room and the free disk are checked before the body is read; the body is read bounded in size and
-    time (`api.bodies`)."""
-    if request.content_type != OCTET_STREAM:
-        raise ApiError(
-            "unsupported_media_type", f"send the blob as {OCTET_STREAM}, not {request.content_type}"
-        )
+    """POST /v1/blobs: raw bytes (encoded by the node) or a pre-encoded upload (checked by the node)
+    in; 202 Accepted with the data root and status, and the status resource in `Location` (the same
+    bytes again: the same answer). The declared length, the room to take it and the free disk are
+    checked before the body is read; the body is read bounded in size and time (`api.bodies`)."""
+    pre_encoded = _posted_media(request)
     config, node = request.app[CONFIG_KEY], request.app[NODE_KEY]
     check_declared_length(request, config.max_request_bytes)
     with _intake_errors():
-        await node.admit_blob(request.content_length)
+        await node.admit_blob(request.content_length, pre_encoded)
         data = await read_body(request, config.max_request_bytes, config.body_timeout_s)
-        view = await node.submit_blob(data)
+        view = await (node.submit_upload(data) if pre_encoded else node.submit_blob(data))
     location = f"/v1/blobs/0x{view.data_root.hex()}"
     return web.json_response(blob_json(view), status=202, headers={"Location": location})
+
+
+def _posted_media(request: web.Request) -> bool:
+    """True for a pre-encoded upload, False for raw bytes; `unsupported_media_type` otherwise."""
+    if request.content_type not in (OCTET_STREAM, ENCODED_BLOB):
+        raise ApiError(
+            "unsupported_media_type",
+            f"send the blob as {OCTET_STREAM} or {ENCODED_BLOB}, not {request.content_type}",
+        )
+    return request.content_type == ENCODED_BLOB
 
 
 async def expect_blob(request: web.Request) -> web.StreamResponse | None:
@@ -165,13 +202,12 @@ async def expect_blob(request: web.Request) -> web.StreamResponse | None:
     it (aiohttp runs this before the middlewares: the error is answered here, and closes)."""
     config, node = request.app[CONFIG_KEY], request.app[NODE_KEY]
     try:
-        if request.content_type != OCTET_STREAM:
-            raise ApiError("unsupported_media_type", f"send the blob as {OCTET_STREAM}")
+        pre_encoded = _posted_media(request)
         check_declared_length(request, config.max_request_bytes)
         with _intake_errors():
-            await node.admit_blob(request.content_length)
+            await node.admit_blob(request.content_length, pre_encoded)
     except ApiError as error:
-        response = error_response(error.code, error.message, error.retry_after)
+        response = error_response(error.code, error.message, error.retry_after, details=error.details)
         response.force_close()
         return response
     expect = request.headers.get(hdrs.EXPECT, "").lower()
@@ -179,6 +215,15 @@ async def expect_blob(request: web.Request) -> web.StreamResponse | None:
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0  # the answer proper starts after the interim one
     return None
+
+
+def upload_refusal(error: InvalidUpload) -> ApiError:
+    """The API error of a refused upload: its code, and the first bad row and cell when known."""
+    code = next((code for kind, code in UPLOAD_ERROR_CODES if isinstance(error, kind)), "malformed_upload")
+    where = {
+        name: value for name, value in (("row", error.row), ("column", error.column)) if value is not None
+    }
+    return ApiError(code, str(error), details=where)
 
 
 async def get_blob(request: web.Request) -> web.Response:
