@@ -245,3 +245,30 @@ def build_app(service: AltDAService) -> web.Application:
     app.router.add_get("/health", handle_health)
     app.router.add_get("/metrics", handle_metrics)
     return app
+
+
+@dataclass(slots=True)
+class RunningServer:
+    """A started Alt-DA server: its runner and the URL it listens on."""
+
+    runner: web.AppRunner
+    url: str
+
+    async def close(self) -> None:
+        """Stop accepting requests, cancel those in flight, release the socket."""
+        await self.runner.cleanup()
+
+
+async def start_server(service: AltDAService) -> RunningServer:
+    """Serve `build_app(service)` on the service's host and port (0: chosen by the OS), with handler
+    cancellation on (a client that hangs up cancels its request's work)."""
+    runner = web.AppRunner(build_app(service), handler_cancellation=True, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, service.config.host, service.config.port)
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    host, port = runner.addresses[0][:2]
+    return RunningServer(runner, f"http://{host}:{port}")

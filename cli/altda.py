@@ -10,8 +10,6 @@ import json
 import signal
 import sys
 
-from aiohttp import web
-
 from altda.cache import PayloadCache
 from altda.config import DEFAULT_CACHE_BYTES, DEFAULT_CERTIFY_TIMEOUT_S, DEFAULT_GET_TIMEOUT_S, AltDAConfig
 from altda.derivation import (
@@ -26,7 +24,7 @@ from altda.derivation import (
     check_commitment,
 )
 from altda.l1 import RpcL1Clock
-from altda.server import AltDAMetrics, AltDAService, build_app
+from altda.server import AltDAMetrics, AltDAService, start_server
 from altda.upstream import Validators
 from cli.common import http_address_arg, non_negative_int, seconds_arg
 from cli.registry_args import add_registry_arguments, open_registry_from
@@ -179,23 +177,19 @@ def _service(
 
 async def _serve(service: AltDAService) -> None:
     """Run the server; print its URL (a line tests and scripts read); stop on SIGINT/SIGTERM."""
-    runner = web.AppRunner(build_app(service), handler_cancellation=True, access_log=None)
-    await runner.setup()
+    server = await start_server(service)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        site = web.TCPSite(runner, service.config.host, service.config.port)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        print(f"altda listening http://{host}:{port}", flush=True)
+        print(f"altda listening {server.url}", flush=True)
         print(f"  validators {' '.join(service.validators.urls)}", flush=True)
         await stop.wait()
     finally:
         with contextlib.suppress(RuntimeError):
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
-        await runner.cleanup()
+        await server.close()
         service.close()
         print("altda stopped", file=sys.stderr, flush=True)

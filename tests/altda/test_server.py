@@ -23,7 +23,7 @@ from altda.config import AltDAConfig
 from altda.derivation import EpochClock, OfflineChecker
 from altda.l1 import L1Clock
 from altda.payload import wrap_payload
-from altda.server import AltDAMetrics, AltDAService, build_app
+from altda.server import AltDAMetrics, AltDAService, start_server
 from altda.upstream import Validators
 from da import CkzgBackend
 from da.encoding import compute_blob_header
@@ -32,7 +32,6 @@ from tests.altda.da_client import DAClient, Dropped, Retry
 from tests.altda.fixtures import EPOCH_SECONDS, GENESIS_TIME, OneEpochRegistry, certify
 from tests.busy_node import serve_busy_node
 from validator.certificate import certificate_to_bytes
-from validator.daemon.api import start_api
 
 pytestmark = pytest.mark.anyio
 
@@ -78,7 +77,7 @@ async def serving_at(
         cache=PayloadCache(config.cache_bytes),
         metrics=AltDAMetrics(),
     )
-    started = await start_api(build_app(service))
+    started = await start_server(service)
     try:
         yield started.url
     finally:

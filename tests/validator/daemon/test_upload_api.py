@@ -72,7 +72,7 @@ async def test_an_upload_is_taken_stored_with_its_extension_and_served(
     data, encoded = one_row_blob
     body = upload_to_bytes(compute_upload(data, encoded))
     status, answer = await _post(server, body)
-    assert status == 200, answer
+    assert status == 202, answer
     assert answer["data_root"] == "0x" + encoded.data_root.hex()
     assert answer["status"] in {"encoded", "dispersed", "certified"}
     assert node.store.get_extension(encoded.data_root) == encoded
@@ -89,7 +89,7 @@ async def test_an_upload_is_taken_stored_with_its_extension_and_served(
     assert set(post["requestBody"]["content"]) == {"application/octet-stream", UPLOAD_MEDIA_TYPE}
     assert "invalid_cell_proof" in post["responses"]["422"]["description"]
     again_status, again = await _post(server, body)  # the same bytes again: the same blob
-    assert (again_status, again["data_root"]) == (200, root)
+    assert (again_status, again["data_root"]) == (202, root)
 
 
 def _with_proof(upload: EncodedUpload, row: int, column: int, proof: bytes) -> EncodedUpload:
@@ -183,7 +183,7 @@ async def test_a_node_with_an_encoder_pool_reports_its_readiness_and_checks_uplo
             status, answer = await _post(server, _tampered("swapped proofs", upload))
             assert (status, answer["error"]["code"]) == (422, "invalid_cell_proof")  # type: ignore[index]
             status, answer = await _post(server, upload_to_bytes(upload))
-            assert (status, answer["data_root"]) == (200, "0x" + encoded.data_root.hex())
+            assert (status, answer["data_root"]) == (202, "0x" + encoded.data_root.hex())
             assert node.store.get_extension(encoded.data_root) == encoded
         finally:
             await server.close()
