@@ -31,7 +31,7 @@ from da import recover_blob
 from da.constants import CELLS_NEEDED_TO_RECOVER_ROW
 from da.errors import NotEnoughCells
 from da.types import BlobHeader, Cell, CellCoordinate, DataRoot, RowIndex
-from network.errors import NetworkError
+from network.errors import NetworkError, ServiceNotRunning
 from network.messages import SamplesResponse
 from network.sample_fetch import fetch_verified_samples
 from network.service import NetworkService
@@ -136,7 +136,7 @@ class Reconstructions:
         if flight.error is not None:
             raise flight.error
         if flight.data is None:
-            raise RuntimeError("a finished reconstruction holds neither bytes nor an error")
+            raise ServiceNotRunning("the reconstruction ended without a result")
         return flight.data
 
     def _start(self, data_root: DataRoot, rebuild: Rebuild) -> _Flight:
@@ -162,6 +162,9 @@ class Reconstructions:
         except Exception as error:  # noqa: BLE001 - handed to every reader waiting on this flight
             flight.error = error
             log.info("blob not rebuilt", data_root=data_root.hex(), error=str(error) or type(error).__name__)
+        except trio.Cancelled:
+            flight.error = ServiceNotRunning("the node is stopping: the blob was not rebuilt")
+            raise
         finally:
             seconds = time.perf_counter() - started
             self._durations.append(seconds)

@@ -14,6 +14,7 @@ from da.constants import CELLS_NEEDED_TO_RECOVER_ROW
 from da.errors import NotEnoughCells
 from da.kzg import CkzgBackend
 from da.types import Cell, CellCoordinate, ColumnIndex, DataRoot, RowIndex
+from network.errors import ServiceNotRunning
 from network.types import PeerName
 from validator.daemon.config import InvalidDaemonConfig, RetrievalConfig
 from validator.daemon.metrics import NodeMetrics
@@ -177,3 +178,34 @@ def test_a_bad_retrieval_bound_is_named(config: RetrievalConfig, field: str) -> 
     with pytest.raises(InvalidDaemonConfig) as raised:
         config.validate()
     assert raised.value.field == field
+
+
+def test_a_reader_waiting_when_retrieval_stops_is_told_the_node_is_stopping() -> None:
+    metrics = NodeMetrics()
+    root = DataRoot(b"\x02" * 32)
+
+    async def never() -> bytes:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def main() -> None:
+        reconstructions = Reconstructions(RetrievalConfig(), metrics)
+        outcome: list[BaseException] = []
+
+        async def read() -> None:
+            try:
+                await reconstructions.get(root, never)
+            except ServiceNotRunning as error:
+                outcome.append(error)
+
+        with trio.fail_after(WAIT_S):
+            async with trio.open_nursery() as readers, trio.open_nursery() as retrieval:
+                await retrieval.start(reconstructions.run)
+                readers.start_soon(read)
+                await trio.testing.wait_all_tasks_blocked()
+                assert reconstructions.running == 1
+                retrieval.cancel_scope.cancel()
+        assert len(outcome) == 1
+        assert reconstructions.running == 0
+
+    trio.run(main)
