@@ -105,7 +105,16 @@ class AltDAService:
             self.in_flight -= 1
 
     async def _run(self, function: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.workers, function, *args)
+        """`function(*args)` on a worker thread. A request cancelled meanwhile (its client hung up)
+        keeps its place until the thread is free, so the places count the threads really busy."""
+        future = asyncio.get_running_loop().run_in_executor(self.workers, function, *args)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await asyncio.wait([future])
+            if not future.cancelled() and future.exception() is not None:  # retrieved: nobody awaits it
+                log.info("altda request ended after its client left", error=str(future.exception()))
+            raise
 
     async def put(self, payload: bytes) -> bytes:
         """The commitment of `payload`, once certified and verified."""

@@ -96,12 +96,17 @@ async def serving(
 
 async def test_an_op_stack_client_gives_up_at_its_own_timeout_and_retries(kzg: CkzgBackend) -> None:
     """op-batcher's put timeout is shorter than the server's certify timeout: the client stops
-    waiting (a retry for the batcher), and the server is free again once its own timeout passes."""
+    waiting (a retry for the batcher). The put's thread still works until the certify timeout, so
+    its place (the one of `max_in_flight` 1) stays taken until then: a get meanwhile is a 429; then
+    the server serves again."""
     async with serving_at(kzg, (f"http://127.0.0.1:{_closed_port()}",)) as url:
         client = DAClient(url, timeout=0.3)
         with pytest.raises(Retry) as caught:
             await asyncio.to_thread(client.set_input, b"batch")
         assert caught.value.status == 0  # no answer: the client's timeout
+        with pytest.raises(Retry) as busy:
+            await asyncio.to_thread(DAClient(url, timeout=5.0).get_input, b"\x01\x54")
+        assert busy.value.status == 429
         await asyncio.sleep(CERTIFY_TIMEOUT_S)
         with pytest.raises(Dropped) as dropped:
             await asyncio.to_thread(DAClient(url, timeout=5.0).get_input, b"\x01\x54")
