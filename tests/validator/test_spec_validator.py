@@ -3,8 +3,7 @@
 From validator.md: the Presets table against `validator.presets.MAINNET` / `DEVNET` (every field of
 `Preset` except `name`, both directions), the Domains table against `validator.signing`, and every
 other `| Name | Value | Description |` table against `validator.certificate`, `validator.keys`,
-`validator.keystore`, `validator.registry` (whose STAKE_ACTIVATION_DELAY_EPOCHS must be listed) and
-`validator.daemon.restart` (every constant of it listed).
+`validator.keystore` and `validator.registry` (whose STAKE_ACTIVATION_DELAY_EPOCHS must be listed).
 From consensus.md: every `log2 bound` figure is recomputed with
 `compute_custody_failure_bound`, and every invariant id has a heading or a bold label.
 
@@ -25,7 +24,6 @@ import pytest
 
 from tests.da.test_spec_das_core import evaluate_integer_expression
 from validator import certificate, keys, keystore, registry, signing
-from validator.daemon import restart
 from validator.presets import DEVNET, MAINNET, PRESETS, Preset, get_preset
 from validator.security import compute_custody_failure_bound
 
@@ -38,7 +36,7 @@ CONSTANT_HEADER = ("Name", "Value", "Description")
 BOUND_HEADER = ("Preset", "Q", "C", "t", "max a", "log2 bound")
 SIZE_HEADER = ("Preset", "Q", "t", "max a", "log2 bound")
 INVARIANT_IDS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "L1", "L2")
-CONSTANT_MODULES: tuple[ModuleType, ...] = (certificate, keys, keystore, registry, restart)
+CONSTANT_MODULES: tuple[ModuleType, ...] = (certificate, keys, keystore, registry)
 """Where the names of validator.md's constant tables (other than DOMAIN_*) are defined."""
 CERTIFICATE_CONSTANTS = ("MAX_QUORUM_SLOTS", "CERTIFICATE_FIXED_BYTES", "MAX_CERTIFICATE_SSZ_BYTES")
 REGISTRY_CONSTANTS = ("STAKE_ACTIVATION_DELAY_EPOCHS",)
@@ -259,12 +257,6 @@ def test_registry_constants_are_in_the_spec_with_the_code_value(constant_rows: d
         assert value == getattr(registry, name), f"{name}: spec {value}, code {getattr(registry, name)}"
     upper = sorted(name for name in vars(registry) if name.isupper() and not name.startswith("_"))
     assert set(upper) <= set(constant_rows), f"validator.registry constants not in the spec: {upper}"
-
-
-def test_restart_constants_are_all_in_the_spec(constant_rows: dict[str, str]) -> None:
-    upper = sorted(name for name in vars(restart) if name.isupper() and not name.startswith("_"))
-    assert upper, "validator.daemon.restart defines no constants"
-    assert set(upper) <= set(constant_rows), f"validator.daemon.restart constants not in the spec: {upper}"
 
 
 def test_certificate_sizes_follow_from_the_layout() -> None:

@@ -27,6 +27,7 @@ from validator.daemon.driver import CoreDriver, Process
 from validator.daemon.extensions import Extensions
 from validator.daemon.peer_book import PeerBook
 from validator.daemon.restart import is_within_availability_window
+from validator.daemon.retention import DEFAULT_RETENTION_EPOCHS
 from validator.errors import InsufficientStorage, RegistryError, ValidatorError
 from validator.types import Epoch, QuorumIndex
 from validator.wire import ATTESTATION_BYTES, bytes_to_attestation
@@ -38,8 +39,15 @@ class RequestHandlers:
     """`SampleStore`, `HeaderStore`, `CustodySink`, `AttestationSink` and `CertificateValidator`."""
 
     def __init__(
-        self, context: NodeContext, driver: CoreDriver, peers: PeerBook, extensions: Extensions
+        self,
+        context: NodeContext,
+        driver: CoreDriver,
+        peers: PeerBook,
+        extensions: Extensions,
+        window_epochs: int = DEFAULT_RETENTION_EPOCHS,
     ) -> None:
+        """`window_epochs`: the availability window (custody is taken for epochs within it)."""
+        self._window_epochs = window_epochs
         self._context = context
         self._driver = driver
         self._process: Process = driver.process
@@ -96,7 +104,7 @@ class RequestHandlers:
     def _is_epoch_in_window(self, epoch: Epoch) -> bool:
         """Whether work for `epoch` is still taken by the registry's clock (blocking)."""
         current = self._context.registry.current_epoch()
-        if is_within_availability_window(epoch, current):
+        if is_within_availability_window(epoch, current, self._window_epochs):
             return True
         log.info("custody push outside the availability window", epoch=epoch, current=current)
         return False

@@ -33,6 +33,7 @@ from validator.daemon.context import NodeContext
 from validator.daemon.driver import CoreDriver
 from validator.daemon.extensions import Extensions
 from validator.daemon.restart import is_within_availability_window
+from validator.daemon.retention import DEFAULT_RETENTION_EPOCHS
 from validator.daemon.store import BlobFailure, BlobRecord, BlobStatus
 from validator.errors import InsufficientStorage, NodeBusy, RegistryError, ValidatorError
 from validator.types import Epoch, QuorumIndex
@@ -58,7 +59,10 @@ class BlobIntake:
         driver: CoreDriver,
         extensions: Extensions,
         policy: AdmissionPolicy | None = None,
+        window_epochs: int = DEFAULT_RETENTION_EPOCHS,
     ) -> None:
+        """`window_epochs`: the availability window (a blob is dispersed while its epoch is in it)."""
+        self._window_epochs = window_epochs
         self._context = context
         self._store = context.store
         self._metrics = context.metrics
@@ -265,7 +269,10 @@ class BlobIntake:
         try:
             await trio.to_thread.run_sync(
                 lambda: self._store.update_blob(
-                    data_root, BlobStatus.FAILED, error=f"store write failed: {error}"
+                    data_root,
+                    BlobStatus.FAILED,
+                    error=f"store write failed: {error}",
+                    failure=BlobFailure.STORE_WRITE_FAILED,
                 )
             )
         except (sqlite3.Error, OSError) as again:
@@ -343,7 +350,7 @@ class BlobIntake:
         while True:
             try:
                 current = await trio.to_thread.run_sync(self._context.registry.current_epoch)
-                if not is_within_availability_window(epoch, current):
+                if not is_within_availability_window(epoch, current, self._window_epochs):
                     detail = f"epoch {epoch} left the availability window uncertified (now epoch {current})"
                     await self._fail(data_root, BlobFailure.EPOCH_EXPIRED, detail)
                     return False

@@ -81,7 +81,8 @@ class Node:
             context.metrics,
         )
         self._peers = PeerBook(context.registry)
-        handlers = RequestHandlers(context, self._driver, self._peers, self._extensions)
+        window = self._retention_policy.window_epochs
+        handlers = RequestHandlers(context, self._driver, self._peers, self._extensions, window)
         self.service = NetworkService(
             network_config,
             ServerPorts(samples=handlers, headers=handlers, custody=handlers, attestations=handlers),
@@ -89,7 +90,7 @@ class Node:
         )
         """The libp2p service; `main` runs it in the trio thread before `run` starts."""
         self._sends = Sends(self.service, self._peers, context.metrics, self._driver.process)
-        self._intake = BlobIntake(context, self._driver, self._extensions, admission)
+        self._intake = BlobIntake(context, self._driver, self._extensions, admission, window)
         self._retrieval = BlobRetrieval(context, self._driver, self._peers, self.service, retrieval)
         self.desk = NodeDesk(context, self._intake, self._retrieval)
         """What the HTTP API asks about blobs (`validator.daemon.api.BlobDesk`)."""
@@ -126,11 +127,12 @@ class Node:
         theirs as the intake resumes them). A registry that does not answer is no reason not to
         start: the node serves what it holds, and the ticker and the intake learn epochs later."""
         registry, store = self._context.registry, self._context.store
+        window = self._retention_policy.window_epochs
         try:
             current = await trio.to_thread.run_sync(registry.current_epoch)
             await self._driver.ensure_epoch_known(current)
             for epoch in sorted(await trio.to_thread.run_sync(store.unattested_custody_epochs)):
-                if epoch != current and is_within_availability_window(epoch, current):
+                if epoch != current and is_within_availability_window(epoch, current, window):
                     await self._driver.ensure_epoch_known(epoch)
         except RegistryError as error:
             log.warning("epochs not learnt at start: the registry does not answer", error=str(error))

@@ -106,6 +106,8 @@ class BlobFailure(enum.Enum):
     """The blob's epoch is known and has no quorum of the blob's index (epoch contexts are final)."""
     EPOCH_EXPIRED = "epoch_expired"
     """The blob's epoch left the availability window before it was certified."""
+    STORE_WRITE_FAILED = "store_write_failed"
+    """Writing its data failed (a full disk): the sequencer posts it again once the node has room."""
 
 
 @dataclass(frozen=True)
@@ -478,9 +480,10 @@ class NodeStore:
                     "UPDATE blobs SET data = NULL, updated_at = ?, "
                     "error = CASE WHEN status IN ('certified', 'failed') THEN error "
                     "ELSE 'expired before it was certified' END, "
+                    "failure = CASE WHEN status IN ('certified', 'failed') THEN failure ELSE ? END, "
                     "status = CASE WHEN status = 'certified' THEN status ELSE 'failed' END "
                     "WHERE data_root = ?",
-                    (now, data_root),
+                    (now, BlobFailure.EPOCH_EXPIRED.value, data_root),
                 )
                 db.execute("INSERT OR IGNORE INTO expired VALUES (?, ?, ?)", (data_root, epoch, now))
         free = reclaim_free_pages(self._db, reclaim_pages)

@@ -35,7 +35,8 @@ from validator.daemon.context import NodeContext
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.node import Node
 from validator.daemon.registry_watch import RegistryHealth, WatchedRegistry
-from validator.daemon.restart import AVAILABILITY_WINDOW_EPOCHS, is_within_availability_window
+from validator.daemon.restart import is_within_availability_window
+from validator.daemon.retention import DEFAULT_RETENTION_EPOCHS
 from validator.daemon.store import BlobFailure, BlobRecord, BlobStatus, NodeStore
 from validator.errors import RegistryError
 from validator.keys import SecretKey, compute_proof_of_possession
@@ -143,14 +144,16 @@ def _assignment(registry: SqliteRegistry, data_root: DataRoot, epoch: Epoch) -> 
 
 def test_the_window_reaches_back_from_the_current_epoch_and_never_ahead() -> None:
     current = Epoch(20)
-    inside = [e for e in range(30) if is_within_availability_window(Epoch(e), current)]
-    assert inside == list(range(20 - AVAILABILITY_WINDOW_EPOCHS, 21))  # a later epoch's ballots are open
-    assert is_within_availability_window(Epoch(0), Epoch(0))
+    inside = [e for e in range(30) if is_within_availability_window(Epoch(e), current, 8)]
+    assert inside == list(range(12, 21))  # a later epoch's ballots are open
+    assert is_within_availability_window(Epoch(0), Epoch(0), 8)
+    assert is_within_availability_window(Epoch(19), current, 1)
+    assert not is_within_availability_window(Epoch(18), current, 1)
 
 
 @pytest.mark.parametrize(
     ("restarted_in", "expected"),
-    [(2.5, BlobStatus.CERTIFIED), (AVAILABILITY_WINDOW_EPOCHS + 1.5, BlobStatus.FAILED)],
+    [(2.5, BlobStatus.CERTIFIED), (DEFAULT_RETENTION_EPOCHS + 1.5, BlobStatus.FAILED)],
     ids=["two-epochs-later", "after-the-window"],
 )
 async def test_a_blob_received_in_an_earlier_epoch_is_resumed_under_its_own_epoch(
@@ -250,7 +253,7 @@ async def test_a_restarted_member_takes_custody_of_a_passed_epoch_within_the_win
             assert store.get_header(during.data_root) == (during.header, Epoch(0), QuorumIndex(0))
             switch.down = False
 
-            clock.at_epoch(AVAILABILITY_WINDOW_EPOCHS + 1.5)  # epoch 0 has now left the window
+            clock.at_epoch(DEFAULT_RETENTION_EPOCHS + 1.5)  # epoch 0 has now left the window
             outside = encode_blob(random.Random(32).randbytes(5000), kzg)
             assert await push(outside) is Verdict.IGNORE
             assert store.get_header(outside.data_root) is None

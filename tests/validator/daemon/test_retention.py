@@ -20,7 +20,7 @@ from da.types import CellCoordinate, ColumnIndex, DataRoot, RowIndex
 from storage.sqlite import is_write_failure
 from validator.daemon.desk import read_blob_view
 from validator.daemon.retention import DiskGuard, Retention, RetentionPolicy
-from validator.daemon.store import BlobStatus, NodeStore
+from validator.daemon.store import BlobFailure, BlobStatus, NodeStore
 from validator.errors import InsufficientStorage
 from validator.types import BLSSignature, Certificate, Epoch, QuorumIndex
 
@@ -88,6 +88,7 @@ def test_an_unfinished_blob_that_expires_is_failed_and_not_resumed(
     record = store.get_blob(encoded.data_root)
     assert record is not None and record.status is BlobStatus.FAILED
     assert record.error == "expired before it was certified"
+    assert record.failure is BlobFailure.EPOCH_EXPIRED
     assert store.unfinished_blobs() == []
     store.close()
 
