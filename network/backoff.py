@@ -63,6 +63,15 @@ class BackoffBook:
         """`peer` answered: its pause ends and the next timeout starts from the base again."""
         self._backoffs.pop(peer, None)
 
+    def __len__(self) -> int:
+        return len(self._backoffs)
+
+    def prune(self, now: float) -> None:
+        """Drop backoffs whose pause ended at least `max_seconds` ago (the next timeout of such a peer
+        starts from the base again, as after an answer)."""
+        for peer in [p for p, b in self._backoffs.items() if now - b.until >= self.params.max_seconds]:
+            del self._backoffs[peer]
+
     def remaining(self, peer: str, now: float) -> float:
         """Seconds to wait before asking `peer`."""
         backoff = self._backoffs.get(peer)

@@ -40,6 +40,12 @@ class NodeMetrics:
         )
         self.peers = Gauge("tessera_peers", "Connected libp2p peers", registry=self.registry)
         self.errors = Counter("tessera_errors", "Errors by kind", ["kind"], registry=self.registry)
+        self.network_events = Counter(
+            "tessera_network_events",
+            "Connections refused or pruned and gossip dropped by the p2p layer, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""
