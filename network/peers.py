@@ -52,7 +52,7 @@ class PeerGuard:
         bound the stalest; returns the peers whose scores were dropped. The service runs it
         periodically (`NetworkConfig.maintenance_seconds`) and whenever the book passes its bound."""
         now = self._clock()
-        self.backoffs.prune(now)
+        self.backoffs.prune(now, self.book.params.max_peers)
         return self.book.prune(now, self._connected)
 
     @property
@@ -68,7 +68,7 @@ class PeerGuard:
         """`peer` did not answer in time: back off from it (its score is untouched)."""
         backoff = self.backoffs.timed_out(peer, self._clock())
         if len(self.backoffs) > self.book.params.max_peers:
-            self.backoffs.prune(self._clock())
+            self.backoffs.prune(self._clock(), self.book.params.max_peers)
         log.info(
             "peer slow, backing off", peer=peer, timeouts=backoff.timeouts, until=round(backoff.until, 3)
         )

@@ -38,7 +38,9 @@ async def _wait_until(predicate: object, timeout: float = 5.0) -> None:
             await trio.sleep(0.01)
 
 
-async def test_inbound_slots_come_back_when_connections_close(two_row_blob: tuple[bytes, EncodedBlob]) -> None:
+async def test_inbound_slots_come_back_when_connections_close(
+    two_row_blob: tuple[bytes, EncodedBlob],
+) -> None:
     """py-libp2p 0.8.1 holds an inbound slot per connection until the swarm stops: with room for 12
     sockets, the 13th short-lived connection was refused for good. Here 40 connections are opened,
     used and closed one after another, and a new one still connects and is answered."""
