@@ -5,6 +5,7 @@ validators, validators always admitted, idle connections pruned; and its rules a
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 import trio
@@ -134,7 +135,7 @@ def test_the_book_makes_room_by_evicting_the_longest_idle_connection_only() -> N
         ({"idle_seconds": 0}, "idle_seconds"),
     ],
 )
-def test_connection_limits_name_the_bad_field(change: dict[str, float], field: str) -> None:
+def test_connection_limits_name_the_bad_field(change: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidNetworkConfig) as raised:
         NetworkConfig(connection_limits=dataclasses.replace(ConnectionLimits(), **change)).validate()
     assert raised.value.field == field
