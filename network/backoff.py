@@ -63,6 +63,21 @@ class BackoffBook:
         """`peer` answered: its pause ends and the next timeout starts from the base again."""
         self._backoffs.pop(peer, None)
 
+    def __len__(self) -> int:
+        return len(self._backoffs)
+
+    def prune(self, now: float, max_peers: int) -> None:
+        """Drop backoffs whose pause ended at least `max_seconds` ago (the next timeout of such a peer
+        starts from the base again, as after an answer), then, past `max_peers`, those ending first
+        (down to 90% of it)."""
+        for peer in [p for p, b in self._backoffs.items() if now - b.until >= self.params.max_seconds]:
+            del self._backoffs[peer]
+        excess = len(self._backoffs) - max_peers
+        if excess > 0:
+            ending = sorted((backoff.until, peer) for peer, backoff in self._backoffs.items())
+            for _, peer in ending[: excess + max_peers // 10]:
+                del self._backoffs[peer]
+
     def remaining(self, peer: str, now: float) -> float:
         """Seconds to wait before asking `peer`."""
         backoff = self._backoffs.get(peer)

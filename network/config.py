@@ -9,6 +9,7 @@ import multiaddr
 
 from network import constants as c
 from network.backoff import BackoffParams
+from network.connections import ConnectionLimits
 from network.errors import InvalidNetworkConfig
 from network.scoring import ScoreParams
 
@@ -61,6 +62,17 @@ class NetworkConfig:
     subscriber_buffer: int = c.GOSSIP_SUBSCRIBER_BUFFER
     score_params: ScoreParams = field(default_factory=ScoreParams)
     backoff_params: BackoffParams = field(default_factory=BackoffParams)
+    connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    maintenance_seconds: float = c.MAINTENANCE_SECONDS
+    """How often idle connections are pruned and disconnected peers' state is dropped."""
+    gossip_ignored_per_peer_per_second: float = c.GOSSIP_IGNORED_PER_PEER_PER_SECOND
+    """IGNOREd gossip messages a peer may forward per second on average (each costs a decode and a
+    registry lookup); past the budget its messages are dropped unvalidated and each one penalized."""
+    gossip_ignored_burst: int = c.GOSSIP_IGNORED_BURST
+    gossip_validation_queue: int = c.GOSSIP_VALIDATION_QUEUE
+    """Gossip messages being validated or waiting for a worker thread; more are dropped and counted."""
+    gossip_validation_threads: int = c.GOSSIP_VALIDATION_THREADS
+    gossip_validation_timeout: float = c.GOSSIP_VALIDATION_TIMEOUT_SECONDS
 
     @property
     def certificate_topic(self) -> str:
@@ -85,6 +97,9 @@ class NetworkConfig:
             "gossip_max_messages_per_topic_per_second",
             "publish_rate_per_second",
             "publish_timeout",
+            "maintenance_seconds",
+            "gossip_ignored_per_peer_per_second",
+            "gossip_validation_timeout",
         ):
             _check_positive(name, getattr(self, name))
         for name in (
@@ -92,6 +107,9 @@ class NetworkConfig:
             "gossip_heartbeat_seconds",
             "publish_queue_high_water",
             "subscriber_buffer",
+            "gossip_ignored_burst",
+            "gossip_validation_queue",
+            "gossip_validation_threads",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -108,4 +126,5 @@ class NetworkConfig:
             )
         self.score_params.validate()
         self.backoff_params.validate()
+        self.connection_limits.validate()
         return self

@@ -85,6 +85,24 @@ SCORE_BAN_THRESHOLD: Final = -45
 SCORE_HALF_LIFE_SECONDS: Final = 300
 BAN_SECONDS: Final = 600
 
+SCORE_GOSSIP_FLOOD: Final = -5
+SCORE_FORGET_BELOW: Final = 1
+MAX_SCORED_PEERS: Final = 10000
+
+# --- Connection manager and per-peer state ---------------------------------------------------------
+MAX_UNPROTECTED_CONNECTIONS: Final = 128
+MAX_UNPROTECTED_CONNECTIONS_PER_IP: Final = 16
+MAX_SOCKETS: Final = 1024
+IDLE_CONNECTION_SECONDS: Final = 30
+MAINTENANCE_SECONDS: Final = 5
+
+# --- Gossip validation budget ---------------------------------------------------------------------
+GOSSIP_IGNORED_PER_PEER_PER_SECOND: Final = 10
+GOSSIP_IGNORED_BURST: Final = 50
+GOSSIP_VALIDATION_QUEUE: Final = 64
+GOSSIP_VALIDATION_THREADS: Final = 2
+GOSSIP_VALIDATION_TIMEOUT_SECONDS: Final = 10
+
 # --- Slow peers (backoff, not a score) ----------------------------------------------------------------
 BACKOFF_BASE_MILLISECONDS: Final = 500
 BACKOFF_MAX_MILLISECONDS: Final = 8000

@@ -8,8 +8,13 @@ What py-libp2p does by default and what this module tells it (DESIGN.md section 
   increments, bounded by `publish_timeout`);
 - a subscription is a 32-message channel that drops when full: one task per topic drains it at once into
   a `subscriber_buffer`-sized channel per subscriber, counting what it has to drop;
-- topic validators are accept/reject only: ACCEPT maps to accept, IGNORE and REJECT to reject, and only
-  REJECT lowers the forwarding peer's score;
+- topic validators are accept/reject only: ACCEPT maps to accept, IGNORE and REJECT to reject; REJECT
+  lowers the forwarding peer's score, IGNORE spends its `IgnoreBudget` (past it, its messages are
+  dropped unvalidated and each lowers its score), and pubsub's validation cache keeps only ACCEPT
+  and REJECT (what was not judged may be judged when it comes again);
+- validation runs in worker threads (`gossip_validation_threads`; the certificate validator reads the
+  registry, which may block on an RPC), at most `gossip_validation_queue` messages at once: past it a
+  message is dropped unjudged and counted (`gossip_validation_dropped`), never queued on the trio thread;
 - a message published before the topic's mesh is grafted goes to no one: a publish also waits (bounded)
   for a mesh when some peer subscribes to the topic;
 - message ids are content hashes (`compute_message_id`), so one message relayed by many peers is one id.
@@ -18,6 +23,7 @@ What py-libp2p does by default and what this module tells it (DESIGN.md section 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -26,11 +32,13 @@ from libp2p.abc import IHost, ISubscriptionAPI
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
-from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.pubsub import Pubsub, ValidationCache, ValidationResult
 from libp2p.tools.anyio_service import background_trio_service
 
 from network.config import NetworkConfig
+from network.connections import EventCounter
 from network.errors import PublishFailed, ServiceNotRunning
+from network.gossip_budget import IgnoreBudget
 from network.gossip_rules import compute_certificate_message_judgement, compute_message_id
 from network.pacing import TokenBucket
 from network.peers import Clock, PeerGuard
@@ -45,6 +53,27 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 PACING_STEP_SECONDS = 0.001
+PUBSUB_VALIDATION_CACHE_SECONDS = 300
+PUBSUB_VALIDATION_CACHE_SIZE = 1000
+
+
+class _JudgedOnlyCache(ValidationCache):
+    """pubsub's validation cache (by message id, a content hash), minus the messages this node did not
+    judge: dropped past the queue or a peer's budget, or IGNOREd. Caching those would refuse the same
+    certificate from every honest peer for the cache's lifetime."""
+
+    def __init__(self) -> None:
+        super().__init__(PUBSUB_VALIDATION_CACHE_SECONDS, PUBSUB_VALIDATION_CACHE_SIZE)
+        self.unjudged: set[bytes] = set()
+
+    def put(self, msg_id: bytes, result: ValidationResult) -> None:
+        """Cache `result` unless the validator marked `msg_id` unjudged (the mark is spent here, and
+        a copy's result cached meanwhile is dropped too)."""
+        if msg_id in self.unjudged:
+            self.unjudged.discard(msg_id)
+            self._remove(msg_id)
+            return
+        super().put(msg_id, result)
 
 
 class GossipService:
@@ -57,8 +86,20 @@ class GossipService:
         guard: PeerGuard,
         certificate_validator: CertificateValidator | None = None,
         clock: Clock = time.time,
+        events: EventCounter | None = None,
     ) -> None:
         self._config = config
+        self.events = events or EventCounter()
+        self._budget = IgnoreBudget(
+            config.gossip_ignored_per_peer_per_second,
+            config.gossip_ignored_burst,
+            config.score_params.max_peers,
+        )
+        self._validation_threads = trio.CapacityLimiter(config.gossip_validation_threads)
+        self._validating = 0
+        self._judging: set[MessageId] = set()
+        """Ids being judged: pubsub marks a message seen only after its validation, so a copy that
+        arrives meanwhile from another peer would be judged (and delivered) a second time."""
         self._guard = guard
         self._clock = clock
         self._certificate_validator = certificate_validator
@@ -83,8 +124,13 @@ class GossipService:
             strict_signing=True,
             msg_id_constructor=_message_id_of,
             allowed_topics=frozenset(self._subscribers),
+            # Every message reaches our validator at once; it applies the bound (and drops past it).
+            max_concurrent_validator_count=config.gossip_validation_queue + config.gossip_validation_threads,
+            validation_timeout=config.gossip_validation_timeout,
         )
-        self.pubsub.set_topic_validator(config.certificate_topic, self._validate_certificate, False)
+        self._cache = _JudgedOnlyCache()
+        self.pubsub.validation_cache = self._cache
+        self.pubsub.set_topic_validator(config.certificate_topic, self._validate_certificate, True)
         self._running = False
 
     @property
@@ -150,7 +196,7 @@ class GossipService:
             raise ServiceNotRunning("gossip is not running")
         if topic not in self._subscribers:
             raise PublishFailed(topic, "not a Tessera topic")
-        judgement = self._judge(data)
+        judgement = await self._judge_in_thread(data)
         if judgement.verdict is not Verdict.ACCEPT:
             outcome = "ignored" if judgement.verdict is Verdict.IGNORE else "rejected"
             raise PublishFailed(topic, f"peers would drop it ({outcome}: {judgement.reason})")
@@ -177,26 +223,75 @@ class GossipService:
     # --- Validation -----------------------------------------------------------------------------------
 
     def _judge(self, data: bytes) -> Judgement:
-        """The rules of the certificate topic, the only Tessera topic."""
+        """The rules of the certificate topic, the only Tessera topic (blocking: a worker thread)."""
         return compute_certificate_message_judgement(data, self._clock(), self._certificate_validator)
 
-    def _validate(self, topic: str, forwarder: ID, message: rpc_pb2.Message) -> bool:
-        judgement = self._judge(bytes(message.data))
-        peer = PeerName(str(forwarder))
-        if judgement.verdict is Verdict.REJECT and forwarder != self.pubsub.my_id:
-            self._guard.penalize(peer, Offence.GOSSIP_REJECT)
-        if judgement.verdict is not Verdict.ACCEPT:
-            log.info(
-                "gossip dropped",
-                topic=topic,
-                peer=peer,
-                verdict=judgement.verdict.value,
-                reason=judgement.reason,
-            )
-        return judgement.verdict is Verdict.ACCEPT
+    async def _judge_in_thread(self, data: bytes) -> Judgement:
+        # trio-typing's stubs (a libp2p dependency) still call abandon_on_cancel `cancellable`.
+        judgement: Judgement = await trio.to_thread.run_sync(  # type: ignore[call-arg]
+            self._judge, data, limiter=self._validation_threads, abandon_on_cancel=True
+        )
+        return judgement
 
-    def _validate_certificate(self, forwarder: ID, message: rpc_pb2.Message) -> bool:
-        return self._validate(self._config.certificate_topic, forwarder, message)
+    @property
+    def validating(self) -> int:
+        """Messages being judged or waiting for a worker thread now."""
+        return self._validating
+
+    def _drop_unjudged(self, message: rpc_pb2.Message, kind: str, peer: PeerName) -> bool:
+        self._cache.unjudged.add(_message_id_of(message))
+        self.events.add(kind)
+        log.debug("gossip dropped", peer=peer, reason=kind)
+        return False
+
+    async def _validate(self, topic: str, forwarder: ID, message: rpc_pb2.Message) -> bool:
+        peer = PeerName(str(forwarder))
+        ours = forwarder == self.pubsub.my_id
+        if not ours and self._budget.is_exhausted(peer, self._clock()):
+            self._guard.penalize(peer, Offence.GOSSIP_FLOOD)
+            return self._drop_unjudged(message, "gossip_rate_limited", peer)
+        message_id = _message_id_of(message)
+        if message_id in self._judging:
+            return False  # a copy: the first one's verdict decides (and replaces what pubsub caches now)
+        if self._validating >= self._config.gossip_validation_queue:
+            return self._drop_unjudged(message, "gossip_validation_dropped", peer)
+        self._validating += 1
+        self._judging.add(message_id)
+        try:
+            judgement = await self._judge_in_thread(bytes(message.data))
+        finally:
+            self._validating -= 1
+            self._judging.discard(message_id)
+        if judgement.verdict is Verdict.ACCEPT:
+            return True
+        if judgement.verdict is Verdict.REJECT:
+            self.events.add("gossip_rejected")
+            if not ours:
+                self._guard.penalize(peer, Offence.GOSSIP_REJECT)
+        else:
+            self._cache.unjudged.add(_message_id_of(message))
+            self.events.add("gossip_ignored")
+            if not ours:
+                self._budget.charge(peer, self._clock())
+        # Debug only: a peer decides how many of these lines it makes us write (the counts are metrics).
+        log.debug(
+            "gossip dropped", topic=topic, peer=peer, verdict=judgement.verdict.value, reason=judgement.reason
+        )
+        return False
+
+    async def _validate_certificate(self, forwarder: ID, message: rpc_pb2.Message) -> bool:
+        return await self._validate(self._config.certificate_topic, forwarder, message)
+
+    def lift_ended_bans(self, is_banned: Callable[[PeerName], bool]) -> None:
+        """Forget bans that have ended (and full IGNORE budgets): the blacklist holds banned peers only."""
+        for peer in [p for p in self.pubsub.blacklisted_peers if not is_banned(PeerName(str(p)))]:
+            self.pubsub.blacklisted_peers.discard(peer)
+        self._budget.prune(self._clock())
+
+    @property
+    def tracked_peers(self) -> int:
+        """Peers with a gossip ban or an IGNORE budget held."""
+        return len(self.pubsub.blacklisted_peers) + len(self._budget)
 
     def ban(self, peer: ID) -> None:
         """Stop exchanging gossip with `peer`: its messages are dropped and its new pubsub streams

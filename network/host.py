@@ -1,9 +1,11 @@
-"""Host plumbing of `network.service` (trio only): building the host, bounded closing and
-disconnecting, cutting off banned peers, and stopping py-libp2p's background redials."""
+"""Host plumbing of `network.service` (trio only): building the host, releasing inbound connection
+slots when connections close, the connection manager's notifee, bounded closing and disconnecting,
+cutting off banned peers, and stopping py-libp2p's background redials."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import multiaddr
 import structlog
@@ -11,11 +13,13 @@ import trio
 from libp2p import new_host
 from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
 from libp2p.crypto.keys import KeyPair
+from libp2p.io.abc import ReadWriteCloser
 from libp2p.network.config import ConnectionConfig
 from libp2p.network.connection.swarm_connection import SwarmConn
 from libp2p.network.swarm import Swarm
 
 from network.client import parse_peer_name
+from network.connections import Admission, ConnectionBook, ConnectionLimits, EventCounter
 from network.peers import PeerGuard
 from network.server import RequestServer
 from network.streams import STREAM_ERRORS
@@ -28,10 +32,17 @@ CLOSE_TIMEOUT_SECONDS = 5.0
 TRANSPORT_POLL_SECONDS = 0.005
 
 
-def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], dial_timeout: float) -> IHost:
+def build_host(
+    key_pair: KeyPair,
+    listen: list[multiaddr.Multiaddr],
+    dial_timeout: float,
+    limits: ConnectionLimits | None = None,
+) -> IHost:
     """A py-libp2p host speaking only what the spec names (Noise, Yamux; `network.transport`), one
-    connection per peer and no background redials."""
-    return new_host(
+    connection per peer, no background redials, `limits.max_sockets` as py-libp2p's own cap, and
+    inbound slots released when their connections close (`release_inbound_slots_on_close`)."""
+    sockets = (limits or ConnectionLimits()).max_sockets
+    host = new_host(
         key_pair=key_pair,
         listen_addrs=listen,
         sec_opt=security_options(key_pair),
@@ -41,8 +52,168 @@ def build_host(key_pair: KeyPair, listen: list[multiaddr.Multiaddr], dial_timeou
             dial_timeout=dial_timeout,
             min_connections=0,  # no background redials: see stop_auto_connector
             low_watermark=0,
+            max_connections=sockets,  # also the inbound limiter's size (max - min)
+            high_watermark=sockets,  # py-libp2p prunes above it; our manager acts well before
         ),
     )
+    network = host.get_network()
+    if isinstance(network, Swarm):
+        release_inbound_slots_on_close(network)
+    return host
+
+
+class _WatchedSocket(ReadWriteCloser):
+    """An inbound socket that sets `closed` when anyone closes it (the muxer does, whichever side
+    ends the connection)."""
+
+    def __init__(self, inner: ReadWriteCloser) -> None:
+        self._inner = inner
+        self.closed = trio.Event()
+
+    async def read(self, n: int | None = None) -> bytes:
+        return await self._inner.read(n)
+
+    async def write(self, data: bytes) -> None:
+        await self._inner.write(data)
+
+    async def close(self) -> None:
+        try:
+            await self._inner.close()
+        finally:
+            self.closed.set()
+
+    def get_remote_address(self) -> tuple[str, int] | None:
+        return self._inner.get_remote_address()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+InboundHandler = Callable[[ReadWriteCloser, multiaddr.Multiaddr], Awaitable[None]]
+
+
+def release_inbound_slots_on_close(swarm: Swarm) -> None:
+    """Make each inbound connection give back its slot of the swarm's inbound limiter when it closes.
+
+    py-libp2p 0.8.1's `Swarm._handle_inbound_connection` takes a slot, upgrades the socket, then waits
+    for the whole swarm to stop (`manager.wait_finished()`) before releasing it: every inbound
+    connection ever accepted keeps a slot (and a sleeping task) for the swarm's lifetime, and after
+    `max_connections - min_connections` of them every new one is refused (specs/p2p-interface.md,
+    Notes). Here the handler runs on a socket that reports its closing; when it closes the handler
+    is cancelled at that wait, and its own `finally` releases the slot.
+    """
+    handle: InboundHandler = swarm._handle_inbound_connection
+
+    async def handle_until_closed(read_write_closer: ReadWriteCloser, maddr: multiaddr.Multiaddr) -> None:
+        watched = _WatchedSocket(read_write_closer)
+        async with trio.open_nursery() as nursery:
+
+            async def run() -> None:
+                await handle(watched, maddr)
+                nursery.cancel_scope.cancel()  # refused or failed: the handler returned by itself
+
+            nursery.start_soon(run)
+            await watched.closed.wait()
+            nursery.cancel_scope.cancel()
+
+    swarm._handle_inbound_connection = handle_until_closed  # type: ignore[method-assign]
+
+
+async def close_connection(conn: INetConn) -> None:
+    """Close one connection, bounded by `CLOSE_TIMEOUT_SECONDS`; failures are logged only."""
+    with trio.move_on_after(CLOSE_TIMEOUT_SECONDS):
+        try:
+            await conn.close()
+        except STREAM_ERRORS as error:
+            log.debug("connection close failed", error=type(error).__name__)
+
+
+def remote_ip(conn: INetConn) -> str | None:
+    """The remote IP address of `conn` (None if the transport does not say)."""
+    for address in conn.get_transport_addresses():
+        for protocol in ("ip4", "ip6"):
+            try:
+                return str(address.value_for_protocol(protocol))
+            except (ValueError, multiaddr.exceptions.ProtocolLookupError):
+                continue
+    return None
+
+
+class ManagerNotifee(INotifee):
+    """The connection manager's eyes: admits or closes each new connection by the `ConnectionBook`'s
+    rules, notes stream activity, and tells the `PeerGuard` who is connected (so it keeps their
+    scores and may drop the others')."""
+
+    def __init__(
+        self,
+        book: ConnectionBook[INetConn],
+        guard: PeerGuard,
+        events: EventCounter,
+        clock: Callable[[], float],
+        get_nursery: Callable[[], trio.Nursery | None],
+    ) -> None:
+        self._book = book
+        self._guard = guard
+        self._events = events
+        self._clock = clock
+        self._get_nursery = get_nursery
+        self._by_muxed: dict[object, INetConn] = {}
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        """Admit `conn`, or close it (and close an idle one that made room)."""
+        peer = PeerName(str(conn.muxed_conn.peer_id))
+        self._guard.peer_connected(peer)
+        decision = self._book.connected(conn, peer, remote_ip(conn), self._clock())
+        nursery = self._get_nursery()
+        if decision.evicted is not None:
+            self._events.add("connection_evicted")
+            self._by_muxed.pop(decision.evicted.muxed_conn, None)
+            if nursery is not None:
+                nursery.start_soon(close_connection, decision.evicted)
+        if decision.kept:
+            self._by_muxed[conn.muxed_conn] = conn
+            return
+        self._events.add(
+            "connection_refused_per_ip"
+            if decision.admission is Admission.REFUSED_PER_IP
+            else "connection_refused_total"
+        )
+        log.debug("connection refused", peer=peer, reason=decision.admission.value)
+        if nursery is not None:
+            nursery.start_soon(close_connection, conn)
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        """Forget `conn`."""
+        self._book.disconnected(conn)
+        self._by_muxed.pop(conn.muxed_conn, None)
+        self._guard.peer_disconnected(PeerName(str(conn.muxed_conn.peer_id)))
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        """A stream on a connection: it is not idle."""
+        conn = self._by_muxed.get(stream.muxed_conn)
+        if conn is not None:
+            self._book.observe(conn, 1, self._clock())
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        """Nothing to do (the next sweep sees whether streams are left)."""
+
+    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        """Nothing to do."""
+
+    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        """Nothing to do."""
+
+    def sweep(self, nursery: trio.Nursery) -> None:
+        """Note which connections have streams open now, and close those idle for too long."""
+        now = self._clock()
+        for conn in self._book.connections():
+            self._book.observe(conn, len(conn.get_streams()), now)
+        for conn in self._book.compute_idle(now):
+            self._book.disconnected(conn)
+            self._by_muxed.pop(conn.muxed_conn, None)
+            self._events.add("connection_idle_pruned")
+            log.debug("idle connection pruned", peer=str(conn.muxed_conn.peer_id))
+            nursery.start_soon(close_connection, conn)
 
 
 async def disconnect_peer(host: IHost, peer: PeerName) -> None:

@@ -7,6 +7,7 @@ refuses its streams. Every function takes the time as a parameter; nothing here 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -22,6 +23,8 @@ class Offence(Enum):
     INVALID_DATA = "invalid_data"
     GOSSIP_REJECT = "gossip_reject"
     RATE_LIMITED = "rate_limited"
+    GOSSIP_FLOOD = "gossip_flood"
+    """More IGNOREd gossip than the per-peer budget allows (`network.gossip_budget`)."""
 
 
 def _default_penalties() -> dict[Offence, float]:
@@ -31,6 +34,7 @@ def _default_penalties() -> dict[Offence, float]:
         Offence.INVALID_DATA: c.SCORE_INVALID_DATA,
         Offence.GOSSIP_REJECT: c.SCORE_GOSSIP_REJECT,
         Offence.RATE_LIMITED: c.SCORE_RATE_LIMITED,
+        Offence.GOSSIP_FLOOD: c.SCORE_GOSSIP_FLOOD,
     }
 
 
@@ -44,6 +48,10 @@ class ScoreParams:
     ban_threshold: float = c.SCORE_BAN_THRESHOLD
     ban_seconds: float = c.BAN_SECONDS
     half_life_seconds: float = c.SCORE_HALF_LIFE_SECONDS
+    max_peers: int = c.MAX_SCORED_PEERS
+    """Scores kept at most; past it the stalest disconnected peers' scores are dropped."""
+    forget_below: float = c.SCORE_FORGET_BELOW
+    """A disconnected, unbanned peer's score is dropped once its magnitude has decayed below this."""
 
     def validate(self) -> ScoreParams:
         """Return self if every field is in range, else raise `InvalidNetworkConfig` naming the field."""
@@ -65,6 +73,10 @@ class ScoreParams:
             raise InvalidNetworkConfig("ban_seconds", self.ban_seconds, "must be > 0")
         if not self.half_life_seconds > 0:
             raise InvalidNetworkConfig("half_life_seconds", self.half_life_seconds, "must be > 0")
+        if isinstance(self.max_peers, bool) or not isinstance(self.max_peers, int) or self.max_peers < 1:
+            raise InvalidNetworkConfig("max_peers", self.max_peers, "must be an integer >= 1")
+        if not self.forget_below > 0:
+            raise InvalidNetworkConfig("forget_below", self.forget_below, "must be > 0")
         return self
 
 
@@ -114,12 +126,49 @@ class ScoreChange:
     newly_banned: bool
 
 
+def is_forgettable(score: PeerScore, now: float, params: ScoreParams) -> bool:
+    """True if dropping `score` loses nothing: no ban lasts and its value has decayed to near zero (a
+    negative score is so kept until it has faded, and reconnecting does not clear it)."""
+    if is_banned(score, now):
+        return False
+    return abs(compute_decayed_value(score, now, params.half_life_seconds)) < params.forget_below
+
+
 class ScoreBook:
-    """The scores of every peer seen; the one owner of that state (the service calls it from trio)."""
+    """The scores of peers seen lately; the one owner of that state (the service calls it from trio).
+
+    Bounded: `prune` drops what disconnected peers no longer need, and past `params.max_peers` entries
+    the disconnected peers updated longest ago are dropped first (a fresh peer id costs at most one
+    entry, for a while).
+    """
 
     def __init__(self, params: ScoreParams | None = None) -> None:
         self.params = (params or ScoreParams()).validate()
         self._scores: dict[str, PeerScore] = {}
+
+    def __len__(self) -> int:
+        return len(self._scores)
+
+    def prune(self, now: float, connected: Collection[str]) -> list[str]:
+        """Drop the scores of disconnected peers that `is_forgettable`, then, past `max_peers`, those of
+        disconnected peers oldest first (down to 90% of it); returns the peers dropped."""
+        dropped = [
+            peer
+            for peer, score in self._scores.items()
+            if peer not in connected and is_forgettable(score, now, self.params)
+        ]
+        for peer in dropped:
+            del self._scores[peer]
+        excess = len(self._scores) - self.params.max_peers
+        if excess > 0:  # down to 90% of the bound, so that a flood sorts once per max_peers // 10 ids
+            excess += self.params.max_peers // 10
+            stale = sorted(
+                (score.updated_at, peer) for peer, score in self._scores.items() if peer not in connected
+            )
+            for _, peer in stale[:excess]:
+                del self._scores[peer]
+                dropped.append(peer)
+        return dropped
 
     def get(self, peer: str) -> PeerScore:
         """The recorded score of `peer` (zero for a peer never seen)."""

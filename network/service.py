@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 import multiaddr
 import structlog
 import trio
-from libp2p.abc import IHost
+from libp2p.abc import IHost, INetConn
 from libp2p.crypto.keys import KeyPair
 from libp2p.host.ping import PingService
 from libp2p.peer.peerinfo import info_from_p2p_addr
@@ -30,6 +30,7 @@ from libp2p.peer.peerstore import PeerStoreError
 from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
 from network.client import RequestClient, parse_peer_name
 from network.config import NetworkConfig
+from network.connections import ConnectionBook, EventCounter
 from network.errors import (
     GossipOff,
     NetworkError,
@@ -41,6 +42,7 @@ from network.errors import (
 from network.gossip import GossipService
 from network.host import (
     BanNotifee,
+    ManagerNotifee,
     build_host,
     close_host,
     cut_off,
@@ -77,7 +79,11 @@ class NetworkService:
         certificate_validator: CertificateValidator | None = None,
         key_pair: KeyPair | None = None,
         clock: Clock = time.time,
+        is_protected: Callable[[PeerName], bool] | None = None,
+        on_count: Callable[[str], None] | None = None,
     ) -> None:
+        """`is_protected(peer)` says whether a peer is a validator (always admitted, never pruned as
+        idle; the daemon asks its `PeerBook`); `on_count(kind)` mirrors `events` into metrics."""
         self.config = (config or NetworkConfig()).validate()
         self._ports = ports or ServerPorts()
         self._certificate_validator = certificate_validator
@@ -91,7 +97,12 @@ class NetworkService:
         self._server: RequestServer | None = None
         self.guard = PeerGuard(self.config.score_params, clock, self._on_ban, self.config.backoff_params)
         self._ping_locks: dict[PeerName, trio.Lock] = {}
-        """One ping in flight per peer: py-libp2p's ping handler resets a third concurrent stream."""
+        """One ping in flight per peer: py-libp2p's ping handler resets a third concurrent stream.
+        A lock is dropped when its last ping ends, so the map holds only peers being pinged."""
+        self._is_protected = is_protected or _nobody
+        self.events = EventCounter(on_count)
+        """What the connection manager and gossip refused or dropped, by kind."""
+        self._manager: ManagerNotifee | None = None
 
     # --- Lifecycle ------------------------------------------------------------------------------------
 
@@ -103,15 +114,20 @@ class NetworkService:
         self._stop = trio.Event()
         route_libp2p_logs()
         listen = [multiaddr.Multiaddr(address) for address in self.config.listen_addrs]
-        host = build_host(self._key_pair, listen, self.config.dial_timeout)
+        host = build_host(self._key_pair, listen, self.config.dial_timeout, self.config.connection_limits)
         gossip = (
-            GossipService(host, self.config, self.guard, self._certificate_validator, self._clock)
+            GossipService(
+                host, self.config, self.guard, self._certificate_validator, self._clock, self.events
+            )
             if self.config.gossip
             else None
         )
         server = RequestServer(self.config, self._ports, self.guard)
         server.register(host)
         host.get_network().register_notifee(BanNotifee(host, self.guard, lambda: self._nursery))
+        book: ConnectionBook[INetConn] = ConnectionBook(self.config.connection_limits, self._is_protected)
+        manager = ManagerNotifee(book, self.guard, self.events, self._clock, lambda: self._nursery)
+        host.get_network().register_notifee(manager)
         try:
             async with host.run(listen):
                 await stop_auto_connector(host)
@@ -120,7 +136,8 @@ class NetworkService:
                         self._nursery, self._server = nursery, server
                         if gossip is not None:
                             await nursery.start(gossip.run)
-                        self._host, self._gossip = host, gossip
+                        self._host, self._gossip, self._manager = host, gossip, manager
+                        nursery.start_soon(self._maintain_forever)
                         self._client = RequestClient(host, self.config, self.guard)
                         try:
                             await self._connect_bootstrap_peers()
@@ -130,7 +147,7 @@ class NetworkService:
                         finally:
                             # Connections first, while pubsub still runs: its stream handlers hand every
                             # message they read to pubsub's task nursery, which must still be open.
-                            self._host = self._client = self._gossip = self._server = None
+                            self._host = self._client = self._gossip = self._server = self._manager = None
                             await close_host(host)
                         nursery.cancel_scope.cancel()
                 finally:
@@ -140,6 +157,23 @@ class NetworkService:
             if gossip is not None:
                 gossip.pubsub.seen_messages.stop()  # it owns a thread; idempotent
             log.info("network service stopped")
+
+    async def _maintain_forever(self) -> None:
+        while True:
+            await trio.sleep(self.config.maintenance_seconds)
+            self.maintain()
+
+    def maintain(self) -> None:
+        """Prune idle unprotected connections, drop disconnected peers' faded scores and ended
+        backoffs (`PeerGuard.prune`), and lift gossip bans that have ended. Runs every
+        `maintenance_seconds` (trio thread); a no-op outside `run`."""
+        nursery, manager = self._nursery, self._manager
+        if nursery is None or manager is None:
+            return
+        manager.sweep(nursery)
+        self.guard.prune()
+        if self._gossip is not None:
+            self._gossip.lift_ended_bans(self.guard.is_banned)
 
     def stop(self) -> None:
         """Ask `run` to close the host and return (trio thread only: `TrioBridge.stop` calls it there)."""
@@ -291,9 +325,19 @@ class NetworkService:
         storm. The wait for the lock counts towards the round trip, as a user would see it."""
         peer_id = parse_peer_name(peer)
         self.guard.check_not_banned(peer)
-        lock = self._ping_locks.setdefault(PeerName(str(peer_id)), trio.Lock())
-        async with lock:
-            return await self._ping_unlocked(peer, peer_id)
+        name = PeerName(str(peer_id))
+        lock = self._ping_locks.setdefault(name, trio.Lock())
+        try:
+            async with lock:
+                return await self._ping_unlocked(peer, peer_id)
+        finally:
+            if not lock.locked() and not lock.statistics().tasks_waiting:
+                self._ping_locks.pop(name, None)
+
+    @property
+    def ping_locks_held(self) -> int:
+        """Peers with a ping lock (in flight or waited for)."""
+        return len(self._ping_locks)
 
     async def _ping_unlocked(self, peer: PeerName, peer_id: ID) -> float:
 
@@ -362,6 +406,11 @@ class NetworkService:
     async def publish_certificate(self, certificate: bytes) -> MessageId:
         """Announce a certificate on gossip."""
         return await self.gossip.publish_certificate(certificate)
+
+
+def _nobody(peer: PeerName) -> bool:
+    """The default `is_protected`: no peer is a validator (a light client's service)."""
+    return False
 
 
 @asynccontextmanager

@@ -194,3 +194,12 @@ def test_pacing_stays_under_the_libraries_drop_points() -> None:
     assert OutBoundQueueSize == 32, "py-libp2p's outbound queue changed size: revisit the high-water mark"
     assert OutBoundQueueSize > c.GOSSIP_PUBLISH_QUEUE_HIGH_WATER
     assert NetworkConfig().publish_rate_per_second < c.GOSSIP_MAX_MESSAGES_PER_TOPIC_PER_SECOND
+
+
+def test_bounds_relations_hold() -> None:
+    """The relations the spec states for the connection and gossip budget constants."""
+    assert 10 * c.SCORE_GOSSIP_FLOOD <= c.SCORE_BAN_THRESHOLD
+    assert c.GOSSIP_IGNORED_BURST > c.GOSSIP_IGNORED_PER_PEER_PER_SECOND
+    assert c.MAX_UNPROTECTED_CONNECTIONS_PER_IP <= c.MAX_UNPROTECTED_CONNECTIONS < c.MAX_SOCKETS
+    assert c.IDLE_CONNECTION_SECONDS > c.MAINTENANCE_SECONDS
+    NetworkConfig().validate()  # the defaults satisfy their own checks

@@ -91,6 +91,12 @@ class NodeMetrics:
             "tessera_blobs_pruned", "Blobs whose data was pruned past the window", registry=self.registry
         )
         self.errors = Counter("tessera_errors", "Errors by kind", ["kind"], registry=self.registry)
+        self.network_events = Counter(
+            "tessera_network_events",
+            "Connections refused or pruned and gossip dropped by the p2p layer, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

@@ -87,6 +87,8 @@ class Node:
             network_config,
             ServerPorts(samples=handlers, headers=handlers, custody=handlers, attestations=handlers),
             certificate_validator=handlers,
+            is_protected=self._peers.is_validator_peer,
+            on_count=lambda kind: context.metrics.network_events.labels(kind=kind).inc(),
         )
         """The libp2p service; `main` runs it in the trio thread before `run` starts."""
         self._sends = Sends(self.service, self._peers, context.metrics, self._driver.process)

@@ -64,6 +64,12 @@ class PeerBook:
         with self._lock:
             return self._by_peer.get(peer)
 
+    def is_validator_peer(self, peer: PeerName) -> bool:
+        """True if `peer` is a registered validator's, as last read (no registry read: the connection
+        manager asks on every new connection, and a fresh peer id must not cost a lookup)."""
+        with self._lock:
+            return peer in self._by_peer
+
     def validator_of(self, peer: PeerName) -> ValidatorIndex | None:
         """The validator behind `peer` (blocking: called from handler threads), re-reading on a miss."""
         with self._lock:

@@ -4,7 +4,8 @@ one outbound limit, so a burst of honest work is queued here instead of being re
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import structlog
 import trio
@@ -46,14 +47,32 @@ class Sends:
         self._metrics = metrics
         self._process = process
         self._outbound: dict[PeerName, trio.CapacityLimiter] = {}
+        """Per peer with a send in flight or waiting: dropped when its last one ends."""
 
-    def outbound_limiter(self, peer: PeerName) -> trio.CapacityLimiter:
-        """Our concurrent requests to `peer`, bounded below its per-peer limit."""
+    @asynccontextmanager
+    async def outbound_slot(self, peer: PeerName) -> AsyncIterator[None]:
+        """One of our concurrent requests to `peer`, bounded below its per-peer limit. The peer's
+        limiter lives only while some send holds or waits for it, so the map never outgrows the
+        sends in flight."""
         limiter = self._outbound.get(peer)
         if limiter is None:
             capacity = max(1, self._service.config.max_concurrent_requests_per_peer // 2)
             limiter = self._outbound[peer] = trio.CapacityLimiter(capacity)
-        return limiter
+        try:
+            async with limiter:
+                yield
+        finally:
+            if not limiter.borrowed_tokens and not limiter.statistics().tasks_waiting:
+                self._outbound.pop(peer, None)
+
+    def outbound_limiter(self, peer: PeerName) -> AbstractAsyncContextManager[None]:
+        """`outbound_slot` under its former name (retrieval's fetches share it)."""
+        return self.outbound_slot(peer)
+
+    @property
+    def peers_with_limiters(self) -> int:
+        """Peers with an outbound limiter held (a send in flight or waiting)."""
+        return len(self._outbound)
 
     async def deliver(self, to: ValidatorIndex, message: Input) -> None:
         """A custody push or an attestation to validator `to`, retried with backoff."""
@@ -96,7 +115,7 @@ class Sends:
         stream_failed = False
         for attempt in range(SEND_ATTEMPTS):
             try:
-                async with self.outbound_limiter(peer):
+                async with self.outbound_slot(peer):
                     with trio.fail_after(PUSH_TIMEOUT_SECONDS):
                         await self._peers.connect(self._service, peer, fresh=stream_failed)
                         await send()
@@ -116,7 +135,7 @@ class Sends:
         missing: list[CellCoordinate] = list(request.coordinates)
         if peer is not None:
             try:
-                async with self.outbound_limiter(peer):
+                async with self.outbound_slot(peer):
                     with trio.fail_after(SAMPLE_REQUEST_TIMEOUT_SECONDS):
                         await self._peers.connect(self._service, peer, fresh=False)
                         response = await self._service.request_samples(
