@@ -63,7 +63,8 @@ class InvalidDaemonConfig(ValidatorError):
 
 DEFAULT_LISTEN = ("/ip4/127.0.0.1/tcp/0",)
 API_SLACK_BYTES = 64 * 1024
-"""Room in a request body beyond the largest blob (the API's size limit is `max_blob_bytes` + this)."""
+"""Room in a request body beyond the largest upload (the API's size limit is
+`compute_max_upload_bytes(max_blob_bytes)` + this)."""
 
 DEFAULT_RETRIEVAL_CACHE_BYTES = 64 * 1024 * 1024
 """32 blobs of the 2 MiB maximum: the blobs a rollup's readers fetch right after certification."""

@@ -13,10 +13,12 @@ reaches the core only through the `CoreDriver`."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import sqlite3
 import statistics
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import structlog
@@ -93,21 +95,44 @@ class BlobIntake:
         """Accept a sequencer's blob: durably `received` when this returns (posting the same bytes
         again returns the same record); raises `NodeBusy` when the queue is full."""
         validate_blob_size(len(data), self._da_config)
-        existing = await trio.to_thread.run_sync(self._store.find_blob_by_content, data)
+        existing = await self._posted_before(data)
         if existing is not None:
             return existing
         await self.check_disk()
         self.check_admission(None)
         self._admitting += 1
         try:
-            return await self._accept(data)
+            with self._disk_full_refused():
+                return await self._accept(data)
+        finally:
+            self._admitting -= 1
+
+    async def _posted_before(self, data: bytes) -> BlobRecord | None:
+        """The record of the same bytes posted before; None when there is none, or when it failed
+        for a reason a new post clears (`STORE_WRITE_FAILED`, `EPOCH_EXPIRED`: it is forgotten, and
+        this post is a new blob)."""
+        existing = await trio.to_thread.run_sync(self._store.find_blob_by_content, data)
+        if existing is None or existing.status is not BlobStatus.FAILED:
+            return existing
+        if not await trio.to_thread.run_sync(self._store.forget_failed_blob, existing.data_root):
+            return existing
+        log.info(
+            "failed blob posted again",
+            data_root=existing.data_root.hex(),
+            failure=None if existing.failure is None else existing.failure.value,
+        )
+        return None
+
+    @contextlib.contextmanager
+    def _disk_full_refused(self) -> Iterator[None]:
+        """A write that failed for lack of space becomes `InsufficientStorage` (HTTP 507)."""
+        try:
+            yield
         except (sqlite3.OperationalError, OSError) as error:
             if self._context.disk is None or not self._context.disk.disk_full(error):
                 raise
             log.error("blob not recorded: disk full", error=str(error))
             raise InsufficientStorage(None, self._context.disk.min_free_bytes, str(error)) from error
-        finally:
-            self._admitting -= 1
 
     async def check_disk(self) -> None:
         """Raise `InsufficientStorage` (HTTP 507) while free disk is below the node's threshold."""
@@ -121,7 +146,7 @@ class BlobIntake:
             validate_blob_size(byte_length, self._da_config)
         mean = statistics.fmean(self._encode_times) if self._encode_times else 0.0
         retry_after = compute_retry_after(self.queued, self.policy, mean)
-        if retry_after is None and not self._extensions.has_room(self.queued):
+        if retry_after is None and not self._extensions.has_room(self.queued + self._verifying):
             retry_after = max(1, math.ceil(mean))  # memory: too many encoded blobs still dispersing
         if retry_after is not None:
             self._metrics.blobs_refused.inc()
@@ -190,6 +215,8 @@ class BlobIntake:
             raise BlobTooLarge(byte_length, largest)
         mean = statistics.fmean(self._verify_times) if self._verify_times else 0.0
         retry_after = compute_upload_retry_after(self._verifying, self.policy, mean)
+        if retry_after is None and not self._extensions.has_room(self.queued + self._verifying):
+            retry_after = max(1, math.ceil(mean))  # memory: too many encoded blobs still dispersing
         if retry_after is not None:
             self._metrics.blobs_refused.inc()
             log.info("upload refused: busy verifying", verifying=self._verifying, retry_after=retry_after)
@@ -216,7 +243,7 @@ class BlobIntake:
             self._recording.discard(data_root)
 
     async def _record_upload(self, data: bytes, encoded: EncodedBlob, seconds: float) -> BlobRecord:
-        existing = await trio.to_thread.run_sync(self._store.find_blob_by_content, data)
+        existing = await self._posted_before(data)
         if existing is not None:
             return existing
         data_root = encoded.data_root
@@ -224,11 +251,18 @@ class BlobIntake:
         assignment = await self._driver.assign_blob(data_root, epoch)
         if assignment is None:
             raise ValidatorError(f"epoch {epoch} has no quorum: no validator has stake and a ballot")
-        record = await trio.to_thread.run_sync(
-            lambda: self._store.add_blob(
-                data, encoded.header, data_root, epoch, assignment.quorum, assignment.threshold, encoded.rows
+        with self._disk_full_refused():
+            record = await trio.to_thread.run_sync(
+                lambda: self._store.add_blob(
+                    data,
+                    encoded.header,
+                    data_root,
+                    epoch,
+                    assignment.quorum,
+                    assignment.threshold,
+                    encoded.rows,
+                )
             )
-        )
         self._metrics.blobs_accepted.inc()
         self._extensions.hold(encoded)
         log.info(
@@ -253,7 +287,7 @@ class BlobIntake:
             async for data_root in self._receive:
                 try:
                     await self._encode_and_disperse(data_root)
-                except (sqlite3.Error, OSError) as error:  # a full disk fails this blob, not the node
+                except (sqlite3.OperationalError, OSError) as error:  # a full disk fails the blob only
                     await self._fail_blob(data_root, error)
                 finally:
                     self._queued.discard(data_root)
@@ -275,7 +309,7 @@ class BlobIntake:
                     failure=BlobFailure.STORE_WRITE_FAILED,
                 )
             )
-        except (sqlite3.Error, OSError) as again:
+        except (sqlite3.OperationalError, OSError) as again:
             log.error("blob failure not recorded", data_root=data_root.hex(), error=str(again))
 
     def _spawn_dispersal(self, header: BlobHeader, epoch: Epoch, quorum: QuorumIndex) -> None:
@@ -370,9 +404,13 @@ class BlobIntake:
     async def _fail(self, data_root: DataRoot, failure: BlobFailure, detail: str) -> None:
         """Mark a posted blob `failed` for good, with its typed reason."""
         log.error("blob failed", data_root=data_root.hex(), failure=failure.value, detail=detail)
-        await trio.to_thread.run_sync(
-            lambda: self._store.update_blob(data_root, BlobStatus.FAILED, error=detail, failure=failure)
-        )
+        try:
+            await trio.to_thread.run_sync(
+                lambda: self._store.update_blob(data_root, BlobStatus.FAILED, error=detail, failure=failure)
+            )
+        except (sqlite3.OperationalError, OSError) as error:  # a full disk: the failure is not recorded
+            self._metrics.errors.labels(kind="store_write").inc()
+            log.error("blob failure not recorded", data_root=data_root.hex(), error=str(error))
 
     async def _resume_blob(self, record: BlobRecord) -> None:
         """After a restart: a blob still `received` is queued for encoding; one encoded before is

@@ -186,6 +186,23 @@ class NodeStore:
         return None if row is None else self.get_blob(DataRoot(row[0]))
 
     @serialized
+    def forget_failed_blob(self, data_root: DataRoot) -> bool:
+        """Forget a posted blob that failed for a reason a new post clears (`STORE_WRITE_FAILED`,
+        `EPOCH_EXPIRED`): its record, extension and expiry go, so the same bytes posted again are a
+        new blob with a fresh assignment. False (nothing changed) for any other blob."""
+        retryable = (BlobFailure.STORE_WRITE_FAILED.value, BlobFailure.EPOCH_EXPIRED.value)
+        with transaction(self._db) as db:
+            row = db.execute(
+                "SELECT 1 FROM blobs WHERE data_root = ? AND status = ? AND failure IN (?, ?)",
+                (data_root, BlobStatus.FAILED.value, *retryable),
+            ).fetchone()
+            if row is None:
+                return False
+            for table in ("blobs", "extension", "expired"):
+                db.execute(f"DELETE FROM {table} WHERE data_root = ?", (data_root,))  # noqa: S608
+        return True
+
+    @serialized
     def add_blob(
         self,
         data: bytes,

@@ -18,6 +18,7 @@ from network.config import NetworkConfig
 from network.constants import compute_network_name
 from validator.daemon.api import BridgedNode
 from validator.daemon.context import NodeContext
+from validator.daemon.extensions import Extensions
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.node import Node
 from validator.daemon.store import NodeStore
@@ -39,11 +40,15 @@ class LiveNode:
     api: BridgedNode
     store: NodeStore
     metrics: NodeMetrics
+    extensions: Extensions
 
 
 @contextmanager
-def live_node(directory: Path, kzg: CkzgBackend, pool: EncoderPool | None = None) -> Iterator[LiveNode]:
-    """A one-validator network's node, running until the block ends."""
+def live_node(
+    directory: Path, kzg: CkzgBackend, pool: EncoderPool | None = None, max_dispersing: int = 32
+) -> Iterator[LiveNode]:
+    """A one-validator network's node, running until the block ends (`max_dispersing`: the bound of
+    encoded blobs it holds while dispersing)."""
     preset = get_preset("devnet")
     info = RegistryInfo(CHAIN_ID, preset.name, time.time(), 3600.0)
     seed = compute_genesis_seed(CHAIN_ID, b"\x05" * 32)
@@ -70,13 +75,14 @@ def live_node(directory: Path, kzg: CkzgBackend, pool: EncoderPool | None = None
     network = NetworkConfig(
         identity_path=directory / "identity.key", network_name=compute_network_name(CHAIN_ID)
     ).validate()
-    node = Node(context, key, network)
+    extensions = Extensions(store, max_dispersing=max_dispersing)
+    node = Node(context, key, network, extensions=extensions)
     bridge = TrioBridge(node.service)
     try:
         bridge.start()
         task = bridge.start_task(node.run, name="validator-node")
         try:
-            yield LiveNode(BridgedNode(bridge, node.desk), store, context.metrics)
+            yield LiveNode(BridgedNode(bridge, node.desk), store, context.metrics, extensions)
         finally:
             task.cancel()
     finally:

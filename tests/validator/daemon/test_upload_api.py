@@ -187,3 +187,31 @@ async def test_a_node_with_an_encoder_pool_reports_its_readiness_and_checks_uplo
             assert node.store.get_extension(encoded.data_root) == encoded
         finally:
             await server.close()
+
+
+async def test_uploads_are_refused_while_the_encoded_blobs_held_for_dispersal_are_at_their_bound(
+    tmp_path: Path,
+    kzg: CkzgBackend,
+    one_row_blob: tuple[bytes, EncodedBlob],
+    two_row_blob: tuple[bytes, EncodedBlob],
+) -> None:
+    """An upload is held in memory (its whole extension) until its blob is certified: past
+    `max_dispersing` held, a new upload is 429 with Retry-After before its body is checked, as a raw
+    post is, and taken once room frees."""
+    data, encoded = one_row_blob
+    with live_node(tmp_path, kzg, max_dispersing=1) as bounded:
+        api = await start_api(
+            build_app(bounded.api, ApiConfig(max_request_bytes=compute_max_upload_bytes(len(data)) * 2))
+        )
+        try:
+            bounded.extensions.hold(two_row_blob[1])  # another blob still being dispersed
+            body = upload_to_bytes(compute_upload(data, encoded))
+            status, answer = await _post(api, body)
+            assert status == 429, answer
+            assert bounded.store.get_blob(encoded.data_root) is None
+            bounded.extensions.release(two_row_blob[1].data_root)
+            status, answer = await _post(api, body)
+            assert status == 202, answer
+            assert answer["data_root"] == "0x" + encoded.data_root.hex()
+        finally:
+            await api.close()

@@ -23,6 +23,7 @@ from network.errors import (
     ServiceNotRunning,
 )
 from validator.errors import RegistryError, ValidatorError
+from validator.redaction import redact_urls
 
 log = structlog.get_logger(__name__)
 
@@ -125,7 +126,7 @@ def error_response(
         headers["Allow"] = allow
     fields = {name: value for name, value in (details or {}).items() if name not in ("code", "message")}
     return web.json_response(
-        {"error": {"code": code, "message": message, **fields}},
+        {"error": {"code": code, "message": redact_urls(message), **fields}},
         status=ERROR_CODES[code],
         headers=headers or None,
     )

@@ -36,6 +36,7 @@ from validator.daemon.api.errors import ApiError, Handler, error_response
 from validator.daemon.api.port import BlobView, NodeApi
 from validator.errors import BlobExpired, InsufficientStorage, NodeBusy, RetrievalBusy, ValidatorError
 from validator.openapi import PEER_ID_PATTERN
+from validator.redaction import redact_urls
 
 NODE_KEY: web.AppKey[NodeApi] = web.AppKey("node", NodeApi)
 OPENAPI_KEY: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
@@ -94,7 +95,7 @@ async def health(request: web.Request) -> web.Response:
         answer["registry"] = "stale" if registry.stale else "ok"
         if registry.stale:
             answer["registry_stale_seconds"] = round(registry.stale_seconds, 3)
-            answer["registry_error"] = registry.error
+            answer["registry_error"] = None if registry.error is None else redact_urls(registry.error)
     try:
         encoder = node.encoder_status()
     except ApiError:
