@@ -84,11 +84,11 @@ def main() -> None:
             after = _snapshot(devnet, args.validators)
         finally:
             devnet.stop_all()
-    print(f"{args.mib} x 1 MiB posted to validator 0 of {args.validators}, {certified} certified")  # noqa: T201
-    print("validator  RSS start/posted/after-window MiB   store start/posted/after-window MiB")  # noqa: T201
+    print(f"{args.mib} x 1 MiB posted to validator 0 of {args.validators}, {certified} certified")
+    print("validator  RSS start/posted/after-window MiB   store start/posted/after-window MiB")
     for index in range(args.validators):
         (r0, s0), (r1, s1), (r2, s2) = start[index], posted[index], after[index]
-        print(f"{index:9d}  {r0:6.0f} {r1:6.0f} {r2:6.0f}               {s0:6.1f} {s1:6.1f} {s2:6.1f}")  # noqa: T201
+        print(f"{index:9d}  {r0:6.0f} {r1:6.0f} {r2:6.0f}               {s0:6.1f} {s1:6.1f} {s2:6.1f}")
 
 
 if __name__ == "__main__":
