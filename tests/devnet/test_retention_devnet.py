@@ -92,7 +92,10 @@ def test_an_expired_blob_is_pruned_everywhere_answers_410_and_its_certificate_ve
     status, data, certificate = post(devnet, tmp_path, 300_000, seed=2701)
     root_hex = status["data_root"]
     root = bytes.fromhex(root_hex[2:])
-    assert http("GET", f"{api(devnet, 0)}/v1/blobs/{root_hex}/data") == (200, data)  # raw bytes dropped: unpacked
+    assert http("GET", f"{api(devnet, 0)}/v1/blobs/{root_hex}/data") == (
+        200,
+        data,
+    )  # raw bytes dropped: unpacked
     holders = [i for i in range(VALIDATORS) if _rows(devnet, i, "custody", root) > 0]
     assert holders, "no validator holds custody of the blob"
     assert _rows(devnet, 0, "extension", root) > 0

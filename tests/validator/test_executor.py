@@ -173,5 +173,6 @@ def test_verdict_classes_are_decided_by_the_core() -> None:
     assert {r for r in CustodyRejection if not r.blames_sender} == {
         CustodyRejection.UNKNOWN_QUORUM,
         CustodyRejection.NOT_A_MEMBER,
+        CustodyRejection.INSUFFICIENT_STORAGE,  # the daemon's refusal for lack of disk
     }
     assert {r for r in RejectReason if not r.blames_sender} == {RejectReason.DUPLICATE}

@@ -50,6 +50,8 @@ ENCODE_TIMES_KEPT = 8
 REGISTRY_RETRY_SECONDS = 1.0
 MAX_REGISTRY_RETRY_SECONDS = 30.0
 """A dispersal waiting for the registry asks again after 1 s, doubling up to 30 s."""
+FAILURE_RECORD_ATTEMPTS = 40
+"""Tries to record a blob failed by a full disk (about 18 minutes with waits doubling to 30 s)."""
 
 
 class BlobIntake:
@@ -294,23 +296,32 @@ class BlobIntake:
                     self._metrics.blob_queue.set(self.queued)
 
     async def _fail_blob(self, data_root: DataRoot, error: sqlite3.Error | OSError) -> None:
-        """A write for this blob failed: it is failed (if that can still be written), the node goes on."""
+        """A write for this blob failed: it is failed, the node goes on. While the disk is still
+        full the failure itself may not be writable: it is retried in the background (doubling
+        waits, `FAILURE_RECORD_ATTEMPTS` at most; a restart resumes a blob still `received`)."""
         if self._context.disk is not None:
             self._context.disk.disk_full(error)
         self._metrics.errors.labels(kind="store_write").inc()
         self._extensions.release(data_root)
         log.error("blob failed: store write failed", data_root=data_root.hex(), error=str(error))
-        try:
-            await trio.to_thread.run_sync(
-                lambda: self._store.update_blob(
-                    data_root,
-                    BlobStatus.FAILED,
-                    error=f"store write failed: {error}",
-                    failure=BlobFailure.STORE_WRITE_FAILED,
+        if self._nursery is not None:
+            self._nursery.start_soon(self._record_failure, data_root, f"store write failed: {error}")
+
+    async def _record_failure(self, data_root: DataRoot, message: str) -> None:
+        wait = 1.0
+        for _ in range(FAILURE_RECORD_ATTEMPTS):
+            try:
+                await trio.to_thread.run_sync(
+                    lambda: self._store.update_blob(
+                        data_root, BlobStatus.FAILED, error=message, failure=BlobFailure.STORE_WRITE_FAILED
+                    )
                 )
-            )
-        except (sqlite3.OperationalError, OSError) as again:
-            log.error("blob failure not recorded", data_root=data_root.hex(), error=str(again))
+                return
+            except (sqlite3.OperationalError, OSError) as again:
+                log.warning("blob failure not recorded yet", data_root=data_root.hex(), error=str(again))
+            await trio.sleep(wait)
+            wait = min(2 * wait, 30.0)
+        log.error("blob failure never recorded", data_root=data_root.hex())
 
     def _spawn_dispersal(self, header: BlobHeader, epoch: Epoch, quorum: QuorumIndex) -> None:
         if self._nursery is None:

@@ -72,3 +72,27 @@ def test_a_bad_http_or_retrieval_bound_names_its_field(tmp_path: Path, line: str
     with pytest.raises(InvalidDaemonConfig) as raised:
         load_config(_write(tmp_path, line + "\n"))
     assert raised.value.field == field
+
+
+def test_retention_and_resource_bounds_are_read_and_checked(tmp_path: Path) -> None:
+    default = load_config(_write(tmp_path))
+    assert (default.retention_epochs, default.min_free_disk_bytes) == (24, 512 * 1024 * 1024)
+    config = load_config(
+        _write(
+            tmp_path,
+            "retention_epochs = 336\nprune_interval_s = 5.0\nmin_free_disk_bytes = 0\n"
+            "recent_extensions = 0\nmax_dispersing_blobs = 2\n",
+        )
+    )
+    assert config.retention.window_epochs == 336 and config.retention.prune_interval_s == 5.0
+    assert (config.min_free_disk_bytes, config.recent_extensions, config.max_dispersing_blobs) == (0, 0, 2)
+    for bad, field in (
+        ("retention_epochs = 0\n", "retention_epochs"),
+        ("prune_interval_s = 0.0\n", "prune_interval_s"),
+        ("min_free_disk_bytes = -1\n", "min_free_disk_bytes"),
+        ('min_free_disk_bytes = "1G"\n', "min_free_disk_bytes"),
+        ("max_dispersing_blobs = 0\n", "max_dispersing_blobs"),
+    ):
+        with pytest.raises(InvalidDaemonConfig) as refused:
+            load_config(_write(tmp_path, bad))
+        assert refused.value.field == field, bad

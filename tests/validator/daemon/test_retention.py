@@ -225,3 +225,33 @@ def test_a_write_past_the_file_size_limit_is_typed_as_a_full_disk(tmp_path: Path
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         db.close()
     assert is_write_failure(failed.value), repr(failed.value)
+
+
+def test_the_resources_table_of_the_spec_gives_the_code_defaults() -> None:
+    """specs/validator.md's bounds table: every default it states is the code's."""
+    import dataclasses  # noqa: PLC0415
+
+    from validator.core import CoreConfig  # noqa: PLC0415
+    from validator.daemon.config import DaemonConfig  # noqa: PLC0415
+
+    spec = (Path(__file__).parents[3] / "specs" / "validator.md").read_text()
+    section = spec.split("### Storage, retention and memory", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| Bound") and not line.startswith("| -")
+    ]
+    assert len(rows) >= 10
+    daemon = {f.name: f.default for f in dataclasses.fields(DaemonConfig)}
+    owners = {"CoreConfig": CoreConfig(), "RetentionPolicy": RetentionPolicy()}
+    checked = 0
+    for _bound, field, default, *_ in rows:
+        name = field.strip("`")
+        if "." in name:
+            owner, attribute = name.split(".")
+            value = getattr(owners[owner], attribute)
+        else:
+            value = daemon[name]
+        assert str(value) == default or float(value) == float(default), (name, value, default)
+        checked += 1
+    assert checked == len(rows)

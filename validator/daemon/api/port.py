@@ -91,7 +91,8 @@ class BlobDesk(Protocol):
         """The SSZ blob header, if this node knows it."""
 
     async def blob_data(self, data_root: DataRoot) -> bytes | None:
-        """The blob's bytes, reassembled from custodians when needed; None for an unknown header."""
+        """The blob's bytes, reassembled from custodians when needed; None for an unknown header;
+        raises `BlobExpired` once its data was pruned past its window (HTTP 410)."""
 
     def metrics(self) -> bytes:
         """The Prometheus text exposition (thread-safe)."""
