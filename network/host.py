@@ -163,7 +163,8 @@ class ManagerNotifee(INotifee):
         """Admit `conn`, or close it (and close an idle one that made room)."""
         peer = PeerName(str(conn.muxed_conn.peer_id))
         self._guard.peer_connected(peer)
-        decision = self._book.connected(conn, peer, remote_ip(conn), self._clock())
+        dialled = getattr(getattr(conn, "direction", None), "name", None) == "OUTBOUND"
+        decision = self._book.connected(conn, peer, remote_ip(conn), self._clock(), dialled=dialled)
         nursery = self._get_nursery()
         if decision.evicted is not None:
             self._events.add("connection_evicted")

@@ -89,7 +89,8 @@ async def test_unprotected_connections_are_capped_per_ip_and_validators_always_a
 
 
 async def test_idle_unprotected_connections_are_pruned_and_validators_kept() -> None:
-    """A connection with no stream for `idle_seconds` is closed unless its peer is a validator."""
+    """A connection with no stream for `idle_seconds` is closed unless its peer is a validator; the
+    client's own connections (it dialled them) are never refused or pruned on its side."""
     keys = [create_new_key_pair() for _ in range(2)]
     validator = _peer_of(keys[1])
     limits = ConnectionLimits(idle_seconds=0.3)
@@ -105,6 +106,18 @@ async def test_idle_unprotected_connections_are_pruned_and_validators_kept() -> 
         await _wait_until(lambda: server.connected_peers() == [validator])
         await trio.sleep(0.5)
         assert server.connected_peers() == [validator]
+        tight = dataclasses.replace(
+            CLIENT,
+            connection_limits=ConnectionLimits(
+                max_connections=1, max_connections_per_ip=1, max_sockets=8, idle_seconds=0.1
+            ),
+            maintenance_seconds=0.05,
+        )
+        async with open_services([NetworkService(tight)]) as (dialer,):
+            for client in clients:  # their own caps and idle time are the defaults
+                await dialer.connect(client.listen_addrs[0])
+            await trio.sleep(0.5)
+            assert len(dialer.connected_peers()) == 2 and dialer.events.counts == {}
 
 
 def test_the_book_makes_room_by_evicting_the_longest_idle_connection_only() -> None:
@@ -121,7 +134,8 @@ def test_the_book_makes_room_by_evicting_the_longest_idle_connection_only() -> N
     assert book.compute_idle(now=100) == ["c"]
     for index in range(5):
         assert book.connected(f"v{index}", PeerName(f"validator{index}"), "10.0.0.3", now=100).kept
-    assert book.unprotected == 2 and len(book) == 7
+    assert book.connected("out", PeerName("dialled"), "10.0.0.3", now=100, dialled=True).kept
+    assert book.unprotected == 2 and len(book) == 8
     book.disconnected("c")
     assert book.count_from("10.0.0.3") == 0 and book.unprotected == 1
 
