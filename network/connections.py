@@ -139,6 +139,12 @@ class ConnectionBook(Generic[K]):
             self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
         return Decision(Admission.ADMITTED, evicted)
 
+    def is_stranger(self, key: K) -> bool:
+        """True unless `key` is a validator's connection or one we dialled (a refused, evicted or
+        pruned connection is no longer recorded: a stranger's too)."""
+        entry = self._entries.get(key)
+        return entry is None or not entry.protected
+
     def disconnected(self, key: K) -> None:
         """Forget a closed connection (unknown keys are ignored: a refused one was never recorded)."""
         entry = self._entries.pop(key, None)

@@ -20,7 +20,7 @@ from network.errors import InvalidNetworkConfig
 from network.server import ServerPorts
 from network.service import NetworkService, open_services
 from network.types import PeerName
-from tests.network.conftest import FAST, DictSampleStore
+from tests.network.conftest import FAST, DictSampleStore, wait_for_identify
 
 pytestmark = pytest.mark.anyio
 
@@ -153,3 +153,24 @@ def test_connection_limits_name_the_bad_field(change: dict[str, Any], field: str
     with pytest.raises(InvalidNetworkConfig) as raised:
         NetworkConfig(connection_limits=dataclasses.replace(ConnectionLimits(), **change)).validate()
     assert raised.value.field == field
+
+
+async def test_a_fresh_peer_id_per_connection_is_forgotten_and_the_host_survives_many() -> None:
+    """Each light check comes from a new peer id. py-libp2p's peerstore evicts past its bound (4 per
+    socket here: 48) and may evict the host's own key, after which identify crashes the host. Here
+    60 fresh ids connect, ask for identify, and leave: the server forgets each, keeps its own key,
+    and still answers a ping."""
+    limits = ConnectionLimits(max_connections=8, max_connections_per_ip=8, max_sockets=12)
+    server = NetworkService(dataclasses.replace(FAST, connection_limits=limits))
+    async with open_services([server]):
+        store = server.host.get_peerstore()
+        for _ in range(60):
+            async with open_services([NetworkService(CLIENT)]) as (client,):
+                peer = await client.connect(server.listen_addrs[0])
+                await wait_for_identify(client, peer)
+                await client.disconnect(peer)
+            await _wait_until(lambda: not server.connected_peers())
+        await _wait_until(lambda: len(store.peer_ids()) == 1)
+        assert store.peer_ids() == [server.host.get_id()]
+        async with open_services([NetworkService(CLIENT)]) as (client,):
+            assert await client.ping(await client.connect(server.listen_addrs[0])) > 0
