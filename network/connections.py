@@ -1,11 +1,12 @@
 """The connection manager's rules (pure): which connections a node keeps, given who they are from.
 
-Validators (peers the registry lists; the daemon says which through `is_protected`) are always
-admitted and never pruned. Every other connection counts against a total cap and a cap per remote
-IP; a connection past either cap is closed at once, except that at the total cap the longest-idle
-unprotected connection (no open stream for at least `idle_seconds`) makes room for the new one.
-An unprotected connection with no open stream for `idle_seconds` is pruned. Times are parameters:
-nothing here reads a clock (`specs/p2p-interface.md`, Connection manager).
+Validators (peers the registry lists; the daemon says which through `is_protected`) and the peers
+this node dialled itself are always admitted and never pruned. Every other connection counts
+against a total cap and a cap per remote IP; a connection past either cap is closed at once,
+except that at the total cap the longest-idle unprotected connection (no open stream for at least
+`idle_seconds`) makes room for the new one. An unprotected connection with no open stream for
+`idle_seconds` is pruned. Times are parameters: nothing here reads a clock
+(`specs/p2p-interface.md`, Connection manager).
 """
 
 from __future__ import annotations
@@ -114,11 +115,14 @@ class ConnectionBook(Generic[K]):
         """Open unprotected connections from `ip`."""
         return self._per_ip.get(ip, 0)
 
-    def connected(self, key: K, peer: PeerName, ip: str | None, now: float) -> Decision[K]:
-        """Decide on a new connection; a kept one is recorded (an evicted one is forgotten: close it)."""
+    def connected(
+        self, key: K, peer: PeerName, ip: str | None, now: float, *, dialled: bool = False
+    ) -> Decision[K]:
+        """Decide on a new connection; a kept one is recorded (an evicted one is forgotten: close it).
+        A connection this node `dialled` is kept like a validator's: the caps bound what others open."""
         if key in self._entries:
             return Decision(Admission.PROTECTED if self._entries[key].protected else Admission.ADMITTED)
-        if self._is_protected(peer):
+        if dialled or self._is_protected(peer):
             self._entries[key] = _Entry(peer, ip, protected=True, idle_since=None)
             return Decision(Admission.PROTECTED)
         if ip is not None and self.count_from(ip) >= self.limits.max_connections_per_ip:
@@ -134,6 +138,12 @@ class ConnectionBook(Generic[K]):
         if ip is not None:
             self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
         return Decision(Admission.ADMITTED, evicted)
+
+    def is_stranger(self, key: K) -> bool:
+        """True unless `key` is a validator's connection or one we dialled (a refused, evicted or
+        pruned connection is no longer recorded: a stranger's too)."""
+        entry = self._entries.get(key)
+        return entry is None or not entry.protected
 
     def disconnected(self, key: K) -> None:
         """Forget a closed connection (unknown keys are ignored: a refused one was never recorded)."""

@@ -4,6 +4,7 @@ cutting off banned peers, and stopping py-libp2p's background redials."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ from libp2p.io.abc import ReadWriteCloser
 from libp2p.network.config import ConnectionConfig
 from libp2p.network.connection.swarm_connection import SwarmConn
 from libp2p.network.swarm import Swarm
+from libp2p.peer.id import ID
+from libp2p.peer.peerstore import PeerStore, PeerStoreError
 
 from network.client import parse_peer_name
 from network.connections import Admission, ConnectionBook, ConnectionLimits, EventCounter
@@ -29,6 +32,7 @@ from network.types import PeerName
 log = structlog.get_logger(__name__)
 
 CLOSE_TIMEOUT_SECONDS = 5.0
+PEERSTORE_PEERS_PER_SOCKET = 4
 TRANSPORT_POLL_SECONDS = 0.005
 
 
@@ -43,6 +47,11 @@ def build_host(
     inbound slots released when their connections close (`release_inbound_slots_on_close`)."""
     sockets = (limits or ConnectionLimits()).max_sockets
     host = new_host(
+        # py-libp2p's peerstore evicts past its bound, and may evict this host's own key, after which
+        # every identify request crashes the host (specs/p2p-interface.md, Notes). `ManagerNotifee`
+        # forgets inbound strangers on disconnect, so the store holds the connected peers (at most
+        # `max_sockets`) and the ones we dial; the bound sits well above that.
+        peerstore_opt=PeerStore(max_peers=PEERSTORE_PEERS_PER_SOCKET * sockets),
         key_pair=key_pair,
         listen_addrs=listen,
         sec_opt=security_options(key_pair),
@@ -128,6 +137,14 @@ async def close_connection(conn: INetConn) -> None:
             log.debug("connection close failed", error=type(error).__name__)
 
 
+def _forget_peer(network: INetwork, peer_id: ID) -> None:
+    """Drop what the peerstore holds about `peer_id` (never about this host itself)."""
+    if peer_id == network.get_peer_id():
+        return
+    with contextlib.suppress(PeerStoreError):  # nothing held: nothing to forget
+        network.peerstore.clear_peerdata(peer_id)
+
+
 def remote_ip(conn: INetConn) -> str | None:
     """The remote IP address of `conn` (None if the transport does not say)."""
     for address in conn.get_transport_addresses():
@@ -141,8 +158,9 @@ def remote_ip(conn: INetConn) -> str | None:
 
 class ManagerNotifee(INotifee):
     """The connection manager's eyes: admits or closes each new connection by the `ConnectionBook`'s
-    rules, notes stream activity, and tells the `PeerGuard` who is connected (so it keeps their
-    scores and may drop the others')."""
+    rules, notes stream activity, tells the `PeerGuard` who is connected (so it keeps their scores
+    and may drop the others'), and makes the peerstore forget an unprotected peer that dialled us
+    once its last connection closes (a fresh peer id per light check would otherwise fill it)."""
 
     def __init__(
         self,
@@ -158,12 +176,15 @@ class ManagerNotifee(INotifee):
         self._clock = clock
         self._get_nursery = get_nursery
         self._by_muxed: dict[object, INetConn] = {}
+        self._strangers: set[ID] = set()
+        """Inbound unprotected peers forgotten since the last sweep (identify may write after)."""
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
         """Admit `conn`, or close it (and close an idle one that made room)."""
         peer = PeerName(str(conn.muxed_conn.peer_id))
         self._guard.peer_connected(peer)
-        decision = self._book.connected(conn, peer, remote_ip(conn), self._clock())
+        dialled = getattr(getattr(conn, "direction", None), "name", None) == "OUTBOUND"
+        decision = self._book.connected(conn, peer, remote_ip(conn), self._clock(), dialled=dialled)
         nursery = self._get_nursery()
         if decision.evicted is not None:
             self._events.add("connection_evicted")
@@ -183,10 +204,15 @@ class ManagerNotifee(INotifee):
             nursery.start_soon(close_connection, conn)
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        """Forget `conn`."""
+        """Forget `conn`, and a stranger that dialled us once it has no connection left."""
+        stranger = self._book.is_stranger(conn)
         self._book.disconnected(conn)
         self._by_muxed.pop(conn.muxed_conn, None)
-        self._guard.peer_disconnected(PeerName(str(conn.muxed_conn.peer_id)))
+        peer_id = conn.muxed_conn.peer_id
+        self._guard.peer_disconnected(PeerName(str(peer_id)))
+        if stranger and not network.get_connections(peer_id):
+            self._strangers.add(peer_id)
+            _forget_peer(network, peer_id)
 
     async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
         """A stream on a connection: it is not idle."""
@@ -203,8 +229,13 @@ class ManagerNotifee(INotifee):
     async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
         """Nothing to do."""
 
-    def sweep(self, nursery: trio.Nursery) -> None:
-        """Note which connections have streams open now, and close those idle for too long."""
+    def sweep(self, nursery: trio.Nursery, network: INetwork) -> None:
+        """Note which connections have streams open now, close those idle for too long, and forget
+        again strangers that identify wrote about after they left."""
+        for peer_id in self._strangers:
+            if not network.get_connections(peer_id):
+                _forget_peer(network, peer_id)
+        self._strangers.clear()
         now = self._clock()
         for conn in self._book.connections():
             self._book.observe(conn, len(conn.get_streams()), now)

@@ -170,7 +170,7 @@ class NetworkService:
         nursery, manager = self._nursery, self._manager
         if nursery is None or manager is None:
             return
-        manager.sweep(nursery)
+        manager.sweep(nursery, self.host.get_network())
         self.guard.prune()
         if self._gossip is not None:
             self._gossip.lift_ended_bans(self.guard.is_banned)

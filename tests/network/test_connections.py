@@ -20,7 +20,7 @@ from network.errors import InvalidNetworkConfig
 from network.server import ServerPorts
 from network.service import NetworkService, open_services
 from network.types import PeerName
-from tests.network.conftest import FAST, DictSampleStore
+from tests.network.conftest import FAST, DictSampleStore, wait_for_identify
 
 pytestmark = pytest.mark.anyio
 
@@ -89,7 +89,8 @@ async def test_unprotected_connections_are_capped_per_ip_and_validators_always_a
 
 
 async def test_idle_unprotected_connections_are_pruned_and_validators_kept() -> None:
-    """A connection with no stream for `idle_seconds` is closed unless its peer is a validator."""
+    """A connection with no stream for `idle_seconds` is closed unless its peer is a validator; the
+    client's own connections (it dialled them) are never refused or pruned on its side."""
     keys = [create_new_key_pair() for _ in range(2)]
     validator = _peer_of(keys[1])
     limits = ConnectionLimits(idle_seconds=0.3)
@@ -105,6 +106,18 @@ async def test_idle_unprotected_connections_are_pruned_and_validators_kept() -> 
         await _wait_until(lambda: server.connected_peers() == [validator])
         await trio.sleep(0.5)
         assert server.connected_peers() == [validator]
+        tight = dataclasses.replace(
+            CLIENT,
+            connection_limits=ConnectionLimits(
+                max_connections=1, max_connections_per_ip=1, max_sockets=8, idle_seconds=0.1
+            ),
+            maintenance_seconds=0.05,
+        )
+        async with open_services([NetworkService(tight)]) as (dialer,):
+            for client in clients:  # their own caps and idle time are the defaults
+                await dialer.connect(client.listen_addrs[0])
+            await trio.sleep(0.5)
+            assert len(dialer.connected_peers()) == 2 and dialer.events.counts == {}
 
 
 def test_the_book_makes_room_by_evicting_the_longest_idle_connection_only() -> None:
@@ -121,7 +134,8 @@ def test_the_book_makes_room_by_evicting_the_longest_idle_connection_only() -> N
     assert book.compute_idle(now=100) == ["c"]
     for index in range(5):
         assert book.connected(f"v{index}", PeerName(f"validator{index}"), "10.0.0.3", now=100).kept
-    assert book.unprotected == 2 and len(book) == 7
+    assert book.connected("out", PeerName("dialled"), "10.0.0.3", now=100, dialled=True).kept
+    assert book.unprotected == 2 and len(book) == 8
     book.disconnected("c")
     assert book.count_from("10.0.0.3") == 0 and book.unprotected == 1
 
@@ -139,3 +153,24 @@ def test_connection_limits_name_the_bad_field(change: dict[str, Any], field: str
     with pytest.raises(InvalidNetworkConfig) as raised:
         NetworkConfig(connection_limits=dataclasses.replace(ConnectionLimits(), **change)).validate()
     assert raised.value.field == field
+
+
+async def test_a_fresh_peer_id_per_connection_is_forgotten_and_the_host_survives_many() -> None:
+    """Each light check comes from a new peer id. py-libp2p's peerstore evicts past its bound (4 per
+    socket here: 48) and may evict the host's own key, after which identify crashes the host. Here
+    60 fresh ids connect, ask for identify, and leave: the server forgets each, keeps its own key,
+    and still answers a ping."""
+    limits = ConnectionLimits(max_connections=8, max_connections_per_ip=8, max_sockets=12)
+    server = NetworkService(dataclasses.replace(FAST, connection_limits=limits))
+    async with open_services([server]):
+        store = server.host.get_peerstore()
+        for _ in range(60):
+            async with open_services([NetworkService(CLIENT)]) as (client,):
+                peer = await client.connect(server.listen_addrs[0])
+                await wait_for_identify(client, peer)
+                await client.disconnect(peer)
+            await _wait_until(lambda: not server.connected_peers())
+        await _wait_until(lambda: len(store.peer_ids()) == 1)
+        assert store.peer_ids() == [server.host.get_id()]
+        async with open_services([NetworkService(CLIENT)]) as (client,):
+            assert await client.ping(await client.connect(server.listen_addrs[0])) > 0
