@@ -21,7 +21,7 @@ from altda.errors import BlobNotFound, DAUnavailable, PayloadRefused
 from da.types import DataRoot
 from validator.api_client import NodeApiClient
 from validator.certificate import CertificateStatus, bytes_to_certificate
-from validator.errors import ApiFailure, MalformedCertificate
+from validator.errors import ApiFailure, MalformedCertificate, RegistryError
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +76,10 @@ class Validators:
                         waits.append(failure.retry_after)
                     last_failure = f"{url}: {failure}"
                     log.info("altda node failed", node=url, code=failure.code, error=failure.message)
+                    continue
+                except RegistryError as error:  # the check of its certificate could not be made
+                    last_failure = f"{url}: certificate check failed: {type(error).__name__}"
+                    log.warning("altda certificate check failed", node=url, error=str(error))
                     continue
                 if certificate is not None:
                     return Certified(certificate, url, attempts)

@@ -229,14 +229,22 @@ class NodeApiClient:
     def wait_for_certificate(
         self, data_root: str, timeout: float, progress: StatusProgress | None = None
     ) -> dict[str, Any]:
-        """Poll the status until certified or failed, or until `timeout` seconds; the last status."""
+        """Poll the status until certified or failed, or until `timeout` seconds; the last status
+        (`ApiFailure` `invalid_answer` when an answer names no status)."""
         deadline = time.monotonic() + timeout
-        status = self.get_status(data_root)
+        status = self._blob_status(data_root)
         while status["status"] not in TERMINAL_STATUSES and time.monotonic() < deadline:
             if progress is not None:
                 progress(int(status.get("signed_slots", 0)), max(int(status.get("threshold", 1)), 1))
             time.sleep(POLL_INTERVAL_S)
-            status = self.get_status(data_root)
+            status = self._blob_status(data_root)
+        return status
+
+    def _blob_status(self, data_root: str) -> dict[str, Any]:
+        """`get_status`, refused (`invalid_answer`) unless it names a status as text."""
+        status = self.get_status(data_root)
+        if not isinstance(status.get("status"), str):
+            raise ApiFailure("invalid_answer", f"{self.base_url}: the status of {data_root} names no status")
         return status
 
 

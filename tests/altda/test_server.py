@@ -11,7 +11,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 
 import aiohttp
@@ -20,18 +20,21 @@ import pytest
 from altda.cache import PayloadCache
 from altda.commitment import compute_commitment
 from altda.config import AltDAConfig
-from altda.derivation import EpochClock, OfflineChecker
+from altda.derivation import CertificateChecker, EpochClock, OfflineChecker
 from altda.l1 import L1Clock
 from altda.payload import wrap_payload
 from altda.server import AltDAMetrics, AltDAService, start_server
 from altda.upstream import Validators
 from da import CkzgBackend
 from da.encoding import compute_blob_header
+from da.header import compute_data_root
 from da.types import BlobHeader, DataRoot
 from tests.altda.da_client import DAClient, Dropped, Retry
 from tests.altda.fixtures import EPOCH_SECONDS, GENESIS_TIME, OneEpochRegistry, certify
 from tests.busy_node import serve_busy_node
 from validator.certificate import certificate_to_bytes
+from validator.errors import RegistryUnavailable
+from validator.types import Epoch, EpochContext
 
 pytestmark = pytest.mark.anyio
 
@@ -51,7 +54,11 @@ def _closed_port() -> int:
 
 @contextlib.asynccontextmanager
 async def serving_at(
-    kzg: CkzgBackend, nodes: tuple[str, ...], l1: L1Clock | None = None, recency_window_s: float = 3600.0
+    kzg: CkzgBackend,
+    nodes: tuple[str, ...],
+    l1: L1Clock | None = None,
+    recency_window_s: float = 3600.0,
+    checker: CertificateChecker | None = None,
 ) -> AsyncIterator[str]:
     """The DA server over `nodes` (and `l1`, for the recency rule), in this process; its URL."""
 
@@ -66,7 +73,7 @@ async def serving_at(
         max_in_flight=1,
         recency_window_s=recency_window_s,
     ).validate()
-    checker = OfflineChecker(OneEpochRegistry())
+    checker = checker or OfflineChecker(OneEpochRegistry())
     service = AltDAService(
         config=config,
         validators=Validators(config.nodes, checker, config.get_timeout_s),
@@ -87,10 +94,17 @@ async def serving_at(
 
 @contextlib.asynccontextmanager
 async def serving(
-    kzg: CkzgBackend, nodes: tuple[str, ...], l1: L1Clock | None = None, recency_window_s: float = 3600.0
+    kzg: CkzgBackend,
+    nodes: tuple[str, ...],
+    l1: L1Clock | None = None,
+    recency_window_s: float = 3600.0,
+    checker: CertificateChecker | None = None,
 ) -> AsyncIterator[aiohttp.ClientSession]:
     """`serving_at`, with a client session to it."""
-    async with serving_at(kzg, nodes, l1, recency_window_s) as url, aiohttp.ClientSession(url) as session:
+    async with (
+        serving_at(kzg, nodes, l1, recency_window_s, checker) as url,
+        aiohttp.ClientSession(url) as session,
+    ):
         yield session
 
 
@@ -128,30 +142,42 @@ async def test_a_busy_validator_is_asked_again_after_its_retry_after(kzg: CkzgBa
     assert len(handler.posts) >= 3 and set(handler.posts) == {wrap_payload(b"batch")}
 
 
+Answer = Callable[[http.server.BaseHTTPRequestHandler], None]
+"""How a fake validator answers a GET (it writes the whole answer itself)."""
+
+
+def answer(handler: http.server.BaseHTTPRequestHandler, body: bytes, code: int = 200) -> None:
+    """Write one whole answer of `code` with `body`."""
+    handler.send_response(code)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 @contextlib.contextmanager
-def swapping_node(root: DataRoot, certificate: bytes) -> Iterator[str]:
-    """A Byzantine validator: takes any blob and names `root` for it (another blob, really
-    certified: it serves `certificate` of it)."""
-    status = json.dumps({"data_root": "0x" + root.hex(), "status": "certified"}).encode()
+def fake_node(status: dict[str, object], certificate: bytes, data: Answer | None = None) -> Iterator[str]:
+    """A validator over HTTP in this process: takes any blob with the JSON `status` (202), answers
+    it for the blob's status, `certificate` for its certificate and `data` (if given) its bytes."""
+    body = json.dumps(status).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def _answer(self, body: bytes, code: int = 200) -> None:
-            self.send_response(code)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
-            self._answer(status, 202)
+            answer(self, body, 202)
 
         def do_GET(self) -> None:
-            self._answer(certificate if self.path.endswith("/certificate") else status)
+            if self.path.endswith("/certificate"):
+                answer(self, certificate)
+            elif self.path.endswith("/data") and data is not None:
+                data(self)
+            else:
+                answer(self, body)
 
         def log_message(self, *args: object) -> None:
             return
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -160,6 +186,67 @@ def swapping_node(root: DataRoot, certificate: bytes) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def swapping_node(root: DataRoot, certificate: bytes) -> contextlib.AbstractContextManager[str]:
+    """A Byzantine validator: takes any blob and names `root` for it (another blob, really
+    certified: it serves `certificate` of it)."""
+    return fake_node({"data_root": "0x" + root.hex(), "status": "certified"}, certificate)
+
+
+def root_of(kzg: CkzgBackend, payload: bytes) -> DataRoot:
+    """The data root of `payload`'s blob, as the server computes it."""
+    return compute_data_root(compute_blob_header(wrap_payload(payload), kzg))
+
+
+def honest_node(kzg: CkzgBackend, payload: bytes) -> contextlib.AbstractContextManager[str]:
+    """A validator that certifies `payload`'s blob (a real certificate of epoch 0)."""
+    root = root_of(kzg, payload)
+    return fake_node(
+        {"data_root": "0x" + root.hex(), "status": "certified"}, certificate_to_bytes(certify(root))
+    )
+
+
+async def test_a_validator_answering_a_status_without_status_is_skipped_for_the_next(
+    kzg: CkzgBackend,
+) -> None:
+    """The first node answers JSON without `status` (it was a KeyError out of `certify`: a 500 on
+    every put, the second node never asked); the second certifies: 200 and its commitment."""
+    root = root_of(kzg, b"batch")
+    with (
+        fake_node({"data_root": "0x" + root.hex()}, b"") as broken,
+        honest_node(kzg, b"batch") as good,
+    ):
+        async with serving(kzg, (broken, good)) as session, session.post("/put", data=b"batch") as response:
+            assert response.status == 200, await response.read()
+            assert await response.read() == compute_commitment(certify(root))
+
+
+class FailingOnceRegistry(OneEpochRegistry):
+    """`OneEpochRegistry` whose first read fails as an RPC that is down does (`RegistryUnavailable`)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def get_epoch_context(self, epoch: Epoch) -> EpochContext:
+        self.reads += 1
+        if self.reads == 1:
+            raise RegistryUnavailable("registry RPC down: HTTP 503")
+        return super().get_epoch_context(epoch)
+
+
+async def test_a_registry_failure_checking_one_certificate_tries_the_next_validator(kzg: CkzgBackend) -> None:
+    """The check of the first node's certificate fails (registry down): that node counts as failed
+    and the next one is asked (the RegistryError escaped `certify` as a 500)."""
+    registry = FailingOnceRegistry()
+    with honest_node(kzg, b"batch") as first, honest_node(kzg, b"batch") as second:
+        checker = OfflineChecker(registry)
+        async with (
+            serving(kzg, (first, second), checker=checker) as session,
+            session.post("/put", data=b"batch") as response,
+        ):
+            assert response.status == 200, await response.read()
+    assert registry.reads == 2
 
 
 async def test_a_validator_naming_another_blobs_root_never_gets_its_commitment_answered(
