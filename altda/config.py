@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from altda.derivation import DEFAULT_RECENCY_WINDOW_S
 from altda.errors import InvalidAltDAConfig
-from altda.payload import DEFAULT_MAX_PAYLOAD_BYTES
+from altda.payload import DEFAULT_MAX_PAYLOAD_BYTES, ENVELOPE_OVERHEAD_BYTES
+from da.constants import DEFAULT_MAX_BLOB_BYTES
 
 DEFAULT_CERTIFY_TIMEOUT_S = 60.0
 DEFAULT_GET_TIMEOUT_S = 120.0
@@ -33,6 +34,12 @@ class AltDAConfig:
     """Puts and gets served at once (each holds a worker thread); more are answered 429."""
     l1_rpc: str | None = None
     """JSON-RPC of the rollup's L1, for the timestamps of inclusion blocks (the recency rule)."""
+
+    @property
+    def max_blob_bytes(self) -> int:
+        """The largest blob a get reads from a validator: the validators' default largest blob, or
+        this server's largest payload in its envelope when that is larger."""
+        return max(DEFAULT_MAX_BLOB_BYTES, self.max_payload_bytes + ENVELOPE_OVERHEAD_BYTES)
 
     def validate(self) -> AltDAConfig:
         """Return self if every field is in range, else raise `InvalidAltDAConfig` naming the field."""

@@ -45,12 +45,16 @@ class Certified:
 
 
 class Validators:
-    """The validators' APIs (`urls`, in order of preference) and the server's certificate check."""
+    """The validators' APIs (`urls`, in order of preference) and the server's certificate check; a
+    blob's bytes are read from one validator for at most `get_timeout_s` in all and `max_blob_bytes`."""
 
-    def __init__(self, urls: tuple[str, ...], checker: CertificateChecker, get_timeout_s: float) -> None:
+    def __init__(
+        self, urls: tuple[str, ...], checker: CertificateChecker, get_timeout_s: float, max_blob_bytes: int
+    ) -> None:
         self.urls = urls
         self._checker = checker
         self._get_timeout_s = get_timeout_s
+        self._max_blob_bytes = max_blob_bytes
 
     def certify(self, blob: bytes, data_root: DataRoot, timeout_s: float) -> Certified:
         """A verified certificate of `blob` (whose data root, computed here, is `data_root`) within
@@ -128,12 +132,15 @@ class Validators:
 
     def fetch(self, data_root: DataRoot, accept: Callable[[bytes], T]) -> T:
         """`accept(bytes)` of the first validator's answer it does not refuse with `BlobMismatch`;
-        `BlobNotFound` when no validator gives bytes of the blob."""
+        `BlobNotFound` when no validator gives bytes of the blob. A node that answers more than the
+        largest blob, or not all within the get timeout, has failed: the next is asked."""
         root = "0x" + data_root.hex()
         failures: list[str] = []
         for url in self.urls:
             try:
-                blob = NodeApiClient(url, timeout=self._get_timeout_s).get_data(root)
+                blob = NodeApiClient(url, timeout=self._get_timeout_s).get_data(
+                    root, limit=self._max_blob_bytes, total_s=self._get_timeout_s
+                )
             except ApiFailure as failure:
                 failures.append(f"{url}: {failure.code}")
                 continue

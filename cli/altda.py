@@ -165,7 +165,7 @@ def _service(
     """The server's parts over the registry's checker and the header computation."""
     return AltDAService(
         config=config,
-        validators=Validators(config.nodes, checker, config.get_timeout_s),
+        validators=Validators(config.nodes, checker, config.get_timeout_s, config.max_blob_bytes),
         checker=checker,
         clock=clock,
         header_of=header_of,

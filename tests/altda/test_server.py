@@ -26,6 +26,7 @@ from altda.payload import wrap_payload
 from altda.server import AltDAMetrics, AltDAService, start_server
 from altda.upstream import Validators
 from da import CkzgBackend
+from da.constants import DEFAULT_MAX_BLOB_BYTES
 from da.encoding import compute_blob_header
 from da.header import compute_data_root
 from da.types import BlobHeader, DataRoot
@@ -59,6 +60,7 @@ async def serving_at(
     l1: L1Clock | None = None,
     recency_window_s: float = 3600.0,
     checker: CertificateChecker | None = None,
+    get_timeout_s: float = 5.0,
 ) -> AsyncIterator[str]:
     """The DA server over `nodes` (and `l1`, for the recency rule), in this process; its URL."""
 
@@ -68,7 +70,7 @@ async def serving_at(
     config = AltDAConfig(
         nodes=nodes,
         certify_timeout_s=CERTIFY_TIMEOUT_S,
-        get_timeout_s=5.0,
+        get_timeout_s=get_timeout_s,
         max_payload_bytes=1000,
         max_in_flight=1,
         recency_window_s=recency_window_s,
@@ -76,7 +78,7 @@ async def serving_at(
     checker = checker or OfflineChecker(OneEpochRegistry())
     service = AltDAService(
         config=config,
-        validators=Validators(config.nodes, checker, config.get_timeout_s),
+        validators=Validators(config.nodes, checker, config.get_timeout_s, config.max_blob_bytes),
         checker=checker,
         clock=EpochClock(GENESIS_TIME, EPOCH_SECONDS),
         header_of=header_of,
@@ -99,10 +101,11 @@ async def serving(
     l1: L1Clock | None = None,
     recency_window_s: float = 3600.0,
     checker: CertificateChecker | None = None,
+    get_timeout_s: float = 5.0,
 ) -> AsyncIterator[aiohttp.ClientSession]:
     """`serving_at`, with a client session to it."""
     async with (
-        serving_at(kzg, nodes, l1, recency_window_s, checker) as url,
+        serving_at(kzg, nodes, l1, recency_window_s, checker, get_timeout_s) as url,
         aiohttp.ClientSession(url) as session,
     ):
         yield session
@@ -321,3 +324,58 @@ async def test_health_and_metrics(server: aiohttp.ClientSession) -> None:
     async with server.get("/metrics") as response:
         text = await response.text()
     assert 'tessera_altda_puts_total{outcome="MalformedPayload"} 1.0' in text
+
+
+HOLD_S = 30.0
+"""How long a misbehaving validator keeps a get's connection open (far past every bound tested)."""
+
+
+def trickle(handler: http.server.BaseHTTPRequestHandler) -> None:
+    """Announce a whole blob and send one byte every 0.1 s (each read well within httpx's timeout)."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(DEFAULT_MAX_BLOB_BYTES))
+    handler.end_headers()
+    stop = time.monotonic() + HOLD_S
+    with contextlib.suppress(OSError):  # the server hung up on us: what it should do
+        while time.monotonic() < stop:
+            handler.wfile.write(b"\x00")
+            handler.wfile.flush()
+            time.sleep(0.1)
+
+
+def oversize(handler: http.server.BaseHTTPRequestHandler) -> None:
+    """Announce twice the largest blob, send more than the largest blob, then hold the connection."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(2 * DEFAULT_MAX_BLOB_BYTES))
+    handler.end_headers()
+    with contextlib.suppress(OSError):
+        handler.wfile.write(b"\x00" * (DEFAULT_MAX_BLOB_BYTES + 1))
+        handler.wfile.flush()
+        time.sleep(HOLD_S)
+
+
+def serve_bytes(blob: bytes) -> Answer:
+    """A validator's honest answer: the blob's bytes."""
+    return lambda handler: answer(handler, blob)
+
+
+@pytest.mark.parametrize(("misbehaving", "get_timeout_s"), [(trickle, 1.5), (oversize, 20.0)])
+async def test_a_validator_trickling_or_sending_too_much_is_left_for_the_next(
+    kzg: CkzgBackend, misbehaving: Answer, get_timeout_s: float
+) -> None:
+    """A get reads at most the largest blob from a node and for at most the get timeout in all; past
+    either, the next node is asked. Without the bounds the server kept reading the trickle for its
+    whole 30 s and the oversize answer until httpx's 20 s read timeout."""
+    root = root_of(kzg, b"batch")
+    commitment = compute_commitment(certify(root))
+    certified = {"data_root": "0x" + root.hex(), "status": "certified"}
+    with (
+        fake_node(certified, b"", misbehaving) as bad,
+        fake_node(certified, b"", serve_bytes(wrap_payload(b"batch"))) as good,
+    ):
+        async with serving(kzg, (bad, good), get_timeout_s=get_timeout_s) as session:
+            started = time.monotonic()
+            timeout = aiohttp.ClientTimeout(total=min(get_timeout_s, 1.5) + 5)
+            async with session.get("/get/0x" + commitment.hex(), timeout=timeout) as response:
+                assert response.status == 200 and await response.read() == b"batch"
+            assert time.monotonic() - started < min(get_timeout_s, 1.5) + 3
