@@ -49,6 +49,9 @@ log = structlog.get_logger(__name__)
 OCTET_STREAM = "application/octet-stream"
 T = TypeVar("T")
 RETRY_AFTER_S = 1
+MAX_BLOCK_NUMBER_DIGITS = 20
+"""Longest `l1_inclusion_block_number` taken (2**64 has 20 digits); `"²".isdigit()` is True, so
+ASCII digits are asked for too."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -211,7 +214,7 @@ def _l1_block(request: web.Request) -> int | None:
     value = request.query.get("l1_inclusion_block_number")
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_BLOCK_NUMBER_DIGITS):
         raise BadRequest(f"l1_inclusion_block_number must be a block number, not {value!r}")
     return int(value)
 

@@ -379,3 +379,15 @@ async def test_a_validator_trickling_or_sending_too_much_is_left_for_the_next(
             async with session.get("/get/0x" + commitment.hex(), timeout=timeout) as response:
                 assert response.status == 200 and await response.read() == b"batch"
             assert time.monotonic() - started < min(get_timeout_s, 1.5) + 3
+
+
+@pytest.mark.parametrize("number", ["x", "\u00b2", "\u0663", "1" * 21, "-1", "1.5"])
+async def test_an_inclusion_block_that_is_not_ascii_digits_is_a_400(
+    server: aiohttp.ClientSession, number: str
+) -> None:
+    """`"\u00b2".isdigit()` is True and int() refused it: that was a 500."""
+    good = compute_commitment(certify(DataRoot(b"\x31" * 32)))
+    params = {"l1_inclusion_block_number": number}
+    async with server.get("/get/0x" + good.hex(), params=params) as response:
+        assert response.status == 400, await response.read()
+        assert (await response.json())["error"]["code"] == "invalid_argument"
