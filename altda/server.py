@@ -234,7 +234,8 @@ async def handle_metrics(request: web.Request) -> web.StreamResponse:
 @web.middleware
 async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """An oversize body is a JSON 413 (aiohttp raises it while reading); a failure no handler maps
-    (a registry RPC down, a bug) is logged and a JSON 500, which op-batcher and op-node retry."""
+    (a registry RPC down, a bug) is logged in full and a JSON 500 naming only the error's type (its
+    text may carry an RPC URL's API key), which op-batcher and op-node retry."""
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge as error:
@@ -243,7 +244,8 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
         raise
     except Exception as error:
         log.exception("altda request failed", path=request.path, method=request.method)
-        body = {"error": {"code": "internal_error", "message": f"{type(error).__name__}: {error}"}}
+        # the error's text may name an RPC URL with its API key: only its type goes out
+        body = {"error": {"code": "internal_error", "message": f"internal error ({type(error).__name__})"}}
         return web.json_response(body, status=500)
 
 

@@ -21,7 +21,7 @@ from altda.cache import PayloadCache
 from altda.commitment import compute_commitment
 from altda.config import AltDAConfig
 from altda.derivation import CertificateChecker, EpochClock, OfflineChecker
-from altda.l1 import L1Clock
+from altda.l1 import L1Clock, RpcL1Clock
 from altda.payload import wrap_payload
 from altda.server import AltDAMetrics, AltDAService, start_server
 from altda.upstream import Validators
@@ -391,3 +391,34 @@ async def test_an_inclusion_block_that_is_not_ascii_digits_is_a_400(
     async with server.get("/get/0x" + good.hex(), params=params) as response:
         assert response.status == 400, await response.read()
         assert (await response.json())["error"]["code"] == "invalid_argument"
+
+
+API_KEY = "k3y-0f-the-rpc"
+
+
+class DownRegistry(OneEpochRegistry):
+    """A registry whose RPC (its URL carries an API key) is down."""
+
+    def get_epoch_context(self, epoch: Epoch) -> EpochContext:
+        raise RegistryUnavailable(f"https://rpc.example/v3/{API_KEY}: HTTP 503")
+
+
+async def test_no_answer_names_the_rpc_urls_api_key(kzg: CkzgBackend) -> None:
+    """The L1 RPC unreachable or without the block (503) and the registry's RPC down (500): the
+    answers say what failed, never the URL (it was in both bodies)."""
+    commitment = "/get/0x" + compute_commitment(certify(DataRoot(b"\x31" * 32))).hex()
+    included = {"l1_inclusion_block_number": "1"}
+    with fake_node({"jsonrpc": "2.0", "id": 1, "result": None}, b"") as empty_rpc:
+        for l1_url in (f"http://127.0.0.1:{_closed_port()}/v3/{API_KEY}", f"{empty_rpc}/v3/{API_KEY}"):
+            async with (
+                serving(kzg, (empty_rpc,), RpcL1Clock(l1_url)) as session,
+                session.get(commitment, params=included) as response,
+            ):
+                body = await response.text()
+                assert response.status == 503 and "L1 RPC" in body and API_KEY not in body, body
+        async with (
+            serving(kzg, (empty_rpc,), checker=OfflineChecker(DownRegistry())) as session,
+            session.get(commitment) as response,
+        ):
+            body = await response.text()
+            assert response.status == 500 and "RegistryUnavailable" in body and API_KEY not in body, body
