@@ -35,7 +35,7 @@ from altda.derivation import (
     check_recency,
     parse_commitment,
 )
-from altda.errors import AltDAError, PayloadRefused, ServerBusy
+from altda.errors import AltDAError, BodyTimeout, PayloadRefused, ServerBusy
 from altda.l1 import L1Clock
 from altda.payload import wrap_payload
 from altda.status import BadRequest, answer_for
@@ -174,6 +174,26 @@ def _error(error: AltDAError) -> web.Response:
     return web.json_response(body, status=int(status), headers=headers)
 
 
+async def read_payload(request: web.Request, limit: int, timeout_s: float) -> bytes:
+    """The whole body of a put: `PayloadRefused` `request_too_large` (413) once it declares or sends
+    more than `limit` bytes, `BodyTimeout` (408) when it is not whole within `timeout_s`."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadRefused("request_too_large", f"the body declares {declared} bytes, at most {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            while chunk := await request.content.readany():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadRefused("request_too_large", f"the body passed {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError as error:
+        raise BodyTimeout(f"the body did not arrive within {timeout_s:g} s ({size} bytes came)") from error
+    return b"".join(chunks)
+
+
 async def handle_put(request: web.Request) -> web.StreamResponse:
     """POST /put: payload in, commitment out."""
     service = request.app[SERVICE_KEY]
@@ -181,8 +201,9 @@ async def handle_put(request: web.Request) -> web.StreamResponse:
     try:
         if request.match_info.get("tail"):
             raise BadRequest("Tessera makes its own commitments: POST /put with the payload, no commitment")
+        # read before taking a place: a slow client holds no place while its bytes trickle in
+        payload = await read_payload(request, service.config.max_payload_bytes, service.config.body_timeout_s)
         with service.admitted():
-            payload = await request.read()
             commitment = await service.put(payload)
     except AltDAError as error:
         outcome = type(error).__name__

@@ -61,6 +61,7 @@ async def serving_at(
     recency_window_s: float = 3600.0,
     checker: CertificateChecker | None = None,
     get_timeout_s: float = 5.0,
+    body_timeout_s: float = 30.0,
 ) -> AsyncIterator[str]:
     """The DA server over `nodes` (and `l1`, for the recency rule), in this process; its URL."""
 
@@ -71,6 +72,7 @@ async def serving_at(
         nodes=nodes,
         certify_timeout_s=CERTIFY_TIMEOUT_S,
         get_timeout_s=get_timeout_s,
+        body_timeout_s=body_timeout_s,
         max_payload_bytes=1000,
         max_in_flight=1,
         recency_window_s=recency_window_s,
@@ -422,3 +424,27 @@ async def test_no_answer_names_the_rpc_urls_api_key(kzg: CkzgBackend) -> None:
         ):
             body = await response.text()
             assert response.status == 500 and "RegistryUnavailable" in body and API_KEY not in body, body
+
+
+async def test_slow_put_bodies_hold_no_in_flight_place_and_time_out(kzg: CkzgBackend) -> None:
+    """Two clients send a put's headers and 10 of its 100 bytes, then nothing (`max_in_flight` 1):
+    a get meanwhile is served (it was a 429: the body was read holding the place, without a time
+    bound), and each slow put is answered 408 once the body timeout passes."""
+    body_timeout_s = 1.0
+    async with serving_at(kzg, (f"http://127.0.0.1:{_closed_port()}",), body_timeout_s=body_timeout_s) as url:
+        host, port = url.removeprefix("http://").split(":")
+        slow = []
+        for _ in range(2):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"POST /put HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"\x00" * 10)
+            await writer.drain()
+            slow.append((reader, writer))
+        started = time.monotonic()
+        await asyncio.sleep(0.2)  # both are being read
+        async with aiohttp.ClientSession(url) as session, session.get("/get/0x0154") as response:
+            assert response.status == 418, await response.read()
+        for reader, writer in slow:
+            status_line = await asyncio.wait_for(reader.readline(), body_timeout_s + 5)
+            assert status_line.split()[1] == b"408", status_line
+            writer.close()
+        assert time.monotonic() - started < body_timeout_s + 3
