@@ -34,7 +34,7 @@ from tests.altda.da_client import DAClient, Dropped, Retry
 from tests.altda.fixtures import EPOCH_SECONDS, GENESIS_TIME, OneEpochRegistry, certify
 from tests.busy_node import serve_busy_node
 from validator.certificate import certificate_to_bytes
-from validator.errors import RegistryUnavailable
+from validator.errors import RegistryUnavailable, UnknownEpoch
 from validator.types import Epoch, EpochContext
 
 pytestmark = pytest.mark.anyio
@@ -160,14 +160,21 @@ def answer(handler: http.server.BaseHTTPRequestHandler, body: bytes, code: int =
 
 
 @contextlib.contextmanager
-def fake_node(status: dict[str, object], certificate: bytes, data: Answer | None = None) -> Iterator[str]:
+def fake_node(
+    status: dict[str, object],
+    certificate: bytes,
+    data: Answer | None = None,
+    posts: list[bytes] | None = None,
+) -> Iterator[str]:
     """A validator over HTTP in this process: takes any blob with the JSON `status` (202), answers
     it for the blob's status, `certificate` for its certificate and `data` (if given) its bytes."""
     body = json.dumps(status).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
+            posted = self.rfile.read(int(self.headers["Content-Length"]))
+            if posts is not None:
+                posts.append(posted)
             answer(self, body, 202)
 
         def do_GET(self) -> None:
@@ -448,3 +455,47 @@ async def test_slow_put_bodies_hold_no_in_flight_place_and_time_out(kzg: CkzgBac
             assert status_line.split()[1] == b"408", status_line
             writer.close()
         assert time.monotonic() - started < body_timeout_s + 3
+
+
+class EpochKnownLater(OneEpochRegistry):
+    """A registry that learns epoch 0 at `known_at` (monotonic time), as one following the chain
+    does once the epoch's seed is committed; `UnknownEpoch` before."""
+
+    def __init__(self, known_at: float) -> None:
+        self.known_at = known_at
+
+    def get_epoch_context(self, epoch: Epoch) -> EpochContext:
+        if time.monotonic() < self.known_at:
+            raise UnknownEpoch(epoch)
+        return super().get_epoch_context(epoch)
+
+
+@pytest.mark.parametrize("known_after_s", [0.8, None])
+async def test_a_pending_verdict_is_asked_again_not_posted_elsewhere(
+    kzg: CkzgBackend, known_after_s: float | None
+) -> None:
+    """The first node's certificate is of epoch 0, which the registry does not know yet (a pending
+    verdict): the server checks that certificate again until the epoch is known (200), or until the
+    certify timeout (503). The second node is never posted to (it was: a pending verdict counted as
+    that node failing, and the blob went to the next one)."""
+    root = root_of(kzg, b"batch")
+    certified = {"data_root": "0x" + root.hex(), "status": "certified"}
+    certificate = certificate_to_bytes(certify(root))
+    first: list[bytes] = []
+    second: list[bytes] = []
+    known_at = time.monotonic() + (known_after_s if known_after_s is not None else 3600.0)
+    checker = OfflineChecker(EpochKnownLater(known_at))
+    with (
+        fake_node(certified, certificate, posts=first) as a,
+        fake_node(certified, certificate, posts=second) as b,
+    ):
+        async with (
+            serving(kzg, (a, b), checker=checker) as session,
+            session.post("/put", data=b"batch") as response,
+        ):
+            body = await response.read()
+            if known_after_s is None:
+                assert response.status == 503, body
+            else:
+                assert response.status == 200 and body == compute_commitment(certify(root))
+    assert len(first) == 1 and second == []
