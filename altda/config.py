@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from altda.derivation import DEFAULT_RECENCY_WINDOW_S
 from altda.errors import InvalidAltDAConfig
-from altda.payload import DEFAULT_MAX_PAYLOAD_BYTES
+from altda.payload import DEFAULT_MAX_PAYLOAD_BYTES, ENVELOPE_OVERHEAD_BYTES
+from da.constants import DEFAULT_MAX_BLOB_BYTES
 
 DEFAULT_CERTIFY_TIMEOUT_S = 60.0
 DEFAULT_GET_TIMEOUT_S = 120.0
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+DEFAULT_BODY_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +33,16 @@ class AltDAConfig:
     recency_window_s: float = DEFAULT_RECENCY_WINDOW_S
     max_in_flight: int = 16
     """Puts and gets served at once (each holds a worker thread); more are answered 429."""
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    """How long a put's body may take to arrive (read before the put takes an in-flight place)."""
     l1_rpc: str | None = None
     """JSON-RPC of the rollup's L1, for the timestamps of inclusion blocks (the recency rule)."""
+
+    @property
+    def max_blob_bytes(self) -> int:
+        """The largest blob a get reads from a validator: the validators' default largest blob, or
+        this server's largest payload in its envelope when that is larger."""
+        return max(DEFAULT_MAX_BLOB_BYTES, self.max_payload_bytes + ENVELOPE_OVERHEAD_BYTES)
 
     def validate(self) -> AltDAConfig:
         """Return self if every field is in range, else raise `InvalidAltDAConfig` naming the field."""
@@ -43,7 +53,7 @@ class AltDAConfig:
                 raise InvalidAltDAConfig("nodes", url, "must be an http(s) URL")
         if not 0 <= self.port <= 65535:
             raise InvalidAltDAConfig("port", self.port, "must be 0..65535 (0: chosen by the OS)")
-        for name in ("certify_timeout_s", "get_timeout_s"):
+        for name in ("certify_timeout_s", "get_timeout_s", "body_timeout_s"):
             value = getattr(self, name)
             if not 0 < value <= 3600:
                 raise InvalidAltDAConfig(name, value, "must be in (0, 3600] seconds")

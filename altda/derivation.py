@@ -41,7 +41,8 @@ class DropCode(IntEnum):
     INVALID_CERTIFICATE = 3
     """Its certificate does not verify."""
     DECODE = 4
-    """The blob's bytes do not match its data root."""
+    """The blob (its bytes match the data root) is not a payload envelope (`unwrap_payload` refuses
+    it). Bytes that do not match the data root are `BlobMismatch`: that source is wrong, never a drop."""
 
 
 class CommitmentRejected(AltDAError):

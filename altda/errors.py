@@ -54,3 +54,8 @@ class ServerBusy(AltDAError):
 class BlobNotFound(AltDAError):
     """Raised when no validator could give the blob's bytes (the server answers 404: derivation
     waits and asks again)."""
+
+
+class BodyTimeout(AltDAError):
+    """Raised when a put's body does not arrive whole within `body_timeout_s` (answered 408; the
+    batcher retries)."""

@@ -8,8 +8,11 @@ from collections import OrderedDict
 from typing import Protocol
 
 import httpx
+import structlog
 
 from altda.errors import L1Unavailable
+
+log = structlog.get_logger(__name__)
 
 MAX_REMEMBERED_BLOCKS = 4096
 L1_TIMEOUT_S = 10.0
@@ -19,7 +22,8 @@ class L1Clock(Protocol):
     """Timestamps of L1 blocks."""
 
     def block_time(self, number: int) -> float:
-        """Block `number`'s timestamp (Unix seconds); `L1Unavailable` when it cannot be had."""
+        """Block `number`'s timestamp (Unix seconds); `L1Unavailable` when it cannot be had (its
+        message never names the RPC's URL, which may carry an API key: it goes to the log)."""
 
 
 class RpcL1Clock:
@@ -46,16 +50,18 @@ class RpcL1Clock:
         try:
             answer = httpx.post(self.url, json=request, timeout=self._timeout_s).json()
         except (httpx.HTTPError, ValueError) as error:
-            raise L1Unavailable(f"L1 RPC {self.url}: {type(error).__name__}: {error}") from error
+            # the URL may carry an API key: it is logged, never put in an answer
+            log.warning("altda L1 RPC failed", rpc=self.url, block=number, error=str(error))
+            raise L1Unavailable(f"the L1 RPC failed: {type(error).__name__}") from error
         block = answer.get("result") if isinstance(answer, dict) else None
         if not isinstance(block, dict) or not isinstance(block.get("timestamp"), str):
-            raise L1Unavailable(f"L1 RPC {self.url} has no block {number} ({answer!r:.200})")
+            log.info("altda L1 has no such block", rpc=self.url, block=number, answer=f"{answer!r:.200}")
+            raise L1Unavailable(f"the L1 RPC has no block {number}")
         try:
             timestamp = float(int(block["timestamp"], 16))
         except ValueError as error:
-            raise L1Unavailable(
-                f"L1 RPC {self.url}: block {number} has timestamp {block['timestamp']!r}"
-            ) from error
+            log.warning("altda L1 block timestamp", rpc=self.url, block=number, timestamp=block["timestamp"])
+            raise L1Unavailable(f"the L1 RPC gave block {number} a timestamp that is not hex") from error
         with self._lock:
             self._known[number] = timestamp
             while len(self._known) > MAX_REMEMBERED_BLOCKS:

@@ -35,7 +35,7 @@ from altda.derivation import (
     check_recency,
     parse_commitment,
 )
-from altda.errors import AltDAError, PayloadRefused, ServerBusy
+from altda.errors import AltDAError, BodyTimeout, PayloadRefused, ServerBusy
 from altda.l1 import L1Clock
 from altda.payload import wrap_payload
 from altda.status import BadRequest, answer_for
@@ -49,6 +49,9 @@ log = structlog.get_logger(__name__)
 OCTET_STREAM = "application/octet-stream"
 T = TypeVar("T")
 RETRY_AFTER_S = 1
+MAX_BLOCK_NUMBER_DIGITS = 20
+"""Longest `l1_inclusion_block_number` taken (2**64 has 20 digits); `"²".isdigit()` is True, so
+ASCII digits are asked for too."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -171,6 +174,26 @@ def _error(error: AltDAError) -> web.Response:
     return web.json_response(body, status=int(status), headers=headers)
 
 
+async def read_payload(request: web.Request, limit: int, timeout_s: float) -> bytes:
+    """The whole body of a put: `PayloadRefused` `request_too_large` (413) once it declares or sends
+    more than `limit` bytes, `BodyTimeout` (408) when it is not whole within `timeout_s`."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadRefused("request_too_large", f"the body declares {declared} bytes, at most {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            while chunk := await request.content.readany():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadRefused("request_too_large", f"the body passed {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError as error:
+        raise BodyTimeout(f"the body did not arrive within {timeout_s:g} s ({size} bytes came)") from error
+    return b"".join(chunks)
+
+
 async def handle_put(request: web.Request) -> web.StreamResponse:
     """POST /put: payload in, commitment out."""
     service = request.app[SERVICE_KEY]
@@ -178,8 +201,9 @@ async def handle_put(request: web.Request) -> web.StreamResponse:
     try:
         if request.match_info.get("tail"):
             raise BadRequest("Tessera makes its own commitments: POST /put with the payload, no commitment")
+        # read before taking a place: a slow client holds no place while its bytes trickle in
+        payload = await read_payload(request, service.config.max_payload_bytes, service.config.body_timeout_s)
         with service.admitted():
-            payload = await request.read()
             commitment = await service.put(payload)
     except AltDAError as error:
         outcome = type(error).__name__
@@ -211,7 +235,7 @@ def _l1_block(request: web.Request) -> int | None:
     value = request.query.get("l1_inclusion_block_number")
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_BLOCK_NUMBER_DIGITS):
         raise BadRequest(f"l1_inclusion_block_number must be a block number, not {value!r}")
     return int(value)
 
@@ -231,7 +255,8 @@ async def handle_metrics(request: web.Request) -> web.StreamResponse:
 @web.middleware
 async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """An oversize body is a JSON 413 (aiohttp raises it while reading); a failure no handler maps
-    (a registry RPC down, a bug) is logged and a JSON 500, which op-batcher and op-node retry."""
+    (a registry RPC down, a bug) is logged in full and a JSON 500 naming only the error's type (its
+    text may carry an RPC URL's API key), which op-batcher and op-node retry."""
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge as error:
@@ -240,7 +265,8 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
         raise
     except Exception as error:
         log.exception("altda request failed", path=request.path, method=request.method)
-        body = {"error": {"code": "internal_error", "message": f"{type(error).__name__}: {error}"}}
+        # the error's text may name an RPC URL with its API key: only its type goes out
+        body = {"error": {"code": "internal_error", "message": f"internal error ({type(error).__name__})"}}
         return web.json_response(body, status=500)
 
 

@@ -3,7 +3,7 @@
 
 - put: 200 with the commitment; 503 when no certificate could be had in time (the batcher falls
   back to Ethereum DA); 413 for an oversize payload, 400 for an empty one (the batcher retries any
-  other non-200).
+  other non-200); 408 when the payload does not arrive in time.
 - get: 200 with the payload; 404 when no validator gives the bytes (derivation waits and asks
   again); 418 `{"StatusCode": n, "Msg": ...}` when the commitment must be dropped (`DropCode`);
   503 when the certificate or the L1 block cannot be judged yet (asked again).
@@ -15,7 +15,15 @@ from http import HTTPStatus
 from typing import Any
 
 from altda.derivation import CertificatePending, CommitmentRejected
-from altda.errors import AltDAError, BlobNotFound, DAUnavailable, L1Unavailable, PayloadRefused, ServerBusy
+from altda.errors import (
+    AltDAError,
+    BlobNotFound,
+    BodyTimeout,
+    DAUnavailable,
+    L1Unavailable,
+    PayloadRefused,
+    ServerBusy,
+)
 from altda.payload import MalformedPayload
 
 TEAPOT = 418
@@ -51,6 +59,8 @@ def answer_for(error: AltDAError) -> tuple[int, dict[str, Any]]:
         return HTTPStatus.NOT_FOUND, error_body("not_found", str(error))
     if isinstance(error, CertificatePending | L1Unavailable):
         return HTTPStatus.SERVICE_UNAVAILABLE, error_body("not_yet_checkable", str(error))
+    if isinstance(error, BodyTimeout):
+        return HTTPStatus.REQUEST_TIMEOUT, error_body("request_timeout", str(error))
     if isinstance(error, ServerBusy):
         return HTTPStatus.TOO_MANY_REQUESTS, error_body("too_many_requests", str(error))
     if isinstance(error, MalformedPayload | BadRequest):

@@ -3,7 +3,9 @@
 `certify` posts a blob to the validators in order: a busy node (429) is left for the next one and
 its Retry-After remembered, a node that fails or cannot be reached too; when a round ends without a
 certificate, the next starts after the shortest Retry-After heard (or a short pause), until the
-deadline. A certificate counts only once the server has verified it itself. `fetch` asks each
+deadline. A certificate counts only once the server has verified it itself; one whose verdict is
+pending (its epoch not yet known or committed, its quorum not published) is checked again until the
+deadline, never re-posted elsewhere. `fetch` asks each
 validator for the blob's bytes (a validator rebuilds them from custodians, as `das blob get` does)
 and keeps the first answer that hashes to the data root."""
 
@@ -29,6 +31,8 @@ T = TypeVar("T")
 
 ROUND_PAUSE_S = 0.5
 """Pause between rounds over the validators when none said how long to wait."""
+PENDING_PAUSE_S = 0.5
+"""Pause before asking again about a certificate whose verdict is pending."""
 REQUEST_TIMEOUT_S = 30.0
 """Bound of one status, certificate or post request (the certificate wait has the deadline's)."""
 REFUSED_FOR_GOOD = frozenset({"request_too_large", "invalid_argument", "unsupported_media_type"})
@@ -45,12 +49,16 @@ class Certified:
 
 
 class Validators:
-    """The validators' APIs (`urls`, in order of preference) and the server's certificate check."""
+    """The validators' APIs (`urls`, in order of preference) and the server's certificate check; a
+    blob's bytes are read from one validator for at most `get_timeout_s` in all and `max_blob_bytes`."""
 
-    def __init__(self, urls: tuple[str, ...], checker: CertificateChecker, get_timeout_s: float) -> None:
+    def __init__(
+        self, urls: tuple[str, ...], checker: CertificateChecker, get_timeout_s: float, max_blob_bytes: int
+    ) -> None:
         self.urls = urls
         self._checker = checker
         self._get_timeout_s = get_timeout_s
+        self._max_blob_bytes = max_blob_bytes
 
     def certify(self, blob: bytes, data_root: DataRoot, timeout_s: float) -> Certified:
         """A verified certificate of `blob` (whose data root, computed here, is `data_root`) within
@@ -108,9 +116,13 @@ class Validators:
             log.info("altda blob not certified", node=url, data_root=root, status=status["status"])
             return None
         certificate = node.get_certificate(root)
-        return certificate if self._verified(url, root, certificate) else None
+        return certificate if self._verified(url, root, certificate, deadline) else None
 
-    def _verified(self, url: str, root: str, certificate: bytes) -> bool:
+    def _verified(self, url: str, root: str, certificate: bytes, deadline: float) -> bool:
+        """Whether `certificate` is of `root` and valid. A pending verdict (its epoch not known or
+        committed yet, its quorum not published) is asked again until `deadline`: the certificate
+        will do once the chain catches up, and posting the blob elsewhere would not help; still
+        pending at the deadline, `DAUnavailable`."""
         try:
             certified_root = bytes_to_certificate(certificate).data_root
         except MalformedCertificate as error:
@@ -120,20 +132,29 @@ class Validators:
             log.warning("altda node served another blob's certificate", node=url, data_root=root)
             return False
         status = self._checker.check_certificate(certificate)
+        while status in PENDING:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DAUnavailable(f"the certificate of {root} from {url} is still {status.name}")
+            log.info("altda certificate pending", node=url, data_root=root, status=status.name)
+            time.sleep(min(PENDING_PAUSE_S, remaining))
+            status = self._checker.check_certificate(certificate)
         if status is not CertificateStatus.VALID:
-            level = log.info if status in PENDING else log.warning
-            level("altda certificate not accepted", node=url, data_root=root, status=status.name)
+            log.warning("altda certificate not accepted", node=url, data_root=root, status=status.name)
             return False
         return True
 
     def fetch(self, data_root: DataRoot, accept: Callable[[bytes], T]) -> T:
         """`accept(bytes)` of the first validator's answer it does not refuse with `BlobMismatch`;
-        `BlobNotFound` when no validator gives bytes of the blob."""
+        `BlobNotFound` when no validator gives bytes of the blob. A node that answers more than the
+        largest blob, or not all within the get timeout, has failed: the next is asked."""
         root = "0x" + data_root.hex()
         failures: list[str] = []
         for url in self.urls:
             try:
-                blob = NodeApiClient(url, timeout=self._get_timeout_s).get_data(root)
+                blob = NodeApiClient(url, timeout=self._get_timeout_s).get_data(
+                    root, limit=self._max_blob_bytes, total_s=self._get_timeout_s
+                )
             except ApiFailure as failure:
                 failures.append(f"{url}: {failure.code}")
                 continue

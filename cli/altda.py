@@ -11,7 +11,13 @@ import signal
 import sys
 
 from altda.cache import PayloadCache
-from altda.config import DEFAULT_CACHE_BYTES, DEFAULT_CERTIFY_TIMEOUT_S, DEFAULT_GET_TIMEOUT_S, AltDAConfig
+from altda.config import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_CACHE_BYTES,
+    DEFAULT_CERTIFY_TIMEOUT_S,
+    DEFAULT_GET_TIMEOUT_S,
+    AltDAConfig,
+)
 from altda.derivation import (
     DEFAULT_RECENCY_WINDOW_S,
     CertificateChecker,
@@ -63,6 +69,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--get-timeout", type=seconds_arg, default=DEFAULT_GET_TIMEOUT_S,
                        help="seconds one validator may take to give a blob "
                        f"(default {DEFAULT_GET_TIMEOUT_S:g})")  # fmt: skip
+    serve.add_argument("--body-timeout", type=seconds_arg, default=DEFAULT_BODY_TIMEOUT_S,
+                       help="seconds a put's payload may take to arrive before answering 408 "
+                       f"(default {DEFAULT_BODY_TIMEOUT_S:g})")  # fmt: skip
     serve.add_argument("--cache-mib", type=non_negative_int, default=DEFAULT_CACHE_BYTES >> 20,
                        help=f"read cache bound in MiB (default {DEFAULT_CACHE_BYTES >> 20}; 0: none)",
                        )  # fmt: skip
@@ -99,7 +108,7 @@ def run_serve(args: argparse.Namespace) -> int:
     host, port = args.listen
     config = AltDAConfig(
         nodes=tuple(args.node), host=host, port=port, certify_timeout_s=args.certify_timeout,
-        get_timeout_s=args.get_timeout, cache_bytes=args.cache_mib << 20,
+        get_timeout_s=args.get_timeout, body_timeout_s=args.body_timeout, cache_bytes=args.cache_mib << 20,
         recency_window_s=args.recency_window, l1_rpc=args.l1_rpc,
     ).validate()  # fmt: skip
     with open_registry_from(args) as registry, EncoderPool(workers=1, precompute=0) as pool:
@@ -165,7 +174,7 @@ def _service(
     """The server's parts over the registry's checker and the header computation."""
     return AltDAService(
         config=config,
-        validators=Validators(config.nodes, checker, config.get_timeout_s),
+        validators=Validators(config.nodes, checker, config.get_timeout_s, config.max_blob_bytes),
         checker=checker,
         clock=clock,
         header_of=header_of,

@@ -214,9 +214,30 @@ class NodeApiClient:
         but has no certificate of it yet, `not_found` when it does not know the blob."""
         return self.request("GET", _blob_path(data_root, "certificate"), limit=MAX_SMALL_ANSWER_BYTES)
 
-    def get_data(self, data_root: str, timeout: float | None = None) -> bytes:
-        """The blob's bytes (the node recovers them from custodians when it must)."""
-        return self.request("GET", _blob_path(data_root, "data"), timeout=timeout)
+    def get_data(
+        self,
+        data_root: str,
+        timeout: float | None = None,
+        limit: int | None = None,
+        total_s: float | None = None,
+    ) -> bytes:
+        """The blob's bytes (the node recovers them from custodians when it must). `invalid_answer`
+        when the answer passes `limit` bytes; `unreachable` when it is not whole within `total_s`
+        seconds (httpx's `timeout` bounds each read only: a node trickling bytes passes it)."""
+        if total_s is None:
+            return self.request("GET", _blob_path(data_root, "data"), timeout=timeout, limit=limit)
+        deadline = time.monotonic() + total_s
+        url = f"{self.base_url}{_blob_path(data_root, 'data')}"
+        answer = _Answer(url, limit)
+        try:
+            with httpx.stream("GET", url, timeout=min(timeout or self.timeout, total_s)) as response:
+                for chunk in response.iter_bytes():
+                    answer.add(chunk)
+                    if time.monotonic() > deadline:
+                        raise ApiFailure("unreachable", f"{url} did not answer whole within {total_s:g} s")
+        except httpx.HTTPError as error:
+            raise _unreachable(url, error) from error
+        return answer.finish(response)
 
     def get_peers(self, timeout: float | None = None) -> list[Any]:
         """The node's connected peers."""

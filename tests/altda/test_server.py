@@ -21,11 +21,12 @@ from altda.cache import PayloadCache
 from altda.commitment import compute_commitment
 from altda.config import AltDAConfig
 from altda.derivation import CertificateChecker, EpochClock, OfflineChecker
-from altda.l1 import L1Clock
+from altda.l1 import L1Clock, RpcL1Clock
 from altda.payload import wrap_payload
 from altda.server import AltDAMetrics, AltDAService, start_server
 from altda.upstream import Validators
 from da import CkzgBackend
+from da.constants import DEFAULT_MAX_BLOB_BYTES
 from da.encoding import compute_blob_header
 from da.header import compute_data_root
 from da.types import BlobHeader, DataRoot
@@ -33,7 +34,7 @@ from tests.altda.da_client import DAClient, Dropped, Retry
 from tests.altda.fixtures import EPOCH_SECONDS, GENESIS_TIME, OneEpochRegistry, certify
 from tests.busy_node import serve_busy_node
 from validator.certificate import certificate_to_bytes
-from validator.errors import RegistryUnavailable
+from validator.errors import RegistryUnavailable, UnknownEpoch
 from validator.types import Epoch, EpochContext
 
 pytestmark = pytest.mark.anyio
@@ -59,6 +60,8 @@ async def serving_at(
     l1: L1Clock | None = None,
     recency_window_s: float = 3600.0,
     checker: CertificateChecker | None = None,
+    get_timeout_s: float = 5.0,
+    body_timeout_s: float = 30.0,
 ) -> AsyncIterator[str]:
     """The DA server over `nodes` (and `l1`, for the recency rule), in this process; its URL."""
 
@@ -68,7 +71,8 @@ async def serving_at(
     config = AltDAConfig(
         nodes=nodes,
         certify_timeout_s=CERTIFY_TIMEOUT_S,
-        get_timeout_s=5.0,
+        get_timeout_s=get_timeout_s,
+        body_timeout_s=body_timeout_s,
         max_payload_bytes=1000,
         max_in_flight=1,
         recency_window_s=recency_window_s,
@@ -76,7 +80,7 @@ async def serving_at(
     checker = checker or OfflineChecker(OneEpochRegistry())
     service = AltDAService(
         config=config,
-        validators=Validators(config.nodes, checker, config.get_timeout_s),
+        validators=Validators(config.nodes, checker, config.get_timeout_s, config.max_blob_bytes),
         checker=checker,
         clock=EpochClock(GENESIS_TIME, EPOCH_SECONDS),
         header_of=header_of,
@@ -99,10 +103,11 @@ async def serving(
     l1: L1Clock | None = None,
     recency_window_s: float = 3600.0,
     checker: CertificateChecker | None = None,
+    get_timeout_s: float = 5.0,
 ) -> AsyncIterator[aiohttp.ClientSession]:
     """`serving_at`, with a client session to it."""
     async with (
-        serving_at(kzg, nodes, l1, recency_window_s, checker) as url,
+        serving_at(kzg, nodes, l1, recency_window_s, checker, get_timeout_s) as url,
         aiohttp.ClientSession(url) as session,
     ):
         yield session
@@ -155,14 +160,21 @@ def answer(handler: http.server.BaseHTTPRequestHandler, body: bytes, code: int =
 
 
 @contextlib.contextmanager
-def fake_node(status: dict[str, object], certificate: bytes, data: Answer | None = None) -> Iterator[str]:
+def fake_node(
+    status: dict[str, object],
+    certificate: bytes,
+    data: Answer | None = None,
+    posts: list[bytes] | None = None,
+) -> Iterator[str]:
     """A validator over HTTP in this process: takes any blob with the JSON `status` (202), answers
     it for the blob's status, `certificate` for its certificate and `data` (if given) its bytes."""
     body = json.dumps(status).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
+            posted = self.rfile.read(int(self.headers["Content-Length"]))
+            if posts is not None:
+                posts.append(posted)
             answer(self, body, 202)
 
         def do_GET(self) -> None:
@@ -321,3 +333,169 @@ async def test_health_and_metrics(server: aiohttp.ClientSession) -> None:
     async with server.get("/metrics") as response:
         text = await response.text()
     assert 'tessera_altda_puts_total{outcome="MalformedPayload"} 1.0' in text
+
+
+HOLD_S = 30.0
+"""How long a misbehaving validator keeps a get's connection open (far past every bound tested)."""
+
+
+def trickle(handler: http.server.BaseHTTPRequestHandler) -> None:
+    """Announce a whole blob and send one byte every 0.1 s (each read well within httpx's timeout)."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(DEFAULT_MAX_BLOB_BYTES))
+    handler.end_headers()
+    stop = time.monotonic() + HOLD_S
+    with contextlib.suppress(OSError):  # the server hung up on us: what it should do
+        while time.monotonic() < stop:
+            handler.wfile.write(b"\x00")
+            handler.wfile.flush()
+            time.sleep(0.1)
+
+
+def oversize(handler: http.server.BaseHTTPRequestHandler) -> None:
+    """Announce twice the largest blob, send more than the largest blob, then hold the connection."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(2 * DEFAULT_MAX_BLOB_BYTES))
+    handler.end_headers()
+    with contextlib.suppress(OSError):
+        handler.wfile.write(b"\x00" * (DEFAULT_MAX_BLOB_BYTES + 1))
+        handler.wfile.flush()
+        time.sleep(HOLD_S)
+
+
+def serve_bytes(blob: bytes) -> Answer:
+    """A validator's honest answer: the blob's bytes."""
+    return lambda handler: answer(handler, blob)
+
+
+@pytest.mark.parametrize(("misbehaving", "get_timeout_s"), [(trickle, 1.5), (oversize, 20.0)])
+async def test_a_validator_trickling_or_sending_too_much_is_left_for_the_next(
+    kzg: CkzgBackend, misbehaving: Answer, get_timeout_s: float
+) -> None:
+    """A get reads at most the largest blob from a node and for at most the get timeout in all; past
+    either, the next node is asked. Without the bounds the server kept reading the trickle for its
+    whole 30 s and the oversize answer until httpx's 20 s read timeout."""
+    root = root_of(kzg, b"batch")
+    commitment = compute_commitment(certify(root))
+    certified = {"data_root": "0x" + root.hex(), "status": "certified"}
+    with (
+        fake_node(certified, b"", misbehaving) as bad,
+        fake_node(certified, b"", serve_bytes(wrap_payload(b"batch"))) as good,
+    ):
+        async with serving(kzg, (bad, good), get_timeout_s=get_timeout_s) as session:
+            started = time.monotonic()
+            timeout = aiohttp.ClientTimeout(total=min(get_timeout_s, 1.5) + 5)
+            async with session.get("/get/0x" + commitment.hex(), timeout=timeout) as response:
+                assert response.status == 200 and await response.read() == b"batch"
+            assert time.monotonic() - started < min(get_timeout_s, 1.5) + 3
+
+
+@pytest.mark.parametrize("number", ["x", "\u00b2", "\u0663", "1" * 21, "-1", "1.5"])
+async def test_an_inclusion_block_that_is_not_ascii_digits_is_a_400(
+    server: aiohttp.ClientSession, number: str
+) -> None:
+    """`"\u00b2".isdigit()` is True and int() refused it: that was a 500."""
+    good = compute_commitment(certify(DataRoot(b"\x31" * 32)))
+    params = {"l1_inclusion_block_number": number}
+    async with server.get("/get/0x" + good.hex(), params=params) as response:
+        assert response.status == 400, await response.read()
+        assert (await response.json())["error"]["code"] == "invalid_argument"
+
+
+API_KEY = "k3y-0f-the-rpc"
+
+
+class DownRegistry(OneEpochRegistry):
+    """A registry whose RPC (its URL carries an API key) is down."""
+
+    def get_epoch_context(self, epoch: Epoch) -> EpochContext:
+        raise RegistryUnavailable(f"https://rpc.example/v3/{API_KEY}: HTTP 503")
+
+
+async def test_no_answer_names_the_rpc_urls_api_key(kzg: CkzgBackend) -> None:
+    """The L1 RPC unreachable or without the block (503) and the registry's RPC down (500): the
+    answers say what failed, never the URL (it was in both bodies)."""
+    commitment = "/get/0x" + compute_commitment(certify(DataRoot(b"\x31" * 32))).hex()
+    included = {"l1_inclusion_block_number": "1"}
+    with fake_node({"jsonrpc": "2.0", "id": 1, "result": None}, b"") as empty_rpc:
+        for l1_url in (f"http://127.0.0.1:{_closed_port()}/v3/{API_KEY}", f"{empty_rpc}/v3/{API_KEY}"):
+            async with (
+                serving(kzg, (empty_rpc,), RpcL1Clock(l1_url)) as session,
+                session.get(commitment, params=included) as response,
+            ):
+                body = await response.text()
+                assert response.status == 503 and "L1 RPC" in body and API_KEY not in body, body
+        async with (
+            serving(kzg, (empty_rpc,), checker=OfflineChecker(DownRegistry())) as session,
+            session.get(commitment) as response,
+        ):
+            body = await response.text()
+            assert response.status == 500 and "RegistryUnavailable" in body and API_KEY not in body, body
+
+
+async def test_slow_put_bodies_hold_no_in_flight_place_and_time_out(kzg: CkzgBackend) -> None:
+    """Two clients send a put's headers and 10 of its 100 bytes, then nothing (`max_in_flight` 1):
+    a get meanwhile is served (it was a 429: the body was read holding the place, without a time
+    bound), and each slow put is answered 408 once the body timeout passes."""
+    body_timeout_s = 1.0
+    async with serving_at(kzg, (f"http://127.0.0.1:{_closed_port()}",), body_timeout_s=body_timeout_s) as url:
+        host, port = url.removeprefix("http://").split(":")
+        slow = []
+        for _ in range(2):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"POST /put HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"\x00" * 10)
+            await writer.drain()
+            slow.append((reader, writer))
+        started = time.monotonic()
+        await asyncio.sleep(0.2)  # both are being read
+        async with aiohttp.ClientSession(url) as session, session.get("/get/0x0154") as response:
+            assert response.status == 418, await response.read()
+        for reader, writer in slow:
+            status_line = await asyncio.wait_for(reader.readline(), body_timeout_s + 5)
+            assert status_line.split()[1] == b"408", status_line
+            writer.close()
+        assert time.monotonic() - started < body_timeout_s + 3
+
+
+class EpochKnownLater(OneEpochRegistry):
+    """A registry that learns epoch 0 at `known_at` (monotonic time), as one following the chain
+    does once the epoch's seed is committed; `UnknownEpoch` before."""
+
+    def __init__(self, known_at: float) -> None:
+        self.known_at = known_at
+
+    def get_epoch_context(self, epoch: Epoch) -> EpochContext:
+        if time.monotonic() < self.known_at:
+            raise UnknownEpoch(epoch)
+        return super().get_epoch_context(epoch)
+
+
+@pytest.mark.parametrize("known_after_s", [0.8, None])
+async def test_a_pending_verdict_is_asked_again_not_posted_elsewhere(
+    kzg: CkzgBackend, known_after_s: float | None
+) -> None:
+    """The first node's certificate is of epoch 0, which the registry does not know yet (a pending
+    verdict): the server checks that certificate again until the epoch is known (200), or until the
+    certify timeout (503). The second node is never posted to (it was: a pending verdict counted as
+    that node failing, and the blob went to the next one)."""
+    root = root_of(kzg, b"batch")
+    certified = {"data_root": "0x" + root.hex(), "status": "certified"}
+    certificate = certificate_to_bytes(certify(root))
+    first: list[bytes] = []
+    second: list[bytes] = []
+    known_at = time.monotonic() + (known_after_s if known_after_s is not None else 3600.0)
+    checker = OfflineChecker(EpochKnownLater(known_at))
+    with (
+        fake_node(certified, certificate, posts=first) as a,
+        fake_node(certified, certificate, posts=second) as b,
+    ):
+        async with (
+            serving(kzg, (a, b), checker=checker) as session,
+            session.post("/put", data=b"batch") as response,
+        ):
+            body = await response.read()
+            if known_after_s is None:
+                assert response.status == 503, body
+            else:
+                assert response.status == 200 and body == compute_commitment(certify(root))
+    assert len(first) == 1 and second == []
