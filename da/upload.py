@@ -28,7 +28,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from da.config import DAConfig
-from da.constants import BYTES_PER_COMMITMENT, BYTES_PER_PROOF, BYTES_PER_ROOT, CELLS_PER_ROW
+from da.constants import (
+    BYTES_PER_COMMITMENT,
+    BYTES_PER_PROOF,
+    BYTES_PER_ROOT,
+    CELLS_PER_ROW,
+)
 from da.encoding import EncodedBlob, EncodedRow, assemble_encoded_blob
 from da.errors import (
     CommitmentMismatch,
@@ -46,7 +51,6 @@ from da.packing import pack_blob, validate_blob_size
 from da.row_count import compute_row_count
 from da.types import BlobHeader, Cell, ColumnIndex, DataRoot, KZGCommitment, KZGProof, RowBytes
 
-UPLOAD_MEDIA_TYPE = "application/vnd.tessera.encoded-blob"
 """The Content-Type of a pre-encoded upload on `POST /v1/blobs`."""
 UPLOAD_MAGIC = b"TSEB"
 UPLOAD_VERSION = 1

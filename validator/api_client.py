@@ -19,10 +19,10 @@ from typing import Any
 import anyio
 import httpx
 
+from da.constants import UPLOAD_MEDIA_TYPE
 from da.errors import MalformedHeader
 from da.header import bytes_to_header, compute_data_root
 from da.types import BlobHeader, DataRoot
-from da.upload import UPLOAD_MEDIA_TYPE
 from validator.errors import ApiFailure
 
 DEFAULT_TIMEOUT_S = 60.0

@@ -69,6 +69,7 @@ async def serving_at(
         return compute_blob_header(blob, kzg)
 
     config = AltDAConfig(
+        port=0,  # chosen by the OS: tests run side by side
         nodes=nodes,
         certify_timeout_s=CERTIFY_TIMEOUT_S,
         get_timeout_s=get_timeout_s,

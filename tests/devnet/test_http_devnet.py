@@ -40,7 +40,7 @@ def test_a_post_with_expect_100_continue_sends_its_body_after_the_node_admits_it
         assert _read_head(sock).startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(data)
         head = _read_head(sock)
-        assert head.startswith(b"HTTP/1.1 200"), head
+        assert head.startswith(b"HTTP/1.1 202"), head
         body = b""
         while chunk := sock.recv(65536):
             body += chunk

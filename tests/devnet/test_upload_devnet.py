@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from da import DAConfig, bytes_to_upload, upload_to_bytes
+from da.constants import UPLOAD_MEDIA_TYPE
 from da.sequencer import EncoderSettings, encode_upload
 from da.types import KZGProof
-from da.upload import UPLOAD_MEDIA_TYPE
 from tests.devnet.helpers import api, das, http, metric
 from validator.devnet import Devnet
 

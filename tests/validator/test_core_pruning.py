@@ -5,12 +5,16 @@ epochs that left the window. Real blspy keys and ckzg proofs; the core is steppe
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from da import CkzgBackend, EncodedBlob
 from tests.validator.network_fixture import make_context, make_keys
+from validator.aggregation import RejectReason
 from validator.core import (
     AttestationReceived,
+    AttestationRejected,
     BlobDispersing,
     CertificateFormed,
     CoreConfig,
@@ -68,6 +72,13 @@ def test_a_certified_blob_keeps_no_aggregation_and_ignores_late_attestations(
     assert blob.data_root not in core.aggregations and blob.data_root not in core.dispersals
     assert core.certified == {blob.data_root: Epoch(0)}
     assert core.step(AttestationReceived(_attestation(keys, 7, blob.data_root))) == []  # late: ignored
+    # A forged one is judged as before certification: its sender is charged, not let off.
+    outsider = dataclasses.replace(_attestation(keys, 7, blob.data_root), validator=ValidatorIndex(99))
+    wrong_epoch = dataclasses.replace(_attestation(keys, 7, blob.data_root), epoch=Epoch(1))
+    for forged, reason in ((outsider, RejectReason.NOT_A_MEMBER), (wrong_epoch, RejectReason.WRONG_EPOCH)):
+        (rejected,) = core.step(AttestationReceived(forged))
+        assert isinstance(rejected, AttestationRejected) and rejected.reason is reason
+        assert rejected.reason.blames_sender
     assert core.step(BlobDispersing(blob.header, Epoch(0), QuorumIndex(0))) == []  # nothing to push again
 
 

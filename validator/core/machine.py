@@ -15,7 +15,7 @@ from da.header import compute_data_root
 from da.kzg import CellVerifier
 from da.samples import compute_verified_coordinates, verify_samples
 from da.types import CellCoordinate, DataRoot, RowIndex, Sample
-from validator.aggregation import Accepted, AttestationAggregator
+from validator.aggregation import Accepted, AttestationAggregator, RejectReason
 from validator.core.inputs import (
     AttestationReceived,
     BlobDispersing,
@@ -304,7 +304,7 @@ class ValidatorCore:
 
     def _on_attestation(self, attestation: Attestation) -> list[Output]:
         if attestation.data_root in self.certified:
-            return []  # late: the certificate formed without it
+            return self._late_attestation(attestation, self.certified[attestation.data_root])
         aggregation = self.aggregations.get(attestation.data_root)
         if aggregation is None:
             return [AttestationRejected(attestation, None, "no aggregation for this data root here")]
@@ -320,6 +320,25 @@ class ValidatorCore:
             self.certified[attestation.data_root] = result.certificate.epoch
             self._bound(self.certified)
         return outputs
+
+    def _late_attestation(self, attestation: Attestation, epoch: Epoch) -> list[Output]:
+        """An attestation of a blob certified here: redundant (nothing) when its signer could have
+        signed it, rejected as before certification when it names another epoch or a validator
+        outside its quorum (wrong whoever receives it: the sender is charged, not let off because the
+        aggregation is gone). Its signature is not checked: nothing would count it."""
+        if attestation.epoch != epoch:
+            detail = f"epoch {attestation.epoch}, expected {epoch}"
+            return [AttestationRejected(attestation, RejectReason.WRONG_EPOCH, detail)]
+        quorums = self._quorums.get(epoch)
+        if quorums is None:
+            return []  # the epoch's quorums are gone: nothing to judge it by
+        if attestation.quorum >= len(quorums):
+            detail = f"quorum {attestation.quorum} of epoch {epoch} does not exist"
+            return [AttestationRejected(attestation, RejectReason.WRONG_QUORUM, detail)]
+        if attestation.validator not in quorums[attestation.quorum].members:
+            detail = f"validator {attestation.validator} is not in the quorum"
+            return [AttestationRejected(attestation, RejectReason.NOT_A_MEMBER, detail)]
+        return []  # late: the certificate formed without it
 
     def _on_tick(self, event: Tick) -> list[Output]:
         self.now = max(self.now, event.now)

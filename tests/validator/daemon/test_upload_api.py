@@ -14,11 +14,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from da import CkzgBackend, EncodedBlob, compute_data_root, compute_upload, upload_to_bytes
-from da.constants import DEFAULT_MAX_BLOB_BYTES
+from da.constants import DEFAULT_MAX_BLOB_BYTES, UPLOAD_MEDIA_TYPE
 from da.header import header_to_bytes
 from da.pool import EncoderPool
 from da.types import KZGProof
-from da.upload import UPLOAD_MEDIA_TYPE, EncodedUpload, compute_max_upload_bytes
+from da.upload import EncodedUpload, compute_max_upload_bytes
 from tests.validator.daemon.live_node import LiveNode, live_node
 from validator.daemon.api import ApiConfig, ApiServer, build_app, start_api
 

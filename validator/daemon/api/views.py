@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import HttpVersion11, hdrs, web
 
+from da.constants import UPLOAD_MEDIA_TYPE
 from da.errors import (
     BlobTooLarge,
     CommitmentMismatch,
@@ -27,7 +28,6 @@ from da.errors import (
 )
 from da.header import hex_to_data_root
 from da.types import DataRoot
-from da.upload import UPLOAD_MEDIA_TYPE
 from network.types import PeerName
 from validator.daemon.api.bodies import check_declared_length, read_body
 from validator.daemon.api.config import ApiConfig
