@@ -183,8 +183,35 @@ class ChainRegistry:
             frozen = self._synced_timestamp >= self._epoch_start(epoch)
             context = self._view.context(epoch, frozen=frozen)
             if frozen:
+                self._check_frozen(context)
                 self._contexts[epoch] = context
             return context
+
+    def _check_frozen(self, context: EpochContext) -> None:
+        """Before an epoch's context is cached, the contract (at the synced block) must agree with the
+        logs on what decides its quorums: the voters, their stake in the epoch and the seed
+        (`ballotDraw`, `seedOf`); `MissingLogs` otherwise, and nothing is cached."""
+        epoch = context.epoch
+        at: HexBytes | int = self._hashes.get(self._synced_block, self._synced_block)
+        functions = self._contract.functions
+        voters, _, stakes = self._rpc(
+            "ballotDraw", lambda: functions.ballotDraw(epoch).call(block_identifier=at)
+        )
+        seed = self._rpc("seedOf", lambda: functions.seedOf(epoch).call(block_identifier=at))
+        logged = self._view.ballots.get(epoch, {})
+        why = None
+        if sorted(voters) != sorted(logged):
+            why = f"epoch {epoch}'s voters: the logs say {sorted(logged)}, the contract {sorted(voters)}"
+        elif bytes(seed) != context.seed:
+            why = f"epoch {epoch}'s seed: the logs give 0x{context.seed.hex()}, the contract 0x{seed.hex()}"
+        else:
+            for voter, stake in zip(voters, stakes, strict=True):
+                if self._view.stake_at(ValidatorIndex(voter), epoch) != stake:
+                    said = self._view.stake_at(ValidatorIndex(voter), epoch)
+                    why = f"validator {voter}'s stake in epoch {epoch}: logs {said}, contract {stake}"
+                    break
+        if why is not None:
+            raise MissingLogs(self.rpc_url, self._deploy_block, self._synced_block, why)
 
     def find_validator(self, pubkey: BLSPubkey) -> ValidatorIndex | None:
         """The index registered for `pubkey`, if any."""
