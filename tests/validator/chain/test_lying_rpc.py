@@ -22,7 +22,8 @@ from validator.errors import RegistryError
 from validator.keys import aggregate_signatures
 from validator.presets import DEVNET
 from validator.quorums import compute_quorums
-from validator.registry.chain.backend import ChainRegistry, MissingLogs
+from validator.registry.chain.backend import ChainRegistry
+from validator.registry.chain.logcheck import MissingLogs
 from validator.registry.chain.view import InconsistentEvents, RegistryView
 from validator.signing import compute_attestation_signing_root
 from validator.types import Certificate, Epoch, QuorumIndex, Seed

@@ -11,7 +11,8 @@ from collections.abc import Callable
 import pytest
 from web3 import Web3
 
-from validator.registry.chain.backend import ChainRegistry, default_confirmations
+from validator.registry.chain.backend import ChainRegistry
+from validator.registry.chain.logcheck import default_confirmations
 from validator.registry.chain.view import InconsistentEvents, RegistryView
 from validator.types import Epoch, Seed, ValidatorIndex
 from validator.vrf import compute_ballot

@@ -18,7 +18,8 @@ import structlog
 
 from validator.errors import RegistryError, UnknownEpoch
 from validator.keys import BLSPubkey, BLSSignature, SecretKey
-from validator.registry.chain.backend import ChainRegistry, MissingLogs
+from validator.registry.chain.backend import ChainRegistry
+from validator.registry.chain.logcheck import MissingLogs
 from validator.registry.chain.retry import validate_rpc_quorum
 from validator.registry.chain.view import InconsistentEvents
 from validator.registry.port import RegistryInfo, StakeReceipt

@@ -28,6 +28,12 @@ from web3.logs import DISCARD
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import BLSPubkey, BLSSignature, SecretKey
 from validator.presets import get_preset
+from validator.registry.chain.logcheck import (
+    REORG_WINDOW_BLOCKS,
+    MissingLogs,
+    check_log_entries,
+    default_confirmations,
+)
 from validator.registry.chain.points import g1_to_eip2537, g2_to_eip2537
 from validator.registry.chain.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from validator.registry.chain.rpc import (
@@ -54,32 +60,6 @@ PROTOCOL: Final = "tessera-registry/2"
 LOG_CHUNK_BLOCKS: Final = 5_000
 SYNC_INTERVAL_SECONDS: Final = 0.5
 WEI_PER_STAKE_UNIT: Final = 10**9
-
-
-REORG_WINDOW_BLOCKS: Final = 256
-"""Blocks deeper than this below the head are final for this reader: their hashes and the undo journal
-are forgotten (a deeper reorg rebuilds the view from the deploy block). Ethereum finalizes in 64."""
-DEV_CHAIN_IDS: Final = frozenset({31337})
-"""anvil's (and hardhat's) chain id: a local devnet, which never reorganizes on its own."""
-DEFAULT_CONFIRMATIONS: Final = 12
-"""Blocks a reader waits on a chain other than a devnet before it counts a change (Ethereum's
-reorgs are 1-2 blocks deep; 12 blocks is about 2.4 minutes there)."""
-
-
-def default_confirmations(chain_id: int) -> int:
-    """The confirmations a reader uses when none is given: 0 on a dev chain, else 12."""
-    return 0 if chain_id in DEV_CHAIN_IDS else DEFAULT_CONFIRMATIONS
-
-
-class MissingLogs(RegistryError):
-    """The RPC's answer for the registry's logs of blocks `start..end` is not that range's whole log
-    (a log outside it, removed, of a block the chain does not have, or fewer validators than the
-    contract counts): nothing of it is applied."""
-
-    def __init__(self, endpoint: str, start: int, end: int, reason: str) -> None:
-        super().__init__(f"registry logs of blocks {start}..{end} from {endpoint}: {reason}")
-        self._reduce_args = (endpoint, start, end, reason)
-        self.endpoint, self.start, self.end, self.reason = endpoint, start, end, reason
 
 
 class NoAccount(RegistryError):
@@ -419,16 +399,7 @@ class ChainRegistry:
         self, logs: Sequence[Any], start: int, end: int, end_hash: HexBytes, head: int
     ) -> dict[int, HexBytes]:
         """The block hash of each block the logs are from, checked (`MissingLogs` when not)."""
-        blocks: dict[int, HexBytes] = {}
-        for raw in logs:
-            number, block_hash = int(raw["blockNumber"]), HexBytes(raw["blockHash"])
-            if not start <= number <= end or raw.get("removed", False):
-                raise MissingLogs(self.rpc_url, start, end, f"a log of block {number} (removed: "
-                                  f"{raw.get('removed', False)}) in the answer")  # fmt: skip
-            if Web3.to_checksum_address(raw["address"]) != self.address:
-                raise MissingLogs(self.rpc_url, start, end, f"a log of another contract, {raw['address']}")
-            if blocks.setdefault(number, block_hash) != block_hash:
-                raise MissingLogs(self.rpc_url, start, end, f"logs of two blocks at height {number}")
+        blocks = check_log_entries(logs, start, end, self.address, self.rpc_url)
         for number, block_hash in blocks.items():
             expected = end_hash if number == end else None
             if expected is None and number > head - REORG_WINDOW_BLOCKS:
