@@ -21,6 +21,7 @@ from validator.keys import BLSPubkey, BLSSignature, SecretKey
 from validator.registry.chain.backend import ChainRegistry
 from validator.registry.chain.logcheck import MissingLogs
 from validator.registry.chain.retry import validate_rpc_quorum
+from validator.registry.chain.rpc import SentTransaction
 from validator.registry.chain.view import InconsistentEvents
 from validator.registry.port import RegistryInfo, StakeReceipt
 from validator.types import Ballot, Epoch, EpochContext, ValidatorIndex
@@ -111,6 +112,10 @@ class AgreeingRegistry:
     def put_ballot(self, ballot: Ballot) -> None:
         """Sent through the first RPC."""
         self._readers[0].put_ballot(ballot)
+
+    def claim_withdrawals(self) -> SentTransaction:
+        """Sent through the first RPC."""
+        return self._readers[0].claim_withdrawals()
 
     def close(self) -> None:
         """Close every reader."""
