@@ -24,6 +24,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import BlockNotFound, ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
+from web3.types import RPCEndpoint
 
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import BLSPubkey, BLSSignature, SecretKey
@@ -39,6 +40,7 @@ from validator.registry.chain.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from validator.registry.chain.rpc import (
     ChainUnreachable,
     NotATesseraRegistry,
+    RpcRequestFailed,
     SentTransaction,
     call_with_retries,
     check_protocol,
@@ -317,8 +319,11 @@ class ChainRegistry:
         height = self._synced_block
         if height not in self._hashes or int(latest["number"]) < height:
             return  # nothing synced yet, or an RPC behind us: compare once it has the height
-        header = latest if int(latest["number"]) == height else self._header(height)
-        if HexBytes(header["hash"]) == self._hashes[height]:
+        newest = int(latest["number"])
+        if newest == height + 1:  # the usual step: the new head's parent is the synced block
+            if HexBytes(latest["parentHash"]) == self._hashes[height]:
+                return
+        elif HexBytes((latest if newest == height else self._header(height))["hash"]) == self._hashes[height]:
             return
         fork, fork_timestamp = self._find_fork()
         self._rewind(fork, fork_timestamp)
@@ -373,10 +378,7 @@ class ChainRegistry:
         blocks = self._check_logs(logs, start, end, end_hash, head)
         try:
             self._apply_logs(logs)
-            count = self._rpc(
-                "validatorCount",
-                lambda: self._contract.functions.validatorCount().call(block_identifier=end_hash),
-            )
+            count = self._validator_count_at(end_hash)
             if int(count) != len(self._view.validators):
                 found = len(self._view.validators)
                 raise MissingLogs(
@@ -394,6 +396,18 @@ class ChainRegistry:
         self._hashes.update(blocks)
         self._hashes[end] = end_hash
         self._synced_block = end
+
+    def _validator_count_at(self, block_hash: HexBytes) -> int:
+        """`validatorCount()` at exactly `block_hash` (EIP-1898), in one request: web3's own call
+        would first resolve the hash to a number and ask the chain id."""
+        call = {"to": self.address, "data": self._contract.encode_abi("validatorCount", [])}
+        answer = self._web3.provider.make_request(
+            RPCEndpoint("eth_call"), [call, {"blockHash": block_hash.to_0x_hex()}]
+        )
+        result = answer.get("result")
+        if not isinstance(result, str) or len(result) < 66:
+            raise RpcRequestFailed("eth_call", self.rpc_url, None, f"validatorCount(): {answer.get('error')}")
+        return int(result[2:66], 16)
 
     def _check_logs(
         self, logs: Sequence[Any], start: int, end: int, end_hash: HexBytes, head: int
