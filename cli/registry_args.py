@@ -5,13 +5,14 @@ a chain registry's transactions (`--eth-keystore`)."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from validator.errors import RegistryError
 from validator.passwords import resolve_password
 from validator.registry import Registry
 from validator.registry.backends import MAX_CONFIRMATIONS, ChainLocation, RegistryLocation, open_registry
-from validator.registry.chain.retry import validate_rpc_quorum
+from validator.registry.chain.retry import DEFAULT_RETRY_POLICY, RetryPolicy, validate_rpc_quorum
 
 
 def add_registry_arguments(parser: argparse.ArgumentParser, *, signs: bool = False) -> None:
@@ -38,6 +39,12 @@ def add_registry_arguments(parser: argparse.ArgumentParser, *, signs: bool = Fal
     )
     group.add_argument(
         "--registry-address", metavar="0xADDR", help="the Tessera registry contract (with --rpc)"
+    )
+    group.add_argument(
+        "--rpc-retry",
+        metavar="ATTEMPTS,SECONDS",
+        help="with --rpc: retry each request on transient answers (429, 5xx, timeouts, dropped "
+        "connections, JSON-RPC rate limits) at most ATTEMPTS times and SECONDS in all (default 8,60)",
     )
     group.add_argument(
         "--confirmations",
@@ -76,9 +83,11 @@ def registry_location(args: argparse.Namespace) -> RegistryLocation:
             raise RegistryError("--rpc names the same URL twice: agreement needs distinct RPCs")
         quorum = getattr(args, "rpc_quorum", None)
         validate_rpc_quorum(quorum, len(urls))
-        return ChainLocation(urls[0], args.registry_address, confirmations, urls[1:], quorum)
-    if getattr(args, "rpc_quorum", None) is not None:
-        raise RegistryError("--rpc-quorum goes with --rpc, not with --registry")
+        retry = _retry_policy(getattr(args, "rpc_retry", None))
+        return ChainLocation(urls[0], args.registry_address, confirmations, urls[1:], quorum, retry)
+    for option in ("rpc_quorum", "rpc_retry"):
+        if getattr(args, option, None) is not None:
+            raise RegistryError(f"--{option.replace('_', '-')} goes with --rpc, not with --registry")
     if args.registry_address is not None:
         raise RegistryError("--registry-address goes with --rpc, not with --registry")
     if args.confirmations is not None:
@@ -86,6 +95,18 @@ def registry_location(args: argparse.Namespace) -> RegistryLocation:
     if not args.registry.is_file():
         raise RegistryError(f"no registry at {args.registry}")
     return Path(args.registry)
+
+
+def _retry_policy(text: str | None) -> RetryPolicy:
+    """`ATTEMPTS,SECONDS` as a `RetryPolicy` (the default for None); `RegistryError` naming the form."""
+    if text is None:
+        return DEFAULT_RETRY_POLICY
+    try:
+        attempts, seconds = text.split(",")
+        policy = replace(DEFAULT_RETRY_POLICY, attempts=int(attempts), max_seconds=float(seconds))
+    except ValueError as error:
+        raise RegistryError(f"--rpc-retry takes ATTEMPTS,SECONDS (say 8,60), not {text!r}") from error
+    return policy.validate()
 
 
 def open_registry_from(args: argparse.Namespace, *, signs: bool = False) -> Registry:

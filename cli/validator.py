@@ -260,10 +260,11 @@ def _register(registry: Registry, keystore: Keystore, args: argparse.Namespace) 
 
 def run_claim(args: argparse.Namespace) -> int:
     """Collect matured withdrawals (chain registries only)."""
-    from validator.registry.chain.backend import ChainRegistry  # noqa: PLC0415 - web3 only here
+    from validator.registry.chain.agreement import AgreeingRegistry  # noqa: PLC0415 - web3 only here
+    from validator.registry.chain.backend import ChainRegistry  # noqa: PLC0415
 
     with open_registry_from(args, signs=True) as registry:
-        if not isinstance(registry, ChainRegistry):
+        if not isinstance(registry, ChainRegistry | AgreeingRegistry):
             raise RegistryError("a registry file pays nothing out: claim is for chain registries")
         sent = registry.claim_withdrawals()
     if args.json:

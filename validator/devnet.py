@@ -174,6 +174,7 @@ class Devnet:
             raise
         return (
             f'rpc_url = "{genesis.rpc_url}"\nregistry_address = "{genesis.registry_address}"\n'
+            "confirmations = 0\n"  # anvil never reorganizes on its own: follow the head
             'eth_keystore = "keys/eth-NUMBER.json"\n'
         )
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from tests.devnet.helpers import das
 from validator.registry.chain.backend import ChainRegistry
 from validator.registry.chain.retry import RetryPolicy, is_transient_rpc_error
 from validator.registry.chain.rpc import ChainUnreachable, RpcRequestFailed
@@ -92,3 +94,20 @@ def test_the_transient_rule() -> None:
     assert [is_transient_rpc_error(e) for e in permanent] == [False] * len(permanent)
     with pytest.raises(Exception, match="attempts"):
         RetryPolicy(attempts=0).validate()
+
+
+def test_the_cli_bounds_retries_as_told(network: Callable[..., Network], tmp_path: Path) -> None:
+    net = network(genesis_in=60, accounts=1)
+    junk = tmp_path / "junk.cert"
+    junk.write_bytes(b"not a certificate")
+    with RpcProxy(net.rpc_url, always="503") as proxy:
+        verify = ["cert", "verify", str(junk), "--rpc", proxy.url, "--registry-address", net.address]
+        bounded = das(*verify, "--rpc-retry", "3,20")
+        assert bounded.returncode == 2, bounded.stderr
+        assert (
+            f"eth_chainId: no answer from {proxy.url} after 3 attempts, each transient (HTTP 503)"
+            in bounded.stderr
+        )
+        assert proxy.counts["503"] == 3
+        garbled = das(*verify, "--rpc-retry", "three")
+        assert garbled.returncode == 2 and "--rpc-retry takes ATTEMPTS,SECONDS" in garbled.stderr

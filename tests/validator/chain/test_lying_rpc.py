@@ -22,18 +22,20 @@ from validator.errors import RegistryError
 from validator.keys import aggregate_signatures
 from validator.presets import DEVNET
 from validator.quorums import compute_quorums
-from validator.registry.chain.backend import ChainRegistry, MissingLogs
+from validator.registry.chain.backend import ChainRegistry
+from validator.registry.chain.logcheck import MissingLogs
 from validator.registry.chain.view import InconsistentEvents, RegistryView
 from validator.signing import compute_attestation_signing_root
 from validator.types import Certificate, Epoch, QuorumIndex, Seed
 
-from .registry_network import KEYS, Network, cast_ballots, register
+from .registry_network import KEYS, STAKE, Network, cast_ballots, register
 from .rpc_proxy import Rewrite, RpcProxy
 
 pytestmark = pytest.mark.xdist_group("chain")
 
 STAKE_CHANGED = Web3.keccak(text="StakeChanged(uint32,int128,uint64)").to_0x_hex()
 REGISTERED = Web3.keccak(text="ValidatorRegistered(uint32,address,bytes,bytes)").to_0x_hex()
+BALLOT_DRAW = "0x" + Web3.keccak(text="ballotDraw(uint64)")[:4].hex()
 LIED_ABOUT = 3
 
 
@@ -41,7 +43,7 @@ def _topic_of(validator: int) -> str:
     return "0x" + validator.to_bytes(32, "big").hex()
 
 
-def double_the_stake(request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+def double_the_stake_in_logs(request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
     """Doubles validator `LIED_ABOUT`'s stake changes in eth_getLogs answers."""
     if request.get("method") != "eth_getLogs" or not isinstance(response.get("result"), list):
         return response
@@ -49,6 +51,22 @@ def double_the_stake(request: dict[str, Any], response: dict[str, Any]) -> dict[
         if entry["topics"][:2] == [STAKE_CHANGED, _topic_of(LIED_ABOUT)]:
             amount, effective = abi_decode(["int128", "uint64"], bytes.fromhex(entry["data"][2:]))
             entry["data"] = "0x" + abi_encode(["int128", "uint64"], [2 * amount, effective]).hex()
+    return response
+
+
+def double_the_stake(request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """A consistent liar: doubles validator `LIED_ABOUT`'s stake in the logs and in `ballotDraw`."""
+    response = double_the_stake_in_logs(request, response)
+    if request.get("method") != "eth_call" or not isinstance(response.get("result"), str):
+        return response
+    if not str(request["params"][0].get("data", request["params"][0].get("input", ""))).startswith(
+        BALLOT_DRAW
+    ):
+        return response
+    types = ["uint32[]", "bytes32[]", "uint64[]"]
+    voters, outputs, stakes = abi_decode(types, bytes.fromhex(response["result"][2:]))
+    stakes = [2 * s if v == LIED_ABOUT else s for v, s in zip(voters, stakes, strict=True)]
+    response["result"] = "0x" + abi_encode(types, [voters, outputs, stakes]).hex()
     return response
 
 
@@ -94,12 +112,20 @@ def test_cert_verify_refuses_rpcs_that_disagree(network: Callable[..., Network],
         RpcProxy(net.rpc_url) as honest,
         RpcProxy(net.rpc_url) as also_honest,
         RpcProxy(net.rpc_url, rewrite=double_the_stake) as liar,
+        RpcProxy(net.rpc_url, rewrite=double_the_stake_in_logs) as clumsy_liar,
     ):
         verify = ["cert", "verify", str(cert), "--registry-address", net.address]
         both = das(*verify, "--rpc", honest.url, "--rpc", liar.url)
         assert both.returncode == 2, (both.stdout, both.stderr)
         assert "RPCs disagree on epoch 0's context" in both.stderr
         assert f"validator {LIED_ABOUT}'s stake" in both.stderr and liar.url in both.stderr
+        caught = das(*verify, "--rpc", clumsy_liar.url)
+        assert caught.returncode == 2, (caught.stdout, caught.stderr)
+        assert (
+            f"validator {LIED_ABOUT}'s stake in epoch 0: logs {2 * STAKE}, contract {STAKE}" in caught.stderr
+        )
+        with_honest = das(*verify, "--rpc", honest.url, "--rpc", clumsy_liar.url)
+        assert with_honest.returncode == 2 and "RPCs disagree on epoch 0's context" in with_honest.stderr
         alone = das(*verify, "--rpc", honest.url)
         assert alone.returncode == 0 and alone.stdout.startswith("VALID"), (alone.stdout, alone.stderr)
         outvoted = das(

@@ -11,8 +11,10 @@ from collections.abc import Callable
 import pytest
 from web3 import Web3
 
-from validator.registry.chain.backend import ChainRegistry, default_confirmations
-from validator.types import Epoch, ValidatorIndex
+from validator.registry.chain.backend import ChainRegistry
+from validator.registry.chain.logcheck import default_confirmations
+from validator.registry.chain.view import InconsistentEvents, RegistryView
+from validator.types import Epoch, Seed, ValidatorIndex
 from validator.vrf import compute_ballot
 
 from .registry_network import KEYS, Network, chain_time, register
@@ -106,3 +108,40 @@ def test_confirmations_default_to_zero_on_the_dev_chain_only(network: Callable[.
     assert default_confirmations(31337) == 0
     assert default_confirmations(1) == default_confirmations(8453) == 12
     assert chain_time(net.web3) > 0
+
+
+def test_the_view_undoes_each_change_of_rewound_blocks_exactly() -> None:
+    """The journal in the pure view: a rewind restores the registration set, the stake history, the
+    previous endpoint and the ballots of the blocks kept, and reports the lowest epoch it touched; a
+    rewind below what was pruned is refused (the reader rebuilds instead)."""
+    view = RegistryView(31337, Seed(bytes(32)))
+
+    def register_at(block: int, index: int) -> None:
+        key = KEYS[index]
+        view.apply("ValidatorRegistered", {"validator": index, "account": "0x0", "pubkey": bytes(key.pubkey),
+                                           "proofOfPossession": bytes(96)}, block)  # fmt: skip
+        view.apply("StakeChanged", {"validator": index, "amount": 5, "effectiveEpoch": 0}, block)
+        view.apply("EndpointUpdated", {"validator": index, "peerId": f"p{block}", "multiaddrs": []}, block)
+
+    register_at(10, 0)
+    view.apply("BallotCast", {"epoch": 1, "validator": 0, "signature": bytes(96)}, 11)
+    before = (
+        dict(view.stake_changes),
+        view.validators[0].peer_id,
+        {e: dict(b) for e, b in view.ballots.items()},
+    )
+    view.apply("EndpointUpdated", {"validator": 0, "peerId": "moved", "multiaddrs": ["/ip4/1.2.3.4"]}, 12)
+    view.apply("StakeChanged", {"validator": 0, "amount": -2, "effectiveEpoch": 4}, 12)
+    view.apply("BallotCast", {"epoch": 2, "validator": 0, "signature": bytes(96)}, 13)
+    register_at(13, 1)
+    assert view.rewind(11) == 0  # validator 1's stake (effective at 0), a ballot of 2, a change at 4
+    assert (dict(view.stake_changes), view.validators[0].peer_id, view.ballots) == (
+        before[0], before[1], {1: before[2][1], 2: {}},
+    )  # fmt: skip
+    assert view.validators[0].multiaddrs == () and set(view.validators) == {0}
+    view.prune_journal(10)
+    assert view.rewind(10) == 1 and view.ballots[1] == {}
+    with pytest.raises(InconsistentEvents, match="cannot rewind below block 10"):
+        view.rewind(9)
+    with pytest.raises(InconsistentEvents, match="after an event of block 10"):
+        view.apply("BallotCast", {"epoch": 1, "validator": 0, "signature": bytes(96)}, 9)

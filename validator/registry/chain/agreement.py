@@ -19,7 +19,10 @@ import structlog
 from validator.errors import RegistryError, UnknownEpoch
 from validator.keys import BLSPubkey, BLSSignature, SecretKey
 from validator.registry.chain.backend import ChainRegistry
+from validator.registry.chain.logcheck import MissingLogs
 from validator.registry.chain.retry import validate_rpc_quorum
+from validator.registry.chain.rpc import SentTransaction
+from validator.registry.chain.view import InconsistentEvents
 from validator.registry.port import RegistryInfo, StakeReceipt
 from validator.types import Ballot, Epoch, EpochContext, ValidatorIndex
 
@@ -110,6 +113,10 @@ class AgreeingRegistry:
         """Sent through the first RPC."""
         self._readers[0].put_ballot(ballot)
 
+    def claim_withdrawals(self) -> SentTransaction:
+        """Sent through the first RPC."""
+        return self._readers[0].claim_withdrawals()
+
     def close(self) -> None:
         """Close every reader."""
         for reader in self._readers:
@@ -126,9 +133,10 @@ class AgreeingRegistry:
     def _agree(
         self, what: str, read: Callable[[ChainRegistry], T], difference: Callable[[T, T], str | None]
     ) -> T:
-        """Ask every reader; return the answer at least `quorum` of them gave (logging dissent), raise
-        `UnknownEpoch` when the rest only lag, the first error when too few answered, else
-        `RpcDisagreement` naming the first difference."""
+        """Ask every reader; return the answer at least `quorum` of them gave (logging dissent); else
+        `RpcDisagreement` naming the first difference (or the RPC whose logs its own contract state
+        contradicts: `MissingLogs`), `UnknownEpoch` when the rest only lag, or the first error when
+        too few answered (an unreachable RPC is not a disagreement)."""
         answers: list[tuple[str, T]] = []
         errors: list[tuple[str, RegistryError]] = []
         for reader in self._readers:
@@ -155,6 +163,13 @@ class AgreeingRegistry:
             raise RpcDisagreement(
                 what, f"{why} ({first_url} vs {other_url})", self.quorum, len(self._readers)
             )
+        caught = [
+            (url, error) for url, error in errors if isinstance(error, MissingLogs | InconsistentEvents)
+        ]
+        if groups and caught:
+            (answered, _), (liar, evidence) = groups[0][0], caught[0]
+            why = f"{answered} answered, {liar} gave logs its own contract contradicts: {evidence}"
+            raise RpcDisagreement(what, why, self.quorum, len(self._readers))
         unknown = [error for _, error in errors if isinstance(error, UnknownEpoch)]
         if unknown and len(unknown) == len(errors):
             raise unknown[0]

@@ -24,15 +24,23 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import BlockNotFound, ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
+from web3.types import RPCEndpoint
 
 from validator.errors import RegistryError, UnknownEpoch, UnknownValidator
 from validator.keys import BLSPubkey, BLSSignature, SecretKey
 from validator.presets import get_preset
+from validator.registry.chain.logcheck import (
+    REORG_WINDOW_BLOCKS,
+    MissingLogs,
+    check_log_entries,
+    default_confirmations,
+)
 from validator.registry.chain.points import g1_to_eip2537, g2_to_eip2537
 from validator.registry.chain.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from validator.registry.chain.rpc import (
     ChainUnreachable,
     NotATesseraRegistry,
+    RpcRequestFailed,
     SentTransaction,
     call_with_retries,
     check_protocol,
@@ -54,32 +62,6 @@ PROTOCOL: Final = "tessera-registry/2"
 LOG_CHUNK_BLOCKS: Final = 5_000
 SYNC_INTERVAL_SECONDS: Final = 0.5
 WEI_PER_STAKE_UNIT: Final = 10**9
-
-
-REORG_WINDOW_BLOCKS: Final = 256
-"""Blocks deeper than this below the head are final for this reader: their hashes and the undo journal
-are forgotten (a deeper reorg rebuilds the view from the deploy block). Ethereum finalizes in 64."""
-DEV_CHAIN_IDS: Final = frozenset({31337})
-"""anvil's (and hardhat's) chain id: a local devnet, which never reorganizes on its own."""
-DEFAULT_CONFIRMATIONS: Final = 12
-"""Blocks a reader waits on a chain other than a devnet before it counts a change (Ethereum's
-reorgs are 1-2 blocks deep; 12 blocks is about 2.4 minutes there)."""
-
-
-def default_confirmations(chain_id: int) -> int:
-    """The confirmations a reader uses when none is given: 0 on a dev chain, else 12."""
-    return 0 if chain_id in DEV_CHAIN_IDS else DEFAULT_CONFIRMATIONS
-
-
-class MissingLogs(RegistryError):
-    """The RPC's answer for the registry's logs of blocks `start..end` is not that range's whole log
-    (a log outside it, removed, of a block the chain does not have, or fewer validators than the
-    contract counts): nothing of it is applied."""
-
-    def __init__(self, endpoint: str, start: int, end: int, reason: str) -> None:
-        super().__init__(f"registry logs of blocks {start}..{end} from {endpoint}: {reason}")
-        self._reduce_args = (endpoint, start, end, reason)
-        self.endpoint, self.start, self.end, self.reason = endpoint, start, end, reason
 
 
 class NoAccount(RegistryError):
@@ -183,8 +165,35 @@ class ChainRegistry:
             frozen = self._synced_timestamp >= self._epoch_start(epoch)
             context = self._view.context(epoch, frozen=frozen)
             if frozen:
+                self._check_frozen(context)
                 self._contexts[epoch] = context
             return context
+
+    def _check_frozen(self, context: EpochContext) -> None:
+        """Before an epoch's context is cached, the contract (at the synced block) must agree with the
+        logs on what decides its quorums: the voters, their stake in the epoch and the seed
+        (`ballotDraw`, `seedOf`); `MissingLogs` otherwise, and nothing is cached."""
+        epoch = context.epoch
+        at: HexBytes | int = self._hashes.get(self._synced_block, self._synced_block)
+        functions = self._contract.functions
+        voters, _, stakes = self._rpc(
+            "ballotDraw", lambda: functions.ballotDraw(epoch).call(block_identifier=at)
+        )
+        seed = self._rpc("seedOf", lambda: functions.seedOf(epoch).call(block_identifier=at))
+        logged = self._view.ballots.get(epoch, {})
+        why = None
+        if sorted(voters) != sorted(logged):
+            why = f"epoch {epoch}'s voters: the logs say {sorted(logged)}, the contract {sorted(voters)}"
+        elif bytes(seed) != context.seed:
+            why = f"epoch {epoch}'s seed: the logs give 0x{context.seed.hex()}, the contract 0x{seed.hex()}"
+        else:
+            for voter, stake in zip(voters, stakes, strict=True):
+                if self._view.stake_at(ValidatorIndex(voter), epoch) != stake:
+                    said = self._view.stake_at(ValidatorIndex(voter), epoch)
+                    why = f"validator {voter}'s stake in epoch {epoch}: logs {said}, contract {stake}"
+                    break
+        if why is not None:
+            raise MissingLogs(self.rpc_url, self._deploy_block, self._synced_block, why)
 
     def find_validator(self, pubkey: BLSPubkey) -> ValidatorIndex | None:
         """The index registered for `pubkey`, if any."""
@@ -310,8 +319,11 @@ class ChainRegistry:
         height = self._synced_block
         if height not in self._hashes or int(latest["number"]) < height:
             return  # nothing synced yet, or an RPC behind us: compare once it has the height
-        header = latest if int(latest["number"]) == height else self._header(height)
-        if HexBytes(header["hash"]) == self._hashes[height]:
+        newest = int(latest["number"])
+        if newest == height + 1:  # the usual step: the new head's parent is the synced block
+            if HexBytes(latest["parentHash"]) == self._hashes[height]:
+                return
+        elif HexBytes((latest if newest == height else self._header(height))["hash"]) == self._hashes[height]:
             return
         fork, fork_timestamp = self._find_fork()
         self._rewind(fork, fork_timestamp)
@@ -366,10 +378,7 @@ class ChainRegistry:
         blocks = self._check_logs(logs, start, end, end_hash, head)
         try:
             self._apply_logs(logs)
-            count = self._rpc(
-                "validatorCount",
-                lambda: self._contract.functions.validatorCount().call(block_identifier=end_hash),
-            )
+            count = self._validator_count_at(end_hash)
             if int(count) != len(self._view.validators):
                 found = len(self._view.validators)
                 raise MissingLogs(
@@ -388,20 +397,23 @@ class ChainRegistry:
         self._hashes[end] = end_hash
         self._synced_block = end
 
+    def _validator_count_at(self, block_hash: HexBytes) -> int:
+        """`validatorCount()` at exactly `block_hash` (EIP-1898), in one request: web3's own call
+        would first resolve the hash to a number and ask the chain id."""
+        call = {"to": self.address, "data": self._contract.encode_abi("validatorCount", [])}
+        answer = self._web3.provider.make_request(
+            RPCEndpoint("eth_call"), [call, {"blockHash": block_hash.to_0x_hex()}]
+        )
+        result = answer.get("result")
+        if not isinstance(result, str) or len(result) < 66:
+            raise RpcRequestFailed("eth_call", self.rpc_url, None, f"validatorCount(): {answer.get('error')}")
+        return int(result[2:66], 16)
+
     def _check_logs(
         self, logs: Sequence[Any], start: int, end: int, end_hash: HexBytes, head: int
     ) -> dict[int, HexBytes]:
         """The block hash of each block the logs are from, checked (`MissingLogs` when not)."""
-        blocks: dict[int, HexBytes] = {}
-        for raw in logs:
-            number, block_hash = int(raw["blockNumber"]), HexBytes(raw["blockHash"])
-            if not start <= number <= end or raw.get("removed", False):
-                raise MissingLogs(self.rpc_url, start, end, f"a log of block {number} (removed: "
-                                  f"{raw.get('removed', False)}) in the answer")  # fmt: skip
-            if Web3.to_checksum_address(raw["address"]) != self.address:
-                raise MissingLogs(self.rpc_url, start, end, f"a log of another contract, {raw['address']}")
-            if blocks.setdefault(number, block_hash) != block_hash:
-                raise MissingLogs(self.rpc_url, start, end, f"logs of two blocks at height {number}")
+        blocks = check_log_entries(logs, start, end, self.address, self.rpc_url)
         for number, block_hash in blocks.items():
             expected = end_hash if number == end else None
             if expected is None and number > head - REORG_WINDOW_BLOCKS:

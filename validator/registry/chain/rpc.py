@@ -65,7 +65,9 @@ class ChainUnreachable(RegistryError):
     answer was transient (no connection, timeout, HTTP 429/5xx, a JSON-RPC "try later")."""
 
     def __init__(self, method: str, endpoint: str, attempts: int, last: str) -> None:
-        super().__init__(f"{method}: no usable answer from {endpoint} after {attempts} attempts ({last})")
+        super().__init__(
+            f"{method}: no answer from {endpoint} after {attempts} attempts, each transient ({last})"
+        )
         self._reduce_args = (method, endpoint, attempts, last)
         self.method, self.endpoint, self.attempts, self.last = method, endpoint, attempts, last
 

@@ -63,14 +63,17 @@ class RegistryView:
     _journal: list[_Undo] = field(default_factory=list)
     journal_floor: int = -1
     """The highest block whose changes were forgotten: `rewind` cannot go below it."""
+    last_block: int = -1
+    """The block of the latest event applied (events come in block order)."""
 
     # --- applying events ----------------------------------------------------------------------
 
     def apply(self, event: str, args: dict[str, object], block: int = 0) -> None:
         """Apply one decoded contract event (name and arguments as the ABI names them) of `block`;
         `InconsistentEvents` if it names a validator no registration introduced."""
-        if self._journal and block < self._journal[-1][0]:
-            raise InconsistentEvents(block, f"after an event of block {self._journal[-1][0]}")
+        if block < self.last_block:
+            raise InconsistentEvents(block, f"after an event of block {self.last_block}")
+        self.last_block = block
         if event == "ValidatorRegistered":
             index = ValidatorIndex(_int(args["validator"]))
             if index in self.validators:
@@ -118,6 +121,7 @@ class RegistryView:
         if block < self.journal_floor:
             raise InconsistentEvents(block, f"cannot rewind below block {self.journal_floor}")
         lowest: Epoch | None = None
+        self.last_block = min(self.last_block, block)
         while self._journal and self._journal[-1][0] > block:
             _, kind, key, before = self._journal.pop()
             affected = self._undo(kind, key, before)
