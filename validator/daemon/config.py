@@ -5,7 +5,7 @@ registry = "registry.sqlite"          # paths are relative to the config file
 # or, for the registry contract on a chain (instead of `registry`):
 # rpc_url = "http://127.0.0.1:8545"
 # registry_address = "0x..."
-# confirmations = 0                   # blocks behind the head the registry is read (a reorg depth)
+# confirmations = 12                  # blocks behind the head the registry is read (default: 12, 0 on anvil)
 # eth_keystore = "keys/eth-0.json"    # the account that casts ballots and publishes the endpoint
 # eth_password_file = "password.txt"  # default: password_file / password_env
 keystore = "keys/validator-0.json"
@@ -109,8 +109,9 @@ class DaemonConfig:
     bootstrap: tuple[str, ...] = field(default_factory=tuple)
     rpc_url: str | None = None
     registry_address: str | None = None
-    confirmations: int = 0
-    """Blocks behind the chain's head the registry is read at (`ChainLocation.confirmations`)."""
+    confirmations: int | None = None
+    """Blocks behind the chain's head the registry is read at (`ChainLocation.confirmations`; None:
+    the chain's default, 12, or 0 on anvil's dev chain 31337)."""
     eth_keystore: Path | None = None
     eth_password_file: Path | None = None
     retention_epochs: int = DEFAULT_RETENTION_EPOCHS
@@ -196,14 +197,14 @@ class DaemonConfig:
         if on_chain == (self.registry is not None):
             raise InvalidDaemonConfig("registry", "give registry (a file) or rpc_url and registry_address")
         if not on_chain:
-            if self.confirmations != 0:
+            if self.confirmations not in (None, 0):
                 raise InvalidDaemonConfig("confirmations", "only a chain registry (rpc_url) has blocks")
             if self.registry is not None and not self.registry.exists():
                 raise InvalidDaemonConfig("registry", f"{self.registry} does not exist")
             return
         if not self.rpc_url or not self.registry_address:
             raise InvalidDaemonConfig("registry_address", "rpc_url and registry_address go together")
-        if not 0 <= self.confirmations <= MAX_CONFIRMATIONS:
+        if self.confirmations is not None and not 0 <= self.confirmations <= MAX_CONFIRMATIONS:
             raise InvalidDaemonConfig("confirmations", f"must be 0..{MAX_CONFIRMATIONS}")
         if self.eth_keystore is None or not self.eth_keystore.exists():
             raise InvalidDaemonConfig("eth_keystore", "a chain registry needs the account keystore file")
@@ -279,7 +280,9 @@ def load_config(path: Path) -> DaemonConfig:
             bootstrap=tuple(raw.get("bootstrap", ())),
             rpc_url=raw.get("rpc_url"),
             registry_address=raw.get("registry_address"),
-            confirmations=_count("confirmations", raw.get("confirmations", 0)),
+            confirmations=(
+                _count("confirmations", raw["confirmations"]) if "confirmations" in raw else None
+            ),
             eth_keystore=resolve(raw["eth_keystore"]) if "eth_keystore" in raw else None,
             eth_password_file=resolve(raw["eth_password_file"]) if "eth_password_file" in raw else None,
             retention_epochs=_count(

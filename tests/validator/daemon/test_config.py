@@ -11,6 +11,8 @@ import pytest
 from da.upload import compute_max_upload_bytes
 from validator.daemon.api import ApiConfig
 from validator.daemon.config import InvalidDaemonConfig, RetrievalConfig, load_config
+from validator.registry.backends import ChainLocation
+from validator.registry.chain.logcheck import default_confirmations
 
 
 def _write(tmp_path: Path, extra: str = "") -> Path:
@@ -96,3 +98,24 @@ def test_retention_and_resource_bounds_are_read_and_checked(tmp_path: Path) -> N
         with pytest.raises(InvalidDaemonConfig) as refused:
             load_config(_write(tmp_path, bad))
         assert refused.value.field == field, bad
+
+
+def _write_chain(tmp_path: Path, extra: str = "") -> Path:
+    (tmp_path / "key.json").touch()
+    (tmp_path / "eth.json").touch()
+    config = tmp_path / "node.toml"
+    config.write_text(
+        'rpc_url = "http://127.0.0.1:8545"\nregistry_address = "0x' + "11" * 20 + '"\n'
+        'keystore = "key.json"\neth_keystore = "eth.json"\ndata_dir = "node"\npassword_env = "PW"\n' + extra
+    )
+    return config
+
+
+def test_a_chain_daemon_reads_the_chains_default_confirmations_unless_given(tmp_path: Path) -> None:
+    """Without `confirmations` the daemon leaves the depth to the chain (12 blocks, 0 on anvil's dev
+    chain: `default_confirmations`); an explicit 0 stays 0 (the devnet writes it)."""
+    location = load_config(_write_chain(tmp_path)).registry_location
+    assert isinstance(location, ChainLocation) and location.confirmations is None
+    assert (default_confirmations(1), default_confirmations(31337)) == (12, 0)
+    explicit = load_config(_write_chain(tmp_path, "confirmations = 0\n")).registry_location
+    assert isinstance(explicit, ChainLocation) and explicit.confirmations == 0
