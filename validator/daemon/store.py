@@ -504,6 +504,8 @@ class NodeStore:
                 )
                 db.execute("INSERT OR IGNORE INTO expired VALUES (?, ?, ?)", (data_root, epoch, now))
         free = reclaim_free_pages(self._db, reclaim_pages)
+        if roots:  # the WAL keeps its size until a truncating checkpoint: give that space back too
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         return PruneResult(len(roots), cells, rows, free, tuple(DataRoot(bytes(r)) for r, _ in roots))
 
     @serialized

@@ -117,6 +117,8 @@ def test_pruning_gives_pages_back_so_the_file_stops_growing(tmp_path: Path, kzg:
     store.prune_expired(Epoch(3), limit=8, now=2.0, reclaim_pages=100_000)
     pruned = store.file_bytes()
     assert pruned < full / 4, (full, pruned)  # the file shrank: freed pages went back
+    assert (tmp_path / "node.sqlite-wal").stat().st_size == 0  # and the WAL's space too
+    assert (tmp_path / "node.sqlite").stat().st_size == pruned
 
     # As much data again: the file grows back to about where it was, not beyond.
     for epoch, (data, encoded) in enumerate(blobs[3:], start=3):
