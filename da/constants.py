@@ -27,7 +27,3 @@ BLOB_HEADER_FIELD_COUNT: Final = 3
 # Merkle depth of a row commitment's root under the data root: container (2) + length mix-in (1)
 # + list of MAX_ROWS_PER_BLOB (6).
 COMMITMENT_BRANCH_DEPTH: Final = 9
-
-UPLOAD_MEDIA_TYPE = "application/vnd.tessera.encoded-blob"
-"""The media type of a pre-encoded upload (`da.upload`), here so that HTTP clients name it without
-importing the encoder."""

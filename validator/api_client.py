@@ -19,9 +19,9 @@ from typing import Any
 import anyio
 import httpx
 
-from da.constants import UPLOAD_MEDIA_TYPE
 from da.errors import MalformedHeader
 from da.header import bytes_to_header, compute_data_root
+from da.media import UPLOAD_MEDIA_TYPE
 from da.types import BlobHeader, DataRoot
 from validator.errors import ApiFailure
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from da import DAConfig, bytes_to_upload, validate_upload
-from da.constants import UPLOAD_MEDIA_TYPE
 from da.kzg import PRECOMPUTE_FOR_PROVING, load_ckzg_backend
+from da.media import UPLOAD_MEDIA_TYPE
 from tests.busy_node import serve_busy_node
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from da import DAConfig, bytes_to_upload, upload_to_bytes
-from da.constants import UPLOAD_MEDIA_TYPE
+from da.media import UPLOAD_MEDIA_TYPE
 from da.sequencer import EncoderSettings, encode_upload
 from da.types import KZGProof
 from tests.devnet.helpers import api, das, http, metric

@@ -14,8 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from da import CkzgBackend, EncodedBlob, compute_data_root, compute_upload, upload_to_bytes
-from da.constants import DEFAULT_MAX_BLOB_BYTES, UPLOAD_MEDIA_TYPE
+from da.constants import DEFAULT_MAX_BLOB_BYTES
 from da.header import header_to_bytes
+from da.media import UPLOAD_MEDIA_TYPE
 from da.pool import EncoderPool
 from da.types import KZGProof
 from da.upload import EncodedUpload, compute_max_upload_bytes

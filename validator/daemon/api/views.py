@@ -12,7 +12,6 @@ from typing import Any
 
 from aiohttp import HttpVersion11, hdrs, web
 
-from da.constants import UPLOAD_MEDIA_TYPE
 from da.errors import (
     BlobTooLarge,
     CommitmentMismatch,
@@ -27,6 +26,7 @@ from da.errors import (
     UploadTruncated,
 )
 from da.header import hex_to_data_root
+from da.media import UPLOAD_MEDIA_TYPE
 from da.types import DataRoot
 from network.types import PeerName
 from validator.daemon.api.bodies import check_declared_length, read_body
