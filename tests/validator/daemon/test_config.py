@@ -4,6 +4,7 @@ admission bound has a default, and the HTTP, retrieval and p2p bounds have defau
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,8 +13,9 @@ import pytest
 from da.upload import compute_max_upload_bytes
 from network.config import NetworkConfig
 from network.connections import ConnectionLimits
+from validator.daemon import config as config_module
 from validator.daemon.api import ApiConfig
-from validator.daemon.config import InvalidDaemonConfig, RetrievalConfig, load_config
+from validator.daemon.config import DaemonConfig, InvalidDaemonConfig, RetrievalConfig, load_config
 from validator.registry.backends import ChainLocation
 from validator.registry.chain.logcheck import default_confirmations
 
@@ -187,3 +189,15 @@ def test_a_bad_p2p_bound_names_its_field(tmp_path: Path, line: str, field: str) 
     with pytest.raises(InvalidDaemonConfig) as raised:
         load_config(_write(tmp_path, line + "\n"))
     assert raised.value.field == field
+
+
+def test_the_documented_example_names_real_keys_and_the_p2p_defaults() -> None:
+    """The TOML example atop `validator.daemon.config` stays true: every key exists, and the p2p
+    bounds it shows are the defaults (so the numbers there are the network layer's)."""
+    doc = config_module.__doc__ or ""
+    example = tomllib.loads(doc.split("```toml\n", 1)[1].split("```", 1)[0])
+    assert set(example) <= set(DaemonConfig.__dataclass_fields__)
+    p2p = {key: value for key, value in example.items() if key.startswith(("p2p_", "gossip_"))}
+    assert len(p2p) == 11
+    for key, value in p2p.items():
+        assert value == DaemonConfig.__dataclass_fields__[key].default, key
