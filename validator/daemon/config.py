@@ -28,6 +28,18 @@ prune_interval_s = 30.0               # how often expired data is pruned (bounde
 min_free_disk_bytes = 536870912       # below this free space: POST 507, custody pushes refused
 recent_extensions = 4                 # certified blobs' extensions kept in memory for serving
 max_dispersing_blobs = 32             # encoded blobs held in memory while dispersing; more get 429
+# p2p bounds (default: NetworkConfig's, specs/validator.md "Connections, peers and gossip")
+p2p_max_connections = 128             # connections of non-validators (light clients, followers)
+p2p_max_connections_per_ip = 16       # of those, from one IP address
+p2p_max_sockets = 1024                # every socket, validators' included; must exceed p2p_max_connections
+p2p_idle_seconds = 30.0               # an unprotected connection without a stream this long is closed
+p2p_max_peer_scores = 10000           # peer scores (and backoffs) kept; the stalest disconnected go first
+p2p_maintenance_s = 5.0               # how often idle connections and faded scores are swept
+gossip_ignored_burst = 50             # IGNOREd gossip messages a peer may send at once...
+gossip_ignored_per_second = 10.0      # ...and per second on average; past it they are dropped, penalized
+gossip_validation_queue = 64          # gossip messages validating or waiting; more are dropped
+gossip_validation_threads = 2         # threads validating gossip (registry reads)
+gossip_validation_timeout_s = 10.0    # a validation slower than this is abandoned
 ```
 """
 
@@ -35,10 +47,13 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from da.upload import compute_max_upload_bytes
+from network.config import NetworkConfig
+from network.connections import ConnectionLimits
+from network.errors import InvalidNetworkConfig
 from validator.daemon.api.config import (
     DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_HEADER_TIMEOUT_S,
@@ -70,6 +85,25 @@ DEFAULT_RETRIEVAL_CACHE_BYTES = 64 * 1024 * 1024
 """32 blobs of the 2 MiB maximum: the blobs a rollup's readers fetch right after certification."""
 DEFAULT_MAX_RECONSTRUCTIONS = 2
 """One per core on the 2-core machines we measure on: recovery is CPU-bound (ckzg, 258 ms a row)."""
+
+NETWORK_DEFAULTS = NetworkConfig()
+"""The network layer's defaults, which the p2p keys default to (never a number of their own)."""
+NETWORK_KEYS = {
+    "listen_addrs": "listen",
+    "bootstrap_peers": "bootstrap",
+    "max_connections": "p2p_max_connections",
+    "max_connections_per_ip": "p2p_max_connections_per_ip",
+    "max_sockets": "p2p_max_sockets",
+    "idle_seconds": "p2p_idle_seconds",
+    "max_peers": "p2p_max_peer_scores",
+    "maintenance_seconds": "p2p_maintenance_s",
+    "gossip_ignored_burst": "gossip_ignored_burst",
+    "gossip_ignored_per_peer_per_second": "gossip_ignored_per_second",
+    "gossip_validation_queue": "gossip_validation_queue",
+    "gossip_validation_threads": "gossip_validation_threads",
+    "gossip_validation_timeout": "gossip_validation_timeout_s",
+}
+"""`NetworkConfig` field (as `InvalidNetworkConfig` names it) -> the daemon key that sets it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +162,17 @@ class DaemonConfig:
     api_max_requests_per_connection: int = DEFAULT_MAX_REQUESTS_PER_CONNECTION
     retrieval_cache_bytes: int = DEFAULT_RETRIEVAL_CACHE_BYTES
     max_reconstructions: int = DEFAULT_MAX_RECONSTRUCTIONS
+    p2p_max_connections: int = NETWORK_DEFAULTS.connection_limits.max_connections
+    p2p_max_connections_per_ip: int = NETWORK_DEFAULTS.connection_limits.max_connections_per_ip
+    p2p_max_sockets: int = NETWORK_DEFAULTS.connection_limits.max_sockets
+    p2p_idle_seconds: float = NETWORK_DEFAULTS.connection_limits.idle_seconds
+    p2p_max_peer_scores: int = NETWORK_DEFAULTS.score_params.max_peers
+    p2p_maintenance_s: float = NETWORK_DEFAULTS.maintenance_seconds
+    gossip_ignored_burst: int = NETWORK_DEFAULTS.gossip_ignored_burst
+    gossip_ignored_per_second: float = NETWORK_DEFAULTS.gossip_ignored_per_peer_per_second
+    gossip_validation_queue: int = NETWORK_DEFAULTS.gossip_validation_queue
+    gossip_validation_threads: int = NETWORK_DEFAULTS.gossip_validation_threads
+    gossip_validation_timeout_s: float = NETWORK_DEFAULTS.gossip_validation_timeout
 
     def validate(self) -> DaemonConfig:
         """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
@@ -150,7 +195,36 @@ class DaemonConfig:
         except InvalidApiConfig as error:
             raise InvalidDaemonConfig(f"api_{error.field}", error.reason) from error
         self.retrieval_config.validate()
+        # The network name and identity are the chain's and the data dir's: any valid ones will do here.
+        self.network_config(identity_path=None, network_name=NETWORK_DEFAULTS.network_name)
         return self
+
+    def network_config(self, identity_path: Path | None, network_name: str) -> NetworkConfig:
+        """The validated `NetworkConfig` of these listen addresses, bootstrap peers and p2p bounds;
+        raises `InvalidDaemonConfig` naming the daemon key of a field out of range."""
+        try:
+            return NetworkConfig(
+                listen_addrs=self.listen,
+                bootstrap_peers=self.bootstrap,
+                identity_path=identity_path,
+                network_name=network_name,
+                score_params=replace(NETWORK_DEFAULTS.score_params, max_peers=self.p2p_max_peer_scores),
+                connection_limits=ConnectionLimits(
+                    max_connections=self.p2p_max_connections,
+                    max_connections_per_ip=self.p2p_max_connections_per_ip,
+                    max_sockets=self.p2p_max_sockets,
+                    idle_seconds=self.p2p_idle_seconds,
+                ),
+                maintenance_seconds=self.p2p_maintenance_s,
+                gossip_ignored_per_peer_per_second=self.gossip_ignored_per_second,
+                gossip_ignored_burst=self.gossip_ignored_burst,
+                gossip_validation_queue=self.gossip_validation_queue,
+                gossip_validation_threads=self.gossip_validation_threads,
+                gossip_validation_timeout=self.gossip_validation_timeout_s,
+            ).validate()
+        except InvalidNetworkConfig as error:
+            key = NETWORK_KEYS.get(error.field, error.field)
+            raise InvalidDaemonConfig(key, f"{error.value!r}: {error.reason}") from error
 
     def _validate_resources(self) -> None:
         if not 1 <= self.retention_epochs <= 1_000_000:
@@ -244,6 +318,16 @@ def _seconds(field: str, value: object) -> float:
     return float(value)
 
 
+def _whole(raw: dict[str, object], key: str) -> int:
+    """A whole-number key, or its default (the p2p keys': the network layer's)."""
+    return _count(key, raw.get(key, DaemonConfig.__dataclass_fields__[key].default))
+
+
+def _secs(raw: dict[str, object], key: str) -> float:
+    """A seconds (or per-second) key, or its default."""
+    return _seconds(key, raw.get(key, DaemonConfig.__dataclass_fields__[key].default))
+
+
 def load_config(path: Path) -> DaemonConfig:
     """Read and validate a daemon config file; relative paths are taken from the file's folder."""
     try:
@@ -313,6 +397,18 @@ def load_config(path: Path) -> DaemonConfig:
             max_reconstructions=_count(
                 "max_reconstructions", raw.get("max_reconstructions", DEFAULT_MAX_RECONSTRUCTIONS)
             ),
+            # The p2p bounds' ranges are `NetworkConfig.validate`'s (see `network_config`).
+            p2p_max_connections=_whole(raw, "p2p_max_connections"),
+            p2p_max_connections_per_ip=_whole(raw, "p2p_max_connections_per_ip"),
+            p2p_max_sockets=_whole(raw, "p2p_max_sockets"),
+            p2p_idle_seconds=_secs(raw, "p2p_idle_seconds"),
+            p2p_max_peer_scores=_whole(raw, "p2p_max_peer_scores"),
+            p2p_maintenance_s=_secs(raw, "p2p_maintenance_s"),
+            gossip_ignored_burst=_whole(raw, "gossip_ignored_burst"),
+            gossip_ignored_per_second=_secs(raw, "gossip_ignored_per_second"),
+            gossip_validation_queue=_whole(raw, "gossip_validation_queue"),
+            gossip_validation_threads=_whole(raw, "gossip_validation_threads"),
+            gossip_validation_timeout_s=_secs(raw, "gossip_validation_timeout_s"),
         )
     except (TypeError, ValueError) as error:
         raise InvalidDaemonConfig("config", f"{path}: {error}") from error

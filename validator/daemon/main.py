@@ -21,7 +21,6 @@ from da.config import DAConfig
 from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
 from da.pool import EncoderPool
 from network.bridge import TrioBridge
-from network.config import NetworkConfig
 from network.constants import compute_network_name
 from network.logs import configure_logging
 from validator.daemon.admission import AdmissionPolicy
@@ -79,12 +78,9 @@ def run_daemon(config: DaemonConfig) -> int:
         registry_health=health,
         disk=DiskGuard(config.data_dir, config.min_free_disk_bytes),
     )
-    network_config = NetworkConfig(
-        listen_addrs=config.listen,
-        bootstrap_peers=config.bootstrap,
-        identity_path=config.data_dir / "identity.key",
-        network_name=compute_network_name(info.chain_id),
-    ).validate()
+    network_config = config.network_config(
+        identity_path=config.data_dir / "identity.key", network_name=compute_network_name(info.chain_id)
+    )
     node = Node(
         context,
         secret_key,

@@ -1,16 +1,21 @@
 """The daemon's config file: the encoder pool is sized to the machine unless told otherwise, the
-admission bound has a default, and the HTTP and retrieval bounds have defaults and name a bad field."""
+admission bound has a default, and the HTTP, retrieval and p2p bounds have defaults and name a bad field."""
 
 from __future__ import annotations
 
 import os
+import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from da.upload import compute_max_upload_bytes
+from network.config import NetworkConfig
+from network.connections import ConnectionLimits
+from validator.daemon import config as config_module
 from validator.daemon.api import ApiConfig
-from validator.daemon.config import InvalidDaemonConfig, RetrievalConfig, load_config
+from validator.daemon.config import DaemonConfig, InvalidDaemonConfig, RetrievalConfig, load_config
 from validator.registry.backends import ChainLocation
 from validator.registry.chain.logcheck import default_confirmations
 
@@ -119,3 +124,80 @@ def test_a_chain_daemon_reads_the_chains_default_confirmations_unless_given(tmp_
     assert (default_confirmations(1), default_confirmations(31337)) == (12, 0)
     explicit = load_config(_write_chain(tmp_path, "confirmations = 0\n")).registry_location
     assert isinstance(explicit, ChainLocation) and explicit.confirmations == 0
+
+
+def test_the_p2p_bounds_default_to_the_network_layers(tmp_path: Path) -> None:
+    """No p2p key in the file: the daemon's `NetworkConfig` is the network layer's own defaults."""
+    identity = tmp_path / "identity.key"
+    built = load_config(_write(tmp_path)).network_config(identity, "devnet-31337")
+    assert built == NetworkConfig(identity_path=identity, network_name="devnet-31337")
+
+
+def test_the_p2p_bounds_set_in_the_file_reach_the_network_config(tmp_path: Path) -> None:
+    config = load_config(
+        _write(
+            tmp_path,
+            "p2p_max_connections = 40\np2p_max_connections_per_ip = 4\np2p_max_sockets = 300\n"
+            "p2p_idle_seconds = 12.5\np2p_max_peer_scores = 2000\np2p_maintenance_s = 2\n"
+            "gossip_ignored_burst = 20\ngossip_ignored_per_second = 3.5\n"
+            "gossip_validation_queue = 16\ngossip_validation_threads = 1\ngossip_validation_timeout_s = 4\n"
+            'listen = ["/ip4/127.0.0.1/tcp/9000"]\n',
+        )
+    )
+    built = config.network_config(None, "devnet")
+    defaults = NetworkConfig()
+    assert built == replace(
+        defaults,
+        listen_addrs=("/ip4/127.0.0.1/tcp/9000",),
+        connection_limits=ConnectionLimits(
+            max_connections=40, max_connections_per_ip=4, max_sockets=300, idle_seconds=12.5
+        ),
+        score_params=replace(defaults.score_params, max_peers=2000),
+        maintenance_seconds=2.0,
+        gossip_ignored_burst=20,
+        gossip_ignored_per_peer_per_second=3.5,
+        gossip_validation_queue=16,
+        gossip_validation_threads=1,
+        gossip_validation_timeout=4.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("p2p_max_connections = 0", "p2p_max_connections"),
+        ('p2p_max_connections = "many"', "p2p_max_connections"),
+        ("p2p_max_connections_per_ip = 0", "p2p_max_connections_per_ip"),
+        # Per address above the total, and no room for validators above the others: cross-field checks.
+        ("p2p_max_connections_per_ip = 129", "p2p_max_connections_per_ip"),
+        ("p2p_max_sockets = 128", "p2p_max_sockets"),
+        ("p2p_max_sockets = 1.5", "p2p_max_sockets"),
+        ("p2p_idle_seconds = 0", "p2p_idle_seconds"),
+        ("p2p_idle_seconds = true", "p2p_idle_seconds"),
+        ("p2p_max_peer_scores = 0", "p2p_max_peer_scores"),
+        ("p2p_maintenance_s = -1", "p2p_maintenance_s"),
+        ("gossip_ignored_burst = 0", "gossip_ignored_burst"),
+        ("gossip_ignored_per_second = 0", "gossip_ignored_per_second"),
+        ("gossip_ignored_per_second = nan", "gossip_ignored_per_second"),
+        ("gossip_validation_queue = 0", "gossip_validation_queue"),
+        ("gossip_validation_threads = 0", "gossip_validation_threads"),
+        ("gossip_validation_timeout_s = 0", "gossip_validation_timeout_s"),
+        ('listen = ["not a multiaddr"]', "listen"),
+    ],
+)
+def test_a_bad_p2p_bound_names_its_field(tmp_path: Path, line: str, field: str) -> None:
+    with pytest.raises(InvalidDaemonConfig) as raised:
+        load_config(_write(tmp_path, line + "\n"))
+    assert raised.value.field == field
+
+
+def test_the_documented_example_names_real_keys_and_the_p2p_defaults() -> None:
+    """The TOML example atop `validator.daemon.config` stays true: every key exists, and the p2p
+    bounds it shows are the defaults (so the numbers there are the network layer's)."""
+    doc = config_module.__doc__ or ""
+    example = tomllib.loads(doc.split("```toml\n", 1)[1].split("```", 1)[0])
+    assert set(example) <= set(DaemonConfig.__dataclass_fields__)
+    p2p = {key: value for key, value in example.items() if key.startswith(("p2p_", "gossip_"))}
+    assert len(p2p) == 11
+    for key, value in p2p.items():
+        assert value == DaemonConfig.__dataclass_fields__[key].default, key
