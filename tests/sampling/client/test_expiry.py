@@ -37,6 +37,21 @@ def test_a_blob_past_its_window_is_unknown_exit_3_and_not_sampled(
         out, _ = capsys.readouterr()
         json_code = main(["light", "check", *check_args(net), "--json"])
         json_out, _ = capsys.readouterr()
+        no_cert = main(
+            [
+                "light",
+                "check",
+                net.root_hex,
+                "--registry",
+                str(net.registry_path),
+                "--epoch",
+                "0",
+                "--quorum",
+                "0",
+                "--json",
+            ]
+        )
+        no_cert_out, _ = capsys.readouterr()
         served = sum(store.calls for store in net.stores)
     assert code == 3, out
     assert out.startswith(f"UNKNOWN: {net.root_hex}\n"), out
@@ -48,6 +63,7 @@ def test_a_blob_past_its_window_is_unknown_exit_3_and_not_sampled(
     assert report["epoch"] == 0 and report["current_epoch"] == window + 1
     assert report["window_epochs"] == window and report["expired_after_epoch"] == window
     assert report["data_root"] == net.root_hex
+    assert no_cert == 3 and json.loads(no_cert_out)["verdict"] == "unknown", "--epoch/--quorum expire too"
     assert served == 0, "an expired blob is not sampled"
 
 
