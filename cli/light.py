@@ -2,7 +2,9 @@
 
 Exit codes of `check` (part of the interface, DESIGN.md section 1): 0 available at the target
 confidence, 1 judged unavailable or below the target (the confidence reached is printed), 2 usage or
-network error (bad arguments, registry missing, certificate invalid, header unobtainable).
+network error (bad arguments, registry missing, certificate invalid, header unobtainable), 3 unknown:
+the blob's availability window has ended (registry's current epoch > its epoch + --window-epochs), so
+its data is retired by design and it is not sampled.
 
 This module imports nothing heavy at load time: a command loads its KZG verifier, then imports
 libp2p (through `sampling.client.check_command` or `follow_command`) once its arguments are good.
@@ -42,7 +44,9 @@ from sampling.client.defaults import (
     DEFAULT_PEER_TIMEOUT_SECONDS,
     DEFAULT_REGISTRY_PEERS,
     DEFAULT_TARGET_CONFIDENCE,
+    DEFAULT_WINDOW_EPOCHS,
 )
+from sampling.client.errors import BlobExpired
 from sampling.client.request import CheckRequest
 from sampling.errors import SamplingError
 from validator.errors import ValidatorError
@@ -58,6 +62,8 @@ if TYPE_CHECKING:
 EXIT_AVAILABLE = 0
 EXIT_UNAVAILABLE = 1
 EXIT_USAGE = 2
+EXIT_UNKNOWN = 3
+"""The availability window has ended: the data is retired by design, so availability is unknown."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,13 +73,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     check = commands.add_parser(
         "check",
-        help="sample a blob's cells and judge its availability (exit 0 available, 1 not, 2 error)",
+        help="sample a blob's cells and judge its availability (exit 0 available, 1 not, 2 error, "
+        "3 unknown: window ended)",
         description="Get and verify the blob's header (its hash_tree_root must equal DATA_ROOT) and its "
         "certificate, find its custodians (the certificate's quorum and the public custody function), "
         "draw random cells with secrets.SystemRandom, fetch them from the custodians over libp2p and "
         "verify every KZG proof. Exit 0 when the confidence target is met, 1 when the blob is judged "
         "unavailable or below the target (the confidence reached is printed), 2 on a usage or network "
-        "error.",
+        "error, 3 when the verdict is unknown: the blob's availability window has ended (the registry's "
+        "current epoch is past the blob's epoch + --window-epochs), its data is retired by design and it "
+        "is not sampled.",
     )
     check.add_argument("data_root", type=data_root_arg, metavar="DATA_ROOT", help="0x + 64 hex digits")
     add_registry_arguments(check)
@@ -113,6 +122,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     check.add_argument(
         "--parallel", type=positive_int, default=DEFAULT_PARALLEL_REQUESTS, help="requests in flight at once"
+    )
+    check.add_argument(
+        "--window-epochs",
+        type=non_negative_int,
+        default=DEFAULT_WINDOW_EPOCHS,
+        metavar="N",
+        help="epochs after its own that a blob is served (the validators' retention; default "
+        f"{DEFAULT_WINDOW_EPOCHS}); past them the check exits 3, unknown, without sampling",
     )
     check.add_argument(
         "--verifier",
@@ -271,6 +288,20 @@ def print_check_report(report: CheckReport) -> None:
     )
 
 
+def print_expired(expired: BlobExpired, *, as_json: bool) -> None:
+    """The unknown verdict of a blob past its availability window (text, or `--json`)."""
+    if as_json:
+        print(json.dumps(expired.to_json(), sort_keys=True))
+        return
+    print(f"UNKNOWN: 0x{expired.data_root.hex()}")
+    print(
+        f"  window      ended: epoch {expired.epoch} + window {expired.window_epochs} "
+        f"< current epoch {expired.current_epoch}"
+    )
+    print("  why         its data is retired by design (pruned by validators); sampling now proves nothing")
+    print(f"  custodians  epoch {expired.epoch} quorum {expired.quorum}; not sampled")
+
+
 def run_light_check(
     request: CheckRequest, progress: ProgressCallback | None = None, verifier_kind: str = "lean"
 ) -> CheckReport:
@@ -314,10 +345,15 @@ def run_check_command(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         max_attempts=args.attempts,
         parallel=args.parallel,
+        window_epochs=args.window_epochs,
     )
     progress = SamplingProgress(args.data_root)
     try:
         report = run_light_check(request, progress, args.verifier)
+    except BlobExpired as expired:
+        progress.finish()
+        print_expired(expired, as_json=args.json)
+        return EXIT_UNKNOWN
     except (NetworkError, SamplingError, ValidatorError, DAError) as error:
         progress.finish()
         return _error("check", str(error))

@@ -2,7 +2,9 @@
 
 `run_check` is what the command runs inside `trio.run`; tests and the benchmark call it too. It
 raises `LightClientError` (and the registry's `ValidatorError`) for usage and network errors; a
-blob judged unavailable is a normal report with `available` False.
+blob judged unavailable is a normal report with `available` False. A blob whose availability window
+has ended (the registry's current epoch is past its epoch + `window_epochs`) is not sampled: that
+raises `BlobExpired`, whose verdict is unknown.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from network.service import NetworkService, open_service
 from network.types import PeerName
 from sampling.client.assignment import Assignment, RegistryView
 from sampling.client.directory import CustodyDirectory, split_multiaddr
-from sampling.client.errors import AssignmentUnknown, CertificateRejected, HeaderUnavailable
+from sampling.client.errors import AssignmentUnknown, BlobExpired, CertificateRejected, HeaderUnavailable
 from sampling.client.headers import fetch_header_from_peers
 from sampling.client.request import CheckRequest
 from sampling.client.rounds import RoundRunner, SamplingStats
@@ -185,6 +187,15 @@ async def run_check(
             if certificate is None and node is not None and (request.epoch is None or request.quorum is None):
                 certificate = await node.get_certificate(request.data_root)
             assignment = resolve_assignment(view, request, certificate)
+            epoch = assignment.quorum.epoch
+            current = registry.current_epoch()
+            if current > epoch + request.window_epochs:
+                log.info(
+                    "light.check.expired", epoch=epoch, current_epoch=current, window=request.window_epochs
+                )
+                raise BlobExpired(
+                    request.data_root, epoch, assignment.quorum.index, current, request.window_epochs
+                )
             directory = CustodyDirectory(assignment, view.preset, chooser)
             timings["assignment"] = time.perf_counter() - started
             mark = time.perf_counter()

@@ -16,3 +16,7 @@ DEFAULT_FOLLOW_WORKERS: Final = 2
 DEFAULT_FOLLOW_BACKLOG: Final = 256
 ROOT_DEADLINE_SECONDS: Final = 60.0
 DEFAULT_REGISTRY_PEERS: Final = 8
+DEFAULT_WINDOW_EPOCHS: Final = 24
+"""Epochs after its own that a blob is served (`--window-epochs`); past it a check reports unknown.
+Must equal the validators' `validator.daemon.retention.DEFAULT_RETENTION_EPOCHS` (the layering keeps
+`sampling.client` and `validator.daemon` apart; tests/sampling/client/test_expiry.py asserts they match)."""

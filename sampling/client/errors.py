@@ -35,6 +35,39 @@ class AssignmentUnknown(LightClientError):
         self.reason = reason
 
 
+class BlobExpired(LightClientError):
+    """Raised, before any sampling, when the blob's availability window has ended: its data is retired
+    by design, so its availability is unknown (specs/consensus.md, The availability window) — a
+    verdict, not a failure, which `das light check` reports with its own exit code."""
+
+    def __init__(
+        self, data_root: bytes, epoch: int, quorum: int, current_epoch: int, window_epochs: int
+    ) -> None:
+        super().__init__(
+            f"availability window ended for 0x{data_root.hex()}: epoch {epoch} + window {window_epochs} "
+            f"< current epoch {current_epoch}"
+        )
+        self.data_root = data_root
+        self.epoch = epoch
+        self.quorum = quorum
+        self.current_epoch = current_epoch
+        self.window_epochs = window_epochs
+
+    def to_json(self) -> dict[str, object]:
+        """The verdict as JSON-ready values (what `das light check --json` prints)."""
+        return {
+            "data_root": "0x" + self.data_root.hex(),
+            "verdict": "unknown",
+            "available": None,
+            "reason": "availability window ended",
+            "epoch": self.epoch,
+            "quorum": self.quorum,
+            "current_epoch": self.current_epoch,
+            "window_epochs": self.window_epochs,
+            "expired_after_epoch": self.epoch + self.window_epochs,
+        }
+
+
 class StatusServerError(LightClientError, OSError):
     """Raised when the status server of `follow` could not start (an `OSError` too, as a port in use
     is, so callers handle both alike)."""

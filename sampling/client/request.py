@@ -11,6 +11,7 @@ from sampling.client.defaults import (
     DEFAULT_PARALLEL_REQUESTS,
     DEFAULT_PEER_TIMEOUT_SECONDS,
     DEFAULT_TARGET_CONFIDENCE,
+    DEFAULT_WINDOW_EPOCHS,
 )
 from validator.registry.backends import RegistryLocation
 from validator.types import Epoch, QuorumIndex
@@ -34,3 +35,5 @@ class CheckRequest:
     """Seconds a peer has to answer one request (dialling included) before it is abandoned."""
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     parallel: int = DEFAULT_PARALLEL_REQUESTS
+    window_epochs: int = DEFAULT_WINDOW_EPOCHS
+    """Epochs after its own that a blob is served; past them the check reports unknown (`BlobExpired`)."""

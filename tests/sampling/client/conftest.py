@@ -126,9 +126,12 @@ def make_key(index: int) -> SecretKey:
     return SecretKey.from_seed(hashlib.sha256(b"light-test-%d" % index).digest())
 
 
-def create_registry(path: Path, preset: str, validators: int, slots: int) -> SqliteRegistry:
-    """A genesis registry: `validators` keys with `slots` slots each and their epoch-0 ballots."""
-    info = RegistryInfo(CHAIN_ID, preset, time.time(), 600.0)
+def create_registry(
+    path: Path, preset: str, validators: int, slots: int, age_epochs: float = 0.0
+) -> SqliteRegistry:
+    """A genesis registry: `validators` keys with `slots` slots each and their epoch-0 ballots; its
+    genesis was `age_epochs` epochs of 600 s ago (so its clock reads that epoch now)."""
+    info = RegistryInfo(CHAIN_ID, preset, time.time() - age_epochs * 600.0, 600.0)
     registry = SqliteRegistry.create(path, info, compute_genesis_seed(CHAIN_ID, b"light-tests"))
     stake = slots * get_preset(preset).STAKE_PER_SLOT
     for number in range(validators):
@@ -209,9 +212,11 @@ class LightNet:
                 host.set_stream_handler(TProtocol(PROTOCOL_SAMPLES), never_answer)
 
 
-def _build(tmp: Path, blob: EncodedBlob, preset: str, validators: int, slots: int) -> LightNet:
+def _build(
+    tmp: Path, blob: EncodedBlob, preset: str, validators: int, slots: int, age_epochs: float = 0.0
+) -> LightNet:
     registry_path = tmp / "registry.sqlite"
-    with create_registry(registry_path, preset, validators, slots) as registry:
+    with create_registry(registry_path, preset, validators, slots, age_epochs) as registry:
         context = registry.get_epoch_context(Epoch(0))
         (quorum, *_) = compute_quorums(context, registry.preset)
         custody = compute_member_custody(quorum, blob.data_root, registry.preset)
@@ -234,8 +239,10 @@ def publish_endpoints(net: LightNet) -> None:
 class ThreadedNet(AbstractContextManager[LightNet]):
     """A `LightNet` whose hosts run in a trio thread (so the test thread may call `das` `main()`)."""
 
-    def __init__(self, tmp: Path, blob: EncodedBlob, preset: str, validators: int, slots: int) -> None:
-        self.net = _build(tmp, blob, preset, validators, slots)
+    def __init__(
+        self, tmp: Path, blob: EncodedBlob, preset: str, validators: int, slots: int, age_epochs: float = 0.0
+    ) -> None:
+        self.net = _build(tmp, blob, preset, validators, slots, age_epochs)
         self._stack = ExitStack()
 
     def __enter__(self) -> LightNet:
@@ -256,10 +263,13 @@ async def publish_endpoints_async(net: LightNet) -> None:
 
 @pytest.fixture
 def threaded_net(tmp_path: Path, two_row_blob: tuple[bytes, EncodedBlob]) -> Callable[..., ThreadedNet]:
-    """Factory: `with threaded_net(preset, validators, slots) as net:` runs the hosts in a trio thread."""
+    """Factory: `with threaded_net(preset, validators, slots) as net:` runs the hosts in a trio thread;
+    `age_epochs` sets the registry's genesis that many epochs back (the blob stays in epoch 0)."""
 
-    def make(preset: str = "mainnet", validators: int = 8, slots: int = 8) -> ThreadedNet:
-        return ThreadedNet(tmp_path, two_row_blob[1], preset, validators, slots)
+    def make(
+        preset: str = "mainnet", validators: int = 8, slots: int = 8, age_epochs: float = 0.0
+    ) -> ThreadedNet:
+        return ThreadedNet(tmp_path, two_row_blob[1], preset, validators, slots, age_epochs)
 
     return make
 
