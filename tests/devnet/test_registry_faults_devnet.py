@@ -170,6 +170,6 @@ def test_validators_degrade_while_the_rpc_fails_and_certify_once_it_answers(
 
     data = random.Random(3203).randbytes(200_000)
     code, body = http("POST", api(devnet, 2) + "/v1/blobs", data)
-    assert code == 200, body
+    assert code == 202, body
     root = json.loads(body)["data_root"]
     assert wait_for_status(devnet, 2, root, {"certified", "failed"}, timeout=120)["status"] == "certified"

@@ -68,7 +68,7 @@ def _post(devnet: Devnet, node: int, data: bytes) -> dict[str, object]:
     deadline = time.monotonic() + 2 * EPOCH_SECONDS
     while True:
         code, body = http("POST", api(devnet, node) + "/v1/blobs", data)
-        if code == 200:
+        if code == 202:
             answer: dict[str, object] = json.loads(body)
             return answer
         assert code == 503 and b"no quorum" in body and time.monotonic() < deadline, body

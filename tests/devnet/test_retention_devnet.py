@@ -130,7 +130,7 @@ def _post_until_taken(devnet: Devnet, data: bytes, deadline: float) -> str:
     """POST one blob to validator 0, waiting out 429s (bounded); its data root."""
     while time.monotonic() < deadline:
         code, body, headers = http_with_headers("POST", f"{api(devnet, 0)}/v1/blobs", data)
-        if code == 200:
+        if code == 202:
             return str(json.loads(body)["data_root"])
         assert code == 429, (code, body[:200])
         time.sleep(float(headers.get("Retry-After", "1")))
