@@ -148,12 +148,7 @@ class BlobIntake:
             validate_blob_size(byte_length, self._da_config)
         mean = statistics.fmean(self._encode_times) if self._encode_times else 0.0
         retry_after = compute_retry_after(self.queued, self.policy, mean)
-        if retry_after is None and not self._extensions.has_room(self.queued + self._verifying):
-            retry_after = max(1, math.ceil(mean))  # memory: too many encoded blobs still dispersing
-        if retry_after is not None:
-            self._metrics.blobs_refused.inc()
-            log.info("blob refused: queue full", queued=self.queued, retry_after=retry_after)
-            raise NodeBusy(self.queued, retry_after)
+        self._refuse_if_busy(retry_after, mean, "blob refused: queue full", queued=self.queued)
 
     async def _accept(self, data: bytes) -> BlobRecord:
         header = await trio.to_thread.run_sync(self._header, data)
@@ -217,12 +212,19 @@ class BlobIntake:
             raise BlobTooLarge(byte_length, largest)
         mean = statistics.fmean(self._verify_times) if self._verify_times else 0.0
         retry_after = compute_upload_retry_after(self._verifying, self.policy, mean)
+        self._refuse_if_busy(retry_after, mean, "upload refused: busy verifying", verifying=self._verifying)
+
+    def _refuse_if_busy(self, retry_after: int | None, mean: float, event: str, **waiting: int) -> None:
+        """Raise `NodeBusy` (counted, logged as `event` with the one count in `waiting`) when the
+        post's own bound gave a `retry_after`, or when the encoded blobs held for dispersal, counting
+        every post taken or being checked, have no room (retry after `mean`, the last checks' or
+        encodings' mean)."""
         if retry_after is None and not self._extensions.has_room(self.queued + self._verifying):
             retry_after = max(1, math.ceil(mean))  # memory: too many encoded blobs still dispersing
         if retry_after is not None:
             self._metrics.blobs_refused.inc()
-            log.info("upload refused: busy verifying", verifying=self._verifying, retry_after=retry_after)
-            raise NodeBusy(self._verifying, retry_after)
+            log.info(event, retry_after=retry_after, **waiting)
+            raise NodeBusy(sum(waiting.values()), retry_after)
 
     def _verify_upload(self, body: bytes) -> EncodedBlob:
         """Decode and check an upload on an encoder worker when there are any (ckzg holds the GIL for

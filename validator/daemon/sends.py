@@ -5,7 +5,7 @@ one outbound limit, so a burst of honest work is queued here instead of being re
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 
 import structlog
 import trio
@@ -64,10 +64,6 @@ class Sends:
         finally:
             if not limiter.borrowed_tokens and not limiter.statistics().tasks_waiting:
                 self._outbound.pop(peer, None)
-
-    def outbound_limiter(self, peer: PeerName) -> AbstractAsyncContextManager[None]:
-        """`outbound_slot` under its former name (retrieval's fetches share it)."""
-        return self.outbound_slot(peer)
 
     @property
     def peers_with_limiters(self) -> int:
