@@ -1,0 +1,110 @@
+"""The row domain of the 2D extension: which field combination of a blob's R original rows each of its
+R extended rows is (specs/das-core.md, "The 2D extension").
+
+Original row k sits at x = k (k = 0..R-1); a column of the matrix is the polynomial P of degree < R
+through the column's R original cells. Extended row R + i holds P(R + i) scaled by a nonzero constant
+s_i, so that its coefficients over the original rows are small coprime integers:
+
+    row(R + i) = sum_k M[i][k] * row(k),    M[i][k] = s_i * L_k(R + i),
+
+with L_k the Lagrange basis over 0..R-1. Scaling a row of a Reed-Solomon generator keeps the code MDS
+(a generalised Reed-Solomon code): any R of the 2R rows of a column determine it, and recovery divides
+s_i back out. By linearity the same M combines cells (field elements), cell proofs and row commitments
+(G1 points), so extended commitments are defined by the original ones and never stored.
+
+Pure integer arithmetic, cached per R; nothing here depends on ckzg.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cache
+from math import gcd, lcm
+
+from da.constants import MAX_ROWS_PER_BLOB
+
+BLS_MODULUS = 52435875175126190479447740508185965837690552500527637822603658699938581184513
+"""The order r of BLS12-381's scalar field (the field cells are polynomials over)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowDomain:
+    """The extension of R original rows to 2R.
+
+    `coefficients[i][k]` is M[i][k], a signed integer (use `field_coefficients` for values mod r);
+    `scales[i]` is s_i, the exact rational with M[i][k] = s_i * L_k(R + i).
+    """
+
+    original_rows: int
+    coefficients: tuple[tuple[int, ...], ...]
+    scales: tuple[Fraction, ...]
+
+    @property
+    def extended_rows(self) -> int:
+        """2R: the rows of the extended matrix."""
+        return 2 * self.original_rows
+
+    def field_coefficients(self, extended: int) -> tuple[int, ...]:
+        """M[extended - R][k] mod r for k = 0..R-1, for the extended row `extended` (R <= extended < 2R)."""
+        return _field_coefficients(self.original_rows, self._offset(extended))
+
+    def field_scale_inverse(self, extended: int) -> int:
+        """1 / s_i mod r for the extended row `extended`: multiply a stored value by it to get P(R + i)."""
+        scale = self.scales[self._offset(extended)]
+        return scale.denominator * pow(scale.numerator, -1, BLS_MODULUS) % BLS_MODULUS
+
+    def position(self, row: int) -> int:
+        """The x at which row `row` (0 <= row < 2R) evaluates the column polynomial: the row index."""
+        if not 0 <= row < self.extended_rows:
+            raise ValueError(f"row {row} is outside 0..{self.extended_rows - 1}")
+        return row
+
+    def _offset(self, extended: int) -> int:
+        if not self.original_rows <= extended < self.extended_rows:
+            raise ValueError(
+                f"row {extended} is not an extended row of {self.original_rows} (expected "
+                f"{self.original_rows}..{self.extended_rows - 1})"
+            )
+        return extended - self.original_rows
+
+
+def compute_row_domain(original_rows: int) -> RowDomain:
+    """The extension coefficients for a blob of `original_rows` rows (1 <= R <= MAX_ROWS_PER_BLOB)."""
+    if not 1 <= original_rows <= MAX_ROWS_PER_BLOB:
+        raise ValueError(f"original_rows must be between 1 and {MAX_ROWS_PER_BLOB}, got {original_rows}")
+    return _row_domain(original_rows)
+
+
+@cache
+def _row_domain(original_rows: int) -> RowDomain:
+    rows: list[tuple[int, ...]] = []
+    scales: list[Fraction] = []
+    for offset in range(original_rows):
+        basis = _lagrange_at(original_rows, original_rows + offset)
+        multiple = lcm(*(value.denominator for value in basis))
+        scaled = [value * multiple for value in basis]
+        divisor = 0
+        for value in scaled:
+            divisor = gcd(divisor, value.numerator)
+        integers = tuple(value.numerator // divisor for value in scaled)
+        rows.append(integers)
+        scales.append(Fraction(multiple, divisor))
+    return RowDomain(original_rows, tuple(rows), tuple(scales))
+
+
+@cache
+def _field_coefficients(original_rows: int, offset: int) -> tuple[int, ...]:
+    return tuple(value % BLS_MODULUS for value in _row_domain(original_rows).coefficients[offset])
+
+
+def _lagrange_at(count: int, x: int) -> list[Fraction]:
+    """L_k(x) for k = 0..count-1 over the points 0..count-1, exactly."""
+    values = []
+    for k in range(count):
+        value = Fraction(1)
+        for m in range(count):
+            if m != k:
+                value *= Fraction(x - m, k - m)
+        values.append(value)
+    return values
