@@ -68,8 +68,9 @@ def _error_of(response: httpx.Response, body: bytes) -> ApiFailure:
     retry_after = _retry_after(response)
     try:
         detail = json.loads(body)["error"]
-        return ApiFailure(str(detail["code"]), str(detail["message"]), retry_after)
-    except (ValueError, KeyError, TypeError):
+        details = {key: value for key, value in detail.items() if key not in {"code", "message"}}
+        return ApiFailure(str(detail["code"]), str(detail["message"]), retry_after, details)
+    except (ValueError, KeyError, TypeError, AttributeError):
         return ApiFailure("http_error", f"HTTP {response.status_code}", retry_after)
 
 
@@ -145,12 +146,13 @@ class NodeApiClient:
         timeout: float | None = None,
         limit: int | None = None,
         content_type: str = OCTET_STREAM,
+        headers: dict[str, str] | None = None,
     ) -> bytes:
-        """One request to `path` (a body is sent as `content_type`; an answer over `limit` bytes is
-        refused); JSON errors and connection failures become `ApiFailure`."""
+        """One request to `path` (a body is sent as `content_type`, with `headers` besides; an answer
+        over `limit` bytes is refused); JSON errors and connection failures become `ApiFailure`."""
         url = f"{self.base_url}{path}"
         answer = _Answer(url, limit)
-        headers = _request_headers(body, content_type)
+        headers = {**_request_headers(body, content_type), **(headers or {})}
         try:
             with httpx.stream(
                 method, url, content=body, headers=headers, timeout=timeout or self.timeout
@@ -162,17 +164,34 @@ class NodeApiClient:
         return answer.finish(response)
 
     def _json(
-        self, method: str, path: str, body: bytes | None = None, content_type: str = OCTET_STREAM
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str = OCTET_STREAM,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        return _json_object(path, self.request(method, path, body, content_type=content_type))
+        raw = self.request(method, path, body, content_type=content_type, headers=headers)
+        return _json_object(path, raw)
 
     def post_upload(
-        self, upload: bytes, busy_timeout: float = 0.0, on_busy: BusyProgress | None = None
+        self,
+        upload: bytes,
+        busy_timeout: float = 0.0,
+        on_busy: BusyProgress | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Post a pre-encoded upload (`da.upload`, made by `da.sequencer.encode_upload`): the node
         verifies it instead of encoding; otherwise as `post_blob`. An inconsistent upload fails with
         its code (`invalid_cell_proof`, ...; `ApiFailure.message` names the first bad row or cell)."""
-        return self.post_blob(upload, busy_timeout, on_busy, content_type=UPLOAD_MEDIA_TYPE)
+        return self.post_blob(upload, busy_timeout, on_busy, content_type=UPLOAD_MEDIA_TYPE, headers=headers)
+
+    def get_payments(self, account: str | None = None) -> dict[str, Any]:
+        """The node's payment terms (`GET /v1/payments`: `enabled`, and when on `payee`, `chain_id`,
+        `verifying_contract`, `price_per_byte`, `min_billed_bytes`), with `held`, the highest
+        cumulative it holds from `account`, when one is named."""
+        path = "/v1/payments" if account is None else f"/v1/payments?account={account}"
+        return _json_object(path, self.request("GET", path, limit=MAX_SMALL_ANSWER_BYTES))
 
     def post_blob(
         self,
@@ -180,17 +199,19 @@ class NodeApiClient:
         busy_timeout: float = 0.0,
         on_busy: BusyProgress | None = None,
         content_type: str = OCTET_STREAM,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Post a blob's bytes (`content_type`: the raw bytes, or `post_upload`'s pre-encoded body;
         the node answers 202 Accepted: durably taken, its certificate to follow); the JSON status
         (with its `data_root`, and `busy_retries`: how many times the node answered 429 first). A
         busy node is asked again after its Retry-After for up to `busy_timeout` seconds; past that
-        its `too_many_requests` failure is raised."""
+        its `too_many_requests` failure is raised. `headers` go with every attempt (a payment
+        promise: the node took none of the refused ones)."""
         deadline = time.monotonic() + busy_timeout
         retries = 0
         while True:
             try:
-                status = self._json("POST", "/v1/blobs", data, content_type)
+                status = self._json("POST", "/v1/blobs", data, content_type, headers)
             except ApiFailure as error:
                 if error.code != "too_many_requests":
                     raise

@@ -150,14 +150,22 @@ class ApiFailure(ValidatorError):
     """Raised when a validator's HTTP API answers with an error or cannot be reached; `code` is the
     API's JSON error code (`not_found`, `service_unavailable`, `too_many_requests`, ...) or
     `unreachable` / `http_error` / `invalid_answer`; `retry_after` the seconds the node asked to wait,
-    if it did."""
+    if it did; `details` the error object's other fields (a code's own fields, such as a payment
+    refusal's `held` or `covered`), as the node sent them."""
 
-    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        retry_after: float | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}")
-        self._reduce_args = (code, message, retry_after)
+        self._reduce_args = (code, message, retry_after, details)
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.details: dict[str, object] = dict(details or {})
 
 
 class NodeBusy(ValidatorError):
