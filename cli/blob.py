@@ -7,13 +7,22 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from cli.paying import add_payment_arguments, explain_refusal, open_payer
 from cli.progress import Progress
+from da.config import DAConfig
+from da.encoding import compute_blob_header
 from da.errors import DAError
-from da.kzg import PRECOMPUTE_FOR_PROVING
+from da.header import compute_data_root
+from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
+from da.media import UPLOAD_MEDIA_TYPE
+from da.packing import validate_blob_size
 from da.sequencer import MAX_PRECOMPUTE, EncoderSettings, encode_upload
-from validator.api_client import NodeApiClient
+from da.upload import bytes_to_upload
+from validator.api_client import OCTET_STREAM, NodeApiClient
 from validator.errors import ApiFailure
+from validator.payments.payer import Payer, Payment
 
 DEFAULT_NODE = "http://127.0.0.1:8545"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -34,7 +43,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "Posting the same bytes again returns the same data root and never disperses twice. "
         "The node answers once the blob is durably queued (status received); a node whose queue is "
         "full answers HTTP 429 and the blob is posted again after its Retry-After (see --busy-timeout). "
-        "With --wait, follow the blob until it is certified (exit 0) or fails (exit 1).",
+        "With --wait, follow the blob until it is certified (exit 0) or fails (exit 1). "
+        "A node that takes payments (GET /v1/payments) is paid with a promise signed by --eth-keystore's "
+        "account: the blob's cost at the node's price, added to the cumulative amount promised to that "
+        "node so far (kept in --counters, written before the promise is sent); a refusal (402, 401) "
+        "names its code and what is missing. A node with payments off is posted to with no promise.",
     )
     post.add_argument("file", type=Path, help="the blob (at most 2 MiB by default)")
     post.add_argument("--node", default=DEFAULT_NODE, help=f"validator API URL (default {DEFAULT_NODE})")
@@ -71,7 +84,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "on a 2-vCPU box: 0: 359 ms; 8: 205 ms (~100 MiB per process); 10: 183 ms (+388 MiB); "
         "12: 172 ms (+1.5 GiB)",
     )
-    post.add_argument("--json", action="store_true", help="print JSON")
+    post.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON (with `payment`: account, node, "
+        "cumulative, increment, ...; null when the node took none)",
+    )
+    add_payment_arguments(post)
     post.set_defaults(run=run_post)
     status = commands.add_parser("status", help="a blob's status on a validator")
     status.add_argument("data_root", help="0x-prefixed data root")
@@ -85,19 +104,23 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run_post(args: argparse.Namespace) -> int:
-    """Post, and optionally wait for the certificate."""
+    """Post (paying when the node takes payments), and optionally wait for the certificate."""
+    payer: Payer | None = None
     try:
         data = args.file.read_bytes()
         node = NodeApiClient(args.node)
+        payer, terms = open_payer(args, node)
         started = time.monotonic()
-        if args.raw:
-            status = node.post_blob(data, args.busy_timeout, _report_busy)
-            encode_s = None
+        paid = payer is not None and terms is not None and terms.enabled
+        body, content_type, data_root = _body(args, data, paid)
+        encode_s = None if args.raw else round(time.monotonic() - started, 3)
+        if payer is None:
+            status, payment = node.post_blob(body, args.busy_timeout, _report_busy, content_type), None
         else:
-            settings = EncoderSettings(args.encoder_workers, args.precompute)
-            upload = encode_upload(data, settings, progress=Progress("encoding rows"))
-            encode_s = round(time.monotonic() - started, 3)
-            status = node.post_upload(upload, args.busy_timeout, _report_busy)
+            status, payment = payer.post(
+                node, body, data_root=data_root, byte_length=len(data), content_type=content_type,
+                busy_timeout=args.busy_timeout, on_busy=_report_busy, node=terms,
+            )  # fmt: skip
         busy_retries = status["busy_retries"]
         if args.wait:
             status = node.wait_for_certificate(status["data_root"], args.timeout, Progress("signed slots"))
@@ -107,27 +130,59 @@ def run_post(args: argparse.Namespace) -> int:
         status["elapsed_s"] = round(time.monotonic() - started, 3)
         status["encoded_by"] = "node" if args.raw else "client"
         status["encode_s"] = encode_s
+        status["payment"] = None if payment is None else payment.to_json()
     except ApiFailure as error:
-        print(f"das: error: {error}", file=sys.stderr)
+        print(f"das: error: {explain_refusal(error)}", file=sys.stderr)
         return EXIT_FAILED if error.code in {"service_unavailable", "too_many_requests"} else EXIT_USAGE
     except DAError as error:  # not a blob this network takes (empty, too large) or bad settings
         print(f"das: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        if payer is not None:
+            payer.counters.close()
     if args.json:
         print(json.dumps(status))
     else:
-        print(f"data root   {status['data_root']}")
-        signed = f"{status.get('signed_slots', 0)}/{status.get('threshold', '?')} slots"
-        print(f"status      {status['status']} ({signed})")
-        where = f"epoch {status.get('epoch')}  quorum {status.get('quorum')}"
-        print(f"dispersal   {where}  in {status['elapsed_s']:.2f} s")
-        if encode_s is not None:
-            print(f"encoded     here in {encode_s:.2f} s (the node verified)")
-        if status["busy_retries"]:
-            print(f"node busy   posted again {status['busy_retries']} times after HTTP 429")
+        _print_post(status, payment)
     if args.wait and status["status"] != "certified":
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _body(args: argparse.Namespace, data: bytes, paid: bool) -> tuple[bytes, str, bytes]:
+    """What is posted: the body, its media type, and the blob's data root (needed to pay; computed for
+    a raw post only when it is paid for)."""
+    if args.raw:
+        return data, OCTET_STREAM, _raw_data_root(data) if paid else b""
+    settings = EncoderSettings(args.encoder_workers, args.precompute)
+    upload = encode_upload(data, settings, progress=Progress("encoding rows"))
+    return upload, UPLOAD_MEDIA_TYPE, bytes(bytes_to_upload(upload, DAConfig()).data_root)
+
+
+def _print_post(status: dict[str, Any], payment: Payment | None) -> None:
+    print(f"data root   {status['data_root']}")
+    signed = f"{status.get('signed_slots', 0)}/{status.get('threshold', '?')} slots"
+    print(f"status      {status['status']} ({signed})")
+    where = f"epoch {status.get('epoch')}  quorum {status.get('quorum')}"
+    print(f"dispersal   {where}  in {status['elapsed_s']:.2f} s")
+    if status["encode_s"] is not None:
+        print(f"encoded     here in {status['encode_s']:.2f} s (the node verified)")
+    if status["busy_retries"]:
+        print(f"node busy   posted again {status['busy_retries']} times after HTTP 429")
+    if payment is not None:
+        print(
+            f"paid        {payment.increment} wei to {payment.node} from {payment.account} "
+            f"(cumulative {payment.cumulative}, {payment.billed_bytes} bytes billed)"
+        )
+
+
+def _raw_data_root(data: bytes) -> bytes:
+    """The data root the node will compute for a raw post (its row commitments only: a promise
+    names the blob it pays for, so a paid raw post computes it here too)."""
+    config = DAConfig()
+    validate_blob_size(len(data), config)
+    header = compute_blob_header(data, load_ckzg_backend(PRECOMPUTE_FOR_VERIFYING), config)
+    return bytes(compute_data_root(header))
 
 
 def _report_busy(refusal: ApiFailure, pause: float) -> None:

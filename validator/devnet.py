@@ -45,6 +45,10 @@ STOP_TIMEOUT_S = 15.0
 LIGHT_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 """Weaker keystore encryption for throwaway devnet keys."""
 VALIDATOR_COMMAND = (sys.executable, "-m", "cli.main", "validator", "run", "--config")
+PASSWORD_FILE = "password.txt"  # noqa: S105 - a file's name, not a password
+"""The devnet's one password: its validator keystores' and its demo sequencer's."""
+SEQUENCER_KEYSTORE = Path("keys/sequencer.json")
+"""The demo sequencer's Ethereum account keystore, funded with an escrow at creation."""
 CHAIN_FILE = "chain.json"
 CHAIN_DIR = "chain"
 CHAINS = ("sqlite", "anvil")
@@ -112,7 +116,7 @@ class Devnet:
             raise DevnetError(f"unknown chain {chain!r}: choose one of {', '.join(CHAINS)}")
         self.directory.mkdir(parents=True, exist_ok=True)
         password = secrets.token_hex(16)
-        password_file = self.directory / "password.txt"
+        password_file = self.directory / PASSWORD_FILE
         password_file.write_text(password)
         password_file.chmod(0o600)
         spec = GenesisSpec(

@@ -12,8 +12,13 @@ another blob. So the counter is advanced, in one SQLite transaction committed wi
   carries is on disk before it exists;
 - two processes posting to the same node serialise on the file's write lock and never share a value.
 
-A counter never goes down: `advance` starts from the larger of what is stored and what the node says
-it holds (`floor`), so a lost or copied counter file is resynchronised from the node.
+A node that refuses a promise outright (402, 401, 400, 429: it took nothing) gets its value back
+(`release`), so a refused post does not raise what the next promise owes. A post whose fate is
+unknown (the process crashed, the connection dropped, the node answered 5xx) keeps its value.
+
+Apart from `release`, a counter never goes down: `advance` starts from the larger of what is stored
+and what the node says it holds (`floor`), so a lost or copied counter file is resynchronised from
+the node.
 
 Amounts are uint256, beyond SQLite's 64-bit integers, so they are stored as decimal text.
 """
@@ -154,6 +159,35 @@ class PromiseCounters:
         except sqlite3.Error as error:
             raise CounterStoreError(f"cannot write the payment counters at {self.path}: {error}") from error
         return Advance(previous, cumulative)
+
+    @serialized
+    def release(self, key: CounterKey, advance: Advance) -> bool:
+        """Take `advance` back after the node refused its promise outright (it says it holds nothing
+        of it): the counter returns to `advance.previous`, but only while `advance.cumulative` is still
+        the latest value (no process advanced since). True if it did.
+
+        Safe for the sequencer whatever the node does: a promise only ever owes its cumulative, and
+        a node settles the highest it holds, so signing a released value again never owes more than
+        the highest value ever signed. Without it each refused promise (an escrow found short, say)
+        would raise the amount the next one owes, and the account could never catch up."""
+        try:
+            with transaction(self._db, on_begin_failed=self._begin_failed):
+                changed = self._db.execute(
+                    "UPDATE counters SET cumulative=?, updated_at=? "
+                    "WHERE account=? AND node=? AND chain_id=? AND contract=? AND cumulative=?",
+                    (
+                        str(advance.previous),
+                        time.time(),
+                        key.account,
+                        key.node,
+                        key.chain_id,
+                        key.contract,
+                        str(advance.cumulative),
+                    ),
+                ).rowcount
+        except sqlite3.Error as error:
+            raise CounterStoreError(f"cannot write the payment counters at {self.path}: {error}") from error
+        return changed == 1
 
     def _begin_failed(self, error: sqlite3.OperationalError) -> Exception:
         return CounterStoreError(f"the payment counters at {self.path} are not writable: {error}")

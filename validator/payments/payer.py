@@ -9,7 +9,8 @@ terms, advance the durable counter for that node, sign the promise, post the blo
 2. the counter of (A, payee, chain, contract) is advanced by the blob's cost from the larger of what
    it stored and what the node holds, and committed to disk (`PromiseCounters.advance`);
 3. only then is the promise signed and sent in the `Tessera-Payment` header (the same promise goes
-   with the posts made again after a 429: the node took none of them);
+   with the posts made again after a 429: the node took none of them); a refusal that says the
+   node took nothing (402, 401, 400, a last 429) gives the value back (`PromiseCounters.release`);
 4. a node that answers `promise_replayed` or `insufficient_increment` (another process or host paying
    from the same account got there first, or the counter file was lost) names what it holds: the
    counter is advanced again from there, at most `MAX_RESYNCS` times.
@@ -49,6 +50,8 @@ MAX_RESYNCS: Final = 3
 """How many times a post is paid again from the node's held amount before the refusal is raised."""
 RESYNC_CODES: Final = frozenset({"promise_replayed", "insufficient_increment"})
 """Refusals that mean the node holds more from the account than this counter knew."""
+UNKNOWN_FATE_CODES: Final = frozenset({"unreachable", "http_error", "invalid_answer", "service_unavailable"})
+"""Failures after which the node may or may not hold the promise: its value is never released."""
 
 Clock = Callable[[], float]
 
@@ -162,7 +165,7 @@ class Payer:
 
     def promise(
         self, node: NodePaymentTerms, data_root: bytes, byte_length: int, floor: int
-    ) -> tuple[SignedPromise, Advance]:
+    ) -> tuple[CounterKey, SignedPromise, Advance]:
         """Advance the node's counter by the blob's cost (durably), then sign the promise that
         carries the new value: the counter is on disk before the promise exists."""
         if not node.enabled or node.domain is None or node.terms is None:
@@ -178,7 +181,7 @@ class Payer:
             cumulative=advance.cumulative,
             expiry=int(self._clock()) + self.ttl_s,
         )
-        return sign_promise(node.domain, promise, self._key), advance
+        return key, sign_promise(node.domain, promise, self._key), advance
 
     def post(
         self,
@@ -190,22 +193,27 @@ class Payer:
         content_type: str = OCTET_STREAM,
         busy_timeout: float = 0.0,
         on_busy: BusyProgress | None = None,
+        node: NodePaymentTerms | None = None,
     ) -> tuple[dict[str, Any], Payment | None]:
         """Post `body` (a blob of `byte_length` bytes whose data root is `data_root`) to `client`'s
         node, paying for it when the node takes payments; the node's status and the payment (None when
-        payments are off). A refusal other than a resynchronisable one is raised as `ApiFailure` with
-        the node's code and fields."""
-        node = read_node_terms(client, self.account)
+        payments are off). `node`: its terms if just read (`read_node_terms`), else they are read
+        here. A refusal other than a resynchronisable one is raised as `ApiFailure` with the node's
+        code and fields."""
+        if node is None:
+            node = read_node_terms(client, self.account)
         if not node.enabled or node.domain is None or node.terms is None:
             return client.post_blob(body, busy_timeout, on_busy, content_type), None
         domain, terms = node.domain, node.terms
         floor = node.held
         for resyncs in range(MAX_RESYNCS + 1):
-            signed, advance = self.promise(node, data_root, byte_length, floor)
+            key, signed, advance = self.promise(node, data_root, byte_length, floor)
             header = {PAYMENT_HEADER: encode_payment_header(signed)}
             try:
                 status = client.post_blob(body, busy_timeout, on_busy, content_type, headers=header)
             except ApiFailure as error:
+                if error.code not in UNKNOWN_FATE_CODES:
+                    self.counters.release(key, advance)  # refused outright: the node holds none of it
                 if error.code not in RESYNC_CODES or resyncs == MAX_RESYNCS:
                     raise
                 floor = self._held_after(client, error)

@@ -93,7 +93,7 @@ print(json.dumps(values), flush=True)
 def _advancer(path: Path, count: int, crash: bool) -> subprocess.Popen[str]:
     key = json.dumps([KEY.account, KEY.node, KEY.chain_id, KEY.contract])
     mode = "crash" if crash else "run"
-    return subprocess.Popen(  # noqa: S603 - this interpreter, a script of this test
+    return subprocess.Popen(
         [sys.executable, "-c", _ADVANCER, str(path), str(count), mode, key],
         stdout=subprocess.PIPE,
         text=True,

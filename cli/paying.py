@@ -1,0 +1,131 @@
+"""The payment options of `das blob post` and `das sequencer`: the sequencer's Ethereum account
+(`--eth-keystore`, `--eth-password-file`), its promises' lifetime and counter file, and what a
+node's payment refusal tells the user to do."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cli.common import positive_int
+from validator.api_client import NodeApiClient
+from validator.devnet import CHAIN_ID, DEFAULT_DIR, PASSWORD_FILE, SEQUENCER_KEYSTORE
+from validator.errors import ApiFailure
+from validator.passwords import resolve_password
+from validator.payments.counters import PromiseCounters, default_counters_path
+from validator.payments.payer import DEFAULT_PAYMENT_TTL_S, NodePaymentTerms, Payer, read_node_terms
+
+PASSWORD_ENV = "TESSERA_ETH_PASSWORD"  # noqa: S105 - a variable's name, not a password
+
+_WHAT_TO_DO = {
+    "payment_required": "this node takes payments: post with --eth-keystore (an account with an escrow: "
+    "`das sequencer deposit`)",
+    "insufficient_escrow": "deposit more into the account's escrow: `das sequencer deposit AMOUNT`",
+    "promise_expired": "the promise expired before the node checked it: check this machine's clock, "
+    "or give a longer --payment-ttl",
+    "bad_payment_signature": "the promise's signature does not recover to its account",
+    "wrong_payee": "the node's payee or payment domain changed since its terms were read: post again",
+    "billed_size_mismatch": "the node bills this blob at another size: post again to read its terms anew",
+    "promise_root_mismatch": "the promise names another data root than the blob the node computed",
+    "promise_replayed": "the node holds a higher promise from this account than its counter says: post "
+    "again (the counter resynchronises from the node)",
+    "insufficient_increment": "the node holds more from this account than its counter says: post again",
+    "malformed_payment": "the node could not parse the payment header",
+}
+
+
+def add_account_arguments(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    """`--eth-keystore FILE` and `--eth-password-file FILE`."""
+    _account_options(
+        parser,
+        keystore_help="the sequencer's Ethereum account keystore (encrypted JSON; `das validator "
+        "account` makes one)",
+        required=required,
+    )
+
+
+def _account_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, keystore_help: str, required: bool = False
+) -> None:
+    parser.add_argument("--eth-keystore", type=Path, metavar="FILE", required=required, help=keystore_help)
+    parser.add_argument(
+        "--eth-password-file",
+        type=Path,
+        metavar="FILE",
+        help=f"its password (default: the {PASSWORD_ENV} environment variable, or a prompt)",
+    )
+
+
+def add_payment_arguments(parser: argparse.ArgumentParser) -> None:
+    """The account options, `--payment-ttl` and `--counters`."""
+    group = parser.add_argument_group(
+        "payment (a node that takes payments is paid with a signed promise from this account)"
+    )
+    _account_options(
+        group,
+        keystore_help="the sequencer's Ethereum account keystore; without it, on a devnet in ./.devnet "
+        f"whose node asks for payment on chain {CHAIN_ID}, the devnet's demo account "
+        f"({DEFAULT_DIR / SEQUENCER_KEYSTORE}) pays",
+    )
+    group.add_argument(
+        "--payment-ttl",
+        type=positive_int,
+        default=DEFAULT_PAYMENT_TTL_S,
+        metavar="SECONDS",
+        help=f"how long a promise is valid (default {DEFAULT_PAYMENT_TTL_S}; keep it above --busy-timeout, "
+        "since the same promise goes with each post made again after a 429)",
+    )
+    group.add_argument(
+        "--counters",
+        type=Path,
+        metavar="FILE",
+        help="the file of cumulative amounts promised to each node (default: beside the keystore, "
+        "KEYSTORE.counters.sqlite); a promise's amount is written there before it is sent",
+    )
+
+
+def load_private_key(keystore: Path, password_file: Path | None) -> bytes:
+    """The account key in `keystore` (`KeystoreNotFound`, `WrongPassword`, `InvalidKeystore` say
+    what failed; `PasswordUnavailable` when no password source answers)."""
+    from validator.registry.chain.accounts import load_account  # noqa: PLC0415 - eth-account only here
+
+    password = resolve_password(password_file=password_file, env_var=PASSWORD_ENV)
+    return bytes(load_account(keystore, password).key)
+
+
+def open_payer(
+    args: argparse.Namespace, client: NodeApiClient
+) -> tuple[Payer | None, NodePaymentTerms | None]:
+    """The payer the options name, and the node's terms read for it; (None, None) when no account is
+    given and the devnet's demo account does not apply (the post then carries no promise)."""
+    if args.eth_keystore is not None:
+        return _open(args, client, args.eth_keystore, args.eth_password_file, demo=False)
+    keystore, password_file = DEFAULT_DIR / SEQUENCER_KEYSTORE, DEFAULT_DIR / PASSWORD_FILE
+    if not keystore.is_file() or not password_file.is_file():
+        return None, None
+    return _open(args, client, keystore, password_file, demo=True)
+
+
+def _open(
+    args: argparse.Namespace, client: NodeApiClient, keystore: Path, password_file: Path | None, *, demo: bool
+) -> tuple[Payer | None, NodePaymentTerms | None]:
+    key = load_private_key(keystore, password_file)
+    counters = PromiseCounters(args.counters or default_counters_path(keystore))
+    payer = Payer(key, counters, args.payment_ttl)
+    terms = read_node_terms(client, payer.account)
+    if demo:
+        if not terms.enabled or terms.domain is None or terms.domain.chain_id != CHAIN_ID:
+            counters.close()
+            return None, None
+        print(f"das: paying with the devnet's demo account {payer.account} ({keystore})", file=sys.stderr)
+    return payer, terms
+
+
+def explain_refusal(error: ApiFailure) -> str:
+    """The error line for a refused post: the code, the node's message, the code's own fields (what
+    is missing), and what to do when it is a payment refusal."""
+    fields = ", ".join(f"{name}={value}" for name, value in sorted(error.details.items()))
+    line = f"{error.code}: {error.message}" + (f" ({fields})" if fields else "")
+    advice = _WHAT_TO_DO.get(error.code)
+    return line + (f"\n  {advice}" if advice else "")
