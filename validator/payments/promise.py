@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_keys.exceptions import BadSignature
 from eth_utils.address import is_hex_address, to_checksum_address
 
 from validator.payments.errors import (
@@ -154,7 +155,7 @@ def recover_signer(domain: PaymentDomain, signed: SignedPromise) -> str:
     signable = encode_typed_data(full_message=promise_typed_data(domain, signed.promise))
     try:
         return str(Account.recover_message(signable, signature=signed.signature))
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, BadSignature) as error:  # eth-keys' BadSignature is no ValueError
         raise BadPaymentSignature(f"the payment signature does not verify: {error}") from error
 
 
