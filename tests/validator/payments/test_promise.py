@@ -4,6 +4,7 @@ promise with its own code and status (the API answers with them)."""
 from __future__ import annotations
 
 import pytest
+from eth_account.messages import _hash_eip191_message, encode_typed_data
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,8 +30,10 @@ from validator.payments.promise import (
     SignedPromise,
     check_promise,
     check_root,
+    compute_promise_digest,
     decode_payment_header,
     encode_payment_header,
+    promise_typed_data,
     recover_signer,
 )
 
@@ -187,3 +190,29 @@ def test_a_malformed_header_names_its_field(name: str, header: str, field: str |
         decode_payment_header(header)
     assert (refused.value.code, refused.value.status) == ("malformed_payment", 400)
     assert refused.value.details.get("field") == field
+
+
+@given(
+    chain_id=st.integers(1, 2**64),
+    billed=st.integers(0, MAX_UINT64),
+    cumulative=st.integers(0, MAX_UINT256),
+    expiry=st.integers(0, MAX_UINT64),
+    root=st.binary(min_size=32, max_size=32),
+)
+def test_the_digest_is_eip712s(chain_id: int, billed: int, cumulative: int, expiry: int, root: bytes) -> None:
+    """The node's direct digest equals eth-account's typed-data hash (what wallets and the contract
+    compute), so a promise signed by any EIP-712 signer verifies."""
+    domain = PaymentDomain(chain_id, DOMAIN.verifying_contract)
+    unsigned = promise(billed_bytes=billed, cumulative=cumulative, expiry=expiry, data_root=root)
+    signable = encode_typed_data(full_message=promise_typed_data(domain, unsigned))
+    assert compute_promise_digest(domain, unsigned) == _hash_eip191_message(signable)
+
+
+def test_a_signature_with_a_bad_recovery_byte_is_a_bad_signature() -> None:
+    signature = ALICE.sign(DOMAIN, promise()).signature
+    for v in (2, 26, 29, 255):
+        with pytest.raises(BadPaymentSignature):
+            recover_signer(DOMAIN, SignedPromise(promise(), signature[:64] + bytes([v])))
+    # v as 0/1 (some signers) is the same signature as 27/28.
+    low = SignedPromise(promise(), signature[:64] + bytes([signature[64] - 27]))
+    assert recover_signer(DOMAIN, low) == ALICE.address
