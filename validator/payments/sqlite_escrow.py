@@ -29,6 +29,7 @@ from eth_utils.address import is_hex_address, to_checksum_address
 from eth_utils.crypto import keccak
 
 from storage.sqlite import connect, serialized, transaction
+from validator.errors import ValidatorError
 from validator.payments.errors import BadPaymentSignature
 from validator.payments.port import EscrowBalance, SettlementReceipt
 from validator.payments.promise import PaymentDomain, PriceTerms, SignedPromise, recover_signer
@@ -57,7 +58,7 @@ CREATE TABLE IF NOT EXISTS escrow_events (
 """
 
 
-class EscrowError(Exception):
+class EscrowError(ValidatorError):
     """Raised when an escrow change is refused or the escrow cannot be read; names what is wrong."""
 
 
