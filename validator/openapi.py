@@ -70,6 +70,10 @@ class RouteDoc:
     required there)."""
     other_requests: dict[str, JsonSchema] = field(default_factory=dict)
     """Further request bodies the route takes, by media type (beside `request_media`)."""
+    query: dict[str, tuple[str, JsonSchema]] = field(default_factory=dict)
+    """Optional query parameters: (description, schema) by name."""
+    headers: dict[str, tuple[str, JsonSchema]] = field(default_factory=dict)
+    """Optional request headers: (description, schema) by name."""
 
 
 def _path_parameters(path: str) -> list[JsonSchema]:
@@ -152,6 +156,11 @@ def build_openapi(
             },
         }
         parameters = _path_parameters(route.path)
+        for place, named in (("query", route.query), ("header", route.headers)):
+            parameters += [
+                {"name": name, "in": place, "required": False, "description": text, "schema": schema}
+                for name, (text, schema) in named.items()
+            ]
         if parameters:
             operation["parameters"] = parameters
         if route.request is not None:

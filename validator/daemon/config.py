@@ -40,6 +40,12 @@ gossip_ignored_per_second = 10.0      # ...and per second on average; past it th
 gossip_validation_queue = 64          # gossip messages validating or waiting; more are dropped
 gossip_validation_threads = 2         # threads validating gossip (registry reads)
 gossip_validation_timeout_s = 10.0    # a validation slower than this is abandoned
+# paid dispersal (specs/validator.md "Payments")
+payments = true                       # posts carry a Tessera-Payment promise (false: a private network)
+# payee = "0x..."                     # the address promises pay (default: eth_keystore's account, or
+                                      # on a registry file an address derived from the BLS key)
+settle_interval_s = 60.0              # held promises are settled this often (far below the withdrawal delay)
+settle_batch = 100                    # promises per settlement call
 ```
 """
 
@@ -49,6 +55,8 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from eth_utils.address import is_hex_address
 
 from da.upload import compute_max_upload_bytes
 from network.config import NetworkConfig
@@ -62,6 +70,7 @@ from validator.daemon.api.config import (
     ApiConfig,
 )
 from validator.daemon.api.errors import InvalidApiConfig
+from validator.daemon.payments import DEFAULT_SETTLE_BATCH, DEFAULT_SETTLE_INTERVAL_S
 from validator.daemon.retention import DEFAULT_MIN_FREE_DISK_BYTES, DEFAULT_RETENTION_EPOCHS, RetentionPolicy
 from validator.errors import ValidatorError
 from validator.registry.backends import MAX_CONFIRMATIONS, ChainLocation, RegistryLocation
@@ -173,6 +182,13 @@ class DaemonConfig:
     gossip_validation_queue: int = NETWORK_DEFAULTS.gossip_validation_queue
     gossip_validation_threads: int = NETWORK_DEFAULTS.gossip_validation_threads
     gossip_validation_timeout_s: float = NETWORK_DEFAULTS.gossip_validation_timeout
+    payments: bool = True
+    """Posts must carry a payment promise (off: a private network whose posters are trusted)."""
+    payee: str | None = None
+    """The address promises pay; None: the eth_keystore's account, or on a registry file an address
+    derived from the validator's BLS public key (`compute_default_payee`)."""
+    settle_interval_s: float = DEFAULT_SETTLE_INTERVAL_S
+    settle_batch: int = DEFAULT_SETTLE_BATCH
 
     def validate(self) -> DaemonConfig:
         """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
@@ -237,6 +253,12 @@ class DaemonConfig:
             raise InvalidDaemonConfig("recent_extensions", "must be 0..256")
         if not 1 <= self.max_dispersing_blobs <= 4096:
             raise InvalidDaemonConfig("max_dispersing_blobs", "must be 1..4096")
+        if self.payee is not None and not is_hex_address(self.payee):
+            raise InvalidDaemonConfig("payee", f"{self.payee!r} is not an address (0x and 40 hex digits)")
+        if not 1.0 <= self.settle_interval_s <= 86_400:
+            raise InvalidDaemonConfig("settle_interval_s", "must be 1..86400 seconds")
+        if not 1 <= self.settle_batch <= 1000:
+            raise InvalidDaemonConfig("settle_batch", "must be 1..1000")
 
     @property
     def retention(self) -> RetentionPolicy:
@@ -312,6 +334,12 @@ def _count(field: str, value: object) -> int:
     return value
 
 
+def _flag(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidDaemonConfig(field, f"{value!r}: give true or false")
+    return value
+
+
 def _seconds(field: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidDaemonConfig(field, f"{value!r}: give a number of seconds")
@@ -364,9 +392,7 @@ def load_config(path: Path) -> DaemonConfig:
             bootstrap=tuple(raw.get("bootstrap", ())),
             rpc_url=raw.get("rpc_url"),
             registry_address=raw.get("registry_address"),
-            confirmations=(
-                _count("confirmations", raw["confirmations"]) if "confirmations" in raw else None
-            ),
+            confirmations=(_count("confirmations", raw["confirmations"]) if "confirmations" in raw else None),
             eth_keystore=resolve(raw["eth_keystore"]) if "eth_keystore" in raw else None,
             eth_password_file=resolve(raw["eth_password_file"]) if "eth_password_file" in raw else None,
             retention_epochs=_count(
@@ -409,6 +435,10 @@ def load_config(path: Path) -> DaemonConfig:
             gossip_validation_queue=_whole(raw, "gossip_validation_queue"),
             gossip_validation_threads=_whole(raw, "gossip_validation_threads"),
             gossip_validation_timeout_s=_secs(raw, "gossip_validation_timeout_s"),
+            payments=_flag("payments", raw.get("payments", True)),
+            payee=str(raw["payee"]) if "payee" in raw else None,
+            settle_interval_s=_secs(raw, "settle_interval_s"),
+            settle_batch=_whole(raw, "settle_batch"),
         )
     except (TypeError, ValueError) as error:
         raise InvalidDaemonConfig("config", f"{path}: {error}") from error

@@ -9,12 +9,14 @@ import trio
 from da.header import header_to_bytes
 from da.types import BlobHeader, DataRoot
 from validator.certificate import certificate_to_bytes
-from validator.daemon.api.port import BlobView, EncoderStatus, RegistryView
+from validator.daemon.api.port import BlobView, EncoderStatus, PaymentView, RegistryView
 from validator.daemon.context import NodeContext
 from validator.daemon.intake import BlobIntake
+from validator.daemon.payments import PaymentGate
 from validator.daemon.retrieval import BlobRetrieval
 from validator.daemon.store import BlobRecord, NodeStore
 from validator.errors import BlobExpired
+from validator.payments.promise import SignedPromise
 from validator.types import Epoch, QuorumIndex
 
 
@@ -67,28 +69,59 @@ def read_blob_view(store: NodeStore, data_root: DataRoot) -> BlobView | None:
 class NodeDesk:
     """Posts go to the intake; reads to the store; a blob's bytes, if not held whole, to retrieval."""
 
-    def __init__(self, context: NodeContext, intake: BlobIntake, retrieval: BlobRetrieval) -> None:
+    def __init__(
+        self,
+        context: NodeContext,
+        intake: BlobIntake,
+        retrieval: BlobRetrieval,
+        payments: PaymentGate | None = None,
+    ) -> None:
         self._context = context
         self._store = context.store
         self._intake = intake
         self._retrieval = retrieval
+        self._payments = payments
 
-    async def admit_blob(self, byte_length: int | None, pre_encoded: bool = False) -> None:
-        """Refuse early what the intake would refuse (`BlobIntake.check_admission`, or
-        `check_upload_admission` for a pre-encoded upload; then the free disk)."""
+    async def admit_blob(
+        self, byte_length: int | None, pre_encoded: bool = False, payment: SignedPromise | None = None
+    ) -> None:
+        """Refuse early what the intake would refuse: the promise (all but its root; a raw post's
+        declared length is its size), then `BlobIntake.check_admission` (`check_upload_admission`
+        for a pre-encoded upload), then the free disk."""
+        if self._payments is not None:
+            await trio.to_thread.run_sync(
+                self._payments.check, payment, None if pre_encoded else byte_length, None
+            )
+        account = None if payment is None else payment.promise.account
         if pre_encoded:
-            self._intake.check_upload_admission(byte_length)
+            self._intake.check_upload_admission(byte_length, account=account)
         else:
-            self._intake.check_admission(byte_length)
+            self._intake.check_admission(byte_length, account=account)
         await self._intake.check_disk()
 
-    async def submit_blob(self, data: bytes) -> BlobView:
+    async def submit_blob(self, data: bytes, payment: SignedPromise | None = None) -> BlobView:
         """Accept a posted blob (see `BlobIntake.submit_blob`)."""
-        return _posted_view(await self._intake.submit_blob(data))
+        return _posted_view(await self._intake.submit_blob(data, payment))
 
-    async def submit_upload(self, body: bytes) -> BlobView:
+    async def submit_upload(self, body: bytes, payment: SignedPromise | None = None) -> BlobView:
         """Check and accept a pre-encoded upload (see `BlobIntake.submit_upload`)."""
-        return _posted_view(await self._intake.submit_upload(body))
+        return _posted_view(await self._intake.submit_upload(body, payment))
+
+    async def payment_terms(self, account: str | None) -> PaymentView:
+        """Whether posts are paid; the price, domain and payee; what is held from `account`."""
+        if self._payments is None:
+            return PaymentView(enabled=False)
+        terms = await trio.to_thread.run_sync(self._payments.terms, account)
+        return PaymentView(
+            True,
+            terms.payee,
+            terms.domain.chain_id,
+            terms.domain.verifying_contract,
+            terms.price_per_byte,
+            terms.min_billed_bytes,
+            terms.held,
+            terms.settled,
+        )
 
     async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """A posted blob's record, else what custody and certificates say of it."""

@@ -3,7 +3,9 @@ disperse queue has room (otherwise `NodeBusy`: HTTP 429 with Retry-After); its h
 the row commitments alone, and it is recorded durably as `received` with the quorum and threshold the
 core assigns; the POST answers then. One background task encodes the queued blobs in order (in the
 encoder pool, or a worker thread) and hands each to dispersal, which runs while the next one encodes.
-After a restart, blobs that were not certified are queued or dispersed again from what was stored,
+With payments on, a post's promise is checked before its body is read and again once its root is
+known, and recorded with the blob in one transaction (`validator.daemon.payments`). After a restart,
+blobs that were not certified are queued or dispersed again from what was stored,
 each under its own epoch's quorum (learnt from the registry first) while that epoch is within the
 availability window.
 
@@ -18,7 +20,7 @@ import math
 import sqlite3
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import structlog
@@ -34,10 +36,12 @@ from validator.daemon.admission import AdmissionPolicy, compute_retry_after, com
 from validator.daemon.context import NodeContext
 from validator.daemon.driver import CoreDriver
 from validator.daemon.extensions import Extensions
+from validator.daemon.payments import PaymentGate
 from validator.daemon.restart import is_within_availability_window
 from validator.daemon.retention import DEFAULT_RETENTION_EPOCHS
-from validator.daemon.store import BlobFailure, BlobRecord, BlobStatus
+from validator.daemon.store import BlobFailure, BlobRecord, BlobStatus, HeldPayment, HeldPromiseChanged
 from validator.errors import InsufficientStorage, NodeBusy, RegistryError, ValidatorError
+from validator.payments.promise import SignedPromise
 from validator.types import Epoch, QuorumIndex
 
 if TYPE_CHECKING:
@@ -50,6 +54,8 @@ ENCODE_TIMES_KEPT = 8
 REGISTRY_RETRY_SECONDS = 1.0
 MAX_REGISTRY_RETRY_SECONDS = 30.0
 """A dispersal waiting for the registry asks again after 1 s, doubling up to 30 s."""
+RECORD_PAYMENT_ATTEMPTS = 3
+"""Checks of a promise against the held one when other posts of its account were recorded first."""
 FAILURE_RECORD_ATTEMPTS = 40
 """Tries to record a blob failed by a full disk (about 18 minutes with waits doubling to 30 s)."""
 
@@ -64,9 +70,12 @@ class BlobIntake:
         extensions: Extensions,
         policy: AdmissionPolicy | None = None,
         window_epochs: int = DEFAULT_RETENTION_EPOCHS,
+        payments: PaymentGate | None = None,
     ) -> None:
-        """`window_epochs`: the availability window (a blob is dispersed while its epoch is in it)."""
+        """`window_epochs`: the availability window (a blob is dispersed while its epoch is in it);
+        `payments`: the gate every post's promise passes (None: posts are not paid)."""
         self._window_epochs = window_epochs
+        self._payments = payments
         self._context = context
         self._store = context.store
         self._metrics = context.metrics
@@ -93,19 +102,23 @@ class BlobIntake:
         """Blobs accepted (or being accepted) and not yet handed to dispersal."""
         return len(self._queued) + self._admitting
 
-    async def submit_blob(self, data: bytes) -> BlobRecord:
-        """Accept a sequencer's blob: durably `received` when this returns (posting the same bytes
-        again returns the same record); raises `NodeBusy` when the queue is full."""
+    async def submit_blob(self, data: bytes, payment: SignedPromise | None = None) -> BlobRecord:
+        """Accept a sequencer's blob: durably `received` when this returns, with its promise
+        (`payment`) when payments are on (posting the same bytes again returns the same record, and
+        takes no payment); raises `NodeBusy` when the queue is full, a `PaymentError` (nothing
+        stored) for a promise that does not pay for it."""
         validate_blob_size(len(data), self._da_config)
+        if self._payments is not None:
+            self._payments.require(payment)
         existing = await self._posted_before(data)
         if existing is not None:
             return existing
         await self.check_disk()
-        self.check_admission(None)
+        self.check_admission(None, account=None if payment is None else payment.promise.account)
         self._admitting += 1
         try:
             with self._disk_full_refused():
-                return await self._accept(data)
+                return await self._accept(data, payment)
         finally:
             self._admitting -= 1
 
@@ -141,24 +154,31 @@ class BlobIntake:
         if self._context.disk is not None:
             await trio.to_thread.run_sync(self._context.disk.check)
 
-    def check_admission(self, byte_length: int | None) -> None:
+    def check_admission(self, byte_length: int | None, *, account: str | None = None) -> None:
         """Raise `BlobTooLarge` / `EmptyBlob` for a size never taken (`byte_length`, when known) and
-        `NodeBusy` when the queue is full; the API asks this before it reads a posted body."""
+        `NodeBusy` when the queue is full; the API asks this before it reads a posted body.
+        `account`: the verified account paying for the post (None: unpaid), for fair admission."""
         if byte_length is not None:
             validate_blob_size(byte_length, self._da_config)
         mean = statistics.fmean(self._encode_times) if self._encode_times else 0.0
         retry_after = compute_retry_after(self.queued, self.policy, mean)
-        self._refuse_if_busy(retry_after, mean, "blob refused: queue full", queued=self.queued)
+        self._refuse_if_busy(retry_after, mean, "blob refused: queue full", account, queued=self.queued)
 
-    async def _accept(self, data: bytes) -> BlobRecord:
+    async def _accept(self, data: bytes, payment: SignedPromise | None) -> BlobRecord:
         header = await trio.to_thread.run_sync(self._header, data)
         data_root = compute_data_root(header)
+        checked = await self._check_payment(payment, len(data), data_root)
         epoch = await trio.to_thread.run_sync(self._context.registry.current_epoch)
         assignment = await self._driver.assign_blob(data_root, epoch)
         if assignment is None:
             raise ValidatorError(f"epoch {epoch} has no quorum: no validator has stake and a ballot")
-        record = await trio.to_thread.run_sync(
-            self._store.add_blob, data, header, data_root, epoch, assignment.quorum, assignment.threshold
+        record = await self._record_paid(
+            lambda paid: self._store.add_blob(
+                data, header, data_root, epoch, assignment.quorum, assignment.threshold, payment=paid
+            ),
+            checked,
+            len(data),
+            data_root,
         )
         self._metrics.blobs_accepted.inc()
         self._enqueue(data_root)
@@ -172,6 +192,33 @@ class BlobIntake:
         )
         return record
 
+    async def _check_payment(
+        self, payment: SignedPromise | None, byte_length: int, data_root: DataRoot
+    ) -> HeldPayment | None:
+        """The promise checked in full now that the blob's root is known (None: payments are off)."""
+        if self._payments is None:
+            return None
+        return await trio.to_thread.run_sync(self._payments.check, payment, byte_length, data_root)
+
+    async def _record_paid(
+        self,
+        write: Callable[[HeldPayment | None], BlobRecord],
+        checked: HeldPayment | None,
+        byte_length: int,
+        data_root: DataRoot,
+    ) -> BlobRecord:
+        """Run `write` (the store's `add_blob`, recording the blob with `checked`) in a worker thread;
+        when another promise of the account was recorded since the check, check this one again
+        against it (a few times) before refusing it."""
+        for _ in range(RECORD_PAYMENT_ATTEMPTS - 1):
+            try:
+                return await trio.to_thread.run_sync(write, checked)
+            except HeldPromiseChanged:
+                if checked is None or self._payments is None:
+                    raise
+                checked = await self._check_payment(checked.signed, byte_length, data_root)
+        return await trio.to_thread.run_sync(write, checked)
+
     def _enqueue(self, data_root: DataRoot) -> None:
         if data_root in self._queued:
             return
@@ -179,17 +226,21 @@ class BlobIntake:
         self._metrics.blob_queue.set(self.queued)
         self._send.send_nowait(data_root)
 
-    async def submit_upload(self, body: bytes) -> BlobRecord:
+    async def submit_upload(self, body: bytes, payment: SignedPromise | None = None) -> BlobRecord:
         """Accept a sequencer's pre-encoded upload (`da.upload`): checked first (in the encoder pool,
         or a worker thread), then recorded durably as `encoded` with its extension and handed to
         dispersal at once: it never waits in the encode queue. An inconsistent upload raises its
         `InvalidUpload` (or `EmptyBlob` / `BlobTooLarge`) and nothing is stored; `NodeBusy` when
-        `max_verifying` uploads are being checked already."""
-        self.check_upload_admission(len(body))
+        `max_verifying` uploads are being checked already. With payments on, the promise is checked
+        against the upload's claimed root and size before its cells are verified."""
+        self.check_upload_admission(len(body), account=None if payment is None else payment.promise.account)
         self._verifying += 1
         try:
             started = time.perf_counter()
             try:
+                if self._payments is not None:
+                    claimed = await trio.to_thread.run_sync(bytes_to_upload, body, self._da_config)
+                    await self._check_payment(payment, len(claimed.data), claimed.data_root)
                 encoded = await trio.to_thread.run_sync(self._verify_upload, body)
             except (InvalidUpload, EmptyBlob, BlobTooLarge) as error:
                 self._metrics.uploads_refused.labels(reason=type(error).__name__).inc()
@@ -199,22 +250,26 @@ class BlobIntake:
             self._verify_times.append(seconds)
             self._metrics.verify_seconds.observe(seconds)
             data = body[len(body) - encoded.header.byte_length :]
-            return await self._accept_encoded(data, encoded, seconds)
+            return await self._accept_encoded(data, encoded, seconds, payment)
         finally:
             self._verifying -= 1
 
-    def check_upload_admission(self, byte_length: int | None) -> None:
+    def check_upload_admission(self, byte_length: int | None, *, account: str | None = None) -> None:
         """Raise `BlobTooLarge` for an upload larger than the largest blob's (`byte_length`, when
         known) and `NodeBusy` when `max_verifying` uploads are being checked; the API asks this
-        before it reads a posted upload."""
+        before it reads a posted upload. `account`: the verified account paying (None: unpaid)."""
         largest = compute_max_upload_bytes(self._da_config.max_blob_bytes)
         if byte_length is not None and byte_length > largest:
             raise BlobTooLarge(byte_length, largest)
         mean = statistics.fmean(self._verify_times) if self._verify_times else 0.0
         retry_after = compute_upload_retry_after(self._verifying, self.policy, mean)
-        self._refuse_if_busy(retry_after, mean, "upload refused: busy verifying", verifying=self._verifying)
+        self._refuse_if_busy(
+            retry_after, mean, "upload refused: busy verifying", account, verifying=self._verifying
+        )
 
-    def _refuse_if_busy(self, retry_after: int | None, mean: float, event: str, **waiting: int) -> None:
+    def _refuse_if_busy(
+        self, retry_after: int | None, mean: float, event: str, account: str | None, **waiting: int
+    ) -> None:
         """Raise `NodeBusy` (counted, logged as `event` with the one count in `waiting`) when the
         post's own bound gave a `retry_after`, or when the encoded blobs held for dispersal, counting
         every post taken or being checked, have no room (retry after `mean`, the last checks' or
@@ -223,7 +278,7 @@ class BlobIntake:
             retry_after = max(1, math.ceil(mean))  # memory: too many encoded blobs still dispersing
         if retry_after is not None:
             self._metrics.blobs_refused.inc()
-            log.info(event, retry_after=retry_after, **waiting)
+            log.info(event, retry_after=retry_after, account=account, **waiting)
             raise NodeBusy(sum(waiting.values()), retry_after)
 
     def _verify_upload(self, body: bytes) -> EncodedBlob:
@@ -233,7 +288,9 @@ class BlobIntake:
             return self._context.pool.verify_upload(body)
         return validate_upload(bytes_to_upload(body, self._da_config), self._context.kzg, self._da_config)
 
-    async def _accept_encoded(self, data: bytes, encoded: EncodedBlob, seconds: float) -> BlobRecord:
+    async def _accept_encoded(
+        self, data: bytes, encoded: EncodedBlob, seconds: float, payment: SignedPromise | None
+    ) -> BlobRecord:
         """Record a checked upload with its extension (`encoded`) and disperse it; the same bytes
         posted before (raw or encoded) return that record, and while they are being recorded by
         another post the answer is `NodeBusy` (retry in 1 s: then that record)."""
@@ -242,22 +299,25 @@ class BlobIntake:
             raise NodeBusy(self._verifying, 1)
         self._recording.add(data_root)
         try:
-            return await self._record_upload(data, encoded, seconds)
+            return await self._record_upload(data, encoded, seconds, payment)
         finally:
             self._recording.discard(data_root)
 
-    async def _record_upload(self, data: bytes, encoded: EncodedBlob, seconds: float) -> BlobRecord:
+    async def _record_upload(
+        self, data: bytes, encoded: EncodedBlob, seconds: float, payment: SignedPromise | None
+    ) -> BlobRecord:
         existing = await self._posted_before(data)
         if existing is not None:
             return existing
         data_root = encoded.data_root
+        checked = await self._check_payment(payment, len(data), data_root)
         epoch = await trio.to_thread.run_sync(self._context.registry.current_epoch)
         assignment = await self._driver.assign_blob(data_root, epoch)
         if assignment is None:
             raise ValidatorError(f"epoch {epoch} has no quorum: no validator has stake and a ballot")
         with self._disk_full_refused():
-            record = await trio.to_thread.run_sync(
-                lambda: self._store.add_blob(
+            record = await self._record_paid(
+                lambda paid: self._store.add_blob(
                     data,
                     encoded.header,
                     data_root,
@@ -265,7 +325,11 @@ class BlobIntake:
                     assignment.quorum,
                     assignment.threshold,
                     encoded.rows,
-                )
+                    payment=paid,
+                ),
+                checked,
+                len(data),
+                data_root,
             )
         self._metrics.blobs_accepted.inc()
         self._extensions.hold(encoded)

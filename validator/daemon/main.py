@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
+from eth_utils.address import to_checksum_address
 
 from da.config import DAConfig
 from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
@@ -30,12 +31,14 @@ from validator.daemon.context import NodeContext
 from validator.daemon.extensions import Extensions
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.node import Node
+from validator.daemon.payments import PaymentGate, Settlement, compute_default_payee
 from validator.daemon.registry_watch import RegistryHealth, WatchedRegistry
 from validator.daemon.retention import DiskGuard
 from validator.daemon.store import NodeStore
 from validator.daemon.watchdog import serve_until_stopped
 from validator.keystore import decrypt_keystore, read_keystore
 from validator.passwords import resolve_password
+from validator.payments.backends import Escrow, open_escrow
 from validator.registry import get_registry_preset
 from validator.registry.backends import open_registry
 
@@ -50,7 +53,8 @@ def run_daemon(config: DaemonConfig) -> int:
     configure_logging(json_lines=config.log_format == "json")
     password = resolve_password(password_file=config.password_file, env_var=config.password_env, prompt=False)
     secret_key = decrypt_keystore(read_keystore(config.keystore), password)
-    registry = open_registry(config.registry_location, account=_load_eth_account(config, password))
+    eth_account = _load_eth_account(config, password)
+    registry = open_registry(config.registry_location, account=eth_account)
     me = registry.find_validator(secret_key.pubkey)
     if me is None:
         raise InvalidDaemonConfig(
@@ -78,6 +82,7 @@ def run_daemon(config: DaemonConfig) -> int:
         registry_health=health,
         disk=DiskGuard(config.data_dir, config.min_free_disk_bytes),
     )
+    escrow, gate, settlement = _open_payments(config, store, eth_account, secret_key.pubkey)
     network_config = config.network_config(
         identity_path=config.data_dir / "identity.key", network_name=compute_network_name(info.chain_id)
     )
@@ -89,6 +94,8 @@ def run_daemon(config: DaemonConfig) -> int:
         retention=config.retention,
         extensions=Extensions(store, config.recent_extensions, config.max_dispersing_blobs),
         retrieval=config.retrieval_config,
+        payments=gate,
+        settlement=settlement,
     )
     service = node.service
     bridge = TrioBridge(service)
@@ -112,8 +119,33 @@ def run_daemon(config: DaemonConfig) -> int:
         if pool is not None:
             pool.close()
         store.close()
+        if escrow is not None:
+            escrow.close()
         registry.close()
         log.info("validator stopped", validator=me)
+
+
+def resolve_payee(config: DaemonConfig, eth_account: LocalAccount | None, pubkey: bytes) -> str:
+    """The address this node's promises must name: `payee`, else the eth_keystore's account, else
+    the address derived from its BLS public key (registry files)."""
+    if config.payee is not None:
+        return str(to_checksum_address(config.payee))
+    return str(eth_account.address) if eth_account is not None else compute_default_payee(pubkey)
+
+
+def _open_payments(
+    config: DaemonConfig, store: NodeStore, eth_account: LocalAccount | None, pubkey: bytes
+) -> tuple[Escrow | None, PaymentGate | None, Settlement | None]:
+    """With payments on: the escrow beside the registry, the gate of paid posts, the settlement."""
+    if not config.payments:
+        log.info("payments off: posts are taken unpaid (a private network)")
+        return None, None, None
+    escrow = open_escrow(config.registry_location)
+    payee = resolve_payee(config, eth_account, pubkey)
+    gate = PaymentGate(escrow, payee, store)
+    settlement = Settlement(store, escrow, escrow, payee, config.settle_interval_s, config.settle_batch)
+    log.info("payments on", payee=payee, verifying_contract=gate.domain.verifying_contract)
+    return escrow, gate, settlement
 
 
 def _load_eth_account(config: DaemonConfig, password: str) -> LocalAccount | None:

@@ -7,7 +7,8 @@
 - `handlers`: what the network service calls (samples, headers, custody, attestations, certificates);
 - `peer_book`: validator <-> peer from the registry; `sends`: pushes, attestations, sample requests;
 - `effects`: the daemon's transport for the shared executor of core outputs (`validator.core.executor`);
-- `desk`: what the HTTP API asks about blobs (`retrieval` rebuilds a blob from custodians).
+- `desk`: what the HTTP API asks about blobs (`retrieval` rebuilds a blob from custodians);
+- `payments` / `settlement`: the promise check of paid posts and the settlement of held promises.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from validator.daemon.effects import DaemonTransport, spawn_from_thread
 from validator.daemon.extensions import Extensions
 from validator.daemon.handlers import RequestHandlers
 from validator.daemon.intake import BlobIntake
+from validator.daemon.payments import PaymentGate, Settlement
 from validator.daemon.peer_book import PeerBook
 from validator.daemon.restart import is_within_availability_window
 from validator.daemon.retention import Retention, RetentionPolicy
@@ -64,9 +66,12 @@ class Node:
         retention: RetentionPolicy | None = None,
         extensions: Extensions | None = None,
         retrieval: RetrievalConfig | None = None,
+        payments: PaymentGate | None = None,
+        settlement: Settlement | None = None,
     ) -> None:
         """`retention`: the availability window and pruning schedule; `extensions`: the owner of
-        encoded blobs in memory with its bounds (both: defaults)."""
+        encoded blobs in memory with its bounds (both: defaults); `payments`: the check of paid
+        posts (None: posts are not paid); `settlement`: the automatic settlement of held promises."""
         self._context = context
         self._secret_key = secret_key
         self._retention_policy = retention or RetentionPolicy()
@@ -92,9 +97,10 @@ class Node:
         )
         """The libp2p service; `main` runs it in the trio thread before `run` starts."""
         self._sends = Sends(self.service, self._peers, context.metrics, self._driver.process)
-        self._intake = BlobIntake(context, self._driver, self._extensions, admission, window)
+        self._intake = BlobIntake(context, self._driver, self._extensions, admission, window, payments)
         self._retrieval = BlobRetrieval(context, self._driver, self._peers, self.service, retrieval)
-        self.desk = NodeDesk(context, self._intake, self._retrieval)
+        self._settlement = settlement
+        self.desk = NodeDesk(context, self._intake, self._retrieval, payments)
         """What the HTTP API asks about blobs (`validator.daemon.api.BlobDesk`)."""
 
     @property
@@ -119,6 +125,8 @@ class Node:
             nursery.start_soon(self._peer_refresher)
             nursery.start_soon(self._certificate_listener)
             nursery.start_soon(self._retention.run)
+            if self._settlement is not None:
+                nursery.start_soon(self._settlement.run)
             await nursery.start(self._retrieval.run)
             await nursery.start(self._intake.run)
             task_status.started(self)

@@ -41,6 +41,8 @@ from da.types import (
 )
 from storage.sqlite import connect, ensure_incremental_vacuum, reclaim_free_pages, serialized, transaction
 from validator.certificate import bytes_to_certificate, certificate_to_bytes
+from validator.payments.errors import PromiseReplayed
+from validator.payments.promise import SignedPromise, decode_payment_header, encode_payment_header
 from validator.types import Attestation, Certificate, Epoch, QuorumIndex
 from validator.wire import attestation_to_bytes, bytes_to_attestation
 
@@ -81,6 +83,10 @@ CREATE TABLE IF NOT EXISTS certificates (
 );
 CREATE TABLE IF NOT EXISTS expired (
     data_root BLOB PRIMARY KEY, epoch INTEGER NOT NULL, expired_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS held_promises (
+    account TEXT PRIMARY KEY, cumulative TEXT NOT NULL, promise TEXT NOT NULL, settled TEXT NOT NULL,
+    updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS blobs_by_epoch ON blobs (epoch);
 CREATE INDEX IF NOT EXISTS headers_by_epoch ON headers (epoch);
@@ -135,6 +141,40 @@ class Expiry:
     data_root: DataRoot
     epoch: Epoch
     expired_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPayment:
+    """A checked promise to record with its blob: `signed`, checked against `previous`, the highest
+    cumulative this node held from the account when it was checked (the record refuses it if that
+    changed meanwhile: another post of the account was recorded first)."""
+
+    signed: SignedPromise
+    previous: int
+
+
+class HeldPromiseChanged(PromiseReplayed):
+    """Raised when a promise is recorded after another of its account's: check it again against
+    `held` (it is a replay unless its cumulative is above it by the blob's cost)."""
+
+    def __init__(self, held: int) -> None:
+        super().__init__(
+            f"another promise of the account was recorded first (now held: {held})", held=str(held)
+        )
+        self.held = held
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPromise:
+    """The highest promise this node holds from an account, and what settlement has paid of it."""
+
+    signed: SignedPromise
+    settled: int
+
+    @property
+    def unsettled(self) -> int:
+        """What settling it would add."""
+        return self.signed.promise.cumulative - self.settled
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,17 +252,26 @@ class NodeStore:
         quorum: QuorumIndex,
         threshold: int,
         rows: Sequence[EncodedRow] = (),
+        payment: HeldPayment | None = None,
     ) -> BlobRecord:
         """Record an accepted blob (idempotent: the same bytes give the same record); durable when it
         returns. Without `rows` it is `received` (to be encoded; its bytes kept until then); with them
-        `encoded` (see `put_extension`), and its bytes are not kept (the extension holds them)."""
+        `encoded` (see `put_extension`), and its bytes are not kept (the extension holds them).
+        `payment`, the blob's checked promise, becomes the account's held promise in the same
+        transaction (the blob is stored if and only if its promise is); `HeldPromiseChanged` (nothing
+        stored) when the account's held promise is no longer the one it was checked against."""
         now = time.time()
         status = BlobStatus.ENCODED if rows else BlobStatus.RECEIVED
         with transaction(self._db) as db:
+            if payment is not None:
+                held = self._held(db, payment.signed.promise.account)
+                current = 0 if held is None else held.signed.promise.cumulative
+                if current != payment.previous:
+                    raise HeldPromiseChanged(current)
             db.executemany(
                 "INSERT OR IGNORE INTO extension VALUES (?, ?, ?, ?)", _extension_rows(data_root, rows)
             )
-            db.execute(
+            cursor = db.execute(
                 "INSERT OR IGNORE INTO blobs (data_root, content_hash, header, data, status, epoch, quorum, "
                 "threshold, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -238,6 +287,14 @@ class NodeStore:
                     now,
                 ),
             )
+            if payment is not None and cursor.rowcount == 1:  # a blob held already costs nothing again
+                promise = payment.signed.promise
+                db.execute(
+                    "INSERT INTO held_promises VALUES (?, ?, ?, '0', ?) ON CONFLICT (account) DO UPDATE SET "
+                    "cumulative = excluded.cumulative, promise = excluded.promise, "
+                    "updated_at = excluded.updated_at",
+                    (promise.account, str(promise.cumulative), encode_payment_header(payment.signed), now),
+                )
         record = self.get_blob(data_root)
         if record is None:
             raise sqlite3.DatabaseError("blob vanished right after it was written")
@@ -338,6 +395,37 @@ class NodeStore:
             (BlobStatus.CERTIFIED.value, BlobStatus.FAILED.value),
         ).fetchall()
         return [record for (root,) in rows if (record := self.get_blob(DataRoot(root))) is not None]
+
+    # --- payment promises held (the highest per account) ---------------------------------------------
+
+    @serialized
+    def held_promise(self, account: str) -> HeldPromise | None:
+        """The highest promise this node holds from `account` (a checksummed address)."""
+        return self._held(self._db, account)
+
+    @serialized
+    def promises_to_settle(self, limit: int) -> list[HeldPromise]:
+        """Up to `limit` held promises above what settlement has paid of them, the largest unpaid
+        amounts first."""
+        rows = self._db.execute("SELECT promise, settled FROM held_promises WHERE cumulative != settled")
+        held = [HeldPromise(decode_payment_header(promise), int(settled)) for promise, settled in rows]
+        return sorted((h for h in held if h.unsettled > 0), key=lambda h: -h.unsettled)[:limit]
+
+    @serialized
+    def mark_settled(self, account: str, settled: int) -> None:
+        """Record that settlement has paid `settled` (cumulative) of `account`'s held promise; it
+        only grows."""
+        with transaction(self._db) as db:
+            held = self._held(db, account)
+            if held is not None and settled > held.settled:
+                db.execute("UPDATE held_promises SET settled = ? WHERE account = ?", (str(settled), account))
+
+    @staticmethod
+    def _held(db: sqlite3.Connection, account: str) -> HeldPromise | None:
+        row = db.execute(
+            "SELECT promise, settled FROM held_promises WHERE account = ?", (account,)
+        ).fetchone()
+        return None if row is None else HeldPromise(decode_payment_header(row[0]), int(row[1]))
 
     # --- headers and custody (as a quorum member) ---------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The one genesis builder: keys in encrypted keystores and an embedded registry where every validator
-is staked from epoch 0 and has cast its epoch-0 ballot. `das validator genesis` and `das devnet up`
-both build their network with it."""
+is staked from epoch 0 and has cast its epoch-0 ballot, with its escrow (and price) installed.
+`das validator genesis` and `das devnet up` both build their network with it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ from pathlib import Path
 from validator.errors import RegistryError
 from validator.keys import SecretKey, compute_proof_of_possession
 from validator.keystore import encrypt_keystore, write_keystore
+from validator.payments.promise import PriceTerms
+from validator.payments.sqlite_escrow import (
+    DEFAULT_MIN_BILLED_BYTES,
+    DEFAULT_PRICE_PER_BYTE,
+    DEFAULT_WITHDRAWAL_DELAY_S,
+    install_escrow,
+)
 from validator.presets import get_preset
 from validator.registry.port import RegistryInfo
 from validator.registry.sqlite import SqliteRegistry
@@ -39,6 +46,11 @@ class GenesisSpec:
     kdf_params: Mapping[str, int] | None = None
     """Keystore scrypt parameters; None for EIP-2335's defaults, a weaker set for throwaway keys."""
     key_description: str = "tessera validator"
+    price_per_byte: int = DEFAULT_PRICE_PER_BYTE
+    """The embedded escrow's price (wei per billed byte), stored in the registry file."""
+    min_billed_bytes: int = DEFAULT_MIN_BILLED_BYTES
+    withdrawal_delay: int = DEFAULT_WITHDRAWAL_DELAY_S
+    """Seconds an escrow withdrawal waits (longer than any node's settlement interval)."""
 
     def validate(self) -> GenesisSpec:
         """Return self, or raise `RegistryError` naming the bad field."""
@@ -49,6 +61,8 @@ class GenesisSpec:
             raise RegistryError(f"slots must be 1 or more, got {self.slots}")
         if not self.epoch_seconds > 0:
             raise RegistryError(f"epoch_seconds must be positive, got {self.epoch_seconds}")
+        if min(self.price_per_byte, self.min_billed_bytes, self.withdrawal_delay) < 0:
+            raise RegistryError("price_per_byte, min_billed_bytes and withdrawal_delay must be >= 0")
         return self
 
 
@@ -91,4 +105,7 @@ def create_genesis(directory: Path, spec: GenesisSpec, progress: GenesisProgress
             registry.put_ballot(ballot, genesis=True)
             if progress is not None:
                 progress(number + 1, spec.validators)
+    install_escrow(
+        registry_path, PriceTerms(spec.price_per_byte, spec.min_billed_bytes), spec.withdrawal_delay
+    )
     return registry_path

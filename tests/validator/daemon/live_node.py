@@ -21,8 +21,11 @@ from validator.daemon.context import NodeContext
 from validator.daemon.extensions import Extensions
 from validator.daemon.metrics import NodeMetrics
 from validator.daemon.node import Node
+from validator.daemon.payments import PaymentGate
 from validator.daemon.store import NodeStore
 from validator.keys import SecretKey, compute_proof_of_possession
+from validator.payments.promise import PriceTerms
+from validator.payments.sqlite_escrow import SqliteEscrow, install_escrow
 from validator.presets import get_preset
 from validator.registry import get_registry_preset
 from validator.registry.port import RegistryInfo
@@ -31,6 +34,8 @@ from validator.types import Epoch
 from validator.vrf import compute_ballot, compute_genesis_seed
 
 CHAIN_ID = 31337
+TERMS = PriceTerms(price_per_byte=2, min_billed_bytes=4096)
+"""The price of a node with payments on."""
 
 
 @dataclass(frozen=True)
@@ -41,14 +46,23 @@ class LiveNode:
     store: NodeStore
     metrics: NodeMetrics
     extensions: Extensions
+    escrow: SqliteEscrow | None = None
+    """The embedded escrow of a node with payments on."""
+    payee: str | None = None
 
 
 @contextmanager
 def live_node(
-    directory: Path, kzg: CkzgBackend, pool: EncoderPool | None = None, max_dispersing: int = 32
+    directory: Path,
+    kzg: CkzgBackend,
+    pool: EncoderPool | None = None,
+    max_dispersing: int = 32,
+    payee: str | None = None,
+    terms: PriceTerms = TERMS,
 ) -> Iterator[LiveNode]:
     """A one-validator network's node, running until the block ends (`max_dispersing`: the bound of
-    encoded blobs it holds while dispersing)."""
+    encoded blobs it holds while dispersing; `payee`: payments on, promises paying that address, with
+    the registry's escrow installed at `terms`)."""
     preset = get_preset("devnet")
     info = RegistryInfo(CHAIN_ID, preset.name, time.time(), 3600.0)
     seed = compute_genesis_seed(CHAIN_ID, b"\x05" * 32)
@@ -59,8 +73,13 @@ def live_node(
             key.pubkey, compute_proof_of_possession(key), preset.STAKE_PER_SLOT, effective_epoch=Epoch(0)
         )
         genesis.put_ballot(compute_ballot(key, index, CHAIN_ID, Epoch(0), seed), genesis=True)
+    escrow = None
+    if payee is not None:
+        install_escrow(path, terms, withdrawal_delay=100)
+        escrow = SqliteEscrow(path)
     registry = SqliteRegistry(path)
     store = NodeStore(directory / "node.sqlite")
+    gate = None if escrow is None or payee is None else PaymentGate(escrow, payee, store)
     context = NodeContext(
         me=index,
         registry=registry,
@@ -76,13 +95,13 @@ def live_node(
         identity_path=directory / "identity.key", network_name=compute_network_name(CHAIN_ID)
     ).validate()
     extensions = Extensions(store, max_dispersing=max_dispersing)
-    node = Node(context, key, network, extensions=extensions)
+    node = Node(context, key, network, extensions=extensions, payments=gate)
     bridge = TrioBridge(node.service)
     try:
         bridge.start()
         task = bridge.start_task(node.run, name="validator-node")
         try:
-            yield LiveNode(BridgedNode(bridge, node.desk), store, context.metrics, extensions)
+            yield LiveNode(BridgedNode(bridge, node.desk), store, context.metrics, extensions, escrow, payee)
         finally:
             task.cancel()
     finally:
@@ -90,3 +109,5 @@ def live_node(
             bridge.stop()
         store.close()
         registry.close()
+        if escrow is not None:
+            escrow.close()

@@ -11,9 +11,11 @@ from validator.daemon.api.port import (
     BlobView,
     EncoderStatus,
     NodeIdentity,
+    PaymentView,
     PeerSummary,
     RegistryView,
 )
+from validator.payments.promise import SignedPromise
 
 
 class BridgedNode:
@@ -63,18 +65,24 @@ class BridgedNode:
             raise ApiError("service_unavailable", "this node runs no validator: it takes and serves no blobs")
         return self._desk
 
-    async def admit_blob(self, byte_length: int | None, pre_encoded: bool = False) -> None:
-        """Whether a blob (or upload) of `byte_length` bytes would be taken now (raises as
-        `submit_blob` / `submit_upload` would)."""
-        await self._bridge.call(self._require_desk().admit_blob, byte_length, pre_encoded)
+    async def admit_blob(
+        self, byte_length: int | None, pre_encoded: bool = False, payment: SignedPromise | None = None
+    ) -> None:
+        """Whether a blob (or upload) of `byte_length` bytes, paid by `payment`, would be taken now
+        (raises as `submit_blob` / `submit_upload` would)."""
+        await self._bridge.call(self._require_desk().admit_blob, byte_length, pre_encoded, payment)
 
-    async def submit_blob(self, data: bytes) -> BlobView:
+    async def submit_blob(self, data: bytes, payment: SignedPromise | None = None) -> BlobView:
         """Accept a posted blob (durably `received` when this returns)."""
-        return await self._bridge.call(self._require_desk().submit_blob, data)
+        return await self._bridge.call(self._require_desk().submit_blob, data, payment)
 
-    async def submit_upload(self, body: bytes) -> BlobView:
+    async def submit_upload(self, body: bytes, payment: SignedPromise | None = None) -> BlobView:
         """Check and accept a pre-encoded upload."""
-        return await self._bridge.call(self._require_desk().submit_upload, body)
+        return await self._bridge.call(self._require_desk().submit_upload, body, payment)
+
+    async def payment_terms(self, account: str | None) -> PaymentView:
+        """Whether posts are paid, and the terms."""
+        return await self._bridge.call(self._require_desk().payment_terms, account)
 
     async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """Where the blob stands on this node."""

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from da.types import DataRoot
 from network.types import PeerName
+from validator.payments.promise import SignedPromise
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,21 +66,42 @@ class EncoderStatus:
     ready: bool
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentView:
+    """What a sequencer needs to pay this node (`enabled` False: it takes posts unpaid, and the other
+    fields are None); `held` / `settled` for the account asked about."""
+
+    enabled: bool
+    payee: str | None = None
+    chain_id: int | None = None
+    verifying_contract: str | None = None
+    price_per_byte: int | None = None
+    min_billed_bytes: int | None = None
+    held: int | None = None
+    settled: int | None = None
+
+
 class BlobDesk(Protocol):
     """A validator's blobs. The daemon's desk answers on its trio side (store reads in worker
     threads); `NodeApi` gives the same calls to the asyncio side."""
 
-    async def admit_blob(self, byte_length: int | None, pre_encoded: bool = False) -> None:
+    async def admit_blob(
+        self, byte_length: int | None, pre_encoded: bool = False, payment: SignedPromise | None = None
+    ) -> None:
         """Before a posted body is read: raise what `submit_blob` (`submit_upload` when
         `pre_encoded`) would for a body of `byte_length` bytes (None: not declared) that no byte of
-        it can change (too large, empty, queue full, disk full)."""
+        it can change (too large, empty, queue full, disk full, a promise refused for anything but
+        its root: `PaymentError`)."""
 
-    async def submit_blob(self, data: bytes) -> BlobView:
-        """Accept a posted blob (durably `received` when this returns)."""
+    async def submit_blob(self, data: bytes, payment: SignedPromise | None = None) -> BlobView:
+        """Accept a posted blob (durably `received`, with its promise, when this returns)."""
 
-    async def submit_upload(self, body: bytes) -> BlobView:
+    async def submit_upload(self, body: bytes, payment: SignedPromise | None = None) -> BlobView:
         """Accept a pre-encoded upload (`da.upload`) once it checks (durably `encoded` when this
         returns); raises its `InvalidUpload` and stores nothing when it does not."""
+
+    async def payment_terms(self, account: str | None) -> PaymentView:
+        """Whether posts are paid, the price and the payee; with `account`, what is held from it."""
 
     async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """Where the blob stands; None if this node knows nothing of it."""

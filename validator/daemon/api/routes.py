@@ -59,6 +59,40 @@ _CELL = {**_ROW, "column": {"type": "integer", "description": "the first bad cel
 _UPLOAD_REFUSALS = {"commitment_mismatch": _ROW, "invalid_cell_proof": _CELL}
 """Where a refused upload is first wrong, in its error."""
 
+_AMOUNT = {"type": "string", "pattern": "^[0-9]+$", "description": "wei, in decimal"}
+_ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
+_PAYMENT_REFUSALS: dict[str, dict[str, Any]] = {
+    "malformed_payment": {"field": {"type": "string", "description": "the first bad field of the header"}},
+    "payment_required": {
+        "payee": _ADDRESS,
+        "chain_id": _INTEGER,
+        "verifying_contract": _ADDRESS,
+        "price_per_byte": _AMOUNT,
+        "min_billed_bytes": _INTEGER,
+    },
+    "insufficient_increment": {"cost": _AMOUNT, "held": _AMOUNT},
+    "insufficient_escrow": {"outstanding": _AMOUNT, "covered": _AMOUNT},
+}
+"""What a refused promise's error says: the first bad field, the terms to pay by, what is missing."""
+_PAYMENT_CODES = (
+    "malformed_payment",
+    "bad_payment_signature",
+    "payment_required",
+    "wrong_payee",
+    "promise_expired",
+    "promise_root_mismatch",
+    "billed_size_mismatch",
+    "promise_replayed",
+    "insufficient_increment",
+    "insufficient_escrow",
+)
+_PAYMENT_HEADER_DOC = (
+    "a payment promise signed by the sequencer's Ethereum key (EIP-712; specs/validator.md, Payments): "
+    "account=0x..,node=0x..,data_root=0x..,billed_bytes=N,cumulative=N,expiry=N,signature=0x..; "
+    "required when the node's payments are on (GET /v1/payments)",
+    {"type": "string", "maxLength": 512},
+)
+
 ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
     (
         RouteDoc(
@@ -178,6 +212,7 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
                 "too_many_requests",
                 "service_unavailable",
                 "insufficient_storage",
+                *_PAYMENT_CODES,
             ),
             # getCertificate answers 409 not_certified (with the status) until the quorum has signed.
             links={
@@ -188,9 +223,38 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             },
             success_status=202,
             success_headers={"Location": _LOCATION},
-            error_details=_UPLOAD_REFUSALS,
+            error_details={**_UPLOAD_REFUSALS, **_PAYMENT_REFUSALS},
+            headers={"Tessera-Payment": _PAYMENT_HEADER_DOC},
         ),
         h.post_blob,
+    ),
+    (
+        RouteDoc(
+            "GET",
+            "/v1/payments",
+            "getPayments",
+            "Whether posts are paid; the price, the EIP-712 domain and the payee a promise names; with "
+            "?account=, the highest cumulative amount this node holds from that account and what "
+            "settlement has paid it (null fields when payments are off)",
+            {
+                "type": "object",
+                "required": ["enabled"],
+                "properties": {
+                    "enabled": {"type": "boolean"},
+                    "payee": {"type": ["string", "null"]},
+                    "chain_id": {"type": ["integer", "null"]},
+                    "verifying_contract": {"type": ["string", "null"]},
+                    "price_per_byte": {"type": ["string", "null"]},
+                    "min_billed_bytes": {"type": ["integer", "null"]},
+                    "account": {"type": ["string", "null"]},
+                    "held": {"type": ["string", "null"]},
+                    "settled": {"type": ["string", "null"]},
+                },
+            },
+            errors=("invalid_argument", "service_unavailable"),
+            query={"account": ("a sequencer's address: what this node holds from it", _ADDRESS)},
+        ),
+        h.payments,
     ),
     (
         RouteDoc("GET", _ROOT, "getBlob", "A blob's status", BLOB_STATUS_SCHEMA, errors=_BLOB_ERRORS),

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import HttpVersion11, hdrs, web
+from eth_utils.address import is_hex_address, to_checksum_address
 
 from da.errors import (
     BlobTooLarge,
@@ -36,6 +37,8 @@ from validator.daemon.api.errors import ApiError, Handler, error_response
 from validator.daemon.api.port import BlobView, NodeApi
 from validator.errors import BlobExpired, InsufficientStorage, NodeBusy, RetrievalBusy, ValidatorError
 from validator.openapi import PEER_ID_PATTERN
+from validator.payments.errors import PaymentError
+from validator.payments.promise import PAYMENT_HEADER, SignedPromise, decode_payment_header
 from validator.redaction import redact_urls
 
 NODE_KEY: web.AppKey[NodeApi] = web.AppKey("node", NodeApi)
@@ -165,6 +168,8 @@ def _intake_errors() -> Iterator[None]:
         raise ApiError("too_many_requests", str(error), retry_after=error.retry_after) from error
     except InsufficientStorage as error:
         raise ApiError("insufficient_storage", str(error)) from error
+    except PaymentError as error:  # 400 malformed, 401 bad signature, 402 the rest: its own fields
+        raise ApiError(error.code, str(error), details=error.details) from error
     except ApiError:
         raise
     except (DAError, ValidatorError) as error:
@@ -174,17 +179,52 @@ def _intake_errors() -> Iterator[None]:
 async def post_blob(request: web.Request) -> web.Response:
     """POST /v1/blobs: raw bytes (encoded by the node) or a pre-encoded upload (checked by the node)
     in; 202 Accepted with the data root and status, and the status resource in `Location` (the same
-    bytes again: the same answer). The declared length, the room to take it and the free disk are
-    checked before the body is read; the body is read bounded in size and time (`api.bodies`)."""
+    bytes again: the same answer). The payment promise (`Tessera-Payment`, all but its root), the
+    declared length, the room to take it and the free disk are checked before the body is read; the
+    body is read bounded in size and time (`api.bodies`)."""
     pre_encoded = _posted_media(request)
     config, node = request.app[CONFIG_KEY], request.app[NODE_KEY]
     check_declared_length(request, config.max_request_bytes)
     with _intake_errors():
-        await node.admit_blob(request.content_length, pre_encoded)
+        payment = _payment(request)
+        await node.admit_blob(request.content_length, pre_encoded, payment)
         data = await read_body(request, config.max_request_bytes, config.body_timeout_s)
-        view = await (node.submit_upload(data) if pre_encoded else node.submit_blob(data))
+        view = await (node.submit_upload(data, payment) if pre_encoded else node.submit_blob(data, payment))
     location = f"/v1/blobs/0x{view.data_root.hex()}"
     return web.json_response(blob_json(view), status=202, headers={"Location": location})
+
+
+def _payment(request: web.Request) -> SignedPromise | None:
+    """The post's promise, if it carries one (`MalformedPayment` when it does not parse)."""
+    value = request.headers.get(PAYMENT_HEADER)
+    return None if value is None else decode_payment_header(value)
+
+
+async def payments(request: web.Request) -> web.Response:
+    """GET /v1/payments[?account=0x...]: whether posts are paid, the price, the EIP-712 domain and
+    the payee a promise names; with `account`, the highest cumulative this node holds from it and
+    what settlement has paid (amounts are decimal strings: they exceed JSON's safe integers)."""
+    account = request.query.get("account")
+    if account is not None:
+        if not is_hex_address(account):
+            raise ApiError(
+                "invalid_argument", f"account must be an address (0x and 40 hex digits): {account[:50]!r}"
+            )
+        account = str(to_checksum_address(account))
+    view = await request.app[NODE_KEY].payment_terms(account)
+    return web.json_response(
+        {
+            "enabled": view.enabled,
+            "payee": view.payee,
+            "chain_id": view.chain_id,
+            "verifying_contract": view.verifying_contract,
+            "price_per_byte": None if view.price_per_byte is None else str(view.price_per_byte),
+            "min_billed_bytes": view.min_billed_bytes,
+            "account": account,
+            "held": None if view.held is None else str(view.held),
+            "settled": None if view.settled is None else str(view.settled),
+        }
+    )
 
 
 def _posted_media(request: web.Request) -> bool:
@@ -206,7 +246,7 @@ async def expect_blob(request: web.Request) -> web.StreamResponse | None:
         pre_encoded = _posted_media(request)
         check_declared_length(request, config.max_request_bytes)
         with _intake_errors():
-            await node.admit_blob(request.content_length, pre_encoded)
+            await node.admit_blob(request.content_length, pre_encoded, _payment(request))
     except ApiError as error:
         response = error_response(error.code, error.message, error.retry_after, details=error.details)
         response.force_close()
