@@ -35,6 +35,15 @@ if TYPE_CHECKING:  # the same names for type checkers (a test keeps them equal t
     from da.errors import NotEnoughCells as NotEnoughCells
     from da.errors import RowCountMismatch as RowCountMismatch
     from da.errors import UploadTruncated as UploadTruncated
+    from da.extension import compute_extended_column_cells as compute_extended_column_cells
+    from da.extension import compute_extended_column_proofs as compute_extended_column_proofs
+    from da.extension import compute_extended_commitments as compute_extended_commitments
+    from da.grid import ExtendedBlob as ExtendedBlob
+    from da.grid import compute_extended_blob as compute_extended_blob
+    from da.grid import extend_rows as extend_rows
+    from da.grid_samples import compute_grid_commitments as compute_grid_commitments
+    from da.grid_samples import validate_grid_sample as validate_grid_sample
+    from da.grid_samples import verify_grid_samples as verify_grid_samples
     from da.header import bytes_to_header as bytes_to_header
     from da.header import compute_data_root as compute_data_root
     from da.header import header_to_bytes as header_to_bytes
@@ -47,6 +56,8 @@ if TYPE_CHECKING:  # the same names for type checkers (a test keeps them equal t
     from da.pool import EncoderPool as EncoderPool
     from da.recovery import recover_blob as recover_blob
     from da.recovery import recover_row as recover_row
+    from da.recovery2d import recover_grid_blob as recover_grid_blob
+    from da.recovery2d import recover_grid_rows as recover_grid_rows
     from da.samples import bytes_to_sample as bytes_to_sample
     from da.samples import compute_sample_validity as compute_sample_validity
     from da.samples import compute_verified_coordinates as compute_verified_coordinates
@@ -59,6 +70,7 @@ if TYPE_CHECKING:  # the same names for type checkers (a test keeps them equal t
     from da.types import CellCoordinate as CellCoordinate
     from da.types import ColumnIndex as ColumnIndex
     from da.types import DataRoot as DataRoot
+    from da.types import GridSample as GridSample
     from da.types import KZGCommitment as KZGCommitment
     from da.types import KZGProof as KZGProof
     from da.types import RowBytes as RowBytes
@@ -93,10 +105,18 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "RowCountMismatch",
         "UploadTruncated",
     ),
+    "da.extension": (
+        "compute_extended_column_cells",
+        "compute_extended_column_proofs",
+        "compute_extended_commitments",
+    ),
+    "da.grid": ("ExtendedBlob", "compute_extended_blob", "extend_rows"),
+    "da.grid_samples": ("compute_grid_commitments", "validate_grid_sample", "verify_grid_samples"),
     "da.header": ("bytes_to_header", "compute_data_root", "header_to_bytes", "validate_header"),
     "da.kzg": ("CellProver", "CellRecoverer", "CellVerifier", "CkzgBackend", "load_ckzg_backend"),
     "da.pool": ("EncoderPool",),
     "da.recovery": ("recover_blob", "recover_row"),
+    "da.recovery2d": ("recover_grid_blob", "recover_grid_rows"),
     "da.samples": (
         "bytes_to_sample",
         "compute_sample_validity",
@@ -112,6 +132,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "CellCoordinate",
         "ColumnIndex",
         "DataRoot",
+        "GridSample",
         "KZGCommitment",
         "KZGProof",
         "RowBytes",

@@ -1,10 +1,15 @@
-/* The BLS12-381 scalar field work of the lean cell verifier (da/lean_verifier.py), natively.
+/* The BLS12-381 scalar field work of the lean cell verifier (da/lean_verifier.py) and of the 2D
+ * extension (da/extension.py, da/recovery2d.py), natively.
  *
  * The universal verification equation of verify_cell_kzg_proof_batch needs the polynomial
  *     sum_k r^k I_k(X),  I_k interpolating cell k over its column's coset,
  * as 64 coefficients. In Python integers that is about 30k modular multiplications for 169 cells
  * (95 inverse FFTs of size 64), a third of the verifier's time; here it is well under a
  * millisecond. Every group operation stays in arkworks; this module only does field arithmetic.
+ *
+ * The 2D extension combines cells of one column: extended cell i = sum_k M[i][k] * cell k,
+ * element by element (combine_cells); column recovery is the same product with Lagrange
+ * coefficients over the rows present.
  *
  * Representation: 4 little-endian 64-bit limbs. Values read from cells and returned are plain
  * (canonical, < p); constants (powers of r, twiddles, coset factors) are passed in Montgomery form
@@ -123,6 +128,13 @@ static void read_be(fr *out, const unsigned char *bytes) {
         const unsigned char *word = bytes + BYTES - 8 * (i + 1);
         for (int k = 0; k < 8; k++) x = (x << 8) | word[k];
         out->v[i] = x;
+    }
+}
+
+static void write_be(unsigned char *bytes, const fr *a) {
+    for (int i = 0; i < 4; i++) {
+        unsigned char *word = bytes + BYTES - 8 * (i + 1);
+        for (int k = 0; k < 8; k++) word[k] = (unsigned char)(a->v[i] >> (8 * (7 - k)));
     }
 }
 
@@ -271,6 +283,65 @@ done:
     return result;
 }
 
+/* out[n] = sum_k coefficients[n][k] * cells[k], element by element: cells are K cells of 64
+ * big-endian canonical elements, coefficients N x K little-endian elements in Montgomery form (row
+ * n first), the result N cells in the cell layout. */
+static PyObject *combine_cells(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer cells, coefficients;
+    if (!PyArg_ParseTuple(args, "y*y*", &cells, &coefficients)) return NULL;
+    PyObject *result = NULL;
+    fr *values = NULL, *factors = NULL;
+    if (cells.len == 0 || cells.len % CELL_BYTES != 0) {
+        PyErr_SetString(PyExc_ValueError, "cells must be one or more 2048-byte cells");
+        goto done;
+    }
+    Py_ssize_t inputs = cells.len / CELL_BYTES;
+    if (coefficients.len % (BYTES * inputs) != 0) {
+        PyErr_Format(PyExc_ValueError, "coefficients must be rows of %zd 32-byte elements", inputs);
+        goto done;
+    }
+    Py_ssize_t outputs = coefficients.len / (BYTES * inputs);
+    values = PyMem_Malloc(sizeof(fr) * inputs * CELL_ELEMENTS);
+    factors = PyMem_Malloc(sizeof(fr) * (outputs > 0 ? outputs * inputs : 1));
+    if (values == NULL || factors == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const unsigned char *cell_bytes = cells.buf;
+    for (Py_ssize_t k = 0; k < inputs * CELL_ELEMENTS; k++) {
+        read_be(&values[k], cell_bytes + BYTES * k);
+        if (fr_geq_p(&values[k])) {
+            PyErr_Format(PyExc_ValueError, "cell %zd holds a field element that is not canonical",
+                         k / CELL_ELEMENTS);
+            goto done;
+        }
+    }
+    if (read_canonical_le(factors, coefficients.buf, outputs * inputs, "coefficient") < 0) goto done;
+    result = PyBytes_FromStringAndSize(NULL, outputs * CELL_BYTES);
+    if (result == NULL) goto done;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t n = 0; n < outputs; n++) {
+        fr sums[CELL_ELEMENTS];
+        memset(sums, 0, sizeof sums);
+        for (Py_ssize_t k = 0; k < inputs; k++) {
+            const fr *factor = &factors[n * inputs + k];
+            const fr *cell = &values[k * CELL_ELEMENTS];
+            for (int t = 0; t < CELL_ELEMENTS; t++) {
+                fr term;
+                fr_mont(&term, &cell[t], factor);
+                fr_add(&sums[t], &sums[t], &term);
+            }
+        }
+        for (int t = 0; t < CELL_ELEMENTS; t++) write_be(out + n * CELL_BYTES + BYTES * t, &sums[t]);
+    }
+done:
+    PyMem_Free(values);
+    PyMem_Free(factors);
+    PyBuffer_Release(&cells);
+    PyBuffer_Release(&coefficients);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"to_montgomery", to_montgomery, METH_VARARGS,
      "to_montgomery(values: bytes) -> bytes\n\n"
@@ -283,12 +354,18 @@ static PyMethodDef methods[] = {
      "its column's coset: cells concatenated, one column byte per cell, powers, the inverse FFT's\n"
      "twiddles w_64^-m (m < 32) and unshift[c][j] = h_c^-j / 64 in Montgomery form. ValueError for\n"
      "a value that is not canonical, a column >= 128 or inconsistent lengths."},
+    {"combine_cells", combine_cells, METH_VARARGS,
+     "combine_cells(cells, coefficients) -> bytes\n\n"
+     "N cells, cell n = sum_k coefficients[n][k] * cells[k] element by element: cells are K\n"
+     "2048-byte cells (64 big-endian canonical elements), coefficients N x K 32-byte little-endian\n"
+     "elements in Montgomery form (to_montgomery), row n first. ValueError for no cells, a value\n"
+     "that is not canonical or a coefficient length that is not a multiple of 32 K."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "da._scalar_field",
-    "Native BLS12-381 scalar field arithmetic for the lean cell verifier.", -1, methods,
+    "Native BLS12-381 scalar field arithmetic for the lean cell verifier and the 2D extension.", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

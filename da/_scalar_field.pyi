@@ -7,3 +7,7 @@ def interpolate_cells(
     cells: bytes, columns: bytes, powers: bytes, twiddles: bytes, unshift: bytes, /
 ) -> bytes:
     """The 64 coefficients of sum_k powers[k] * I_k(X), 32-byte little-endian; ValueError for bad input."""
+
+def combine_cells(cells: bytes, coefficients: bytes, /) -> bytes:
+    """N cells, cell n = sum_k coefficients[n][k] * cells[k] (coefficients in Montgomery form, row n
+    first); ValueError for no cells, a non-canonical value or inconsistent lengths."""

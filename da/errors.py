@@ -66,19 +66,54 @@ class InvalidKZGInput(DAError):
 
 
 class NotEnoughCells(DAError):
-    """Raised when rows cannot be rebuilt; `received` maps each short row to its cell count."""
+    """Raised when rows cannot be rebuilt; `received` maps each short row to its cell count.
 
-    def __init__(self, received: Mapping[int, int], needed: int) -> None:
+    From the 2D grid (`da.recovery2d`) the counts are those known at the fixed point of row and column
+    decoding, and `columns` maps each column still short of `column_needed` (R) cells to its count;
+    both are empty/0 for a 1D recovery."""
+
+    def __init__(
+        self,
+        received: Mapping[int, int],
+        needed: int,
+        columns: Mapping[int, int] | None = None,
+        column_needed: int = 0,
+    ) -> None:
         listing = ", ".join(f"row {row}: {count}/{needed}" for row, count in sorted(received.items()))
-        super().__init__(f"not enough cells to recover {len(received)} row(s) ({listing})")
-        self._reduce_args = (dict(received), needed)
+        message = f"not enough cells to recover {len(received)} row(s) ({listing})"
+        short_columns = dict(columns or {})
+        if short_columns:
+            column_listing = ", ".join(
+                f"{_span(first, last)}: {count}/{column_needed}"
+                for first, last, count in _runs(short_columns)
+            )
+            message += f"; {len(short_columns)} column(s) short of {column_needed} cells ({column_listing})"
+        super().__init__(message)
+        self._reduce_args = (dict(received), needed, short_columns, column_needed)
         self.received = dict(received)
         self.needed = needed
+        self.columns = short_columns
+        self.column_needed = column_needed
 
     @property
     def rows(self) -> list[int]:
         """The rows that lack cells, in ascending order."""
         return sorted(self.received)
+
+
+def _runs(counts: Mapping[int, int]) -> list[tuple[int, int, int]]:
+    """Consecutive keys with equal counts as (first, last, count), so 65 short columns read as one."""
+    runs: list[tuple[int, int, int]] = []
+    for key, count in sorted(counts.items()):
+        if runs and runs[-1][1] == key - 1 and runs[-1][2] == count:
+            runs[-1] = (runs[-1][0], key, count)
+        else:
+            runs.append((key, key, count))
+    return runs
+
+
+def _span(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}..{last}"
 
 
 class InvalidBlobEncoding(DAError):

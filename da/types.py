@@ -60,3 +60,21 @@ class SampleValidity:
     """One entry per sample, in the order given."""
     batches: int
     """Batched checks (`verify_samples` calls) made: 1 when every sample verifies."""
+
+
+@dataclass(frozen=True, slots=True)
+class GridSample:
+    """One cell of a blob's 2R x 128 grid (row 0..2R-1) with its KZG proof, checked against the blob's
+    header instead of a Merkle branch (`da.grid_samples.verify_grid_samples`): the commitment of an
+    original row is the header's, that of an extended row is derived from the header's R commitments
+    (it has no leaf under the data root, so no branch could prove it)."""
+
+    row: RowIndex
+    column: ColumnIndex
+    cell: Cell
+    proof: KZGProof
+
+    @property
+    def coordinate(self) -> CellCoordinate:
+        """The sample's position in the grid."""
+        return CellCoordinate(self.row, self.column)
