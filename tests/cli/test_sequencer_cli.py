@@ -35,11 +35,11 @@ def registry(network: Path, tmp_path: Path) -> Path:
 
 
 def _run(
-    command: str, *args: str, registry: Path, keystore: Path, password: str = "password.txt"
+    command: str, *args: str, registry: Path, keystore: Path, unlock: str = "password.txt"
 ) -> tuple[int, str, str]:
     result = das(
         "sequencer", command, *args, "--registry", str(registry), "--eth-keystore", str(keystore),
-        "--eth-password-file", str(keystore.parent / password), cwd=keystore.parent,
+        "--eth-password-file", str(keystore.parent / unlock), cwd=keystore.parent,
     )  # fmt: skip
     return result.returncode, result.stdout, result.stderr
 
@@ -78,7 +78,7 @@ def test_deposit_request_and_balance_in_json(registry: Path, sequencer: Path) ->
 
 
 def test_balance_reads_the_keystore_address_without_its_password(registry: Path, sequencer: Path) -> None:
-    code, out, err = _run("balance", registry=registry, keystore=sequencer, password="missing.txt")
+    code, out, err = _run("balance", registry=registry, keystore=sequencer, unlock="missing.txt")
     assert code == 0, err
     assert f"account     {ACCOUNT} (sqlite escrow)" in out and "balance     0 wei" in out
     assert "s between asking to withdraw and withdrawing" in out
@@ -123,7 +123,7 @@ def test_more_than_the_balance_cannot_be_set_aside(registry: Path, sequencer: Pa
 
 
 def test_a_wrong_password_or_a_missing_keystore_deposits_nothing(registry: Path, sequencer: Path) -> None:
-    code, _, err = _run("deposit", "1000", registry=registry, keystore=sequencer, password="wrong.txt")
+    code, _, err = _run("deposit", "1000", registry=registry, keystore=sequencer, unlock="wrong.txt")
     assert code == 2 and "wrong password" in err and "not the password" not in err, err
     code, _, err = _run("deposit", "1000", registry=registry, keystore=sequencer.with_name("none.json"))
     assert code == 2 and "keystore file not found" in err, err
