@@ -97,7 +97,8 @@ def run_up(args: argparse.Namespace) -> int:
         if chain is not None:
             print(
                 f"  chain {chain['rpc_url']}  registry contract {chain['registry_address']}  "
-                f"certificate verifier {chain.get('verifier_address', '-')}"
+                f"certificate verifier {chain.get('verifier_address', '-')}  "
+                f"payments {chain.get('payments_address', '-')}"
             )
     for index in range(count):
         devnet.start_node(index, args.encoder_workers)
@@ -228,6 +229,7 @@ def run_status(args: argparse.Namespace) -> int:
                 "rpc_url": chain["rpc_url"],
                 "registry_address": chain["registry_address"],
                 "verifier_address": chain.get("verifier_address"),
+                "payments_address": chain.get("payments_address"),
                 "chain_id": chain["chain_id"],
             }
         )
@@ -243,7 +245,8 @@ def run_status(args: argparse.Namespace) -> int:
     if chain is not None:
         print(
             f"registry contract {chain['registry_address']} on {chain['rpc_url']} "
-            f"(chain id {chain['chain_id']}); certificate verifier {chain.get('verifier_address', '-')}"
+            f"(chain id {chain['chain_id']}); certificate verifier {chain.get('verifier_address', '-')}; "
+            f"payments {chain.get('payments_address', '-')}"
         )
     else:
         print(f"registry file {registry}")

@@ -11,7 +11,7 @@ directory, with the `node.json` the running validator writes about itself).
 With `chain="anvil"` there is no registry file: an anvil chain (`chain/`: its log, and its state,
 saved every 2 s and at a clean stop, so a restart finds the registry again) holds the registry
 contract, `keys/eth-I.json` are the validators' Ethereum accounts, and `chain.json` says where the
-chain and the contract are.
+chain and the contracts are (registry, certificate verifier, payments escrow).
 """
 
 from __future__ import annotations
@@ -165,6 +165,7 @@ class Devnet:
                 "rpc_url": genesis.rpc_url,
                 "registry_address": genesis.registry_address,
                 "verifier_address": genesis.verifier_address,
+                "payments_address": genesis.payments_address,
                 "chain_id": genesis.chain_id,
                 "genesis_time": genesis.genesis_time,
                 "port": port,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -27,13 +28,18 @@ from validator.payments.promise import (
     sign_promise,
 )
 from validator.registry.chain.anvil import Anvil
+from validator.registry.chain.genesis import create_chain_genesis
 from validator.registry.chain.payments import (
+    DEVNET_MIN_BILLED_BYTES,
+    DEVNET_PRICE_PER_BYTE_WEI,
+    DEVNET_WITHDRAWAL_DELAY_SECONDS,
     ChainPayments,
     NotATesseraPayments,
     _promise_tuple,
     deploy_payments,
 )
 from validator.registry.chain.rpc import TransactionReverted
+from validator.registry.genesis import GenesisSpec
 
 from .registry_network import advance, chain_time
 
@@ -304,3 +310,15 @@ def test_a_handle_refuses_what_is_not_this_networks_payments_contract(
         ChainPayments(anvil.rpc_url, payments.governor.address)  # no code
     with pytest.raises(NotATesseraPayments, match="payments contract of registry"):
         ChainPayments(anvil.rpc_url, payments.address, registry_address=payments.nodes[0])
+
+
+def test_a_chain_genesis_deploys_the_networks_payments_contract(anvil: Anvil, tmp_path: Path) -> None:
+    spec = GenesisSpec(validators=1, password=secrets.token_hex(8), kdf_params={"n": 2**4, "r": 8, "p": 1})
+    funder = Account.from_key(anvil.private_keys[2])
+    genesis = create_chain_genesis(tmp_path, spec, anvil.rpc_url, funder, genesis_delay=600)
+    payments = ChainPayments(
+        anvil.rpc_url, genesis.payments_address, registry_address=genesis.registry_address
+    )
+    assert payments.price_terms() == PriceTerms(DEVNET_PRICE_PER_BYTE_WEI, DEVNET_MIN_BILLED_BYTES)
+    assert payments.withdrawal_delay() == DEVNET_WITHDRAWAL_DELAY_SECONDS
+    assert payments.governor == funder.address

@@ -1,6 +1,8 @@
 """A genesis on a chain: BLS keys and Ethereum accounts in encrypted keystores, the registry contract
-deployed, every validator funded, registered through the contract (its proof of possession checked
-on-chain) and its epoch-0 ballot cast, all before the contract's `genesisTime`.
+deployed (with its certificate verifier and its payments contract, at the devnet's price and
+withdrawal delay, governed by the deploying account), every validator funded, registered through the
+contract (its proof of possession checked on-chain) and its epoch-0 ballot cast, all before the
+contract's `genesisTime`.
 
 `das devnet up --chain anvil` builds its network with it; the result (`ChainGenesis`) is what the
 validators' configs and `das devnet status` need.
@@ -19,9 +21,16 @@ from web3 import Web3
 from web3.types import TxParams, Wei
 
 from validator.errors import RegistryError
+from validator.payments.promise import PriceTerms
 from validator.presets import get_preset
 from validator.registry.chain.accounts import create_account_keystore
 from validator.registry.chain.backend import WEI_PER_STAKE_UNIT, ChainRegistry, deploy_registry
+from validator.registry.chain.payments import (
+    DEVNET_MIN_BILLED_BYTES,
+    DEVNET_PRICE_PER_BYTE_WEI,
+    DEVNET_WITHDRAWAL_DELAY_SECONDS,
+    deploy_payments,
+)
 from validator.registry.chain.rpc import connect, sign_and_send
 from validator.registry.chain.verifier import deploy_verifier
 from validator.registry.genesis import KEYS_DIR, GenesisProgress, GenesisSpec, create_validator_key
@@ -43,6 +52,8 @@ class ChainGenesis:
     genesis_time: int
     accounts: tuple[str, ...]
     """Each validator's Ethereum address, by validator number."""
+    payments_address: str = ""
+    """The `TesseraPayments` escrow of this network (its `registry()` is `registry_address`)."""
 
 
 def get_account_keystore_path(directory: Path, number: int) -> Path:
@@ -102,7 +113,15 @@ def create_chain_genesis(
             f"the genesis transactions took past genesisTime ({genesis_delay:g} s after deployment): "
             "give a longer genesis delay"
         )
-    return ChainGenesis(rpc_url, address, verifier, chain_id, genesis_time, tuple(accounts))
+    # after the registrations: genesisTime leaves room for them, not for this
+    payments = deploy_payments(
+        rpc_url,
+        funder,
+        registry_address=address,
+        terms=PriceTerms(DEVNET_PRICE_PER_BYTE_WEI, DEVNET_MIN_BILLED_BYTES),
+        withdrawal_delay=DEVNET_WITHDRAWAL_DELAY_SECONDS,
+    )
+    return ChainGenesis(rpc_url, address, verifier, chain_id, genesis_time, tuple(accounts), payments)
 
 
 def wait_for_genesis(rpc_url: str, genesis_time: int, *, timeout: float) -> None:
