@@ -78,6 +78,7 @@ bench: $(STAMP) $(CHAIN_STAMP)
 	$(BIN)/python bench/bench_light.py
 	$(BIN)/python bench/bench_chain.py
 	$(BIN)/python bench/bench_certificate_gas.py
+	$(BIN)/python bench/bench_payments_gas.py
 
 clean:
 	-$(BIN)/das devnet down --dir .devnet

@@ -12,17 +12,14 @@ from typing import Any
 from cli.paying import add_payment_arguments, explain_refusal, open_payer
 from cli.progress import Progress
 from da.config import DAConfig
-from da.encoding import compute_blob_header
 from da.errors import DAError
-from da.header import compute_data_root
-from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
+from da.kzg import PRECOMPUTE_FOR_PROVING
 from da.media import UPLOAD_MEDIA_TYPE
-from da.packing import validate_blob_size
 from da.sequencer import MAX_PRECOMPUTE, EncoderSettings, encode_upload
 from da.upload import bytes_to_upload
 from validator.api_client import OCTET_STREAM, NodeApiClient
 from validator.errors import ApiFailure
-from validator.payments.payer import Payer, Payment
+from validator.payments.payer import Payer, Payment, compute_raw_data_root
 
 DEFAULT_NODE = "http://127.0.0.1:8545"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -153,7 +150,7 @@ def _body(args: argparse.Namespace, data: bytes, paid: bool) -> tuple[bytes, str
     """What is posted: the body, its media type, and the blob's data root (needed to pay; computed for
     a raw post only when it is paid for)."""
     if args.raw:
-        return data, OCTET_STREAM, _raw_data_root(data) if paid else b""
+        return data, OCTET_STREAM, compute_raw_data_root(data) if paid else b""
     settings = EncoderSettings(args.encoder_workers, args.precompute)
     upload = encode_upload(data, settings, progress=Progress("encoding rows"))
     return upload, UPLOAD_MEDIA_TYPE, bytes(bytes_to_upload(upload, DAConfig()).data_root)
@@ -174,15 +171,6 @@ def _print_post(status: dict[str, Any], payment: Payment | None) -> None:
             f"paid        {payment.increment} wei to {payment.node} from {payment.account} "
             f"(cumulative {payment.cumulative}, {payment.billed_bytes} bytes billed)"
         )
-
-
-def _raw_data_root(data: bytes) -> bytes:
-    """The data root the node will compute for a raw post (its row commitments only: a promise
-    names the blob it pays for, so a paid raw post computes it here too)."""
-    config = DAConfig()
-    validate_blob_size(len(data), config)
-    header = compute_blob_header(data, load_ckzg_backend(PRECOMPUTE_FOR_VERIFYING), config)
-    return bytes(compute_data_root(header))
 
 
 def _report_busy(refusal: ApiFailure, pause: float) -> None:

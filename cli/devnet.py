@@ -15,6 +15,7 @@ import secrets
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 from cli.common import positive_int
 from cli.progress import Progress
@@ -24,10 +25,13 @@ from network.errors import NetworkError
 from sampling.errors import SamplingError
 from validator.api_client import NodeApiClient
 from validator.certificate import bytes_to_certificate, verify_certificate
-from validator.devnet import CHAIN_ID, CHAINS, DEFAULT_DIR, Devnet
+from validator.devnet import CHAIN_ID, CHAINS, DEFAULT_DIR, PASSWORD_FILE, SEQUENCER_KEYSTORE, Devnet
 from validator.errors import ApiFailure, DevnetError, ValidatorError
+from validator.payments.counters import PromiseCounters, default_counters_path
+from validator.payments.payer import Payer, Payment, compute_raw_data_root, read_node_terms
 from validator.registry import get_registry_preset
 from validator.registry.backends import ChainLocation, RegistryLocation, open_registry
+from validator.registry.chain.accounts import load_account
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -140,9 +144,15 @@ def _demo(devnet: Devnet, api_url: str, size: int) -> int:
     node = NodeApiClient(api_url)
     blob = secrets.token_bytes(size)
     posted = time.monotonic()
-    status = node.wait_for_certificate(node.post_blob(blob)["data_root"], 60.0)
+    accepted, payment = _post_demo_blob(devnet, node, blob)
+    status = node.wait_for_certificate(accepted["data_root"], 60.0)
     root = status["data_root"]
     print(f"demo blob {size} bytes  data root {root}")
+    if payment is not None:
+        print(
+            f"  paid {payment.increment} wei from the demo sequencer {payment.account} to {payment.node} "
+            f"(cumulative {payment.cumulative}; its keystore {directory / SEQUENCER_KEYSTORE})"
+        )
     if status["status"] != "certified":
         print(f"  NOT certified: {status}")
         return EXIT_FAILED
@@ -162,6 +172,24 @@ def _demo(devnet: Devnet, api_url: str, size: int) -> int:
     if not verdict.valid:
         return EXIT_FAILED
     return _light_check(root, location, certificate_file, raw)
+
+
+def _post_demo_blob(
+    devnet: Devnet, node: NodeApiClient, blob: bytes
+) -> tuple[dict[str, Any], Payment | None]:
+    """Post the demo blob raw, paid by the devnet's demo sequencer when the node takes payments."""
+    keystore = devnet.directory / SEQUENCER_KEYSTORE
+    if not keystore.is_file():  # a devnet made before payments
+        return node.post_blob(blob), None
+    password = (devnet.directory / PASSWORD_FILE).read_text()
+    key = bytes(load_account(keystore, password).key)
+    with PromiseCounters(default_counters_path(keystore)) as counters:
+        payer = Payer(key, counters)
+        terms = read_node_terms(node, payer.account)
+        if not terms.enabled:
+            return node.post_blob(blob), None
+        root = compute_raw_data_root(blob)
+        return payer.post(node, blob, data_root=root, byte_length=len(blob), node=terms)
 
 
 def _registry_options(location: RegistryLocation) -> str:

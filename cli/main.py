@@ -23,7 +23,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
-COMMANDS = ("demo", "validator", "cert", "light", "blob", "altda", "devnet")
+COMMANDS = ("demo", "validator", "cert", "light", "blob", "sequencer", "altda", "devnet")
 """Command groups, each a module of `cli` with an `add_parser(subparsers)`, in `--help` order."""
 
 

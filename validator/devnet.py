@@ -6,7 +6,10 @@ and stops validator processes in their own sessions, and waits (bounded) until t
 
 Files: `devnet.json` (validator count and pids, written atomically), `password.txt`,
 `registry.sqlite`, `keys/validator-I.json`, `node-I.toml`, `node-I.log`, `node-I/` (its data
-directory, with the `node.json` the running validator writes about itself).
+directory, with the `node.json` the running validator writes about itself), `keys/sequencer.json`
+(the demo sequencer's Ethereum account, encrypted with `password.txt`, with an escrow deposit: it
+pays for the demo's posts and for `das blob post` run beside `.devnet`; `validator.payments.demo`)
+and the counters of what it promised each node, `keys/sequencer.json.counters.sqlite`.
 
 With `chain="anvil"` there is no registry file: an anvil chain (`chain/`: its log, and its state,
 saved every 2 s and at a clean stop, so a restart finds the registry again) holds the registry
@@ -133,12 +136,37 @@ class Devnet:
         else:
             create_genesis(self.directory, spec)
             where = f'registry = "{REGISTRY_FILE}"\n'
+        self._create_demo_sequencer(password)
         for number in range(validators):
             (self.directory / f"node-{number}.toml").write_text(
                 where.replace("NUMBER", str(number)) + f'keystore = "keys/validator-{number}.json"\n'
                 f'password_file = "password.txt"\ndata_dir = "node-{number}"\nencoder_workers = ENCODERS\n'
             )
         self._save_state({"validators": validators, "pids": {}, "created": time.time()})
+
+    def _create_demo_sequencer(self, password: str) -> None:
+        """The demo sequencer (`SEQUENCER_KEYSTORE`) and its escrow: in the registry file's escrow
+        tables, or (anvil) in the payments contract, funded by the chain's funder."""
+        from validator.payments import demo  # noqa: PLC0415 - eth-account, web3 on a chain
+
+        chain = self.chain_info()
+        keystore = self.directory / SEQUENCER_KEYSTORE
+        account = demo.create_demo_keystore(keystore, password, deterministic=chain is not None)
+        if chain is None:
+            demo.fund_on_sqlite(self.registry_path, account)
+            return
+        if not chain.get("payments_address") or self._anvil is None:
+            raise DevnetError("the devnet chain has no payments contract to fund the demo sequencer in")
+        try:
+            demo.fund_on_chain(
+                str(chain["rpc_url"]),
+                str(chain["payments_address"]),
+                str(chain["registry_address"]),
+                self._anvil.private_keys[0],
+            )
+        except BaseException:
+            self.stop_chain()
+            raise
 
     # --- the chain (chain="anvil") ---------------------------------------------------------------
 

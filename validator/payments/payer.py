@@ -27,6 +27,11 @@ import structlog
 from eth_account import Account
 from eth_utils.address import is_hex_address, to_checksum_address
 
+from da.config import DAConfig
+from da.encoding import compute_blob_header
+from da.header import compute_data_root
+from da.kzg import PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
+from da.packing import validate_blob_size
 from validator.api_client import OCTET_STREAM, BusyProgress, NodeApiClient
 from validator.errors import ApiFailure
 from validator.payments.counters import Advance, CounterKey, PromiseCounters
@@ -43,6 +48,17 @@ from validator.payments.promise import (
 )
 
 log = structlog.get_logger(__name__)
+
+
+def compute_raw_data_root(data: bytes) -> bytes:
+    """The data root a node computes for raw bytes posted to it (row commitments only, about a
+    sixth of encoding): a promise names the blob it pays for, so a paid raw post computes it too."""
+    config = DAConfig()
+    validate_blob_size(len(data), config)
+    return bytes(
+        compute_data_root(compute_blob_header(data, load_ckzg_backend(PRECOMPUTE_FOR_VERIFYING), config))
+    )
+
 
 DEFAULT_PAYMENT_TTL_S: Final = 600
 """A promise's default lifetime: long enough for the default 300 s of posting again after 429s."""
