@@ -18,6 +18,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.logs import DISCARD
 
+from da.constants import USABLE_BYTES_PER_ROW
 from validator.payments.port import EscrowBalance
 from validator.payments.promise import (
     PaymentDomain,
@@ -27,6 +28,7 @@ from validator.payments.promise import (
     promise_typed_data,
     sign_promise,
 )
+from validator.registry.chain import payments as module
 from validator.registry.chain.anvil import Anvil
 from validator.registry.chain.genesis import create_chain_genesis
 from validator.registry.chain.payments import (
@@ -322,3 +324,23 @@ def test_a_chain_genesis_deploys_the_networks_payments_contract(anvil: Anvil, tm
     assert payments.price_terms() == PriceTerms(DEVNET_PRICE_PER_BYTE_WEI, DEVNET_MIN_BILLED_BYTES)
     assert payments.withdrawal_delay() == DEVNET_WITHDRAWAL_DELAY_SECONDS
     assert payments.governor == funder.address
+
+
+def test_the_specs_payments_constants_are_the_codes() -> None:
+    text = (Path(__file__).resolve().parents[3] / "specs" / "validator.md").read_text(encoding="utf-8")
+    rows = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if line.startswith("| Contract constant | Value | Description |"):
+            next(lines)  # the separator
+            for row in lines:
+                if not row.startswith("|"):
+                    break
+                name, value, _ = (cell.strip().strip("`") for cell in row.strip().strip("|").split("|"))
+                rows[name] = value
+    assert rows, "no payments constants table in specs/validator.md"
+    assert rows.pop("PROTOCOL") == f'"{module.PAYMENTS_PROTOCOL}"'
+    assert {name: int(value) for name, value in rows.items()} == {
+        name: getattr(module, name) for name in rows
+    }
+    assert module.DEVNET_MIN_BILLED_BYTES == USABLE_BYTES_PER_ROW

@@ -26,6 +26,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import BlockIdentifier
 
+from da.constants import USABLE_BYTES_PER_ROW
 from validator.errors import RegistryError
 from validator.payments.errors import MalformedPayment
 from validator.payments.port import EscrowBalance, SettlementReceipt
@@ -56,7 +57,7 @@ DEVNET_WITHDRAWAL_DELAY_SECONDS: Final = 120
 """The devnet's delay: short enough to try a withdrawal by hand, four settlement intervals of 30 s."""
 DEVNET_PRICE_PER_BYTE_WEI: Final = 10**6
 """The devnet's price: 1 MiB costs about 1.05e12 wei (0.000001 ETH)."""
-DEVNET_MIN_BILLED_BYTES: Final = 4096 * 31
+DEVNET_MIN_BILLED_BYTES: Final = USABLE_BYTES_PER_ROW
 """The devnet's minimum billed size: one row's payload (4,096 field elements of 31 bytes), what the
 smallest blob costs the network to encode, disperse and keep."""
 
