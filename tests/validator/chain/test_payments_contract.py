@@ -19,7 +19,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from da.constants import USABLE_BYTES_PER_ROW
-from validator.payments.port import EscrowBalance
+from validator.payments.port import EscrowBalance, SettlementReceipt
 from validator.payments.promise import (
     PaymentDomain,
     PaymentPromise,
@@ -344,3 +344,43 @@ def test_the_specs_payments_constants_are_the_codes() -> None:
         name: getattr(module, name) for name in rows
     }
     assert module.DEVNET_MIN_BILLED_BYTES == USABLE_BYTES_PER_ROW
+
+
+def test_more_promises_than_a_batch_go_in_several_transactions_and_none_sends_nothing(
+    payments: Payments,
+) -> None:
+    _deposit(payments, 0, 10**15)
+    settler = payments.handle(payments.governor)
+    assert settler.settle([]) == SettlementReceipt(0, 0, None)
+    assert settler.last_transaction is None
+    count = module.SETTLE_BATCH_PROMISES + 1
+    nodes = [Account.create().address for _ in range(count)]
+    payments.nodes = nodes
+    receipt = settler.settle([payments.promise(0, n, 10**9 + n) for n in range(count)])
+    assert (receipt.paid, receipt.promises) == (sum(10**9 + n for n in range(count)), count)
+    assert settler.last_transaction is not None
+    assert receipt.transaction == settler.last_transaction.tx_hash
+    (settled,) = settler._contract.events.Settled().process_receipt(settler.last_transaction.receipt)
+    assert settled["args"]["node"] == nodes[-1]  # the last transaction held only the 101st promise
+    assert [payments.node_balance(n) for n in range(count)] == [10**9 + n for n in range(count)]
+
+
+def test_a_payee_that_refuses_the_transfer_reverts_its_batch(payments: Payments) -> None:
+    _deposit(payments, 0, 10**15)
+    payments.nodes = [payments.address]  # a contract without a receive function
+    settler = payments.handle(payments.governor)
+    with pytest.raises(TransactionReverted) as refused:
+        settler.settle([payments.promise(0, 0, 10**13)])
+    assert refused.value.error == "TransferFailed"
+    assert settler.settled(payments.sequencers[0].address, payments.address) == 0
+
+
+def test_reads_wait_for_their_confirmations(payments: Payments) -> None:
+    lagging = ChainPayments(payments.rpc_url, payments.address, confirmations=2)
+    address = payments.sequencers[0].address
+    _deposit(payments, 0, 10**15)
+    assert lagging.escrow_of(address).balance == 0
+    payments.web3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert lagging.escrow_of(address).balance == 0
+    payments.web3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert lagging.escrow_of(address).balance == 10**15
