@@ -46,7 +46,14 @@ import trio
 from cli.light import VERIFIERS
 from da import encode_blob
 from da.config import DAConfig
-from da.constants import BYTES_PER_CELL, BYTES_PER_FIELD_ELEMENT, BYTES_PER_PROOF
+from da.constants import (
+    BYTES_PER_CELL,
+    BYTES_PER_FIELD_ELEMENT,
+    BYTES_PER_PROOF,
+    LENGTH_PREFIX_BYTES,
+    MAX_SUPPORTED_BLOB_BYTES,
+    USABLE_BYTES_PER_ROW,
+)
 from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
 from da.lean_verifier import BLS_MODULUS, load_lean_verifier
 from da.packing import pack_blob
@@ -289,13 +296,21 @@ def _combine_rows(rows: list[RowBytes], coefficients: Sequence[int]) -> RowBytes
     return RowBytes(b"".join(value.to_bytes(size, "big") for value in values))
 
 
-def two_d_verification(target: float, repeats: int) -> dict[str, Any]:
-    """The lean verifier on the 1 MiB blob: the 2D count of cells drawn over its 2R x 128 grid (one
-    folded batch against the R original commitments) against the 1D count drawn over its R rows;
-    median seconds of each over `repeats` interleaved batches, and the cell bytes each fetches."""
+def two_d_verification(original_rows: int, target: float, repeats: int) -> dict[str, Any]:
+    """The lean verifier on a blob of `original_rows` rows (9: 1 MiB): the 2D count of cells drawn
+    over its 2R x 128 grid (one folded batch against the R original commitments) against the 1D
+    count drawn over its R rows; median seconds of each over `repeats` interleaved batches, and the
+    cell bytes each fetches. Only the rows the draws touch are encoded."""
     prover = load_ckzg_backend(PRECOMPUTE_FOR_PROVING)
-    rows = pack_blob(random.Random(30).randbytes(MIB), DAConfig())
-    original_rows = len(rows)
+    size = (
+        MIB
+        if original_rows == compute_row_count(MIB)
+        else original_rows * USABLE_BYTES_PER_ROW - LENGTH_PREFIX_BYTES
+    )
+    config = DAConfig(max_blob_bytes=MAX_SUPPORTED_BLOB_BYTES)
+    rows = pack_blob(random.Random(30).randbytes(size), config)
+    if len(rows) != original_rows:
+        raise RuntimeError(f"{size} bytes packed into {len(rows)} rows, not {original_rows}")
     two_d_cells = compute_samples_needed_2d(original_rows, target)
     one_d_cells = compute_samples_needed(original_rows, target)
     chooser = random.Random(2)
@@ -348,10 +363,13 @@ def two_d_verification(target: float, repeats: int) -> dict[str, Any]:
     }
 
 
-def two_d_figures(target: float, repeats: int) -> dict[str, Any]:
-    """The 2D figures: sample counts by size and the verifier's time at 1 MiB."""
+def two_d_figures(target: float, repeats: int, original_rows: int) -> dict[str, Any]:
+    """The 2D figures: sample counts by size and the verifier's time at `original_rows` rows."""
     targets = sorted({target, 0.9999, 0.999999})
-    return {"samples": two_d_sample_counts(targets), "verification": two_d_verification(target, repeats)}
+    return {
+        "samples": two_d_sample_counts(targets),
+        "verification": two_d_verification(original_rows, target, repeats),
+    }
 
 
 def print_two_d(figures: dict[str, Any]) -> None:
@@ -484,7 +502,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "custodians": args.validators,
         "target": args.confidence,
     }
-    figures["two_d"] = two_d_figures(args.confidence, args.repeats)
+    figures["two_d"] = two_d_figures(args.confidence, args.repeats, args.two_d_rows)
     if args.two_d_only:
         return figures
     figures["verification"] = verification_side_by_side(args.cells, args.repeats)
@@ -520,6 +538,12 @@ def main() -> None:
     parser.add_argument("--local", action="store_true", help="in-process custodians instead of a devnet")
     parser.add_argument(
         "--two-d-only", action="store_true", help="only the 2D figures (sample counts, verifier time)"
+    )
+    parser.add_argument(
+        "--two-d-rows",
+        type=int,
+        default=9,
+        help="rows of the blob the 2D verifier time is taken on (9 = 1 MiB)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
