@@ -202,6 +202,9 @@ def test_bad_cells_are_refused() -> None:
         compute_extended_column_proofs([KZGProof(b"\x11" * 48)])
     with pytest.raises(InvalidKZGInput, match=r"1\.\.64"):
         extend_rows(())
+    short = EncodedRow(KZGCommitment(bytes(48)), (Cell(bytes(BYTES_PER_CELL)),), (KZGProof(bytes(48)),))
+    with pytest.raises(InvalidKZGInput, match="not 128"):
+        extend_rows((short,))
 
 
 def _msm_reference(points: list[ark.G1Point], row_count: int) -> list[bytes]:
