@@ -57,9 +57,9 @@ def _row_bytes(row: EncodedRow) -> bytes:
     return b"".join(row.cells[:64])
 
 
-def _combined_row(rows: tuple[EncodedRow, ...], coefficients: tuple[int, ...]) -> RowBytes:
-    """sum_k coefficients[k] * row k, element by element, in plain Python integers."""
-    columns = [_elements(_row_bytes(row)) for row in rows]
+def _combined_row(columns: list[list[int]], coefficients: tuple[int, ...]) -> RowBytes:
+    """sum_k coefficients[k] * row k, element by element, in plain Python integers (`columns[k]` is
+    row k's elements)."""
     values = [
         sum(c * column[e] for c, column in zip(coefficients, columns, strict=True)) % BLS_MODULUS
         for e in range(len(columns[0]))
@@ -74,8 +74,9 @@ def test_extended_rows_are_ckzg_on_the_combined_rows(
     """Byte for byte: ckzg's commitment, cells and proofs of sum_k M[i][k] row k are extended row R+i."""
     grid = make_grid(row_count)
     domain = compute_row_domain(row_count)
+    columns = [_elements(_row_bytes(row)) for row in grid.blob.rows]
     for i, extended in enumerate(grid.extended_rows):
-        combined = _combined_row(grid.blob.rows, domain.field_coefficients(row_count + i))
+        combined = _combined_row(columns, domain.field_coefficients(row_count + i))
         cells, proofs = kzg.compute_cells_and_proofs(combined)
         assert extended.cells == tuple(cells), f"row {row_count + i}: cells"
         assert extended.proofs == tuple(proofs), f"row {row_count + i}: proofs"
