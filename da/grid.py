@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from da.constants import CELLS_PER_ROW
 from da.encoding import EncodedBlob, EncodedRow
-from da.errors import MalformedSample
+from da.errors import InvalidKZGInput, MalformedSample
 from da.extension import (
     check_row_count,
     compute_extended_column_cells,
@@ -29,6 +29,11 @@ def extend_rows(rows: Sequence[EncodedRow]) -> tuple[EncodedRow, ...]:
     The rows are taken as this process's own encoding (their points are not subgroup-checked again);
     raises `InvalidKZGInput` for a row count outside 1..64 or malformed cells or points."""
     count = check_row_count("extend_rows", len(rows))
+    for index, row in enumerate(rows):
+        if len(row.cells) != CELLS_PER_ROW or len(row.proofs) != CELLS_PER_ROW:
+            raise InvalidKZGInput(
+                "extend_rows", f"row {index} has {len(row.cells)} cells and {len(row.proofs)} proofs, not 128"
+            )
     columns_cells: list[list[Cell]] = []
     columns_proofs: list[list[KZGProof]] = []
     for column in range(CELLS_PER_ROW):
