@@ -175,6 +175,8 @@ class Devnet:
         return (
             f'rpc_url = "{genesis.rpc_url}"\nregistry_address = "{genesis.registry_address}"\n'
             "confirmations = 0\n"  # anvil never reorganizes on its own: follow the head
+            # No escrow is read on a chain until the payments contract's backend is wired (TesseraPayments).
+            "payments = false\n"
             'eth_keystore = "keys/eth-NUMBER.json"\n'
         )
 
