@@ -105,9 +105,12 @@ class Devnet:
         """How many validators the devnet has."""
         return int(self.load_state()["validators"])
 
-    def create(self, validators: int, epoch_seconds: float = 3600.0, chain: str = "sqlite") -> None:
-        """Keys, password, genesis registry (epoch-0 stake and ballots) and one config per validator;
-        with `chain="anvil"`, the registry is a contract on an anvil chain this devnet runs."""
+    def create(
+        self, validators: int, epoch_seconds: float = 3600.0, chain: str = "sqlite", payments: bool = True
+    ) -> None:
+        """Keys, password, genesis registry (epoch-0 stake and ballots, and its escrow) and one config
+        per validator; with `chain="anvil"`, the registry is a contract on an anvil chain this devnet
+        runs. `payments`: posts must be paid (False: a private network, posts are taken unpaid)."""
         if chain not in CHAINS:
             raise DevnetError(f"unknown chain {chain!r}: choose one of {', '.join(CHAINS)}")
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -128,7 +131,7 @@ class Devnet:
             where = self._create_on_anvil(spec)
         else:
             create_genesis(self.directory, spec)
-            where = f'registry = "{REGISTRY_FILE}"\n'
+            where = f'registry = "{REGISTRY_FILE}"\n' + ("" if payments else "payments = false\n")
         for number in range(validators):
             (self.directory / f"node-{number}.toml").write_text(
                 where.replace("NUMBER", str(number)) + f'keystore = "keys/validator-{number}.json"\n'
