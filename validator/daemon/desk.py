@@ -85,9 +85,10 @@ class NodeDesk:
     async def admit_blob(
         self, byte_length: int | None, pre_encoded: bool = False, payment: SignedPromise | None = None
     ) -> None:
-        """Refuse early what the intake would refuse: the promise (all but its root; a raw post's
-        declared length is its size), then `BlobIntake.check_admission` (`check_upload_admission`
-        for a pre-encoded upload), then the free disk."""
+        """Refuse early what the intake would refuse: a size never taken, the promise (all but its
+        root; a raw post's declared length is its size), then `BlobIntake.check_admission`
+        (`check_upload_admission` for a pre-encoded upload), then the free disk."""
+        self._intake.check_size(byte_length, pre_encoded)
         if self._payments is not None:
             await trio.to_thread.run_sync(
                 self._payments.check, payment, None if pre_encoded else byte_length, None

@@ -146,6 +146,25 @@ def settle_held(
     return SettlementResult(len(held), receipt, tuple(accounts))
 
 
+MAX_SETTLE_ROUNDS = 1000
+
+
+def settle_all(
+    store: NodeStore, settler: PromiseSettler, escrow: EscrowReader, payee: str, batch: int
+) -> list[SettlementResult]:
+    """Settle every held promise above what was settled, `batch` per call, until a round pays
+    nothing (what is left is owed by accounts without funds) or none is left (blocking)."""
+    rounds: list[SettlementResult] = []
+    for _ in range(MAX_SETTLE_ROUNDS):
+        result = settle_held(store, settler, escrow, payee, batch)
+        if result.receipt is None:
+            break
+        rounds.append(result)
+        if result.receipt.paid == 0:
+            break
+    return rounds
+
+
 class Settlement:
     """The node's automatic settlement: every `interval_s`, the held promises above what was
     settled, `batch` at a time (one settlement call each). A failing escrow is logged and tried
