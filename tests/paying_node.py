@@ -52,8 +52,8 @@ class PayingNodeState:
     accepted: list[SignedPromise] = field(default_factory=list)
     headers: list[str | None] = field(default_factory=list)
     busy: int = 0
-    stale_held: bool = False
-    """Answer `held` 0 on GET whatever is held (a race with another poster, made certain)."""
+    stale_held: int = 0
+    """Answer `held` 0 to this many GETs whatever is held (a race with another poster, made certain)."""
     stall: threading.Event = field(default_factory=threading.Event)
     """While set, a post is held without an answer, then dropped untaken once cleared."""
     stalled: threading.Event = field(default_factory=threading.Event)
@@ -86,7 +86,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         }
         account = parse_qs(url.query).get("account")
         if account:
-            held = 0 if state.stale_held else state.held.get(account[0], 0)
+            held = state.held.get(account[0], 0)
+            if state.stale_held > 0:
+                state.stale_held, held = state.stale_held - 1, 0
             answer.update(account=account[0], held=str(held))
         self._answer(200, answer)
 

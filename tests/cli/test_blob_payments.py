@@ -146,7 +146,7 @@ def test_a_post_killed_mid_send_is_paid_on_top_by_the_next_run(keystore: Path) -
 
 def test_a_node_holding_more_than_the_counter_knows_is_paid_from_there(keystore: Path) -> None:
     """Another host paid from this account too (the race made certain: the node's terms say 0)."""
-    state = PayingNodeState(covered={ACCOUNT: 10**18}, held={ACCOUNT: 5_000}, stale_held=True)
+    state = PayingNodeState(covered={ACCOUNT: 10**18}, held={ACCOUNT: 5_000}, stale_held=1)
     with serve_paying_node(state) as url:
         result = _das(_post_args(url, keystore), keystore.parent)
     assert result.returncode == 0, result.stderr

@@ -11,7 +11,9 @@ terms, advance the durable counter for that node, sign the promise, post the blo
 3. only then is the promise signed and sent in the `Tessera-Payment` header (the same promise goes
    with the posts made again after a 429: the node took none of them); a refusal that says the
    node took nothing (402, 401, 400, a last 429) gives the value back (`PromiseCounters.release`);
-4. a node that answers `promise_replayed` or `insufficient_increment` (another process or host paying
+4. after the node's 2xx, its held amount is read again: a node that already had the blob answers
+   its status without taking the promise (`Payment.charged` False), and the value is given back;
+5. a node that answers `promise_replayed` or `insufficient_increment` (another process or host paying
    from the same account got there first, or the counter file was lost) names what it holds: the
    counter is advanced again from there, at most `MAX_RESYNCS` times.
 """
@@ -100,6 +102,9 @@ class Payment:
     increment: int
     expiry: int
     resyncs: int
+    charged: bool = True
+    """False when the node already had the blob: it answered its status and held no new promise
+    (the counter's value was given back, `cumulative` is what it was before)."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON fields; wei amounts as decimal strings (they pass 2**53)."""
@@ -115,6 +120,7 @@ class Payment:
             "increment": str(self.increment),
             "expiry": self.expiry,
             "resyncs": self.resyncs,
+            "charged": self.charged,
         }
 
 
@@ -238,6 +244,9 @@ class Payer:
                     sent=str(advance.cumulative),
                 )  # fmt: skip
                 continue
+            charged = read_node_terms(client, self.account).held >= advance.cumulative
+            if not charged:  # a blob the node had already: it answered its status and took no promise
+                self.counters.release(key, advance)
             return status, Payment(
                 account=self.account,
                 node=node.payee,
@@ -246,10 +255,11 @@ class Payer:
                 data_root=data_root,
                 billed_bytes=signed.promise.billed_bytes,
                 cost=terms.cost(byte_length),
-                cumulative=advance.cumulative,
-                increment=advance.cumulative - floor,
+                cumulative=advance.cumulative if charged else advance.previous,
+                increment=advance.cumulative - floor if charged else 0,
                 expiry=signed.promise.expiry,
                 resyncs=resyncs,
+                charged=charged,
             )
         raise AssertionError("unreachable: the last resync raises")  # pragma: no cover
 
