@@ -45,7 +45,7 @@ from tests.environment import require_or_skip
 from tests.examples import examples
 from tests.official_vectors import MISSING, find_vector_source
 
-ROW_COUNTS = [1, 2, 8, 9]
+ROW_COUNTS = [1, 2, 8, 9, pytest.param(17, marks=pytest.mark.slow), pytest.param(33, marks=pytest.mark.slow)]
 
 
 def _elements(data: bytes) -> list[int]:
