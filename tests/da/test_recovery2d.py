@@ -148,12 +148,12 @@ def erasure_patterns(draw: st.DrawFn, row_count: int) -> Pattern:
     return _rectangle(rows, columns) | frozenset(scattered)
 
 
+@pytest.mark.parametrize("row_count", [2, pytest.param(9, marks=pytest.mark.slow)])
 @settings(max_examples=examples(20, 0.3))
 @given(data=st.data())
 def test_recoverable_patterns_recover_exactly_and_others_name_their_rows(
-    kzg: CkzgBackend, make_grid: Callable[[int], ExtendedBlob], data: st.DataObject
+    kzg: CkzgBackend, make_grid: Callable[[int], ExtendedBlob], data: st.DataObject, row_count: int
 ) -> None:
-    row_count = 2
     grid = make_grid(row_count)
     withheld = data.draw(erasure_patterns(row_count))
     short = _peel(row_count, withheld)
