@@ -15,7 +15,8 @@ from da.row_domain import BLS_MODULUS
 from da.types import RowBytes
 
 GRID_ROWS = 9
-"""Rows encoded for the grids: enough for R = 9 (1 MiB), the largest R the default tests use."""
+"""Rows encoded for the grids at first use: enough for R = 9 (1 MiB), the largest R the default tests
+use (slow tests encode more)."""
 
 
 def random_row(rng: random.Random) -> RowBytes:
@@ -27,22 +28,21 @@ def random_row(rng: random.Random) -> RowBytes:
 
 
 @pytest.fixture(scope="session")
-def grid_rows(kzg: CkzgBackend) -> tuple[EncodedRow, ...]:
-    """Nine encoded rows of random field elements (about 2.5 s of ckzg, once)."""
+def make_grid(kzg: CkzgBackend) -> Callable[[int], ExtendedBlob]:
+    """The grid of the first R of one sequence of encoded random rows, built once per R (the rows
+    are encoded on first need: nine, about 2.5 s of ckzg, serve R = 1, 2, 8 and 9). Its header's byte
+    length is the most R rows hold: the header is valid and its data root binds the rows, but the
+    rows are not a packed blob."""
     rng = random.Random(30)
-    return tuple(encode_row(kzg, random_row(rng)) for _ in range(GRID_ROWS))
-
-
-@pytest.fixture(scope="session")
-def make_grid(grid_rows: tuple[EncodedRow, ...]) -> Callable[[int], ExtendedBlob]:
-    """The grid of the first R rows, built once per R. Its header's byte length is the most R rows
-    hold: the header is valid and its data root binds the rows, but the rows are not a packed blob."""
+    rows: list[EncodedRow] = []
     grids: dict[int, ExtendedBlob] = {}
 
     def make(row_count: int) -> ExtendedBlob:
+        while len(rows) < max(row_count, GRID_ROWS):
+            rows.append(encode_row(kzg, random_row(rng)))
         if row_count not in grids:
             byte_length = row_count * USABLE_BYTES_PER_ROW - LENGTH_PREFIX_BYTES
-            blob = assemble_encoded_blob(byte_length, grid_rows[:row_count])
+            blob = assemble_encoded_blob(byte_length, rows[:row_count])
             grids[row_count] = compute_extended_blob(blob)
         return grids[row_count]
 

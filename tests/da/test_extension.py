@@ -39,13 +39,14 @@ from da.constants import (
 )
 from da.encoding import EncodedRow, assemble_encoded_blob
 from da.header import compute_data_root
+from da.lean_verifier import load_lean_verifier
 from da.row_domain import BLS_MODULUS, compute_row_domain
 from da.types import Cell, DataRoot, KZGCommitment, KZGProof, RowBytes
 from tests.environment import require_or_skip
 from tests.examples import examples
 from tests.official_vectors import MISSING, find_vector_source
 
-ROW_COUNTS = [1, 2, 8, 9]
+ROW_COUNTS = [1, 2, 8, 9, pytest.param(17, marks=pytest.mark.slow), pytest.param(33, marks=pytest.mark.slow)]
 
 
 def _elements(data: bytes) -> list[int]:
@@ -93,6 +94,19 @@ def test_every_grid_cell_verifies_against_the_derived_commitments(
     assert verify_grid_samples(grid.blob.data_root, grid.blob.header, samples, kzg)
     commitments = compute_grid_commitments(grid.blob.header)
     assert commitments[row_count:] == tuple(row.commitment for row in grid.extended_rows)
+
+
+def test_the_lean_verifier_checks_grid_samples(make_grid: Callable[[int], ExtendedBlob]) -> None:
+    """What a light client runs: 30 random grid samples against the header, with the lean verifier."""
+    grid = make_grid(9)
+    rng = random.Random(9)
+    picks = [CellCoordinate(RowIndex(rng.randrange(18)), ColumnIndex(rng.randrange(128))) for _ in range(30)]
+    samples = grid.get_samples(picks)
+    lean = load_lean_verifier()
+    assert verify_grid_samples(grid.blob.data_root, grid.blob.header, samples, lean)
+    extended = next(sample for sample in samples if sample.row >= 9)
+    swapped = GridSample(RowIndex(extended.row - 9), extended.column, extended.cell, extended.proof)
+    assert not verify_grid_samples(grid.blob.data_root, grid.blob.header, [*samples, swapped], lean)
 
 
 def test_original_rows_sample_as_in_one_dimension(make_grid: Callable[[int], ExtendedBlob]) -> None:

@@ -72,7 +72,7 @@ def _rectangle(rows: range | list[int], columns: range | list[int]) -> Pattern:
     return frozenset((row, column) for row in rows for column in columns)
 
 
-@pytest.mark.parametrize("row_count", [1, 2, 8, 9])
+@pytest.mark.parametrize("row_count", [1, 2, 8, 9, pytest.param(33, marks=pytest.mark.slow)])
 def test_the_minimum_unrecoverable_pattern_names_what_is_missing(
     kzg: CkzgBackend, make_grid: Callable[[int], ExtendedBlob], row_count: int
 ) -> None:
@@ -89,7 +89,7 @@ def test_the_minimum_unrecoverable_pattern_names_what_is_missing(
     assert f"65 column(s) short of {row_count} cells (0..64: {row_count - 1}/{row_count})" in str(error)
 
 
-@pytest.mark.parametrize("row_count", [2, 9])
+@pytest.mark.parametrize("row_count", [2, 9, pytest.param(33, marks=pytest.mark.slow)])
 @pytest.mark.parametrize(("withheld_rows", "withheld_columns"), [(0, 65), (1, 64)])
 def test_one_cell_row_or_column_less_recovers(
     kzg: CkzgBackend,
@@ -104,7 +104,9 @@ def test_one_cell_row_or_column_less_recovers(
     assert recover_grid_rows(row_count, _known(grid, withheld), kzg) == _originals(grid)
 
 
-@pytest.mark.parametrize("row_count", [2, pytest.param(9, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "row_count", [2, pytest.param(9, marks=pytest.mark.slow), pytest.param(33, marks=pytest.mark.slow)]
+)
 def test_the_extended_half_of_half_the_columns_recovers(
     kzg: CkzgBackend, make_grid: Callable[[int], ExtendedBlob], row_count: int
 ) -> None:
@@ -146,12 +148,12 @@ def erasure_patterns(draw: st.DrawFn, row_count: int) -> Pattern:
     return _rectangle(rows, columns) | frozenset(scattered)
 
 
+@pytest.mark.parametrize("row_count", [2, pytest.param(9, marks=pytest.mark.slow)])
 @settings(max_examples=examples(20, 0.3))
 @given(data=st.data())
 def test_recoverable_patterns_recover_exactly_and_others_name_their_rows(
-    kzg: CkzgBackend, make_grid: Callable[[int], ExtendedBlob], data: st.DataObject
+    kzg: CkzgBackend, make_grid: Callable[[int], ExtendedBlob], data: st.DataObject, row_count: int
 ) -> None:
-    row_count = 2
     grid = make_grid(row_count)
     withheld = data.draw(erasure_patterns(row_count))
     short = _peel(row_count, withheld)
