@@ -43,6 +43,7 @@ def test_devnet_up_reports_a_certified_and_light_checked_blob_and_stops_on_sigte
         assert lines and lines[-1] == "devnet running; Ctrl-C stops it", report
         assert f"{VALIDATORS} validators up and connected" in report
         assert "  certified in " in report, report
+        assert "  paid " in report and " wei from the demo sequencer 0x" in report, report  # make demo pays
         assert "light check: AVAILABLE, confidence 0.99" in report, report
         status = das("devnet", "status", "--dir", str(directory))
         assert status.stdout.count(" running ") == VALIDATORS, status.stdout

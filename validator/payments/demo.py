@@ -23,8 +23,8 @@ demo sequencer, so its address is the same on every devnet (0x70997970C51812dc3A
 DEMO_DEPOSIT_WEI: Final = 10**18
 """The demo escrow: 1 ether, about a thousand 1 MiB blobs at the anvil devnet's price, and far more
 at the SQLite devnet's."""
-DEMO_GAS_WEI: Final = 10**17
-"""Ether the anvil devnet's demo account keeps besides its deposit, for its transactions' gas."""
+DEMO_GAS_WEI: Final = 10 * 10**18
+"""Ether the anvil devnet's demo account keeps besides its deposit: gas, and more deposits."""
 
 
 def create_demo_keystore(keystore: Path, password: str, *, deterministic: bool) -> str:
