@@ -183,6 +183,9 @@ async def test_a_post_without_a_promise_needs_one_and_says_how(node: LiveNode, s
     assert error["code"] == "payment_required"
     assert (error["payee"], error["price_per_byte"], error["min_billed_bytes"]) == (PAYEE, "2", MIN_BILLED)
     assert node.store.find_blob_by_content(data) is None
+    refused = node.metrics.payments_refused.labels(code="payment_required")._value.get()
+    await post(server, data, None)
+    assert node.metrics.payments_refused.labels(code="payment_required")._value.get() == refused + 1
 
 
 async def refused(
