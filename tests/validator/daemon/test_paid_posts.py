@@ -6,6 +6,7 @@ with its code and nothing is stored; settlement pays the held promise once."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -329,3 +330,21 @@ async def test_settlement_pays_the_held_promise_once(
     # Settled money no longer counts as outstanding: the account may promise past its first deposit.
     data = blob(112)
     assert (await post(server, data, judy.promise(root_of(data, kzg), len(data))))[0] == 202
+
+
+async def test_concurrent_posts_of_one_account_never_count_an_increment_twice(
+    node: LiveNode, server: ApiServer, kzg: CkzgBackend
+) -> None:
+    """A sequencer pipelining two posts signs both against the same held promise: whichever is
+    recorded first, the node ends holding the higher one, and a post refused stores nothing."""
+    kim = payer(node, 12)
+    first, second = blob(120), blob(121)
+    one = kim.promise(root_of(first, kzg), len(first))
+    kim.cumulative = one.promise.cumulative
+    two = kim.promise(root_of(second, kzg), len(second))
+    answers = await asyncio.gather(post(server, first, one), post(server, second, two))
+    assert held(node.store, kim.who.address) == two.promise.cumulative
+    assert answers[1][0] == 202, answers[1]  # the higher promise always fits: above either held
+    if answers[0][0] != 202:  # recorded after the higher one: a counter gone backwards
+        assert (answers[0][0], answers[0][1]["error"]["code"]) == (402, "promise_replayed")
+        assert node.store.find_blob_by_content(first) is None
