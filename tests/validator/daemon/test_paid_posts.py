@@ -348,3 +348,26 @@ async def test_concurrent_posts_of_one_account_never_count_an_increment_twice(
     if answers[0][0] != 202:  # recorded after the higher one: a counter gone backwards
         assert (answers[0][0], answers[0][1]["error"]["code"]) == (402, "promise_replayed")
         assert node.store.find_blob_by_content(first) is None
+
+
+async def test_a_bad_promise_is_refused_before_the_body_is_sent(
+    node: LiveNode, server: ApiServer, kzg: CkzgBackend
+) -> None:
+    """A client that asks `Expect: 100-continue` is refused for its promise without sending a byte
+    of its body (a 2 MB body declared, none sent)."""
+    forged = payer(node, 13).promise(b"\x00" * 32, 2_000_000, signer=sequencer(14))
+    host, port = server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(
+            (
+                "POST /v1/blobs HTTP/1.1\r\nHost: node\r\nContent-Type: application/octet-stream\r\n"
+                f"Content-Length: 2000000\r\nExpect: 100-continue\r\n{PAYMENT_HEADER}: "
+                f"{encode_payment_header(forged)}\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+    finally:
+        writer.close()
+    assert status_line.split()[1] == b"401", status_line
