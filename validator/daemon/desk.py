@@ -73,22 +73,24 @@ class NodeDesk:
         self._intake = intake
         self._retrieval = retrieval
 
-    async def admit_blob(self, byte_length: int | None, pre_encoded: bool = False) -> None:
-        """Refuse early what the intake would refuse (`BlobIntake.check_admission`, or
+    async def admit_blob(
+        self, byte_length: int | None, pre_encoded: bool = False, account: str | None = None
+    ) -> None:
+        """Refuse early what the intake would refuse `account` (`BlobIntake.check_admission`, or
         `check_upload_admission` for a pre-encoded upload; then the free disk)."""
         if pre_encoded:
-            self._intake.check_upload_admission(byte_length)
+            self._intake.check_upload_admission(byte_length, account)
         else:
-            self._intake.check_admission(byte_length)
+            self._intake.check_admission(byte_length, account)
         await self._intake.check_disk()
 
-    async def submit_blob(self, data: bytes) -> BlobView:
-        """Accept a posted blob (see `BlobIntake.submit_blob`)."""
-        return _posted_view(await self._intake.submit_blob(data))
+    async def submit_blob(self, data: bytes, account: str | None = None) -> BlobView:
+        """Accept a posted blob from `account` (see `BlobIntake.submit_blob`)."""
+        return _posted_view(await self._intake.submit_blob(data, account))
 
-    async def submit_upload(self, body: bytes) -> BlobView:
-        """Check and accept a pre-encoded upload (see `BlobIntake.submit_upload`)."""
-        return _posted_view(await self._intake.submit_upload(body))
+    async def submit_upload(self, body: bytes, account: str | None = None) -> BlobView:
+        """Check and accept a pre-encoded upload from `account` (see `BlobIntake.submit_upload`)."""
+        return _posted_view(await self._intake.submit_upload(body, account))
 
     async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """A posted blob's record, else what custody and certificates say of it."""

@@ -16,6 +16,7 @@ from da.pool import EncoderPool
 from network.bridge import TrioBridge
 from network.config import NetworkConfig
 from network.constants import compute_network_name
+from validator.daemon.admission import AdmissionPolicy
 from validator.daemon.api import BridgedNode
 from validator.daemon.context import NodeContext
 from validator.daemon.extensions import Extensions
@@ -45,10 +46,14 @@ class LiveNode:
 
 @contextmanager
 def live_node(
-    directory: Path, kzg: CkzgBackend, pool: EncoderPool | None = None, max_dispersing: int = 32
+    directory: Path,
+    kzg: CkzgBackend,
+    pool: EncoderPool | None = None,
+    max_dispersing: int = 32,
+    admission: AdmissionPolicy | None = None,
 ) -> Iterator[LiveNode]:
     """A one-validator network's node, running until the block ends (`max_dispersing`: the bound of
-    encoded blobs it holds while dispersing)."""
+    encoded blobs it holds while dispersing; `admission`: its queue bounds, None: the defaults)."""
     preset = get_preset("devnet")
     info = RegistryInfo(CHAIN_ID, preset.name, time.time(), 3600.0)
     seed = compute_genesis_seed(CHAIN_ID, b"\x05" * 32)
@@ -76,7 +81,7 @@ def live_node(
         identity_path=directory / "identity.key", network_name=compute_network_name(CHAIN_ID)
     ).validate()
     extensions = Extensions(store, max_dispersing=max_dispersing)
-    node = Node(context, key, network, extensions=extensions)
+    node = Node(context, key, network, admission=admission, extensions=extensions)
     bridge = TrioBridge(node.service)
     try:
         bridge.start()

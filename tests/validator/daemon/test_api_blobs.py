@@ -45,10 +45,12 @@ class MemoryNode:
     async def ping(self, peer: PeerName) -> float:
         raise ApiError("unknown_peer", f"no peer {peer}")
 
-    async def admit_blob(self, byte_length: int | None, pre_encoded: bool = False) -> None:
+    async def admit_blob(
+        self, byte_length: int | None, pre_encoded: bool = False, account: str | None = None
+    ) -> None:
         return None
 
-    async def submit_blob(self, data: bytes) -> BlobView:
+    async def submit_blob(self, data: bytes, account: str | None = None) -> BlobView:
         root = DataRoot(hashlib.sha256(data).digest())
         self.blobs[root] = data
         status = await self.blob_status(root)

@@ -63,18 +63,20 @@ class BridgedNode:
             raise ApiError("service_unavailable", "this node runs no validator: it takes and serves no blobs")
         return self._desk
 
-    async def admit_blob(self, byte_length: int | None, pre_encoded: bool = False) -> None:
-        """Whether a blob (or upload) of `byte_length` bytes would be taken now (raises as
-        `submit_blob` / `submit_upload` would)."""
-        await self._bridge.call(self._require_desk().admit_blob, byte_length, pre_encoded)
+    async def admit_blob(
+        self, byte_length: int | None, pre_encoded: bool = False, account: str | None = None
+    ) -> None:
+        """Whether a blob (or upload) of `byte_length` bytes from `account` would be taken now
+        (raises as `submit_blob` / `submit_upload` would)."""
+        await self._bridge.call(self._require_desk().admit_blob, byte_length, pre_encoded, account)
 
-    async def submit_blob(self, data: bytes) -> BlobView:
-        """Accept a posted blob (durably `received` when this returns)."""
-        return await self._bridge.call(self._require_desk().submit_blob, data)
+    async def submit_blob(self, data: bytes, account: str | None = None) -> BlobView:
+        """Accept a posted blob from `account` (durably `received` when this returns)."""
+        return await self._bridge.call(self._require_desk().submit_blob, data, account)
 
-    async def submit_upload(self, body: bytes) -> BlobView:
-        """Check and accept a pre-encoded upload."""
-        return await self._bridge.call(self._require_desk().submit_upload, body)
+    async def submit_upload(self, body: bytes, account: str | None = None) -> BlobView:
+        """Check and accept a pre-encoded upload from `account`."""
+        return await self._bridge.call(self._require_desk().submit_upload, body, account)
 
     async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """Where the blob stands on this node."""

@@ -69,17 +69,21 @@ class BlobDesk(Protocol):
     """A validator's blobs. The daemon's desk answers on its trio side (store reads in worker
     threads); `NodeApi` gives the same calls to the asyncio side."""
 
-    async def admit_blob(self, byte_length: int | None, pre_encoded: bool = False) -> None:
+    async def admit_blob(
+        self, byte_length: int | None, pre_encoded: bool = False, account: str | None = None
+    ) -> None:
         """Before a posted body is read: raise what `submit_blob` (`submit_upload` when
         `pre_encoded`) would for a body of `byte_length` bytes (None: not declared) that no byte of
-        it can change (too large, empty, queue full, disk full)."""
+        it can change (too large, empty, queue full or `account`'s fair share of it taken, disk
+        full). `account`: who the post is admitted for, the paying account when payments are on,
+        else the client's address (`api.accounts.compute_address_account`); None: one shared account."""
 
-    async def submit_blob(self, data: bytes) -> BlobView:
-        """Accept a posted blob (durably `received` when this returns)."""
+    async def submit_blob(self, data: bytes, account: str | None = None) -> BlobView:
+        """Accept a posted blob from `account` (durably `received` when this returns)."""
 
-    async def submit_upload(self, body: bytes) -> BlobView:
-        """Accept a pre-encoded upload (`da.upload`) once it checks (durably `encoded` when this
-        returns); raises its `InvalidUpload` and stores nothing when it does not."""
+    async def submit_upload(self, body: bytes, account: str | None = None) -> BlobView:
+        """Accept a pre-encoded upload (`da.upload`) from `account` once it checks (durably
+        `encoded` when this returns); raises its `InvalidUpload` and stores nothing when it does not."""
 
     async def blob_status(self, data_root: DataRoot) -> BlobView | None:
         """Where the blob stands; None if this node knows nothing of it."""

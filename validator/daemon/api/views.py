@@ -29,6 +29,7 @@ from da.header import hex_to_data_root
 from da.media import UPLOAD_MEDIA_TYPE
 from da.types import DataRoot
 from network.types import PeerName
+from validator.daemon.api.accounts import compute_address_account
 from validator.daemon.api.bodies import check_declared_length, read_body
 from validator.daemon.api.config import ApiConfig
 from validator.daemon.api.connections import ConnectionGate
@@ -179,12 +180,21 @@ async def post_blob(request: web.Request) -> web.Response:
     pre_encoded = _posted_media(request)
     config, node = request.app[CONFIG_KEY], request.app[NODE_KEY]
     check_declared_length(request, config.max_request_bytes)
+    account = request_account(request)
     with _intake_errors():
-        await node.admit_blob(request.content_length, pre_encoded)
+        await node.admit_blob(request.content_length, pre_encoded, account)
         data = await read_body(request, config.max_request_bytes, config.body_timeout_s)
-        view = await (node.submit_upload(data) if pre_encoded else node.submit_blob(data))
+        view = await (
+            node.submit_upload(data, account) if pre_encoded else node.submit_blob(data, account)
+        )
     location = f"/v1/blobs/0x{view.data_root.hex()}"
     return web.json_response(blob_json(view), status=202, headers={"Location": location})
+
+
+def request_account(request: web.Request) -> str:
+    """The account a post is admitted for: its client's address (the TCP peer's; no forwarding
+    header is believed), one account per IPv4 address or IPv6 /64."""
+    return compute_address_account(request.remote)
 
 
 def _posted_media(request: web.Request) -> bool:
@@ -206,7 +216,7 @@ async def expect_blob(request: web.Request) -> web.StreamResponse | None:
         pre_encoded = _posted_media(request)
         check_declared_length(request, config.max_request_bytes)
         with _intake_errors():
-            await node.admit_blob(request.content_length, pre_encoded)
+            await node.admit_blob(request.content_length, pre_encoded, request_account(request))
     except ApiError as error:
         response = error_response(error.code, error.message, error.retry_after, details=error.details)
         response.force_close()
