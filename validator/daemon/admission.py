@@ -171,6 +171,10 @@ class AccountLedger:
             self._held[account] = held - 1
         self.total -= 1
 
+    def held(self) -> dict[str, int]:
+        """The places each account holds (a copy; accounts holding none absent)."""
+        return dict(self._held)
+
     def held_by(self, account: str) -> int:
         """The places `account` holds."""
         return self._held.get(account, 0)

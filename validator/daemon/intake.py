@@ -38,8 +38,10 @@ from validator.daemon.admission import (
     AccountLedger,
     AccountWeights,
     AdmissionPolicy,
+    EqualWeights,
     FairQueue,
     Refusal,
+    compute_admission,
 )
 from validator.daemon.context import NodeContext
 from validator.daemon.driver import CoreDriver
@@ -93,6 +95,7 @@ class BlobIntake:
         """Queued blobs in the order they are encoded: round-robin across accounts."""
         self._queued: dict[DataRoot, str] = {}
         """Accepted and not yet handed to dispersal, with the account holding its place."""
+        self._weights = weights or EqualWeights()
         self._raw = AccountLedger(self.policy.max_queued, weights)
         """Places of the raw queue per account: blobs queued and posts admitted still being recorded
         (counted too, so concurrent posts cannot overshoot)."""
@@ -229,7 +232,7 @@ class BlobIntake:
             self._verify_times.append(seconds)
             self._metrics.verify_seconds.observe(seconds)
             data = body[len(body) - encoded.header.byte_length :]
-            return await self._accept_encoded(data, encoded, seconds)
+            return await self._accept_encoded(data, encoded, seconds, account)
         finally:
             self._verifying.release(account)
             self._gauge_queues()
@@ -252,6 +255,20 @@ class BlobIntake:
         self._metrics.admission_accounts.labels(queue="raw").set(self._raw.accounts)
         self._metrics.admission_accounts.labels(queue="upload").set(self._verifying.accounts)
 
+    def _memory_refusal(self, account: str, mean: float) -> Refusal | None:
+        """The refusal of `account` by the bound of encoded blobs held while dispersing, counting
+        every post taken or being checked, each for its account: `memory_share` past the account's
+        fair share of it (its own backlog), `memory_full` when it is full (retry after `mean`)."""
+        held = collections.Counter(self._extensions.dispersing_per_account())
+        held.update(self._raw.held())
+        held.update(self._verifying.held())
+        refusal = compute_admission(account, held, self._extensions.max_dispersing, mean, self._weights)
+        if refusal is None:
+            return None
+        if refusal.reason == "account_share":
+            return Refusal("memory_share", refusal.retry_after, refusal.held, refusal.share)
+        return Refusal("memory_full", max(1, math.ceil(mean)), refusal.held, refusal.share)
+
     def _refuse_if_busy(
         self, refusal: Refusal | None, mean: float, event: str, account: str, **waiting: int
     ) -> None:
@@ -259,9 +276,8 @@ class BlobIntake:
         when the post's own queue refused it, or when the encoded blobs held for dispersal, counting
         every post taken or being checked, have no room (`memory_full`: retry after `mean`, the last
         checks' or encodings' mean)."""
-        if refusal is None and not self._extensions.has_room(self.queued + self._verifying.total):
-            retry_after = max(1, math.ceil(mean))  # memory: too many encoded blobs still dispersing
-            refusal = Refusal("memory_full", retry_after, 0, 0)
+        if refusal is None:
+            refusal = self._memory_refusal(account, mean)
         if refusal is not None:
             self._metrics.blobs_refused.inc()
             self._metrics.admission_refused.labels(reason=refusal.reason).inc()
@@ -274,7 +290,7 @@ class BlobIntake:
                 account_share=refusal.share,
                 **waiting,
             )
-            share = refusal.share if refusal.reason == "account_share" else None
+            share = refusal.share if refusal.reason in ("account_share", "memory_share") else None
             raise NodeBusy(sum(waiting.values()), refusal.retry_after, share)
 
     def _verify_upload(self, body: bytes) -> EncodedBlob:
@@ -284,7 +300,9 @@ class BlobIntake:
             return self._context.pool.verify_upload(body)
         return validate_upload(bytes_to_upload(body, self._da_config), self._context.kzg, self._da_config)
 
-    async def _accept_encoded(self, data: bytes, encoded: EncodedBlob, seconds: float) -> BlobRecord:
+    async def _accept_encoded(
+        self, data: bytes, encoded: EncodedBlob, seconds: float, account: str
+    ) -> BlobRecord:
         """Record a checked upload with its extension (`encoded`) and disperse it; the same bytes
         posted before (raw or encoded) return that record, and while they are being recorded by
         another post the answer is `NodeBusy` (retry in 1 s: then that record)."""
@@ -293,11 +311,13 @@ class BlobIntake:
             raise NodeBusy(self._verifying.total, 1)
         self._recording.add(data_root)
         try:
-            return await self._record_upload(data, encoded, seconds)
+            return await self._record_upload(data, encoded, seconds, account)
         finally:
             self._recording.discard(data_root)
 
-    async def _record_upload(self, data: bytes, encoded: EncodedBlob, seconds: float) -> BlobRecord:
+    async def _record_upload(
+        self, data: bytes, encoded: EncodedBlob, seconds: float, account: str
+    ) -> BlobRecord:
         existing = await self._posted_before(data)
         if existing is not None:
             return existing
@@ -319,7 +339,7 @@ class BlobIntake:
                 )
             )
         self._metrics.blobs_accepted.inc()
-        self._extensions.hold(encoded)
+        self._extensions.hold(encoded, account)
         log.info(
             "upload accepted",
             data_root=data_root.hex(),
@@ -342,7 +362,7 @@ class BlobIntake:
             async for _ in self._receive:
                 account, data_root = self._order.pop()
                 try:
-                    await self._encode_and_disperse(data_root)
+                    await self._encode_and_disperse(data_root, account)
                 except (sqlite3.OperationalError, OSError) as error:  # a full disk fails the blob only
                     await self._fail_blob(data_root, error)
                 finally:
@@ -383,7 +403,7 @@ class BlobIntake:
             raise RuntimeError("the intake is not running")
         self._nursery.start_soon(self._disperse, header, epoch, quorum)
 
-    async def _encode_and_disperse(self, data_root: DataRoot) -> None:
+    async def _encode_and_disperse(self, data_root: DataRoot, account: str) -> None:
         store = self._store
         record = await trio.to_thread.run_sync(store.get_blob, data_root)
         data = await trio.to_thread.run_sync(store.get_blob_data, data_root)
@@ -400,7 +420,7 @@ class BlobIntake:
             await self._fail(data_root, BlobFailure.ENCODING_MISMATCH, detail)
             return
         await trio.to_thread.run_sync(store.put_extension, data_root, encoded.rows)
-        self._extensions.hold(encoded)
+        self._extensions.hold(encoded, account)
         log.info("blob encoded", data_root=data_root.hex(), seconds=round(seconds, 3), queued=self.queued - 1)
         self._spawn_dispersal(encoded.header, record.epoch, record.quorum)
 
@@ -488,6 +508,6 @@ class BlobIntake:
             if not self._enqueue(record.data_root, RESUMED_ACCOUNT):
                 self._raw.release(RESUMED_ACCOUNT)
             return
-        self._extensions.hold(encoded)
+        self._extensions.hold(encoded, RESUMED_ACCOUNT)
         log.info("resuming blob: dispersing", data_root=record.data_root.hex(), status=record.status.value)
         await self._disperse(encoded.header, record.epoch, record.quorum)

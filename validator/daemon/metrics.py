@@ -18,8 +18,8 @@ class NodeMetrics:
         )
         self.admission_refused = Counter(
             "tessera_admission_refused",
-            "Posts refused with HTTP 429, by reason: account_share (the account holds its fair share), "
-            "queue_full, memory_full",
+            "Posts refused with HTTP 429, by reason: account_share (the account holds its fair share of "
+            "the queue), queue_full, memory_share (its fair share of the blobs held dispersing), memory_full",
             ["reason"],
             registry=self.registry,
         )

@@ -13,12 +13,13 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from da import CkzgBackend
+from da import CkzgBackend, encode_blob
 from da.constants import USABLE_BYTES_PER_ROW
 from da.pool import EncoderPool
 from tests.validator.daemon.live_node import LiveNode, live_node
@@ -108,6 +109,16 @@ async def _honest_post(http: aiohttp.ClientSession, data: bytes) -> tuple[float,
     return time.monotonic() - started, refusals
 
 
+async def _post_from(url: str, address: str, data: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """POST `data` as raw bytes from the local `address`: (status, headers, JSON answer)."""
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    async with (
+        aiohttp.ClientSession(url, connector=connector) as http,
+        http.post("/v1/blobs", data=data, headers=OCTETS) as answer,
+    ):
+        return answer.status, dict(answer.headers), await answer.json()
+
+
 async def _metric(server: ApiServer, name: str, labels: dict[str, str]) -> float:
     async with aiohttp.ClientSession(server.url) as http, http.get("/metrics") as response:
         text = await response.text()
@@ -148,3 +159,24 @@ async def test_a_flooding_account_delays_only_itself(node: LiveNode, server: Api
     assert greedy.retry_afters and min(greedy.retry_afters) >= 1
     assert greedy.accepted >= 1  # delayed, not shut out
     assert await _metric(server, "tessera_admission_refused_total", {"reason": "account_share"}) >= 1
+
+
+async def test_an_account_holding_its_share_of_the_blobs_dispersing_is_refused_and_only_it(
+    tmp_path: Path, kzg: CkzgBackend
+) -> None:
+    """Encoded blobs held while dispersing (`max_dispersing_blobs`) are shared too: an account whose
+    blobs are slow to certify fills its share, and then only its own posts are refused."""
+    rng = random.Random(77)
+    with live_node(tmp_path, kzg, max_dispersing=4) as bounded:
+        api = await start_api(build_app(bounded.api, ApiConfig(max_request_bytes=BLOB_BYTES + 64 * 1024)))
+        try:
+            for _ in range(3):  # three blobs of 127.0.0.2 still dispersing: a lone account's share of 4
+                bounded.extensions.hold(encode_blob(rng.randbytes(1000), kzg), "ip:127.0.0.2")
+            status, headers, answer = await _post_from(api.url, "127.0.0.2", rng.randbytes(BLOB_BYTES))
+            assert status == 429 and int(headers["Retry-After"]) >= 1, answer
+            assert "fair share" in answer["error"]["message"]
+            status, _, answer = await _post_from(api.url, "127.0.0.1", rng.randbytes(BLOB_BYTES))
+            assert status == 202, answer
+            assert await _metric(api, "tessera_admission_refused_total", {"reason": "memory_share"}) == 1
+        finally:
+            await api.close()

@@ -184,9 +184,7 @@ async def post_blob(request: web.Request) -> web.Response:
     with _intake_errors():
         await node.admit_blob(request.content_length, pre_encoded, account)
         data = await read_body(request, config.max_request_bytes, config.body_timeout_s)
-        view = await (
-            node.submit_upload(data, account) if pre_encoded else node.submit_blob(data, account)
-        )
+        view = await (node.submit_upload(data, account) if pre_encoded else node.submit_blob(data, account))
     location = f"/v1/blobs/0x{view.data_root.hex()}"
     return web.json_response(blob_json(view), status=202, headers={"Location": location})
 
