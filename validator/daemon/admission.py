@@ -4,6 +4,11 @@ queue is below a bound, and otherwise tells the sequencer when to come back (HTT
 Past the bound every further blob would only wait longer, and a node that encodes without pause
 answers its peers late; refusing early with a time to retry keeps the node out of overload and
 loses nothing, since a refused post was never accepted.
+
+The bounded queues are shared per account (specs/validator.md, "Fair admission"): an account may
+hold at most its weighted fair share of a queue and never its reserved place (`compute_admission`,
+`AccountLedger`), and the encoder serves accounts in turn (`FairQueue`), so one account's flood
+delays only that account; a queue full of accounts within their shares is real overload.
 """
 
 from __future__ import annotations
@@ -49,12 +54,6 @@ def compute_retry_after(queued: int, policy: AdmissionPolicy, mean_encode_s: flo
     ahead = queued - policy.max_queued + 1
     estimate = math.ceil(ahead * max(mean_encode_s, 0.0))
     return max(MIN_RETRY_AFTER_S, min(MAX_RETRY_AFTER_S, estimate))
-
-
-def compute_upload_retry_after(verifying: int, policy: AdmissionPolicy, mean_verify_s: float) -> int | None:
-    """`compute_retry_after` for pre-encoded uploads: None while fewer than `max_verifying` are being
-    checked, else the whole seconds until one check is likely done."""
-    return compute_retry_after(verifying, AdmissionPolicy(policy.max_verifying), mean_verify_s)
 
 
 # --- fair admission: accounts ----------------------------------------------------------------------

@@ -20,7 +20,6 @@ from validator.daemon.admission import (
     compute_admission,
     compute_fair_share,
     compute_retry_after,
-    compute_upload_retry_after,
 )
 from validator.daemon.api.accounts import UNKNOWN_ADDRESS_ACCOUNT, compute_address_account
 from validator.daemon.config import InvalidDaemonConfig
@@ -51,8 +50,14 @@ def test_a_bound_below_one_is_refused_naming_the_field() -> None:
 def test_uploads_have_their_own_bound_so_raw_posts_are_refused_first() -> None:
     policy = AdmissionPolicy(max_queued=2, max_verifying=3)
     assert compute_retry_after(2, policy, 2.0) == 2  # the raw queue is full...
-    assert compute_upload_retry_after(2, policy, 0.2) is None  # ...an upload is still checked
-    assert compute_upload_retry_after(3, policy, 0.2) == MIN_RETRY_AFTER_S
+    uploads = AccountLedger(policy.max_verifying)
+    uploads.take("ip:198.51.100.1")
+    uploads.take("ip:198.51.100.2")
+    assert uploads.refusal("ip:198.51.100.3", 0.2) is None  # ...an upload is still checked
+    uploads.take("ip:198.51.100.3")
+    assert uploads.refusal("ip:198.51.100.4", 0.2) == Refusal(
+        "queue_full", MIN_RETRY_AFTER_S, held=0, share=1
+    )
     with pytest.raises(InvalidDaemonConfig, match="max_verifying_uploads"):
         AdmissionPolicy(max_verifying=0)
 
