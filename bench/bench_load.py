@@ -209,9 +209,10 @@ def _post_from(url: str, source: str, body: bytes) -> tuple[int, int | None]:
     return response.status, None if retry_after is None else int(retry_after)
 
 
-def _honest_posts(url: str, posts: int) -> list[float]:
-    """Seconds from each honest post's first try to its 202, sleeping each Retry-After."""
-    latencies = []
+def _honest_posts(url: str, posts: int) -> tuple[list[float], int]:
+    """Seconds from each honest post's first try to its 202, sleeping each Retry-After; and how
+    many refusals (429) the honest posts met."""
+    latencies, refusals = [], 0
     for _ in range(posts):
         body = secrets.token_bytes(FLOOD_BLOB_BYTES)
         started = time.perf_counter()
@@ -219,16 +220,17 @@ def _honest_posts(url: str, posts: int) -> list[float]:
             status, retry_after = _post_from(url, "127.0.0.1", body)
             if status == 202:
                 break
+            refusals += 1
             if time.perf_counter() - started > BUSY_TIMEOUT_S:
                 raise SystemExit(f"an honest post was not accepted in {BUSY_TIMEOUT_S} s")
             time.sleep(retry_after or 1)
         latencies.append(time.perf_counter() - started)
-    return latencies
+    return latencies, refusals
 
 
 def _post_flood(url: str, posts: int) -> dict[str, Any]:
     """Honest post latency unloaded, then under a greedy flood from another address."""
-    unloaded = _honest_posts(url, posts)
+    unloaded, _ = _honest_posts(url, posts)
     stop = time.monotonic() + 3600.0
     counts = {"accepted": 0, "refused": 0, "cut": 0}
     retry_afters: list[int] = []
@@ -249,7 +251,7 @@ def _post_flood(url: str, posts: int) -> dict[str, Any]:
             pool.submit(greedy)
         time.sleep(SETTLE_S)  # the flood fills the queue first
         try:
-            flooded = _honest_posts(url, posts)
+            flooded, honest_refusals = _honest_posts(url, posts)
         finally:
             stop = time.monotonic()
     return {
@@ -259,6 +261,7 @@ def _post_flood(url: str, posts: int) -> dict[str, Any]:
         "unloaded_max_s": round(max(unloaded), 2),
         "flooded_median_s": round(statistics.median(flooded), 2),
         "flooded_max_s": round(max(flooded), 2),
+        "honest_refusals_flooded": honest_refusals,
         "greedy": counts,
         "greedy_retry_after_median_s": statistics.median(retry_afters) if retry_afters else None,
         "refused_by_reason": {
@@ -283,7 +286,8 @@ def _print_flood(flood: dict[str, Any]) -> None:
         f"  post flood (greedy 127.0.0.2 x {GREEDY_THREADS} vs honest 127.0.0.1, "
         f"{flood['blob_bytes'] // 1024} KiB raw blobs): honest post-to-202 median "
         f"{flood['unloaded_median_s']} s (max {flood['unloaded_max_s']}) unloaded, "
-        f"{flood['flooded_median_s']} s (max {flood['flooded_max_s']}) under the flood; greedy "
+        f"{flood['flooded_median_s']} s (max {flood['flooded_max_s']}, "
+        f"{flood['honest_refusals_flooded']} refusals) under the flood; greedy "
         f"{flood['greedy']}, its median Retry-After {flood['greedy_retry_after_median_s']} s; "
         f"refusals by reason {flood['refused_by_reason']}"
     )
