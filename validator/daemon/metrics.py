@@ -14,7 +14,9 @@ class NodeMetrics:
             "tessera_blobs_accepted", "Blobs accepted from sequencers", registry=self.registry
         )
         self.blobs_refused = Counter(
-            "tessera_blobs_refused", "Blobs refused with HTTP 429 (queue full)", registry=self.registry
+            "tessera_blobs_refused",
+            "Blobs refused with HTTP 429 (by reason: tessera_admission_refused)",
+            registry=self.registry,
         )
         self.admission_refused = Counter(
             "tessera_admission_refused",

@@ -24,7 +24,7 @@ from network.server import ServerPorts
 from network.service import NetworkService
 from validator.certificate import bytes_to_certificate
 from validator.core import CoreConfig, Tick
-from validator.daemon.admission import AdmissionPolicy
+from validator.daemon.admission import AccountWeights, AdmissionPolicy
 from validator.daemon.config import RetrievalConfig
 from validator.daemon.context import NodeContext
 from validator.daemon.desk import NodeDesk
@@ -64,9 +64,11 @@ class Node:
         retention: RetentionPolicy | None = None,
         extensions: Extensions | None = None,
         retrieval: RetrievalConfig | None = None,
+        weights: AccountWeights | None = None,
     ) -> None:
         """`retention`: the availability window and pruning schedule; `extensions`: the owner of
-        encoded blobs in memory with its bounds (both: defaults)."""
+        encoded blobs in memory with its bounds (both: defaults); `weights`: each account's weight
+        in fair admission (None: all equal)."""
         self._context = context
         self._secret_key = secret_key
         self._retention_policy = retention or RetentionPolicy()
@@ -92,7 +94,7 @@ class Node:
         )
         """The libp2p service; `main` runs it in the trio thread before `run` starts."""
         self._sends = Sends(self.service, self._peers, context.metrics, self._driver.process)
-        self._intake = BlobIntake(context, self._driver, self._extensions, admission, window)
+        self._intake = BlobIntake(context, self._driver, self._extensions, admission, window, weights)
         self._retrieval = BlobRetrieval(context, self._driver, self._peers, self.service, retrieval)
         self.desk = NodeDesk(context, self._intake, self._retrieval)
         """What the HTTP API asks about blobs (`validator.daemon.api.BlobDesk`)."""
