@@ -109,12 +109,15 @@ async def _honest_post(http: aiohttp.ClientSession, data: bytes) -> tuple[float,
     return time.monotonic() - started, refusals
 
 
-async def _post_from(url: str, address: str, data: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
-    """POST `data` as raw bytes from the local `address`: (status, headers, JSON answer)."""
+async def _post_from(
+    url: str, address: str, data: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """POST `data` as raw bytes from the local `address` (with `headers` besides the media type):
+    (status, headers, JSON answer)."""
     connector = aiohttp.TCPConnector(local_addr=(address, 0))
     async with (
         aiohttp.ClientSession(url, connector=connector) as http,
-        http.post("/v1/blobs", data=data, headers=OCTETS) as answer,
+        http.post("/v1/blobs", data=data, headers={**OCTETS, **(headers or {})}) as answer,
     ):
         return answer.status, dict(answer.headers), await answer.json()
 
@@ -175,8 +178,12 @@ async def test_an_account_holding_its_share_of_the_blobs_dispersing_is_refused_a
             status, headers, answer = await _post_from(api.url, "127.0.0.2", rng.randbytes(BLOB_BYTES))
             assert status == 429 and int(headers["Retry-After"]) >= 1, answer
             assert "fair share" in answer["error"]["message"]
+            # A forwarding header is the client's own words: it names no other account.
+            forged = {"X-Forwarded-For": "203.0.113.9", "Forwarded": "for=203.0.113.9"}
+            status, _, answer = await _post_from(api.url, "127.0.0.2", rng.randbytes(BLOB_BYTES), forged)
+            assert status == 429, answer
             status, _, answer = await _post_from(api.url, "127.0.0.1", rng.randbytes(BLOB_BYTES))
             assert status == 202, answer
-            assert await _metric(api, "tessera_admission_refused_total", {"reason": "memory_share"}) == 1
+            assert await _metric(api, "tessera_admission_refused_total", {"reason": "memory_share"}) == 2
         finally:
             await api.close()
