@@ -49,6 +49,7 @@ from validator.daemon.extensions import Extensions
 from validator.daemon.restart import is_within_availability_window
 from validator.daemon.retention import DEFAULT_RETENTION_EPOCHS
 from validator.daemon.store import BlobFailure, BlobRecord, BlobStatus
+from validator.daemon.turns import AccountTurns
 from validator.errors import InsufficientStorage, NodeBusy, RegistryError, ValidatorError
 from validator.types import Epoch, QuorumIndex
 
@@ -99,6 +100,8 @@ class BlobIntake:
         self._raw = AccountLedger(self.policy.max_queued, weights)
         """Places of the raw queue per account: blobs queued and posts admitted still being recorded
         (counted too, so concurrent posts cannot overshoot)."""
+        self._header_turns = AccountTurns()
+        """One header computation per account at a time (each waiter holds a place of `_raw`)."""
         self._encode_times: collections.deque[float] = collections.deque(maxlen=ENCODE_TIMES_KEPT)
         self._verifying = AccountLedger(self.policy.max_verifying, weights)
         """Pre-encoded uploads being checked, per account (bounded by `policy.max_verifying`)."""
@@ -127,7 +130,7 @@ class BlobIntake:
         queued = False
         try:
             with self._disk_full_refused():
-                record = await self._accept(data)
+                record = await self._accept(data, account)
             queued = self._enqueue(record.data_root, account)
             return record
         finally:
@@ -177,8 +180,9 @@ class BlobIntake:
         refusal = self._raw.refusal(account, mean)
         self._refuse_if_busy(refusal, mean, "blob refused", account, queued=self.queued)
 
-    async def _accept(self, data: bytes) -> BlobRecord:
-        header = await trio.to_thread.run_sync(self._header, data)
+    async def _accept(self, data: bytes, account: str) -> BlobRecord:
+        async with self._header_turns.turn(account):  # the pool serves in arrival order
+            header = await trio.to_thread.run_sync(self._header, data)
         data_root = compute_data_root(header)
         epoch = await trio.to_thread.run_sync(self._context.registry.current_epoch)
         assignment = await self._driver.assign_blob(data_root, epoch)
