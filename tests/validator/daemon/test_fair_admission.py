@@ -36,7 +36,7 @@ milliseconds, so on a first-come queue the honest client (which sleeps its Retry
 HONEST_POSTS = 4
 HONEST_POST_BOUND_S = 20.0
 """Each honest post, from its first try to its 202 (Retry-After waits included). A one-row blob
-encodes in about 0.4 s on the node's thread here; under fair admission an honest post waits for
+encodes in about 0.4 s on the encoder worker here; under fair admission an honest post waits for
 at most the blob being encoded and its own previous one, plus a Retry-After of whole seconds."""
 OCTETS = {"Content-Type": "application/octet-stream"}
 BLOB_BYTES = USABLE_BYTES_PER_ROW - 1000
