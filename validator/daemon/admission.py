@@ -105,7 +105,9 @@ def compute_fair_share(capacity: int, weight: int, active_weight: int) -> int:
 class Refusal:
     """Why a post is not admitted now, and after how many whole seconds to post again. `reason`:
     `account_share` (the account holds its fair share: its own backlog delays it), `queue_full`
-    (every place is taken, by accounts within their shares: the node is overloaded)."""
+    (the account is below its share but every place is taken: the node is overloaded, or a flood's
+    places beyond its share are still draining); the intake adds `memory_share` / `memory_full` for
+    the encoded blobs held while dispersing. `held` and `share`: the account's places and share."""
 
     reason: str
     retry_after: int
