@@ -71,7 +71,9 @@ class AccountWeights(Protocol):
     weighs accounts by what they paid for; with payments off every account weighs 1)."""
 
     def weight_of(self, account: str) -> int:
-        """The account's weight, >= 1 (clamped to 1..`MAX_ACCOUNT_WEIGHT` by the callers)."""
+        """The account's weight, >= 1 (clamped to 1..`MAX_ACCOUNT_WEIGHT` by the callers). Called
+        for every active account on every admission check, in the intake's thread: a lookup in
+        memory, never a read of a store or a chain."""
         ...
 
 
