@@ -10,7 +10,11 @@ Starts a devnet on 127.0.0.1 in a temporary directory and measures:
 - HTTP connection churn: connections/s opened, served (`GET /v1/health`, `Connection: close`) and
   closed back to back, with the node's open file descriptors before and after;
 - an idle flood: `--idle` idle connections held open against validator 0 (past its connection cap),
-  the health latency of a fresh client meanwhile, and the node's open descriptors under the flood.
+  the health latency of a fresh client meanwhile, and the node's open descriptors under the flood;
+- a post flood (fair admission): a greedy client posting raw blobs in a loop from 127.0.0.2 on
+  `GREEDY_THREADS` connections, never waiting, while an honest one posts `--flood-posts` blobs from
+  127.0.0.1 honouring Retry-After: the honest post-to-202 latency, unloaded and under the flood, and
+  what the greedy one got (`--flood-only` measures this alone).
 
 Figures, not pass/fail. Run with `make bench` or directly.
 """
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from da.types import DataRoot
 from validator.api_client import NodeApiClient
@@ -43,6 +48,13 @@ MIB = 1024 * 1024
 BUSY_TIMEOUT_S = 600.0
 CERTIFY_TIMEOUT_S = 300.0
 SETTLE_S = 5.0
+FLOOD_BLOB_BYTES = 256 * 1024
+"""The honest client's blobs in the post flood."""
+GREEDY_BLOB_BYTES = MIB
+"""The greedy client's: each costs the node seconds of encoding, so its posts outrun the encoder."""
+GREEDY_THREADS = 4
+HONEST_TIMEOUT_S = 60.0
+"""How long the honest client tries one post before it gives up on it (and counts it)."""
 
 
 def _store_bytes(devnet: Devnet, index: int) -> int:
@@ -183,6 +195,114 @@ def _idle_flood(url: str, pid: int, count: int) -> dict[str, Any]:
     }
 
 
+def _post_from(url: str, source: str, body: bytes) -> tuple[int, int | None]:
+    """POST raw `body` from the local address `source`: (status, Retry-After); status 0 when the
+    node closed the connection before the answer (a refused body cut off after lingering)."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60, source_address=(source, 0))
+    try:
+        connection.request(
+            "POST", "/v1/blobs", body=body, headers={"Content-Type": "application/octet-stream"}
+        )
+        response = connection.getresponse()
+        response.read()
+    except ConnectionError:
+        return 0, None
+    finally:
+        connection.close()
+    retry_after = response.getheader("Retry-After")
+    return response.status, None if retry_after is None else int(retry_after)
+
+
+def _honest_posts(url: str, posts: int) -> tuple[list[float], int, int]:
+    """Seconds from each honest post's first try to its 202 (or to giving up after
+    `HONEST_TIMEOUT_S`), sleeping each Retry-After; the refusals (429) met; the posts given up."""
+    latencies, refusals, given_up = [], 0, 0
+    for _ in range(posts):
+        body = secrets.token_bytes(FLOOD_BLOB_BYTES)
+        started = time.perf_counter()
+        while True:
+            status, retry_after = _post_from(url, "127.0.0.1", body)
+            if status == 202:
+                break
+            refusals += 1
+            if time.perf_counter() - started > HONEST_TIMEOUT_S:
+                given_up += 1
+                break
+            time.sleep(retry_after or 1)
+        latencies.append(time.perf_counter() - started)
+    return latencies, refusals, given_up
+
+
+def _post_flood(url: str, posts: int) -> dict[str, Any]:
+    """Honest post latency unloaded, then under a greedy flood from another address."""
+    unloaded, _, _ = _honest_posts(url, posts)
+    stop = time.monotonic() + 3600.0
+    counts = {"accepted": 0, "refused": 0, "cut": 0}
+    retry_afters: list[int] = []
+
+    def greedy() -> None:
+        while time.monotonic() < stop:
+            status, retry_after = _post_from(url, "127.0.0.2", secrets.token_bytes(GREEDY_BLOB_BYTES))
+            if status == 202:
+                counts["accepted"] += 1
+            elif status == 429:
+                counts["refused"] += 1
+                retry_afters.append(retry_after or 0)
+            else:
+                counts["cut"] += 1
+
+    with ThreadPoolExecutor(GREEDY_THREADS) as pool:
+        for _ in range(GREEDY_THREADS):
+            pool.submit(greedy)
+        time.sleep(SETTLE_S)  # the flood fills the queue first
+        try:
+            flooded, honest_refusals, given_up = _honest_posts(url, posts)
+        finally:
+            stop = time.monotonic()
+    return {
+        "honest_posts": posts,
+        "blob_bytes": FLOOD_BLOB_BYTES,
+        "greedy_blob_bytes": GREEDY_BLOB_BYTES,
+        "unloaded_median_s": round(statistics.median(unloaded), 2),
+        "unloaded_max_s": round(max(unloaded), 2),
+        "flooded_median_s": round(statistics.median(flooded), 2),
+        "flooded_max_s": round(max(flooded), 2),
+        "honest_refusals_flooded": honest_refusals,
+        "honest_given_up_flooded": given_up,
+        "greedy": counts,
+        "greedy_retry_after_median_s": statistics.median(retry_afters) if retry_afters else None,
+        "refused_by_reason": {
+            reason: int(_metric_labelled(url, "tessera_admission_refused_total", "reason", reason))
+            for reason in ("account_share", "queue_full", "memory_share", "memory_full")
+        },
+    }
+
+
+def _metric_labelled(url: str, name: str, label: str, value: str) -> float:
+    """One labelled sample of the node's /metrics (0 when absent)."""
+    text = NodeApiClient(url).request("GET", "/metrics").decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels.get(label) == value:
+                return float(sample.value)
+    return 0.0
+
+
+def _print_flood(flood: dict[str, Any]) -> None:
+    print(
+        f"  post flood (greedy 127.0.0.2 x {GREEDY_THREADS} vs honest 127.0.0.1, "
+        f"raw blobs of {flood['greedy_blob_bytes'] // 1024} / {flood['blob_bytes'] // 1024} KiB): honest "
+        f"post-to-202 median "
+        f"{flood['unloaded_median_s']} s (max {flood['unloaded_max_s']}) unloaded, "
+        f"{flood['flooded_median_s']} s (max {flood['flooded_max_s']}, "
+        f"{flood['honest_refusals_flooded']} refusals, {flood['honest_given_up_flooded']} given up "
+        f"after {HONEST_TIMEOUT_S:g} s) under the flood; greedy "
+        f"{flood['greedy']}, its median Retry-After {flood['greedy_retry_after_median_s']} s; "
+        f"refusals by reason {flood['refused_by_reason']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--validators", type=int, default=8)
@@ -191,6 +311,10 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=6, help="concurrent reads of one blob (default 6)")
     parser.add_argument("--churn-s", type=float, default=5.0, help="seconds of connection churn (default 5)")
     parser.add_argument("--idle", type=int, default=1000, help="idle connections in the flood (default 1000)")
+    parser.add_argument(
+        "--flood-posts", type=int, default=6, help="honest posts in the post flood (default 6)"
+    )
+    parser.add_argument("--flood-only", action="store_true", help="measure the post flood alone")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     devnet = Devnet(Path(tempfile.mkdtemp(prefix="tessera-bench-load-")))
@@ -201,6 +325,9 @@ def main() -> None:
             devnet.start_node(index)
         urls = devnet.wait_until_connected(list(range(args.validators)))
         time.sleep(SETTLE_S)
+        if args.flood_only:
+            figures["post_flood"] = _post_flood(urls[0], args.flood_posts)
+            return _report_flood(figures, args.json)
         figures["at_start"] = _resources(devnet, args.validators)
         poster = NodeApiClient(urls[0])
         started = time.perf_counter()
@@ -216,6 +343,7 @@ def main() -> None:
         pid = int(devnet.load_state()["pids"]["0"])
         figures["churn"] = _churn(urls[0], pid, args.churn_s, 4)
         figures["idle_flood"] = _idle_flood(urls[0], pid, args.idle)
+        figures["post_flood"] = _post_flood(urls[0], args.flood_posts)
     finally:
         devnet.stop_all()
     if args.json:
@@ -249,6 +377,15 @@ def main() -> None:
         f"{flood['fds_flooded']} ({flood['displaced']} idle connections displaced at the cap), "
         f"health median {flood['health_median_ms']} ms (max {flood['health_max_ms']} ms)"
     )
+    _print_flood(figures["post_flood"])
+
+
+def _report_flood(figures: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(figures, indent=2))
+        return
+    print(f"Devnet of {figures['validators']} validators on 127.0.0.1")
+    _print_flood(figures["post_flood"])
 
 
 if __name__ == "__main__":

@@ -169,14 +169,23 @@ class ApiFailure(ValidatorError):
 
 
 class NodeBusy(ValidatorError):
-    """Raised when a node's encode-and-disperse queue is full: the blob was not taken; post it again
-    after `retry_after` seconds (HTTP 429 with Retry-After)."""
+    """Raised when a node's encode-and-disperse queue is full, or the posting account holds its fair
+    `share` of it (when given): the blob was not taken; post it again after `retry_after` seconds
+    (HTTP 429 with Retry-After)."""
 
-    def __init__(self, queued: int, retry_after: int) -> None:
-        super().__init__(f"{queued} blobs are queued for encoding and dispersal; retry in {retry_after} s")
-        self._reduce_args = (queued, retry_after)
+    def __init__(self, queued: int, retry_after: int, share: int | None = None) -> None:
+        if share is None:
+            message = f"{queued} blobs are queued for encoding and dispersal; retry in {retry_after} s"
+        else:
+            message = (
+                f"this account holds its fair share ({share}) of the {queued} blobs queued here; "
+                f"retry in {retry_after} s"
+            )
+        super().__init__(message)
+        self._reduce_args = (queued, retry_after, share)
         self.queued = queued
         self.retry_after = retry_after
+        self.share = share
 
 
 class InsufficientStorage(ValidatorError):

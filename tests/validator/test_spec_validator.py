@@ -4,7 +4,8 @@ From validator.md: the Presets table against `validator.presets.MAINNET` / `DEVN
 `Preset` except `name`, both directions), the Domains table against `validator.signing`, and every
 other `| Name | Value | Description |` table against `validator.certificate`, `validator.keys`,
 `validator.keystore`, `validator.registry` (whose STAKE_ACTIVATION_DELAY_EPOCHS must be listed) and
-the payments modules (`validator.payments.promise`, `.sqlite_escrow`, `validator.daemon.payments`).
+the payments modules (`validator.payments.promise`, `.sqlite_escrow`, `validator.daemon.payments`),
+fair admission's `validator.daemon.admission` and `validator.daemon.api.accounts`.
 From consensus.md: every `log2 bound` figure is recomputed with
 `compute_custody_failure_bound`, the 2D table's with the columns the 2D grid's decoder needs (and a
 coverage chain of its own), and every invariant id has a heading or a bold label.
@@ -29,7 +30,9 @@ from da.constants import CELLS_NEEDED_TO_RECOVER_ROW, CELLS_PER_ROW
 from tests.da.test_spec_das_core import evaluate_integer_expression
 from tests.sampling.grid2d import Grid, cell_functionals, is_determined
 from validator import certificate, keys, keystore, registry, signing
+from validator.daemon import admission
 from validator.daemon import payments as node_payments
+from validator.daemon.api import accounts
 from validator.payments import promise, sqlite_escrow
 from validator.presets import DEVNET, MAINNET, PRESETS, Preset, get_preset
 from validator.security import compute_custody_failure_bound
@@ -51,6 +54,8 @@ CONSTANT_MODULES: tuple[ModuleType, ...] = (
     promise,
     sqlite_escrow,
     node_payments,
+    admission,
+    accounts,
 )
 """Where the names of validator.md's constant tables (other than DOMAIN_*) are defined."""
 CERTIFICATE_CONSTANTS = ("MAX_QUORUM_SLOTS", "CERTIFICATE_FIXED_BYTES", "MAX_CERTIFICATE_SSZ_BYTES")

@@ -83,31 +83,42 @@ class NodeDesk:
         self._payments = payments
 
     async def admit_blob(
-        self, byte_length: int | None, pre_encoded: bool = False, payment: str | None = None
+        self,
+        byte_length: int | None,
+        pre_encoded: bool = False,
+        payment: str | None = None,
+        client: str | None = None,
     ) -> None:
         """Refuse early what the intake would refuse: a size never taken, the promise (all but its
         root; a raw post's declared length is its size), then `BlobIntake.check_admission`
-        (`check_upload_admission` for a pre-encoded upload), then the free disk."""
+        (`check_upload_admission` for a pre-encoded upload) for the post's account, then the free
+        disk. `client`: the account of the client's address (fair admission of unpaid posts)."""
         self._intake.check_size(byte_length, pre_encoded)
         signed = self._promise(payment)
         if self._payments is not None:
             await trio.to_thread.run_sync(
                 self._payments.check, signed, None if pre_encoded else byte_length, None
             )
-        account = None if signed is None else signed.promise.account
+        account = _account(signed, client)
         if pre_encoded:
-            self._intake.check_upload_admission(byte_length, account=account)
+            self._intake.check_upload_admission(byte_length, account)
         else:
-            self._intake.check_admission(byte_length, account=account)
+            self._intake.check_admission(byte_length, account)
         await self._intake.check_disk()
 
-    async def submit_blob(self, data: bytes, payment: str | None = None) -> BlobView:
+    async def submit_blob(
+        self, data: bytes, payment: str | None = None, client: str | None = None
+    ) -> BlobView:
         """Accept a posted blob (see `BlobIntake.submit_blob`)."""
-        return _posted_view(await self._intake.submit_blob(data, self._promise(payment)))
+        signed = self._promise(payment)
+        return _posted_view(await self._intake.submit_blob(data, signed, _account(signed, client)))
 
-    async def submit_upload(self, body: bytes, payment: str | None = None) -> BlobView:
+    async def submit_upload(
+        self, body: bytes, payment: str | None = None, client: str | None = None
+    ) -> BlobView:
         """Check and accept a pre-encoded upload (see `BlobIntake.submit_upload`)."""
-        return _posted_view(await self._intake.submit_upload(body, self._promise(payment)))
+        signed = self._promise(payment)
+        return _posted_view(await self._intake.submit_upload(body, signed, _account(signed, client)))
 
     def _promise(self, header: str | None) -> SignedPromise | None:
         """The promise of a `Tessera-Payment` header (`MalformedPayment` if it does not parse); None
@@ -191,3 +202,8 @@ class NodeDesk:
         ready since the setup was loaded at start)."""
         pool = self._context.pool
         return EncoderStatus(0, True) if pool is None else EncoderStatus(pool.workers, pool.ready)
+
+
+def _account(promise: SignedPromise | None, client: str | None) -> str | None:
+    """Whom a post is admitted for: the account paying for it, else its client's address account."""
+    return client if promise is None else promise.promise.account

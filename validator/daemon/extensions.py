@@ -1,7 +1,8 @@
 """The one owner of encoded blobs held in memory (the extended matrix of each, about 2.4 MiB per MiB
 of blob): blobs this node disperses, held from encoding until certified or until their dispersal
 fails (the core's `NOT_CERTIFIED`, or an unknown quorum), at most `max_dispersing` of them (the
-intake refuses posts past it), and a small LRU of blobs it encoded, rebuilt from the store when
+intake refuses posts past it, and past an account's fair share of them: each is held for the account
+that posted it), and a small LRU of blobs it encoded, rebuilt from the store when
 their cells are asked for. Pruned blobs are forgotten.
 
 Intake (trio thread), the core's transport (its worker thread) and the request handlers (trio
@@ -35,31 +36,50 @@ class Extensions:
         self.max_dispersing = max_dispersing
         self._lock = threading.Lock()
         self._dispersing: dict[DataRoot, EncodedBlob] = {}
+        self._owners: dict[DataRoot, str] = {}
+        """The account each blob dispersing is held for (the same keys as `_dispersing`)."""
+        self._per_account: dict[str, int] = {}
+        """Blobs dispersing per account; accounts holding none are absent."""
         self._recent: OrderedDict[DataRoot, EncodedBlob] = OrderedDict()
 
-    def hold(self, encoded: EncodedBlob) -> None:
-        """Keep `encoded` in memory while it is dispersed (custody pushes read its columns)."""
+    def hold(self, encoded: EncodedBlob, account: str) -> None:
+        """Keep `encoded` in memory while it is dispersed (custody pushes read its columns), for
+        `account` (a blob held already stays its first account's)."""
         with self._lock:
+            if encoded.data_root not in self._owners:
+                self._owners[encoded.data_root] = account
+                self._per_account[account] = self._per_account.get(account, 0) + 1
             self._dispersing[encoded.data_root] = encoded
 
     def release(self, data_root: DataRoot) -> None:
         """Dispersal of `data_root` is over (certified, or failed): its cells are served from the
         store now."""
         with self._lock:
-            self._dispersing.pop(data_root, None)
+            self._drop_dispersing(data_root)
+
+    def _drop_dispersing(self, data_root: DataRoot) -> None:
+        """Under the lock: `data_root` is no longer dispersing, nor counted for its account."""
+        self._dispersing.pop(data_root, None)
+        account = self._owners.pop(data_root, None)
+        if account is None:
+            return
+        held = self._per_account[account]
+        if held == 1:
+            del self._per_account[account]
+        else:
+            self._per_account[account] = held - 1
+
+    def dispersing_per_account(self) -> dict[str, int]:
+        """How many blobs each account has dispersing (a snapshot; accounts with none absent)."""
+        with self._lock:
+            return dict(self._per_account)
 
     def forget(self, data_roots: Sequence[DataRoot]) -> None:
         """These blobs were pruned: hold none of them any more."""
         with self._lock:
             for data_root in data_roots:
-                self._dispersing.pop(data_root, None)
+                self._drop_dispersing(data_root)
                 self._recent.pop(data_root, None)
-
-    def has_room(self, waiting: int = 0) -> bool:
-        """True while fewer than `max_dispersing` blobs are held dispersing, counting `waiting` more
-        that will be (the intake's queue)."""
-        with self._lock:
-            return len(self._dispersing) + waiting < self.max_dispersing
 
     @property
     def held(self) -> tuple[int, int]:

@@ -1,11 +1,13 @@
 """The sequencer flow of a node. A posted blob is size-checked and admitted while the encode-and-
-disperse queue has room (otherwise `NodeBusy`: HTTP 429 with Retry-After); its header is computed from
-the row commitments alone, and it is recorded durably as `received` with the quorum and threshold the
-core assigns; the POST answers then. One background task encodes the queued blobs in order (in the
-encoder pool, or a worker thread) and hands each to dispersal, which runs while the next one encodes.
-With payments on, a post's promise is checked before its body is read and again once its root is
-known, and recorded with the blob in one transaction (`validator.daemon.payments`). After a restart,
-blobs that were not certified are queued or dispersed again from what was stored,
+disperse queue has room and its account (the paying one, or the client's address) holds less than
+its fair share of it (otherwise `NodeBusy`: HTTP 429 with Retry-After; `validator.daemon.admission`);
+its header is computed from the row commitments alone, and it is recorded durably as `received` with
+the quorum and threshold the core assigns; the POST answers then. One background task encodes the
+queued blobs, round-robin across accounts (in the encoder pool, or a worker thread), and hands each
+to dispersal, which runs while the next one encodes. With payments on, a post's promise is checked
+before its body is read and again once its root is known, and recorded with the blob in one
+transaction (`validator.daemon.payments`).
+After a restart, blobs that were not certified are queued or dispersed again from what was stored,
 each under its own epoch's quorum (learnt from the registry first) while that epoch is within the
 availability window.
 
@@ -32,7 +34,17 @@ from da.packing import validate_blob_size
 from da.types import BlobHeader, DataRoot
 from da.upload import bytes_to_upload, compute_max_upload_bytes, validate_upload
 from validator.core import BlobDispersing, DutyFailed, DutyFailure
-from validator.daemon.admission import AdmissionPolicy, compute_retry_after, compute_upload_retry_after
+from validator.daemon.admission import (
+    ANONYMOUS_ACCOUNT,
+    RESUMED_ACCOUNT,
+    AccountLedger,
+    AccountWeights,
+    AdmissionPolicy,
+    EqualWeights,
+    FairQueue,
+    Refusal,
+    compute_admission,
+)
 from validator.daemon.context import NodeContext
 from validator.daemon.driver import CoreDriver
 from validator.daemon.extensions import Extensions
@@ -40,6 +52,7 @@ from validator.daemon.payments import PaymentGate
 from validator.daemon.restart import is_within_availability_window
 from validator.daemon.retention import DEFAULT_RETENTION_EPOCHS
 from validator.daemon.store import BlobFailure, BlobRecord, BlobStatus, HeldPayment, HeldPromiseChanged
+from validator.daemon.turns import AccountTurns
 from validator.errors import InsufficientStorage, NodeBusy, RegistryError, ValidatorError
 from validator.payments.promise import SignedPromise
 from validator.types import Epoch, QuorumIndex
@@ -71,9 +84,11 @@ class BlobIntake:
         policy: AdmissionPolicy | None = None,
         window_epochs: int = DEFAULT_RETENTION_EPOCHS,
         payments: PaymentGate | None = None,
+        weights: AccountWeights | None = None,
     ) -> None:
         """`window_epochs`: the availability window (a blob is dispersed while its epoch is in it);
-        `payments`: the gate every post's promise passes (None: posts are not paid)."""
+        `payments`: the gate every post's promise passes (None: posts are not paid); `weights`: each
+        account's weight in the fair shares of the queues (None: all equal)."""
         self._window_epochs = window_epochs
         self._payments = payments
         self._context = context
@@ -84,14 +99,21 @@ class BlobIntake:
         self._da_config = context.da_config
         self.policy = policy or AdmissionPolicy()
         self._nursery: trio.Nursery | None = None
-        self._send, self._receive = trio.open_memory_channel[DataRoot](math.inf)
-        self._queued: set[DataRoot] = set()
-        """Accepted and not yet handed to dispersal (the admission bound counts these)."""
-        self._admitting = 0
-        """Posts admitted and still being recorded (counted too, so concurrent posts cannot overshoot)."""
+        self._send, self._receive = trio.open_memory_channel[None](math.inf)
+        """One token per blob pushed to `_order`: the encoder loop wakes once for each."""
+        self._order: FairQueue[DataRoot] = FairQueue(weights)
+        """Queued blobs in the order they are encoded: round-robin across accounts."""
+        self._queued: dict[DataRoot, str] = {}
+        """Accepted and not yet handed to dispersal, with the account holding its place."""
+        self._weights = weights or EqualWeights()
+        self._raw = AccountLedger(self.policy.max_queued, weights)
+        """Places of the raw queue per account: blobs queued and posts admitted still being recorded
+        (counted too, so concurrent posts cannot overshoot)."""
+        self._header_turns = AccountTurns()
+        """One header computation per account at a time (each waiter holds a place of `_raw`)."""
         self._encode_times: collections.deque[float] = collections.deque(maxlen=ENCODE_TIMES_KEPT)
-        self._verifying = 0
-        """Pre-encoded uploads being checked (bounded by `policy.max_verifying`)."""
+        self._verifying = AccountLedger(self.policy.max_verifying, weights)
+        """Pre-encoded uploads being checked, per account (bounded by `policy.max_verifying`)."""
         self._verify_times: collections.deque[float] = collections.deque(maxlen=ENCODE_TIMES_KEPT)
         self._recording: set[DataRoot] = set()
         """Checked uploads being recorded (at most `max_verifying`): the same blob twice at once is
@@ -100,13 +122,16 @@ class BlobIntake:
     @property
     def queued(self) -> int:
         """Blobs accepted (or being accepted) and not yet handed to dispersal."""
-        return len(self._queued) + self._admitting
+        return self._raw.total
 
-    async def submit_blob(self, data: bytes, payment: SignedPromise | None = None) -> BlobRecord:
+    async def submit_blob(
+        self, data: bytes, payment: SignedPromise | None = None, account: str | None = None
+    ) -> BlobRecord:
         """Accept a sequencer's blob: durably `received` when this returns, with its promise
         (`payment`) when payments are on (posting the same bytes again returns the same record, and
-        takes no payment); raises `NodeBusy` when the queue is full, a `PaymentError` (nothing
-        stored) for a promise that does not pay for it."""
+        takes no payment); raises `NodeBusy` when the queue is full or `account` (the paying
+        account, or the client's address; None: `ANONYMOUS_ACCOUNT`) holds its fair share, a
+        `PaymentError` (nothing stored) for a promise that does not pay for it."""
         validate_blob_size(len(data), self._da_config)
         if self._payments is not None:
             self._payments.require(payment)
@@ -114,13 +139,18 @@ class BlobIntake:
         if existing is not None:
             return existing
         await self.check_disk()
-        self.check_admission(None, account=None if payment is None else payment.promise.account)
-        self._admitting += 1
+        account = account or ANONYMOUS_ACCOUNT
+        self.check_admission(None, account)
+        self._raw.take(account)
+        queued = False
         try:
             with self._disk_full_refused():
-                return await self._accept(data, payment)
+                record = await self._accept(data, account, payment)
+            queued = self._enqueue(record.data_root, account)
+            return record
         finally:
-            self._admitting -= 1
+            if not queued:  # refused on the way, or the same blob is queued already under its poster
+                self._raw.release(account)
 
     async def _posted_before(self, data: bytes) -> BlobRecord | None:
         """The record of the same bytes posted before; None when there is none, or when it failed
@@ -166,18 +196,20 @@ class BlobIntake:
         if byte_length > largest:
             raise BlobTooLarge(byte_length, largest)
 
-    def check_admission(self, byte_length: int | None, *, account: str | None = None) -> None:
+    def check_admission(self, byte_length: int | None, account: str | None = None) -> None:
         """Raise `BlobTooLarge` / `EmptyBlob` for a size never taken (`byte_length`, when known) and
-        `NodeBusy` when the queue is full; the API asks this before it reads a posted body.
-        `account`: the verified account paying for the post (None: unpaid), for fair admission."""
+        `NodeBusy` when the queue is full or `account` holds its fair share of it
+        (`admission.compute_admission`); the API asks this before it reads a posted body."""
         if byte_length is not None:
             validate_blob_size(byte_length, self._da_config)
+        account = account or ANONYMOUS_ACCOUNT
         mean = statistics.fmean(self._encode_times) if self._encode_times else 0.0
-        retry_after = compute_retry_after(self.queued, self.policy, mean)
-        self._refuse_if_busy(retry_after, mean, "blob refused: queue full", account, queued=self.queued)
+        refusal = self._raw.refusal(account, mean)
+        self._refuse_if_busy(refusal, mean, "blob refused", account, queued=self.queued)
 
-    async def _accept(self, data: bytes, payment: SignedPromise | None) -> BlobRecord:
-        header = await trio.to_thread.run_sync(self._header, data)
+    async def _accept(self, data: bytes, account: str, payment: SignedPromise | None) -> BlobRecord:
+        async with self._header_turns.turn(account):  # the pool serves in arrival order
+            header = await trio.to_thread.run_sync(self._header, data)
         data_root = compute_data_root(header)
         checked = await self._check_payment(payment, len(data), data_root)
         epoch = await trio.to_thread.run_sync(self._context.registry.current_epoch)
@@ -193,7 +225,6 @@ class BlobIntake:
             data_root,
         )
         self._metrics.blobs_accepted.inc()
-        self._enqueue(data_root)
         log.info(
             "blob accepted",
             data_root=data_root.hex(),
@@ -231,22 +262,31 @@ class BlobIntake:
                 checked = await self._check_payment(checked.signed, byte_length, data_root)
         return await trio.to_thread.run_sync(write, checked)
 
-    def _enqueue(self, data_root: DataRoot) -> None:
+    def _enqueue(self, data_root: DataRoot, account: str) -> bool:
+        """Queue `data_root` for encoding in `account`'s turn; False (nothing done) when it is
+        queued already. The place `account` took in `_raw` is the blob's until it is encoded."""
         if data_root in self._queued:
-            return
-        self._queued.add(data_root)
-        self._metrics.blob_queue.set(self.queued)
-        self._send.send_nowait(data_root)
+            return False
+        self._queued[data_root] = account
+        self._order.push(account, data_root)
+        self._gauge_queues()
+        self._send.send_nowait(None)
+        return True
 
-    async def submit_upload(self, body: bytes, payment: SignedPromise | None = None) -> BlobRecord:
+    async def submit_upload(
+        self, body: bytes, payment: SignedPromise | None = None, account: str | None = None
+    ) -> BlobRecord:
         """Accept a sequencer's pre-encoded upload (`da.upload`): checked first (in the encoder pool,
         or a worker thread), then recorded durably as `encoded` with its extension and handed to
         dispersal at once: it never waits in the encode queue. An inconsistent upload raises its
         `InvalidUpload` (or `EmptyBlob` / `BlobTooLarge`) and nothing is stored; `NodeBusy` when
-        `max_verifying` uploads are being checked already. With payments on, the promise is checked
-        against the upload's claimed root and size before its cells are verified."""
-        self.check_upload_admission(len(body), account=None if payment is None else payment.promise.account)
-        self._verifying += 1
+        `max_verifying` uploads are being checked already, or `account` (None: `ANONYMOUS_ACCOUNT`)
+        has its fair share of them being checked. With payments on, the promise is checked against
+        the upload's claimed root and size before its cells are verified."""
+        account = account or ANONYMOUS_ACCOUNT
+        self.check_upload_admission(len(body), account)
+        self._verifying.take(account)
+        self._gauge_queues()
         try:
             started = time.perf_counter()
             try:
@@ -262,36 +302,66 @@ class BlobIntake:
             self._verify_times.append(seconds)
             self._metrics.verify_seconds.observe(seconds)
             data = body[len(body) - encoded.header.byte_length :]
-            return await self._accept_encoded(data, encoded, seconds, payment)
+            return await self._accept_encoded(data, encoded, seconds, payment, account)
         finally:
-            self._verifying -= 1
+            self._verifying.release(account)
+            self._gauge_queues()
 
-    def check_upload_admission(self, byte_length: int | None, *, account: str | None = None) -> None:
+    def check_upload_admission(self, byte_length: int | None, account: str | None = None) -> None:
         """Raise `BlobTooLarge` for an upload larger than the largest blob's (`byte_length`, when
-        known) and `NodeBusy` when `max_verifying` uploads are being checked; the API asks this
-        before it reads a posted upload. `account`: the verified account paying (None: unpaid)."""
+        known) and `NodeBusy` when `max_verifying` uploads are being checked or `account` has its
+        fair share of them; the API asks this before it reads a posted upload."""
         largest = compute_max_upload_bytes(self._da_config.max_blob_bytes)
         if byte_length is not None and byte_length > largest:
             raise BlobTooLarge(byte_length, largest)
+        account = account or ANONYMOUS_ACCOUNT
         mean = statistics.fmean(self._verify_times) if self._verify_times else 0.0
-        retry_after = compute_upload_retry_after(self._verifying, self.policy, mean)
-        self._refuse_if_busy(
-            retry_after, mean, "upload refused: busy verifying", account, verifying=self._verifying
-        )
+        refusal = self._verifying.refusal(account, mean)
+        self._refuse_if_busy(refusal, mean, "upload refused", account, verifying=self._verifying.total)
+
+    def _gauge_queues(self) -> None:
+        """The queue and how many accounts hold places in each bound (no per-account labels)."""
+        self._metrics.blob_queue.set(self.queued)
+        self._metrics.admission_accounts.labels(queue="raw").set(self._raw.accounts)
+        self._metrics.admission_accounts.labels(queue="upload").set(self._verifying.accounts)
+
+    def _memory_refusal(self, account: str, mean: float) -> Refusal | None:
+        """The refusal of `account` by the bound of encoded blobs held while dispersing, counting
+        every post taken or being checked, each for its account: `memory_share` past the account's
+        fair share of it (its own backlog), `memory_full` when it is full (retry after `mean`)."""
+        held = collections.Counter(self._extensions.dispersing_per_account())
+        held.update(self._raw.held())
+        held.update(self._verifying.held())
+        refusal = compute_admission(account, held, self._extensions.max_dispersing, mean, self._weights)
+        if refusal is None:
+            return None
+        if refusal.reason == "account_share":
+            return Refusal("memory_share", refusal.retry_after, refusal.held, refusal.share)
+        return Refusal("memory_full", max(1, math.ceil(mean)), refusal.held, refusal.share)
 
     def _refuse_if_busy(
-        self, retry_after: int | None, mean: float, event: str, account: str | None, **waiting: int
+        self, refusal: Refusal | None, mean: float, event: str, account: str, **waiting: int
     ) -> None:
-        """Raise `NodeBusy` (counted, logged as `event` with the one count in `waiting`) when the
-        post's own bound gave a `retry_after`, or when the encoded blobs held for dispersal, counting
-        every post taken or being checked, have no room (retry after `mean`, the last checks' or
-        encodings' mean)."""
-        if retry_after is None and not self._extensions.has_room(self.queued + self._verifying):
-            retry_after = max(1, math.ceil(mean))  # memory: too many encoded blobs still dispersing
-        if retry_after is not None:
+        """Raise `NodeBusy` (counted by reason, logged as `event` with the one count in `waiting`)
+        when the post's own queue refused it, or when the encoded blobs held for dispersal, counting
+        every post taken or being checked, have no room (`memory_full`: retry after `mean`, the last
+        checks' or encodings' mean)."""
+        if refusal is None:
+            refusal = self._memory_refusal(account, mean)
+        if refusal is not None:
             self._metrics.blobs_refused.inc()
-            log.info(event, retry_after=retry_after, account=account, **waiting)
-            raise NodeBusy(sum(waiting.values()), retry_after)
+            self._metrics.admission_refused.labels(reason=refusal.reason).inc()
+            log.info(
+                event,
+                reason=refusal.reason,
+                retry_after=refusal.retry_after,
+                account=account,
+                account_held=refusal.held,
+                account_share=refusal.share,
+                **waiting,
+            )
+            share = refusal.share if refusal.reason in ("account_share", "memory_share") else None
+            raise NodeBusy(sum(waiting.values()), refusal.retry_after, share)
 
     def _verify_upload(self, body: bytes) -> EncodedBlob:
         """Decode and check an upload on an encoder worker when there are any (ckzg holds the GIL for
@@ -301,22 +371,22 @@ class BlobIntake:
         return validate_upload(bytes_to_upload(body, self._da_config), self._context.kzg, self._da_config)
 
     async def _accept_encoded(
-        self, data: bytes, encoded: EncodedBlob, seconds: float, payment: SignedPromise | None
+        self, data: bytes, encoded: EncodedBlob, seconds: float, payment: SignedPromise | None, account: str
     ) -> BlobRecord:
         """Record a checked upload with its extension (`encoded`) and disperse it; the same bytes
         posted before (raw or encoded) return that record, and while they are being recorded by
         another post the answer is `NodeBusy` (retry in 1 s: then that record)."""
         data_root = encoded.data_root
         if data_root in self._recording:
-            raise NodeBusy(self._verifying, 1)
+            raise NodeBusy(self._verifying.total, 1)
         self._recording.add(data_root)
         try:
-            return await self._record_upload(data, encoded, seconds, payment)
+            return await self._record_upload(data, encoded, seconds, payment, account)
         finally:
             self._recording.discard(data_root)
 
     async def _record_upload(
-        self, data: bytes, encoded: EncodedBlob, seconds: float, payment: SignedPromise | None
+        self, data: bytes, encoded: EncodedBlob, seconds: float, payment: SignedPromise | None, account: str
     ) -> BlobRecord:
         existing = await self._posted_before(data)
         if existing is not None:
@@ -344,7 +414,7 @@ class BlobIntake:
                 data_root,
             )
         self._metrics.blobs_accepted.inc()
-        self._extensions.hold(encoded)
+        self._extensions.hold(encoded, account)
         log.info(
             "upload accepted",
             data_root=data_root.hex(),
@@ -364,14 +434,16 @@ class BlobIntake:
             for record in await trio.to_thread.run_sync(self._store.unfinished_blobs):
                 nursery.start_soon(self._resume_blob, record)
             task_status.started()
-            async for data_root in self._receive:
+            async for _ in self._receive:
+                account, data_root = self._order.pop()
                 try:
-                    await self._encode_and_disperse(data_root)
+                    await self._encode_and_disperse(data_root, account)
                 except (sqlite3.OperationalError, OSError) as error:  # a full disk fails the blob only
                     await self._fail_blob(data_root, error)
                 finally:
-                    self._queued.discard(data_root)
-                    self._metrics.blob_queue.set(self.queued)
+                    del self._queued[data_root]
+                    self._raw.release(account)
+                    self._gauge_queues()
 
     async def _fail_blob(self, data_root: DataRoot, error: sqlite3.Error | OSError) -> None:
         """A write for this blob failed: it is failed, the node goes on. While the disk is still
@@ -406,7 +478,7 @@ class BlobIntake:
             raise RuntimeError("the intake is not running")
         self._nursery.start_soon(self._disperse, header, epoch, quorum)
 
-    async def _encode_and_disperse(self, data_root: DataRoot) -> None:
+    async def _encode_and_disperse(self, data_root: DataRoot, account: str) -> None:
         store = self._store
         record = await trio.to_thread.run_sync(store.get_blob, data_root)
         data = await trio.to_thread.run_sync(store.get_blob_data, data_root)
@@ -423,7 +495,7 @@ class BlobIntake:
             await self._fail(data_root, BlobFailure.ENCODING_MISMATCH, detail)
             return
         await trio.to_thread.run_sync(store.put_extension, data_root, encoded.rows)
-        self._extensions.hold(encoded)
+        self._extensions.hold(encoded, account)
         log.info("blob encoded", data_root=data_root.hex(), seconds=round(seconds, 3), queued=self.queued - 1)
         self._spawn_dispersal(encoded.header, record.epoch, record.quorum)
 
@@ -507,8 +579,10 @@ class BlobIntake:
         encoded = await trio.to_thread.run_sync(self._store.get_extension, record.data_root)
         if encoded is None:
             log.info("resuming blob: encoding", data_root=record.data_root.hex(), status=record.status.value)
-            self._enqueue(record.data_root)
+            self._raw.take(RESUMED_ACCOUNT)  # admitted before the restart: never refused now
+            if not self._enqueue(record.data_root, RESUMED_ACCOUNT):
+                self._raw.release(RESUMED_ACCOUNT)
             return
-        self._extensions.hold(encoded)
+        self._extensions.hold(encoded, RESUMED_ACCOUNT)
         log.info("resuming blob: dispersing", data_root=record.data_root.hex(), status=record.status.value)
         await self._disperse(encoded.header, record.epoch, record.quorum)

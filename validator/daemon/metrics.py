@@ -14,7 +14,22 @@ class NodeMetrics:
             "tessera_blobs_accepted", "Blobs accepted from sequencers", registry=self.registry
         )
         self.blobs_refused = Counter(
-            "tessera_blobs_refused", "Blobs refused with HTTP 429 (queue full)", registry=self.registry
+            "tessera_blobs_refused",
+            "Blobs refused with HTTP 429 (by reason: tessera_admission_refused)",
+            registry=self.registry,
+        )
+        self.admission_refused = Counter(
+            "tessera_admission_refused",
+            "Posts refused with HTTP 429, by reason: account_share (the account holds its fair share of "
+            "the queue), queue_full, memory_share (its fair share of the blobs held dispersing), memory_full",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.admission_accounts = Gauge(
+            "tessera_admission_accounts",
+            "Accounts holding places in an admission bound (queue: raw, upload)",
+            ["queue"],
+            registry=self.registry,
         )
         self.blob_queue = Gauge(
             "tessera_blob_queue", "Blobs accepted and not yet handed to dispersal", registry=self.registry

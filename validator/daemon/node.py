@@ -25,7 +25,7 @@ from network.server import ServerPorts
 from network.service import NetworkService
 from validator.certificate import bytes_to_certificate
 from validator.core import CoreConfig, Tick
-from validator.daemon.admission import AdmissionPolicy
+from validator.daemon.admission import AccountWeights, AdmissionPolicy
 from validator.daemon.config import RetrievalConfig
 from validator.daemon.context import NodeContext
 from validator.daemon.desk import NodeDesk
@@ -68,10 +68,12 @@ class Node:
         retrieval: RetrievalConfig | None = None,
         payments: PaymentGate | None = None,
         settlement: Settlement | None = None,
+        weights: AccountWeights | None = None,
     ) -> None:
         """`retention`: the availability window and pruning schedule; `extensions`: the owner of
         encoded blobs in memory with its bounds (both: defaults); `payments`: the check of paid
-        posts (None: posts are not paid); `settlement`: the automatic settlement of held promises."""
+        posts (None: posts are not paid); `settlement`: the automatic settlement of held promises;
+        `weights`: each account's weight in fair admission (None: all equal)."""
         self._context = context
         self._secret_key = secret_key
         self._retention_policy = retention or RetentionPolicy()
@@ -97,7 +99,9 @@ class Node:
         )
         """The libp2p service; `main` runs it in the trio thread before `run` starts."""
         self._sends = Sends(self.service, self._peers, context.metrics, self._driver.process)
-        self._intake = BlobIntake(context, self._driver, self._extensions, admission, window, payments)
+        self._intake = BlobIntake(
+            context, self._driver, self._extensions, admission, window, payments, weights
+        )
         self._retrieval = BlobRetrieval(context, self._driver, self._peers, self.service, retrieval)
         self._settlement = settlement
         self.desk = NodeDesk(context, self._intake, self._retrieval, payments)

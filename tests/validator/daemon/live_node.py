@@ -16,6 +16,7 @@ from da.pool import EncoderPool
 from network.bridge import TrioBridge
 from network.config import NetworkConfig
 from network.constants import compute_network_name
+from validator.daemon.admission import AdmissionPolicy
 from validator.daemon.api import BridgedNode
 from validator.daemon.context import NodeContext
 from validator.daemon.extensions import Extensions
@@ -59,10 +60,11 @@ def live_node(
     max_dispersing: int = 32,
     payee: str | None = None,
     terms: PriceTerms = TERMS,
+    admission: AdmissionPolicy | None = None,
 ) -> Iterator[LiveNode]:
     """A one-validator network's node, running until the block ends (`max_dispersing`: the bound of
     encoded blobs it holds while dispersing; `payee`: payments on, promises paying that address, with
-    the registry's escrow installed at `terms`)."""
+    the registry's escrow installed at `terms`; `admission`: its queue bounds, None: the defaults)."""
     preset = get_preset("devnet")
     info = RegistryInfo(CHAIN_ID, preset.name, time.time(), 3600.0)
     seed = compute_genesis_seed(CHAIN_ID, b"\x05" * 32)
@@ -99,7 +101,7 @@ def live_node(
         if escrow is None or payee is None
         else PaymentGate(escrow, payee, store, metrics=context.metrics)
     )
-    node = Node(context, key, network, extensions=extensions, payments=gate)
+    node = Node(context, key, network, admission=admission, extensions=extensions, payments=gate)
     bridge = TrioBridge(node.service)
     try:
         bridge.start()

@@ -46,11 +46,15 @@ class MemoryNode:
         raise ApiError("unknown_peer", f"no peer {peer}")
 
     async def admit_blob(
-        self, byte_length: int | None, pre_encoded: bool = False, payment: object = None
+        self,
+        byte_length: int | None,
+        pre_encoded: bool = False,
+        payment: object = None,
+        client: str | None = None,
     ) -> None:
         return None
 
-    async def submit_blob(self, data: bytes, payment: object = None) -> BlobView:
+    async def submit_blob(self, data: bytes, payment: object = None, client: str | None = None) -> BlobView:
         root = DataRoot(hashlib.sha256(data).digest())
         self.blobs[root] = data
         status = await self.blob_status(root)

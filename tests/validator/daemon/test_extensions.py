@@ -31,7 +31,7 @@ def test_a_dispersing_blob_is_served_from_memory_then_from_the_store(
     root = encoded.data_root
     assert extensions.dispersing(root) is None
     assert extensions.cached_samples(root, CORNER) is None
-    extensions.hold(encoded)
+    extensions.hold(encoded, "ip:198.51.100.1")
     assert extensions.dispersing(root) is encoded
     beyond = CellCoordinate(RowIndex(1), ColumnIndex(0))  # a row the one-row blob does not have
     assert extensions.cached_samples(root, [*CORNER, beyond]) == [*encoded.get_samples(CORNER), None]
@@ -91,7 +91,7 @@ def test_a_slow_rebuild_from_disk_does_not_hold_up_the_other_callers(
         answered = threading.Event()
 
         def other_callers() -> None:
-            extensions.hold(dispersing)
+            extensions.hold(dispersing, "ip:198.51.100.1")
             extensions.dispersing(dispersing.data_root)
             extensions.cached_samples(dispersing.data_root, CORNER)
             extensions.release(dispersing.data_root)
@@ -103,4 +103,22 @@ def test_a_slow_rebuild_from_disk_does_not_hold_up_the_other_callers(
         store.go_on.set()
         reader.join(timeout=30)
     assert rebuilt == [stored.get_samples(CORNER)]
+    store.close()
+
+
+def test_blobs_dispersing_are_counted_per_account_until_released_or_forgotten(
+    tmp_path: Path, one_row_blob: tuple[bytes, EncodedBlob], two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    store = NodeStore(tmp_path / "node.sqlite")
+    extensions = Extensions(store)
+    one, two = one_row_blob[1], two_row_blob[1]
+    extensions.hold(one, "ip:198.51.100.1")
+    extensions.hold(two, "ip:198.51.100.1")
+    extensions.hold(one, "ip:198.51.100.2")  # held already: it stays its first account's
+    assert extensions.dispersing_per_account() == {"ip:198.51.100.1": 2}
+    extensions.release(one.data_root)
+    extensions.release(one.data_root)  # twice: nothing more to give back
+    assert extensions.dispersing_per_account() == {"ip:198.51.100.1": 1}
+    extensions.forget([two.data_root])
+    assert extensions.dispersing_per_account() == {}  # no account is kept holding nothing
     store.close()

@@ -205,7 +205,7 @@ async def test_uploads_are_refused_while_the_encoded_blobs_held_for_dispersal_ar
             build_app(bounded.api, ApiConfig(max_request_bytes=compute_max_upload_bytes(len(data)) * 2))
         )
         try:
-            bounded.extensions.hold(two_row_blob[1])  # another blob still being dispersed
+            bounded.extensions.hold(two_row_blob[1], "ip:198.51.100.1")  # another blob still being dispersed
             body = upload_to_bytes(compute_upload(data, encoded))
             status, answer = await _post(api, body)
             assert status == 429, answer

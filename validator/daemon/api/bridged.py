@@ -65,19 +65,27 @@ class BridgedNode:
         return self._desk
 
     async def admit_blob(
-        self, byte_length: int | None, pre_encoded: bool = False, payment: str | None = None
+        self,
+        byte_length: int | None,
+        pre_encoded: bool = False,
+        payment: str | None = None,
+        client: str | None = None,
     ) -> None:
-        """Whether a blob (or upload) of `byte_length` bytes, paid by `payment`, would be taken now
-        (raises as `submit_blob` / `submit_upload` would)."""
-        await self._bridge.call(self._require_desk().admit_blob, byte_length, pre_encoded, payment)
+        """Whether a blob (or upload) of `byte_length` bytes, paid by `payment`, from `client`, would
+        be taken now (raises as `submit_blob` / `submit_upload` would)."""
+        await self._bridge.call(self._require_desk().admit_blob, byte_length, pre_encoded, payment, client)
 
-    async def submit_blob(self, data: bytes, payment: str | None = None) -> BlobView:
+    async def submit_blob(
+        self, data: bytes, payment: str | None = None, client: str | None = None
+    ) -> BlobView:
         """Accept a posted blob (durably `received` when this returns)."""
-        return await self._bridge.call(self._require_desk().submit_blob, data, payment)
+        return await self._bridge.call(self._require_desk().submit_blob, data, payment, client)
 
-    async def submit_upload(self, body: bytes, payment: str | None = None) -> BlobView:
+    async def submit_upload(
+        self, body: bytes, payment: str | None = None, client: str | None = None
+    ) -> BlobView:
         """Check and accept a pre-encoded upload."""
-        return await self._bridge.call(self._require_desk().submit_upload, body, payment)
+        return await self._bridge.call(self._require_desk().submit_upload, body, payment, client)
 
     async def payment_terms(self, account: str | None) -> PaymentView:
         """Whether posts are paid, and the terms."""

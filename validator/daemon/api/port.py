@@ -85,18 +85,28 @@ class BlobDesk(Protocol):
     threads); `NodeApi` gives the same calls to the asyncio side."""
 
     async def admit_blob(
-        self, byte_length: int | None, pre_encoded: bool = False, payment: str | None = None
+        self,
+        byte_length: int | None,
+        pre_encoded: bool = False,
+        payment: str | None = None,
+        client: str | None = None,
     ) -> None:
         """Before a posted body is read: raise what `submit_blob` (`submit_upload` when
         `pre_encoded`) would for a body of `byte_length` bytes (None: not declared) that no byte of
-        it can change (too large, empty, queue full, disk full, a promise refused for anything but
-        its root: `PaymentError`). `payment`: the `Tessera-Payment` header as sent (a node with
-        payments off ignores it)."""
+        it can change (too large, empty, queue full or the post's account's fair share of it taken,
+        disk full, a promise refused for anything but its root: `PaymentError`). `payment`: the
+        `Tessera-Payment` header as sent (a node with payments off ignores it). `client`: the
+        account of the client's address (`api.accounts.compute_address_account`), whom an unpaid
+        post is admitted for; a paid one is admitted for its paying account. None: one shared account."""
 
-    async def submit_blob(self, data: bytes, payment: str | None = None) -> BlobView:
+    async def submit_blob(
+        self, data: bytes, payment: str | None = None, client: str | None = None
+    ) -> BlobView:
         """Accept a posted blob (durably `received`, with its promise, when this returns)."""
 
-    async def submit_upload(self, body: bytes, payment: str | None = None) -> BlobView:
+    async def submit_upload(
+        self, body: bytes, payment: str | None = None, client: str | None = None
+    ) -> BlobView:
         """Accept a pre-encoded upload (`da.upload`) once it checks (durably `encoded` when this
         returns); raises its `InvalidUpload` and stores nothing when it does not."""
 

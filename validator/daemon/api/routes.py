@@ -195,7 +195,9 @@ ROUTES: tuple[tuple[RouteDoc, Handler], ...] = (
             "Post a blob: raw bytes (application/octet-stream, encoded by the node) or pre-encoded "
             f"({h.ENCODED_BLOB}: the blob with its row commitments and cell proofs, checked by the "
             "node; specs/das-core.md, Pre-encoded uploads); 202 Accepted: it is durably taken, its "
-            "certificate follows (Location: its status resource)",
+            "certificate follows (Location: its status resource); 429 with Retry-After while the "
+            "node's queue is full or the poster's account (its address, or its paying account) holds "
+            "its fair share of it (specs/validator.md, Fair admission)",
             BLOB_STATUS_SCHEMA,
             request={**_BINARY, "minLength": 1},
             request_media=OCTET_STREAM,

@@ -30,6 +30,7 @@ from da.header import hex_to_data_root
 from da.media import UPLOAD_MEDIA_TYPE
 from da.types import DataRoot
 from network.types import PeerName
+from validator.daemon.api.accounts import compute_address_account
 from validator.daemon.api.bodies import check_declared_length, read_body
 from validator.daemon.api.config import ApiConfig
 from validator.daemon.api.connections import ConnectionGate
@@ -185,11 +186,16 @@ async def post_blob(request: web.Request) -> web.Response:
     pre_encoded = _posted_media(request)
     config, node = request.app[CONFIG_KEY], request.app[NODE_KEY]
     check_declared_length(request, config.max_request_bytes)
+    account = request_account(request)
     with _intake_errors():
         payment = request.headers.get(PAYMENT_HEADER)
-        await node.admit_blob(request.content_length, pre_encoded, payment)
+        await node.admit_blob(request.content_length, pre_encoded, payment, account)
         data = await read_body(request, config.max_request_bytes, config.body_timeout_s)
-        view = await (node.submit_upload(data, payment) if pre_encoded else node.submit_blob(data, payment))
+        view = await (
+            node.submit_upload(data, payment, account)
+            if pre_encoded
+            else node.submit_blob(data, payment, account)
+        )
     location = f"/v1/blobs/0x{view.data_root.hex()}"
     return web.json_response(blob_json(view), status=202, headers={"Location": location})
 
@@ -221,6 +227,12 @@ async def payments(request: web.Request) -> web.Response:
     )
 
 
+def request_account(request: web.Request) -> str:
+    """The account a post is admitted for: its client's address (the TCP peer's; no forwarding
+    header is believed), one account per IPv4 address or IPv6 /64."""
+    return compute_address_account(request.remote)
+
+
 def _posted_media(request: web.Request) -> bool:
     """True for a pre-encoded upload, False for raw bytes; `unsupported_media_type` otherwise."""
     if request.content_type not in (OCTET_STREAM, ENCODED_BLOB):
@@ -240,7 +252,12 @@ async def expect_blob(request: web.Request) -> web.StreamResponse | None:
         pre_encoded = _posted_media(request)
         check_declared_length(request, config.max_request_bytes)
         with _intake_errors():
-            await node.admit_blob(request.content_length, pre_encoded, request.headers.get(PAYMENT_HEADER))
+            await node.admit_blob(
+                request.content_length,
+                pre_encoded,
+                request.headers.get(PAYMENT_HEADER),
+                request_account(request),
+            )
     except ApiError as error:
         response = error_response(error.code, error.message, error.retry_after, details=error.details)
         response.force_close()
