@@ -46,6 +46,7 @@ class PayingNodeState:
     """What the node holds and how it is set; the test reads and changes it between posts."""
 
     enabled: bool = True
+    domain: PaymentDomain = DOMAIN
     terms: PriceTerms = field(default_factory=lambda: PriceTerms(price_per_byte=3, min_billed_bytes=1024))
     covered: dict[str, int] = field(default_factory=dict)
     held: dict[str, int] = field(default_factory=dict)
@@ -79,8 +80,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         answer: dict[str, Any] = {
             "enabled": True,
             "payee": state.payee,
-            "chain_id": DOMAIN.chain_id,
-            "verifying_contract": DOMAIN.verifying_contract,
+            "chain_id": state.domain.chain_id,
+            "verifying_contract": state.domain.verifying_contract,
             "price_per_byte": str(state.terms.price_per_byte),
             "min_billed_bytes": state.terms.min_billed_bytes,
         }
@@ -135,7 +136,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         account = signed.promise.account
         accepted = check_promise(
             signed,
-            domain=DOMAIN,
+            domain=state.domain,
             node=state.payee,
             terms=state.terms,
             byte_length=byte_length,

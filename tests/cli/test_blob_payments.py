@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import PASSWORD
-from tests.paying_node import PayingNodeState, serve_paying_node
+from tests.paying_node import CONTRACT, PayingNodeState, serve_paying_node
 from validator.payments.counters import CounterKey, PromiseCounters
-from validator.payments.promise import decode_payment_header
+from validator.payments.promise import PaymentDomain, decode_payment_header
 from validator.registry.chain.accounts import create_account_keystore
 
 SEQUENCER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil dev account 1
@@ -215,3 +215,32 @@ def test_a_bad_account_is_refused_before_anything_is_posted(
 def test_a_payment_ttl_below_one_second_is_a_usage_error(keystore: Path) -> None:
     result = _das(_post_args("http://127.0.0.1:9", keystore, "--payment-ttl", "0"), keystore.parent)
     assert result.returncode == 2 and "--payment-ttl" in result.stderr
+
+
+@pytest.mark.parametrize("chain_id", [31337, 1])
+def test_beside_a_devnet_its_demo_account_pays_a_devnet_node_only(keystore: Path, chain_id: int) -> None:
+    devnet = keystore.parent / ".devnet"
+    (devnet / "keys").mkdir(parents=True)
+    keystore.rename(devnet / "keys" / "sequencer.json")
+    (keystore.parent / "password.txt").rename(devnet / "password.txt")
+    state = PayingNodeState(covered={ACCOUNT: 10**18}, domain=PaymentDomain(chain_id, CONTRACT))
+    with serve_paying_node(state) as url:
+        args = [
+            "blob",
+            "post",
+            str(keystore.parent / "blob.bin"),
+            "--node",
+            url,
+            "--json",
+            "--encoder-workers",
+            "1",
+        ]
+        result = _das(args, keystore.parent)
+    if chain_id == 1:  # not the devnet's chain: its throwaway key never pays there
+        assert result.returncode == 2 and "payment_required" in result.stderr, result.stderr
+        assert state.accepted == []
+        return
+    assert result.returncode == 0, result.stderr
+    assert f"paying with the devnet's demo account {ACCOUNT} (.devnet/keys/sequencer.json)" in result.stderr
+    assert json.loads(result.stdout)["payment"]["cumulative"] == str(COST)
+    assert (devnet / "keys" / "sequencer.json.counters.sqlite").is_file()
