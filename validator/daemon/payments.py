@@ -25,7 +25,13 @@ from validator.daemon.store import HeldPayment, NodeStore
 from validator.errors import ValidatorError
 from validator.payments.errors import PaymentError, PaymentRequired
 from validator.payments.port import EscrowReader, PromiseSettler, SettlementReceipt
-from validator.payments.promise import PAYMENT_HEADER, PaymentDomain, SignedPromise, check_promise
+from validator.payments.promise import (
+    PAYMENT_HEADER,
+    PaymentDomain,
+    SignedPromise,
+    check_promise,
+    check_root,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -121,6 +127,12 @@ class PaymentGate:
         promise = signed.promise
         held = self._store.held_promise(promise.account)
         previous = 0 if held is None else held.signed.promise.cumulative
+        if held is not None and held.signed == signed:
+            # The very promise this node holds, sent again: a sequencer retrying a post whose answer it
+            # lost. It pays for its own blob only, and adds nothing (the intake answers that blob's record).
+            if data_root is not None:
+                check_root(promise, data_root)
+            return HeldPayment(signed, previous)
         covered = self._escrow.escrow_of(promise.account).covered
         check_promise(
             signed,
