@@ -1,5 +1,6 @@
-"""`das validator keygen | account | genesis | register | deposit | withdraw | claim | stake | run`:
-keys, Ethereum accounts, a genesis registry, stake, and the daemon. Stake commands work on a registry
+"""`das validator keygen | account | genesis | register | deposit | withdraw | claim | stake | run |
+settle`: keys, Ethereum accounts, a genesis registry, stake, the daemon, and the settlement of the
+payment promises it holds. Stake commands work on a registry
 file (`--registry`) and on the registry contract (`--rpc URL --registry-address A --eth-keystore E`),
 and say which epoch a change takes effect (and, on a chain, its transaction)."""
 
@@ -138,6 +139,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     claim.add_argument("--json", action="store_true", help="print the transaction as JSON")
     claim.set_defaults(run=run_claim)
 
+    _add_daemon_parsers(commands)
+
+
+def _add_daemon_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`das validator run` and `das validator settle`."""
     run = commands.add_parser(
         "run",
         help="run the validator daemon",
@@ -147,6 +153,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     run.add_argument("--config", type=Path, required=True, help="daemon config file (TOML)")
     run.set_defaults(run=run_validator)
+    settle = commands.add_parser(
+        "settle",
+        help="settle the payment promises this validator holds (now, beside the automatic interval)",
+        description="Settle the highest payment promise the validator holds from each account, above "
+        "what was settled, in batches of settle_batch: the escrow pays the node once per promise. Safe "
+        "while the daemon runs, and after a crash (what was paid is read back from the escrow).",
+    )
+    settle.add_argument("--config", type=Path, required=True, help="the validator's daemon config file")
+    settle.add_argument("--json", action="store_true", help="print what was settled as JSON")
+    settle.set_defaults(run=run_settle)
 
 
 def run_validator(args: argparse.Namespace) -> int:
@@ -155,6 +171,53 @@ def run_validator(args: argparse.Namespace) -> int:
     from validator.daemon.main import run_daemon  # noqa: PLC0415
 
     return run_daemon(load_config(args.config))
+
+
+def run_settle(args: argparse.Namespace) -> int:
+    """Settle the held promises of the validator configured in `--config`."""
+    from validator.daemon.config import load_config  # noqa: PLC0415 - the daemon's modules only here
+    from validator.daemon.payments import compute_default_payee, settle_all  # noqa: PLC0415
+    from validator.daemon.store import NodeStore  # noqa: PLC0415
+    from validator.payments.backends import open_escrow  # noqa: PLC0415
+
+    config = load_config(args.config)
+    if not config.payments:
+        raise RegistryError(f"{args.config} runs with payments = false: it holds no promises")
+    payee = config.payee or _eth_keystore_address(config.eth_keystore)
+    if payee is None:
+        payee = compute_default_payee(get_keystore_pubkey(read_keystore(config.keystore)))
+    escrow = open_escrow(config.registry_location)
+    store = NodeStore(config.data_dir / "node.sqlite")
+    try:
+        rounds = settle_all(store, escrow, escrow, payee, config.settle_batch)
+    finally:
+        store.close()
+        escrow.close()
+    paid = sum(r.receipt.paid for r in rounds if r.receipt is not None)
+    accounts = sorted({account for r in rounds for account in r.accounts})
+    report = {
+        "payee": payee,
+        "promises": sum(r.sent for r in rounds),
+        "paid": str(paid),
+        "accounts": accounts,
+        "transactions": [r.receipt.transaction for r in rounds if r.receipt and r.receipt.transaction],
+    }
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+        return 0
+    print(f"payee       {payee}")
+    print(f"settled     {report['promises']} promise(s) of {len(accounts)} account(s): {paid} wei paid")
+    return 0
+
+
+def _eth_keystore_address(path: Path | None) -> str | None:
+    """The address an Ethereum account keystore names (no password needed), if there is one."""
+    if path is None:
+        return None
+    from eth_utils.address import to_checksum_address  # noqa: PLC0415
+
+    address = json.loads(path.read_text()).get("address")
+    return None if not isinstance(address, str) else str(to_checksum_address(address))
 
 
 def run_keygen(args: argparse.Namespace) -> int:

@@ -112,9 +112,12 @@ class Devnet:
         """How many validators the devnet has."""
         return int(self.load_state()["validators"])
 
-    def create(self, validators: int, epoch_seconds: float = 3600.0, chain: str = "sqlite") -> None:
-        """Keys, password, genesis registry (epoch-0 stake and ballots) and one config per validator;
-        with `chain="anvil"`, the registry is a contract on an anvil chain this devnet runs."""
+    def create(
+        self, validators: int, epoch_seconds: float = 3600.0, chain: str = "sqlite", payments: bool = True
+    ) -> None:
+        """Keys, password, genesis registry (epoch-0 stake and ballots, and its escrow) and one config
+        per validator; with `chain="anvil"`, the registry is a contract on an anvil chain this devnet
+        runs. `payments`: posts must be paid (False: a private network, posts are taken unpaid)."""
         if chain not in CHAINS:
             raise DevnetError(f"unknown chain {chain!r}: choose one of {', '.join(CHAINS)}")
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -135,7 +138,7 @@ class Devnet:
             where = self._create_on_anvil(spec)
         else:
             create_genesis(self.directory, spec)
-            where = f'registry = "{REGISTRY_FILE}"\n'
+            where = f'registry = "{REGISTRY_FILE}"\n' + ("" if payments else "payments = false\n")
         self._create_demo_sequencer(password)
         for number in range(validators):
             (self.directory / f"node-{number}.toml").write_text(
@@ -208,6 +211,8 @@ class Devnet:
         return (
             f'rpc_url = "{genesis.rpc_url}"\nregistry_address = "{genesis.registry_address}"\n'
             "confirmations = 0\n"  # anvil never reorganizes on its own: follow the head
+            # No escrow is read on a chain until the payments contract's backend is wired (TesseraPayments).
+            "payments = false\n"
             'eth_keystore = "keys/eth-NUMBER.json"\n'
         )
 

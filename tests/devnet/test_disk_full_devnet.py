@@ -48,7 +48,7 @@ def small_disk_devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devn
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     network = Devnet(tmp_path_factory.mktemp("diskfull"))
-    network.create(VALIDATORS)
+    network.create(VALIDATORS, payments=False)  # a private network: posts go unpaid
     data_dir = network.directory / "node-0"
     _mount_tmpfs(data_dir)
     config = network.directory / "node-0.toml"

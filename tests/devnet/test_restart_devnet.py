@@ -40,7 +40,7 @@ its first push)."""
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     """A 4-validator devnet with short epochs, every validator running and connected."""
     network = Devnet(tmp_path_factory.mktemp("restart-devnet"))
-    network.create(VALIDATORS, EPOCH_SECONDS)
+    network.create(VALIDATORS, EPOCH_SECONDS, payments=False)  # a private network: posts go unpaid
     try:
         for index in range(VALIDATORS):
             network.start_node(index)

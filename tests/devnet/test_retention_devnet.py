@@ -32,7 +32,7 @@ RETENTION = "retention_epochs = 1\nprune_interval_s = 1.0\n"
 def short_devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     """4 validators, 8-second epochs, a window of one epoch, pruning every second."""
     network = Devnet(tmp_path_factory.mktemp("retention"))
-    network.create(VALIDATORS, EPOCH_SECONDS)
+    network.create(VALIDATORS, EPOCH_SECONDS, payments=False)  # a private network: posts go unpaid
     for index in range(VALIDATORS):
         config = network.directory / f"node-{index}.toml"
         config.write_text(config.read_text() + RETENTION)

@@ -3,7 +3,8 @@
 From validator.md: the Presets table against `validator.presets.MAINNET` / `DEVNET` (every field of
 `Preset` except `name`, both directions), the Domains table against `validator.signing`, and every
 other `| Name | Value | Description |` table against `validator.certificate`, `validator.keys`,
-`validator.keystore` and `validator.registry` (whose STAKE_ACTIVATION_DELAY_EPOCHS must be listed).
+`validator.keystore`, `validator.registry` (whose STAKE_ACTIVATION_DELAY_EPOCHS must be listed) and
+the payments modules (`validator.payments.promise`, `.sqlite_escrow`, `validator.daemon.payments`).
 From consensus.md: every `log2 bound` figure is recomputed with
 `compute_custody_failure_bound`, and every invariant id has a heading or a bold label.
 
@@ -24,6 +25,8 @@ import pytest
 
 from tests.da.test_spec_das_core import evaluate_integer_expression
 from validator import certificate, keys, keystore, registry, signing
+from validator.daemon import payments as node_payments
+from validator.payments import promise, sqlite_escrow
 from validator.presets import DEVNET, MAINNET, PRESETS, Preset, get_preset
 from validator.security import compute_custody_failure_bound
 
@@ -36,7 +39,15 @@ CONSTANT_HEADER = ("Name", "Value", "Description")
 BOUND_HEADER = ("Preset", "Q", "C", "t", "max a", "log2 bound")
 SIZE_HEADER = ("Preset", "Q", "t", "max a", "log2 bound")
 INVARIANT_IDS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "L1", "L2")
-CONSTANT_MODULES: tuple[ModuleType, ...] = (certificate, keys, keystore, registry)
+CONSTANT_MODULES: tuple[ModuleType, ...] = (
+    certificate,
+    keys,
+    keystore,
+    registry,
+    promise,
+    sqlite_escrow,
+    node_payments,
+)
 """Where the names of validator.md's constant tables (other than DOMAIN_*) are defined."""
 CERTIFICATE_CONSTANTS = ("MAX_QUORUM_SLOTS", "CERTIFICATE_FIXED_BYTES", "MAX_CERTIFICATE_SSZ_BYTES")
 REGISTRY_CONSTANTS = ("STAKE_ACTIVATION_DELAY_EPOCHS",)

@@ -16,7 +16,7 @@ from validator.daemon.payments import PaymentGate
 from validator.daemon.retrieval import BlobRetrieval
 from validator.daemon.store import BlobRecord, NodeStore
 from validator.errors import BlobExpired
-from validator.payments.promise import SignedPromise
+from validator.payments.promise import SignedPromise, decode_payment_header
 from validator.types import Epoch, QuorumIndex
 
 
@@ -83,29 +83,38 @@ class NodeDesk:
         self._payments = payments
 
     async def admit_blob(
-        self, byte_length: int | None, pre_encoded: bool = False, payment: SignedPromise | None = None
+        self, byte_length: int | None, pre_encoded: bool = False, payment: str | None = None
     ) -> None:
-        """Refuse early what the intake would refuse: the promise (all but its root; a raw post's
-        declared length is its size), then `BlobIntake.check_admission` (`check_upload_admission`
-        for a pre-encoded upload), then the free disk."""
+        """Refuse early what the intake would refuse: a size never taken, the promise (all but its
+        root; a raw post's declared length is its size), then `BlobIntake.check_admission`
+        (`check_upload_admission` for a pre-encoded upload), then the free disk."""
+        self._intake.check_size(byte_length, pre_encoded)
+        signed = self._promise(payment)
         if self._payments is not None:
             await trio.to_thread.run_sync(
-                self._payments.check, payment, None if pre_encoded else byte_length, None
+                self._payments.check, signed, None if pre_encoded else byte_length, None
             )
-        account = None if payment is None else payment.promise.account
+        account = None if signed is None else signed.promise.account
         if pre_encoded:
             self._intake.check_upload_admission(byte_length, account=account)
         else:
             self._intake.check_admission(byte_length, account=account)
         await self._intake.check_disk()
 
-    async def submit_blob(self, data: bytes, payment: SignedPromise | None = None) -> BlobView:
+    async def submit_blob(self, data: bytes, payment: str | None = None) -> BlobView:
         """Accept a posted blob (see `BlobIntake.submit_blob`)."""
-        return _posted_view(await self._intake.submit_blob(data, payment))
+        return _posted_view(await self._intake.submit_blob(data, self._promise(payment)))
 
-    async def submit_upload(self, body: bytes, payment: SignedPromise | None = None) -> BlobView:
+    async def submit_upload(self, body: bytes, payment: str | None = None) -> BlobView:
         """Check and accept a pre-encoded upload (see `BlobIntake.submit_upload`)."""
-        return _posted_view(await self._intake.submit_upload(body, payment))
+        return _posted_view(await self._intake.submit_upload(body, self._promise(payment)))
+
+    def _promise(self, header: str | None) -> SignedPromise | None:
+        """The promise of a `Tessera-Payment` header (`MalformedPayment` if it does not parse); None
+        without one, or when payments are off (the header is then ignored)."""
+        if header is None or self._payments is None:
+            return None
+        return decode_payment_header(header)
 
     async def payment_terms(self, account: str | None) -> PaymentView:
         """Whether posts are paid; the price, domain and payee; what is held from `account`."""

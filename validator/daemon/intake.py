@@ -154,6 +154,18 @@ class BlobIntake:
         if self._context.disk is not None:
             await trio.to_thread.run_sync(self._context.disk.check)
 
+    def check_size(self, byte_length: int | None, pre_encoded: bool) -> None:
+        """Raise `BlobTooLarge` / `EmptyBlob` for a blob (`pre_encoded`: an upload) of `byte_length`
+        bytes that is never taken, whoever pays for it (None: not declared, nothing to check)."""
+        if byte_length is None:
+            return
+        if not pre_encoded:
+            validate_blob_size(byte_length, self._da_config)
+            return
+        largest = compute_max_upload_bytes(self._da_config.max_blob_bytes)
+        if byte_length > largest:
+            raise BlobTooLarge(byte_length, largest)
+
     def check_admission(self, byte_length: int | None, *, account: str | None = None) -> None:
         """Raise `BlobTooLarge` / `EmptyBlob` for a size never taken (`byte_length`, when known) and
         `NodeBusy` when the queue is full; the API asks this before it reads a posted body.

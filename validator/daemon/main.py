@@ -82,7 +82,7 @@ def run_daemon(config: DaemonConfig) -> int:
         registry_health=health,
         disk=DiskGuard(config.data_dir, config.min_free_disk_bytes),
     )
-    escrow, gate, settlement = _open_payments(config, store, eth_account, secret_key.pubkey)
+    escrow, gate, settlement = _open_payments(config, store, metrics, eth_account, secret_key.pubkey)
     network_config = config.network_config(
         identity_path=config.data_dir / "identity.key", network_name=compute_network_name(info.chain_id)
     )
@@ -134,7 +134,11 @@ def resolve_payee(config: DaemonConfig, eth_account: LocalAccount | None, pubkey
 
 
 def _open_payments(
-    config: DaemonConfig, store: NodeStore, eth_account: LocalAccount | None, pubkey: bytes
+    config: DaemonConfig,
+    store: NodeStore,
+    metrics: NodeMetrics,
+    eth_account: LocalAccount | None,
+    pubkey: bytes,
 ) -> tuple[Escrow | None, PaymentGate | None, Settlement | None]:
     """With payments on: the escrow beside the registry, the gate of paid posts, the settlement."""
     if not config.payments:
@@ -142,8 +146,10 @@ def _open_payments(
         return None, None, None
     escrow = open_escrow(config.registry_location)
     payee = resolve_payee(config, eth_account, pubkey)
-    gate = PaymentGate(escrow, payee, store)
-    settlement = Settlement(store, escrow, escrow, payee, config.settle_interval_s, config.settle_batch)
+    gate = PaymentGate(escrow, payee, store, metrics=metrics)
+    settlement = Settlement(
+        store, escrow, escrow, payee, config.settle_interval_s, config.settle_batch, metrics=metrics
+    )
     log.info("payments on", payee=payee, verifying_contract=gate.domain.verifying_contract)
     return escrow, gate, settlement
 

@@ -91,6 +91,15 @@ class NodeMetrics:
             "tessera_blobs_pruned", "Blobs whose data was pruned past the window", registry=self.registry
         )
         self.errors = Counter("tessera_errors", "Errors by kind", ["kind"], registry=self.registry)
+        self.payments_refused = Counter(
+            "tessera_payments_refused",
+            "Posts refused for their payment promise, by code (payment_required, promise_replayed, ...)",
+            ["code"],
+            registry=self.registry,
+        )
+        self.promises_settled = Counter(
+            "tessera_promises_settled", "Held promises sent to the escrow to settle", registry=self.registry
+        )
         self.network_events = Counter(
             "tessera_network_events",
             "Connections refused or pruned and gossip dropped by the p2p layer, by kind",

@@ -20,9 +20,10 @@ import trio
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from validator.daemon.metrics import NodeMetrics
 from validator.daemon.store import HeldPayment, NodeStore
 from validator.errors import ValidatorError
-from validator.payments.errors import PaymentRequired
+from validator.payments.errors import PaymentError, PaymentRequired
 from validator.payments.port import EscrowReader, PromiseSettler, SettlementReceipt
 from validator.payments.promise import PAYMENT_HEADER, PaymentDomain, SignedPromise, check_promise
 
@@ -57,8 +58,15 @@ class PaymentGate:
     """Checks promises for this node (`payee`) against `escrow` and the promises held in `store`."""
 
     def __init__(
-        self, escrow: EscrowReader, payee: str, store: NodeStore, clock: Callable[[], float] = time.time
+        self,
+        escrow: EscrowReader,
+        payee: str,
+        store: NodeStore,
+        clock: Callable[[], float] = time.time,
+        metrics: NodeMetrics | None = None,
     ) -> None:
+        """`metrics`: where refusals are counted by code (`tessera_payments_refused`)."""
+        self._metrics = metrics
         self._escrow = escrow
         self.payee = payee
         self._store = store
@@ -98,6 +106,17 @@ class PaymentGate:
         """Check `signed` for a blob of `byte_length` bytes (None: not known yet; the promise's billed
         size is checked when it is) with `data_root` (None: not known yet) against the held promise
         and the escrow now; raises the `PaymentError`. The result is what `add_blob` records."""
+        try:
+            return self._check(signed, byte_length, data_root)
+        except PaymentError as error:
+            if self._metrics is not None:
+                self._metrics.payments_refused.labels(code=error.code).inc()
+            log.info("payment refused", code=error.code, error=str(error))
+            raise
+
+    def _check(
+        self, signed: SignedPromise | None, byte_length: int | None, data_root: bytes | None
+    ) -> HeldPayment:
         signed = self.require(signed)
         promise = signed.promise
         held = self._store.held_promise(promise.account)
@@ -146,6 +165,25 @@ def settle_held(
     return SettlementResult(len(held), receipt, tuple(accounts))
 
 
+MAX_SETTLE_ROUNDS = 1000
+
+
+def settle_all(
+    store: NodeStore, settler: PromiseSettler, escrow: EscrowReader, payee: str, batch: int
+) -> list[SettlementResult]:
+    """Settle every held promise above what was settled, `batch` per call, until a round pays
+    nothing (what is left is owed by accounts without funds) or none is left (blocking)."""
+    rounds: list[SettlementResult] = []
+    for _ in range(MAX_SETTLE_ROUNDS):
+        result = settle_held(store, settler, escrow, payee, batch)
+        if result.receipt is None:
+            break
+        rounds.append(result)
+        if result.receipt.paid == 0:
+            break
+    return rounds
+
+
 class Settlement:
     """The node's automatic settlement: every `interval_s`, the held promises above what was
     settled, `batch` at a time (one settlement call each). A failing escrow is logged and tried
@@ -159,7 +197,9 @@ class Settlement:
         payee: str,
         interval_s: float = DEFAULT_SETTLE_INTERVAL_S,
         batch: int = DEFAULT_SETTLE_BATCH,
+        metrics: NodeMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._store = store
         self._settler = settler
         self._escrow = escrow
@@ -176,9 +216,14 @@ class Settlement:
     async def settle_once(self) -> SettlementResult | None:
         """One round in a worker thread; None when the escrow failed (logged)."""
         try:
-            return await trio.to_thread.run_sync(
+            result = await trio.to_thread.run_sync(
                 settle_held, self._store, self._settler, self._escrow, self._payee, self._batch
             )
         except (ValidatorError, sqlite3.Error, OSError) as error:  # the next round tries again
             log.warning("settlement failed", error=str(error), kind=type(error).__name__)
+            if self._metrics is not None:
+                self._metrics.errors.labels(kind="settlement").inc()
             return None
+        if self._metrics is not None:
+            self._metrics.promises_settled.inc(result.sent)
+        return result

@@ -79,7 +79,6 @@ def live_node(
         escrow = SqliteEscrow(path)
     registry = SqliteRegistry(path)
     store = NodeStore(directory / "node.sqlite")
-    gate = None if escrow is None or payee is None else PaymentGate(escrow, payee, store)
     context = NodeContext(
         me=index,
         registry=registry,
@@ -95,6 +94,11 @@ def live_node(
         identity_path=directory / "identity.key", network_name=compute_network_name(CHAIN_ID)
     ).validate()
     extensions = Extensions(store, max_dispersing=max_dispersing)
+    gate = (
+        None
+        if escrow is None or payee is None
+        else PaymentGate(escrow, payee, store, metrics=context.metrics)
+    )
     node = Node(context, key, network, extensions=extensions, payments=gate)
     bridge = TrioBridge(node.service)
     try:

@@ -201,3 +201,32 @@ def test_the_documented_example_names_real_keys_and_the_p2p_defaults() -> None:
     assert len(p2p) == 11
     for key, value in p2p.items():
         assert value == DaemonConfig.__dataclass_fields__[key].default, key
+
+
+def test_payments_are_on_by_default_and_their_keys_are_checked(tmp_path: Path) -> None:
+    default = load_config(_write(tmp_path))
+    assert (default.payments, default.payee, default.settle_interval_s, default.settle_batch) == (
+        True,
+        None,
+        60.0,
+        100,
+    )
+    payee = "0x" + "ab" * 20
+    config = load_config(
+        _write(tmp_path, f'payments = false\npayee = "{payee}"\nsettle_interval_s = 5\nsettle_batch = 7\n')
+    )
+    assert (config.payments, config.payee, config.settle_interval_s, config.settle_batch) == (
+        False,
+        payee,
+        5.0,
+        7,
+    )
+    for bad, field in (
+        ('payments = "yes"\n', "payments"),
+        ('payee = "0x1234"\n', "payee"),
+        ("settle_interval_s = 0.5\n", "settle_interval_s"),
+        ("settle_batch = 0\n", "settle_batch"),
+    ):
+        with pytest.raises(InvalidDaemonConfig) as refused:
+            load_config(_write(tmp_path, bad))
+        assert refused.value.field == field, bad

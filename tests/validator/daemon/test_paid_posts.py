@@ -6,6 +6,7 @@ with its code and nothing is stored; settlement pays the held promise once."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -183,6 +184,9 @@ async def test_a_post_without_a_promise_needs_one_and_says_how(node: LiveNode, s
     assert error["code"] == "payment_required"
     assert (error["payee"], error["price_per_byte"], error["min_billed_bytes"]) == (PAYEE, "2", MIN_BILLED)
     assert node.store.find_blob_by_content(data) is None
+    refused = node.metrics.payments_refused.labels(code="payment_required")._value.get()
+    await post(server, data, None)
+    assert node.metrics.payments_refused.labels(code="payment_required")._value.get() == refused + 1
 
 
 async def refused(
@@ -326,3 +330,44 @@ async def test_settlement_pays_the_held_promise_once(
     # Settled money no longer counts as outstanding: the account may promise past its first deposit.
     data = blob(112)
     assert (await post(server, data, judy.promise(root_of(data, kzg), len(data))))[0] == 202
+
+
+async def test_concurrent_posts_of_one_account_never_count_an_increment_twice(
+    node: LiveNode, server: ApiServer, kzg: CkzgBackend
+) -> None:
+    """A sequencer pipelining two posts signs both against the same held promise: whichever is
+    recorded first, the node ends holding the higher one, and a post refused stores nothing."""
+    kim = payer(node, 12)
+    first, second = blob(120), blob(121)
+    one = kim.promise(root_of(first, kzg), len(first))
+    kim.cumulative = one.promise.cumulative
+    two = kim.promise(root_of(second, kzg), len(second))
+    answers = await asyncio.gather(post(server, first, one), post(server, second, two))
+    assert held(node.store, kim.who.address) == two.promise.cumulative
+    assert answers[1][0] == 202, answers[1]  # the higher promise always fits: above either held
+    if answers[0][0] != 202:  # recorded after the higher one: a counter gone backwards
+        assert (answers[0][0], answers[0][1]["error"]["code"]) == (402, "promise_replayed")
+        assert node.store.find_blob_by_content(first) is None
+
+
+async def test_a_bad_promise_is_refused_before_the_body_is_sent(
+    node: LiveNode, server: ApiServer, kzg: CkzgBackend
+) -> None:
+    """A client that asks `Expect: 100-continue` is refused for its promise without sending a byte
+    of its body (a 2 MB body declared, none sent)."""
+    forged = payer(node, 13).promise(b"\x00" * 32, 2_000_000, signer=sequencer(14))
+    host, port = server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(
+            (
+                "POST /v1/blobs HTTP/1.1\r\nHost: node\r\nContent-Type: application/octet-stream\r\n"
+                f"Content-Length: 2000000\r\nExpect: 100-continue\r\n{PAYMENT_HEADER}: "
+                f"{encode_payment_header(forged)}\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+    finally:
+        writer.close()
+    assert status_line.split()[1] == b"401", status_line

@@ -15,7 +15,6 @@ from validator.daemon.api.port import (
     PeerSummary,
     RegistryView,
 )
-from validator.payments.promise import SignedPromise
 
 
 class BridgedNode:
@@ -66,17 +65,17 @@ class BridgedNode:
         return self._desk
 
     async def admit_blob(
-        self, byte_length: int | None, pre_encoded: bool = False, payment: SignedPromise | None = None
+        self, byte_length: int | None, pre_encoded: bool = False, payment: str | None = None
     ) -> None:
         """Whether a blob (or upload) of `byte_length` bytes, paid by `payment`, would be taken now
         (raises as `submit_blob` / `submit_upload` would)."""
         await self._bridge.call(self._require_desk().admit_blob, byte_length, pre_encoded, payment)
 
-    async def submit_blob(self, data: bytes, payment: SignedPromise | None = None) -> BlobView:
+    async def submit_blob(self, data: bytes, payment: str | None = None) -> BlobView:
         """Accept a posted blob (durably `received` when this returns)."""
         return await self._bridge.call(self._require_desk().submit_blob, data, payment)
 
-    async def submit_upload(self, body: bytes, payment: SignedPromise | None = None) -> BlobView:
+    async def submit_upload(self, body: bytes, payment: str | None = None) -> BlobView:
         """Check and accept a pre-encoded upload."""
         return await self._bridge.call(self._require_desk().submit_upload, body, payment)
 

@@ -9,7 +9,6 @@ from typing import Protocol
 
 from da.types import DataRoot
 from network.types import PeerName
-from validator.payments.promise import SignedPromise
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +85,18 @@ class BlobDesk(Protocol):
     threads); `NodeApi` gives the same calls to the asyncio side."""
 
     async def admit_blob(
-        self, byte_length: int | None, pre_encoded: bool = False, payment: SignedPromise | None = None
+        self, byte_length: int | None, pre_encoded: bool = False, payment: str | None = None
     ) -> None:
         """Before a posted body is read: raise what `submit_blob` (`submit_upload` when
         `pre_encoded`) would for a body of `byte_length` bytes (None: not declared) that no byte of
         it can change (too large, empty, queue full, disk full, a promise refused for anything but
-        its root: `PaymentError`)."""
+        its root: `PaymentError`). `payment`: the `Tessera-Payment` header as sent (a node with
+        payments off ignores it)."""
 
-    async def submit_blob(self, data: bytes, payment: SignedPromise | None = None) -> BlobView:
+    async def submit_blob(self, data: bytes, payment: str | None = None) -> BlobView:
         """Accept a posted blob (durably `received`, with its promise, when this returns)."""
 
-    async def submit_upload(self, body: bytes, payment: SignedPromise | None = None) -> BlobView:
+    async def submit_upload(self, body: bytes, payment: str | None = None) -> BlobView:
         """Accept a pre-encoded upload (`da.upload`) once it checks (durably `encoded` when this
         returns); raises its `InvalidUpload` and stores nothing when it does not."""
 

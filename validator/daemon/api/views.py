@@ -38,7 +38,7 @@ from validator.daemon.api.port import BlobView, NodeApi
 from validator.errors import BlobExpired, InsufficientStorage, NodeBusy, RetrievalBusy, ValidatorError
 from validator.openapi import PEER_ID_PATTERN
 from validator.payments.errors import PaymentError
-from validator.payments.promise import PAYMENT_HEADER, SignedPromise, decode_payment_header
+from validator.payments.promise import PAYMENT_HEADER
 from validator.redaction import redact_urls
 
 NODE_KEY: web.AppKey[NodeApi] = web.AppKey("node", NodeApi)
@@ -186,18 +186,12 @@ async def post_blob(request: web.Request) -> web.Response:
     config, node = request.app[CONFIG_KEY], request.app[NODE_KEY]
     check_declared_length(request, config.max_request_bytes)
     with _intake_errors():
-        payment = _payment(request)
+        payment = request.headers.get(PAYMENT_HEADER)
         await node.admit_blob(request.content_length, pre_encoded, payment)
         data = await read_body(request, config.max_request_bytes, config.body_timeout_s)
         view = await (node.submit_upload(data, payment) if pre_encoded else node.submit_blob(data, payment))
     location = f"/v1/blobs/0x{view.data_root.hex()}"
     return web.json_response(blob_json(view), status=202, headers={"Location": location})
-
-
-def _payment(request: web.Request) -> SignedPromise | None:
-    """The post's promise, if it carries one (`MalformedPayment` when it does not parse)."""
-    value = request.headers.get(PAYMENT_HEADER)
-    return None if value is None else decode_payment_header(value)
 
 
 async def payments(request: web.Request) -> web.Response:
@@ -246,7 +240,7 @@ async def expect_blob(request: web.Request) -> web.StreamResponse | None:
         pre_encoded = _posted_media(request)
         check_declared_length(request, config.max_request_bytes)
         with _intake_errors():
-            await node.admit_blob(request.content_length, pre_encoded, _payment(request))
+            await node.admit_blob(request.content_length, pre_encoded, request.headers.get(PAYMENT_HEADER))
     except ApiError as error:
         response = error_response(error.code, error.message, error.retry_after, details=error.details)
         response.force_close()
