@@ -17,6 +17,7 @@ from tests.devnet.helpers import das, following
 from tests.environment import require_or_skip
 from validator.certificate import bytes_to_certificate
 from validator.devnet import Devnet
+from validator.registry.chain.payments import DEVNET_PRICE_PER_BYTE_WEI, ChainPayments
 
 pytestmark = [pytest.mark.xdist_group("devnet"), pytest.mark.slow]  # two devnet starts on anvil, ~90 s
 
@@ -53,6 +54,10 @@ def test_a_devnet_on_anvil_certifies_and_light_clients_need_only_the_rpc_url(tmp
             == chain["registry_address"]
         )
         on_chain = ["--rpc", chain["rpc_url"], "--registry-address", chain["registry_address"]]
+        payments = ChainPayments(
+            chain["rpc_url"], chain["payments_address"], registry_address=chain["registry_address"]
+        )  # the network's escrow, deployed beside the registry and bound to it
+        assert payments.price_terms().price_per_byte == DEVNET_PRICE_PER_BYTE_WEI
 
         (certificate_file,) = directory.glob("certificate-*.ssz")
         root = "0x" + bytes_to_certificate(certificate_file.read_bytes()).data_root.hex()

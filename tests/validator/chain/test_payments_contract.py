@@ -18,7 +18,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.logs import DISCARD
 
-from validator.payments.port import EscrowBalance
+from da.constants import USABLE_BYTES_PER_ROW
+from validator.payments.port import EscrowBalance, SettlementReceipt
 from validator.payments.promise import (
     PaymentDomain,
     PaymentPromise,
@@ -27,6 +28,7 @@ from validator.payments.promise import (
     promise_typed_data,
     sign_promise,
 )
+from validator.registry.chain import payments as module
 from validator.registry.chain.anvil import Anvil
 from validator.registry.chain.genesis import create_chain_genesis
 from validator.registry.chain.payments import (
@@ -322,3 +324,63 @@ def test_a_chain_genesis_deploys_the_networks_payments_contract(anvil: Anvil, tm
     assert payments.price_terms() == PriceTerms(DEVNET_PRICE_PER_BYTE_WEI, DEVNET_MIN_BILLED_BYTES)
     assert payments.withdrawal_delay() == DEVNET_WITHDRAWAL_DELAY_SECONDS
     assert payments.governor == funder.address
+
+
+def test_the_specs_payments_constants_are_the_codes() -> None:
+    text = (Path(__file__).resolve().parents[3] / "specs" / "validator.md").read_text(encoding="utf-8")
+    rows = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if line.startswith("| Contract constant | Value | Description |"):
+            next(lines)  # the separator
+            for row in lines:
+                if not row.startswith("|"):
+                    break
+                name, value, _ = (cell.strip().strip("`") for cell in row.strip().strip("|").split("|"))
+                rows[name] = value
+    assert rows, "no payments constants table in specs/validator.md"
+    assert rows.pop("PROTOCOL") == f'"{module.PAYMENTS_PROTOCOL}"'
+    assert {name: int(value) for name, value in rows.items()} == {
+        name: getattr(module, name) for name in rows
+    }
+    assert module.DEVNET_MIN_BILLED_BYTES == USABLE_BYTES_PER_ROW
+
+
+def test_more_promises_than_a_batch_go_in_several_transactions_and_none_sends_nothing(
+    payments: Payments,
+) -> None:
+    _deposit(payments, 0, 10**15)
+    settler = payments.handle(payments.governor)
+    assert settler.settle([]) == SettlementReceipt(0, 0, None)
+    assert settler.last_transaction is None
+    count = module.SETTLE_BATCH_PROMISES + 1
+    nodes = [Account.create().address for _ in range(count)]
+    payments.nodes = nodes
+    receipt = settler.settle([payments.promise(0, n, 10**9 + n) for n in range(count)])
+    assert (receipt.paid, receipt.promises) == (sum(10**9 + n for n in range(count)), count)
+    assert settler.last_transaction is not None
+    assert receipt.transaction == settler.last_transaction.tx_hash
+    (settled,) = settler._contract.events.Settled().process_receipt(settler.last_transaction.receipt)
+    assert settled["args"]["node"] == nodes[-1]  # the last transaction held only the 101st promise
+    assert [payments.node_balance(n) for n in range(count)] == [10**9 + n for n in range(count)]
+
+
+def test_a_payee_that_refuses_the_transfer_reverts_its_batch(payments: Payments) -> None:
+    _deposit(payments, 0, 10**15)
+    payments.nodes = [payments.address]  # a contract without a receive function
+    settler = payments.handle(payments.governor)
+    with pytest.raises(TransactionReverted) as refused:
+        settler.settle([payments.promise(0, 0, 10**13)])
+    assert refused.value.error == "TransferFailed"
+    assert settler.settled(payments.sequencers[0].address, payments.address) == 0
+
+
+def test_reads_wait_for_their_confirmations(payments: Payments) -> None:
+    lagging = ChainPayments(payments.rpc_url, payments.address, confirmations=2)
+    address = payments.sequencers[0].address
+    _deposit(payments, 0, 10**15)
+    assert lagging.escrow_of(address).balance == 0
+    payments.web3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert lagging.escrow_of(address).balance == 0
+    payments.web3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert lagging.escrow_of(address).balance == 10**15

@@ -6,7 +6,8 @@ It reads escrows, the price and what was settled (`EscrowReader`), settles promi
 typed errors (`ChainUnreachable`, `RpcRequestFailed`, `TransactionReverted` with the contract's
 custom error) and the guard against an address that is not ours are the registry's
 (`validator.registry.chain.rpc`). Reads are taken `confirmations` blocks behind the head, as the
-registry reader's are, so a deposit a reorg may still remove backs no promise.
+registry reader's are (but never before the contract's deployment block), so a deposit a reorg may
+still remove backs no promise.
 
 The contract's address is given, not discovered: `payments_address` beside `registry_address` in a
 daemon config, `--payments-address` on the command line, `payments_address` in a devnet's
@@ -23,9 +24,11 @@ import structlog
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import BadFunctionCallOutput
 from web3.logs import DISCARD
 from web3.types import BlockIdentifier
 
+from da.constants import USABLE_BYTES_PER_ROW
 from validator.errors import RegistryError
 from validator.payments.errors import MalformedPayment
 from validator.payments.port import EscrowBalance, SettlementReceipt
@@ -56,7 +59,7 @@ DEVNET_WITHDRAWAL_DELAY_SECONDS: Final = 120
 """The devnet's delay: short enough to try a withdrawal by hand, four settlement intervals of 30 s."""
 DEVNET_PRICE_PER_BYTE_WEI: Final = 10**6
 """The devnet's price: 1 MiB costs about 1.05e12 wei (0.000001 ETH)."""
-DEVNET_MIN_BILLED_BYTES: Final = 4096 * 31
+DEVNET_MIN_BILLED_BYTES: Final = USABLE_BYTES_PER_ROW
 """The devnet's minimum billed size: one row's payload (4,096 field elements of 31 bytes), what the
 smallest blob costs the network to encode, disperse and keep."""
 
@@ -109,6 +112,7 @@ class ChainPayments:
         self._domain = PaymentDomain(chain_id, self.address)
         self._delay = int(self._call("withdrawalDelay", functions.withdrawalDelay(), "latest"))
         self.governor = str(self._call("governor", functions.governor(), "latest"))
+        self._deploy_block = int(self._call("deployBlock", functions.deployBlock(), "latest"))
         self.confirmations = default_confirmations(chain_id) if confirmations is None else confirmations
         """Blocks a change needs on top of it before this handle reads it (0 reads the head)."""
         self.last_transaction: SentTransaction | None = None
@@ -214,11 +218,14 @@ class ChainPayments:
         if self.confirmations == 0:
             return "latest"
         head = int(call_with_retries(self.rpc_url, "block number", lambda: self._web3.eth.block_number))
-        return max(0, head - self.confirmations)
+        return max(self._deploy_block, head - self.confirmations)  # before it, the contract had no code
 
     def _call(self, what: str, call: Any, block: BlockIdentifier | None = None) -> Any:
         at = self._read_block() if block is None else block
-        return call_with_retries(self.rpc_url, what, lambda: call.call(block_identifier=at))
+        try:
+            return call_with_retries(self.rpc_url, what, lambda: call.call(block_identifier=at))
+        except BadFunctionCallOutput as error:
+            raise NotATesseraPayments(f"{self.address} gave no answer to {what} at block {at!r}") from error
 
     def _require_account(self, action: str) -> LocalAccount:
         if self._account is None:
