@@ -79,6 +79,7 @@ bench: $(STAMP) $(CHAIN_STAMP)
 	$(BIN)/python bench/bench_chain.py
 	$(BIN)/python bench/bench_certificate_gas.py
 	$(BIN)/python bench/bench_payments_gas.py
+	$(BIN)/python bench/bench_payer.py
 
 clean:
 	-$(BIN)/das devnet down --dir .devnet

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.paying import add_payment_arguments, explain_refusal, open_payer
 from cli.progress import Progress
@@ -19,7 +19,9 @@ from da.sequencer import MAX_PRECOMPUTE, EncoderSettings, encode_upload
 from da.upload import bytes_to_upload
 from validator.api_client import OCTET_STREAM, NodeApiClient
 from validator.errors import ApiFailure
-from validator.payments.payer import Payer, Payment, compute_raw_data_root
+
+if TYPE_CHECKING:  # eth-account takes about a second to import: only a paid post loads it
+    from validator.payments.payer import Payer, Payment
 
 DEFAULT_NODE = "http://127.0.0.1:8545"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -150,7 +152,11 @@ def _body(args: argparse.Namespace, data: bytes, paid: bool) -> tuple[bytes, str
     """What is posted: the body, its media type, and the blob's data root (needed to pay; computed for
     a raw post only when it is paid for)."""
     if args.raw:
-        return data, OCTET_STREAM, compute_raw_data_root(data) if paid else b""
+        if not paid:
+            return data, OCTET_STREAM, b""
+        from validator.payments.payer import compute_raw_data_root  # noqa: PLC0415 - a paid post only
+
+        return data, OCTET_STREAM, compute_raw_data_root(data)
     settings = EncoderSettings(args.encoder_workers, args.precompute)
     upload = encode_upload(data, settings, progress=Progress("encoding rows"))
     return upload, UPLOAD_MEDIA_TYPE, bytes(bytes_to_upload(upload, DAConfig()).data_root)

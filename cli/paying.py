@@ -7,15 +7,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cli.common import positive_int
 from validator.api_client import NodeApiClient
-from validator.devnet import CHAIN_ID, DEFAULT_DIR, PASSWORD_FILE, SEQUENCER_KEYSTORE
 from validator.errors import ApiFailure
 from validator.passwords import resolve_password
-from validator.payments.counters import PromiseCounters, default_counters_path
-from validator.payments.payer import DEFAULT_PAYMENT_TTL_S, NodePaymentTerms, Payer, read_node_terms
 
+if TYPE_CHECKING:  # eth-account takes about a second to import: only a paid post loads it
+    from validator.payments.payer import NodePaymentTerms, Payer
+
+DEMO_KEYSTORE = Path(".devnet/keys/sequencer.json")
+"""`validator.devnet`'s DEFAULT_DIR / SEQUENCER_KEYSTORE, spelled out so that an unpaid post does not
+import the devnet module (a test keeps them equal)."""
+DEMO_PASSWORD_FILE = Path(".devnet/password.txt")
 PASSWORD_ENV = "TESSERA_ETH_PASSWORD"  # noqa: S105 - a variable's name, not a password
 
 _WHAT_TO_DO = {
@@ -65,15 +70,15 @@ def add_payment_arguments(parser: argparse.ArgumentParser) -> None:
     _account_options(
         group,
         keystore_help="the sequencer's Ethereum account keystore; without it, on a devnet in ./.devnet "
-        f"whose node asks for payment on chain {CHAIN_ID}, the devnet's demo account "
-        f"({DEFAULT_DIR / SEQUENCER_KEYSTORE}) pays",
+        "whose node asks for payment on chain 31337, the devnet's demo account "
+        "(.devnet/keys/sequencer.json) pays",
     )
     group.add_argument(
         "--payment-ttl",
         type=positive_int,
-        default=DEFAULT_PAYMENT_TTL_S,
+        default=None,
         metavar="SECONDS",
-        help=f"how long a promise is valid (default {DEFAULT_PAYMENT_TTL_S}; keep it above --busy-timeout, "
+        help="how long a promise is valid (default 600; keep it above --busy-timeout, "
         "since the same promise goes with each post made again after a 429)",
     )
     group.add_argument(
@@ -101,7 +106,7 @@ def open_payer(
     given and the devnet's demo account does not apply (the post then carries no promise)."""
     if args.eth_keystore is not None:
         return _open(args, client, args.eth_keystore, args.eth_password_file, demo=False)
-    keystore, password_file = DEFAULT_DIR / SEQUENCER_KEYSTORE, DEFAULT_DIR / PASSWORD_FILE
+    keystore, password_file = DEMO_KEYSTORE, DEMO_PASSWORD_FILE
     if not keystore.is_file() or not password_file.is_file():
         return None, None
     return _open(args, client, keystore, password_file, demo=True)
@@ -111,8 +116,12 @@ def _open(
     args: argparse.Namespace, client: NodeApiClient, keystore: Path, password_file: Path | None, *, demo: bool
 ) -> tuple[Payer | None, NodePaymentTerms | None]:
     key = load_private_key(keystore, password_file)
+    from validator.devnet import CHAIN_ID  # noqa: PLC0415 - the heavy imports: a paid post only
+    from validator.payments.counters import PromiseCounters, default_counters_path  # noqa: PLC0415
+    from validator.payments.payer import DEFAULT_PAYMENT_TTL_S, Payer, read_node_terms  # noqa: PLC0415
+
     counters = PromiseCounters(args.counters or default_counters_path(keystore))
-    payer = Payer(key, counters, args.payment_ttl)
+    payer = Payer(key, counters, args.payment_ttl or DEFAULT_PAYMENT_TTL_S)
     terms = read_node_terms(client, payer.account)
     if demo:
         if not terms.enabled or terms.domain is None or terms.domain.chain_id != CHAIN_ID:

@@ -244,3 +244,13 @@ def test_beside_a_devnet_its_demo_account_pays_a_devnet_node_only(keystore: Path
     assert f"paying with the devnet's demo account {ACCOUNT} (.devnet/keys/sequencer.json)" in result.stderr
     assert json.loads(result.stdout)["payment"]["cumulative"] == str(COST)
     assert (devnet / "keys" / "sequencer.json.counters.sqlite").is_file()
+
+
+def test_the_demo_account_paths_are_the_devnets() -> None:
+    from cli.paying import DEMO_KEYSTORE, DEMO_PASSWORD_FILE  # noqa: PLC0415
+    from validator.devnet import DEFAULT_DIR, PASSWORD_FILE, SEQUENCER_KEYSTORE  # noqa: PLC0415
+
+    assert (DEMO_KEYSTORE, DEMO_PASSWORD_FILE) == (
+        DEFAULT_DIR / SEQUENCER_KEYSTORE,
+        DEFAULT_DIR / PASSWORD_FILE,
+    )

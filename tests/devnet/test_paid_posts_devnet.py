@@ -24,6 +24,20 @@ from validator.registry.chain.accounts import create_account_keystore
 
 pytestmark = pytest.mark.xdist_group("devnet")
 
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """A one-validator devnet with payments on, as `das devnet up` makes it (the package's shared
+    devnet is a private network: payments off)."""
+    network = Devnet(tmp_path_factory.mktemp("paid-devnet"))
+    network.create(1, 3600.0, payments=True)
+    try:
+        network.start_node(0)
+        network.wait_until_connected([0])
+        yield network
+    finally:
+        network.stop_all()
+
 PASSWORD = "paid posts"  # noqa: S105 - a throwaway test keystore's
 BLOB_BYTES = 6_000
 
@@ -158,7 +172,7 @@ def test_two_sequencer_processes_paying_one_node_never_share_a_cumulative(
     keystore, account = _sequencer(devnet, tmp_path)
     for number in range(4):
         (tmp_path / f"blob-{number}.bin").write_bytes(f"concurrent blob {number}".encode() * 300)
-    url = api(devnet, 1)
+    url = api(devnet, 0)
     cumulatives: list[int] = []
     for round_ in range(2):
         processes = [
@@ -181,7 +195,7 @@ def test_two_sequencer_processes_paying_one_node_never_share_a_cumulative(
 def test_a_blob_the_node_already_has_costs_nothing(devnet: Devnet, tmp_path: Path) -> None:
     """The node answers a blob it has with its status and takes no promise: the value is given back."""
     keystore, account = _sequencer(devnet, tmp_path)
-    url = api(devnet, 2)
+    url = api(devnet, 0)
     first = das(*_post_args(url, keystore))
     assert first.returncode == 0, first.stderr
     cumulative = json.loads(first.stdout)["payment"]["cumulative"]

@@ -244,7 +244,7 @@ class Payer:
                     sent=str(advance.cumulative),
                 )  # fmt: skip
                 continue
-            charged = read_node_terms(client, self.account).held >= advance.cumulative
+            charged = self._charged(client, advance.cumulative)
             if not charged:  # a blob the node had already: it answered its status and took no promise
                 self.counters.release(key, advance)
             return status, Payment(
@@ -262,6 +262,15 @@ class Payer:
                 charged=charged,
             )
         raise AssertionError("unreachable: the last resync raises")  # pragma: no cover
+
+    def _charged(self, client: NodeApiClient, cumulative: int) -> bool:
+        """Whether the node now holds `cumulative` (or more) from this account; True when it cannot
+        be asked (the blob is taken: an unknown answer keeps the value, which is safe)."""
+        try:
+            return read_node_terms(client, self.account).held >= cumulative
+        except ApiFailure as error:
+            log.warning("payment_unconfirmed", error=str(error), cumulative=str(cumulative))
+            return True
 
     def _held_after(self, client: NodeApiClient, refusal: ApiFailure) -> int:
         """What the node holds from this account: the refusal's `held`, else asked again."""
