@@ -5,7 +5,9 @@ its Retry-After remembered, a node that fails or cannot be reached too; when a r
 certificate, the next starts after the shortest Retry-After heard (or a short pause), until the
 deadline. A certificate counts only once the server has verified it itself; one whose verdict is
 pending (its epoch not yet known or committed, its quorum not published) is checked again until the
-deadline, never re-posted elsewhere. `fetch` asks each
+deadline, never re-posted elsewhere. A validator that takes payments is paid by the server's
+`Payer` (the rollup's account; specs/validator.md, "Payments"); without one, such a validator
+refuses the post (402) and the next is tried. `fetch` asks each
 validator for the blob's bytes (a validator rebuilds them from custodians, as `das blob get` does)
 and keeps the first answer that hashes to the data root."""
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
@@ -24,6 +26,9 @@ from da.types import DataRoot
 from validator.api_client import NodeApiClient
 from validator.certificate import CertificateStatus, bytes_to_certificate
 from validator.errors import ApiFailure, MalformedCertificate, RegistryError
+
+if TYPE_CHECKING:  # eth-account takes about a second to import: only a paying server loads it
+    from validator.payments.payer import Payer
 
 log = structlog.get_logger(__name__)
 
@@ -53,9 +58,16 @@ class Validators:
     blob's bytes are read from one validator for at most `get_timeout_s` in all and `max_blob_bytes`."""
 
     def __init__(
-        self, urls: tuple[str, ...], checker: CertificateChecker, get_timeout_s: float, max_blob_bytes: int
+        self,
+        urls: tuple[str, ...],
+        checker: CertificateChecker,
+        get_timeout_s: float,
+        max_blob_bytes: int,
+        payer: Payer | None = None,
     ) -> None:
+        """`payer`: pays the validators that take payments (None: posts carry no promise)."""
         self.urls = urls
+        self._payer = payer
         self._checker = checker
         self._get_timeout_s = get_timeout_s
         self._max_blob_bytes = max_blob_bytes
@@ -105,7 +117,17 @@ class Validators:
         verified here, None when it failed there, names another data root than `root` (0x-hex), or
         does not verify (`ApiFailure` from the node)."""
         node = NodeApiClient(url, timeout=min(REQUEST_TIMEOUT_S, max(deadline - time.monotonic(), 0.1)))
-        posted = node.post_blob(blob, busy_timeout=0.0)
+        if self._payer is None:
+            posted = node.post_blob(blob, busy_timeout=0.0)
+        else:
+            posted, payment = self._payer.post(
+                node, blob, data_root=bytes.fromhex(root.removeprefix("0x")), byte_length=len(blob)
+            )
+            if payment is not None:
+                log.info(
+                    "altda post paid", node=url, data_root=root, cumulative=str(payment.cumulative),
+                    charged=payment.charged,
+                )  # fmt: skip
         if posted.get("data_root") != root:
             log.warning(
                 "altda node named another data root", node=url, data_root=root, named=posted.get("data_root")

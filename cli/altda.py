@@ -9,6 +9,7 @@ import contextlib
 import json
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from altda.cache import PayloadCache
 from altda.config import (
@@ -33,8 +34,12 @@ from altda.l1 import RpcL1Clock
 from altda.server import AltDAMetrics, AltDAService, start_server
 from altda.upstream import Validators
 from cli.common import http_address_arg, non_negative_int, seconds_arg
+from cli.paying import add_payment_arguments, open_account_payer
 from cli.registry_args import add_registry_arguments, open_registry_from
 from da.pool import EncoderPool
+
+if TYPE_CHECKING:  # eth-account takes about a second to import: only a paying server loads it
+    from validator.payments.payer import Payer
 
 DEFAULT_LISTEN = ("127.0.0.1", 3100)
 
@@ -60,6 +65,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--node", action="append", required=True, metavar="URL",
                        help="a validator's API URL; repeat it: nodes are tried in order")  # fmt: skip
     add_registry_arguments(serve)
+    add_payment_arguments(
+        serve,
+        keystore_help="the rollup's Ethereum account keystore, which pays validators that take payments "
+        "(its escrow: `das sequencer deposit`); without it, posts carry no promise and a validator that "
+        "asks for payment (402) is passed over for the next",
+    )
     serve.add_argument("--verifier-address", metavar="0xADDR",
                        help="with --rpc: check certificates with the TesseraVerifier contract "
                        "(checkCertificate, eth_call) instead of offline")  # fmt: skip
@@ -111,17 +122,21 @@ def run_serve(args: argparse.Namespace) -> int:
         get_timeout_s=args.get_timeout, body_timeout_s=args.body_timeout, cache_bytes=args.cache_mib << 20,
         recency_window_s=args.recency_window, l1_rpc=args.l1_rpc,
     ).validate()  # fmt: skip
-    with open_registry_from(args) as registry, EncoderPool(workers=1, precompute=0) as pool:
-        info = registry.get_info()
-        checker: CertificateChecker = OfflineChecker(registry)
-        if args.verifier_address:
-            from cli.cert import _open_verifier  # noqa: PLC0415 - web3 only with --verifier-address
+    payer = open_account_payer(args)
+    try:
+        with open_registry_from(args) as registry, EncoderPool(workers=1, precompute=0) as pool:
+            info = registry.get_info()
+            checker: CertificateChecker = OfflineChecker(registry)
+            if args.verifier_address:
+                from cli.cert import _open_verifier  # noqa: PLC0415 - web3 only with --verifier-address
 
-            checker = OnchainChecker(_open_verifier(args))
-        service = _service(
-            config, checker, EpochClock(info.genesis_time, info.epoch_seconds), pool.compute_blob_header
-        )
-        asyncio.run(_serve(service))
+                checker = OnchainChecker(_open_verifier(args))
+            clock = EpochClock(info.genesis_time, info.epoch_seconds)
+            service = _service(config, checker, clock, pool.compute_blob_header, payer)
+            asyncio.run(_serve(service))
+    finally:
+        if payer is not None:
+            payer.counters.close()
     return 0
 
 
@@ -169,12 +184,16 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _service(
-    config: AltDAConfig, checker: CertificateChecker, clock: EpochClock, header_of: HeaderOf
+    config: AltDAConfig,
+    checker: CertificateChecker,
+    clock: EpochClock,
+    header_of: HeaderOf,
+    payer: Payer | None = None,
 ) -> AltDAService:
-    """The server's parts over the registry's checker and the header computation."""
+    """The server's parts over the registry's checker, the header computation and the payer."""
     return AltDAService(
         config=config,
-        validators=Validators(config.nodes, checker, config.get_timeout_s, config.max_blob_bytes),
+        validators=Validators(config.nodes, checker, config.get_timeout_s, config.max_blob_bytes, payer),
         checker=checker,
         clock=clock,
         header_of=header_of,

@@ -62,17 +62,18 @@ def _account_options(
     )
 
 
-def add_payment_arguments(parser: argparse.ArgumentParser) -> None:
+DEMO_KEYSTORE_HELP = (
+    "the sequencer's Ethereum account keystore; without it, on a devnet in ./.devnet whose node asks "
+    "for payment on chain 31337, the devnet's demo account (.devnet/keys/sequencer.json) pays"
+)
+
+
+def add_payment_arguments(parser: argparse.ArgumentParser, keystore_help: str = DEMO_KEYSTORE_HELP) -> None:
     """The account options, `--payment-ttl` and `--counters`."""
     group = parser.add_argument_group(
         "payment (a node that takes payments is paid with a signed promise from this account)"
     )
-    _account_options(
-        group,
-        keystore_help="the sequencer's Ethereum account keystore; without it, on a devnet in ./.devnet "
-        "whose node asks for payment on chain 31337, the devnet's demo account "
-        "(.devnet/keys/sequencer.json) pays",
-    )
+    _account_options(group, keystore_help=keystore_help)
     group.add_argument(
         "--payment-ttl",
         type=positive_int,
@@ -129,6 +130,19 @@ def _open(
             return None, None
         print(f"das: paying with the devnet's demo account {payer.account} ({keystore})", file=sys.stderr)
     return payer, terms
+
+
+def open_account_payer(args: argparse.Namespace) -> Payer | None:
+    """The payer of `--eth-keystore` (its counters from `--counters`, else beside the keystore), for a
+    long-running poster that reads each node's terms itself; None without `--eth-keystore`."""
+    if args.eth_keystore is None:
+        return None
+    key = load_private_key(args.eth_keystore, args.eth_password_file)
+    from validator.payments.counters import PromiseCounters, default_counters_path  # noqa: PLC0415
+    from validator.payments.payer import DEFAULT_PAYMENT_TTL_S, Payer  # noqa: PLC0415 - eth-account
+
+    counters = PromiseCounters(args.counters or default_counters_path(args.eth_keystore))
+    return Payer(key, counters, args.payment_ttl or DEFAULT_PAYMENT_TTL_S)
 
 
 def explain_refusal(error: ApiFailure) -> str:

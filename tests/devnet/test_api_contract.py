@@ -76,7 +76,8 @@ def test_the_light_clients_status_api_keeps_its_openapi_contract(devnet: Devnet,
             assert time.monotonic() < deadline, "the follower never saw the certificate"
             time.sleep(0.5)
         config = tmp_path / "schemathesis.toml"
-        config.write_text(CONFIG.read_text() + f'\n[parameters]\n"path.data_root" = "{root}"\n')
+        # Not the validator's settings: their POST /v1/blobs filter matches nothing here, a warning.
+        config.write_text(f'[parameters]\n"path.data_root" = "{root}"\n')
         result = _schemathesis(f"{base}/v1/openapi.json", config=config)
         assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
         assert "No issues found" in result.stdout, result.stdout[-4000:]

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 
 from tests.devnet.helpers import DAS_COMMAND, api, das, http
@@ -37,6 +38,7 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
         yield network
     finally:
         network.stop_all()
+
 
 PASSWORD = "paid posts"  # noqa: S105 - a throwaway test keystore's
 BLOB_BYTES = 6_000
@@ -204,3 +206,31 @@ def test_a_blob_the_node_already_has_costs_nothing(devnet: Devnet, tmp_path: Pat
     payment = json.loads(again.stdout)["payment"]
     assert payment["charged"] is False and payment["increment"] == "0"
     assert payment["cumulative"] == cumulative == _terms(url, account)["held"]
+
+
+def test_the_altda_server_pays_for_its_puts_from_the_rollups_account(devnet: Devnet, tmp_path: Path) -> None:
+    """`das altda serve --eth-keystore` pays the node it posts to, so a paid network's rollup needs no
+    code; without an account its put finds no validator that takes it (503) and nothing is held."""
+    from tests.devnet.test_altda_devnet import altda_server  # noqa: PLC0415 - its server runner
+
+    keystore, account = _sequencer(devnet, tmp_path)
+    url = api(devnet, 0)
+    payload = b"rollup batch " * 300
+    with altda_server(devnet, [0], "--certify-timeout", "4") as unpaid:
+        refused = httpx.post(f"{unpaid}/put", content=payload + b"unpaid", timeout=60)
+    assert refused.status_code == 503, refused.text
+    assert _terms(url, account)["held"] == "0"
+    options = ("--eth-keystore", str(keystore), "--eth-password-file", str(tmp_path / "password.txt"))
+    with altda_server(devnet, [0], *options) as server:
+        put = httpx.post(f"{server}/put", content=payload, timeout=150)
+        assert put.status_code == 200, put.text
+        fetched = httpx.get(f"{server}/get/0x{put.content.hex()}", timeout=60)
+    assert fetched.status_code == 200 and fetched.content == payload
+    terms = _terms(url, account)
+    held = int(str(terms["held"]))
+    assert held > 0
+    key = CounterKey(
+        account, str(terms["payee"]), int(str(terms["chain_id"])), str(terms["verifying_contract"])
+    )
+    with PromiseCounters(default_counters_path(keystore)) as counters:
+        assert counters.get(key) == held  # the server's counter is what the node holds
