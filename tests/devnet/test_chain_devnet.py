@@ -155,6 +155,7 @@ def _paid_posts_are_settled_once_and_withdrawn_after_the_delay(
     devnet.stop_node(1)
     config.write_text(config.read_text() + "settle_interval_s = 3600.0\n")
     devnet.start_node(1)
+    running = config.with_suffix(".run.toml")  # the config it runs with (ENCODERS filled in)
     api_url = devnet.wait_until_connected(list(range(VALIDATORS)), timeout=WAIT_S)[1]
     payments = ChainPayments(rpc, payments_address, registry_address=str(chain["registry_address"]))
     web3 = Web3(Web3.HTTPProvider(rpc))
@@ -197,7 +198,7 @@ def _paid_posts_are_settled_once_and_withdrawn_after_the_delay(
     before = (payments.settled(bob, node), payments.settled(ANVIL_DEMO_ACCOUNT, node))
     assert before[0] == 0
     node_balance = web3.eth.get_balance(Web3.to_checksum_address(node))
-    settle = das("validator", "settle", "--config", str(config), "--json", timeout=WAIT_S)
+    settle = das("validator", "settle", "--config", str(running), "--json", timeout=WAIT_S)
     assert settle.returncode == 0, settle.stdout + settle.stderr
     settled = json.loads(settle.stdout)
     assert (
@@ -207,7 +208,7 @@ def _paid_posts_are_settled_once_and_withdrawn_after_the_delay(
     gas = sum(_gas_cost(web3, transaction) for transaction in settled["transactions"])
     assert web3.eth.get_balance(Web3.to_checksum_address(node)) - node_balance == int(settled["paid"]) - gas
     assert payments.escrow_of(bob).balance == DEPOSIT_WEI - cumulative
-    again = das("validator", "settle", "--config", str(config), "--json", timeout=WAIT_S)
+    again = das("validator", "settle", "--config", str(running), "--json", timeout=WAIT_S)
     assert again.returncode == 0, again.stdout + again.stderr
     assert json.loads(again.stdout)["paid"] == "0" and payments.settled(bob, node) == cumulative
 
