@@ -223,6 +223,7 @@ def _paid_posts_are_settled_once_and_withdrawn_after_the_delay(
     assert took.returncode == 0, took.stdout + took.stderr
     assert json.loads(took.stdout)["amount"] == str(leaving)
     assert payments.escrow_of(bob).balance == 0
+    devnet.stop_node(1)  # this process started it: stop and reap it here (`das devnet up` restarts it)
 
 
 def _bad_promises_are_refused_and_nothing_is_stored(
