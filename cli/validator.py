@@ -186,7 +186,14 @@ def run_settle(args: argparse.Namespace) -> int:
     payee = config.payee or _eth_keystore_address(config.eth_keystore)
     if payee is None:
         payee = compute_default_payee(get_keystore_pubkey(read_keystore(config.keystore)))
-    escrow = open_escrow(config.registry_location)
+    account = None
+    if config.payments_address is not None:  # a chain: the node's account sends the settlements
+        from validator.daemon.main import load_eth_account  # noqa: PLC0415
+        from validator.passwords import resolve_password  # noqa: PLC0415
+
+        password = resolve_password(password_file=config.password_file, env_var=config.password_env)
+        account = load_eth_account(config, password)
+    escrow = open_escrow(config.registry_location, payments_address=config.payments_address, account=account)
     store = NodeStore(config.data_dir / "node.sqlite")
     try:
         rounds = settle_all(store, escrow, escrow, payee, config.settle_batch)

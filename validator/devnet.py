@@ -135,7 +135,7 @@ class Devnet:
             key_description="devnet",
         )
         if chain == "anvil":
-            where = self._create_on_anvil(spec)
+            where = self._create_on_anvil(spec, payments)
         else:
             create_genesis(self.directory, spec)
             where = f'registry = "{REGISTRY_FILE}"\n' + ("" if payments else "payments = false\n")
@@ -173,9 +173,10 @@ class Devnet:
 
     # --- the chain (chain="anvil") ---------------------------------------------------------------
 
-    def _create_on_anvil(self, spec: GenesisSpec) -> str:
-        """Start the devnet chain, deploy and fill the registry (the chain mines at once meanwhile, then
-        every `BLOCK_SECONDS`), write `chain.json`; returns the config lines that point at it."""
+    def _create_on_anvil(self, spec: GenesisSpec, payments: bool) -> str:
+        """Start the devnet chain, deploy and fill the registry and the payments contract (the chain
+        mines at once meanwhile, then every `BLOCK_SECONDS`), write `chain.json`; returns the config
+        lines that point at them (`payments`: the nodes read the escrow of that contract)."""
         from eth_account import Account  # noqa: PLC0415 - chain mode only
 
         from validator.registry.chain.anvil import set_interval_mining, start_anvil  # noqa: PLC0415
@@ -211,9 +212,8 @@ class Devnet:
         return (
             f'rpc_url = "{genesis.rpc_url}"\nregistry_address = "{genesis.registry_address}"\n'
             "confirmations = 0\n"  # anvil never reorganizes on its own: follow the head
-            # No escrow is read on a chain until the payments contract's backend is wired (TesseraPayments).
-            "payments = false\n"
-            'eth_keystore = "keys/eth-NUMBER.json"\n'
+            + (f'payments_address = "{genesis.payments_address}"\n' if payments else "payments = false\n")
+            + 'eth_keystore = "keys/eth-NUMBER.json"\n'
         )
 
     def _write_chain_info(self, info: dict[str, Any]) -> None:

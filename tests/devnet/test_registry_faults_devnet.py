@@ -118,7 +118,8 @@ def faulty_devnet(tmp_path: Path) -> Iterator[tuple[Devnet, FaultyRpcProxy]]:
         require_or_skip(str(missing))
     network = Devnet(tmp_path / "devnet")
     try:
-        network.create(VALIDATORS, 3600.0, chain="anvil")  # one long epoch: faults never span a ballot window
+        # One long epoch: faults never span a ballot window; a private network: posts are unpaid.
+        network.create(VALIDATORS, 3600.0, chain="anvil", payments=False)
         chain = network.chain_info()
         assert chain is not None
         with FaultyRpcProxy(str(chain["rpc_url"]), seed=32) as proxy:

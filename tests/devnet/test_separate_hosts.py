@@ -158,6 +158,7 @@ def _install(home: Path, operator: Path, number: int, host: Host, rpc_url: str, 
         f'keystore = "keys/validator-{number}.json"\npassword_file = "password.txt"\n'
         f'data_dir = "node-{number}"\nlisten = ["/ip4/{host.address}/tcp/0"]\n'
         f'api_host = "{host.address}"\napi_port = 0\nencoder_workers = 0\nbootstrap = []\n'
+        "payments = false\n"  # a private network: its posts are unpaid
     )
 
 

@@ -8,6 +8,8 @@ registry = "registry.sqlite"          # paths are relative to the config file
 # confirmations = 12                  # blocks behind the head the registry is read (default: 12, 0 on anvil)
 # eth_keystore = "keys/eth-0.json"    # the account that casts ballots and publishes the endpoint
 # eth_password_file = "password.txt"  # default: password_file / password_env
+# payments_address = "0x..."         # the TesseraPayments contract beside the registry (chain registries
+                                      # with payments on: required; a registry file keeps its escrow inside)
 keystore = "keys/validator-0.json"
 password_file = "password.txt"        # or password_env = "VAR"
 data_dir = "node-0"
@@ -189,6 +191,9 @@ class DaemonConfig:
     derived from the validator's BLS public key (`compute_default_payee`)."""
     settle_interval_s: float = DEFAULT_SETTLE_INTERVAL_S
     settle_batch: int = DEFAULT_SETTLE_BATCH
+    payments_address: str | None = None
+    """The `TesseraPayments` contract of a chain registry (required there with payments on; a registry
+    file's escrow is in the file, so it takes none)."""
 
     def validate(self) -> DaemonConfig:
         """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
@@ -259,6 +264,26 @@ class DaemonConfig:
             raise InvalidDaemonConfig("settle_interval_s", "must be 1..86400 seconds")
         if not 1 <= self.settle_batch <= 1000:
             raise InvalidDaemonConfig("settle_batch", "must be 1..1000")
+        self._validate_payments_address()
+
+    def _validate_payments_address(self) -> None:
+        if self.payments_address is None:
+            if self.payments and self.rpc_url is not None:
+                raise InvalidDaemonConfig(
+                    "payments_address",
+                    "a chain registry with payments on needs the TesseraPayments contract's address "
+                    "(or payments = false on a private network)",
+                )
+            return
+        if self.rpc_url is None:
+            raise InvalidDaemonConfig(
+                "payments_address",
+                "only a chain registry has a payments contract (a registry file keeps its escrow inside)",
+            )
+        if not is_hex_address(self.payments_address):
+            raise InvalidDaemonConfig(
+                "payments_address", f"{self.payments_address!r} is not an address (0x and 40 hex digits)"
+            )
 
     @property
     def retention(self) -> RetentionPolicy:
@@ -439,6 +464,7 @@ def load_config(path: Path) -> DaemonConfig:
             payee=str(raw["payee"]) if "payee" in raw else None,
             settle_interval_s=_secs(raw, "settle_interval_s"),
             settle_batch=_whole(raw, "settle_batch"),
+            payments_address=str(raw["payments_address"]) if "payments_address" in raw else None,
         )
     except (TypeError, ValueError) as error:
         raise InvalidDaemonConfig("config", f"{path}: {error}") from error

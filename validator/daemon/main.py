@@ -53,7 +53,7 @@ def run_daemon(config: DaemonConfig) -> int:
     configure_logging(json_lines=config.log_format == "json")
     password = resolve_password(password_file=config.password_file, env_var=config.password_env, prompt=False)
     secret_key = decrypt_keystore(read_keystore(config.keystore), password)
-    eth_account = _load_eth_account(config, password)
+    eth_account = load_eth_account(config, password)
     registry = open_registry(config.registry_location, account=eth_account)
     me = registry.find_validator(secret_key.pubkey)
     if me is None:
@@ -144,7 +144,9 @@ def _open_payments(
     if not config.payments:
         log.info("payments off: posts are taken unpaid (a private network)")
         return None, None, None
-    escrow = open_escrow(config.registry_location)
+    escrow = open_escrow(
+        config.registry_location, payments_address=config.payments_address, account=eth_account
+    )
     payee = resolve_payee(config, eth_account, pubkey)
     gate = PaymentGate(escrow, payee, store, metrics=metrics)
     settlement = Settlement(
@@ -154,8 +156,9 @@ def _open_payments(
     return escrow, gate, settlement
 
 
-def _load_eth_account(config: DaemonConfig, password: str) -> LocalAccount | None:
-    """The account that signs a chain registry's transactions (None for a registry file)."""
+def load_eth_account(config: DaemonConfig, password: str) -> LocalAccount | None:
+    """The account that signs a chain registry's transactions and the node's settlements (None for
+    a registry file); `password` is the validator keystore's, used unless eth_password_file is set."""
     if config.eth_keystore is None:
         return None
     from validator.registry.chain.accounts import load_account  # noqa: PLC0415 - eth-account on chains only

@@ -78,6 +78,7 @@ def test_the_daemon_config_takes_confirmations_for_a_chain_registry_only(tmp_pat
     base = 'keystore = "key.json"\ndata_dir = "node"\npassword_env = "PW"\n'
     address = "0x" + "11" * 20
     chain = f'rpc_url = "http://127.0.0.1:8545"\nregistry_address = "{address}"\neth_keystore = "eth.json"\n'
+    chain += "payments = false\n"  # no payments contract here
     config = tmp_path / "node.toml"
     config.write_text(base + chain + "confirmations = 12\n")
     assert load_config(config).registry_location == ChainLocation(

@@ -19,6 +19,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from da.constants import USABLE_BYTES_PER_ROW
+from validator.payments.backends import open_escrow
 from validator.payments.port import EscrowBalance, SettlementReceipt
 from validator.payments.promise import (
     PaymentDomain,
@@ -28,6 +29,8 @@ from validator.payments.promise import (
     promise_typed_data,
     sign_promise,
 )
+from validator.payments.sqlite_escrow import EscrowError
+from validator.registry.backends import ChainLocation
 from validator.registry.chain import payments as module
 from validator.registry.chain.anvil import Anvil
 from validator.registry.chain.genesis import create_chain_genesis
@@ -384,3 +387,29 @@ def test_reads_wait_for_their_confirmations(payments: Payments) -> None:
     assert lagging.escrow_of(address).balance == 0
     payments.web3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     assert lagging.escrow_of(address).balance == 10**15
+
+
+def test_a_chain_registrys_escrow_is_its_payments_contract_settling_from_the_nodes_account(
+    payments: Payments, tmp_path: Path
+) -> None:
+    """`open_escrow` on a chain location opens the payments contract named beside it, bound to that
+    registry, at its confirmations; the node's account sends the settlements."""
+    node = Account.create()
+    payments.web3.provider.make_request("anvil_setBalance", [node.address, hex(10**18)])  # type: ignore[arg-type]
+    location = ChainLocation(payments.rpc_url, payments.registry, confirmations=0)
+    escrow = open_escrow(location, payments_address=payments.address, account=node)
+    assert isinstance(escrow, ChainPayments) and escrow.confirmations == 0
+    assert escrow.payment_domain() == payments.domain and escrow.price_terms() == TERMS
+    _deposit(payments, 0, 10**15)
+    assert escrow.settle([payments.promise(0, 2, 10**13)]).paid == 10**13
+    assert (
+        escrow.last_transaction is not None
+        and escrow.settled(payments.sequencers[0].address, payments.nodes[2]) == 10**13
+    )
+    escrow.close()
+    with pytest.raises(NotATesseraPayments, match="payments contract of registry"):
+        open_escrow(ChainLocation(payments.rpc_url, payments.nodes[0]), payments_address=payments.address)
+    with pytest.raises(EscrowError, match="set payments_address"):
+        open_escrow(location)
+    with pytest.raises(EscrowError, match="keeps its escrow inside"):
+        open_escrow(tmp_path / "registry.sqlite", payments_address=payments.address)

@@ -105,13 +105,15 @@ def test_retention_and_resource_bounds_are_read_and_checked(tmp_path: Path) -> N
         assert refused.value.field == field, bad
 
 
-def _write_chain(tmp_path: Path, extra: str = "") -> Path:
+def _write_chain(tmp_path: Path, extra: str = "", payments: str = "payments = false\n") -> Path:
     (tmp_path / "key.json").touch()
     (tmp_path / "eth.json").touch()
     config = tmp_path / "node.toml"
     config.write_text(
         'rpc_url = "http://127.0.0.1:8545"\nregistry_address = "0x' + "11" * 20 + '"\n'
-        'keystore = "key.json"\neth_keystore = "eth.json"\ndata_dir = "node"\npassword_env = "PW"\n' + extra
+        'keystore = "key.json"\neth_keystore = "eth.json"\ndata_dir = "node"\npassword_env = "PW"\n'
+        + payments
+        + extra
     )
     return config
 
@@ -230,3 +232,22 @@ def test_payments_are_on_by_default_and_their_keys_are_checked(tmp_path: Path) -
         with pytest.raises(InvalidDaemonConfig) as refused:
             load_config(_write(tmp_path, bad))
         assert refused.value.field == field, bad
+
+
+def test_a_chain_node_taking_payments_names_its_payments_contract(tmp_path: Path) -> None:
+    """With payments on, a chain registry needs `payments_address` (the TesseraPayments contract);
+    a registry file keeps its escrow inside and refuses one; a bad address is named."""
+    address = "0x" + "22" * 20
+    paid = load_config(_write_chain(tmp_path, payments=f'payments_address = "{address}"\n'))
+    assert (paid.payments, paid.payments_address) == (True, address)
+    unpaid = load_config(_write_chain(tmp_path))
+    assert (unpaid.payments, unpaid.payments_address) == (False, None)
+    for on_chain, line, why in (
+        (True, "", "needs the TesseraPayments contract's address"),
+        (True, 'payments_address = "0x1234"\n', "is not an address"),
+        (False, f'payments_address = "{address}"\n', "only a chain registry"),
+    ):
+        path = _write_chain(tmp_path, payments=line) if on_chain else _write(tmp_path, line)
+        with pytest.raises(InvalidDaemonConfig, match=why) as refused:
+            load_config(path)
+        assert refused.value.field == "payments_address"

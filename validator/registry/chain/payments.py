@@ -118,6 +118,9 @@ class ChainPayments:
         self.last_transaction: SentTransaction | None = None
         """The last transaction this handle sent (hash, block, gas used), for operators and benches."""
 
+    def close(self) -> None:
+        """Nothing to release beyond the HTTP session, which web3 closes with the process."""
+
     # --- EscrowReader -------------------------------------------------------------------------
 
     def payment_domain(self) -> PaymentDomain:
