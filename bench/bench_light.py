@@ -14,6 +14,11 @@ custodians in this process (mainnet preset, each serving exactly its custody col
 - verification: one batch of `--cells` cells checked by each verifier in turn (no network).
 - follow (devnet only): a `Follower` (what `das light follow` runs) is handed `--follow` certified
   1 MiB blobs at once, as a burst of certificates from gossip; checks/s until all are sampled.
+- 2D (no network; `--two-d-only` runs it alone): the samples for each target with the 2D extension's
+  bound against today's 1D bound at 128 KiB, 1 MiB, 8 MiB and 32 MiB (specs/sampling.md, The 2D
+  bound), and the lean verifier's time for the 1 MiB blob's 2D sample count (cells drawn over the
+  2R x 128 grid, extended rows folded into the original commitments) against its 1D count (cells of
+  the R rows), interleaved, in one run.
 
 On the devnet the validators, the client and its verifier share the machine's cores. Run with
 `python bench/bench_light.py` (`--help` for options).
@@ -40,10 +45,21 @@ import trio
 
 from cli.light import VERIFIERS
 from da import encode_blob
+from da.config import DAConfig
+from da.constants import (
+    BYTES_PER_CELL,
+    BYTES_PER_FIELD_ELEMENT,
+    BYTES_PER_PROOF,
+    LENGTH_PREFIX_BYTES,
+    MAX_SUPPORTED_BLOB_BYTES,
+    USABLE_BYTES_PER_ROW,
+)
 from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
-from da.lean_verifier import load_lean_verifier
+from da.lean_verifier import BLS_MODULUS, load_lean_verifier
+from da.packing import pack_blob
 from da.row_count import compute_row_count
-from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
+from da.row_domain import compute_row_domain
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, RowBytes, RowIndex, Sample
 from network.config import NetworkConfig
 from network.constants import compute_network_name
 from network.server import ServerPorts
@@ -54,6 +70,7 @@ from sampling.client.directory import CustodyDirectory
 from sampling.client.follow import Follower, FollowOptions
 from sampling.client.headers import fetch_header_from_peers
 from sampling.client.rounds import RoundRunner
+from sampling.confidence import compute_samples_needed, compute_samples_needed_2d
 from sampling.sampler import Sampler
 from sampling.store import ResultStore
 from validator.aggregation import AttestationAggregator
@@ -72,6 +89,7 @@ from validator.vrf import compute_ballot, compute_genesis_seed
 
 CHAIN_ID = 31337
 MIB = 1024 * 1024
+TWO_D_SIZES = (("128 KiB", 128 * 1024), ("1 MiB", MIB), ("8 MiB", 8 * MIB), ("32 MiB", 32 * MIB))
 
 
 class Custodian:
@@ -250,6 +268,127 @@ def verification_side_by_side(cells: int, repeats: int) -> dict[str, Any]:
     }
 
 
+def two_d_sample_counts(targets: Sequence[float]) -> list[dict[str, Any]]:
+    """Samples for each target, 2D (every column served, and 115 of 128) against 1D, by blob size."""
+    table = []
+    for label, size in TWO_D_SIZES:
+        rows = compute_row_count(size)
+        table.append(
+            {
+                "size": label,
+                "rows": rows,
+                **{f"2d_{t}": compute_samples_needed_2d(rows, t) for t in targets},
+                **{f"2d_{t}_115_columns": compute_samples_needed_2d(rows, t, 115) for t in targets},
+                **{f"1d_{t}": compute_samples_needed(rows, t) for t in targets},
+            }
+        )
+    return table
+
+
+def _combine_rows(rows: list[RowBytes], coefficients: Sequence[int]) -> RowBytes:
+    """sum_k coefficients[k] row k, element by element (an extended row of the 2D extension)."""
+    size = BYTES_PER_FIELD_ELEMENT
+    elements = [[int.from_bytes(row[i : i + size], "big") for i in range(0, len(row), size)] for row in rows]
+    values = (
+        sum(c * v for c, v in zip(coefficients, column, strict=True)) % BLS_MODULUS
+        for column in zip(*elements, strict=True)
+    )
+    return RowBytes(b"".join(value.to_bytes(size, "big") for value in values))
+
+
+def two_d_verification(original_rows: int, target: float, repeats: int) -> dict[str, Any]:
+    """The lean verifier on a blob of `original_rows` rows (9: 1 MiB): the 2D count of cells drawn
+    over its 2R x 128 grid (one folded batch against the R original commitments) against the 1D
+    count drawn over its R rows; median seconds of each over `repeats` interleaved batches, and the
+    cell bytes each fetches. Only the rows the draws touch are encoded."""
+    prover = load_ckzg_backend(PRECOMPUTE_FOR_PROVING)
+    size = (
+        MIB
+        if original_rows == compute_row_count(MIB)
+        else original_rows * USABLE_BYTES_PER_ROW - LENGTH_PREFIX_BYTES
+    )
+    config = DAConfig(max_blob_bytes=MAX_SUPPORTED_BLOB_BYTES)
+    rows = pack_blob(random.Random(30).randbytes(size), config)
+    if len(rows) != original_rows:
+        raise RuntimeError(f"{size} bytes packed into {len(rows)} rows, not {original_rows}")
+    two_d_cells = compute_samples_needed_2d(original_rows, target)
+    one_d_cells = compute_samples_needed(original_rows, target)
+    chooser = random.Random(2)
+    grid = [(r, c) for r in range(2 * original_rows) for c in range(128)]
+    two_d_picks = chooser.sample(grid, two_d_cells)
+    one_d_picks = chooser.sample(grid[: original_rows * 128], one_d_cells)
+    domain = compute_row_domain(original_rows)
+    encoded: dict[int, tuple[list[Any], list[Any]]] = {}
+    for row in sorted({r for r, _ in two_d_picks + one_d_picks}):
+        source = rows[row] if row < original_rows else _combine_rows(rows, domain.field_coefficients(row))
+        encoded[row] = prover.compute_cells_and_proofs(source)
+    commitments = [prover.compute_row_commitment(row) for row in rows]
+    verifier = load_lean_verifier()
+
+    def columns_cells_proofs(picks: list[tuple[int, int]]) -> tuple[list[Any], list[Any], list[Any]]:
+        return (
+            [ColumnIndex(c) for _, c in picks],
+            [encoded[r][0][c] for r, c in picks],
+            [encoded[r][1][c] for r, c in picks],
+        )
+
+    two_d_batch = columns_cells_proofs(two_d_picks)
+    one_d_batch = columns_cells_proofs(one_d_picks)
+    two_d_rows = [RowIndex(r) for r, _ in two_d_picks]
+    one_d_commitments = [commitments[r] for r, _ in one_d_picks]
+    times: dict[str, list[float]] = {"2d": [], "1d": []}
+    for _ in range(repeats):
+        started = time.perf_counter()
+        ok_2d = verifier.verify_extended_cell_proof_batch(commitments, two_d_rows, *two_d_batch)
+        times["2d"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        ok_1d = verifier.verify_cell_proof_batch(one_d_commitments, *one_d_batch)
+        times["1d"].append(time.perf_counter() - started)
+        if not (ok_2d and ok_1d):
+            raise RuntimeError(f"a valid batch was rejected (2D {ok_2d}, 1D {ok_1d})")
+    medians = {kind: statistics.median(values) for kind, values in times.items()}
+    sample_bytes = BYTES_PER_CELL + BYTES_PER_PROOF
+    return {
+        "rows": original_rows,
+        "target": target,
+        "repeats": repeats,
+        "cells_2d": two_d_cells,
+        "cells_1d": one_d_cells,
+        "extended_cells_in_2d_batch": sum(r >= original_rows for r in two_d_rows),
+        "lean_2d_median_s": medians["2d"],
+        "lean_1d_median_s": medians["1d"],
+        "ratio_2d_to_1d": medians["2d"] / medians["1d"],
+        "cell_and_proof_bytes_2d": two_d_cells * sample_bytes,
+        "cell_and_proof_bytes_1d": one_d_cells * sample_bytes,
+    }
+
+
+def two_d_figures(target: float, repeats: int, original_rows: int) -> dict[str, Any]:
+    """The 2D figures: sample counts by size and the verifier's time at `original_rows` rows."""
+    targets = sorted({target, 0.9999, 0.999999})
+    return {
+        "samples": two_d_sample_counts(targets),
+        "verification": two_d_verification(original_rows, target, repeats),
+    }
+
+
+def print_two_d(figures: dict[str, Any]) -> None:
+    """The 2D figures as text."""
+    print("2D extension: samples needed (2D, 2D with 115 of 128 columns served, 1D)")
+    for row in figures["samples"]:
+        targets = sorted(float(key[3:]) for key in row if key.startswith("2d_") and "_115" not in key)
+        parts = [f"{t}: {row[f'2d_{t}']} / {row[f'2d_{t}_115_columns']} / {row[f'1d_{t}']}" for t in targets]
+        print(f"  {row['size']:>7} (R = {row['rows']:>3}): " + "; ".join(parts))
+    v = figures["verification"]
+    print(
+        f"  lean verifier at R = {v['rows']} for {v['target']}: {v['cells_2d']} cells over the 2R x 128 grid "
+        f"({v['extended_cells_in_2d_batch']} in extended rows) {v['lean_2d_median_s'] * 1000:.1f} ms, "
+        f"{v['cells_1d']} cells of the R rows {v['lean_1d_median_s'] * 1000:.1f} ms "
+        f"(ratio {v['ratio_2d_to_1d']:.2f}; median of {v['repeats']}); cells and proofs fetched "
+        f"{v['cell_and_proof_bytes_2d'] / 1024:.0f} KiB vs {v['cell_and_proof_bytes_1d'] / 1024:.0f} KiB"
+    )
+
+
 async def follow_burst(
     registry_path: Path, certificates: list[bytes], verifier: Any, workers: int, db: Path
 ) -> dict[str, Any]:
@@ -363,6 +502,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "custodians": args.validators,
         "target": args.confidence,
     }
+    figures["two_d"] = two_d_figures(args.confidence, args.repeats, args.two_d_rows)
+    if args.two_d_only:
+        return figures
     figures["verification"] = verification_side_by_side(args.cells, args.repeats)
     if args.local:
         figures.update(await bench_local(args))
@@ -394,12 +536,24 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=169, help="cells in the verification side by side")
     parser.add_argument("--repeats", type=int, default=15, help="batches each verifier checks")
     parser.add_argument("--local", action="store_true", help="in-process custodians instead of a devnet")
+    parser.add_argument(
+        "--two-d-only", action="store_true", help="only the 2D figures (sample counts, verifier time)"
+    )
+    parser.add_argument(
+        "--two-d-rows",
+        type=int,
+        default=9,
+        help="rows of the blob the 2D verifier time is taken on (9 = 1 MiB)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     figures = trio.run(bench, args)
     if args.json:
         print(json.dumps(figures, indent=2))
+        return
+    if args.two_d_only:
+        print_two_d(figures["two_d"])
         return
     warm, cold = figures["warm"], figures["cold"]
     where = "in-process custodians" if args.local else "validators (devnet processes)"
@@ -434,6 +588,7 @@ def main() -> None:
             f"{follow['checks_per_s']:.2f} checks/s, {follow['available']}/{follow['roots']} available, "
             f"{follow['per_root_median_s']:.2f} s per root (median)"
         )
+    print_two_d(figures["two_d"])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,12 @@ light client is ready in milliseconds. ckzg stays where proofs are made and rows
 The challenge and the few scalars per cell are Python integers modulo the BLS12-381 scalar field;
 the interpolation over the cells' cosets (about 30k field products for 169 cells) is native
 (`da._scalar_field`, built with the package); every group operation is arkworks'.
+
+`verify_extended_cell_proof_batch` checks cells of the 2D extension's 2R rows against the R original
+commitments alone: extended row R + i is sum_m M[i][m] row m (`da.row_domain`), so its commitment is
+the same combination of the originals, and in the batch's random linear combination original
+commitment m simply gets the weight sum r^k over samples of row m plus sum r^k M[i][m] over samples
+of extended row R + i; no extended commitment is ever computed.
 """
 
 from __future__ import annotations
@@ -31,14 +37,19 @@ from da.constants import (
     CELLS_PER_ROW,
     FIELD_ELEMENTS_PER_CELL,
     FIELD_ELEMENTS_PER_ROW,
+    MAX_ROWS_PER_BLOB,
 )
 from da.errors import InvalidKZGInput
 from da.kzg import default_trusted_setup_path, read_trusted_setup
-from da.types import Cell, ColumnIndex, KZGCommitment, KZGProof
+from da.row_domain import compute_row_domain
+from da.types import Cell, ColumnIndex, KZGCommitment, KZGProof, RowIndex
 
 BLS_MODULUS = 52435875175126190479447740508185965837690552500527637822603658699938581184513
 PRIMITIVE_ROOT_OF_UNITY = 7
 RANDOM_CHALLENGE_KZG_CELL_BATCH_DOMAIN = b"RCKZGCBATCH__V1_"
+RANDOM_CHALLENGE_EXTENDED_CELL_BATCH_DOMAIN = b"TSRA2DCBATCH_V1_"
+"""Domain of the challenge of a batch over the 2D grid (its inputs are the original commitments and
+each cell's row index in 0..2R-1, not one commitment per cell)."""
 FIELD_ELEMENTS_PER_EXT_ROW = 2 * FIELD_ELEMENTS_PER_ROW
 OPERATION = "verify_cell_kzg_proof_batch"
 
@@ -125,29 +136,83 @@ class LeanCellVerifier:
         for commitment in commitments:
             _check_bytes("commitment", commitment, BYTES_PER_COMMITMENT)
             unique.setdefault(bytes(commitment), len(unique))
-        for column in columns:
-            if not isinstance(column, int) or not 0 <= column < CELLS_PER_ROW:
-                raise InvalidKZGInput(OPERATION, f"cell index {column!r} is not below {CELLS_PER_ROW}")
-        for cell in cells:
-            _check_bytes("cell", cell, BYTES_PER_CELL)
-        for proof in proofs:
-            _check_bytes("proof", proof, BYTES_PER_PROOF)
+        _check_cells(columns, cells, proofs)
         if count == 0:
             return True
         commitment_indices = [unique[bytes(c)] for c in commitments]
-        r = _challenge(list(unique), commitment_indices, list(columns), cells, proofs)
+        r = _challenge(
+            RANDOM_CHALLENGE_KZG_CELL_BATCH_DOMAIN,
+            list(unique),
+            commitment_indices,
+            list(columns),
+            cells,
+            proofs,
+        )
         powers = _powers(r, count)
         interpolation = _interpolate(cells, columns, powers)
         commitment_points = [_g1("commitment", c) for c in unique]
         proof_points = [_g1("proof", p) for p in proofs]
-        return self._check(
-            commitment_points, commitment_indices, list(columns), interpolation, proof_points, powers
+        # RLC: each commitment weighted by the sum of r^k of its cells
+        weights = [0] * len(commitment_points)
+        for k, index in enumerate(commitment_indices):
+            weights[index] = (weights[index] + powers[k]) % BLS_MODULUS
+        return self._check(commitment_points, weights, list(columns), interpolation, proof_points, powers)
+
+    def verify_extended_cell_proof_batch(
+        self,
+        original_commitments: Sequence[KZGCommitment],
+        rows: Sequence[RowIndex],
+        columns: Sequence[ColumnIndex],
+        cells: Sequence[Cell],
+        proofs: Sequence[KZGProof],
+    ) -> bool:
+        """True iff every cell is the evaluation its proof claims under its row's commitment, cell k
+        sitting in row `rows[k]` of the 2D grid (0..R-1 original, R..2R-1 extended) of the blob whose
+        R row commitments are `original_commitments` (one pairing check for the whole batch; the
+        extended rows' commitments are folded into the originals' weights). Raises
+        `InvalidKZGInput` for inputs that are not well formed, a row outside 0..2R-1 among them."""
+        count = len(cells)
+        if not len(rows) == len(columns) == count == len(proofs):
+            raise InvalidKZGInput(
+                OPERATION,
+                f"{len(rows)} row indices, {len(columns)} cell indices, {count} cells, "
+                f"{len(proofs)} proofs: the lengths must match",
+            )
+        original_rows = len(original_commitments)
+        if not 1 <= original_rows <= MAX_ROWS_PER_BLOB:
+            raise InvalidKZGInput(
+                OPERATION, f"{original_rows} original commitments, expected 1..{MAX_ROWS_PER_BLOB}"
+            )
+        for commitment in original_commitments:
+            _check_bytes("commitment", commitment, BYTES_PER_COMMITMENT)
+        for row in rows:
+            if not isinstance(row, int) or isinstance(row, bool) or not 0 <= row < 2 * original_rows:
+                raise InvalidKZGInput(
+                    OPERATION, f"row index {row!r} is outside 0..{2 * original_rows - 1} of the 2D grid"
+                )
+        _check_cells(columns, cells, proofs)
+        if count == 0:
+            return True
+        commitment_bytes = [bytes(c) for c in original_commitments]
+        r = _challenge(
+            RANDOM_CHALLENGE_EXTENDED_CELL_BATCH_DOMAIN,
+            commitment_bytes,
+            list(rows),
+            list(columns),
+            cells,
+            proofs,
         )
+        powers = _powers(r, count)
+        interpolation = _interpolate(cells, columns, powers)
+        commitment_points = [_g1("commitment", c) for c in commitment_bytes]
+        proof_points = [_g1("proof", p) for p in proofs]
+        weights = _fold_extended_weights(original_rows, rows, powers)
+        return self._check(commitment_points, weights, list(columns), interpolation, proof_points, powers)
 
     def _check(
         self,
         commitment_points: list[ark.G1Point],
-        commitment_indices: list[int],
+        weights: list[int],
         columns: list[int],
         interpolation: list[int],
         proof_points: list[ark.G1Point],
@@ -155,10 +220,6 @@ class LeanCellVerifier:
     ) -> bool:
         # LL = sum_k r^k proof_k
         left = ark.G1Point.multiexp_unchecked(proof_points, [_scalar(p) for p in powers])
-        # RLC: each commitment weighted by the sum of r^k of its cells
-        weights = [0] * len(commitment_points)
-        for k, index in enumerate(commitment_indices):
-            weights[index] = (weights[index] + powers[k]) % BLS_MODULUS
         # RLP = sum_k r^k h_k^n proof_k
         shift_power = _domain().shift_power
         shifted = [powers[k] * shift_power[column] for k, column in enumerate(columns)]
@@ -193,6 +254,34 @@ def _interpolate(cells: Sequence[bytes], columns: Sequence[int], powers: list[in
     return [int.from_bytes(packed[i : i + 32], "little") for i in range(0, len(packed), 32)]
 
 
+def _fold_extended_weights(original_rows: int, rows: Sequence[int], powers: list[int]) -> list[int]:
+    """Weight of each original commitment in the batch's combination: sum r^k over the samples of
+    its own row, plus, for each extended row R + i, M[i][m] times the sum r^k over that row's samples."""
+    weights = [0] * original_rows
+    extended: dict[int, int] = {}
+    for power, row in zip(powers, rows, strict=True):
+        if row < original_rows:
+            weights[row] += power
+        else:
+            extended[row] = extended.get(row, 0) + power
+    if extended:
+        domain = compute_row_domain(original_rows)
+        for row, power_sum in extended.items():
+            for m, coefficient in enumerate(domain.field_coefficients(row)):
+                weights[m] += power_sum * coefficient
+    return [weight % BLS_MODULUS for weight in weights]
+
+
+def _check_cells(columns: Sequence[ColumnIndex], cells: Sequence[Cell], proofs: Sequence[KZGProof]) -> None:
+    for column in columns:
+        if not isinstance(column, int) or not 0 <= column < CELLS_PER_ROW:
+            raise InvalidKZGInput(OPERATION, f"cell index {column!r} is not below {CELLS_PER_ROW}")
+    for cell in cells:
+        _check_bytes("cell", cell, BYTES_PER_CELL)
+    for proof in proofs:
+        _check_bytes("proof", proof, BYTES_PER_PROOF)
+
+
 def _check_bytes(what: str, value: bytes, length: int) -> None:
     if not isinstance(value, bytes | bytearray) or len(value) != length:
         size = len(value) if isinstance(value, bytes | bytearray) else type(value).__name__
@@ -208,15 +297,17 @@ def _g1(what: str, value: bytes) -> ark.G1Point:
 
 
 def _challenge(
+    domain: bytes,
     commitments: list[bytes],
     commitment_indices: list[int],
     columns: list[int],
     cells: Sequence[bytes],
     proofs: Sequence[bytes],
 ) -> int:
-    """The Fiat-Shamir challenge `r` of the spec: every input hashed under its domain."""
+    """The Fiat-Shamir challenge `r` of the spec: every input hashed under `domain` (each cell's
+    `commitment_indices` entry is its commitment's position, or in a 2D batch its row index)."""
     digest = hashlib.sha256()
-    digest.update(RANDOM_CHALLENGE_KZG_CELL_BATCH_DOMAIN)
+    digest.update(domain)
     for number in (FIELD_ELEMENTS_PER_ROW, FIELD_ELEMENTS_PER_CELL, len(commitments), len(columns)):
         digest.update(number.to_bytes(8, "big"))
     for commitment in commitments:

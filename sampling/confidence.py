@@ -11,6 +11,14 @@ knows `s`), the cells of the other columns cannot be had from anyone, and a row 
 than `s - 64` of its `s` served cells are withheld. Drawing uniformly among the `rows * s` served
 cells, the same argument gives C(rows * s - (s - 63), k) / C(rows * s, k); with `s` = 128 it is the
 formula above, and with `s` < 64 the blob is unrecoverable whatever is sampled.
+
+The 2D extension (specs/das-core.md, "The 2D extension") adds R extended rows, so the grid is 2R x 128
+and every column is a code too: any R of its 2R cells rebuild it. Rows and columns are then decoded
+in turn until nothing changes; what is left stuck is a set of cells in which every touched row lacks
+at least 65 cells and every touched column at least R + 1. So an unrecoverable grid withholds at
+least (R + 1) x 65 cells (`compute_min_cells_withheld_2d`), and the `*_2d` functions give the same
+hypergeometric bound over N = 2R x s served cells with w = (R + 1)(s - 63) withheld. The light client
+keeps the 1D functions until it samples extended rows.
 """
 
 from __future__ import annotations
@@ -63,7 +71,11 @@ def compute_undetected_probability(
     withheld = compute_min_cells_withheld(width, columns)
     if withheld == 0:
         return Fraction(1)
-    total = rows * width
+    return _hypergeometric_miss(rows * width, withheld, verified)
+
+
+def _hypergeometric_miss(total: int, withheld: int, verified: int) -> Fraction:
+    """P(`verified` distinct uniform draws from `total` cells all miss `withheld` given cells)."""
     drawn = min(verified, total)
     return Fraction(comb(total - withheld, drawn), comb(total, drawn))
 
@@ -98,3 +110,72 @@ def compute_samples_needed(rows: int, target: float, served: int = CELLS_PER_ROW
         else:
             low = middle + 1
     return low
+
+
+def compute_min_cells_withheld_2d(
+    original_rows: int, served: int = CELLS_PER_ROW, columns: int = CELLS_PER_ROW
+) -> int:
+    """Fewest withheld cells, among the `served` columns of a 2D grid of 2R rows x `columns`, that
+    make it unrecoverable: (R + 1) x (`served` - `columns` // 2 + 1); 0 when `served` columns are
+    already too few to rebuild a row.
+
+    A row of `columns` cells needs `columns // 2` of them, a column of 2R cells needs R. Cells of the
+    columns nobody serves count as withheld; a row whose served cells lack `served - columns // 2 + 1`
+    stays lost, and it takes R + 1 lost rows to leave a column stuck.
+    """
+    if original_rows < 1:
+        raise InvalidSamplingParameter("original_rows", original_rows, "need at least one original row")
+    return (original_rows + 1) * compute_min_cells_withheld(served, columns)
+
+
+def compute_undetected_probability_2d(
+    original_rows: int, verified: int, columns: int = CELLS_PER_ROW, served: int | None = None
+) -> Fraction:
+    """Exact P(all `verified` distinct uniform cells of a 2D grid are available | a minimal
+    unrecoverable withholding), `original_rows` = R, the grid 2R x `columns`.
+
+    C(N - w, k) / C(N, k) with N = 2R x s served cells and w = `compute_min_cells_withheld_2d`;
+    every unrecoverable withholding hides at least w cells, so this bounds them all. 1 when the
+    `served` columns (default: all) cannot rebuild a row.
+    """
+    if original_rows < 1 or verified < 0 or columns < 2 or columns % 2:
+        raise InvalidSamplingParameter(
+            "original_rows, verified, columns",
+            (original_rows, verified, columns),
+            "need original_rows >= 1, verified >= 0, even columns >= 2",
+        )
+    width = columns if served is None else served
+    withheld = compute_min_cells_withheld_2d(original_rows, width, columns)
+    if withheld == 0:
+        return Fraction(1)
+    return _hypergeometric_miss(2 * original_rows * width, withheld, verified)
+
+
+def compute_confidence_2d(original_rows: int, verified: int, served: int = CELLS_PER_ROW) -> float:
+    """Confidence that a 2D-extended blob of `original_rows` rows is recoverable after `verified`
+    distinct cells, drawn uniformly over its 2R x `served` served cells, checked out."""
+    return float(1 - compute_undetected_probability_2d(original_rows, verified, served=served))
+
+
+def compute_samples_needed_2d(original_rows: int, target: float, served: int = CELLS_PER_ROW) -> int:
+    """Fewest distinct uniform cells of the 2R x `served` grid whose verification reaches confidence
+    `target` (0 < target < 1): 28 for 0.9999 at R = 9 (1 MiB) with every column served.
+
+    Raises `InvalidSamplingParameter` when `served` columns cannot rebuild a row (no count is enough).
+    """
+    if not 0 < target < 1:
+        raise InvalidSamplingParameter("target", target, "a confidence must be strictly between 0 and 1")
+    withheld = compute_min_cells_withheld_2d(original_rows, served)
+    if withheld == 0:
+        raise InvalidSamplingParameter(
+            "served", served, "too few columns to rebuild a row; no count is enough"
+        )
+    miss_allowed = Fraction(1) - Fraction(target)
+    total = 2 * original_rows * served
+    # A few dozen draws suffice at any size, so walk up from 0 (the product form of C(N-w,k)/C(N,k));
+    # the miss reaches 0 at k = N - w + 1 at the latest.
+    miss, drawn = Fraction(1), 0
+    while miss > miss_allowed:
+        miss *= Fraction(total - withheld - drawn, total - drawn)
+        drawn += 1
+    return drawn

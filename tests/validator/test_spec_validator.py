@@ -5,7 +5,8 @@ From validator.md: the Presets table against `validator.presets.MAINNET` / `DEVN
 other `| Name | Value | Description |` table against `validator.certificate`, `validator.keys`,
 `validator.keystore` and `validator.registry` (whose STAKE_ACTIVATION_DELAY_EPOCHS must be listed).
 From consensus.md: every `log2 bound` figure is recomputed with
-`compute_custody_failure_bound`, and every invariant id has a heading or a bold label.
+`compute_custody_failure_bound`, the 2D table's with the columns the 2D grid's decoder needs (and a
+coverage chain of its own), and every invariant id has a heading or a bold label.
 
 Values are evaluated with the safe integer evaluator of tests/test_spec_das_core.py (literals and
 + - * // ** only, never `eval`); a leading minus sign is handled here.
@@ -14,6 +15,7 @@ Values are evaluated with the safe integer evaluator of tests/test_spec_das_core
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 from fractions import Fraction
@@ -22,7 +24,9 @@ from types import ModuleType
 
 import pytest
 
+from da.constants import CELLS_NEEDED_TO_RECOVER_ROW, CELLS_PER_ROW
 from tests.da.test_spec_das_core import evaluate_integer_expression
+from tests.sampling.grid2d import Grid, cell_functionals, is_determined
 from validator import certificate, keys, keystore, registry, signing
 from validator.presets import DEVNET, MAINNET, PRESETS, Preset, get_preset
 from validator.security import compute_custody_failure_bound
@@ -332,3 +336,109 @@ def test_quorum_size_table_large_mainnet_quorums(consensus_spec: str) -> None:
     assert rows, "no mainnet rows beyond QUORUM_SLOTS in the quorum-size table"
     for row in rows:
         _check_size_row(row)
+
+
+# --- The 2D extension: the bound recomputed on the 2R x 128 grid --------------------------------
+
+TWO_D_HEADER = ("Preset", "Q", "C", "t", "max a", "whole columns needed in the 2R x 128 grid", "log2 bound")
+TWO_D_ROW_COUNTS = (1, 2, 9, 64, 265)
+"""Original row counts whose 2D grids are decoded: 1, 2 rows, 1 MiB, today's largest, 32 MiB."""
+
+
+def _whole_columns_needed(original_rows: int) -> int:
+    """Fewest whole columns (all 2R cells each) from which row/column decoding rebuilds the grid;
+    every count below fails and every count from it on succeeds (checked)."""
+    grid = Grid(original_rows, CELLS_NEEDED_TO_RECOVER_ROW)
+    everything = (1 << grid.cells) - 1
+    held, rebuilt = 0, []
+    for column in range(grid.columns + 1):
+        rebuilt.append(grid.stuck(everything & ~held) == 0)
+        if column < grid.columns:
+            held |= grid.column_masks[column]
+    needed = rebuilt.index(True)
+    assert all(rebuilt[needed:]), f"R={original_rows}: more columns lost the grid again"
+    return needed
+
+
+def _bound_from_threshold(preset: Preset, quorum_slots: int, needed: int) -> Fraction:
+    """max over a of comb(Q - a, t - a) * P(t - a random C-subsets cover < `needed` columns), with
+    the coverage chain run once up to t slots (an independent recomputation of the figure)."""
+    threshold = preset.certificate_threshold(quorum_slots)
+    columns, total = preset.CUSTODY_COLUMNS_PER_SLOT, CELLS_PER_ROW
+    draws = math.comb(total, columns)
+    distribution = [Fraction(0)] * (total + 1)
+    distribution[0] = Fraction(1)
+    undercovered = [Fraction(1)]  # after 0 slots nothing is covered
+    for _ in range(threshold):
+        following = [Fraction(0)] * (total + 1)
+        for covered, probability in enumerate(distribution):
+            if probability:
+                for new in range(max(0, columns - covered), min(columns, total - covered) + 1):
+                    ways = math.comb(total - covered, new) * math.comb(covered, columns - new)
+                    following[covered + new] += probability * Fraction(ways, draws)
+        distribution = following
+        undercovered.append(sum(distribution[:needed], Fraction(0)))
+    worst = max(
+        math.comb(quorum_slots - a, threshold - a) * undercovered[threshold - a]
+        for a in range(quorum_slots // 3 + 1)
+    )
+    return min(worst, Fraction(1))
+
+
+def test_2d_whole_column_custody_needs_64_columns_at_every_row_count() -> None:
+    for original_rows in TWO_D_ROW_COUNTS:
+        assert _whole_columns_needed(original_rows) == CELLS_NEEDED_TO_RECOVER_ROW, original_rows
+
+
+@pytest.mark.parametrize(("original_rows", "half_width"), [(1, 2), (2, 2), (3, 1), (2, 3)])
+def test_whole_columns_determine_a_small_2d_grid_iff_half_of_them_are_held(
+    original_rows: int, half_width: int
+) -> None:
+    """By rank over the BLS12-381 field with `da.row_domain`'s coefficients (not the decoder)."""
+    grid = Grid(original_rows, half_width)
+    forms = cell_functionals(grid)
+    for subset in range(1 << grid.columns):
+        held = 0
+        for column in range(grid.columns):
+            if subset >> column & 1:
+                held |= grid.column_masks[column]
+        assert is_determined(forms, held) == (subset.bit_count() >= half_width), bin(subset)
+
+
+def test_any_r_cells_of_half_the_columns_determine_a_small_2d_grid() -> None:
+    """Partial-column custody: R of each column's 2R cells in m of the 2m columns suffice."""
+    grid = Grid(2, 2)
+    forms = cell_functionals(grid)
+    row_choices = list(itertools.combinations(range(grid.rows), grid.original_rows))
+    for columns in itertools.combinations(range(grid.columns), grid.half_width):
+        for rows in itertools.product(row_choices, repeat=len(columns)):
+            held = sum(
+                1 << (row * grid.columns + column)
+                for column, chosen in zip(columns, rows, strict=True)
+                for row in chosen
+            )
+            assert is_determined(forms, held), (columns, rows)
+            assert grid.stuck(((1 << grid.cells) - 1) & ~held) == 0
+
+
+def test_the_2d_bound_table_is_recomputed_on_the_grid(consensus_spec: str) -> None:
+    rows = rows_by_name(_bound_rows(consensus_spec, TWO_D_HEADER), "2D bound table")
+    assert set(rows) == set(PRESETS), f"2D bound table rows {sorted(rows)} != presets {sorted(PRESETS)}"
+    needed = {_whole_columns_needed(r) for r in TWO_D_ROW_COUNTS}
+    assert len(needed) == 1, f"columns needed depend on R: {needed}"
+    (columns_needed,) = needed
+    for name, row in rows.items():
+        preset = get_preset(name)
+        quorum_slots, columns, threshold, adversarial, spec_needed = (int(cell) for cell in row[1:6])
+        assert quorum_slots == preset.QUORUM_SLOTS, name
+        assert columns == preset.CUSTODY_COLUMNS_PER_SLOT, name
+        assert threshold == preset.certificate_threshold(quorum_slots), name
+        assert adversarial == quorum_slots // 3, name
+        assert spec_needed == columns_needed, name
+        bound = _bound_from_threshold(preset, quorum_slots, columns_needed)
+        assert float(row[6]) == _log2_figure(bound), (
+            f"{name}: spec {row[6]}, recomputed {_log2_figure(bound)}"
+        )
+        assert math.log2(bound) < preset.CUSTODY_FAILURE_LOG2_MAX, name
+        if columns_needed == CELLS_NEEDED_TO_RECOVER_ROW:  # then it is the 1D bound, exactly
+            assert bound == custody_bound(preset, quorum_slots), name
