@@ -21,7 +21,7 @@ from da.errors import InvalidKZGInput, MalformedSample
 from da.extension import compute_extended_commitments
 from da.header import compute_data_root, validate_header
 from da.kzg import CellVerifier
-from da.types import BlobHeader, DataRoot, GridSample, KZGCommitment
+from da.types import BlobHeader, DataRoot, GridSample, KZGCommitment, SampleValidity
 
 
 def validate_grid_sample(sample: GridSample, row_count: int) -> None:
@@ -77,6 +77,39 @@ def verify_grid_samples(
         return False
 
 
+def compute_grid_sample_validity(
+    data_root: DataRoot, header: BlobHeader, samples: Sequence[GridSample], verifier: CellVerifier
+) -> SampleValidity:
+    """Which of `samples` verify against `header` (which must hash to `data_root`): one batched check,
+    halved only when it fails (as `da.samples.compute_sample_validity`), so a bad cell sinks only
+    itself. A malformed sample never verifies; a malformed root or an invalid header raises."""
+    _check_bytes("data root", data_root, BYTES_PER_ROOT)
+    validate_header(header)
+    valid = [False] * len(samples)
+    batches = 0
+
+    def settle(start: int, end: int, known_bad: bool) -> bool:
+        """Mark the samples in [start, end) that verify; True iff all of them do."""
+        nonlocal batches
+        if not known_bad:
+            batches += 1
+            try:
+                whole = verify_grid_samples(data_root, header, samples[start:end], verifier)
+            except MalformedSample:
+                whole = False
+            if whole:
+                valid[start:end] = [True] * (end - start)
+                return True
+        if end - start > 1:
+            middle = (start + end) // 2
+            settle(middle, end, known_bad=settle(start, middle, known_bad=False))
+        return False
+
+    if samples:
+        settle(0, len(samples), known_bad=False)
+    return SampleValidity(valid=tuple(valid), batches=batches)
+
+
 def _check_bytes(what: str, value: object, length: int) -> None:
     if not isinstance(value, bytes):
         raise MalformedSample(f"{what} must be bytes, got {type(value).__name__}")
@@ -89,4 +122,9 @@ def _check_index(what: str, value: object, limit: int) -> None:
         raise MalformedSample(f"{what} must be an integer in [0, {limit}), got {value!r}")
 
 
-__all__ = ["compute_grid_commitments", "validate_grid_sample", "verify_grid_samples"]
+__all__ = [
+    "compute_grid_commitments",
+    "compute_grid_sample_validity",
+    "validate_grid_sample",
+    "verify_grid_samples",
+]
