@@ -15,13 +15,40 @@ returns False.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from da.constants import BYTES_PER_CELL, BYTES_PER_PROOF, BYTES_PER_ROOT, CELLS_PER_ROW
 from da.errors import InvalidKZGInput, MalformedSample
 from da.extension import compute_extended_commitments
 from da.header import compute_data_root, validate_header
 from da.kzg import CellVerifier
-from da.types import BlobHeader, DataRoot, GridSample, KZGCommitment, SampleValidity
+from da.types import (
+    BlobHeader,
+    Cell,
+    ColumnIndex,
+    DataRoot,
+    GridSample,
+    KZGCommitment,
+    KZGProof,
+    RowIndex,
+    SampleValidity,
+)
+
+
+@runtime_checkable
+class GridCellVerifier(Protocol):
+    """A verifier that checks cells of the 2D grid against the R original commitments alone
+    (`da.lean_verifier.LeanCellVerifier`); `verify_grid_samples` uses it when the verifier has it."""
+
+    def verify_extended_cell_proof_batch(
+        self,
+        original_commitments: Sequence[KZGCommitment],
+        rows: Sequence[RowIndex],
+        columns: Sequence[ColumnIndex],
+        cells: Sequence[Cell],
+        proofs: Sequence[KZGProof],
+    ) -> bool:
+        """True iff every cell verifies in its grid row (R..2R-1 extended)."""
 
 
 def validate_grid_sample(sample: GridSample, row_count: int) -> None:
@@ -48,7 +75,9 @@ def verify_grid_samples(
     data_root: DataRoot, header: BlobHeader, samples: Sequence[GridSample], verifier: CellVerifier
 ) -> bool:
     """True iff `header` hashes to `data_root` and every sample's proof holds under its row's
-    commitment (the header's, or derived from it for rows R..2R-1), in one batched check.
+    commitment (the header's, or derived from it for rows R..2R-1), in one batched check: the
+    verifier's folded grid batch when it has one (`GridCellVerifier`), else its plain batch with
+    the derived commitments. The one entry point for grid samples.
 
     An empty sequence verifies if the header is the root's. Raises `MalformedSample` for a malformed
     root or sample and `MalformedHeader` for an invalid header."""
@@ -63,6 +92,16 @@ def verify_grid_samples(
     row_count = header.row_count
     commitments: Sequence[KZGCommitment] = header.row_commitments
     try:
+        if isinstance(verifier, GridCellVerifier):
+            # The lean verifier folds the extended rows' weights into the originals': no extended
+            # commitment is derived at all.
+            return verifier.verify_extended_cell_proof_batch(
+                header.row_commitments,
+                [sample.row for sample in samples],
+                [sample.column for sample in samples],
+                [sample.cell for sample in samples],
+                [sample.proof for sample in samples],
+            )
         if any(sample.row >= row_count for sample in samples):
             commitments = (*header.row_commitments, *compute_extended_commitments(header.row_commitments))
         return verifier.verify_cell_proof_batch(
@@ -123,6 +162,7 @@ def _check_index(what: str, value: object, limit: int) -> None:
 
 
 __all__ = [
+    "GridCellVerifier",
     "compute_grid_commitments",
     "compute_grid_sample_validity",
     "validate_grid_sample",
