@@ -76,3 +76,11 @@ def compute_extended_custody(header: BlobHeader, samples: Iterable[Sample]) -> l
             for i, (cell, proof) in enumerate(zip(cells, proofs, strict=True))
         )
     return extended
+
+
+def compute_grid_custody(header: BlobHeader, samples: Iterable[Sample]) -> tuple[GridSample, ...]:
+    """What a custodian serves over the 2D grid from the verified custody cells `samples`: each as a
+    `GridSample`, then the extended cells of every column held in whole (`compute_extended_custody`)."""
+    samples = list(samples)
+    originals = tuple(GridSample(s.row, s.column, s.cell, s.proof) for s in samples)
+    return originals + tuple(compute_extended_custody(header, samples))
