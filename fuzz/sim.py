@@ -157,6 +157,7 @@ class SimNetwork:
     def _answer(self, peer: ValidatorIndex, requester: ValidatorIndex, request: RequestSamples) -> Envelope:
         held = self.served.get(peer, {}).get(request.data_root, {})
         behaviour = self.behaviours[peer]
+        row_count = self.blobs[request.data_root].header.row_count
         samples: list[GridSample] = []
         missing: list[CellCoordinate] = []
         for coordinate in request.coordinates:
@@ -165,6 +166,8 @@ class SimNetwork:
                 missing.append(coordinate)
             elif behaviour is NodeBehaviour.CORRUPT_SAMPLES:
                 samples.append(corrupt_sample(sample))
+            elif behaviour is NodeBehaviour.BAD_EXTENSION and coordinate.row >= row_count:
+                samples.append(corrupt_sample(sample))  # a planted bad extension: extended cells wrong
             else:
                 samples.append(sample)
         return Envelope(
