@@ -4,50 +4,20 @@ from a real extended blob, verified by the requester against the header it fetch
 
 from __future__ import annotations
 
-import dataclasses
 import random
-from collections.abc import Sequence
 
 import pytest
 
 from da import CkzgBackend, EncodedBlob
 from da.grid import ExtendedBlob, compute_extended_blob
-from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, DataRoot, GridSample, RowIndex
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, RowIndex
 from network.constants import PROTOCOL_GRID_SAMPLES, PROTOCOL_SAMPLES
 from network.sample_fetch import fetch_verified_grid_samples, fetch_verified_samples
 from network.server import ServerPorts
 from network.service import NetworkService, open_services
-from tests.network.conftest import FAST, DictSampleStore, wait_for_identify
+from tests.network.conftest import FAST, DictGridStore, wait_for_identify
 
 pytestmark = pytest.mark.anyio
-
-
-class DictGridStore(DictSampleStore):
-    """`SampleStore`, `GridSampleStore` and `HeaderStore` over real extended blobs held in memory;
-    `tamper` names cells served with a flipped byte (a planted bad extension)."""
-
-    def __init__(self, grid: ExtendedBlob, tamper: frozenset[CellCoordinate] = frozenset()) -> None:
-        super().__init__(grid.blob)
-        self.grid = grid
-        self.tamper = tamper
-        self.grid_calls = 0
-
-    def get_grid_samples(
-        self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
-    ) -> list[GridSample | None]:
-        self.grid_calls += 1
-        if data_root != self.grid.blob.data_root:
-            return [None] * len(coordinates)
-        results: list[GridSample | None] = []
-        for coordinate in coordinates:
-            if coordinate.row >= self.grid.grid_rows:
-                results.append(None)
-                continue
-            sample = self.grid.get_sample(coordinate)
-            if coordinate in self.tamper:
-                sample = dataclasses.replace(sample, cell=Cell(bytes([sample.cell[0] ^ 1]) + sample.cell[1:]))
-            results.append(sample)
-        return results
 
 
 @pytest.fixture(scope="module")
