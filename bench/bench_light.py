@@ -54,12 +54,13 @@ from da.constants import (
     MAX_SUPPORTED_BLOB_BYTES,
     USABLE_BYTES_PER_ROW,
 )
+from da.grid import compute_extended_blob
 from da.kzg import PRECOMPUTE_FOR_PROVING, PRECOMPUTE_FOR_VERIFYING, load_ckzg_backend
 from da.lean_verifier import BLS_MODULUS, load_lean_verifier
 from da.packing import pack_blob
 from da.row_count import compute_row_count
 from da.row_domain import compute_row_domain
-from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, RowBytes, RowIndex, Sample
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, GridSample, RowBytes, RowIndex, Sample
 from network.config import NetworkConfig
 from network.constants import compute_network_name
 from network.server import ServerPorts
@@ -93,11 +94,23 @@ TWO_D_SIZES = (("128 KiB", 128 * 1024), ("1 MiB", MIB), ("8 MiB", 8 * MIB), ("32
 
 
 class Custodian:
-    """`SampleStore` and `HeaderStore` holding one member's custody columns of the blob."""
+    """`SampleStore`, `GridSampleStore` and `HeaderStore` holding one member's custody columns of
+    the blob (over all 2R rows of its grid for `/tessera/samples/2`)."""
 
-    def __init__(self, blob: Any, columns: frozenset[ColumnIndex]) -> None:
+    def __init__(self, blob: Any, columns: frozenset[ColumnIndex], grid: Any = None) -> None:
         self.blob = blob
         self.columns = columns
+        self.grid = grid
+
+    def get_grid_samples(
+        self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+    ) -> list[GridSample | None]:
+        if data_root != self.blob.data_root or self.grid is None:
+            return [None] * len(coordinates)
+        return [
+            self.grid.get_sample(c) if c.column in self.columns and c.row < self.grid.grid_rows else None
+            for c in coordinates
+        ]
 
     def get_samples(self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
         if data_root != self.blob.data_root:
@@ -142,7 +155,8 @@ def build_network(
     certificate = directory / "certificate.ssz"
     certificate.write_bytes(certificate_to_bytes(aggregator.certificate))
     custody = compute_member_custody(quorum, blob.data_root, preset)
-    stores = [Custodian(blob, custody.get(ValidatorIndex(i), frozenset())) for i in range(validators)]
+    grid = compute_extended_blob(blob)
+    stores = [Custodian(blob, custody.get(ValidatorIndex(i), frozenset()), grid) for i in range(validators)]
     return {"registry": registry_path, "certificate": certificate, "stores": stores}
 
 
@@ -168,8 +182,11 @@ async def warm_checks(
                 directory = CustodyDirectory(assignment, view.preset, chooser)
                 directory.install(client.host)
                 header, _ = await fetch_header_from_peers(client, data_root, directory.peers)
-                sampler = Sampler(header.row_count, target, chooser, columns=directory.served_columns)
-                runner = RoundRunner(client, directory, verifier)
+                # As `das light check` samples: uniformly over the 2D grid, checked against the header.
+                sampler = Sampler(
+                    header.row_count, target, chooser, columns=directory.served_columns, grid=True
+                )
+                runner = RoundRunner(client, directory, verifier, header=header)
                 summary = await runner.run(sampler)
                 elapsed = time.perf_counter() - started
                 if not summary.available:
@@ -480,7 +497,9 @@ async def bench_local(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         network = build_network(Path(tmp), blob, args.preset, args.validators, args.slots)
         fast = NetworkConfig(response_timeout=5.0, dial_timeout=5.0)
-        services = [NetworkService(fast, ServerPorts(samples=s, headers=s)) for s in network["stores"]]
+        services = [
+            NetworkService(fast, ServerPorts(samples=s, grid_samples=s, headers=s)) for s in network["stores"]
+        ]
         async with open_services(services):
             with SqliteRegistry(network["registry"]) as registry:
                 for index, service in enumerate(services):

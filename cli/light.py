@@ -275,6 +275,11 @@ def print_check_report(report: CheckReport) -> None:
         f"({s.invalid} invalid), missing {s.missing}; needed {s.needed}"
     )
     print(f"  blob        {report.rows} row(s); {s.served_columns} of 128 columns held by custodians")
+    if s.grid_rows:
+        print(
+            f"  grid        {s.grid_rows} rows ({report.rows} original + "
+            f"{s.grid_rows - report.rows} extended) x 128; confidence from the 2D bound"
+        )
     print(
         f"  custodians  {report.custodians} in epoch {report.epoch} quorum {report.quorum}; "
         f"{len(stats.peers_asked)} asked, {len(stats.abandoned)} abandoned; "

@@ -20,7 +20,7 @@ from da.extension import (
     compute_extended_column_proofs,
     compute_extended_commitments,
 )
-from da.types import Cell, CellCoordinate, ColumnIndex, GridSample, KZGProof, RowIndex
+from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, DataRoot, GridSample, KZGProof, RowIndex
 
 
 def extend_rows(rows: Sequence[EncodedRow]) -> tuple[EncodedRow, ...]:
@@ -59,6 +59,16 @@ class ExtendedBlob:
 
     blob: EncodedBlob
     extended_rows: tuple[EncodedRow, ...]
+
+    @property
+    def data_root(self) -> DataRoot:
+        """The blob's data root (a commitment to its R original rows)."""
+        return self.blob.data_root
+
+    @property
+    def header(self) -> BlobHeader:
+        """The blob's header: its R original row commitments."""
+        return self.blob.header
 
     @property
     def row_count(self) -> int:

@@ -15,13 +15,40 @@ returns False.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from da.constants import BYTES_PER_CELL, BYTES_PER_PROOF, BYTES_PER_ROOT, CELLS_PER_ROW
 from da.errors import InvalidKZGInput, MalformedSample
 from da.extension import compute_extended_commitments
 from da.header import compute_data_root, validate_header
 from da.kzg import CellVerifier
-from da.types import BlobHeader, DataRoot, GridSample, KZGCommitment
+from da.types import (
+    BlobHeader,
+    Cell,
+    ColumnIndex,
+    DataRoot,
+    GridSample,
+    KZGCommitment,
+    KZGProof,
+    RowIndex,
+    SampleValidity,
+)
+
+
+@runtime_checkable
+class GridCellVerifier(Protocol):
+    """A verifier that checks cells of the 2D grid against the R original commitments alone
+    (`da.lean_verifier.LeanCellVerifier`); `verify_grid_samples` uses it when the verifier has it."""
+
+    def verify_extended_cell_proof_batch(
+        self,
+        original_commitments: Sequence[KZGCommitment],
+        rows: Sequence[RowIndex],
+        columns: Sequence[ColumnIndex],
+        cells: Sequence[Cell],
+        proofs: Sequence[KZGProof],
+    ) -> bool:
+        """True iff every cell verifies in its grid row (R..2R-1 extended)."""
 
 
 def validate_grid_sample(sample: GridSample, row_count: int) -> None:
@@ -48,7 +75,9 @@ def verify_grid_samples(
     data_root: DataRoot, header: BlobHeader, samples: Sequence[GridSample], verifier: CellVerifier
 ) -> bool:
     """True iff `header` hashes to `data_root` and every sample's proof holds under its row's
-    commitment (the header's, or derived from it for rows R..2R-1), in one batched check.
+    commitment (the header's, or derived from it for rows R..2R-1), in one batched check: the
+    verifier's folded grid batch when it has one (`GridCellVerifier`), else its plain batch with
+    the derived commitments. The one entry point for grid samples.
 
     An empty sequence verifies if the header is the root's. Raises `MalformedSample` for a malformed
     root or sample and `MalformedHeader` for an invalid header."""
@@ -63,6 +92,16 @@ def verify_grid_samples(
     row_count = header.row_count
     commitments: Sequence[KZGCommitment] = header.row_commitments
     try:
+        if isinstance(verifier, GridCellVerifier):
+            # The lean verifier folds the extended rows' weights into the originals': no extended
+            # commitment is derived at all.
+            return verifier.verify_extended_cell_proof_batch(
+                header.row_commitments,
+                [sample.row for sample in samples],
+                [sample.column for sample in samples],
+                [sample.cell for sample in samples],
+                [sample.proof for sample in samples],
+            )
         if any(sample.row >= row_count for sample in samples):
             commitments = (*header.row_commitments, *compute_extended_commitments(header.row_commitments))
         return verifier.verify_cell_proof_batch(
@@ -77,6 +116,39 @@ def verify_grid_samples(
         return False
 
 
+def compute_grid_sample_validity(
+    data_root: DataRoot, header: BlobHeader, samples: Sequence[GridSample], verifier: CellVerifier
+) -> SampleValidity:
+    """Which of `samples` verify against `header` (which must hash to `data_root`): one batched check,
+    halved only when it fails (as `da.samples.compute_sample_validity`), so a bad cell sinks only
+    itself. A malformed sample never verifies; a malformed root or an invalid header raises."""
+    _check_bytes("data root", data_root, BYTES_PER_ROOT)
+    validate_header(header)
+    valid = [False] * len(samples)
+    batches = 0
+
+    def settle(start: int, end: int, known_bad: bool) -> bool:
+        """Mark the samples in [start, end) that verify; True iff all of them do."""
+        nonlocal batches
+        if not known_bad:
+            batches += 1
+            try:
+                whole = verify_grid_samples(data_root, header, samples[start:end], verifier)
+            except MalformedSample:
+                whole = False
+            if whole:
+                valid[start:end] = [True] * (end - start)
+                return True
+        if end - start > 1:
+            middle = (start + end) // 2
+            settle(middle, end, known_bad=settle(start, middle, known_bad=False))
+        return False
+
+    if samples:
+        settle(0, len(samples), known_bad=False)
+    return SampleValidity(valid=tuple(valid), batches=batches)
+
+
 def _check_bytes(what: str, value: object, length: int) -> None:
     if not isinstance(value, bytes):
         raise MalformedSample(f"{what} must be bytes, got {type(value).__name__}")
@@ -89,4 +161,10 @@ def _check_index(what: str, value: object, limit: int) -> None:
         raise MalformedSample(f"{what} must be an integer in [0, {limit}), got {value!r}")
 
 
-__all__ = ["compute_grid_commitments", "validate_grid_sample", "verify_grid_samples"]
+__all__ = [
+    "GridCellVerifier",
+    "compute_grid_commitments",
+    "compute_grid_sample_validity",
+    "validate_grid_sample",
+    "verify_grid_samples",
+]

@@ -23,6 +23,7 @@ class NodeBehaviour(enum.Enum):
     WITHHOLD = "withhold"  # takes custody, then answers "not held" to every sample request
     CORRUPT_SAMPLES = "corrupt_samples"  # serves cells with a flipped bit
     SIGN_ANYTHING = "sign_anything"  # attests (and forges) without custody, via fuzzer rules
+    BAD_EXTENSION = "bad_extension"  # takes custody; serves original rows honestly, extended rows wrong
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,19 @@ failing run says which rule of the spec broke. `STATS` counts how often each was
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 
 from hypothesis import event
 
 from da.constants import CELLS_NEEDED_TO_RECOVER_ROW
-from da.types import CellCoordinate, RowIndex
+from da.types import CellCoordinate, ColumnIndex, RowIndex
+from fuzz.byzantine import NodeBehaviour
 from fuzz.sim import SimNetwork
+from sampling.sampler import Sampler
 from validator.certificate import verify_certificate
+from validator.core import SampleRejected, SampleRejection
 from validator.custody import compute_member_custody
 from validator.keys import verify_signature
 from validator.quorums import compute_quorums
@@ -138,11 +142,56 @@ def check_s6_attest_after_custody(world: SimNetwork) -> list[str]:
     return violations
 
 
+def check_s8_invalid_cells_blame_the_byzantine(world: SimNetwork) -> list[str]:
+    """S8: an honest custodian serves only cells that verify, over all 2R rows of the grid (the
+    extended cells it derived from its verified custody are right): every `INVALID_PROOF` sample
+    rejection an honest member makes blames an adversarial node. A planted bad extension (a node
+    serving wrong extended cells) is caught this way, and never counted as served."""
+    STATS.checks["S8"] += 1
+    violations = []
+    for node, output in world.outputs:
+        if not isinstance(output, SampleRejected) or output.reason is not SampleRejection.INVALID_PROOF:
+            continue
+        if world.is_honest(node) and world.is_honest(output.sender):
+            violations.append(
+                f"S8: honest validator {output.sender} served {output.coordinate} invalid to {node}"
+            )
+        elif world.behaviours[output.sender] is NodeBehaviour.BAD_EXTENSION:
+            rows = world.blobs[output.data_root].header.row_count
+            STATS.events["S8: a bad extended cell caught"] += 1
+            if output.coordinate.row < rows:
+                violations.append(f"S8: an original cell {output.coordinate} of a bad extension failed")
+    return violations
+
+
+def estimate_undetected_rate(
+    original_rows: int, served: int, target: float, trials: int, seed: int
+) -> tuple[int, int]:
+    """(trials in which every cell a light client drew was available, trials) against a grid that
+    withholds the minimum unrecoverable pattern: R + 1 rows x (served - 63) of the served columns.
+    The light client draws as `das light check` does (`Sampler(grid=True)`, uniformly over the 2R x
+    served cells); the rate must be the 2D bound's (`compute_undetected_probability_2d`)."""
+    columns = [ColumnIndex(c) for c in range(served)]
+    withheld = {
+        CellCoordinate(RowIndex(row), ColumnIndex(column))
+        for row in range(original_rows + 1)
+        for column in range(served - CELLS_NEEDED_TO_RECOVER_ROW + 1)
+    }
+    chooser = random.Random(seed)
+    missed = 0
+    for _ in range(trials):
+        sampler = Sampler(original_rows, target, chooser, columns=columns, grid=True)
+        if not any(cell in withheld for cell in sampler.cells):
+            missed += 1
+    return missed, trials
+
+
 SAFETY_CHECKS = (
     check_s1_recoverable,
     check_s2_counted_signatures,
     check_s3_s4_s5_certificates,
     check_s6_attest_after_custody,
+    check_s8_invalid_cells_blame_the_byzantine,
 )
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from da import EncodedBlob, compute_data_root
-from da.types import Cell, CellCoordinate, DataRoot, Sample
+from da.types import BlobHeader, Cell, CellCoordinate, DataRoot, GridSample, Sample
 from fuzz.byzantine import DisperserPolicy, NodeBehaviour
 from validator.core import (
     AttestationCounted,
@@ -32,6 +33,7 @@ from validator.core import (
     ValidatorCore,
 )
 from validator.core.executor import run_until_quiet
+from validator.custody import compute_grid_custody
 from validator.keys import SecretKey
 from validator.presets import Preset
 from validator.signing import compute_attestation_signing_root
@@ -53,7 +55,10 @@ class Envelope:
         return f"Envelope(to={self.dest}, from={self.sender}, {type(self.payload).__name__}, id={self.ident})"
 
 
-def corrupt_sample(sample: Sample) -> Sample:
+AnySample = TypeVar("AnySample", Sample, GridSample)
+
+
+def corrupt_sample(sample: AnySample) -> AnySample:
     """The same sample with one bit of its cell flipped (still 2048 bytes, now wrong)."""
     return replace(sample, cell=Cell(bytes([sample.cell[0], sample.cell[1] ^ 1]) + sample.cell[2:]))
 
@@ -70,6 +75,11 @@ class SimNetwork:
     behaviours: dict[ValidatorIndex, NodeBehaviour]
     disperser: DisperserPolicy
     stored: dict[ValidatorIndex, dict[DataRoot, tuple[Sample, ...]]] = field(default_factory=dict)
+    served: dict[ValidatorIndex, dict[DataRoot, dict[CellCoordinate, GridSample]]] = field(
+        default_factory=dict
+    )
+    """What each node serves over the 2D grid: its custody cells and their columns' extended cells,
+    derived when it stored them (as a daemon's store does)."""
     outputs: list[tuple[ValidatorIndex, Output]] = field(default_factory=list)
     now: float = 0.0
     _outbox: list[Envelope] = field(default_factory=list)
@@ -121,7 +131,13 @@ class SimNetwork:
 
     def store_custody(self, node: ValidatorIndex, output: StoreCustody) -> None:
         """Storing completes at once in the simulation."""
-        self.stored.setdefault(node, {})[compute_data_root(output.header)] = output.samples
+        self._keep(node, output.header, output.samples)
+
+    def _keep(self, node: ValidatorIndex, header: BlobHeader, samples: tuple[Sample, ...]) -> None:
+        root = compute_data_root(header)
+        self.stored.setdefault(node, {})[root] = samples
+        grid = compute_grid_custody(header, samples)
+        self.served.setdefault(node, {})[root] = {sample.coordinate: sample for sample in grid}
 
     def send(self, sender: ValidatorIndex, to: ValidatorIndex, message: Input) -> None:
         """Put the message in flight; the fuzzer decides when (and whether) it arrives."""
@@ -139,9 +155,10 @@ class SimNetwork:
         self.outputs.append((node, output))
 
     def _answer(self, peer: ValidatorIndex, requester: ValidatorIndex, request: RequestSamples) -> Envelope:
-        held = {s.coordinate: s for s in self.stored.get(peer, {}).get(request.data_root, ())}
+        held = self.served.get(peer, {}).get(request.data_root, {})
         behaviour = self.behaviours[peer]
-        samples: list[Sample] = []
+        row_count = self.blobs[request.data_root].header.row_count
+        samples: list[GridSample] = []
         missing: list[CellCoordinate] = []
         for coordinate in request.coordinates:
             sample = held.get(coordinate)
@@ -149,6 +166,8 @@ class SimNetwork:
                 missing.append(coordinate)
             elif behaviour is NodeBehaviour.CORRUPT_SAMPLES:
                 samples.append(corrupt_sample(sample))
+            elif behaviour is NodeBehaviour.BAD_EXTENSION and coordinate.row >= row_count:
+                samples.append(corrupt_sample(sample))  # a planted bad extension: extended cells wrong
             else:
                 samples.append(sample)
         return Envelope(
@@ -158,7 +177,7 @@ class SimNetwork:
     def _byzantine_receive(self, node: ValidatorIndex, payload: Input | RequestSamples) -> list[Envelope]:
         """Byzantine nodes keep what they are given (to serve or misuse it) and never run the core."""
         if isinstance(payload, CustodyReceived):
-            self.stored.setdefault(node, {})[compute_data_root(payload.header)] = payload.samples
+            self._keep(node, payload.header, payload.samples)
         return []
 
     # --- Byzantine actions -------------------------------------------------------------------------

@@ -35,11 +35,15 @@ from network.errors import (
 from network.framing import encode_frame
 from network.messages import (
     CustodyPush,
+    GridSamplesRequest,
+    GridSamplesResponse,
     SamplesRequest,
     SamplesResponse,
     bytes_to_error_message,
+    bytes_to_grid_samples_response,
     bytes_to_samples_response,
     custody_push_to_bytes,
+    is_matching_grid_samples_response,
     is_matching_samples_response,
     samples_request_to_bytes,
     validate_attestation_bytes,
@@ -126,6 +130,28 @@ class RequestClient:
             self._guard.penalize(peer, Offence.MALFORMED_MESSAGE)
             raise
         if not is_matching_samples_response(request, response):
+            self._guard.penalize(peer, Offence.INVALID_DATA)
+            raise InvalidResponse(peer, "the answer does not match the requested coordinates")
+        return response
+
+    async def request_grid_samples(
+        self, peer: PeerName, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+    ) -> GridSamplesResponse:
+        """The peer's cells of `data_root`'s 2D grid at `coordinates` (`/tessera/samples/2`; None where
+        it does not hold one); not yet verified."""
+        request = GridSamplesRequest(data_root, tuple(coordinates))
+        body = await self.request(
+            peer,
+            c.PROTOCOL_GRID_SAMPLES,
+            samples_request_to_bytes(request),
+            c.GRID_SAMPLES_RESPONSE_MAX_BYTES,
+        )
+        try:
+            response = bytes_to_grid_samples_response(body)
+        except MalformedMessage:
+            self._guard.penalize(peer, Offence.MALFORMED_MESSAGE)
+            raise
+        if not is_matching_grid_samples_response(request, response):
             self._guard.penalize(peer, Offence.INVALID_DATA)
             raise InvalidResponse(peer, "the answer does not match the requested coordinates")
         return response

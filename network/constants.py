@@ -11,10 +11,18 @@ from da import samples as da_samples
 
 # --- Protocol ids -------------------------------------------------------------------------------
 PROTOCOL_SAMPLES: Final = "/tessera/samples/1"
+PROTOCOL_GRID_SAMPLES: Final = "/tessera/samples/2"
+"""Samples of the 2D grid (rows 0..2R-1) as `GridSample`s, checked against the blob's header."""
 PROTOCOL_CUSTODY: Final = "/tessera/custody/1"
 PROTOCOL_ATTEST: Final = "/tessera/attest/1"
 PROTOCOL_HEADER: Final = "/tessera/header/1"
-REQUEST_PROTOCOLS: Final = (PROTOCOL_SAMPLES, PROTOCOL_CUSTODY, PROTOCOL_ATTEST, PROTOCOL_HEADER)
+REQUEST_PROTOCOLS: Final = (
+    PROTOCOL_SAMPLES,
+    PROTOCOL_GRID_SAMPLES,
+    PROTOCOL_CUSTODY,
+    PROTOCOL_ATTEST,
+    PROTOCOL_HEADER,
+)
 
 # --- Gossip topics (formatted with the network name) ------------------------------------------------
 TOPIC_CERTIFICATE_TEMPLATE: Final = "/tessera/{network}/certificate/1/ssz"
@@ -41,6 +49,8 @@ MAX_CERTIFICATE_MESSAGE_BYTES: Final = 4096
 COORDINATE_BYTES: Final = 16
 SSZ_OFFSET_BYTES: Final = 4
 UINT64_BYTES: Final = 8
+GRID_SAMPLE_BYTES: Final = 2 * UINT64_BYTES + da_constants.BYTES_PER_CELL + da_constants.BYTES_PER_PROOF
+"""2,112: row, column, cell and proof of a `GridSample` on the wire (no commitment, no branch)."""
 
 SAMPLES_REQUEST_MAX_BYTES: Final = (
     da_constants.BYTES_PER_ROOT + SSZ_OFFSET_BYTES + MAX_SAMPLES_PER_REQUEST * COORDINATE_BYTES
@@ -49,6 +59,10 @@ SAMPLES_RESPONSE_MAX_BYTES: Final = (
     2 * SSZ_OFFSET_BYTES
     + (MAX_SAMPLES_PER_REQUEST // 8 + 1)
     + MAX_SAMPLES_PER_REQUEST * da_samples.SAMPLE_BYTES
+)
+GRID_SAMPLES_REQUEST_MAX_BYTES: Final = SAMPLES_REQUEST_MAX_BYTES
+GRID_SAMPLES_RESPONSE_MAX_BYTES: Final = (
+    2 * SSZ_OFFSET_BYTES + (MAX_SAMPLES_PER_REQUEST // 8 + 1) + MAX_SAMPLES_PER_REQUEST * GRID_SAMPLE_BYTES
 )
 CUSTODY_PUSH_MAX_BYTES: Final = (
     8

@@ -11,8 +11,10 @@ the `# type: ignore[misc]` on each class below.
 from remerkleable.basic import uint64
 from remerkleable.bitfields import Bitlist
 from remerkleable.byte_arrays import Bytes32 as SSZBytes32
+from remerkleable.byte_arrays import Bytes48, ByteVector
 from remerkleable.complex import Container, List
 
+from da.constants import BYTES_PER_CELL
 from da.header import BlobHeaderSSZ
 from da.samples import SampleSSZ
 from network.constants import MAX_CUSTODY_SAMPLES_PER_PUSH, MAX_SAMPLES_PER_REQUEST
@@ -37,6 +39,22 @@ class SamplesResponseSSZ(Container):  # type: ignore[misc]  # remerkleable is un
 
     held: Bitlist[MAX_SAMPLES_PER_REQUEST]
     samples: List[SampleSSZ, MAX_SAMPLES_PER_REQUEST]
+
+
+class GridSampleSSZ(Container):  # type: ignore[misc]  # remerkleable is untyped (see above)
+    """SSZ form of `GridSample`: a cell of the 2D grid (row 0..2R-1) and its proof, no commitment."""
+
+    row: uint64
+    column: uint64
+    cell: ByteVector[BYTES_PER_CELL]
+    proof: Bytes48
+
+
+class GridSamplesResponseSSZ(Container):  # type: ignore[misc]  # remerkleable is untyped (see above)
+    """`/tessera/samples/2` answer (its request has the layout of `SamplesRequestSSZ`)."""
+
+    held: Bitlist[MAX_SAMPLES_PER_REQUEST]
+    samples: List[GridSampleSSZ, MAX_SAMPLES_PER_REQUEST]
 
 
 class CustodyPushSSZ(Container):  # type: ignore[misc]  # remerkleable is untyped (see above)

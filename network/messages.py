@@ -12,13 +12,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from da.constants import BYTES_PER_ROOT, CELLS_PER_ROW, MAX_ROWS_PER_BLOB
+from da.constants import BYTES_PER_CELL, BYTES_PER_PROOF, BYTES_PER_ROOT, CELLS_PER_ROW, MAX_ROWS_PER_BLOB
 from da.errors import MalformedHeader
 from da.header import bytes_to_header, header_to_bytes
 from da.samples import SAMPLE_BYTES
-from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
+from da.types import (
+    BlobHeader,
+    Cell,
+    CellCoordinate,
+    ColumnIndex,
+    DataRoot,
+    GridSample,
+    KZGProof,
+    RowIndex,
+    Sample,
+)
 from network.constants import (
     COORDINATE_BYTES,
+    GRID_SAMPLE_BYTES,
     MAX_ATTESTATION_BYTES,
     MAX_CERTIFICATE_MESSAGE_BYTES,
     MAX_CUSTODY_SAMPLES_PER_PUSH,
@@ -59,6 +70,22 @@ class SamplesResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class GridSamplesRequest:
+    """`/tessera/samples/2`: ask a peer for cells of `data_root`'s 2D grid at `coordinates` (distinct,
+    at most 128; a row ranges over 0..2R-1, so up to 2 x `MAX_ROWS_PER_BLOB`)."""
+
+    data_root: DataRoot
+    coordinates: tuple[CellCoordinate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GridSamplesResponse:
+    """One entry per requested coordinate, in order: the grid sample, or None when not held."""
+
+    results: tuple[GridSample | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CustodyPush:
     """Custody cells pushed by the aggregator to a quorum member, with the header that binds them
     and the epoch and quorum the blob was dispersed to."""
@@ -72,9 +99,9 @@ class CustodyPush:
 # --- Helpers ------------------------------------------------------------------------------------
 
 
-def _check_coordinate(what: str, coordinate: CellCoordinate) -> None:
+def _check_coordinate(what: str, coordinate: CellCoordinate, row_limit: int = MAX_ROWS_PER_BLOB) -> None:
     row, column = coordinate.row, coordinate.column
-    for name, value, limit in (("row", row, MAX_ROWS_PER_BLOB), ("column", column, CELLS_PER_ROW)):
+    for name, value, limit in (("row", row, row_limit), ("column", column, CELLS_PER_ROW)):
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < limit:
             raise MalformedMessage(what, f"{name} must be an integer in [0, {limit}), got {value!r}")
 
@@ -90,22 +117,25 @@ def bytes_to_data_root(data: bytes) -> DataRoot:
 # --- Samples ------------------------------------------------------------------------------------
 
 
-def validate_samples_request(request: SamplesRequest) -> None:
-    """Raise `MalformedMessage` unless the request has a 32-byte root and 1..128 distinct in-range cells."""
-    what = "samples request"
+def validate_samples_request(request: SamplesRequest | GridSamplesRequest) -> None:
+    """Raise `MalformedMessage` unless the request has a 32-byte root and 1..128 distinct in-range cells
+    (rows below `MAX_ROWS_PER_BLOB` for version 1, below twice that for a grid request)."""
+    grid = isinstance(request, GridSamplesRequest)
+    what = "grid samples request" if grid else "samples request"
+    row_limit = 2 * MAX_ROWS_PER_BLOB if grid else MAX_ROWS_PER_BLOB
     if not isinstance(request.data_root, bytes) or len(request.data_root) != BYTES_PER_ROOT:
         raise MalformedMessage(what, "data_root must be 32 bytes")
     count = len(request.coordinates)
     if not 1 <= count <= MAX_SAMPLES_PER_REQUEST:
         raise MalformedMessage(what, f"{count} coordinates, expected 1..{MAX_SAMPLES_PER_REQUEST}")
     for coordinate in request.coordinates:
-        _check_coordinate(what, coordinate)
+        _check_coordinate(what, coordinate, row_limit)
     if len(set(request.coordinates)) != count:
         raise MalformedMessage(what, "coordinates must be distinct")
 
 
-def samples_request_to_bytes(request: SamplesRequest) -> bytes:
-    """SSZ encoding of a `SamplesRequest`."""
+def samples_request_to_bytes(request: SamplesRequest | GridSamplesRequest) -> bytes:
+    """SSZ encoding of a `SamplesRequest` or a `GridSamplesRequest` (the same layout)."""
     validate_samples_request(request)
     body = b"".join(uint64_to_bytes(c.row) + uint64_to_bytes(c.column) for c in request.coordinates)
     return request.data_root + offset_to_bytes(BYTES_PER_ROOT + SSZ_OFFSET_BYTES) + body
@@ -113,7 +143,21 @@ def samples_request_to_bytes(request: SamplesRequest) -> bytes:
 
 def bytes_to_samples_request(data: bytes) -> SamplesRequest:
     """Decode and validate a `SamplesRequest` from untrusted bytes; raises `MalformedMessage`."""
-    what = "samples request"
+    root, coordinates = _decode_coordinates("samples request", data)
+    request = SamplesRequest(root, coordinates)
+    validate_samples_request(request)
+    return request
+
+
+def bytes_to_grid_samples_request(data: bytes) -> GridSamplesRequest:
+    """Decode and validate a `GridSamplesRequest` from untrusted bytes; raises `MalformedMessage`."""
+    root, coordinates = _decode_coordinates("grid samples request", data)
+    request = GridSamplesRequest(root, coordinates)
+    validate_samples_request(request)
+    return request
+
+
+def _decode_coordinates(what: str, data: bytes) -> tuple[DataRoot, tuple[CellCoordinate, ...]]:
     data = require_bytes(what, data)
     fixed = BYTES_PER_ROOT + SSZ_OFFSET_BYTES
     if len(data) < fixed:
@@ -130,9 +174,7 @@ def bytes_to_samples_request(data: bytes) -> SamplesRequest:
         )
         for i in range(0, len(body), COORDINATE_BYTES)
     )
-    request = SamplesRequest(DataRoot(data[:BYTES_PER_ROOT]), coordinates)
-    validate_samples_request(request)
-    return request
+    return DataRoot(data[:BYTES_PER_ROOT]), coordinates
 
 
 def samples_response_to_bytes(response: SamplesResponse) -> bytes:
@@ -161,6 +203,82 @@ def bytes_to_samples_response(data: bytes) -> SamplesResponse:
 
 
 def is_matching_samples_response(request: SamplesRequest, response: SamplesResponse) -> bool:
+    """True iff the answer has one entry per requested coordinate and each sample sits where it was asked."""
+    if len(response.results) != len(request.coordinates):
+        return False
+    return all(
+        result is None or result.coordinate == coordinate
+        for result, coordinate in zip(response.results, request.coordinates, strict=True)
+    )
+
+
+def grid_sample_to_wire(sample: GridSample) -> bytes:
+    """SSZ encoding of one `GridSample`: row, column (uint64 each), cell, proof; 2,112 bytes."""
+    if not isinstance(sample, GridSample):
+        raise MalformedMessage("grid sample", f"expected a GridSample, got {type(sample).__name__}")
+    row, column = sample.row, sample.column
+    _check_coordinate("grid sample", CellCoordinate(row, column), 2 * MAX_ROWS_PER_BLOB)
+    if not isinstance(sample.cell, bytes) or len(sample.cell) != BYTES_PER_CELL:
+        raise MalformedMessage("grid sample", f"cell is not {BYTES_PER_CELL} bytes")
+    if not isinstance(sample.proof, bytes) or len(sample.proof) != BYTES_PER_PROOF:
+        raise MalformedMessage("grid sample", f"proof is not {BYTES_PER_PROOF} bytes")
+    return uint64_to_bytes(row) + uint64_to_bytes(column) + sample.cell + sample.proof
+
+
+def bytes_to_grid_samples(what: str, data: bytes, limit: int) -> tuple[GridSample, ...]:
+    """Decode an SSZ `List[GridSample, limit]` from untrusted bytes; raises `MalformedMessage`."""
+    if len(data) % GRID_SAMPLE_BYTES:
+        raise MalformedMessage(
+            what, f"{len(data)} grid sample bytes is not a multiple of {GRID_SAMPLE_BYTES}"
+        )
+    count = len(data) // GRID_SAMPLE_BYTES
+    if count > limit:
+        raise MalformedMessage(what, f"{count} grid samples, at most {limit} allowed")
+    samples = []
+    cell_end = 2 * UINT64_BYTES + BYTES_PER_CELL
+    for start in range(0, len(data), GRID_SAMPLE_BYTES):
+        chunk = data[start : start + GRID_SAMPLE_BYTES]
+        coordinate = CellCoordinate(
+            RowIndex(int.from_bytes(chunk[:UINT64_BYTES], "little")),
+            ColumnIndex(int.from_bytes(chunk[UINT64_BYTES : 2 * UINT64_BYTES], "little")),
+        )
+        _check_coordinate(what, coordinate, 2 * MAX_ROWS_PER_BLOB)
+        samples.append(
+            GridSample(
+                row=coordinate.row,
+                column=coordinate.column,
+                cell=Cell(chunk[2 * UINT64_BYTES : cell_end]),
+                proof=KZGProof(chunk[cell_end:]),
+            )
+        )
+    return tuple(samples)
+
+
+def grid_samples_response_to_bytes(response: GridSamplesResponse) -> bytes:
+    """SSZ encoding of a `GridSamplesResponse` (the layout of version 1 with `GridSample`s)."""
+    if len(response.results) > MAX_SAMPLES_PER_REQUEST:
+        raise MalformedMessage("grid samples response", f"{len(response.results)} results is over the limit")
+    held = bitlist_to_bytes([result is not None for result in response.results])
+    samples = b"".join(grid_sample_to_wire(result) for result in response.results if result is not None)
+    fixed = 2 * SSZ_OFFSET_BYTES
+    return offset_to_bytes(fixed) + offset_to_bytes(fixed + len(held)) + held + samples
+
+
+def bytes_to_grid_samples_response(data: bytes) -> GridSamplesResponse:
+    """Decode a `GridSamplesResponse` from untrusted bytes (structure only); raises `MalformedMessage`."""
+    what = "grid samples response"
+    held_bytes, sample_bytes = split_two_variable_fields(what, require_bytes(what, data))
+    held = bytes_to_bitlist(what, held_bytes, MAX_SAMPLES_PER_REQUEST)
+    samples = iter(bytes_to_grid_samples(what, sample_bytes, MAX_SAMPLES_PER_REQUEST))
+    count = sum(held)
+    if count * GRID_SAMPLE_BYTES != len(sample_bytes):
+        raise MalformedMessage(
+            what, f"{count} held bits but {len(sample_bytes) // GRID_SAMPLE_BYTES} samples"
+        )
+    return GridSamplesResponse(tuple(next(samples) if bit else None for bit in held))
+
+
+def is_matching_grid_samples_response(request: GridSamplesRequest, response: GridSamplesResponse) -> bool:
     """True iff the answer has one entry per requested coordinate and each sample sits where it was asked."""
     if len(response.results) != len(request.coordinates):
         return False

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
+from da.types import BlobHeader, CellCoordinate, DataRoot, GridSample, Sample
 from network.messages import CustodyPush
 from network.types import PeerName, Verdict
 
@@ -20,6 +20,15 @@ class SampleStore(Protocol):
 
     def get_samples(self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
         """One entry per coordinate, in order: the sample, or None if it is not held."""
+
+
+class GridSampleStore(Protocol):
+    """Answers `/tessera/samples/2`: the cells of blobs' 2D grids this node holds (rows 0..2R-1)."""
+
+    def get_grid_samples(
+        self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+    ) -> list[GridSample | None]:
+        """One entry per coordinate, in order: the grid sample, or None if it is not held."""
 
 
 class HeaderStore(Protocol):

@@ -19,22 +19,25 @@ from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
 
 from da.header import compute_data_root, header_to_bytes
-from da.types import Sample
+from da.types import GridSample, Sample
 from network import constants as c
 from network.config import NetworkConfig
 from network.constants import ResultCode
 from network.errors import MalformedMessage, MessageTooLarge, NetworkError, PeerDisconnected
 from network.framing import encode_error, encode_success
 from network.messages import (
+    GridSamplesResponse,
     SamplesResponse,
     bytes_to_custody_push,
     bytes_to_data_root,
+    bytes_to_grid_samples_request,
     bytes_to_samples_request,
+    grid_samples_response_to_bytes,
     samples_response_to_bytes,
     validate_attestation_bytes,
 )
 from network.peers import PeerGuard
-from network.ports import AttestationSink, CustodySink, HeaderStore, SampleStore
+from network.ports import AttestationSink, CustodySink, GridSampleStore, HeaderStore, SampleStore
 from network.scoring import Offence
 from network.streams import STREAM_ERRORS, FrameReader, write_all
 from network.types import PeerName, Verdict
@@ -51,6 +54,7 @@ class ServerPorts:
     """The cores that answer requests; a protocol whose port is None is not offered."""
 
     samples: SampleStore | None = None
+    grid_samples: GridSampleStore | None = None
     headers: HeaderStore | None = None
     custody: CustodySink | None = None
     attestations: AttestationSink | None = None
@@ -80,6 +84,11 @@ class RequestServer:
         self.protocols: dict[str, tuple[int, Handler]] = {}
         if ports.samples is not None:
             self.protocols[c.PROTOCOL_SAMPLES] = (c.SAMPLES_REQUEST_MAX_BYTES, self._answer_samples)
+        if ports.grid_samples is not None:
+            self.protocols[c.PROTOCOL_GRID_SAMPLES] = (
+                c.GRID_SAMPLES_REQUEST_MAX_BYTES,
+                self._answer_grid_samples,
+            )
         if ports.headers is not None:
             self.protocols[c.PROTOCOL_HEADER] = (c.HEADER_REQUEST_BYTES, self._answer_header)
         if ports.custody is not None:
@@ -207,6 +216,20 @@ class RequestServer:
         except MalformedMessage as error:  # the store's samples, not the peer's request
             raise PortFailed(f"sample store returned a malformed sample: {error}") from error
 
+    async def _answer_grid_samples(self, peer: PeerName, body: bytes) -> bytes:
+        request = bytes_to_grid_samples_request(body)
+        store = self._ports.grid_samples
+        if store is None:
+            raise PortFailed("no grid sample store")
+        results = await self._call_port(
+            c.PROTOCOL_GRID_SAMPLES, store.get_grid_samples, request.data_root, request.coordinates
+        )
+        checked = _check_grid_results(results, request.coordinates)
+        try:
+            return encode_success(grid_samples_response_to_bytes(GridSamplesResponse(checked)))
+        except MalformedMessage as error:  # the store's samples, not the peer's request
+            raise PortFailed(f"grid sample store returned a malformed sample: {error}") from error
+
     async def _answer_header(self, peer: PeerName, body: bytes) -> bytes:
         data_root = bytes_to_data_root(body)
         store = self._ports.headers
@@ -254,6 +277,15 @@ def _check_sample_results(results: object, coordinates: Sequence[object]) -> tup
     for result, coordinate in zip(results, coordinates, strict=True):
         if result is not None and (not isinstance(result, Sample) or result.coordinate != coordinate):
             raise PortFailed("sample store returned a sample for another coordinate")
+    return tuple(results)
+
+
+def _check_grid_results(results: object, coordinates: Sequence[object]) -> tuple[GridSample | None, ...]:
+    if not isinstance(results, list | tuple) or len(results) != len(coordinates):
+        raise PortFailed("grid sample store returned the wrong number of results")
+    for result, coordinate in zip(results, coordinates, strict=True):
+        if result is not None and (not isinstance(result, GridSample) or result.coordinate != coordinate):
+            raise PortFailed("grid sample store returned a sample for another coordinate")
     return tuple(results)
 
 

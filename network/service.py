@@ -52,7 +52,7 @@ from network.host import (
 )
 from network.identity import load_or_create_identity
 from network.logs import route_libp2p_logs
-from network.messages import SamplesResponse
+from network.messages import GridSamplesResponse, SamplesResponse
 from network.peers import Clock, PeerGuard
 from network.ports import CertificateValidator
 from network.server import RequestServer, ServerPorts
@@ -382,6 +382,12 @@ class NetworkService:
     ) -> SamplesResponse:
         """The peer's samples at `coordinates`, unverified (None where not held)."""
         return await self.client.request_samples(peer, data_root, coordinates)
+
+    async def request_grid_samples(
+        self, peer: PeerName, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+    ) -> GridSamplesResponse:
+        """The peer's cells of the blob's 2D grid at `coordinates`, unverified (None where not held)."""
+        return await self.client.request_grid_samples(peer, data_root, coordinates)
 
     async def request_header(self, peer: PeerName, data_root: DataRoot) -> BlobHeader | None:
         """The header of `data_root` held by `peer`, checked against the root, or None."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import NewType
 
-from da.types import CellCoordinate, Sample
+from da.types import CellCoordinate, GridSample, Sample
 
 PeerName = NewType("PeerName", str)
 """A libp2p peer id in its base58 text form (`12D3KooW...`)."""
@@ -38,6 +38,17 @@ class VerifiedSamples:
 
     peer: PeerName
     samples: tuple[Sample, ...]
+    missing: tuple[CellCoordinate, ...]
+    invalid: tuple[CellCoordinate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedGridSamples:
+    """A peer's answer of 2D grid cells checked against the blob's header: the samples that
+    verified, the coordinates it does not hold, and those where it served a cell that does not verify."""
+
+    peer: PeerName
+    samples: tuple[GridSample, ...]
     missing: tuple[CellCoordinate, ...]
     invalid: tuple[CellCoordinate, ...]
 

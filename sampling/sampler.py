@@ -7,6 +7,10 @@ fallbacks (peers that may hold it without custody), each once; a cell that nobod
 *missing*. Confidence counts verified cells only, so partial and failed
 runs still report what they reached.
 
+With `grid=True` (the light client's way) cells are drawn uniformly over the blob's 2D grid, all 2R
+rows (R original, R extended), and the confidence is the exact 2D bound
+(`compute_confidence_2d`): about 30 cells at any size instead of a count growing with R.
+
 Cells are drawn among the *served* columns only: those some custodian of the blob's quorum holds
 (custody is public). The confidence formula accounts for the columns nobody holds
 (`sampling.confidence`); with fewer than half the columns served the blob cannot be rebuilt, nothing
@@ -22,7 +26,13 @@ from dataclasses import dataclass, field
 
 from da.constants import CELLS_PER_ROW
 from da.types import CellCoordinate, ColumnIndex, RowIndex
-from sampling.confidence import compute_confidence, compute_samples_needed, is_recoverable_from
+from sampling.confidence import (
+    compute_confidence,
+    compute_confidence_2d,
+    compute_samples_needed,
+    compute_samples_needed_2d,
+    is_recoverable_from,
+)
 from sampling.errors import InvalidSamplingParameter
 
 PeerId = str
@@ -63,6 +73,8 @@ class SamplingSummary:
     """Attempts that did not verify (invalid, not held, timed out), over all cells."""
     served_columns: int = CELLS_PER_ROW
     """Columns some custodian holds; cells were drawn among these."""
+    grid_rows: int = 0
+    """Rows cells were drawn from: 2R for the 2D grid; 0 for the original rows only (1D)."""
 
     @property
     def available(self) -> bool:
@@ -81,6 +93,8 @@ class Sampler:
         max_attempts: int = 3,
         extra: int = 0,
         columns: Collection[ColumnIndex] | None = None,
+        *,
+        grid: bool = False,
     ) -> None:
         if rows < 1 or max_attempts < 1 or extra < 0:
             raise InvalidSamplingParameter(
@@ -94,12 +108,16 @@ class Sampler:
                 "columns", served, f"served columns must lie in 0..{CELLS_PER_ROW - 1}"
             )
         self.rows = rows
+        self.grid = grid
+        self.grid_rows = 2 * rows if grid else rows
+        """Rows drawn from: 2R over the 2D grid, else R."""
         self.target = target
         self.max_attempts = max_attempts
         self.served_columns = len(served)
         self.recoverable = is_recoverable_from(len(served))
-        self.needed = compute_samples_needed(rows, target, len(served)) if self.recoverable else 0
-        total = rows * len(served)
+        needed = compute_samples_needed_2d if grid else compute_samples_needed
+        self.needed = needed(rows, target, len(served)) if self.recoverable else 0
+        total = self.grid_rows * len(served)
         picks = chooser.sample(range(total), min(total, self.needed + extra)) if self.recoverable else []
         self.cells = {
             coordinate: CellState(coordinate)
@@ -180,11 +198,14 @@ class Sampler:
             verified=verified,
             invalid=sum(o is Outcome.INVALID for s in self.cells.values() for _, o in s.attempts),
             missing=missing,
-            confidence=compute_confidence(self.rows, verified, self.served_columns)
+            confidence=(compute_confidence_2d if self.grid else compute_confidence)(
+                self.rows, verified, self.served_columns
+            )
             if self.recoverable
             else 0.0,
             failed=sum(o is not Outcome.VERIFIED for s in self.cells.values() for _, o in s.attempts),
             served_columns=self.served_columns,
+            grid_rows=self.grid_rows if self.grid else 0,
         )
 
     def failures_by_column(self) -> dict[ColumnIndex, int]:

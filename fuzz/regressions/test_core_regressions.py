@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from da.grid import compute_extended_blob
 from fuzz.byzantine import DisperserPolicy, NodeBehaviour
 from fuzz.consensus import CORE_CONFIG, DRAIN_SECONDS, SAMPLE_TIMEOUT_S, build_context
 from fuzz.sim import SimNetwork
@@ -86,7 +87,7 @@ def _member_sampling() -> tuple[Member, object]:
     assert isinstance(store, StoreCustody)
     requests = [o for o in member.step(CustodyStored(blob.data_root)) if isinstance(o, RequestSamples)]
     assert requests
-    return Member(member, requests), blob
+    return Member(member, requests), compute_extended_blob(blob)
 
 
 def test_served_and_not_held_at_once_does_not_crash() -> None:

@@ -1,5 +1,9 @@
 """`das light check`, end to end: certificate -> custodians -> header -> sampling rounds -> report.
 
+The check samples the blob's 2D grid: cells drawn uniformly over its 2R x served cells, fetched on
+`/tessera/samples/2`, verified against the header in one folded batch per round, and the confidence
+is the exact 2D bound (`compute_confidence_2d`; `--json` reports the grid and the bound).
+
 `run_check` is what the command runs inside `trio.run`; tests and the benchmark call it too. It
 raises `LightClientError` (and the registry's `ValidatorError`) for usage and network errors; a
 blob judged unavailable is a normal report with `available` False. A blob whose availability window
@@ -20,6 +24,7 @@ from typing import Any
 import multiaddr
 import structlog
 
+from da.constants import CELLS_PER_ROW
 from da.errors import DAError
 from da.kzg import CellVerifier
 from da.types import BlobHeader, DataRoot
@@ -33,6 +38,7 @@ from sampling.client.errors import AssignmentUnknown, BlobExpired, CertificateRe
 from sampling.client.headers import fetch_header_from_peers
 from sampling.client.request import CheckRequest
 from sampling.client.rounds import RoundRunner, SamplingStats
+from sampling.confidence import compute_min_cells_withheld, compute_min_cells_withheld_2d, is_recoverable_from
 from sampling.errors import SamplingError
 from sampling.sampler import Sampler, SamplingSummary
 from validator.api_client import AsyncNodeApiClient
@@ -78,6 +84,14 @@ class CheckReport:
             "confidence": summary.confidence,
             "target": summary.target,
             "rows": self.rows,
+            "grid": {
+                "rows": summary.grid_rows,
+                "original_rows": self.rows,
+                "extended_rows": summary.grid_rows - self.rows if summary.grid_rows else 0,
+                "columns": CELLS_PER_ROW,
+                "served_columns": summary.served_columns,
+            },
+            "bound": describe_bound(self.rows, summary),
             "served_columns": summary.served_columns,
             "needed": summary.needed,
             "tried": summary.tried,
@@ -100,6 +114,26 @@ class CheckReport:
             "elapsed_s": round(self.timings.get("total", 0.0), 4),
             "timings_s": {name: round(value, 4) for name, value in self.timings.items()},
         }
+
+
+def describe_bound(rows: int, summary: SamplingSummary) -> dict[str, Any]:
+    """The bound the confidence comes from: its name, the fewest withheld cells that make the blob
+    unrecoverable among the cells drawn from, and how many cells that is out of."""
+    served = summary.served_columns
+    if summary.grid_rows:
+        withheld = compute_min_cells_withheld_2d(rows, served) if is_recoverable_from(served) else 0
+        return {
+            "name": "2d",
+            "formula": "C(N - w, k) / C(N, k), N = 2R x served, w = (R + 1) x (served - 63)",
+            "min_withheld": withheld,
+            "cells": summary.grid_rows * served,
+        }
+    return {
+        "name": "1d",
+        "formula": "C(N - w, k) / C(N, k), N = R x served, w = served - 63",
+        "min_withheld": compute_min_cells_withheld(served) if is_recoverable_from(served) else 0,
+        "cells": rows * served,
+    }
 
 
 def resolve_assignment(view: RegistryView, request: CheckRequest, certificate: bytes | None) -> Assignment:
@@ -216,9 +250,15 @@ async def run_check(
                         chooser,
                         max_attempts=request.max_attempts,
                         columns=directory.served_columns,
+                        grid=True,
                     )
                     runner = RoundRunner(
-                        service, directory, verifier, parallel=request.parallel, progress=progress
+                        service,
+                        directory,
+                        verifier,
+                        parallel=request.parallel,
+                        progress=progress,
+                        header=header,
                     )
                     summary = await runner.run(sampler)
                     timings["sampling"] = time.perf_counter() - mark

@@ -246,6 +246,7 @@ class Follower:
             self._chooser,
             max_attempts=self.options.max_attempts,
             columns=directory.served_columns,
+            grid=True,
         )
 
         def progress(summary: SamplingSummary, stats: SamplingStats) -> None:
@@ -253,7 +254,12 @@ class Follower:
             state.column_failures = sampler.failures_by_column()
 
         runner = RoundRunner(
-            self._service, directory, self._verifier, parallel=self.options.parallel, progress=progress
+            self._service,
+            directory,
+            self._verifier,
+            parallel=self.options.parallel,
+            progress=progress,
+            header=header,
         )
         summary = await runner.run(sampler, deadline=trio.current_time() + self.options.root_deadline)
         result = await trio.to_thread.run_sync(

@@ -5,10 +5,13 @@ each); the requests go out in parallel (a trio nursery, at most `parallel` at on
 every sample that came back in the round is then checked in ONE batched KZG call
 (`network.sample_fetch.verify_answers`, in a worker thread). Only when that batch fails is it
 bisected to find the bad cells, so the good cells still count and the bad ones are retried at
-another custodian. A peer that times out, cannot be reached, or served invalid data is
-abandoned for the rest of the run (invalid data also bans it: `network.scoring`). A cell whose
-custodians all failed is asked from the quorum's other members (its fallbacks). Rounds repeat until
-every drawn cell is settled or the deadline passes (then open cells count as missing).
+another custodian. Given the blob's header, the runner samples the 2D grid: requests go out on
+`/tessera/samples/2` and the answers are checked against the header (`verify_grid_answers`; the
+lean verifier folds the extended rows into one batch). A peer that times out, cannot be reached,
+or served invalid data is abandoned for the rest of the run (invalid data also bans it:
+`network.scoring`). A cell whose custodians all failed is asked from the quorum's other members
+(its fallbacks). Rounds repeat until every drawn cell is settled or the deadline passes (then open
+cells count as missing).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import structlog
 import trio
 
 from da.kzg import CellVerifier
-from da.types import CellCoordinate, ColumnIndex, DataRoot
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot
 from network.constants import MAX_SAMPLES_PER_REQUEST
 from network.errors import (
     InvalidResponse,
@@ -33,10 +36,17 @@ from network.errors import (
     PeerTimeout,
     PeerUnreachable,
 )
-from network.messages import SamplesResponse
-from network.sample_fetch import SamplesAnswer, verify_answers
+from network.messages import GridSamplesResponse, SamplesResponse
+from network.sample_fetch import (
+    GridSamplesAnswer,
+    SamplesAnswer,
+    VerifiedAnswers,
+    VerifiedGridAnswers,
+    verify_answers,
+    verify_grid_answers,
+)
 from network.service import NetworkService
-from network.types import PeerName, VerifiedSamples
+from network.types import PeerName, VerifiedGridSamples, VerifiedSamples
 from sampling.client.defaults import DEFAULT_PARALLEL_REQUESTS
 from sampling.client.directory import CustodyDirectory
 from sampling.sampler import Outcome, Sampler, SamplingSummary
@@ -84,7 +94,11 @@ class RoundRunner:
         *,
         parallel: int = DEFAULT_PARALLEL_REQUESTS,
         progress: ProgressCallback | None = None,
+        header: BlobHeader | None = None,
     ) -> None:
+        """`header`: the blob's header (checked against its root); with it the runner asks and
+        verifies cells of the 2D grid (`/tessera/samples/2`), without it original rows only."""
+        self._header = header
         self._service = service
         self._directory = directory
         self._verifier = verifier
@@ -124,7 +138,7 @@ class RoundRunner:
 
     async def _round(self, sampler: Sampler, batches: dict[str, list[CellCoordinate]]) -> None:
         self.stats.rounds += 1
-        answers: list[SamplesAnswer] = []
+        answers: list[SamplesAnswer | GridSamplesAnswer] = []
         failed: list[_Failed] = []
         async with trio.open_nursery() as nursery:
             for peer, coordinates in batches.items():
@@ -149,7 +163,7 @@ class RoundRunner:
         self,
         peer: PeerName,
         coordinates: tuple[CellCoordinate, ...],
-        answers: list[SamplesAnswer],
+        answers: list[SamplesAnswer | GridSamplesAnswer],
         failed: list[_Failed],
     ) -> None:
         async with self._limiter:
@@ -169,9 +183,14 @@ class RoundRunner:
                 log.info("sample request failed", peer=peer, error=str(error))
                 failed.append(_Failed(peer, coordinates, Outcome.NOT_HELD))
                 return
-        answers.append(SamplesAnswer(peer, coordinates, response))
+        if isinstance(response, GridSamplesResponse):
+            answers.append(GridSamplesAnswer(peer, coordinates, response))
+        else:
+            answers.append(SamplesAnswer(peer, coordinates, response))
 
-    async def _request(self, peer: PeerName, coordinates: tuple[CellCoordinate, ...]) -> SamplesResponse:
+    async def _request(
+        self, peer: PeerName, coordinates: tuple[CellCoordinate, ...]
+    ) -> SamplesResponse | GridSamplesResponse:
         """The request, sent a second time on a fresh connection if the first could not open a
         stream or lost it (`NetworkService.on_fresh_connection`); a retry is counted and logged."""
 
@@ -179,6 +198,10 @@ class RoundRunner:
             log.info("sample request retried", peer=peer, error=str(error))
             self.stats.retries += 1
 
+        if self._header is not None:
+            return await self._service.on_fresh_connection(
+                peer, lambda: self._service.request_grid_samples(peer, self.data_root, coordinates), retried
+            )
         return await self._service.on_fresh_connection(
             peer, lambda: self._service.request_samples(peer, self.data_root, coordinates), retried
         )
@@ -188,11 +211,21 @@ class RoundRunner:
             log.info("peer abandoned", peer=peer, reason=str(error))
             self.stats.abandoned[peer] = type(error).__name__
 
-    async def _verify(self, answers: list[SamplesAnswer]) -> tuple[VerifiedSamples, ...]:
+    async def _verify(
+        self, answers: list[SamplesAnswer | GridSamplesAnswer]
+    ) -> tuple[VerifiedSamples | VerifiedGridSamples, ...]:
         """The round's answers checked in one KZG batch (bisected only if it fails), in a thread."""
         started = time.perf_counter()
+        guard = self._service.guard
         try:
-            checked = await verify_answers(self.data_root, answers, self._verifier, self._service.guard)
+            if self._header is not None:
+                grid = [answer for answer in answers if isinstance(answer, GridSamplesAnswer)]
+                checked: VerifiedGridAnswers | VerifiedAnswers = await verify_grid_answers(
+                    self.data_root, self._header, grid, self._verifier, guard
+                )
+            else:
+                plain = [answer for answer in answers if isinstance(answer, SamplesAnswer)]
+                checked = await verify_answers(self.data_root, plain, self._verifier, guard)
         finally:
             self.stats.verify_seconds += time.perf_counter() - started
         self.stats.kzg_batches += checked.kzg_batches

@@ -18,9 +18,10 @@ import pytest
 import trio
 
 from da import verify_samples
+from da.grid_samples import verify_grid_samples
 from da.kzg import load_ckzg_backend
 from da.row_count import compute_row_count
-from da.types import CellCoordinate, DataRoot, RowIndex
+from da.types import BlobHeader, CellCoordinate, DataRoot, GridSample, RowIndex
 from network.config import NetworkConfig
 from network.constants import REQUEST_PROTOCOLS
 from network.errors import NetworkError
@@ -139,6 +140,10 @@ def test_a_sigkilled_validator_still_serves_every_cell_it_attested_to(devnet: De
     assert info is not None
     kzg = load_ckzg_backend()
     served: list[object] = []
+    # Custody spans the 2D grid: the same columns over all 2R rows, on /tessera/samples/2.
+    grid_wanted = [CellCoordinate(RowIndex(r), c) for c in columns for r in range(2 * rows)]
+    grid_served: list[GridSample | None] = []
+    headers: list[BlobHeader | None] = []
 
     async def fetch() -> None:
         async with open_service(NetworkConfig()) as client:
@@ -146,10 +151,19 @@ def test_a_sigkilled_validator_still_serves_every_cell_it_attested_to(devnet: De
             for start in range(0, len(wanted), 128):
                 response = await client.request_samples(peer, root, wanted[start : start + 128])
                 served.extend(response.results)
+            headers.append(await client.request_header(peer, root))
+            for start in range(0, len(grid_wanted), 128):
+                grid = await client.request_grid_samples(peer, root, grid_wanted[start : start + 128])
+                grid_served.extend(grid.results)
 
     trio.run(fetch)
     assert len(served) == len(wanted) and all(s is not None for s in served)
     assert verify_samples(root, served, kzg)  # type: ignore[arg-type]
+    (header,) = headers
+    assert header is not None
+    held = [s for s in grid_served if s is not None]
+    assert len(held) == len(grid_wanted), "every grid row of its custody columns, after the SIGKILL"
+    assert verify_grid_samples(root, header, held, kzg)
 
 
 SIGNED_SLOTS_TIMEOUT_S = 30.0

@@ -21,11 +21,11 @@ import pytest
 import trio
 
 from da.constants import CELLS_PER_ROW
-from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
+from da.types import BlobHeader, CellCoordinate, DataRoot, GridSample, Sample
 from network.config import NetworkConfig
 from network.server import ServerPorts
 from network.service import NetworkService, open_service
-from sampling.confidence import compute_samples_needed
+from sampling.confidence import compute_samples_needed_2d
 from tests.devnet.helpers import DAS_COMMAND, VALIDATORS, api, das, post, quorum_of
 from validator.daemon.store import NodeStore
 from validator.devnet import Devnet
@@ -63,8 +63,12 @@ def test_a_certified_blob_is_available_at_the_target(devnet: Devnet, tmp_path: P
     assert code == 0, report
     assert report["verdict"] == "available" and report["confidence"] >= 0.9999
     assert report["rows"] == 9  # 1 MiB and its length prefix
-    needed = compute_samples_needed(9, 0.9999, report["served_columns"])  # specs/sampling.md
-    assert report["verified"] >= report["needed"] == needed >= 148  # 148 when all 128 columns are held
+    # The check samples the 2D grid (18 rows, the validators serve their custody over all of them):
+    # 28 cells when all 128 columns are held, against 148 over the original rows alone.
+    needed = compute_samples_needed_2d(9, 0.9999, report["served_columns"])  # specs/sampling.md
+    assert report["verified"] >= report["needed"] == needed >= 28
+    assert report["grid"]["rows"] == 18 and report["grid"]["extended_rows"] == 9
+    assert report["bound"]["name"] == "2d"
     assert report["invalid"] == report["missing"] == 0
     assert report["certificate"].startswith("verified")
     timings = report["timings_s"]
@@ -140,7 +144,9 @@ def test_a_peer_serving_corrupted_cells_is_rejected_and_its_cells_fetched_elsewh
 
     async def scenario() -> None:
         config = NetworkConfig(identity_path=devnet.directory / f"node-{byzantine}" / "identity.key")
-        async with open_service(config, ServerPorts(samples=liar, headers=liar)) as service:
+        async with open_service(
+            config, ServerPorts(samples=liar, grid_samples=liar, headers=liar)
+        ) as service:
             assert service.peer_id == info["peer_id"]  # the validator's own identity
             publish_endpoint(devnet, byzantine, service)
             with trio.fail_after(CHECK_TIMEOUT_S):
@@ -188,8 +194,9 @@ def test_a_peer_that_never_answers_is_abandoned_after_the_timeout(devnet: Devnet
 
 
 class CorruptingStore:
-    """A validator's real store, served corrupted: each cell's lowest bit flipped (the sample still
-    decodes, its KZG proof no longer verifies). Headers are served honestly."""
+    """A validator's real store (both sample protocols), served corrupted: each cell's lowest bit
+    flipped (the sample still decodes, its KZG proof no longer verifies). Headers are served
+    honestly."""
 
     def __init__(self, store: NodeStore) -> None:
         self._store = store
@@ -198,6 +205,14 @@ class CorruptingStore:
     def get_samples(self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
         """The stored samples, with their cells altered."""
         samples = self._store.get_samples(data_root, coordinates)
+        self.served += sum(s is not None for s in samples)
+        return [None if s is None else dataclasses.replace(s, cell=_flip(s.cell)) for s in samples]
+
+    def get_grid_samples(
+        self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+    ) -> list[GridSample | None]:
+        """The stored cells of the 2D grid (custody and its derived extended rows), altered."""
+        samples = self._store.get_grid_samples(data_root, coordinates)
         self.served += sum(s is not None for s in samples)
         return [None if s is None else dataclasses.replace(s, cell=_flip(s.cell)) for s in samples]
 

@@ -6,6 +6,7 @@ The cores plugged into the hosts are real: a dict-backed sample and header store
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
 from da import CkzgBackend, EncodedBlob, verify_samples
-from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
+from da.grid import ExtendedBlob
+from da.types import BlobHeader, Cell, CellCoordinate, DataRoot, GridSample, Sample
 from network.config import NetworkConfig
 from network.constants import ResultCode
 from network.messages import CustodyPush
@@ -56,6 +58,34 @@ class DictSampleStore:
     def get_header(self, data_root: DataRoot) -> BlobHeader | None:
         blob = self.blobs.get(data_root)
         return None if blob is None else blob.header
+
+
+class DictGridStore(DictSampleStore):
+    """`SampleStore`, `GridSampleStore` and `HeaderStore` over real extended blobs held in memory;
+    `tamper` names cells served with a flipped byte (a planted bad extension)."""
+
+    def __init__(self, grid: ExtendedBlob, tamper: frozenset[CellCoordinate] = frozenset()) -> None:
+        super().__init__(grid.blob)
+        self.grid = grid
+        self.tamper = tamper
+        self.grid_calls = 0
+
+    def get_grid_samples(
+        self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+    ) -> list[GridSample | None]:
+        self.grid_calls += 1
+        if data_root != self.grid.blob.data_root:
+            return [None] * len(coordinates)
+        results: list[GridSample | None] = []
+        for coordinate in coordinates:
+            if coordinate.row >= self.grid.grid_rows:
+                results.append(None)
+                continue
+            sample = self.grid.get_sample(coordinate)
+            if coordinate in self.tamper:
+                sample = dataclasses.replace(sample, cell=Cell(bytes([sample.cell[0] ^ 1]) + sample.cell[1:]))
+            results.append(sample)
+        return results
 
 
 @dataclass

@@ -18,14 +18,16 @@ import structlog
 import trio
 from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTransport
 
-from da import EncodedBlob
-from da.types import CellCoordinate
+from da import CkzgBackend, EncodedBlob
+from da.grid import compute_extended_blob
+from da.grid_samples import verify_grid_samples
+from da.types import Cell, CellCoordinate, ColumnIndex, GridSample, KZGProof, RowIndex
 from network import transport
-from network.constants import PROTOCOL_HEADER, PROTOCOL_SAMPLES
+from network.constants import PROTOCOL_GRID_SAMPLES, PROTOCOL_HEADER, PROTOCOL_SAMPLES
 from network.server import ServerPorts
 from network.service import open_service
 from tests.environment import require_or_skip
-from tests.network.conftest import DictSampleStore
+from tests.network.conftest import DictGridStore, DictSampleStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.xdist_group("js-interop")]
 
@@ -43,12 +45,19 @@ def _require_client() -> str:
     return NODE
 
 
-async def _run_client(node: str, address: str, blob: EncodedBlob, coordinates: list[CellCoordinate]) -> Any:
+async def _run_client(
+    node: str,
+    address: str,
+    blob: EncodedBlob,
+    coordinates: list[CellCoordinate],
+    grid_coordinates: list[CellCoordinate] | None = None,
+) -> Any:
     """Run the js-libp2p client against `address`; returns its JSON report."""
     arguments = {
         "addr": address,
         "data_root": bytes(blob.data_root).hex(),
         "coordinates": [[coordinate.row, coordinate.column] for coordinate in coordinates],
+        "grid_coordinates": [[coordinate.row, coordinate.column] for coordinate in grid_coordinates or []],
     }
     with trio.fail_after(CLIENT_TIMEOUT_SECONDS):
         result = await trio.run_process(
@@ -65,23 +74,37 @@ async def _run_client(node: str, address: str, blob: EncodedBlob, coordinates: l
 def _coordinates(blob: EncodedBlob) -> list[CellCoordinate]:
     """128 distinct coordinates over the blob's rows (the request limit)."""
     rows = len(blob.rows)
-    return [CellCoordinate(row, column) for row in range(rows) for column in range(0, 128, rows)][:128]
+    return [
+        CellCoordinate(RowIndex(row), ColumnIndex(column))
+        for row in range(rows)
+        for column in range(0, 128, rows)
+    ][:128]
 
 
-async def test_a_js_libp2p_client_speaks_the_spec(two_row_blob: tuple[bytes, EncodedBlob]) -> None:
+async def test_a_js_libp2p_client_speaks_the_spec(
+    kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
     node = _require_client()
     blob = two_row_blob[1]
     coordinates = _coordinates(blob)
-    store = DictSampleStore(blob)
+    store = DictGridStore(compute_extended_blob(blob))
+    # Every row of the 2D grid (R = 2: rows 0..3), and a row past it (not held).
+    grid_coordinates = [CellCoordinate(RowIndex(row), ColumnIndex(7 * row + 3)) for row in range(5)]
     with structlog.testing.capture_logs() as logs:
-        async with open_service(ports=ServerPorts(samples=store, headers=store)) as service:
-            report = await _run_client(node, service.listen_addrs[0], blob, coordinates)
+        async with open_service(
+            ports=ServerPorts(samples=store, grid_samples=store, headers=store)
+        ) as service:
+            report = await _run_client(node, service.listen_addrs[0], blob, coordinates, grid_coordinates)
             peer = service.peer_id
 
     assert report["connection"] == {"encryption": "/noise", "multiplexer": "/yamux/1.0.0", "peer": peer}
-    assert {PROTOCOL_SAMPLES, PROTOCOL_HEADER, "/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"} <= set(
-        report["identify"]["protocols"]
-    )
+    assert {
+        PROTOCOL_SAMPLES,
+        PROTOCOL_GRID_SAMPLES,
+        PROTOCOL_HEADER,
+        "/ipfs/id/1.0.0",
+        "/ipfs/ping/1.0.0",
+    } <= set(report["identify"]["protocols"])
     assert report["ping"]["rtt_ms"] >= 0
     assert report["header"] == {"code": "SUCCESS", "bytes": 20 + 48 * len(blob.rows), "root_matches": True}
     assert report["header_without_half_close"] == {"code": "SUCCESS", "bytes": 20 + 48 * len(blob.rows)}
@@ -92,6 +115,19 @@ async def test_a_js_libp2p_client_speaks_the_spec(two_row_blob: tuple[bytes, Enc
         "received": len(coordinates),
         "verified": len(coordinates),
     }
+    grid = report["grid_samples"]
+    assert (grid["code"], grid["held"], grid["delimiter"]) == ("SUCCESS", 4, 1)
+    served = [
+        GridSample(
+            RowIndex(s["row"]),
+            ColumnIndex(s["column"]),
+            Cell(bytes.fromhex(s["cell"])),
+            KZGProof(bytes.fromhex(s["proof"])),
+        )
+        for s in grid["samples"]
+    ]
+    assert [s.coordinate for s in served] == grid_coordinates[:4]
+    assert verify_grid_samples(blob.data_root, blob.header, served, kzg), "the client parsed the cells right"
     assert report["malformed"]["code"] == "INVALID_REQUEST"
     # Refused at multistream-select (js-libp2p's UnsupportedProtocolError, rethrown by its upgrader):
     # the node offers no /plaintext/2.0.0; a refused TCP dial or a timeout would read otherwise.

@@ -12,17 +12,21 @@ import pytest
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.pubsub.rpc_queue import OutBoundQueueSize
 
+from da import EncodedBlob
 from da.constants import MAX_ROWS_PER_BLOB, MAX_SUPPORTED_BLOB_BYTES
-from da.types import BlobHeader, CellCoordinate, ColumnIndex, KZGCommitment, RowIndex
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, GridSample, KZGCommitment, RowIndex
 from network import constants as c
 from network import gossip_rules, transport
 from network.config import NetworkConfig
 from network.constants import ResultCode
 from network.messages import (
     CustodyPush,
+    GridSamplesRequest,
+    GridSamplesResponse,
     SamplesRequest,
     SamplesResponse,
     custody_push_to_bytes,
+    grid_samples_response_to_bytes,
     samples_request_to_bytes,
     samples_response_to_bytes,
 )
@@ -89,6 +93,7 @@ def test_protocol_ids_and_request_limits_equal_the_server(spec: str) -> None:
         FAST,
         ServerPorts(
             samples=DictSampleStore(),
+            grid_samples=object(),  # type: ignore[arg-type]
             headers=DictSampleStore(),
             custody=object(),  # type: ignore[arg-type]
             attestations=PrefixAttestationSink(max_attestation_bytes=c.MAX_ATTESTATION_BYTES),
@@ -158,9 +163,11 @@ def test_gossip_rules_are_the_code_comments_one_for_one(spec: str) -> None:
 # --- Relations between constants ---------------------------------------------------------------
 
 
-def test_max_byte_limits_are_the_encodings_at_their_ssz_limits(two_row_blob: tuple[bytes, object]) -> None:
+def test_max_byte_limits_are_the_encodings_at_their_ssz_limits(
+    two_row_blob: tuple[bytes, EncodedBlob],
+) -> None:
     blob = two_row_blob[1]
-    sample = blob.get_sample(CellCoordinate(RowIndex(0), ColumnIndex(0)))  # type: ignore[attr-defined]
+    sample = blob.get_sample(CellCoordinate(RowIndex(0), ColumnIndex(0)))
     widest = BlobHeader(
         MAX_SUPPORTED_BLOB_BYTES, MAX_ROWS_PER_BLOB, (KZGCommitment(b"\xc0" + bytes(47)),) * 64
     )
@@ -168,9 +175,14 @@ def test_max_byte_limits_are_the_encodings_at_their_ssz_limits(two_row_blob: tup
     assert (
         len(samples_request_to_bytes(SamplesRequest(blob.data_root, coordinates)))
         == c.SAMPLES_REQUEST_MAX_BYTES
-    )  # type: ignore[attr-defined]
+    )
     full = SamplesResponse((sample,) * c.MAX_SAMPLES_PER_REQUEST)
     assert len(samples_response_to_bytes(full)) == c.SAMPLES_RESPONSE_MAX_BYTES
+    grid_sample = GridSample(sample.row, sample.column, sample.cell, sample.proof)
+    grid_full = GridSamplesResponse((grid_sample,) * c.MAX_SAMPLES_PER_REQUEST)
+    assert len(grid_samples_response_to_bytes(grid_full)) == c.GRID_SAMPLES_RESPONSE_MAX_BYTES
+    grid_request = GridSamplesRequest(blob.data_root, coordinates)
+    assert len(samples_request_to_bytes(grid_request)) == c.GRID_SAMPLES_REQUEST_MAX_BYTES
     push = CustodyPush(widest, (sample,) * c.MAX_CUSTODY_SAMPLES_PER_PUSH)
     assert len(custody_push_to_bytes(push)) == c.CUSTODY_PUSH_MAX_BYTES
 

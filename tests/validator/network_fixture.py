@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from da import CkzgBackend, EncodedBlob, compute_data_root
-from da.types import Cell, DataRoot, Sample
+from da.types import Cell, DataRoot, GridSample, Sample
 from validator.core import (
     EpochContextKnown,
     Input,
@@ -24,6 +24,7 @@ from validator.core import (
     ValidatorCore,
 )
 from validator.core.executor import run_until_quiet
+from validator.custody import compute_grid_custody
 from validator.keys import SecretKey, compute_proof_of_possession
 from validator.presets import Preset
 from validator.types import Epoch, EpochContext, Seed, ValidatorIndex, ValidatorRecord
@@ -67,6 +68,7 @@ class Cluster:
     cores: dict[ValidatorIndex, ValidatorCore]
     encoded: dict[DataRoot, EncodedBlob]
     stored: dict[ValidatorIndex, dict[DataRoot, tuple[Sample, ...]]] = field(default_factory=dict)
+    served: dict[ValidatorIndex, dict[DataRoot, tuple[GridSample, ...]]] = field(default_factory=dict)
     log: list[tuple[ValidatorIndex, Output]] = field(default_factory=list)
     silent: set[ValidatorIndex] = field(default_factory=set)
     corrupt_samples: set[ValidatorIndex] = field(default_factory=set)
@@ -94,8 +96,11 @@ class Cluster:
         return tuple(s for column in push.columns for s in encoded.get_column(column))
 
     def store_custody(self, node: ValidatorIndex, output: StoreCustody) -> None:
-        """Stored at once, in memory."""
-        self.stored.setdefault(node, {})[compute_data_root(output.header)] = output.samples
+        """Stored at once, in memory; what it serves over the 2D grid is derived then (as a daemon's
+        store derives its custody columns' extended cells)."""
+        root = compute_data_root(output.header)
+        self.stored.setdefault(node, {})[root] = output.samples
+        self.served.setdefault(node, {})[root] = compute_grid_custody(output.header, output.samples)
 
     def send(self, sender: ValidatorIndex, to: ValidatorIndex, message: Input) -> None:
         """Queued in order."""
@@ -113,7 +118,7 @@ class Cluster:
         self.log.append((node, output))
 
     def _answer(self, peer: ValidatorIndex, request: RequestSamples) -> SamplesReceived:
-        held = {s.coordinate: s for s in self.stored.get(peer, {}).get(request.data_root, ())}
+        held = {s.coordinate: s for s in self.served.get(peer, {}).get(request.data_root, ())}
         if peer in self.silent:
             return SamplesReceived(peer, request.data_root, (), request.coordinates)
         samples = []
@@ -132,7 +137,7 @@ class Cluster:
             self.cores[index].step(EpochContextKnown(context))
 
 
-def corrupt(sample: Sample) -> Sample:
+def corrupt(sample: GridSample) -> GridSample:
     """The same sample with one bit of its cell flipped."""
     return replace(sample, cell=Cell(bytes([sample.cell[0], sample.cell[1] ^ 1]) + sample.cell[2:]))
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from da import CkzgBackend, EncodedBlob
+from da.grid import ExtendedBlob, compute_extended_blob
 from fuzz.sim import corrupt_sample
 from tests.validator.network_fixture import make_context, make_keys
 from validator.core import (
@@ -53,13 +54,15 @@ class Member:
     core: ValidatorCore
     blob: EncodedBlob
     requests: list[RequestSamples]
+    grid: ExtendedBlob
+    """The blob's 2D grid: members sample over all its rows."""
 
     def answer(self, request: RequestSamples, *, serve: bool, at: float | None = None) -> list[object]:
         """`request.to` answers: with the cells (serve) or "not held" for all of them."""
         if at is not None:
             self.core.step(Tick(at))
         if serve:
-            samples = tuple(self.blob.get_sample(c) for c in request.coordinates)
+            samples = tuple(self.grid.get_sample(c) for c in request.coordinates)
             return list(self.core.step(SamplesReceived(request.to, request.data_root, samples)))
         return list(self.core.step(SamplesReceived(request.to, request.data_root, (), request.coordinates)))
 
@@ -89,7 +92,7 @@ def _member(keys: list[SecretKey], kzg: CkzgBackend, blob: EncodedBlob, index: i
     assert isinstance(store, StoreCustody)
     requests = [o for o in core.step(CustodyStored(blob.data_root)) if isinstance(o, RequestSamples)]
     assert requests
-    return Member(core, blob, requests)
+    return Member(core, blob, requests, compute_extended_blob(blob))
 
 
 def _requests(outputs: list[object]) -> list[RequestSamples]:
@@ -147,7 +150,7 @@ def test_an_invalid_answer_ends_that_custodian_for_the_duty(
 ) -> None:
     member = _member(keys, kzg, two_row_blob[1])
     liar = member.requests[0]
-    bad = tuple(corrupt_sample(member.blob.get_sample(c)) for c in liar.coordinates)
+    bad = tuple(corrupt_sample(member.grid.get_sample(c)) for c in liar.coordinates)
     outputs = member.core.step(SamplesReceived(liar.to, liar.data_root, bad))
     assert liar.to in member.duty.faulty
     asked_later = [r for r in _requests(list(outputs)) if r.to == liar.to]

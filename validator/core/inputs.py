@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
+from da.types import BlobHeader, CellCoordinate, DataRoot, GridSample, Sample
 from validator.types import Attestation, Epoch, EpochContext, QuorumIndex, ValidatorIndex
 
 
@@ -44,11 +44,12 @@ class CustodyStored:
 
 @dataclass(frozen=True, slots=True)
 class SamplesReceived:
-    """A peer answered a sample request: the samples it holds and the coordinates it does not."""
+    """A peer answered a sample request: the cells of the blob's 2D grid it holds (rows 0..2R-1,
+    checked against the duty's header) and the coordinates it does not."""
 
     sender: ValidatorIndex
     data_root: DataRoot
-    samples: tuple[Sample, ...]
+    samples: tuple[GridSample, ...]
     not_held: tuple[CellCoordinate, ...] = ()
 
 

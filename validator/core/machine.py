@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from typing import TypeVar
 
 from da.errors import DAError
+from da.grid_samples import compute_grid_sample_validity
 from da.header import compute_data_root
 from da.kzg import CellVerifier
-from da.samples import compute_verified_coordinates, verify_samples
-from da.types import CellCoordinate, DataRoot, RowIndex, Sample
+from da.samples import verify_samples
+from da.types import BlobHeader, CellCoordinate, DataRoot, GridSample, RowIndex
 from validator.aggregation import Accepted, AttestationAggregator, RejectReason
 from validator.core.inputs import (
     AttestationReceived,
@@ -287,7 +288,7 @@ class ValidatorCore:
             c for c in asked if not duty.pending[c].waiting and duty.pending[c].current == event.sender
         }
         answered = [s for s in event.samples if s.coordinate in asked]
-        good = self._verified(event.data_root, answered)
+        good = self._verified(event.data_root, duty.header, answered)
         failed = [(s.coordinate, SampleRejection.INVALID_PROOF) for s in answered if s.coordinate not in good]
         failed += [(c, SampleRejection.NOT_HELD) for c in event.not_held if c in asked]
         for coordinate in good:
@@ -402,9 +403,13 @@ class ValidatorCore:
         while len(kept) > self.config.max_blobs_kept:
             del kept[next(iter(kept))]
 
-    def _verified(self, data_root: DataRoot, samples: list[Sample]) -> frozenset[CellCoordinate]:
-        """Coordinates of the samples that verify (one batch; bisected only when it fails)."""
-        return compute_verified_coordinates(data_root, samples, self._verifier)
+    def _verified(
+        self, data_root: DataRoot, header: BlobHeader, samples: list[GridSample]
+    ) -> frozenset[CellCoordinate]:
+        """Coordinates of the grid samples that verify against the duty's header (whose root is
+        `data_root`): one batch, bisected only when it fails."""
+        validity = compute_grid_sample_validity(data_root, header, samples, self._verifier)
+        return frozenset(sample.coordinate for sample, ok in zip(samples, validity.valid, strict=True) if ok)
 
     def _move_on(
         self, data_root: DataRoot, duty: Duty, refused: list[CellCoordinate], asks: list[CellCoordinate]

@@ -45,8 +45,9 @@ class DutySampler:
     # --- drawing ----------------------------------------------------------------------------------
 
     def draw(self, data_root: DataRoot, duty: Duty) -> list[CellCoordinate]:
-        """Up to `VALIDATOR_SAMPLES + SAMPLE_REPLACEMENTS` distinct cells outside this member's custody
-        that other members hold, in an order keyed by the secret nonce (peers cannot predict it).
+        """Up to `VALIDATOR_SAMPLES + SAMPLE_REPLACEMENTS` distinct cells of the blob's 2D grid (all 2R
+        rows) outside this member's custody columns that other members hold, in an order keyed by
+        the secret nonce (peers cannot predict it).
 
         Cells whose rotation is sure to hold an honest member (`is_assured`) come first, so a
         minority of silent slots cannot decide whether an honest member attests; none at all when
@@ -62,7 +63,7 @@ class DutySampler:
         }
         candidates = [
             CellCoordinate(RowIndex(row), column)
-            for row in range(duty.header.row_count)
+            for row in range(2 * duty.header.row_count)  # the 2D grid: R original + R extended rows
             for column in assured
         ]
         keyed = sorted(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import structlog
 import trio
 
-from da.types import BlobHeader, CellCoordinate, DataRoot, Sample
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, GridSample, RowIndex, Sample
 from network.messages import CustodyPush
 from network.types import PeerName, Verdict
 from validator.certificate_gossip import compute_certificate_judgement
@@ -22,6 +22,7 @@ from validator.core import (
     CustodyRejected,
     CustodyRejection,
 )
+from validator.custody import compute_extended_custody
 from validator.daemon.context import NodeContext
 from validator.daemon.driver import CoreDriver, Process
 from validator.daemon.extensions import Extensions
@@ -36,7 +37,8 @@ log = structlog.get_logger(__name__)
 
 
 class RequestHandlers:
-    """`SampleStore`, `HeaderStore`, `CustodySink`, `AttestationSink` and `CertificateValidator`."""
+    """`SampleStore`, `GridSampleStore`, `HeaderStore`, `CustodySink`, `AttestationSink` and
+    `CertificateValidator`."""
 
     def __init__(
         self,
@@ -66,6 +68,55 @@ class RequestHandlers:
             return held
         rebuilt = self._extensions.get_samples(data_root, coordinates)
         return held if rebuilt is None else rebuilt
+
+    def get_grid_samples(
+        self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+    ) -> list[GridSample | None]:
+        """`GridSampleStore` (`/tessera/samples/2`): cells of the blob's 2D grid. Original rows are
+        what `get_samples` serves; extended rows come from the custody columns' derived cells, and for
+        a blob this node encoded, are derived from its columns on demand."""
+        known = self._context.store.get_header(data_root)
+        if known is None:
+            return [None] * len(coordinates)
+        header = known[0]
+        row_count = header.row_count
+        result = self._context.store.get_grid_samples(data_root, coordinates)
+        originals = [
+            c for c, held in zip(coordinates, result, strict=True) if held is None and c.row < row_count
+        ]
+        if originals:
+            found = {
+                sample.coordinate: sample
+                for sample in self.get_samples(data_root, originals)
+                if sample is not None
+            }
+            result = [
+                held if held is not None or c not in found else _as_grid_sample(found[c])
+                for c, held in zip(coordinates, result, strict=True)
+            ]
+        wanted = sorted(
+            {
+                c.column
+                for c, held in zip(coordinates, result, strict=True)
+                if held is None and c.row >= row_count
+            }
+        )
+        if not wanted or (
+            self._extensions.dispersing(data_root) is None and self._context.store.get_blob(data_root) is None
+        ):
+            return result
+        column_cells = [
+            CellCoordinate(RowIndex(row), ColumnIndex(column))
+            for column in wanted
+            for row in range(row_count)
+        ]
+        held_originals = [
+            sample for sample in self.get_samples(data_root, column_cells) if sample is not None
+        ]
+        derived = {sample.coordinate: sample for sample in compute_extended_custody(header, held_originals)}
+        return [
+            held if held is not None else derived.get(c) for c, held in zip(coordinates, result, strict=True)
+        ]
 
     def get_header(self, data_root: DataRoot) -> BlobHeader | None:
         """`HeaderStore`: headers of blobs this node took or holds custody for."""
@@ -149,3 +200,7 @@ class RequestHandlers:
         """`CertificateValidator` for gossip: the rules of specs/validator.md (Certificate gossip
         validation), shared with the light client."""
         return compute_certificate_judgement(data, self._context.registry, self._context.preset).verdict
+
+
+def _as_grid_sample(sample: Sample) -> GridSample:
+    return GridSample(row=sample.row, column=sample.column, cell=sample.cell, proof=sample.proof)

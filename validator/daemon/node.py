@@ -92,7 +92,13 @@ class Node:
         handlers = RequestHandlers(context, self._driver, self._peers, self._extensions, window)
         self.service = NetworkService(
             network_config,
-            ServerPorts(samples=handlers, headers=handlers, custody=handlers, attestations=handlers),
+            ServerPorts(
+                samples=handlers,
+                grid_samples=handlers,
+                headers=handlers,
+                custody=handlers,
+                attestations=handlers,
+            ),
             certificate_validator=handlers,
             is_protected=self._peers.is_validator_peer,
             on_count=lambda kind: context.metrics.network_events.labels(kind=kind).inc(),

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import structlog
 import trio
 
-from da.types import CellCoordinate, Sample
+from da.types import CellCoordinate, GridSample
 from network.errors import NetworkError, PeerDisconnected, PeerUnreachable
 from network.service import NetworkService
 from network.types import PeerName
@@ -127,14 +127,14 @@ class Sends:
     async def request_samples(self, request: RequestSamples) -> None:
         """Ask once; whatever comes back (or nothing) goes to the core as `SamplesReceived`."""
         peer = await self._peers.peer_of(request.to)
-        samples: list[Sample] = []
+        samples: list[GridSample] = []
         missing: list[CellCoordinate] = list(request.coordinates)
         if peer is not None:
             try:
                 async with self.outbound_slot(peer):
                     with trio.fail_after(SAMPLE_REQUEST_TIMEOUT_SECONDS):
                         await self._peers.connect(self._service, peer, fresh=False)
-                        response = await self._service.request_samples(
+                        response = await self._service.request_grid_samples(
                             peer, request.data_root, request.coordinates
                         )
                 samples = [s for s in response.results if s is not None]

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from da.constants import BYTES_PER_CELL, BYTES_PER_PROOF, CELLS_NEEDED_TO_RECOVER_ROW
 from da.encoding import EncodedBlob, EncodedRow, assemble_encoded_blob
 from da.header import bytes_to_header, header_to_bytes
@@ -34,6 +36,7 @@ from da.types import (
     CellCoordinate,
     ColumnIndex,
     DataRoot,
+    GridSample,
     KZGProof,
     RowBytes,
     RowIndex,
@@ -43,11 +46,16 @@ from storage.sqlite import connect, ensure_incremental_vacuum, reclaim_free_page
 from validator.certificate import bytes_to_certificate, certificate_to_bytes
 from validator.payments.errors import PromiseReplayed
 from validator.payments.promise import SignedPromise, decode_payment_header, encode_payment_header
+from validator.custody import compute_extended_custody
 from validator.types import Attestation, Certificate, Epoch, QuorumIndex
 from validator.wire import attestation_to_bytes, bytes_to_attestation
 
-SCHEMA_VERSION = 2
-"""2: `expired` table, epoch indexes, incremental auto-vacuum (a version-1 file is rebuilt once)."""
+log = structlog.get_logger(__name__)
+
+SCHEMA_VERSION = 3
+"""2: `expired` table, epoch indexes, incremental auto-vacuum (a version-1 file is rebuilt once).
+3: `grid_custody`, the extended cells (rows R..2R-1) of custody columns; opening an older file derives
+them from the custody cells it holds (`compute_extended_custody`)."""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (
@@ -70,6 +78,10 @@ CREATE TABLE IF NOT EXISTS headers (
 CREATE TABLE IF NOT EXISTS custody (
     data_root BLOB NOT NULL, row INTEGER NOT NULL, col INTEGER NOT NULL, sample BLOB NOT NULL,
     PRIMARY KEY (data_root, row, col)
+);
+CREATE TABLE IF NOT EXISTS grid_custody (
+    data_root BLOB NOT NULL, row INTEGER NOT NULL, col INTEGER NOT NULL, cell BLOB NOT NULL,
+    proof BLOB NOT NULL, PRIMARY KEY (data_root, row, col)
 );
 CREATE TABLE IF NOT EXISTS extension (
     data_root BLOB NOT NULL, row INTEGER NOT NULL, cells BLOB NOT NULL, proofs BLOB NOT NULL,
@@ -204,11 +216,43 @@ class NodeStore:
         self._db = connect(path)
         self.rebuilt = ensure_incremental_vacuum(self._db)
         """True if opening rebuilt a file made before incremental vacuum (one `VACUUM`)."""
+        had_custody = self._has_table("custody")
         self._db.executescript(_SCHEMA)
+        (stored,) = self._db.execute(
+            "SELECT COALESCE((SELECT value FROM meta WHERE key = 'schema_version'), '0')"
+        ).fetchone()
+        self.migrated_grid_cells = 0
+        """Extended custody cells derived on opening a file of schema < 3 (0 otherwise)."""
+        if had_custody and int(stored) < 3:
+            self.migrated_grid_cells = self._derive_grid_custody()
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(blobs)")}
         if "failure" not in columns:  # files written before blobs carried a typed failure
             self._db.execute("ALTER TABLE blobs ADD COLUMN failure TEXT")
+
+    def _has_table(self, name: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
+
+    def _derive_grid_custody(self) -> int:
+        """Derive and store the extended cells of every custody column held in whole (a file written
+        before custody spanned the 2D grid); returns how many cells were stored."""
+        stored = 0
+        for data_root, header_bytes in self._db.execute("SELECT data_root, header FROM headers").fetchall():
+            header = bytes_to_header(bytes(header_bytes))
+            columns = [
+                column
+                for (column,) in self._db.execute(
+                    "SELECT DISTINCT col FROM custody WHERE data_root = ?", (data_root,)
+                ).fetchall()
+            ]
+            with transaction(self._db) as db:
+                stored += self._extend_columns(db, header, DataRoot(bytes(data_root)), columns)
+        if stored:
+            log.info("derived extended custody cells of an older store", cells=stored, path=str(self.path))
+        return stored
 
     @serialized
     def close(self) -> None:
@@ -438,7 +482,12 @@ class NodeStore:
         quorum: QuorumIndex,
         samples: Iterable[Sample],
     ) -> int:
-        """Durably store verified custody cells with their header; returns how many were stored."""
+        """Durably store verified custody cells with their header; returns how many were stored.
+
+        Custody spans the 2D grid: in the same transaction, every column these cells complete (all R
+        original cells now held, in this push or earlier ones) gets its R extended cells derived and
+        stored (`compute_extended_custody`), so what is acknowledged is served over rows 0..2R-1."""
+        samples = list(samples)
         rows = [(data_root, s.row, s.column, sample_to_bytes(s)) for s in samples]
         with transaction(self._db) as db:
             db.execute(
@@ -446,7 +495,67 @@ class NodeStore:
                 (data_root, header_to_bytes(header), epoch, quorum),
             )
             db.executemany("INSERT OR REPLACE INTO custody VALUES (?, ?, ?, ?)", rows)
+            columns = sorted({s.column for s in samples})
+            self._extend_columns(db, header, data_root, columns)
         return len(rows)
+
+    def _extend_columns(
+        self, db: sqlite3.Connection, header: BlobHeader, data_root: DataRoot, columns: Iterable[int]
+    ) -> int:
+        """Derive and insert the extended cells of those of `columns` whose R original cells are all
+        held (inside the caller's transaction); returns how many cells were inserted."""
+        inserted = 0
+        for column in columns:
+            held = [
+                bytes_to_sample(bytes(sample))
+                for (sample,) in db.execute(
+                    "SELECT sample FROM custody WHERE data_root = ? AND col = ? ORDER BY row",
+                    (data_root, column),
+                )
+            ]
+            extended = compute_extended_custody(header, held)
+            db.executemany(
+                "INSERT OR REPLACE INTO grid_custody VALUES (?, ?, ?, ?, ?)", _grid_rows(data_root, extended)
+            )
+            inserted += len(extended)
+        return inserted
+
+    @serialized
+    def get_grid_samples(
+        self, data_root: DataRoot, coordinates: Iterable[CellCoordinate]
+    ) -> list[GridSample | None]:
+        """The stored cells of the blob's 2D grid at `coordinates` (None where this node holds none):
+        original rows from the custody cells, extended rows from `grid_custody`."""
+        known = self._db.execute("SELECT header FROM headers WHERE data_root = ?", (data_root,)).fetchone()
+        coordinates = list(coordinates)
+        if known is None:
+            return [None] * len(coordinates)
+        row_count = bytes_to_header(bytes(known[0])).row_count
+        result: list[GridSample | None] = []
+        for coordinate in coordinates:
+            if coordinate.row < row_count:
+                row = self._db.execute(
+                    "SELECT sample FROM custody WHERE data_root = ? AND row = ? AND col = ?",
+                    (data_root, coordinate.row, coordinate.column),
+                ).fetchone()
+                if row is None:
+                    result.append(None)
+                    continue
+                sample = bytes_to_sample(bytes(row[0]))
+                result.append(GridSample(sample.row, sample.column, sample.cell, sample.proof))
+                continue
+            row = self._db.execute(
+                "SELECT cell, proof FROM grid_custody WHERE data_root = ? AND row = ? AND col = ?",
+                (data_root, coordinate.row, coordinate.column),
+            ).fetchone()
+            result.append(
+                None
+                if row is None
+                else GridSample(
+                    coordinate.row, coordinate.column, Cell(bytes(row[0])), KZGProof(bytes(row[1]))
+                )
+            )
+        return result
 
     @serialized
     def unattested_custody_epochs(self) -> set[Epoch]:
@@ -579,6 +688,7 @@ class NodeStore:
         with transaction(self._db) as db:
             for data_root, epoch in roots:
                 cells += db.execute("DELETE FROM custody WHERE data_root = ?", (data_root,)).rowcount
+                db.execute("DELETE FROM grid_custody WHERE data_root = ?", (data_root,))
                 rows += db.execute("DELETE FROM extension WHERE data_root = ?", (data_root,)).rowcount
                 db.execute("DELETE FROM attestations_sent WHERE data_root = ?", (data_root,))
                 db.execute(
@@ -610,6 +720,12 @@ class NodeStore:
         (pages,) = self._db.execute("PRAGMA page_count").fetchone()
         (size,) = self._db.execute("PRAGMA page_size").fetchone()
         return int(pages) * int(size)
+
+
+def _grid_rows(
+    data_root: DataRoot, samples: Iterable[GridSample]
+) -> list[tuple[bytes, int, int, bytes, bytes]]:
+    return [(data_root, s.row, s.column, s.cell, s.proof) for s in samples]
 
 
 def _extension_rows(data_root: DataRoot, rows: Sequence[EncodedRow]) -> list[tuple[bytes, int, bytes, bytes]]:

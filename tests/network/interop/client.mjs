@@ -1,7 +1,10 @@
 // A Tessera client written from specs/p2p-interface.md and specs/das-core.md alone, on js-libp2p:
 // the interop test (tests/network/test_js_interop.py) runs it against a py-libp2p node.
 //
-// Usage: node client.mjs '{"addr": MULTIADDR, "data_root": HEX, "coordinates": [[row, column], ...]}'
+// Usage: node client.mjs '{"addr": MULTIADDR, "data_root": HEX, "coordinates": [[row, column], ...],
+//                         "grid_coordinates": [[row, column], ...]}'
+// (grid_coordinates, optional: cells of the 2D grid, rows 0..2R-1, asked on /tessera/samples/2; the
+// report carries their bytes so the test checks their KZG proofs, which this client cannot.)
 // Prints one JSON object: what each check saw. It judges nothing itself except the Merkle checks
 // (the test asserts), and exits 0 unless it could not run at all.
 
@@ -25,6 +28,9 @@ const MAX_ROWS_PER_BLOB = 64
 const BYTES_PER_COMMITMENT = 48
 const BRANCH_OFFSET = 2160
 const COMMITMENT_OFFSET = 2112
+// specs/p2p-interface.md: Writing a client (bytes of a grid sample: row, column, cell, proof)
+const GRID_SAMPLE_BYTES = 2112
+const BYTES_PER_CELL = 2048
 // specs/p2p-interface.md: Framing and result codes
 const RESULT_CODES = ['SUCCESS', 'INVALID_REQUEST', 'SERVER_ERROR', 'RESOURCE_UNAVAILABLE', 'RATE_LIMITED', 'IGNORED']
 
@@ -148,8 +154,31 @@ function parseSamplesResponse (body, count) {
   return { held, delimiter, samples }
 }
 
+// GridSamplesResponse: the layout of SamplesResponse with 2,112-byte grid samples.
+function parseGridSamplesResponse (body, count) {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
+  const heldAt = view.getUint32(0, true)
+  const samplesAt = view.getUint32(4, true)
+  const bits = body.subarray(heldAt, samplesAt)
+  const held = []
+  for (let i = 0; i < count; i++) held.push((bits[i >> 3] >> (i & 7)) & 1)
+  const delimiter = (bits[count >> 3] >> (count & 7)) & 1
+  const samples = []
+  for (let at = samplesAt; at < body.length; at += GRID_SAMPLE_BYTES) {
+    const sample = body.subarray(at, at + GRID_SAMPLE_BYTES)
+    const sampleView = new DataView(sample.buffer, sample.byteOffset, sample.byteLength)
+    samples.push({
+      row: Number(sampleView.getBigUint64(0, true)),
+      column: Number(sampleView.getBigUint64(8, true)),
+      cell: hex(sample.subarray(16, 16 + BYTES_PER_CELL)),
+      proof: hex(sample.subarray(16 + BYTES_PER_CELL, GRID_SAMPLE_BYTES))
+    })
+  }
+  return { held, delimiter, samples }
+}
+
 async function main () {
-  const { addr, data_root: rootHex, coordinates } = JSON.parse(process.argv[2])
+  const { addr, data_root: rootHex, coordinates, grid_coordinates: gridCoordinates = [] } = JSON.parse(process.argv[2])
   const dataRoot = new Uint8Array(Buffer.from(rootHex, 'hex'))
   const target = multiaddr(addr)
   const report = {}
@@ -193,6 +222,18 @@ async function main () {
           hex(commitment) === hex(commitments.subarray(48 * row, 48 * (row + 1))) &&
           branchReachesRoot(sample, dataRoot)
       }).length
+    }
+
+    if (gridCoordinates.length > 0) {
+      // The same request layout on /tessera/samples/2; rows run over the 2D grid (0..2R-1).
+      const grid = await request(connection, '/tessera/samples/2', samplesRequest(dataRoot, gridCoordinates))
+      report.grid_samples = { code: grid.code }
+      if (grid.code === 'SUCCESS') {
+        const parsed = parseGridSamplesResponse(grid.body, gridCoordinates.length)
+        report.grid_samples.held = parsed.held.reduce((a, b) => a + b, 0)
+        report.grid_samples.delimiter = parsed.delimiter
+        report.grid_samples.samples = parsed.samples
+      }
     }
 
     // Bytes that do not decode: a SamplesRequest whose offset is not 36.

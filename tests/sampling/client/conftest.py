@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import structlog
@@ -26,10 +27,11 @@ from libp2p.abc import INetStream
 from libp2p.custom_types import TProtocol
 
 from da import CkzgBackend, EncodedBlob, load_ckzg_backend
+from da.grid import ExtendedBlob, compute_extended_blob
 from da.kzg import PRECOMPUTE_FOR_VERIFYING
-from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, DataRoot, Sample
+from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, DataRoot, GridSample, Sample
 from network.config import NetworkConfig
-from network.constants import PROTOCOL_SAMPLES
+from network.constants import PROTOCOL_GRID_SAMPLES, PROTOCOL_SAMPLES
 from network.logs import configure_logging
 from network.server import ServerPorts
 from network.service import NetworkService, open_services
@@ -85,9 +87,13 @@ class Mode(enum.Enum):
     EMPTY = "empty"  # holds nothing: every cell "not held"
     CORRUPT = "corrupt"  # serves its cells with one bit flipped
     SILENT = "silent"  # accepts sample streams and never answers
+    BAD_EXTENSION = "bad_extension"  # serves original rows honestly, extended rows with a bit flipped
 
 
-def corrupt(sample: Sample) -> Sample:
+AnySample = TypeVar("AnySample", Sample, GridSample)
+
+
+def corrupt(sample: AnySample) -> AnySample:
     """The same sample with one bit of its cell flipped."""
     return dataclasses.replace(
         sample, cell=Cell(bytes([sample.cell[0], sample.cell[1] ^ 1]) + sample.cell[2:])
@@ -96,11 +102,40 @@ def corrupt(sample: Sample) -> Sample:
 
 @dataclass
 class CustodianStore:
-    """`SampleStore` and `HeaderStore` of one custodian: its custody columns of the test blobs."""
+    """`SampleStore`, `GridSampleStore` and `HeaderStore` of one custodian: its custody columns of the
+    test blobs, over all 2R rows of their 2D grids for grid requests."""
 
     blobs: dict[DataRoot, tuple[EncodedBlob, frozenset[ColumnIndex]]] = field(default_factory=dict)
     mode: Mode = Mode.HONEST
     calls: int = 0
+    grids: dict[DataRoot, ExtendedBlob] = field(default_factory=dict)
+    """The blobs' 2D grids, derived on first need."""
+    grid_rows_asked: list[int] = field(default_factory=list)
+    """The row of every grid cell asked of it."""
+
+    def get_grid_samples(
+        self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+    ) -> list[GridSample | None]:
+        self.calls += 1
+        self.grid_rows_asked.extend(coordinate.row for coordinate in coordinates)
+        held = self.blobs.get(data_root)
+        if held is None or self.mode is Mode.EMPTY:
+            return [None] * len(coordinates)
+        blob, columns = held
+        grid = self.grids.get(data_root)
+        if grid is None:
+            grid = self.grids[data_root] = compute_extended_blob(blob)
+        answers: list[GridSample | None] = []
+        for coordinate in coordinates:
+            if coordinate.column not in columns or coordinate.row >= grid.grid_rows:
+                answers.append(None)
+                continue
+            sample = grid.get_sample(coordinate)
+            bad = self.mode is Mode.CORRUPT or (
+                self.mode is Mode.BAD_EXTENSION and coordinate.row >= len(blob.rows)
+            )
+            answers.append(corrupt(sample) if bad else sample)
+        return answers
 
     def get_samples(self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
         self.calls += 1
@@ -207,9 +242,11 @@ class LightNet:
                 await trio.sleep_forever()
 
             if self.portal is not None:
-                self.portal.call(host.set_stream_handler, TProtocol(PROTOCOL_SAMPLES), never_answer)
+                for protocol in (PROTOCOL_SAMPLES, PROTOCOL_GRID_SAMPLES):
+                    self.portal.call(host.set_stream_handler, TProtocol(protocol), never_answer)
             else:
-                host.set_stream_handler(TProtocol(PROTOCOL_SAMPLES), never_answer)
+                for protocol in (PROTOCOL_SAMPLES, PROTOCOL_GRID_SAMPLES):
+                    host.set_stream_handler(TProtocol(protocol), never_answer)
 
 
 def _build(
@@ -224,7 +261,10 @@ def _build(
     stores = [CustodianStore() for _ in range(validators)]
     for member, columns in custody.items():
         stores[member].blobs[blob.data_root] = (blob, columns)
-    services = [NetworkService(FAST, ServerPorts(samples=store, headers=store)) for store in stores]
+    services = [
+        NetworkService(FAST, ServerPorts(samples=store, grid_samples=store, headers=store))
+        for store in stores
+    ]
     return LightNet(tmp, registry_path, blob, quorum, custody, services, stores, certificate)
 
 
