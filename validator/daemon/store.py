@@ -44,9 +44,9 @@ from da.types import (
 )
 from storage.sqlite import connect, ensure_incremental_vacuum, reclaim_free_pages, serialized, transaction
 from validator.certificate import bytes_to_certificate, certificate_to_bytes
+from validator.custody import compute_extended_custody
 from validator.payments.errors import PromiseReplayed
 from validator.payments.promise import SignedPromise, decode_payment_header, encode_payment_header
-from validator.custody import compute_extended_custody
 from validator.types import Attestation, Certificate, Epoch, QuorumIndex
 from validator.wire import attestation_to_bytes, bytes_to_attestation
 
