@@ -235,12 +235,14 @@ def _bad_promises_are_refused_and_nothing_is_stored(
     assert terms is not None
     cost = terms.min_billed_bytes * terms.price_per_byte  # each blob here is below the minimum
 
-    def promise(data: bytes, amount: int, *, root_of: bytes | None = None, signer: bytes = key) -> str:
+    def promise(
+        data: bytes, amount: int, *, root_of: bytes | None = None, signer: bytes = key, ttl_s: int = 3600
+    ) -> str:
         billed = max(len(data), terms.min_billed_bytes)
         signed = sign_promise(
             domain,
             PaymentPromise(account, node, compute_raw_data_root(root_of or data), billed, amount,
-                           int(time.time()) + 3600),
+                           int(time.time()) + ttl_s),
             signer,
         )  # fmt: skip
         return encode_payment_header(signed)
@@ -263,8 +265,13 @@ def _bad_promises_are_refused_and_nothing_is_stored(
     answered, body = post(first, good)
     assert answered == 202, body
     cumulative += cost
-    refused(second, good, 402, "promise_replayed")
+    assert post(first, good)[0] == 202  # the held promise again with its blob: a retry, charged once
+    assert _held(api_url, account) == cumulative
+    refused(second, good, 402, "promise_root_mismatch")  # ... and with another blob it pays for nothing
+    refused(second, promise(second, cumulative), 402, "promise_replayed")
     refused(second, promise(second, cumulative + cost, root_of=first), 402, "promise_root_mismatch")
+    refused(second, promise(second, cumulative + cost - 1), 402, "insufficient_increment")
+    refused(second, promise(second, cumulative + cost, ttl_s=-60), 402, "promise_expired")
     forged = sequencer(8).key
     refused(second, promise(second, cumulative + cost, signer=forged), 401, "bad_payment_signature")
     refused(second, promise(second, cumulative + DEPOSIT_WEI), 402, "insufficient_escrow")
