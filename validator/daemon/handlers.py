@@ -60,6 +60,12 @@ class RequestHandlers:
         """`SampleStore`: the custody cells this node stored, and every cell of blobs it encoded (from
         memory while dispersing, then from the extension the store keeps)."""
         self._context.metrics.sample_requests.inc()
+        return self._held_samples(data_root, coordinates)
+
+    def _held_samples(
+        self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
+    ) -> list[Sample | None]:
+        """What `get_samples` serves, without counting a request (grid requests read it too)."""
         cached = self._extensions.cached_samples(data_root, coordinates)
         if cached is not None:
             return cached
@@ -74,7 +80,8 @@ class RequestHandlers:
     ) -> list[GridSample | None]:
         """`GridSampleStore` (`/tessera/samples/2`): cells of the blob's 2D grid. Original rows are
         what `get_samples` serves; extended rows come from the custody columns' derived cells, and for
-        a blob this node encoded, are derived from its columns on demand."""
+        a blob this node encoded, are derived from its columns on demand. One request counts once."""
+        self._context.metrics.sample_requests.inc()
         known = self._context.store.get_header(data_root)
         if known is None:
             return [None] * len(coordinates)
@@ -87,7 +94,7 @@ class RequestHandlers:
         if originals:
             found = {
                 sample.coordinate: sample
-                for sample in self.get_samples(data_root, originals)
+                for sample in self._held_samples(data_root, originals)
                 if sample is not None
             }
             result = [
@@ -111,7 +118,7 @@ class RequestHandlers:
             for row in range(row_count)
         ]
         held_originals = [
-            sample for sample in self.get_samples(data_root, column_cells) if sample is not None
+            sample for sample in self._held_samples(data_root, column_cells) if sample is not None
         ]
         derived = {sample.coordinate: sample for sample in compute_extended_custody(header, held_originals)}
         return [

@@ -83,6 +83,8 @@ async def test_a_node_serves_every_grid_row_of_its_custody_and_of_what_it_encode
                 client.request_grid_samples, peer, root, header, wanted, kzg, client.guard
             )
 
+    requests = node.metrics.sample_requests._value.get()
     result = await asyncio.to_thread(trio.run, fetch)
     assert result.missing == () and result.invalid == ()
+    assert node.metrics.sample_requests._value.get() == requests + 1  # one request, counted once
     assert list(result.samples) == compute_extended_blob(encoded).get_samples(wanted)
