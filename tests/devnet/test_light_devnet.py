@@ -180,8 +180,9 @@ def test_a_peer_that_never_answers_is_abandoned_after_the_timeout(devnet: Devnet
     os.kill(info["pid"], signal.SIGSTOP)  # the process hangs: its port accepts, nothing answers
     try:
         code, report = light_check(
-            devnet, status["data_root"], "--cert", str(certificate), "--timeout", "2", "--attempts", "3"
-        )
+            devnet, status["data_root"], "--cert", str(certificate), "--timeout", "2", "--attempts", "3",
+            "--confidence", ASK_EVERY_CUSTODIAN_CONFIDENCE,
+        )  # fmt: skip
     finally:
         os.kill(info["pid"], signal.SIGCONT)
     devnet.wait_until_connected(list(range(VALIDATORS)))
