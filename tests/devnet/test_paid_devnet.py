@@ -67,8 +67,14 @@ def test_a_paid_post_survives_sigkill_and_is_settled_once(tmp_path: Path, kzg: C
         url = api(network, 0)
         status, body = http("GET", f"{url}/v1/payments?account={alice.address}")
         assert json.loads(body)["held"] == str(cost)
+        # The same promise with its blob again (a sequencer that lost the 202): the blob's record,
+        # nothing charged; with another blob it pays for nothing.
         status, answer = _paid_post(url, data, header)
-        assert (status, answer["error"]["code"]) == (402, "promise_replayed")  # type: ignore[index]
+        assert (status, answer["data_root"]) == (202, "0x" + root.hex()), answer
+        status, answer = _paid_post(url, random.Random(33).randbytes(50_000), header)
+        assert (status, answer["error"]["code"]) == (402, "promise_root_mismatch")  # type: ignore[index]
+        status, body = http("GET", f"{url}/v1/payments?account={alice.address}")
+        assert json.loads(body)["held"] == str(cost)
 
         config = str(network.directory / "node-0.run.toml")
         settled = das("validator", "settle", "--config", config, "--json")
