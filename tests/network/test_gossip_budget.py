@@ -67,10 +67,11 @@ async def test_a_peer_flooding_ignored_certificates_is_rate_limited_then_banned(
         flooder = sender.peer_id
         for index in range(60):
             await sender.gossip.pubsub.publish(topic, b"OLD %d" % index)
-        with trio.fail_after(15):
+        # Bounds, not timing targets: on a loaded 2-core CI machine the ban took over 15 s once.
+        with trio.fail_after(45):
             while not receiver.guard.is_banned(flooder):
                 await trio.sleep(0.01)
-        with trio.fail_after(5):
+        with trio.fail_after(20):
             while flooder in receiver.connected_peers():
                 await trio.sleep(0.01)
         events = dict(receiver.events.counts)
