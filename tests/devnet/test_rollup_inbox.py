@@ -45,8 +45,15 @@ def test_a_posted_blob_is_accepted_by_a_rollup_inbox_on_chain(tmp_path: Path) ->
         blob = tmp_path / "batch.bin"
         blob.write_bytes(random.Random(16).randbytes(200_000))
         certificate_file = tmp_path / "batch.cert"
+        # The devnet takes paid posts: its demo sequencer pays (funded by `das devnet up`).
+        paying = [
+            "--eth-keystore",
+            str(directory / "keys" / "sequencer.json"),
+            "--eth-password-file",
+            str(directory / "password.txt"),
+        ]
         posted = das("blob", "post", str(blob), "--node", report["nodes"][0]["api_url"], "--wait",
-                     "--cert-out", str(certificate_file), "--json")  # fmt: skip
+                     "--cert-out", str(certificate_file), "--json", *paying)  # fmt: skip
         assert posted.returncode == 0, posted.stdout + posted.stderr
         certificate = bytes_to_certificate(certificate_file.read_bytes())
         assert "0x" + certificate.data_root.hex() == json.loads(posted.stdout)["data_root"]
