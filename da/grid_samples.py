@@ -22,6 +22,7 @@ from da.errors import InvalidKZGInput, MalformedSample
 from da.extension import compute_extended_commitments
 from da.header import compute_data_root, validate_header
 from da.kzg import CellVerifier
+from da.samples import check_sample_bytes, check_sample_index, compute_batch_validity
 from da.types import (
     BlobHeader,
     Cell,
@@ -56,10 +57,10 @@ def validate_grid_sample(sample: GridSample, row_count: int) -> None:
     rows: row in 0..2R-1, column in 0..127, a 2,048-byte cell and a 48-byte proof."""
     if not isinstance(sample, GridSample):
         raise MalformedSample(f"expected a GridSample, got {type(sample).__name__}")
-    _check_index("row", sample.row, 2 * row_count)
-    _check_index("column", sample.column, CELLS_PER_ROW)
-    _check_bytes("cell", sample.cell, BYTES_PER_CELL)
-    _check_bytes("proof", sample.proof, BYTES_PER_PROOF)
+    check_sample_index("row", sample.row, 2 * row_count)
+    check_sample_index("column", sample.column, CELLS_PER_ROW)
+    check_sample_bytes("cell", sample.cell, BYTES_PER_CELL)
+    check_sample_bytes("proof", sample.proof, BYTES_PER_PROOF)
 
 
 def compute_grid_commitments(header: BlobHeader) -> tuple[KZGCommitment, ...]:
@@ -81,7 +82,7 @@ def verify_grid_samples(
 
     An empty sequence verifies if the header is the root's. Raises `MalformedSample` for a malformed
     root or sample and `MalformedHeader` for an invalid header."""
-    _check_bytes("data root", data_root, BYTES_PER_ROOT)
+    check_sample_bytes("data root", data_root, BYTES_PER_ROOT)
     validate_header(header)
     for sample in samples:
         validate_grid_sample(sample, header.row_count)
@@ -120,45 +121,13 @@ def compute_grid_sample_validity(
     data_root: DataRoot, header: BlobHeader, samples: Sequence[GridSample], verifier: CellVerifier
 ) -> SampleValidity:
     """Which of `samples` verify against `header` (which must hash to `data_root`): one batched check,
-    halved only when it fails (as `da.samples.compute_sample_validity`), so a bad cell sinks only
+    halved only when it fails (`da.samples.compute_batch_validity`), so a bad cell sinks only
     itself. A malformed sample never verifies; a malformed root or an invalid header raises."""
-    _check_bytes("data root", data_root, BYTES_PER_ROOT)
+    check_sample_bytes("data root", data_root, BYTES_PER_ROOT)
     validate_header(header)
-    valid = [False] * len(samples)
-    batches = 0
-
-    def settle(start: int, end: int, known_bad: bool) -> bool:
-        """Mark the samples in [start, end) that verify; True iff all of them do."""
-        nonlocal batches
-        if not known_bad:
-            batches += 1
-            try:
-                whole = verify_grid_samples(data_root, header, samples[start:end], verifier)
-            except MalformedSample:
-                whole = False
-            if whole:
-                valid[start:end] = [True] * (end - start)
-                return True
-        if end - start > 1:
-            middle = (start + end) // 2
-            settle(middle, end, known_bad=settle(start, middle, known_bad=False))
-        return False
-
-    if samples:
-        settle(0, len(samples), known_bad=False)
-    return SampleValidity(valid=tuple(valid), batches=batches)
-
-
-def _check_bytes(what: str, value: object, length: int) -> None:
-    if not isinstance(value, bytes):
-        raise MalformedSample(f"{what} must be bytes, got {type(value).__name__}")
-    if len(value) != length:
-        raise MalformedSample(f"{what} is {len(value)} bytes, {length} expected")
-
-
-def _check_index(what: str, value: object, limit: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < limit:
-        raise MalformedSample(f"{what} must be an integer in [0, {limit}), got {value!r}")
+    return compute_batch_validity(
+        samples, lambda batch: verify_grid_samples(data_root, header, batch, verifier)
+    )
 
 
 __all__ = [
