@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from da import DAConfig, bytes_to_upload, validate_upload
+from da.constants import DEFAULT_MAX_BLOB_BYTES
 from da.kzg import PRECOMPUTE_FOR_PROVING, load_ckzg_backend
 from da.media import UPLOAD_MEDIA_TYPE
 from tests.busy_node import serve_busy_node
@@ -62,7 +63,10 @@ def test_demo_text_report_with_encoder_pool() -> None:
     ("args", "message"),
     [
         (("demo", "--bytes", "0"), "blob is empty"),
-        (("demo", "--bytes", "2097153"), "over the limit of 2097152 bytes"),
+        (
+            ("demo", "--bytes", str(DEFAULT_MAX_BLOB_BYTES + 1)),
+            f"over the limit of {DEFAULT_MAX_BLOB_BYTES} bytes",
+        ),
         (("demo", "--samples", "0"), "must be 1 or more"),
         (("demo", "--bytes", "-3"), "must be 0 or more"),
     ],
