@@ -75,9 +75,11 @@ class AttestsWithoutStoringCustody(ValidatorCore):
 
     def step(self, event: Input) -> list[Output]:
         outputs = super().step(event)
-        if isinstance(event, CustodyReceived) and any(isinstance(o, StoreCustody) for o in outputs):
+        stores = [o for o in outputs if isinstance(o, StoreCustody)]
+        if isinstance(event, CustodyReceived) and stores:
             kept = [o for o in outputs if not isinstance(o, StoreCustody)]
-            return kept + super().step(CustodyStored(compute_data_root(event.header)))
+            rows = tuple(row for store in stores for row in store.rows)
+            return kept + super().step(CustodyStored(compute_data_root(event.header), rows))
         return outputs
 
 
