@@ -143,16 +143,28 @@ CODECS: list[Codec] = [
     ),  # type: ignore[arg-type]
     # The request/response messages of network/ (specs/p2p-interface.md).
     Codec(
-        "samples request", bytes_to_samples_request, samples_request_to_bytes, NetworkError,
-        _samples_request_examples, 4200,
+        "samples request",
+        bytes_to_samples_request,
+        samples_request_to_bytes,
+        NetworkError,
+        _samples_request_examples,
+        4200,
     ),  # type: ignore[arg-type]
     Codec(
-        "samples response", bytes_to_samples_response, samples_response_to_bytes, NetworkError,
-        _samples_response_examples, 6000,
+        "samples response",
+        bytes_to_samples_response,
+        samples_response_to_bytes,
+        NetworkError,
+        _samples_response_examples,
+        6000,
     ),  # type: ignore[arg-type]
     Codec(
-        "custody push", bytes_to_custody_push, custody_push_to_bytes, NetworkError,
-        _custody_push_examples, 8000,
+        "custody push",
+        bytes_to_custody_push,
+        custody_push_to_bytes,
+        NetworkError,
+        _custody_push_examples,
+        8000,
     ),  # type: ignore[arg-type]
     Codec("header request", bytes_to_data_root, bytes, NetworkError, _data_root_examples, 64),  # type: ignore[arg-type]
     # The sequencer's pre-encoded upload (specs/das-core.md, Pre-encoded uploads): its lengths.

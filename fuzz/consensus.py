@@ -10,6 +10,8 @@ delivered within a sample timeout until a certificate forms (bounded).
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -24,12 +26,21 @@ from hypothesis.stateful import (
 )
 
 from da.constants import CELLS_PER_ROW
-from da.types import ColumnIndex, DataRoot
+from da.types import ColumnIndex, DataRoot, RowIndex
 from fuzz.byzantine import DisperserPolicy, NodeBehaviour
 from fuzz.invariants import STATS, check_safety, record_event
-from fuzz.sim import Envelope, SimNetwork
+from fuzz.sim import Envelope, SimNetwork, corrupt_sample
 from fuzz.world import get_blobs, get_keys, get_kzg
-from validator.core import BlobDispersing, CoreConfig, DutyFailed, ValidatorCore
+from validator.core import (
+    MAX_CUSTODY_CELLS_PER_PUSH,
+    BlobDispersing,
+    CoreConfig,
+    CustodyReceived,
+    DutyFailed,
+    StoreCustody,
+    ValidatorCore,
+)
+from validator.custody import compute_member_custody
 from validator.keys import compute_proof_of_possession
 from validator.presets import DEVNET
 from validator.quorums import compute_quorums
@@ -46,6 +57,19 @@ DRAIN_SECONDS = 480.0
 """Simulated time the final drain may take: past every backoff, resume and custody re-push of the
 core's default `CoreConfig` (re-pushes at 45, 90 and 180 s; duties resume after 30, 60, 120 s)."""
 ADVERSARIAL = [b for b in NodeBehaviour if b is not NodeBehaviour.HONEST]
+CHUNK_LIMITS = (1, 70, MAX_CUSTODY_CELLS_PER_PUSH)
+"""`max_custody_cells_per_push` of a run: one row a push; two rows of a one-slot member's 32 columns
+and one row of a wider member's; the default (a devnet member's whole custody in one push)."""
+BLOB_ORDER = (1, 0)
+BYZANTINE_PUSHES = (
+    "partial-row",
+    "duplicate-cell",
+    "foreign-column",
+    "row-beyond",
+    "corrupt-cell",
+    "one-row-only",
+    "other-epoch",
+)
 
 
 def build_context(epoch: int, seed: Seed, slots: list[int], outsider: int) -> EpochContext:
@@ -106,7 +130,10 @@ class ConsensusMachine(RuleBasedStateMachine):
         aggregator = data.draw(st.sampled_from(honest), label="aggregator")
         disperser = self._draw_disperser(data, quorum)
         self.hostile_network = data.draw(st.booleans(), label="hostile network")
-        blob = get_blobs()[data.draw(st.integers(0, len(get_blobs()) - 1), label="blob")]
+        # The three-row blob first (the one chunked pushes need), the one-row blob second.
+        blob = get_blobs()[data.draw(st.sampled_from(BLOB_ORDER), label="blob")]
+        limit = data.draw(st.sampled_from(CHUNK_LIMITS), label="max custody cells per push")
+        config = dataclasses.replace(CORE_CONFIG, max_custody_cells_per_push=limit)
         keys = get_keys()
         cores = {
             ValidatorIndex(i): ValidatorCore(
@@ -115,7 +142,7 @@ class ConsensusMachine(RuleBasedStateMachine):
                 PRESET,
                 get_kzg(),
                 nonce=b"fuzz-%d" % i,
-                config=CORE_CONFIG,
+                config=config,
             )
             for i in range(count + 1)
         }
@@ -138,6 +165,7 @@ class ConsensusMachine(RuleBasedStateMachine):
         record_event(f"quorum slots: {len(quorum.slots)}")
         record_event(f"disperser honest: {disperser.honest}")
         record_event(f"network hostile: {self.hostile_network}")
+        record_event(f"blob rows: {blob.header.row_count}, max custody cells per push: {limit}")
         first = self.world.step_core(aggregator, BlobDispersing(blob.header, Epoch(epoch), quorum.index))
         return self._send(first)
 
@@ -194,6 +222,11 @@ class ConsensusMachine(RuleBasedStateMachine):
             self.lossy = True
             return []
         record_event(f"delivery: {type(envelope.payload).__name__}")
+        payload = envelope.payload
+        if isinstance(payload, CustodyReceived):
+            rows = {sample.row for sample in payload.samples}
+            whole = len(rows) == payload.header.row_count
+            record_event("custody push: every row" if whole else "custody push: a chunk of some rows")
         return self.world.deliver(envelope)
 
     @precondition(lambda self: self.world is not None)
@@ -270,6 +303,48 @@ class ConsensusMachine(RuleBasedStateMachine):
         envelope = self.world.forge_attestation(signer, claimed, root, epoch, quorum, self.aggregator)
         return self._send([envelope])
 
+    @precondition(lambda self: self.world is not None)
+    @rule(target=messages, data=st.data())
+    def byzantine_push(self, data: st.DataObject) -> object:
+        """An adversary pushes an honest member a chunk of its custody that is wrong (a partial row, a
+        duplicated cell, a foreign column, a row past the blob, a corrupt cell), right but of one
+        row only (sent again by `duplicate`, it never completes custody), or right but naming the
+        other epoch to a member already working on the blob (front-running a member with no duty
+        yet is the known gap 4 of specs/consensus.md, and would deny L1)."""
+        assert self.world is not None
+        world = self.world
+        liars = sorted(v for v, b in world.behaviours.items() if b is not NodeBehaviour.HONEST)
+        members = [m for m in self.quorum.members if world.is_honest(m)]
+        if not liars or not members:
+            return multiple()
+        pusher = data.draw(st.sampled_from(liars), label="pusher")
+        to = data.draw(st.sampled_from(members), label="pushed")
+        kind = data.draw(st.sampled_from(BYZANTINE_PUSHES), label="push kind")
+        blob = world.blobs[self.data_root]
+        columns = sorted(compute_member_custody(self.quorum, self.data_root, world.preset)[to])
+        row = data.draw(st.integers(0, blob.header.row_count - 1), label="push row")
+        cells = [blob.get_column(column)[row] for column in columns]
+        epoch = self.epoch
+        if kind == "partial-row":
+            cells = cells[1:]
+        elif kind == "duplicate-cell":
+            cells.append(cells[0])
+        elif kind == "foreign-column":
+            foreign = next((c for c in range(CELLS_PER_ROW) if c not in columns), None)
+            if foreign is not None:
+                cells[0] = blob.get_column(ColumnIndex(foreign))[row]
+        elif kind == "row-beyond":
+            cells = [dataclasses.replace(c, row=RowIndex(blob.header.row_count)) for c in cells]
+        elif kind == "corrupt-cell":
+            cells[0] = corrupt_sample(cells[0])
+        elif kind == "other-epoch":
+            if self.data_root not in world.cores[to].duties:
+                return multiple()
+            epoch = 1 - epoch
+        record_event(f"byzantine push: {kind}")
+        push = CustodyReceived(pusher, blob.header, Epoch(epoch), self.quorum.index, tuple(cells))
+        return self._send([Envelope(to, push, pusher)])
+
     # --- invariants ----------------------------------------------------------------------------------
 
     @invariant()
@@ -287,6 +362,11 @@ class ConsensusMachine(RuleBasedStateMachine):
             return
         if self.world.certificates():
             record_event("outcome: certified")
+        stores: dict[int, int] = {}
+        for node, _ in self.world.events(StoreCustody):
+            stores[node] = stores.get(node, 0) + 1
+        if any(count > 1 for count in stores.values()):
+            record_event("custody: a member stored its custody in several chunks")
         if not self.CHECK_LIVENESS:
             return
         if not self.world.disperser.honest:

@@ -18,7 +18,7 @@ from fuzz.byzantine import NodeBehaviour
 from fuzz.sim import SimNetwork
 from sampling.sampler import Sampler
 from validator.certificate import verify_certificate
-from validator.core import SampleRejected, SampleRejection
+from validator.core import CustodyRejected, SampleRejected, SampleRejection
 from validator.custody import compute_member_custody
 from validator.keys import verify_signature
 from validator.quorums import compute_quorums
@@ -120,7 +120,8 @@ def check_s1_recoverable(world: SimNetwork) -> list[str]:
 
 def check_s6_attest_after_custody(world: SimNetwork) -> list[str]:
     """S6: an honest node attests only after storing its complete custody for that blob: exactly the
-    cells of its custody columns, every row (not fewer, and none from outside its custody)."""
+    cells of its custody columns, every row (not fewer, and none from outside its custody), however
+    many chunks it was pushed in (the union of every chunk it stored)."""
     STATS.checks["S6"] += 1
     violations = []
     for node, attested in world.attested():
@@ -164,6 +165,25 @@ def check_s8_invalid_cells_blame_the_byzantine(world: SimNetwork) -> list[str]:
     return violations
 
 
+def check_s9_honest_pushes_are_taken(world: SimNetwork) -> list[str]:
+    """S9: an honest member refuses a custody push as wrong (`blames_sender`) only when an adversary
+    sent it or the disperser is hostile: an honest aggregator's chunks are whole rows of the
+    member's custody that verify, whatever their size, order, duplication or partial overlap."""
+    STATS.checks["S9"] += 1
+    violations = []
+    for node, output in world.outputs:
+        if not isinstance(output, CustodyRejected) or not output.reason.blames_sender:
+            continue
+        if world.is_honest(node) and world.is_honest(output.sender) and world.disperser.honest:
+            violations.append(
+                f"S9: honest validator {node} refused an honest push of {output.sender}: "
+                f"{output.reason.value}: {output.detail}"
+            )
+        elif not world.is_honest(output.sender):
+            STATS.events[f"S9: a Byzantine push refused ({output.reason.value})"] += 1
+    return violations
+
+
 def estimate_undetected_rate(
     original_rows: int, served: int, target: float, trials: int, seed: int
 ) -> tuple[int, int]:
@@ -192,6 +212,7 @@ SAFETY_CHECKS = (
     check_s3_s4_s5_certificates,
     check_s6_attest_after_custody,
     check_s8_invalid_cells_blame_the_byzantine,
+    check_s9_honest_pushes_are_taken,
 )
 
 

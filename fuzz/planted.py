@@ -3,7 +3,7 @@ finds real mistakes.
 
 Each class is the production `AttestationAggregator` or `ValidatorCore` with one rule broken.
 `fuzz/test_planted_bugs.py` and `python -m fuzz planted` swap one in for the real class and expect the
-consensus fuzzer to fail, naming the invariant: S2-S5 for the aggregator, S6 and S1 for custody.
+consensus fuzzer to fail, naming the invariant: S2-S5 for the aggregator, S6, S1 and S9 for custody.
 """
 
 from __future__ import annotations
@@ -75,9 +75,11 @@ class AttestsWithoutStoringCustody(ValidatorCore):
 
     def step(self, event: Input) -> list[Output]:
         outputs = super().step(event)
-        if isinstance(event, CustodyReceived) and any(isinstance(o, StoreCustody) for o in outputs):
+        stores = [o for o in outputs if isinstance(o, StoreCustody)]
+        if isinstance(event, CustodyReceived) and stores:
             kept = [o for o in outputs if not isinstance(o, StoreCustody)]
-            return kept + super().step(CustodyStored(compute_data_root(event.header)))
+            rows = tuple(row for store in stores for row in store.rows)
+            return kept + super().step(CustodyStored(compute_data_root(event.header), rows))
         return outputs
 
 
@@ -106,10 +108,25 @@ class CountsCellsOutsideCustody(ValidatorCore):
         return [wrong if o is last else o for o in outputs]
 
 
+class RefusesChunks(ValidatorCore):
+    """Bug 6: the rule before chunked custody: a push must hold the member's whole custody (every
+    row), so an honest aggregator's chunk of some rows is refused as `WRONG_CELLS` (S9 must fire)."""
+
+    def _check_custody(
+        self, event: CustodyReceived, data_root: DataRoot
+    ) -> tuple[CustodyRejection, str] | None:
+        found = super()._check_custody(event, data_root)
+        rows = {sample.row for sample in event.samples}
+        if found is None and len(rows) != event.header.row_count:
+            return CustodyRejection.WRONG_CELLS, f"a push of {len(rows)} of {event.header.row_count} rows"
+        return found
+
+
 PLANTED_BUGS: dict[str, type[AttestationAggregator] | type[ValidatorCore]] = {
     "duplicate-counted-twice": CountsDuplicatesTwice,
     "non-member-accepted": AcceptsNonMembers,
     "certify-at-half": CertifiesAtHalf,
     "attest-without-custody": AttestsWithoutStoringCustody,
     "cells-outside-custody": CountsCellsOutsideCustody,
+    "chunks-refused": RefusesChunks,
 }

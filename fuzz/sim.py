@@ -3,6 +3,7 @@
 Messages in flight are `Envelope`s; the fuzzer decides which one is delivered next, dropped,
 duplicated or held back. Honest nodes run the real core; Byzantine nodes and the disperser follow
 scripted behaviours (fuzz/byzantine.py). Local effects (storing custody) complete synchronously.
+Custody pushes travel as the executor cuts them: chunks of whole rows, each its own envelope.
 """
 
 from __future__ import annotations
@@ -134,10 +135,16 @@ class SimNetwork:
         self._keep(node, output.header, output.samples)
 
     def _keep(self, node: ValidatorIndex, header: BlobHeader, samples: tuple[Sample, ...]) -> None:
+        """Add a chunk of custody to what `node` holds (a cell stored again replaces itself); the
+        columns it now holds in every row get their extended cells, as a daemon's store derives them."""
         root = compute_data_root(header)
-        self.stored.setdefault(node, {})[root] = samples
-        grid = compute_grid_custody(header, samples)
-        self.served.setdefault(node, {})[root] = {sample.coordinate: sample for sample in grid}
+        held = {sample.coordinate: sample for sample in self.stored.setdefault(node, {}).get(root, ())}
+        held.update((sample.coordinate, sample) for sample in samples)
+        merged = tuple(held[c] for c in sorted(held, key=lambda c: (c.row, c.column)))
+        self.stored[node][root] = merged
+        touched = {sample.column for sample in samples}
+        grid = compute_grid_custody(header, [s for s in merged if s.column in touched])
+        self.served.setdefault(node, {}).setdefault(root, {}).update((g.coordinate, g) for g in grid)
 
     def send(self, sender: ValidatorIndex, to: ValidatorIndex, message: Input) -> None:
         """Put the message in flight; the fuzzer decides when (and whether) it arrives."""

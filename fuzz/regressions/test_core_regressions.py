@@ -85,7 +85,9 @@ def _member_sampling() -> tuple[Member, object]:
     samples = tuple(s for c in push.columns for s in blob.get_column(c))
     (store,) = member.step(CustodyReceived(ValidatorIndex(0), blob.header, Epoch(0), QuorumIndex(0), samples))
     assert isinstance(store, StoreCustody)
-    requests = [o for o in member.step(CustodyStored(blob.data_root)) if isinstance(o, RequestSamples)]
+    requests = [
+        o for o in member.step(CustodyStored(blob.data_root, store.rows)) if isinstance(o, RequestSamples)
+    ]
     assert requests
     return Member(member, requests), compute_extended_blob(blob)
 

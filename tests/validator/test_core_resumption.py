@@ -90,7 +90,9 @@ def _member(keys: list[SecretKey], kzg: CkzgBackend, blob: EncodedBlob, index: i
     samples = tuple(s for column in push.columns for s in blob.get_column(column))
     (store,) = core.step(CustodyReceived(AGGREGATOR, blob.header, Epoch(0), QuorumIndex(0), samples))
     assert isinstance(store, StoreCustody)
-    requests = [o for o in core.step(CustodyStored(blob.data_root)) if isinstance(o, RequestSamples)]
+    requests = [
+        o for o in core.step(CustodyStored(blob.data_root, store.rows)) if isinstance(o, RequestSamples)
+    ]
     assert requests
     return Member(core, blob, requests, compute_extended_blob(blob))
 
@@ -318,7 +320,7 @@ def test_the_disperser_attests_to_its_own_blob_without_sampling(
     samples = tuple(s for column in own.columns for s in blob.get_column(column))
     (store,) = aggregator.step(CustodyReceived(AGGREGATOR, blob.header, Epoch(0), QuorumIndex(0), samples))
     assert isinstance(store, StoreCustody)
-    outputs = aggregator.step(CustodyStored(blob.data_root))
+    outputs = aggregator.step(CustodyStored(blob.data_root, store.rows))
     assert not _requests(list(outputs))
     assert any(isinstance(o, Attested) for o in outputs)
     # A member that is pushed the same custody by someone else still samples.

@@ -106,7 +106,7 @@ def test_custody_is_stored_before_the_core_hears_of_it(
     _data, blob = two_row_blob
     transport = RecordingTransport(blob)
     store = StoreCustody(blob.header, Epoch(0), QuorumIndex(0), ())
-    assert execute(ME, store, transport) == [CustodyStored(blob.data_root)]
+    assert execute(ME, store, transport) == [CustodyStored(blob.data_root, ())]
     assert transport.stored == [store]
 
 

@@ -45,7 +45,7 @@ PRESET_HEADER = ("Name", "mainnet", "devnet", "Description")
 CONSTANT_HEADER = ("Name", "Value", "Description")
 BOUND_HEADER = ("Preset", "Q", "C", "t", "max a", "log2 bound")
 SIZE_HEADER = ("Preset", "Q", "t", "max a", "log2 bound")
-INVARIANT_IDS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "L1", "L2")
+INVARIANT_IDS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "L1", "L2")
 CONSTANT_MODULES: tuple[ModuleType, ...] = (
     certificate,
     keys,

@@ -30,9 +30,10 @@ from validator.core.outputs import (
     SendAttestation,
     StoreCustody,
 )
-from validator.core.state import BlobAssignment, CoreConfig, DutyStage
+from validator.core.state import MAX_CUSTODY_CELLS_PER_PUSH, BlobAssignment, CoreConfig, DutyStage
 
 __all__ = [
+    "MAX_CUSTODY_CELLS_PER_PUSH",
     "AttestationCounted",
     "AttestationReceived",
     "AttestationRejected",

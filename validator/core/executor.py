@@ -4,12 +4,13 @@ are answered, where custody is stored. What each output means is decided here, o
 
 `execute` carries out one output and returns the inputs it causes on this same node (a custody push
 or an attestation addressed to oneself, `CustodyStored` once custody is stored); `run_until_quiet`
-feeds an input and everything it causes locally through one core.
+feeds an input and everything it causes locally through one core. A `PushCustody` goes out in chunks
+of whole rows (`compute_custody_chunks`), each its own `CustodyReceived`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from da.header import compute_data_root
@@ -24,6 +25,7 @@ from validator.core.outputs import (
     SendAttestation,
     StoreCustody,
 )
+from validator.core.state import MAX_CUSTODY_CELLS_PER_PUSH
 from validator.errors import CoreDidNotSettle
 from validator.types import ValidatorIndex
 
@@ -50,16 +52,39 @@ class Transport(Protocol):
         """Any output at all, after it was executed: events to count, log or check invariants on."""
 
 
-def execute(me: ValidatorIndex, output: Output, transport: Transport) -> list[Input]:
-    """Carry out one output of validator `me`; the inputs it causes on `me` itself."""
+def compute_custody_chunks(
+    samples: Iterable[Sample], column_count: int, max_cells: int = MAX_CUSTODY_CELLS_PER_PUSH
+) -> list[tuple[Sample, ...]]:
+    """`samples` (a member's custody cells over `column_count` columns) cut into chunks of whole rows,
+    `max(1, max_cells // column_count)` rows each, rows ascending (each row's cells in their order)."""
+    by_row: dict[int, list[Sample]] = {}
+    for sample in samples:
+        by_row.setdefault(sample.row, []).append(sample)
+    rows_per_push = max(1, max_cells // max(1, column_count))
+    rows = sorted(by_row)
+    return [
+        tuple(sample for row in rows[start : start + rows_per_push] for sample in by_row[row])
+        for start in range(0, len(rows), rows_per_push)
+    ]
+
+
+def execute(
+    me: ValidatorIndex,
+    output: Output,
+    transport: Transport,
+    *,
+    max_cells_per_push: int = MAX_CUSTODY_CELLS_PER_PUSH,
+) -> list[Input]:
+    """Carry out one output of validator `me`; the inputs it causes on `me` itself. A custody push
+    goes out as chunks of whole rows of at most `max_cells_per_push` cells (one row at least)."""
     follow_ups: list[Input] = []
     if isinstance(output, StoreCustody):
         transport.store_custody(me, output)
-        follow_ups.append(CustodyStored(compute_data_root(output.header)))
+        follow_ups.append(CustodyStored(compute_data_root(output.header), output.rows))
     elif isinstance(output, PushCustody):
         samples = transport.custody_samples(me, output)
-        if samples is not None:
-            push = CustodyReceived(me, output.header, output.epoch, output.quorum, samples)
+        for chunk in compute_custody_chunks(samples or (), len(output.columns), max_cells_per_push):
+            push = CustodyReceived(me, output.header, output.epoch, output.quorum, chunk)
             follow_ups += _deliver(me, output.to, push, transport)
     elif isinstance(output, RequestSamples):
         transport.request_samples(me, output)
@@ -98,5 +123,7 @@ def run_until_quiet(
             return produced
         for output in run(queue.pop(0)):
             produced.append(output)
-            queue += execute(core.me, output, transport)
+            queue += execute(
+                core.me, output, transport, max_cells_per_push=core.config.max_custody_cells_per_push
+            )
     raise CoreDidNotSettle(core.me, max_steps)

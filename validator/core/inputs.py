@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from da.types import BlobHeader, CellCoordinate, DataRoot, GridSample, Sample
+from da.types import BlobHeader, CellCoordinate, DataRoot, GridSample, RowIndex, Sample
 from validator.types import Attestation, Epoch, EpochContext, QuorumIndex, ValidatorIndex
 
 
@@ -26,7 +26,8 @@ class BlobDispersing:
 
 @dataclass(frozen=True, slots=True)
 class CustodyReceived:
-    """An aggregator pushed this member its custody cells for a blob."""
+    """An aggregator pushed this member a chunk of its custody cells for a blob: for each row the
+    chunk covers, the cells of the member's custody columns (specs/validator.md, Custody)."""
 
     sender: ValidatorIndex
     header: BlobHeader
@@ -37,9 +38,11 @@ class CustodyReceived:
 
 @dataclass(frozen=True, slots=True)
 class CustodyStored:
-    """The shell has durably stored the custody cells of `data_root` (after a `StoreCustody`)."""
+    """The shell has durably stored the custody cells of `rows` of `data_root` (after the
+    `StoreCustody` of those rows)."""
 
     data_root: DataRoot
+    rows: tuple[RowIndex, ...]
 
 
 @dataclass(frozen=True, slots=True)

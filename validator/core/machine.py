@@ -15,7 +15,7 @@ from da.grid_samples import compute_grid_sample_validity
 from da.header import compute_data_root
 from da.kzg import CellVerifier
 from da.samples import verify_samples
-from da.types import BlobHeader, CellCoordinate, DataRoot, GridSample, RowIndex
+from da.types import BlobHeader, CellCoordinate, DataRoot, GridSample, RowIndex, Sample
 from validator.aggregation import Accepted, AttestationAggregator, RejectReason
 from validator.core.inputs import (
     AttestationReceived,
@@ -195,6 +195,7 @@ class ValidatorCore:
         ]
 
     def _on_custody(self, event: CustodyReceived) -> list[Output]:
+        """A chunk of custody: checked, then its rows not yet stored (or being stored) are stored."""
         try:
             data_root = compute_data_root(event.header)
         except DAError as error:
@@ -206,14 +207,9 @@ class ValidatorCore:
             return [SendAttestation(event.sender, self.attested[data_root])]
         duty = self.duties.get(data_root)
         if duty is not None:
-            if event.sender not in duty.aggregators:
-                duty.aggregators.append(event.sender)
-            if duty.stage is not DutyStage.FAILED:
-                return []
-            if duty.failure is DutyFailure.SAMPLES_EXHAUSTED:  # its custody is stored: sample again now
-                return self._resume(data_root, duty, "custody pushed again")
-            if (event.epoch, event.quorum) != (duty.epoch, duty.quorum.index):
-                return []  # the duty's custody is that of its own quorum: a push for another is not it
+            settled = self._custody_for_duty(data_root, duty, event)
+            if settled is not None:
+                return settled
         rejection: tuple[CustodyRejection, str] | None
         try:
             rejection = self._check_custody(event, data_root)
@@ -224,52 +220,108 @@ class ValidatorCore:
         quorum = self.get_quorum(event.epoch, event.quorum)
         if quorum is None:  # checked in _check_custody; keeps the type checker honest
             return [CustodyRejected(data_root, event.sender, CustodyRejection.UNKNOWN_QUORUM, "unknown")]
-        if duty is not None:  # failed while storing: this push is stored instead
-            resumed = self._resume(data_root, duty, "custody pushed again")
-            return [*resumed, StoreCustody(event.header, event.epoch, event.quorum, event.samples)]
-        custody = compute_member_custody(quorum, data_root, self.preset)[self.me]
-        self.duties[data_root] = Duty(
-            header=event.header,
-            epoch=event.epoch,
-            quorum=quorum,
-            aggregators=[event.sender],
-            custody=custody,
-            stage=DutyStage.STORING,
-            deadline=self.now + self.config.custody_timeout_s,
-        )
-        return [StoreCustody(event.header, event.epoch, event.quorum, event.samples)]
+        return self._store_chunk(event, data_root, quorum, duty)
+
+    def _custody_for_duty(
+        self, data_root: DataRoot, duty: Duty, event: CustodyReceived
+    ) -> list[Output] | None:
+        """A chunk for a blob this member has a duty for: its sender becomes one of the duty's
+        aggregators; the outputs when nothing more is to be done with the chunk, None to check and
+        store it (the duty is storing, or failed storing, and the chunk names the duty's quorum)."""
+        if event.sender not in duty.aggregators:
+            duty.aggregators.append(event.sender)
+        if duty.stage is DutyStage.SAMPLING:
+            return []  # its custody is complete: the chunk's cells are not looked at
+        if duty.stage is DutyStage.FAILED and duty.failure is DutyFailure.SAMPLES_EXHAUSTED:
+            return self._resume(data_root, duty, "custody pushed again")  # custody stored: sample again
+        if (event.epoch, event.quorum) != (duty.epoch, duty.quorum.index):
+            return []  # the duty's custody is that of its own quorum: a push for another is not it
+        return None
+
+    def _store_chunk(
+        self, event: CustodyReceived, data_root: DataRoot, quorum: Quorum, duty: Duty | None
+    ) -> list[Output]:
+        """A checked chunk: its rows not yet stored nor being stored are verified and stored; a new
+        duty starts, or one that failed storing resumes; a chunk of rows all held changes nothing."""
+        held: set[RowIndex] = set() if duty is None else duty.stored_rows | duty.storing_rows
+        fresh = tuple(sample for sample in event.samples if sample.row not in held)
+        invalid = self._verify_fresh(data_root, fresh) if fresh else None
+        if invalid is not None:
+            return [CustodyRejected(data_root, event.sender, *invalid)]
+        outputs: list[Output] = []
+        if duty is None:
+            custody = compute_member_custody(quorum, data_root, self.preset)[self.me]
+            duty = self.duties[data_root] = Duty(
+                header=event.header,
+                epoch=event.epoch,
+                quorum=quorum,
+                aggregators=[event.sender],
+                custody=custody,
+                stage=DutyStage.STORING,
+                deadline=self.now + self.config.custody_timeout_s,
+            )
+        elif duty.stage is DutyStage.FAILED:  # failed while storing: the re-push goes on with it
+            outputs = self._resume(data_root, duty, "custody pushed again")
+        if not fresh:
+            return outputs  # every row of this chunk is stored or being stored already
+        duty.storing_rows |= {sample.row for sample in fresh}
+        return [*outputs, StoreCustody(event.header, event.epoch, event.quorum, fresh)]
 
     def _check_custody(
         self, event: CustodyReceived, data_root: DataRoot
     ) -> tuple[CustodyRejection, str] | None:
+        """The chunk's quorum and membership, and that its cells are row-complete: for each row it
+        covers (below `row_count`), exactly this member's custody columns, each once."""
         quorum = self.get_quorum(event.epoch, event.quorum)
         if quorum is None:
             return CustodyRejection.UNKNOWN_QUORUM, f"quorum {event.quorum} of epoch {event.epoch}"
         custody = compute_member_custody(quorum, data_root, self.preset).get(self.me)
         if custody is None:
             return CustodyRejection.NOT_A_MEMBER, "this validator is not a member of the blob's quorum"
-        expected = {
-            CellCoordinate(RowIndex(row), column)
-            for row in range(event.header.row_count)
-            for column in custody
-        }
+        rows = {sample.row for sample in event.samples}
+        if not rows:
+            return CustodyRejection.WRONG_CELLS, "the push holds no cells"
+        beyond = [row for row in rows if not 0 <= row < event.header.row_count]
+        if beyond:
+            detail = f"row {min(beyond)} is outside the blob's {event.header.row_count} rows"
+            return CustodyRejection.WRONG_CELLS, detail
+        expected = {CellCoordinate(RowIndex(row), column) for row in rows for column in custody}
         received = [sample.coordinate for sample in event.samples]
         if len(received) != len(expected) or set(received) != expected:
-            detail = f"expected {len(expected)} custody cells, got {len(set(received))} of them"
+            detail = (
+                f"expected the {len(custody)} custody cells of each of its {len(rows)} rows "
+                f"({len(expected)}), got {len(received)} cells, {len(set(received) & expected)} of them"
+            )
             return CustodyRejection.WRONG_CELLS, detail
-        if not verify_samples(data_root, event.samples, self._verifier):
-            return CustodyRejection.INVALID_PROOF, "custody cells do not verify against the data root"
         return None
+
+    def _verify_fresh(
+        self, data_root: DataRoot, samples: tuple[Sample, ...]
+    ) -> tuple[CustodyRejection, str] | None:
+        """The cells about to be stored verify against the data root (one batch)."""
+        try:
+            if verify_samples(data_root, samples, self._verifier):
+                return None
+        except DAError as error:
+            return CustodyRejection.MALFORMED_CUSTODY, str(error)
+        return CustodyRejection.INVALID_PROOF, "custody cells do not verify against the data root"
 
     def _on_custody_stored(self, event: CustodyStored) -> list[Output]:
         duty = self.duties.get(event.data_root)
         if duty is None:
             return []
-        outputs: list[Output] = []
-        if duty.stage is DutyStage.FAILED and duty.failure is DutyFailure.CUSTODY_NOT_STORED:
-            outputs = self._resume(event.data_root, duty, "custody stored late")
-        elif duty.stage is not DutyStage.STORING:
+        storing = duty.stage is DutyStage.STORING
+        late = duty.stage is DutyStage.FAILED and duty.failure is DutyFailure.CUSTODY_NOT_STORED
+        if not (storing or late):
             return []
+        rows = {row for row in event.rows if 0 <= row < duty.header.row_count}
+        duty.storing_rows -= rows
+        duty.stored_rows |= rows
+        if not duty.custody_complete:
+            return []
+        outputs: list[Output] = []
+        if late:
+            outputs = self._resume(event.data_root, duty, "custody stored late")
         duty.stage, duty.failure = DutyStage.SAMPLING, None
         holds_blob = self.me in duty.aggregators and event.data_root in self.dispersals
         asks = self._sampler.start(event.data_root, duty, self.now, holds_blob)
@@ -451,5 +503,6 @@ class ValidatorCore:
             self.duties.pop(data_root, None)
             return [DutyFailed(data_root, reason, detail)]
         duty.stage, duty.failure = DutyStage.FAILED, reason
+        duty.storing_rows.clear()  # a store not reported by now is stored again on a re-push
         duty.deadline = self.now + self.config.duty_resume_s * 2**duty.resumes
         return [DutyFailed(data_root, reason, detail, resume_at=duty.deadline)]

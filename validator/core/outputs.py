@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, Sample
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, RowIndex, Sample
 from validator.aggregation import RejectReason
 from validator.types import Attestation, Certificate, Epoch, QuorumIndex, ValidatorIndex
 
@@ -53,7 +53,8 @@ class DutyFailure(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class PushCustody:
-    """Send member `to` the cells of `columns` (every row) of the blob, with its header."""
+    """Send member `to` the cells of `columns` (every row) of the blob, with its header: the executor
+    sends them in chunks of whole rows, each its own push (`CoreConfig.max_custody_cells_per_push`)."""
 
     to: ValidatorIndex
     header: BlobHeader
@@ -64,13 +65,18 @@ class PushCustody:
 
 @dataclass(frozen=True, slots=True)
 class StoreCustody:
-    """Durably store these verified custody cells of the blob of (`epoch`, `quorum`), then report
-    `CustodyStored`."""
+    """Durably store these verified custody cells of the blob of (`epoch`, `quorum`) (whole rows of
+    the member's custody), then report `CustodyStored` with their rows."""
 
     header: BlobHeader
     epoch: Epoch
     quorum: QuorumIndex
     samples: tuple[Sample, ...]
+
+    @property
+    def rows(self) -> tuple[RowIndex, ...]:
+        """The rows these cells cover, ascending (what `CustodyStored` reports once they are stored)."""
+        return tuple(sorted({RowIndex(sample.row) for sample in self.samples}))
 
 
 @dataclass(frozen=True, slots=True)

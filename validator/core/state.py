@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Final
 
-from da.types import BlobHeader, CellCoordinate, ColumnIndex
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, RowIndex
 from validator.core.outputs import DutyFailure
 from validator.errors import InvalidCoreConfig
 from validator.types import Epoch, Quorum, QuorumIndex, ValidatorIndex
+
+MAX_CUSTODY_CELLS_PER_PUSH: Final = 1024
+"""The most cells one custody push carries by default: the wire's `MAX_CUSTODY_SAMPLES_PER_PUSH`
+(network/constants.py; a test keeps them equal). The core may not import network/, so the value
+lives here too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,8 @@ class CoreConfig:
     `duty_resume_s` (doubling per resume): how long a failed duty rests before it resumes, at most
     `duty_resumes` times. `repush_after_s`: how long an aggregator waits for a member's attestation
     before it pushes the member its custody again, at most `custody_repushes` times.
+    `max_custody_cells_per_push`: the most cells one custody push carries; a member's custody goes
+    out in chunks of whole rows, `max(1, max_custody_cells_per_push // len(columns))` rows each.
     """
 
     sample_timeout_s: float = 2.0
@@ -36,6 +44,7 @@ class CoreConfig:
     duty_resumes: int = 3
     repush_after_s: float = 45.0
     custody_repushes: int = 3
+    max_custody_cells_per_push: int = MAX_CUSTODY_CELLS_PER_PUSH
     retention_epochs: int = 24
     """Epochs after a blob's own that the core keeps anything of it (duties, dispersals,
     aggregations, attestations, certified roots) and of an epoch's context and quorums; dropped when a
@@ -63,7 +72,7 @@ class CoreConfig:
         for name in ("duty_resumes", "custody_repushes"):
             if getattr(self, name) < 0:
                 raise InvalidCoreConfig(name, getattr(self, name), "must be >= 0")
-        for name in ("retention_epochs", "max_blobs_kept"):
+        for name in ("retention_epochs", "max_blobs_kept", "max_custody_cells_per_push"):
             if getattr(self, name) < 1:
                 raise InvalidCoreConfig(name, getattr(self, name), "must be >= 1")
 
@@ -72,6 +81,7 @@ class DutyStage(enum.Enum):
     """Where a member's duty on one blob stands."""
 
     STORING = "storing"
+    """Custody arrives in row-complete chunks; each is stored as it comes, until every row is."""
     SAMPLING = "sampling"
     FAILED = "failed"
     """Given up for now; resumes on a new push, a late `CustodyStored` or (sampling) after a rest."""
@@ -130,6 +140,16 @@ class Duty:
     """Custodians that served an invalid cell: never asked again in this duty."""
     failure: DutyFailure | None = None
     resumes: int = 0
+    stored_rows: set[RowIndex] = field(default_factory=set)
+    """Rows whose custody cells the shell reported stored (`CustodyStored`): at most `row_count`."""
+    storing_rows: set[RowIndex] = field(default_factory=set)
+    """Rows handed to the shell in a `StoreCustody` and not yet reported stored (emptied when
+    storing fails, so a re-push stores them again)."""
+
+    @property
+    def custody_complete(self) -> bool:
+        """Every row's custody cells are stored."""
+        return len(self.stored_rows) >= self.header.row_count
 
 
 @dataclass

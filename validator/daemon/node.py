@@ -24,7 +24,7 @@ from network.config import NetworkConfig
 from network.server import ServerPorts
 from network.service import NetworkService
 from validator.certificate import bytes_to_certificate
-from validator.core import CoreConfig, Tick
+from validator.core import MAX_CUSTODY_CELLS_PER_PUSH, CoreConfig, Tick
 from validator.daemon.admission import AccountWeights, AdmissionPolicy
 from validator.daemon.config import RetrievalConfig
 from validator.daemon.context import NodeContext
@@ -69,15 +69,20 @@ class Node:
         payments: PaymentGate | None = None,
         settlement: Settlement | None = None,
         weights: AccountWeights | None = None,
+        custody_cells_per_push: int = MAX_CUSTODY_CELLS_PER_PUSH,
     ) -> None:
         """`retention`: the availability window and pruning schedule; `extensions`: the owner of
         encoded blobs in memory with its bounds (both: defaults); `payments`: the check of paid
         posts (None: posts are not paid); `settlement`: the automatic settlement of held promises;
-        `weights`: each account's weight in fair admission (None: all equal)."""
+        `weights`: each account's weight in fair admission (None: all equal);
+        `custody_cells_per_push`: the most cells one custody push it sends carries (whole rows)."""
         self._context = context
         self._secret_key = secret_key
         self._retention_policy = retention or RetentionPolicy()
-        core_config = CoreConfig(retention_epochs=self._retention_policy.window_epochs)
+        core_config = CoreConfig(
+            retention_epochs=self._retention_policy.window_epochs,
+            max_custody_cells_per_push=custody_cells_per_push,
+        )
         self._driver = CoreDriver(context, secret_key, context.store.attestations_sent(), core_config)
         self._extensions = extensions or Extensions(context.store)
         self._retention = Retention(
