@@ -28,8 +28,8 @@ log_format = "json"                   # or "console"
 retention_epochs = 24                 # epochs a blob's data is kept after its own (mainnet: 336 = 14 days)
 prune_interval_s = 30.0               # how often expired data is pruned (bounded batches)
 min_free_disk_bytes = 536870912       # below this free space: POST 507, custody pushes refused
-recent_extensions = 4                 # certified blobs' extensions kept in memory for serving
-max_dispersing_blobs = 32             # encoded blobs held in memory while dispersing; more get 429
+header_cache_bytes = 4194304          # headers with commitment branches kept for serving cells (4 MiB)
+max_dispersing_blobs = 32             # blobs dispersed at once (extensions read from the store); more get 429
 # p2p bounds (default: NetworkConfig's, specs/validator.md "Connections, peers and gossip")
 p2p_max_connections = 128             # connections of non-validators (light clients, followers)
 p2p_max_connections_per_ip = 16       # of those, from one IP address
@@ -163,10 +163,10 @@ class DaemonConfig:
     """Epochs a blob's data is served after its own epoch; then pruned (specs/validator.md)."""
     prune_interval_s: float = 30.0
     min_free_disk_bytes: int = DEFAULT_MIN_FREE_DISK_BYTES
-    recent_extensions: int = 4
-    """Certified blobs' whole extensions kept in memory for serving (`Extensions`)."""
+    header_cache_bytes: int = 4 * 1024 * 1024
+    """Bytes of blob headers with their commitment branches kept for serving cells (`Extensions`)."""
     max_dispersing_blobs: int = 32
-    """Encoded blobs held in memory while they are dispersed; posts beyond it get HTTP 429."""
+    """Blobs dispersed at once (their extensions are read from the store); posts beyond it get 429."""
     api_header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
     api_body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     api_max_connections: int = DEFAULT_MAX_CONNECTIONS
@@ -254,8 +254,8 @@ class DaemonConfig:
             raise InvalidDaemonConfig("prune_interval_s", "must be 0.1..86400 seconds")
         if not 0 <= self.min_free_disk_bytes <= 2**50:
             raise InvalidDaemonConfig("min_free_disk_bytes", "must be 0..2**50")
-        if not 0 <= self.recent_extensions <= 256:
-            raise InvalidDaemonConfig("recent_extensions", "must be 0..256")
+        if not 0 <= self.header_cache_bytes <= 2**30:
+            raise InvalidDaemonConfig("header_cache_bytes", "must be 0..2**30 (0: no cache)")
         if not 1 <= self.max_dispersing_blobs <= 4096:
             raise InvalidDaemonConfig("max_dispersing_blobs", "must be 1..4096")
         if self.payee is not None and not is_hex_address(self.payee):
@@ -427,7 +427,7 @@ def load_config(path: Path) -> DaemonConfig:
             min_free_disk_bytes=_count(
                 "min_free_disk_bytes", raw.get("min_free_disk_bytes", DEFAULT_MIN_FREE_DISK_BYTES)
             ),
-            recent_extensions=_count("recent_extensions", raw.get("recent_extensions", 4)),
+            header_cache_bytes=_count("header_cache_bytes", raw.get("header_cache_bytes", 4 * 1024 * 1024)),
             max_dispersing_blobs=_count("max_dispersing_blobs", raw.get("max_dispersing_blobs", 32)),
             api_header_timeout_s=_seconds(
                 "api_header_timeout_s", raw.get("api_header_timeout_s", DEFAULT_HEADER_TIMEOUT_S)

@@ -414,7 +414,7 @@ class BlobIntake:
                 data_root,
             )
         self._metrics.blobs_accepted.inc()
-        self._extensions.hold(encoded, account)
+        self._extensions.hold(data_root, account)  # its extension is stored: dispersal reads it there
         log.info(
             "upload accepted",
             data_root=data_root.hex(),
@@ -495,9 +495,10 @@ class BlobIntake:
             await self._fail(data_root, BlobFailure.ENCODING_MISMATCH, detail)
             return
         await trio.to_thread.run_sync(store.put_extension, data_root, encoded.rows)
-        self._extensions.hold(encoded, account)
+        del encoded  # stored: dispersal and serving read it from the store
+        self._extensions.hold(data_root, account)
         log.info("blob encoded", data_root=data_root.hex(), seconds=round(seconds, 3), queued=self.queued - 1)
-        self._spawn_dispersal(encoded.header, record.epoch, record.quorum)
+        self._spawn_dispersal(record.header, record.epoch, record.quorum)
 
     def _header(self, data: bytes) -> BlobHeader:
         """The blob's row commitments, on the encoder workers when there are any (ckzg holds the
@@ -576,13 +577,12 @@ class BlobIntake:
     async def _resume_blob(self, record: BlobRecord) -> None:
         """After a restart: a blob still `received` is queued for encoding; one encoded before is
         dispersed again from its stored extension."""
-        encoded = await trio.to_thread.run_sync(self._store.get_extension, record.data_root)
-        if encoded is None:
+        if not await trio.to_thread.run_sync(self._store.has_extension, record.data_root):
             log.info("resuming blob: encoding", data_root=record.data_root.hex(), status=record.status.value)
             self._raw.take(RESUMED_ACCOUNT)  # admitted before the restart: never refused now
             if not self._enqueue(record.data_root, RESUMED_ACCOUNT):
                 self._raw.release(RESUMED_ACCOUNT)
             return
-        self._extensions.hold(encoded, RESUMED_ACCOUNT)
+        self._extensions.hold(record.data_root, RESUMED_ACCOUNT)
         log.info("resuming blob: dispersing", data_root=record.data_root.hex(), status=record.status.value)
-        await self._disperse(encoded.header, record.epoch, record.quorum)
+        await self._disperse(record.header, record.epoch, record.quorum)
