@@ -24,6 +24,7 @@ api_max_connections = 512             # open API connections; past it the longes
 api_max_requests_per_connection = 1000
 retrieval_cache_bytes = 67108864      # recovered blobs kept for GET .../data (64 MiB)
 max_reconstructions = 2               # blobs rebuilt at once for GET .../data; more get HTTP 429
+retrieval_window_rows = 8             # rows fetched and recovered at once while a blob is rebuilt
 log_format = "json"                   # or "console"
 retention_epochs = 24                 # epochs a blob's data is kept after its own (mainnet: 336 = 14 days)
 prune_interval_s = 30.0               # how often expired data is pruned (bounded batches)
@@ -96,6 +97,8 @@ DEFAULT_RETRIEVAL_CACHE_BYTES = 64 * 1024 * 1024
 """32 blobs of the 2 MiB maximum: the blobs a rollup's readers fetch right after certification."""
 DEFAULT_MAX_RECONSTRUCTIONS = 2
 """One per core on the 2-core machines we measure on: recovery is CPU-bound (ckzg, 258 ms a row)."""
+DEFAULT_RETRIEVAL_WINDOW_ROWS = 8
+"""Rows a reconstruction fetches and recovers at once: 8 x 128 cells of 2 KiB = 2 MiB of cells held."""
 
 NETWORK_DEFAULTS = NetworkConfig()
 """The network layer's defaults, which the p2p keys default to (never a number of their own)."""
@@ -124,6 +127,7 @@ class RetrievalConfig:
 
     cache_bytes: int = DEFAULT_RETRIEVAL_CACHE_BYTES
     max_reconstructions: int = DEFAULT_MAX_RECONSTRUCTIONS
+    window_rows: int = DEFAULT_RETRIEVAL_WINDOW_ROWS
 
     def validate(self) -> RetrievalConfig:
         """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
@@ -131,6 +135,8 @@ class RetrievalConfig:
             raise InvalidDaemonConfig("retrieval_cache_bytes", "must be 0..2**36 (0: no cache)")
         if not 1 <= self.max_reconstructions <= 64:
             raise InvalidDaemonConfig("max_reconstructions", "must be 1..64")
+        if not 1 <= self.window_rows <= 512:
+            raise InvalidDaemonConfig("retrieval_window_rows", "must be 1..512")
         return self
 
 
@@ -173,6 +179,7 @@ class DaemonConfig:
     api_max_requests_per_connection: int = DEFAULT_MAX_REQUESTS_PER_CONNECTION
     retrieval_cache_bytes: int = DEFAULT_RETRIEVAL_CACHE_BYTES
     max_reconstructions: int = DEFAULT_MAX_RECONSTRUCTIONS
+    retrieval_window_rows: int = DEFAULT_RETRIEVAL_WINDOW_ROWS
     p2p_max_connections: int = NETWORK_DEFAULTS.connection_limits.max_connections
     p2p_max_connections_per_ip: int = NETWORK_DEFAULTS.connection_limits.max_connections_per_ip
     p2p_max_sockets: int = NETWORK_DEFAULTS.connection_limits.max_sockets
@@ -311,7 +318,9 @@ class DaemonConfig:
     @property
     def retrieval_config(self) -> RetrievalConfig:
         """The bounds of blob retrieval."""
-        return RetrievalConfig(self.retrieval_cache_bytes, self.max_reconstructions)
+        return RetrievalConfig(
+            self.retrieval_cache_bytes, self.max_reconstructions, self.retrieval_window_rows
+        )
 
     def _validate_registry(self) -> None:
         on_chain = self.rpc_url is not None or self.registry_address is not None
@@ -447,6 +456,9 @@ def load_config(path: Path) -> DaemonConfig:
             ),
             max_reconstructions=_count(
                 "max_reconstructions", raw.get("max_reconstructions", DEFAULT_MAX_RECONSTRUCTIONS)
+            ),
+            retrieval_window_rows=_count(
+                "retrieval_window_rows", raw.get("retrieval_window_rows", DEFAULT_RETRIEVAL_WINDOW_ROWS)
             ),
             # The p2p bounds' ranges are `NetworkConfig.validate`'s (see `network_config`).
             p2p_max_connections=_whole(raw, "p2p_max_connections"),
