@@ -44,6 +44,8 @@ from validator.daemon.admission import (
     FairQueue,
     Refusal,
     compute_admission,
+    compute_upload_memory_bytes,
+    compute_verifying_bytes_refusal,
 )
 from validator.daemon.context import NodeContext
 from validator.daemon.driver import CoreDriver
@@ -114,6 +116,9 @@ class BlobIntake:
         self._encode_times: collections.deque[float] = collections.deque(maxlen=ENCODE_TIMES_KEPT)
         self._verifying = AccountLedger(self.policy.max_verifying, weights)
         """Pre-encoded uploads being checked, per account (bounded by `policy.max_verifying`)."""
+        self._verifying_bytes = 0
+        """What the uploads being checked hold (`compute_upload_memory_bytes` of each declared body),
+        bounded by `policy.max_verifying_bytes`."""
         self._verify_times: collections.deque[float] = collections.deque(maxlen=ENCODE_TIMES_KEPT)
         self._recording: set[DataRoot] = set()
         """Checked uploads being recorded (at most `max_verifying`): the same blob twice at once is
@@ -286,6 +291,8 @@ class BlobIntake:
         account = account or ANONYMOUS_ACCOUNT
         self.check_upload_admission(len(body), account)
         self._verifying.take(account)
+        cost = compute_upload_memory_bytes(len(body))
+        self._verifying_bytes += cost
         self._gauge_queues()
         try:
             started = time.perf_counter()
@@ -305,6 +312,7 @@ class BlobIntake:
             return await self._accept_encoded(data, encoded, seconds, payment, account)
         finally:
             self._verifying.release(account)
+            self._verifying_bytes -= cost
             self._gauge_queues()
 
     def check_upload_admission(self, byte_length: int | None, account: str | None = None) -> None:
@@ -317,6 +325,10 @@ class BlobIntake:
         account = account or ANONYMOUS_ACCOUNT
         mean = statistics.fmean(self._verify_times) if self._verify_times else 0.0
         refusal = self._verifying.refusal(account, mean)
+        if refusal is None and byte_length is not None:
+            refusal = compute_verifying_bytes_refusal(
+                self._verifying_bytes, self._verifying.total, byte_length, self.policy, mean
+            )
         self._refuse_if_busy(refusal, mean, "upload refused", account, verifying=self._verifying.total)
 
     def _gauge_queues(self) -> None:
