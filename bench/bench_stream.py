@@ -142,6 +142,9 @@ def _read_costs(blob_mib: int, repeat: int) -> dict[str, float]:
         cases = {
             "one_cell": [CellCoordinate(RowIndex(rows // 2), ColumnIndex(77))],
             "one_column": [CellCoordinate(RowIndex(r), ColumnIndex(5)) for r in range(rows)],
+            "thirty_two_columns": [
+                CellCoordinate(RowIndex(r), ColumnIndex(c)) for c in range(0, 128, 4) for r in range(rows)
+            ],
             "eight_columns": [
                 CellCoordinate(RowIndex(r), ColumnIndex(c)) for c in range(0, 128, 16) for r in range(rows)
             ],
@@ -196,8 +199,8 @@ def main() -> None:
         grown = run["rss_after_taking_mib"] - run["rss_start_mib"]
         print(f"  {mode:6}: RSS +{grown:.1f} MiB after taking them (peak {run['rss_peak_mib']} MiB), "
               f"pushes {run['pushes_s']} s for {run['push_cells']} cells")  # fmt: skip
-    for name in ("one_cell", "one_column", "eight_columns"):
-        print(f"  read {name:13}: in place {reads[f'{name}_partial_ms']} ms, row records read whole "
+    for name in ("one_cell", "one_column", "eight_columns", "thirty_two_columns"):
+        print(f"  read {name:18}: in place {reads[f'{name}_partial_ms']} ms, row records read whole "
               f"{reads[f'{name}_row_read_ms']} ms")  # fmt: skip
     print(f"  whole blob rebuilt from the store: {reads['whole_blob_rebuild_ms']} ms")
 
