@@ -26,8 +26,8 @@ from validator.daemon.store import NodeStore
 MAX_DISPERSING = 32
 """Blobs dispersed at once (their extensions are in the store; this bounds the work, not memory)."""
 HEADER_CACHE_BYTES = 4 * 1024 * 1024
-"""Bytes of headers with commitment branches kept for serving (~370 bytes a row: ~190 KiB for a
-512-row blob, so at least 22 of the largest blobs)."""
+"""Bytes of headers with commitment branches kept for serving (48 + 32 x the branch depth bytes a row:
+under 250 KiB for a 512-row blob, so at least 16 of the largest blobs)."""
 BRANCH_BYTES = 32
 
 
