@@ -7,6 +7,8 @@ row is zero-padded. Unpacking accepts only the canonical form, so one blob has e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from da.config import DAConfig
@@ -53,22 +55,56 @@ def unpack_rows(rows: list[RowBytes], byte_length: int) -> bytes:
     Raises `InvalidBlobEncoding` if the row count, a field element's top byte, the length prefix or
     the padding is not what `pack_blob` would have produced.
     """
-    if not 1 <= byte_length <= MAX_SUPPORTED_BLOB_BYTES:
-        raise InvalidBlobEncoding(f"byte length {byte_length} is outside the supported range")
-    expected_rows = compute_row_count(byte_length)
-    if len(rows) != expected_rows:
-        raise InvalidBlobEncoding(f"{len(rows)} rows given, {expected_rows} expected")
-    for index, row in enumerate(rows):
-        if len(row) != BYTES_PER_ROW:
-            raise InvalidBlobEncoding(f"row {index} is {len(row)} bytes, {BYTES_PER_ROW} expected")
-    elements = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, BYTES_PER_FIELD_ELEMENT)
-    if elements[:, 0].any():
-        raise InvalidBlobEncoding("a field element has a non-zero top byte")
-    payload = elements[:, 1:].tobytes()
-    prefix = int.from_bytes(payload[:LENGTH_PREFIX_BYTES], "little")
-    if prefix != byte_length:
-        raise InvalidBlobEncoding(f"length prefix says {prefix} bytes, header says {byte_length}")
-    end = LENGTH_PREFIX_BYTES + byte_length
-    if payload[end:].count(0) != len(payload) - end:
-        raise InvalidBlobEncoding("padding after the blob is not zero")
-    return payload[LENGTH_PREFIX_BYTES:end]
+    unpacker = BlobUnpacker(byte_length)
+    if len(rows) != unpacker.row_count:
+        raise InvalidBlobEncoding(f"{len(rows)} rows given, {unpacker.row_count} expected")
+    unpacker.add(rows)
+    return unpacker.finish()
+
+
+class BlobUnpacker:
+    """`unpack_rows` a window of rows at a time, in order: it holds the blob's bytes so far, never the
+    packed rows already added (a reader rebuilding a large blob keeps one window of cells at once).
+    Every check of `unpack_rows` is made, each as soon as its bytes arrive."""
+
+    def __init__(self, byte_length: int) -> None:
+        if not 1 <= byte_length <= MAX_SUPPORTED_BLOB_BYTES:
+            raise InvalidBlobEncoding(f"byte length {byte_length} is outside the supported range")
+        self.byte_length = byte_length
+        self.row_count = compute_row_count(byte_length)
+        self.rows_added = 0
+        self._data = bytearray()
+
+    def add(self, rows: Sequence[RowBytes]) -> None:
+        """Check and unpack the next rows; raises `InvalidBlobEncoding` (then nothing is added)."""
+        if self.rows_added + len(rows) > self.row_count:
+            raise InvalidBlobEncoding(f"{self.rows_added + len(rows)} rows given, {self.row_count} expected")
+        for offset, row in enumerate(rows):
+            if len(row) != BYTES_PER_ROW:
+                index = self.rows_added + offset
+                raise InvalidBlobEncoding(f"row {index} is {len(row)} bytes, {BYTES_PER_ROW} expected")
+        if not rows:
+            return
+        elements = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, BYTES_PER_FIELD_ELEMENT)
+        if elements[:, 0].any():
+            raise InvalidBlobEncoding("a field element has a non-zero top byte")
+        payload = elements[:, 1:].tobytes()
+        if self.rows_added == 0:
+            prefix = int.from_bytes(payload[:LENGTH_PREFIX_BYTES], "little")
+            if prefix != self.byte_length:
+                raise InvalidBlobEncoding(
+                    f"length prefix says {prefix} bytes, header says {self.byte_length}"
+                )
+            payload = payload[LENGTH_PREFIX_BYTES:]
+        keep = self.byte_length - len(self._data)
+        padding = payload[keep:]
+        if padding.count(0) != len(padding):
+            raise InvalidBlobEncoding("padding after the blob is not zero")
+        self._data += payload[:keep]
+        self.rows_added += len(rows)
+
+    def finish(self) -> bytes:
+        """The blob's bytes once every row was added; raises `InvalidBlobEncoding` before."""
+        if self.rows_added != self.row_count:
+            raise InvalidBlobEncoding(f"{self.rows_added} rows given, {self.row_count} expected")
+        return bytes(self._data)

@@ -149,14 +149,19 @@ class EncoderPool:
     def recover_blob(self, header: BlobHeader, cells: Mapping[CellCoordinate, Cell]) -> bytes:
         """The original blob from cells with at least 64 per row; same result as `recover_blob`."""
         rows = group_cells_by_row(header, cells)
-        packed = self._run(
+        packed = self.recover_rows([(RowIndex(index), row_cells) for index, row_cells in enumerate(rows)])
+        return unpack_rows(packed, header.byte_length)
+
+    def recover_rows(self, rows: Sequence[tuple[RowIndex, Mapping[ColumnIndex, Cell]]]) -> list[RowBytes]:
+        """Each row's packed bytes from at least 64 of its cells (`recover_row_bytes`), the rows spread
+        over the workers: a window of rows of a blob read back."""
+        return self._run(
             [
-                (_recover_row_task, (self._setup, self._precompute, RowIndex(index), row_cells))
-                for index, row_cells in enumerate(rows)
+                (_recover_row_task, (self._setup, self._precompute, index, dict(cells)))
+                for index, cells in rows
             ],
             None,
         )
-        return unpack_rows(packed, header.byte_length)
 
     def _run(
         self, tasks: list[tuple[Callable[..., T], tuple[object, ...]]], progress: ProgressCallback | None

@@ -237,3 +237,22 @@ class CoreDidNotSettle(ValidatorError):
         self._reduce_args = (validator, max_steps)
         self.validator = validator
         self.max_steps = max_steps
+
+
+class StoreOfAnotherProtocol(ValidatorError):
+    """Raised when a node's store file was written under another header Merkle tree (`stored`: the
+    `MAX_ROWS_PER_BLOB` it recorded, None when it recorded none) than this build's (`expected`): its
+    data roots are another protocol's. The file is left unchanged; the node starts only with a new data
+    dir (move the old one aside)."""
+
+    def __init__(self, path: str, stored: str | None, expected: int) -> None:
+        had = "no header tree shape" if stored is None else f"MAX_ROWS_PER_BLOB = {stored}"
+        super().__init__(
+            f"the node store {path} was written by another protocol version ({had}; this build has "
+            f"MAX_ROWS_PER_BLOB = {expected}): its data roots are not this protocol's. Start with a new "
+            f"data_dir, or move the old one aside; the file was not changed"
+        )
+        self._reduce_args = (path, stored, expected)
+        self.path = path
+        self.stored = stored
+        self.expected = expected

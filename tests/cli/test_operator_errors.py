@@ -4,6 +4,7 @@ changes."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,24 @@ def test_blob_commands_against_a_node_that_is_not_there_exit_2(tmp_path: Path) -
         assert result.returncode == 2, (args, result.stderr)
         assert "das: error: unreachable: cannot reach http://127.0.0.1:9" in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_node_store_of_another_protocol_stops_the_daemon_with_the_fix(
+    network: Path, tmp_path: Path
+) -> None:
+    """A data dir written before the header tree changed (no `max_rows_per_blob` in its store's meta):
+    `das validator run` exits 2 naming the file and what to do, and leaves the file as it was."""
+    from validator.daemon.store import HEADER_TREE_KEY, NodeStore  # noqa: PLC0415
+
+    store_path = tmp_path / "node" / "node.sqlite"
+    NodeStore(store_path).close()
+    old = sqlite3.connect(store_path)
+    with old:
+        old.execute("DELETE FROM meta WHERE key = ?", (HEADER_TREE_KEY,))
+    old.close()
+    before = store_path.read_bytes()
+    code, message = _run(_config(tmp_path, network))
+    assert code == 2, message
+    assert f"the node store {store_path} was written by another protocol version" in message, message
+    assert "Start with a new data_dir, or move the old one aside" in message, message
+    assert store_path.read_bytes() == before

@@ -15,7 +15,7 @@ from da.constants import (
     MAX_SUPPORTED_BLOB_BYTES,
     USABLE_BYTES_PER_ROW,
 )
-from da.packing import pack_blob, unpack_rows
+from da.packing import BlobUnpacker, pack_blob, unpack_rows
 from da.row_count import compute_row_count
 from da.types import RowBytes
 
@@ -89,3 +89,30 @@ def test_non_canonical_rows_are_rejected() -> None:
         unpack_rows([row, row], len(data))
     with pytest.raises(InvalidBlobEncoding, match="bytes, 131072 expected"):
         unpack_rows([RowBytes(row[:-1])], len(data))
+
+
+@given(st.binary(min_size=1, max_size=4 * USABLE_BYTES_PER_ROW), st.integers(1, 4))
+def test_unpacking_a_window_of_rows_at_a_time_gives_the_blob(data: bytes, window: int) -> None:
+    rows = pack_blob(data, DAConfig())
+    unpacker = BlobUnpacker(len(data))
+    for first in range(0, len(rows), window):
+        with pytest.raises(InvalidBlobEncoding, match="rows given"):
+            unpacker.finish()  # not every row yet
+        unpacker.add(rows[first : first + window])
+    assert unpacker.finish() == data
+
+
+def test_a_window_is_checked_as_it_arrives() -> None:
+    data = bytes(range(200)) * 1000  # 2 rows
+    first, second = pack_blob(data, DAConfig())
+    unpacker = BlobUnpacker(len(data))
+    with pytest.raises(InvalidBlobEncoding, match="length prefix"):
+        unpacker.add([second])  # the second row first: no length prefix where it is expected
+    unpacker.add([first])
+    with pytest.raises(InvalidBlobEncoding, match="top byte"):
+        unpacker.add([RowBytes(b"\x01" + second[1:])])
+    with pytest.raises(InvalidBlobEncoding, match="3 rows given, 2 expected"):
+        unpacker.add([second, second])
+    assert unpacker.rows_added == 1, "a refused window adds nothing"
+    unpacker.add([second])
+    assert unpacker.finish() == data

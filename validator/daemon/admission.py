@@ -20,6 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from da.constants import (
+    BYTES_PER_CELL,
+    BYTES_PER_COMMITMENT,
+    BYTES_PER_PROOF,
+    CELLS_PER_ROW,
+    USABLE_BYTES_PER_ROW,
+)
 from validator.daemon.config import InvalidDaemonConfig
 
 T = TypeVar("T")
@@ -31,18 +38,49 @@ MAX_RETRY_AFTER_S = 120
 @dataclass(frozen=True, slots=True)
 class AdmissionPolicy:
     """`max_queued`: raw blobs accepted but not yet encoded that a node holds at most;
-    `max_verifying`: pre-encoded uploads it checks at once. The two bounds are apart, so raw posts
-    (the node's encoding, ~15 x the work) are the ones refused first: a queue of them never holds
-    back an upload that only needs verifying."""
+    `max_verifying`: pre-encoded uploads it checks at once; `max_verifying_bytes`: what those checks
+    hold in memory at most, each counted by its declared body (`compute_upload_memory_bytes`: the
+    body and its decoded extension). The bounds are apart, so raw posts (the node's encoding, ~15 x
+    the work) are the ones refused first: a queue of them never holds back an upload that only
+    needs verifying."""
 
     max_queued: int = 8
     max_verifying: int = 4
+    max_verifying_bytes: int = 448 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.max_queued < 1:
             raise InvalidDaemonConfig("max_queued_blobs", "must be >= 1")
         if self.max_verifying < 1:
             raise InvalidDaemonConfig("max_verifying_uploads", "must be >= 1")
+        if self.max_verifying_bytes < 1:
+            raise InvalidDaemonConfig("max_verifying_bytes", "must be >= 1")
+
+
+EXTENDED_ROW_BYTES = CELLS_PER_ROW * (BYTES_PER_CELL + BYTES_PER_PROOF)
+"""A row's cells and proofs once decoded: 268,288 bytes."""
+UPLOAD_ROW_BYTES = USABLE_BYTES_PER_ROW + BYTES_PER_COMMITMENT + CELLS_PER_ROW * BYTES_PER_PROOF
+"""What one row adds to an upload's body: its blob bytes, its commitment and its 128 proofs."""
+
+
+def compute_upload_memory_bytes(body_bytes: int) -> int:
+    """What checking an upload of `body_bytes` holds at its peak: the body and its decoded extension
+    (the rows counted from the body, rounded up). About 3.2 x the blob: 101.5 MiB at 32 MiB."""
+    rows = max(1, math.ceil(body_bytes / UPLOAD_ROW_BYTES))
+    return body_bytes + rows * EXTENDED_ROW_BYTES
+
+
+def compute_verifying_bytes_refusal(
+    in_flight_bytes: int, checking: int, body_bytes: int, policy: AdmissionPolicy, mean_s: float
+) -> Refusal | None:
+    """The refusal (`verifying_bytes`, retry after one check's mean) of an upload of `body_bytes`
+    while `checking` uploads holding `in_flight_bytes` are being checked, when it would take the
+    total past `policy.max_verifying_bytes`; None when it fits, or when nothing is being checked (one
+    upload is always admitted alone, whatever its size within the largest upload)."""
+    cost = compute_upload_memory_bytes(body_bytes)
+    if checking == 0 or in_flight_bytes + cost <= policy.max_verifying_bytes:
+        return None
+    return Refusal("verifying_bytes", _clamp_retry_after(max(mean_s, 1.0)), checking, 0)
 
 
 def compute_retry_after(queued: int, policy: AdmissionPolicy, mean_encode_s: float) -> int | None:
@@ -109,7 +147,8 @@ class Refusal:
     `account_share` (the account holds its fair share: its own backlog delays it), `queue_full`
     (the account is below its share but every place is taken: the node is overloaded, or a flood's
     places beyond its share are still draining); the intake adds `memory_share` / `memory_full` for
-    the encoded blobs held while dispersing. `held` and `share`: the account's places and share."""
+    the blobs dispersing, and `verifying_bytes` for the bytes of uploads being checked. `held` and
+    `share`: the account's places and share."""
 
     reason: str
     retry_after: int

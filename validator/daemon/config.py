@@ -24,12 +24,13 @@ api_max_connections = 512             # open API connections; past it the longes
 api_max_requests_per_connection = 1000
 retrieval_cache_bytes = 67108864      # recovered blobs kept for GET .../data (64 MiB)
 max_reconstructions = 2               # blobs rebuilt at once for GET .../data; more get HTTP 429
+retrieval_window_rows = 8             # rows fetched and recovered at once while a blob is rebuilt
 log_format = "json"                   # or "console"
 retention_epochs = 24                 # epochs a blob's data is kept after its own (mainnet: 336 = 14 days)
 prune_interval_s = 30.0               # how often expired data is pruned (bounded batches)
 min_free_disk_bytes = 536870912       # below this free space: POST 507, custody pushes refused
-recent_extensions = 4                 # certified blobs' extensions kept in memory for serving
-max_dispersing_blobs = 32             # encoded blobs held in memory while dispersing; more get 429
+header_cache_bytes = 4194304          # headers with commitment branches kept for serving cells (4 MiB)
+max_dispersing_blobs = 32             # blobs dispersed at once (extensions read from the store); more get 429
 # p2p bounds (default: NetworkConfig's, specs/validator.md "Connections, peers and gossip")
 p2p_max_connections = 128             # connections of non-validators (light clients, followers)
 p2p_max_connections_per_ip = 16       # of those, from one IP address
@@ -97,6 +98,8 @@ DEFAULT_RETRIEVAL_CACHE_BYTES = 64 * 1024 * 1024
 """32 blobs of the 2 MiB maximum: the blobs a rollup's readers fetch right after certification."""
 DEFAULT_MAX_RECONSTRUCTIONS = 2
 """One per core on the 2-core machines we measure on: recovery is CPU-bound (ckzg, 258 ms a row)."""
+DEFAULT_RETRIEVAL_WINDOW_ROWS = 8
+"""Rows a reconstruction fetches and recovers at once: 8 x 128 cells of 2 KiB = 2 MiB of cells held."""
 
 NETWORK_DEFAULTS = NetworkConfig()
 """The network layer's defaults, which the p2p keys default to (never a number of their own)."""
@@ -125,6 +128,7 @@ class RetrievalConfig:
 
     cache_bytes: int = DEFAULT_RETRIEVAL_CACHE_BYTES
     max_reconstructions: int = DEFAULT_MAX_RECONSTRUCTIONS
+    window_rows: int = DEFAULT_RETRIEVAL_WINDOW_ROWS
 
     def validate(self) -> RetrievalConfig:
         """Return self if usable, else raise `InvalidDaemonConfig` naming the field."""
@@ -132,6 +136,8 @@ class RetrievalConfig:
             raise InvalidDaemonConfig("retrieval_cache_bytes", "must be 0..2**36 (0: no cache)")
         if not 1 <= self.max_reconstructions <= 64:
             raise InvalidDaemonConfig("max_reconstructions", "must be 1..64")
+        if not 1 <= self.window_rows <= 512:
+            raise InvalidDaemonConfig("retrieval_window_rows", "must be 1..512")
         return self
 
 
@@ -164,16 +170,17 @@ class DaemonConfig:
     """Epochs a blob's data is served after its own epoch; then pruned (specs/validator.md)."""
     prune_interval_s: float = 30.0
     min_free_disk_bytes: int = DEFAULT_MIN_FREE_DISK_BYTES
-    recent_extensions: int = 4
-    """Certified blobs' whole extensions kept in memory for serving (`Extensions`)."""
+    header_cache_bytes: int = 4 * 1024 * 1024
+    """Bytes of blob headers with their commitment branches kept for serving cells (`Extensions`)."""
     max_dispersing_blobs: int = 32
-    """Encoded blobs held in memory while they are dispersed; posts beyond it get HTTP 429."""
+    """Blobs dispersed at once (their extensions are read from the store); posts beyond it get 429."""
     api_header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
     api_body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     api_max_connections: int = DEFAULT_MAX_CONNECTIONS
     api_max_requests_per_connection: int = DEFAULT_MAX_REQUESTS_PER_CONNECTION
     retrieval_cache_bytes: int = DEFAULT_RETRIEVAL_CACHE_BYTES
     max_reconstructions: int = DEFAULT_MAX_RECONSTRUCTIONS
+    retrieval_window_rows: int = DEFAULT_RETRIEVAL_WINDOW_ROWS
     p2p_max_connections: int = NETWORK_DEFAULTS.connection_limits.max_connections
     p2p_max_connections_per_ip: int = NETWORK_DEFAULTS.connection_limits.max_connections_per_ip
     p2p_max_sockets: int = NETWORK_DEFAULTS.connection_limits.max_sockets
@@ -255,8 +262,8 @@ class DaemonConfig:
             raise InvalidDaemonConfig("prune_interval_s", "must be 0.1..86400 seconds")
         if not 0 <= self.min_free_disk_bytes <= 2**50:
             raise InvalidDaemonConfig("min_free_disk_bytes", "must be 0..2**50")
-        if not 0 <= self.recent_extensions <= 256:
-            raise InvalidDaemonConfig("recent_extensions", "must be 0..256")
+        if not 0 <= self.header_cache_bytes <= 2**30:
+            raise InvalidDaemonConfig("header_cache_bytes", "must be 0..2**30 (0: no cache)")
         if not 1 <= self.max_dispersing_blobs <= 4096:
             raise InvalidDaemonConfig("max_dispersing_blobs", "must be 1..4096")
         if self.payee is not None and not is_hex_address(self.payee):
@@ -312,7 +319,9 @@ class DaemonConfig:
     @property
     def retrieval_config(self) -> RetrievalConfig:
         """The bounds of blob retrieval."""
-        return RetrievalConfig(self.retrieval_cache_bytes, self.max_reconstructions)
+        return RetrievalConfig(
+            self.retrieval_cache_bytes, self.max_reconstructions, self.retrieval_window_rows
+        )
 
     def _validate_registry(self) -> None:
         on_chain = self.rpc_url is not None or self.registry_address is not None
@@ -428,7 +437,7 @@ def load_config(path: Path) -> DaemonConfig:
             min_free_disk_bytes=_count(
                 "min_free_disk_bytes", raw.get("min_free_disk_bytes", DEFAULT_MIN_FREE_DISK_BYTES)
             ),
-            recent_extensions=_count("recent_extensions", raw.get("recent_extensions", 4)),
+            header_cache_bytes=_count("header_cache_bytes", raw.get("header_cache_bytes", 4 * 1024 * 1024)),
             max_dispersing_blobs=_count("max_dispersing_blobs", raw.get("max_dispersing_blobs", 32)),
             api_header_timeout_s=_seconds(
                 "api_header_timeout_s", raw.get("api_header_timeout_s", DEFAULT_HEADER_TIMEOUT_S)
@@ -448,6 +457,9 @@ def load_config(path: Path) -> DaemonConfig:
             ),
             max_reconstructions=_count(
                 "max_reconstructions", raw.get("max_reconstructions", DEFAULT_MAX_RECONSTRUCTIONS)
+            ),
+            retrieval_window_rows=_count(
+                "retrieval_window_rows", raw.get("retrieval_window_rows", DEFAULT_RETRIEVAL_WINDOW_ROWS)
             ),
             # The p2p bounds' ranges are `NetworkConfig.validate`'s (see `network_config`).
             p2p_max_connections=_whole(raw, "p2p_max_connections"),

@@ -55,12 +55,12 @@ class DaemonTransport:
         self._sends = sends
 
     def custody_samples(self, sender: ValidatorIndex, push: PushCustody) -> tuple[Sample, ...] | None:
-        """The pushed columns' cells, from the blob this node encoded."""
-        encoded = self._extensions.dispersing(compute_data_root(push.header))
-        if encoded is None:
-            log.warning("custody push of a blob this node no longer holds", validator=push.to)
-            return None
-        return tuple(sample for column in push.columns for sample in encoded.get_column(column))
+        """The pushed columns' cells of a blob this node is dispersing, read from its stored extension
+        (just those columns' cells and proofs, with the header's commitments and branches)."""
+        samples = self._extensions.column_samples(compute_data_root(push.header), push.header, push.columns)
+        if samples is None:
+            log.warning("custody push of a blob this node no longer disperses", validator=push.to)
+        return samples
 
     def store_custody(self, node: ValidatorIndex, output: StoreCustody) -> None:
         """Durable before the core hears `CustodyStored` (a restart serves what it acknowledged)."""

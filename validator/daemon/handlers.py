@@ -57,8 +57,8 @@ class RequestHandlers:
         self._extensions = extensions
 
     def get_samples(self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
-        """`SampleStore`: the custody cells this node stored, and every cell of blobs it encoded (from
-        memory while dispersing, then from the extension the store keeps)."""
+        """`SampleStore`: the custody cells this node stored, and every cell of blobs it encoded (read
+        by coordinate from the extension the store keeps)."""
         self._context.metrics.sample_requests.inc()
         return self._held_samples(data_root, coordinates)
 
@@ -66,21 +66,18 @@ class RequestHandlers:
         self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
     ) -> list[Sample | None]:
         """What `get_samples` serves, without counting a request (grid requests read it too)."""
-        cached = self._extensions.cached_samples(data_root, coordinates)
-        if cached is not None:
-            return cached
-        held = self._context.store.get_samples(data_root, coordinates)
-        if all(sample is not None for sample in held):
-            return held
-        rebuilt = self._extensions.get_samples(data_root, coordinates)
-        return held if rebuilt is None else rebuilt
+        encoded = self._extensions.get_samples(data_root, coordinates)
+        if encoded is not None:
+            return encoded
+        return self._context.store.get_samples(data_root, coordinates)
 
     def get_grid_samples(
         self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]
     ) -> list[GridSample | None]:
         """`GridSampleStore` (`/tessera/samples/2`): cells of the blob's 2D grid. Original rows are
         what `get_samples` serves; extended rows come from the custody columns' derived cells, and for
-        a blob this node encoded, are derived from its columns on demand. One request counts once."""
+        a blob this node encoded, are derived on demand from the asked columns' original cells, read
+        from its stored extension (only those columns). One request counts once."""
         self._context.metrics.sample_requests.inc()
         known = self._context.store.get_header(data_root)
         if known is None:
@@ -108,9 +105,7 @@ class RequestHandlers:
                 if held is None and c.row >= row_count
             }
         )
-        if not wanted or (
-            self._extensions.dispersing(data_root) is None and self._context.store.get_blob(data_root) is None
-        ):
+        if not wanted or self._context.store.get_blob(data_root) is None:
             return result
         column_cells = [
             CellCoordinate(RowIndex(row), ColumnIndex(column))

@@ -44,6 +44,8 @@ from validator.daemon.admission import (
     FairQueue,
     Refusal,
     compute_admission,
+    compute_upload_memory_bytes,
+    compute_verifying_bytes_refusal,
 )
 from validator.daemon.context import NodeContext
 from validator.daemon.driver import CoreDriver
@@ -114,6 +116,9 @@ class BlobIntake:
         self._encode_times: collections.deque[float] = collections.deque(maxlen=ENCODE_TIMES_KEPT)
         self._verifying = AccountLedger(self.policy.max_verifying, weights)
         """Pre-encoded uploads being checked, per account (bounded by `policy.max_verifying`)."""
+        self._verifying_bytes = 0
+        """What the uploads being checked hold (`compute_upload_memory_bytes` of each declared body),
+        bounded by `policy.max_verifying_bytes`."""
         self._verify_times: collections.deque[float] = collections.deque(maxlen=ENCODE_TIMES_KEPT)
         self._recording: set[DataRoot] = set()
         """Checked uploads being recorded (at most `max_verifying`): the same blob twice at once is
@@ -286,6 +291,8 @@ class BlobIntake:
         account = account or ANONYMOUS_ACCOUNT
         self.check_upload_admission(len(body), account)
         self._verifying.take(account)
+        cost = compute_upload_memory_bytes(len(body))
+        self._verifying_bytes += cost
         self._gauge_queues()
         try:
             started = time.perf_counter()
@@ -305,6 +312,7 @@ class BlobIntake:
             return await self._accept_encoded(data, encoded, seconds, payment, account)
         finally:
             self._verifying.release(account)
+            self._verifying_bytes -= cost
             self._gauge_queues()
 
     def check_upload_admission(self, byte_length: int | None, account: str | None = None) -> None:
@@ -317,6 +325,10 @@ class BlobIntake:
         account = account or ANONYMOUS_ACCOUNT
         mean = statistics.fmean(self._verify_times) if self._verify_times else 0.0
         refusal = self._verifying.refusal(account, mean)
+        if refusal is None and byte_length is not None:
+            refusal = compute_verifying_bytes_refusal(
+                self._verifying_bytes, self._verifying.total, byte_length, self.policy, mean
+            )
         self._refuse_if_busy(refusal, mean, "upload refused", account, verifying=self._verifying.total)
 
     def _gauge_queues(self) -> None:
@@ -414,7 +426,7 @@ class BlobIntake:
                 data_root,
             )
         self._metrics.blobs_accepted.inc()
-        self._extensions.hold(encoded, account)
+        self._extensions.hold(data_root, account)  # its extension is stored: dispersal reads it there
         log.info(
             "upload accepted",
             data_root=data_root.hex(),
@@ -495,9 +507,10 @@ class BlobIntake:
             await self._fail(data_root, BlobFailure.ENCODING_MISMATCH, detail)
             return
         await trio.to_thread.run_sync(store.put_extension, data_root, encoded.rows)
-        self._extensions.hold(encoded, account)
+        del encoded  # stored: dispersal and serving read it from the store
+        self._extensions.hold(data_root, account)
         log.info("blob encoded", data_root=data_root.hex(), seconds=round(seconds, 3), queued=self.queued - 1)
-        self._spawn_dispersal(encoded.header, record.epoch, record.quorum)
+        self._spawn_dispersal(record.header, record.epoch, record.quorum)
 
     def _header(self, data: bytes) -> BlobHeader:
         """The blob's row commitments, on the encoder workers when there are any (ckzg holds the
@@ -576,13 +589,12 @@ class BlobIntake:
     async def _resume_blob(self, record: BlobRecord) -> None:
         """After a restart: a blob still `received` is queued for encoding; one encoded before is
         dispersed again from its stored extension."""
-        encoded = await trio.to_thread.run_sync(self._store.get_extension, record.data_root)
-        if encoded is None:
+        if not await trio.to_thread.run_sync(self._store.has_extension, record.data_root):
             log.info("resuming blob: encoding", data_root=record.data_root.hex(), status=record.status.value)
             self._raw.take(RESUMED_ACCOUNT)  # admitted before the restart: never refused now
             if not self._enqueue(record.data_root, RESUMED_ACCOUNT):
                 self._raw.release(RESUMED_ACCOUNT)
             return
-        self._extensions.hold(encoded, RESUMED_ACCOUNT)
+        self._extensions.hold(record.data_root, RESUMED_ACCOUNT)
         log.info("resuming blob: dispersing", data_root=record.data_root.hex(), status=record.status.value)
-        await self._disperse(encoded.header, record.epoch, record.quorum)
+        await self._disperse(record.header, record.epoch, record.quorum)

@@ -92,7 +92,7 @@ def run_daemon(config: DaemonConfig) -> int:
         network_config,
         AdmissionPolicy(config.max_queued_blobs),
         retention=config.retention,
-        extensions=Extensions(store, config.recent_extensions, config.max_dispersing_blobs),
+        extensions=Extensions(store, config.max_dispersing_blobs, config.header_cache_bytes),
         retrieval=config.retrieval_config,
         payments=gate,
         settlement=settlement,

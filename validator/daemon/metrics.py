@@ -95,7 +95,7 @@ class NodeMetrics:
         self.peers = Gauge("tessera_peers", "Connected libp2p peers", registry=self.registry)
         self.extensions_held = Gauge(
             "tessera_extensions_held",
-            "Encoded blobs held in memory (dispersing, recent)",
+            "Blobs this node encoded: dispersing now, headers cached for serving",
             ["kind"],
             registry=self.registry,
         )

@@ -173,9 +173,9 @@ class Node:
                 await trio.to_thread.run_sync(self._cast_next_ballot, epoch)
             except RegistryError as error:  # degraded, not down: the core keeps its clock
                 log.debug("tick without the registry", error=str(error))
-            dispersing, recent = self._extensions.held
+            dispersing, headers = self._extensions.held
             self._context.metrics.extensions_held.labels(kind="dispersing").set(dispersing)
-            self._context.metrics.extensions_held.labels(kind="recent").set(recent)
+            self._context.metrics.extensions_held.labels(kind="headers").set(headers)
 
     def _cast_next_ballot(self, epoch: Epoch) -> None:
         """Publish this validator's ballot for the next epoch once (ballots for e are cast during e - 1)."""

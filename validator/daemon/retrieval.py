@@ -8,6 +8,9 @@ bounded on every side a reader of `GET /v1/blobs/{root}/data` could push on.
   wait), the others wait for its result.
 - **Cap.** At most `RetrievalConfig.max_reconstructions` run at once; a read of another blob past it
   is refused with `RetrievalBusy` (HTTP 429, Retry-After from the recent reconstruction times).
+- **Windows.** A blob is rebuilt `RetrievalConfig.window_rows` rows at a time (`reassemble_in_windows`):
+  fetch the window's cells, recover its rows, unpack them onto the bytes so far, drop the cells. A
+  reconstruction holds the blob's bytes and one window of cells.
 - **Own outbound limit.** Retrieval's requests to a peer pass `RetrievalLimiter`, one at a time per
   peer, apart from `Sends`' limiter: they never queue ahead of custody pushes, attestations or
   sampling, and with `Sends` at half of a peer's inbound limit (4) there is always room left for both.
@@ -27,10 +30,11 @@ from typing import TYPE_CHECKING
 import structlog
 import trio
 
-from da import recover_blob
 from da.constants import CELLS_NEEDED_TO_RECOVER_ROW
 from da.errors import NotEnoughCells
-from da.types import BlobHeader, Cell, CellCoordinate, DataRoot, RowIndex
+from da.packing import BlobUnpacker
+from da.recovery import recover_row_bytes
+from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, DataRoot, RowBytes, RowIndex
 from network.errors import NetworkError, ServiceNotRunning
 from network.messages import SamplesResponse
 from network.sample_fetch import fetch_verified_samples
@@ -222,7 +226,9 @@ class BlobRetrieval:
         self._driver = driver
         self._peers = peers
         self._service = service
-        self.reconstructions = Reconstructions((config or RetrievalConfig()).validate(), context.metrics)
+        config = (config or RetrievalConfig()).validate()
+        self.reconstructions = Reconstructions(config, context.metrics)
+        self._window_rows = config.window_rows
         self.limiter = RetrievalLimiter()
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -243,36 +249,39 @@ class BlobRetrieval:
     async def reassemble_blob(
         self, data_root: DataRoot, header: BlobHeader, epoch: Epoch, quorum_index: QuorumIndex
     ) -> bytes:
-        """The blob's bytes from this node's custody and its quorum peers'; raises `NotEnoughCells`."""
+        """The blob's bytes from this node's custody and its quorum peers', a window of
+        `window_rows` rows at a time (`reassemble_in_windows`); raises `NotEnoughCells`."""
         context = self._context
         quorum = await self._driver.get_quorum(epoch, quorum_index)
-        cells: dict[CellCoordinate, Cell] = {}
         own = await trio.to_thread.run_sync(context.store.custody_coordinates, data_root)
-        for sample in await trio.to_thread.run_sync(context.store.get_samples, data_root, own):
-            if sample is not None:
-                cells[sample.coordinate] = sample.cell
-        if quorum is not None and not _complete(cells, header):
-            custody = compute_member_custody(quorum, data_root, context.preset)
-            async with trio.open_nursery() as nursery:
-                for member, columns in custody.items():
-                    peer = self._peers.known_peer_of(member)
-                    if member == context.me or peer is None:
-                        continue
-                    wanted = [
-                        CellCoordinate(RowIndex(r), c)
-                        for c in sorted(columns)
-                        for r in range(header.row_count)
-                    ]
-                    nursery.start_soon(self._fetch_member, peer, data_root, wanted, cells)
-        if not _complete(cells, header):
-            counts = {row: sum(1 for c in cells if c.row == row) for row in range(header.row_count)}
-            raise NotEnoughCells(
-                {r: n for r, n in counts.items() if n < CELLS_NEEDED_TO_RECOVER_ROW},
-                CELLS_NEEDED_TO_RECOVER_ROW,
+        members: list[tuple[PeerName, list[ColumnIndex]]] = []
+        if quorum is not None:
+            for member, columns in compute_member_custody(quorum, data_root, context.preset).items():
+                peer = self._peers.known_peer_of(member)
+                if member != context.me and peer is not None:
+                    members.append((peer, sorted(columns)))
+
+        async def gather(rows: range) -> dict[CellCoordinate, Cell]:
+            cells: dict[CellCoordinate, Cell] = {}
+            mine = [c for c in own if c.row in rows]
+            for sample in await trio.to_thread.run_sync(context.store.get_samples, data_root, mine):
+                if sample is not None:
+                    cells[sample.coordinate] = sample.cell
+            if members and not _complete(cells, rows):
+                async with trio.open_nursery() as nursery:
+                    for peer, columns in members:
+                        wanted = [CellCoordinate(RowIndex(r), c) for c in columns for r in rows]
+                        nursery.start_soon(self._fetch_member, peer, data_root, wanted, cells)
+            return cells
+
+        async def recover(rows: Sequence[tuple[RowIndex, dict[ColumnIndex, Cell]]]) -> list[RowBytes]:
+            if context.pool is not None:
+                return await trio.to_thread.run_sync(context.pool.recover_rows, rows)
+            return await trio.to_thread.run_sync(
+                lambda: [recover_row_bytes(context.kzg, row, cells) for row, cells in rows]
             )
-        if context.pool is not None:
-            return await trio.to_thread.run_sync(context.pool.recover_blob, header, cells)
-        return await trio.to_thread.run_sync(recover_blob, header, cells, context.kzg)
+
+        return await reassemble_in_windows(header, self._window_rows, gather, recover, data_root)
 
     async def _fetch_member(
         self,
@@ -304,8 +313,51 @@ class BlobRetrieval:
                 cells[sample.coordinate] = sample.cell
 
 
-def _complete(cells: dict[CellCoordinate, Cell], header: BlobHeader) -> bool:
-    counts = [0] * header.row_count
+Gather = Callable[[range], Awaitable[dict[CellCoordinate, Cell]]]
+"""Verified cells of the given rows (from custody and the quorum)."""
+Recover = Callable[[Sequence[tuple[RowIndex, dict[ColumnIndex, Cell]]]], Awaitable[list[RowBytes]]]
+"""Each row's packed bytes from at least 64 of its cells."""
+
+
+async def reassemble_in_windows(
+    header: BlobHeader, window_rows: int, gather: Gather, recover: Recover, data_root: DataRoot
+) -> bytes:
+    """The blob's bytes, `window_rows` rows at a time: gather the window's cells, recover its rows,
+    unpack them onto the bytes so far (`BlobUnpacker`) and drop the cells before the next window, so
+    a reconstruction holds the blob's bytes and one window of cells, never every cell. Raises
+    `NotEnoughCells` naming the rows of the first window that cannot be rebuilt."""
+    unpacker = BlobUnpacker(header.byte_length)
+    for first in range(0, header.row_count, window_rows):
+        rows = range(first, min(first + window_rows, header.row_count))
+        cells = await gather(rows)
+        by_row: dict[int, dict[ColumnIndex, Cell]] = {row: {} for row in rows}
+        for coordinate, cell in cells.items():
+            if coordinate.row in by_row:
+                by_row[coordinate.row][coordinate.column] = cell
+        held = len(cells)
+        del cells
+        short = {
+            row: len(row_cells)
+            for row, row_cells in by_row.items()
+            if len(row_cells) < CELLS_NEEDED_TO_RECOVER_ROW
+        }
+        if short:
+            raise NotEnoughCells(short, CELLS_NEEDED_TO_RECOVER_ROW)
+        unpacker.add(await recover([(RowIndex(row), row_cells) for row, row_cells in by_row.items()]))
+        log.debug(
+            "retrieval window recovered",
+            data_root=data_root.hex(),
+            first_row=first,
+            rows=len(rows),
+            cells=held,
+            row_count=header.row_count,
+        )
+    return unpacker.finish()
+
+
+def _complete(cells: dict[CellCoordinate, Cell], rows: range) -> bool:
+    counts = dict.fromkeys(rows, 0)
     for coordinate in cells:
-        counts[coordinate.row] += 1
-    return all(count >= CELLS_NEEDED_TO_RECOVER_ROW for count in counts)
+        if coordinate.row in counts:
+            counts[coordinate.row] += 1
+    return all(count >= CELLS_NEEDED_TO_RECOVER_ROW for count in counts.values())

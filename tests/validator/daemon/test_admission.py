@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from da.row_count import compute_row_count
+from da.upload import compute_max_upload_bytes
 from validator.daemon.admission import (
     MAX_RETRY_AFTER_S,
     MIN_RETRY_AFTER_S,
@@ -20,6 +22,8 @@ from validator.daemon.admission import (
     compute_admission,
     compute_fair_share,
     compute_retry_after,
+    compute_upload_memory_bytes,
+    compute_verifying_bytes_refusal,
 )
 from validator.daemon.api.accounts import UNKNOWN_ADDRESS_ACCOUNT, compute_address_account
 from validator.daemon.config import InvalidDaemonConfig
@@ -60,6 +64,31 @@ def test_uploads_have_their_own_bound_so_raw_posts_are_refused_first() -> None:
     )
     with pytest.raises(InvalidDaemonConfig, match="max_verifying_uploads"):
         AdmissionPolicy(max_verifying=0)
+
+
+def test_uploads_being_checked_are_bounded_in_bytes_by_their_declared_bodies() -> None:
+    """Checking an upload holds its body and its decoded extension: ~3.2 x the blob (101.5 MiB at
+    32 MiB). Past `max_verifying_bytes` a new upload is refused (`verifying_bytes`, retry after one
+    check's mean) although places are free; alone, any upload is checked."""
+    body_32_mib = compute_max_upload_bytes(32 * 1024 * 1024)
+    cost = compute_upload_memory_bytes(body_32_mib)
+    assert 3.1 * 32 * 1024 * 1024 < cost < 3.3 * 32 * 1024 * 1024
+    rows = compute_row_count(32 * 1024 * 1024)
+    assert cost >= body_32_mib + rows * 128 * (2048 + 48), "every row's cells and proofs are counted"
+    policy = AdmissionPolicy()  # 4 places, 448 MiB
+    assert 4 * cost <= policy.max_verifying_bytes < 5 * cost, "four of the largest blobs fit, not five"
+    assert compute_verifying_bytes_refusal(3 * cost, 3, body_32_mib, policy, 2.5) is None
+    tight = AdmissionPolicy(max_verifying_bytes=2 * cost)
+    assert compute_verifying_bytes_refusal(cost, 1, body_32_mib, tight, 0.0) is None
+    assert compute_verifying_bytes_refusal(cost + 1, 1, body_32_mib, tight, 2.5) == Refusal(
+        "verifying_bytes", 3, held=1, share=0
+    )
+    assert (
+        compute_verifying_bytes_refusal(0, 0, body_32_mib, AdmissionPolicy(max_verifying_bytes=1), 0.0)
+        is None
+    )
+    with pytest.raises(InvalidDaemonConfig, match="max_verifying_bytes"):
+        AdmissionPolicy(max_verifying_bytes=0)
 
 
 # --- fair admission: shares per account -----------------------------------------------------------

@@ -90,11 +90,11 @@ def test_retention_and_resource_bounds_are_read_and_checked(tmp_path: Path) -> N
         _write(
             tmp_path,
             "retention_epochs = 336\nprune_interval_s = 5.0\nmin_free_disk_bytes = 0\n"
-            "recent_extensions = 0\nmax_dispersing_blobs = 2\n",
+            "header_cache_bytes = 0\nmax_dispersing_blobs = 2\n",
         )
     )
     assert config.retention.window_epochs == 336 and config.retention.prune_interval_s == 5.0
-    assert (config.min_free_disk_bytes, config.recent_extensions, config.max_dispersing_blobs) == (0, 0, 2)
+    assert (config.min_free_disk_bytes, config.header_cache_bytes, config.max_dispersing_blobs) == (0, 0, 2)
     for bad, field in (
         ("retention_epochs = 0\n", "retention_epochs"),
         ("prune_interval_s = 0.0\n", "prune_interval_s"),

@@ -174,7 +174,7 @@ async def test_an_account_holding_its_share_of_the_blobs_dispersing_is_refused_a
         api = await start_api(build_app(bounded.api, ApiConfig(max_request_bytes=BLOB_BYTES + 64 * 1024)))
         try:
             for _ in range(3):  # three blobs of 127.0.0.2 still dispersing: a lone account's share of 4
-                bounded.extensions.hold(encode_blob(rng.randbytes(1000), kzg), "ip:127.0.0.2")
+                bounded.extensions.hold(encode_blob(rng.randbytes(1000), kzg).data_root, "ip:127.0.0.2")
             status, headers, answer = await _post_from(api.url, "127.0.0.2", rng.randbytes(BLOB_BYTES))
             assert status == 429 and int(headers["Retry-After"]) >= 1, answer
             assert "fair share" in answer["error"]["message"]

@@ -5,21 +5,33 @@ is not cached, and retrieval's per-peer limiter holds no entry once its requests
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import pytest
+import structlog
 import trio
 import trio.testing
 
 from da import EncodedBlob, recover_blob
-from da.constants import CELLS_NEEDED_TO_RECOVER_ROW
+from da.constants import CELLS_NEEDED_TO_RECOVER_ROW, CELLS_PER_ROW
 from da.errors import NotEnoughCells
 from da.kzg import CkzgBackend
-from da.types import Cell, CellCoordinate, ColumnIndex, DataRoot, RowIndex
+from da.recovery import recover_row_bytes
+from da.types import Cell, CellCoordinate, ColumnIndex, DataRoot, RowBytes, RowIndex
 from network.errors import ServiceNotRunning
 from network.types import PeerName
 from validator.daemon.config import InvalidDaemonConfig, RetrievalConfig
 from validator.daemon.metrics import NodeMetrics
-from validator.daemon.retrieval import Reconstructions, RecoveredBlobs, RetrievalLimiter
+from validator.daemon.retrieval import (
+    Reconstructions,
+    RecoveredBlobs,
+    RetrievalLimiter,
+    reassemble_in_windows,
+)
+from validator.daemon.store import NodeStore
 from validator.errors import RetrievalBusy
+from validator.types import Epoch, QuorumIndex
 
 WAIT_S = 30.0
 
@@ -209,3 +221,76 @@ def test_a_reader_waiting_when_retrieval_stops_is_told_the_node_is_stopping() ->
         assert reconstructions.running == 0
 
     trio.run(main)
+
+
+def _custodian(path: Path, encoded: EncodedBlob, columns: range, rows: range) -> NodeStore:
+    """A custodian's real store holding `columns` of `rows` (as its custody pushes left them)."""
+    store = NodeStore(path)
+    coordinates = [CellCoordinate(RowIndex(r), ColumnIndex(c)) for r in rows for c in columns]
+    store.put_custody(
+        encoded.header, encoded.data_root, Epoch(1), QuorumIndex(0), encoded.get_samples(coordinates)
+    )
+    return store
+
+
+def _reassemble(encoded: EncodedBlob, stores: list[NodeStore], kzg: CkzgBackend, asked: list[range]) -> bytes:
+    """`reassemble_in_windows` over the custodians' stores (the odd columns only: every row needs a
+    recovery) with a window of one row; `asked` records the rows of each gather and its cell count."""
+    header, root = encoded.header, encoded.data_root
+
+    async def gather(rows: range) -> dict[CellCoordinate, Cell]:
+        wanted = [CellCoordinate(RowIndex(r), ColumnIndex(c)) for r in rows for c in range(CELLS_PER_ROW)]
+        cells: dict[CellCoordinate, Cell] = {}
+        for store in stores:
+            for sample in await trio.to_thread.run_sync(store.get_samples, root, wanted):
+                if sample is not None:
+                    cells[sample.coordinate] = sample.cell
+        asked.append(rows)
+        return cells
+
+    async def recover(rows: Sequence[tuple[RowIndex, dict[ColumnIndex, Cell]]]) -> list[RowBytes]:
+        return [recover_row_bytes(kzg, row, cells) for row, cells in rows]
+
+    async def main() -> bytes:
+        with trio.fail_after(WAIT_S):
+            return await reassemble_in_windows(header, 1, gather, recover, root)
+
+    return trio.run(main)
+
+
+def test_a_blob_spread_over_custodians_is_rebuilt_one_row_window_at_a_time(
+    tmp_path: Path, kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    data, encoded = two_row_blob
+    both = range(2)
+    stores = [
+        _custodian(tmp_path / "a.sqlite", encoded, range(1, 64, 2), both),
+        _custodian(tmp_path / "b.sqlite", encoded, range(65, 128, 2), both),
+    ]
+    asked: list[range] = []
+    with structlog.testing.capture_logs() as logs:
+        assert _reassemble(encoded, stores, kzg, asked) == data
+    assert asked == [range(0, 1), range(1, 2)], "one row window at a time, in order"
+    windows = [
+        (e["first_row"], e["rows"], e["cells"]) for e in logs if e["event"] == "retrieval window recovered"
+    ]
+    assert windows == [(0, 1, 64), (1, 1, 64)], "each window held its own row's cells only"
+    for store in stores:
+        store.close()
+
+
+def test_a_window_that_cannot_be_rebuilt_names_its_rows(
+    tmp_path: Path, kzg: CkzgBackend, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    _, encoded = two_row_blob
+    stores = [
+        _custodian(tmp_path / "a.sqlite", encoded, range(1, 64, 2), range(2)),
+        _custodian(tmp_path / "b.sqlite", encoded, range(65, 128, 2), range(1)),  # row 1: 32 cells only
+    ]
+    asked: list[range] = []
+    with pytest.raises(NotEnoughCells) as short:
+        _reassemble(encoded, stores, kzg, asked)
+    assert short.value.received == {1: 32}
+    assert asked == [range(0, 1), range(1, 2)]
+    for store in stores:
+        store.close()

@@ -18,9 +18,10 @@ from da.constants import DEFAULT_MAX_BLOB_BYTES
 from da.header import header_to_bytes
 from da.media import UPLOAD_MEDIA_TYPE
 from da.pool import EncoderPool
-from da.types import KZGProof
+from da.types import CellCoordinate, ColumnIndex, KZGProof, RowIndex
 from da.upload import EncodedUpload, compute_max_upload_bytes
 from tests.validator.daemon.live_node import LiveNode, live_node
+from tests.validator.daemon.test_extensions import holds_no_extension
 from validator.daemon.api import ApiConfig, ApiServer, build_app, start_api
 
 pytestmark = pytest.mark.anyio
@@ -77,6 +78,9 @@ async def test_an_upload_is_taken_stored_with_its_extension_and_served(
     assert answer["data_root"] == "0x" + encoded.data_root.hex()
     assert answer["status"] in {"encoded", "dispersed", "certified"}
     assert node.store.get_extension(encoded.data_root) == encoded
+    corner = [CellCoordinate(RowIndex(0), ColumnIndex(0)), CellCoordinate(RowIndex(0), ColumnIndex(127))]
+    assert node.extensions.get_samples(encoded.data_root, corner) == encoded.get_samples(corner)
+    assert holds_no_extension(node.extensions), "dispersal and serving read the store, not memory"
     root = answer["data_root"]
     async with aiohttp.ClientSession(server.url) as http:
         async with http.get(f"/v1/blobs/{root}/header") as response:
@@ -196,7 +200,7 @@ async def test_uploads_are_refused_while_the_encoded_blobs_held_for_dispersal_ar
     one_row_blob: tuple[bytes, EncodedBlob],
     two_row_blob: tuple[bytes, EncodedBlob],
 ) -> None:
-    """An upload is held in memory (its whole extension) until its blob is certified: past
+    """An upload's dispersal counts until its blob is certified: past
     `max_dispersing` held, a new upload is 429 with Retry-After before its body is checked, as a raw
     post is, and taken once room frees."""
     data, encoded = one_row_blob
@@ -205,7 +209,8 @@ async def test_uploads_are_refused_while_the_encoded_blobs_held_for_dispersal_ar
             build_app(bounded.api, ApiConfig(max_request_bytes=compute_max_upload_bytes(len(data)) * 2))
         )
         try:
-            bounded.extensions.hold(two_row_blob[1], "ip:198.51.100.1")  # another blob still being dispersed
+            another = two_row_blob[1].data_root  # another blob still being dispersed
+            bounded.extensions.hold(another, "ip:198.51.100.1")
             body = upload_to_bytes(compute_upload(data, encoded))
             status, answer = await _post(api, body)
             assert status == 429, answer
