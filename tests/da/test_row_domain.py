@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from math import gcd
+from fractions import Fraction
+from math import gcd, lcm
 
 import pytest
 from hypothesis import given
@@ -50,3 +51,27 @@ def test_rows_outside_the_extension_are_refused() -> None:
         domain.field_coefficients(3)
     with pytest.raises(ValueError, match="not an extended row"):
         domain.field_scale_inverse(8)
+
+
+def _product_formula(rows: int, offset: int) -> tuple[tuple[int, ...], Fraction]:
+    """Row R + offset of M and its scale from the Lagrange basis as a product of fractions (the
+    definition; `compute_row_domain` uses a closed form)."""
+    basis = []
+    for k in range(rows):
+        value = Fraction(1)
+        for m in range(rows):
+            if m != k:
+                value *= Fraction(rows + offset - m, k - m)
+        basis.append(value)
+    multiple = lcm(*(value.denominator for value in basis))
+    divisor = gcd(*(int(value * multiple) for value in basis))
+    return tuple(int(value * multiple) // divisor for value in basis), Fraction(multiple, divisor)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 9, 17, 33, 64])
+def test_closed_form_matches_the_lagrange_product(rows: int) -> None:
+    domain = compute_row_domain(rows)
+    for offset in range(rows):
+        coefficients, scale = _product_formula(rows, offset)
+        assert domain.coefficients[offset] == coefficients
+        assert domain.scales[offset] == scale
