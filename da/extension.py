@@ -5,7 +5,7 @@ Column j of the grid holds, at row x, the value of the column polynomial P_j (de
 R original cells) at x; extended row R + i is sum_k M[i][k] * row k (`da.row_domain`). By linearity
 the same coefficients combine, column by column:
 
-- the cells (field elements, natively: `da._scalar_field.combine_cells`),
+- the cells (field elements, natively: `da._scalar_field.extend_cells`, forward differences as below),
 - the cells' KZG proofs (G1 points) and
 - the row commitments (G1 points): extended commitments are *defined* by the header's R commitments
   and never stored, so the data root still commits to the original rows only.
@@ -45,7 +45,10 @@ def compute_extended_column_cells(cells: Sequence[Cell]) -> list[Cell]:
         if not isinstance(cell, bytes) or len(cell) != BYTES_PER_CELL:
             raise InvalidKZGInput(operation, f"cell {index} is not {BYTES_PER_CELL} bytes")
     try:
-        combined = _scalar_field.combine_cells(b"".join(cells), _extension_matrix(count))
+        if any(scale is not None for scale in _field_scales(count)):
+            combined = _scalar_field.combine_cells(b"".join(cells), _extension_matrix(count))
+        else:  # every s_i is 1: Q(R + i) itself, by forward differences (no multiplication)
+            combined = _scalar_field.extend_cells(b"".join(cells))
     except ValueError as error:
         raise InvalidKZGInput(operation, str(error)) from error
     return [Cell(combined[i : i + BYTES_PER_CELL]) for i in range(0, len(combined), BYTES_PER_CELL)]
