@@ -33,12 +33,22 @@ class RowDomain:
     """The extension of R original rows to 2R.
 
     `coefficients[i][k]` is M[i][k], a signed integer (use `field_coefficients` for values mod r);
-    `scales[i]` is s_i, the exact rational with M[i][k] = s_i * L_k(R + i).
+    `scales[i]` is s_i, the exact rational with M[i][k] = s_i * L_k(R + i). Each row is computed
+    when first asked for and cached (a light client checking a few cells of extended rows at
+    R = 265 needs a few of the 265 rows: ~1 ms each).
     """
 
     original_rows: int
-    coefficients: tuple[tuple[int, ...], ...]
-    scales: tuple[Fraction, ...]
+
+    @property
+    def coefficients(self) -> tuple[tuple[int, ...], ...]:
+        """M, row i (extended row R + i) first."""
+        return tuple(_extension_row(self.original_rows, offset)[0] for offset in range(self.original_rows))
+
+    @property
+    def scales(self) -> tuple[Fraction, ...]:
+        """s_i for each extended row R + i."""
+        return tuple(_extension_row(self.original_rows, offset)[1] for offset in range(self.original_rows))
 
     @property
     def extended_rows(self) -> int:
@@ -51,7 +61,7 @@ class RowDomain:
 
     def field_scale_inverse(self, extended: int) -> int:
         """1 / s_i mod r for the extended row `extended`: multiply a stored value by it to get P(R + i)."""
-        scale = self.scales[self._offset(extended)]
+        scale = _extension_row(self.original_rows, self._offset(extended))[1]
         return scale.denominator * pow(scale.numerator, -1, BLS_MODULUS) % BLS_MODULUS
 
     def position(self, row: int) -> int:
@@ -78,25 +88,33 @@ def compute_row_domain(original_rows: int) -> RowDomain:
 
 @cache
 def _row_domain(original_rows: int) -> RowDomain:
-    # L_k(R + i) = (-1)^(R-1-k) * R * C(R+i, R) * C(R-1, k) / (R + i - k) in closed form: the factor
-    # R * C(R+i, R) is common to the row, so the row's primitive integer vector is that of
-    # (-1)^(R-1-k) * C(R-1, k) / (R+i-k), brought to integers by lcm(i+1..i+R). O(R^2) integer
-    # operations (the product formula with fractions was O(R^3): 33 s at R = 265).
-    rows: list[tuple[int, ...]] = []
-    scales: list[Fraction] = []
-    signed = [(-1) ** (original_rows - 1 - k) * comb(original_rows - 1, k) for k in range(original_rows)]
-    for offset in range(original_rows):
-        x = original_rows + offset
-        multiple = lcm(*range(offset + 1, x + 1))
-        scaled = [value * (multiple // (x - k)) for k, value in enumerate(signed)]
-        divisor = gcd(*scaled)
-        integers = tuple(value // divisor for value in scaled)
-        rows.append(integers)
-        # s_i = M[i][R-1] / L_{R-1}(R + i), with L_{R-1}(R + i) = R * C(R+i, R) / (i + 1).
-        scales.append(Fraction(integers[-1] * (offset + 1), original_rows * comb(x, original_rows)))
-    return RowDomain(original_rows, tuple(rows), tuple(scales))
+    return RowDomain(original_rows)
+
+
+@cache
+def _signed_binomials(original_rows: int) -> tuple[int, ...]:
+    return tuple((-1) ** (original_rows - 1 - k) * comb(original_rows - 1, k) for k in range(original_rows))
+
+
+@cache
+def _extension_row(original_rows: int, offset: int) -> tuple[tuple[int, ...], Fraction]:
+    """Row `offset` of M (extended row R + offset) and its scale s_offset.
+
+    L_k(R + i) = (-1)^(R-1-k) * R * C(R+i, R) * C(R-1, k) / (R + i - k) in closed form: the factor
+    R * C(R+i, R) is common to the row, so the row's primitive integer vector is that of
+    (-1)^(R-1-k) * C(R-1, k) / (R+i-k), brought to integers by lcm(i+1..i+R). O(R) integer
+    operations per row (the product formula with fractions was O(R^2) per row: 33 s for all rows
+    at R = 265)."""
+    x = original_rows + offset
+    multiple = lcm(*range(offset + 1, x + 1))
+    scaled = [value * (multiple // (x - k)) for k, value in enumerate(_signed_binomials(original_rows))]
+    divisor = gcd(*scaled)
+    integers = tuple(value // divisor for value in scaled)
+    # s_i = M[i][R-1] / L_{R-1}(R + i), with L_{R-1}(R + i) = R * C(R+i, R) / (i + 1).
+    scale = Fraction(integers[-1] * (offset + 1), original_rows * comb(x, original_rows))
+    return integers, scale
 
 
 @cache
 def _field_coefficients(original_rows: int, offset: int) -> tuple[int, ...]:
-    return tuple(value % BLS_MODULUS for value in _row_domain(original_rows).coefficients[offset])
+    return tuple(value % BLS_MODULUS for value in _extension_row(original_rows, offset)[0])
