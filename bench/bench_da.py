@@ -39,6 +39,7 @@ from da.grid import ExtendedBlob
 from da.kzg import PRECOMPUTE_FOR_PROVING, default_trusted_setup_path, load_ckzg_backend
 from da.packing import pack_blob
 from da.types import RowBytes
+from validator.custody import compute_extended_custody
 
 MIB = 1024 * 1024
 
@@ -56,7 +57,8 @@ def bench_grid(kzg: CkzgBackend, row_count: int, repeats: int, pool: EncoderPool
     extension on `pool`'s workers (columns spread over them) once; then recovery from a minimum
     recoverable set with no shortcut (rows R..2R-1 in columns 64..127: 64 column decodes, then R row
     decodes), the refusal of the minimum unrecoverable pattern ((R+1) x 65 cells withheld:
-    `NotEnoughCells`), and the verification of 30 grid samples against the header."""
+    `NotEnoughCells`), the verification of 30 grid samples against the header, and a custodian's
+    extension of one column it holds (median of 3 columns)."""
     rng = random.Random(row_count)
     rows = [
         RowBytes(b"".join(b"\x00" + rng.randbytes(31) for _ in range(FIELD_ELEMENTS_PER_ROW)))
@@ -121,6 +123,17 @@ def bench_grid(kzg: CkzgBackend, row_count: int, repeats: int, pool: EncoderPool
         return verify_grid_samples(root, header, samples, kzg)
 
     verify = statistics.median(_seconds(verify_grid) for _ in range(5))
+    # A custodian's side: the extended cells and proofs of one column it holds (store.put_custody).
+    custody = [
+        grid.blob.get_samples(
+            [CellCoordinate(RowIndex(row), ColumnIndex(column)) for row in range(row_count)]
+        )
+        for column in range(3)
+    ]
+    header_only = grid.blob.header
+    custody_column = statistics.median(
+        _seconds(lambda held=held: compute_extended_custody(header_only, held)) for held in custody
+    )
     figures: dict[str, float] = {
         "rows": row_count,
         "blob_mib": round((row_count * USABLE_BYTES_PER_ROW - LENGTH_PREFIX_BYTES) / MIB, 2),
@@ -134,6 +147,7 @@ def bench_grid(kzg: CkzgBackend, row_count: int, repeats: int, pool: EncoderPool
         "minimum_unrecoverable_withheld_cells": len(withheld),
         "unrecoverable_refused_ms": round(1000 * refusal, 1),
         "verify_30_grid_samples_ms": round(1000 * verify, 2),
+        "custody_column_extension_ms": round(1000 * custody_column, 2),
     }
     if pool is not None and pooled is not None:
         figures["extension_pooled_s"] = round(pooled, 3)
@@ -289,6 +303,10 @@ def _print_grid(figures: list[dict[str, float]]) -> None:
             f"({f['minimum_unrecoverable_withheld_cells']} cells withheld) refused in "
             f"{f['unrecoverable_refused_ms']:.1f} ms; "
             f"30 grid samples verified in {f['verify_30_grid_samples_ms']:.1f} ms"
+        )
+        print(
+            f"        a custodian's extension of one held column (compute_extended_custody) "
+            f"{f['custody_column_extension_ms']:.1f} ms"
         )
 
 
