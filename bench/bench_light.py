@@ -1,8 +1,11 @@
-"""Light-client benchmark: time to the target confidence for a 1 MiB blob (9 rows), and `follow` checks/s.
+"""Light-client benchmark: time to the target confidence for a 1 MiB blob (9 rows) or, with `--local
+--sizes`, for several blob sizes in one run, and `follow` checks/s.
 
 Figures, not pass/fail. By default against a real 8-validator devnet on 127.0.0.1 (8 `das validator
 run` processes, blobs posted over HTTP and certified by the validators); with `--local`, against 8
-custodians in this process (mainnet preset, each serving exactly its custody columns).
+custodians in this process (mainnet preset, each serving exactly its custody columns); `--local
+--sizes 128KiB,1MiB,8MiB,32MiB` measures warm and cold checks at each size in turn (samples per check
+and the cold `das light check` time by size: the 2D extension keeps both flat).
 
 - warm: a client host that stays up (as `das light follow` does), the verifier's trusted setup
   loaded, runs `--checks` checks of one blob one after the other: header from a custodian, a fresh
@@ -31,6 +34,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 import secrets
 import statistics
 import sys
@@ -44,7 +48,7 @@ import structlog
 import trio
 
 from cli.light import VERIFIERS
-from da import encode_blob
+from da import EncoderPool, encode_blob
 from da.config import DAConfig
 from da.constants import (
     BYTES_PER_CELL,
@@ -126,9 +130,9 @@ def _key(index: int) -> SecretKey:
 
 
 def build_network(
-    directory: Path, blob: Any, preset_name: str, validators: int, slots: int
+    directory: Path, blob: Any, preset_name: str, validators: int, slots: int, grid: Any = None
 ) -> dict[str, Any]:
-    """Registry, certificate and custodian stores for `blob`."""
+    """Registry, certificate and custodian stores for `blob` (its 2D grid: `grid`, else computed)."""
     preset = get_preset(preset_name)
     registry_path = directory / "registry.sqlite"
     info = RegistryInfo(CHAIN_ID, preset_name, time.time(), 600.0)
@@ -155,7 +159,7 @@ def build_network(
     certificate = directory / "certificate.ssz"
     certificate.write_bytes(certificate_to_bytes(aggregator.certificate))
     custody = compute_member_custody(quorum, blob.data_root, preset)
-    grid = compute_extended_blob(blob)
+    grid = grid if grid is not None else compute_extended_blob(blob)
     stores = [Custodian(blob, custody.get(ValidatorIndex(i), frozenset()), grid) for i in range(validators)]
     return {"registry": registry_path, "certificate": certificate, "stores": stores}
 
@@ -250,6 +254,8 @@ async def cold_checks(
             "in_process_median_s": phase(kind, "total"),
             "sampling_median_s": phase(kind, "sampling"),
             "verification_median_s": phase(kind, "verification"),
+            "samples_median": statistics.median(r["verified"] for r in reports[kind]),
+            "samples_max": max(r["verified"] for r in reports[kind]),
         }
         for kind in VERIFIERS
     }
@@ -406,6 +412,25 @@ def print_two_d(figures: dict[str, Any]) -> None:
     )
 
 
+def print_sizes(figures: dict[str, Any]) -> None:
+    """The per-size table of a `--sizes` run as text."""
+    print(
+        f"light check to {figures['target']} by blob size, {figures['custodians']} in-process custodians: "
+        "samples per check (warm median / cold median, max) and time (target: samples <= 33, cold flat)"
+    )
+    for f in figures["sizes"]:
+        warm, lean = f["warm"], f["cold"]["lean"]
+        ckzg = f["cold"]["ckzg"]
+        print(
+            f"  {f['size']:>7} (R = {f['rows']:>3}): samples {warm['samples']:.0f} / "
+            f"{lean['samples_median']:.0f}, max {lean['samples_max']}; warm median "
+            f"{warm['median_s'] * 1000:.0f} ms; cold `das light check` median {lean['median_s']:.2f} s "
+            f"(lean; start-up {lean['startup_median_s']:.2f} s, check {lean['in_process_median_s']:.2f} s), "
+            f"{ckzg['median_s']:.2f} s (ckzg)"
+        )
+    print_two_d(figures["two_d"])
+
+
 async def follow_burst(
     registry_path: Path, certificates: list[bytes], verifier: Any, workers: int, db: Path
 ) -> dict[str, Any]:
@@ -489,13 +514,18 @@ async def bench_devnet(args: argparse.Namespace, directory: Path) -> dict[str, A
     return {"devnet_up_s": up, "warm": warm, "cold": cold, "follow": follow}
 
 
-async def bench_local(args: argparse.Namespace) -> dict[str, Any]:
-    """Warm and cold figures against custodians in this process."""
-    prover = load_ckzg_backend(PRECOMPUTE_FOR_PROVING)
-    data = random.Random(20).randbytes(args.mib * MIB)
-    blob = encode_blob(data, prover)
+async def bench_local(args: argparse.Namespace, size: int) -> dict[str, Any]:
+    """Warm and cold figures against custodians in this process, for a random blob of `size` bytes
+    (encoded and extended on an encoder pool of `--encoders` processes: 32 MiB is 265 rows)."""
+    data = random.Random(20).randbytes(size)
+    config = DAConfig(max_blob_bytes=MAX_SUPPORTED_BLOB_BYTES)
+    started = time.perf_counter()
+    with EncoderPool(workers=args.encoders, config=config) as pool:
+        blob = pool.encode_blob(data)
+        grid = pool.compute_extended_blob(blob)
+    encoded = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
-        network = build_network(Path(tmp), blob, args.preset, args.validators, args.slots)
+        network = build_network(Path(tmp), blob, args.preset, args.validators, args.slots, grid)
         fast = NetworkConfig(response_timeout=5.0, dial_timeout=5.0)
         services = [
             NetworkService(fast, ServerPorts(samples=s, grid_samples=s, headers=s)) for s in network["stores"]
@@ -510,7 +540,40 @@ async def bench_local(args: argparse.Namespace) -> dict[str, Any]:
                 network, blob.data_root, args.checks, args.confidence, load_lean_verifier()
             )
             cold = await cold_checks(network, blob.data_root, args.cold, args.confidence)
-    return {"rows": blob.header.row_count, "preset": args.preset, "warm": warm, "cold": cold}
+    return {
+        "blob_bytes": size,
+        "size": _size_label(size),
+        "rows": blob.header.row_count,
+        "preset": args.preset,
+        "encode_and_extend_s": encoded,
+        "warm": warm,
+        "cold": cold,
+    }
+
+
+def _size_label(size: int) -> str:
+    if size % MIB == 0:
+        return f"{size // MIB} MiB"
+    if size % 1024 == 0:
+        return f"{size // 1024} KiB"
+    return f"{size} B"
+
+
+SIZE_UNITS = {"KiB": 1024, "MiB": MIB, "B": 1, "": 1}
+
+
+def parse_sizes(text: str) -> list[int]:
+    """Blob sizes from `128KiB,1MiB,8MiB,32MiB` (KiB, MiB or bytes), in order; ValueError otherwise."""
+    sizes = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(KiB|MiB|B|)\s*", part)
+        if match is None:
+            raise ValueError(f"{part!r} is not a size such as 128KiB or 8MiB")
+        size = int(match.group(1)) * SIZE_UNITS[match.group(2)]
+        if not 1 <= size <= MAX_SUPPORTED_BLOB_BYTES:
+            raise ValueError(f"blob size {part.strip()!r} is outside 1..{MAX_SUPPORTED_BLOB_BYTES} bytes")
+        sizes.append(size)
+    return sizes
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -526,7 +589,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         return figures
     figures["verification"] = verification_side_by_side(args.cells, args.repeats)
     if args.local:
-        figures.update(await bench_local(args))
+        if args.sizes is not None:
+            figures["sizes"] = [await bench_local(args, size) for size in parse_sizes(args.sizes)]
+            return figures
+        figures.update(await bench_local(args, args.mib * MIB))
         return figures
     directory = Path(tempfile.mkdtemp(prefix="tessera-bench-light-"))
     try:
@@ -556,6 +622,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15, help="batches each verifier checks")
     parser.add_argument("--local", action="store_true", help="in-process custodians instead of a devnet")
     parser.add_argument(
+        "--sizes",
+        help=(
+            "with --local: blob sizes measured one after the other in this run instead of --mib, "
+            "comma-separated, e.g. 128KiB,1MiB,8MiB,32MiB (samples per check and cold check time by size)"
+        ),
+    )
+    parser.add_argument(
+        "--encoders", type=int, default=2, help="encoder processes that encode and extend the --local blob"
+    )
+    parser.add_argument(
         "--two-d-only", action="store_true", help="only the 2D figures (sample counts, verifier time)"
     )
     parser.add_argument(
@@ -566,6 +642,13 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
+    if args.sizes is not None:
+        if not args.local:
+            parser.error("--sizes needs --local")
+        try:
+            parse_sizes(args.sizes)
+        except ValueError as error:
+            parser.error(f"--sizes: {error}")
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     figures = trio.run(bench, args)
     if args.json:
@@ -573,6 +656,9 @@ def main() -> None:
         return
     if args.two_d_only:
         print_two_d(figures["two_d"])
+        return
+    if args.sizes is not None:
+        print_sizes(figures)
         return
     warm, cold = figures["warm"], figures["cold"]
     where = "in-process custodians" if args.local else "validators (devnet processes)"

@@ -8,8 +8,9 @@
  * millisecond. Every group operation stays in arkworks; this module only does field arithmetic.
  *
  * The 2D extension combines cells of one column: extended cell i = sum_k M[i][k] * cell k,
- * element by element (combine_cells); column recovery is the same product with Lagrange
- * coefficients over the rows present.
+ * element by element (combine_cells), or, the rows sitting at consecutive x, by forward differences
+ * (extend_cells); column recovery is the same product with Lagrange coefficients over the rows
+ * present.
  *
  * Representation: 4 little-endian 64-bit limbs. Values read from cells and returned are plain
  * (canonical, < p); constants (powers of r, twiddles, coset factors) are passed in Montgomery form
@@ -342,6 +343,70 @@ done:
     return result;
 }
 
+/* The 2D extension of one column when every scale s_i is 1: from the K cells at x = 0..K-1 (rows
+ * of the column polynomial Q, element by element) the K cells Q(K), ..., Q(2K-1), by forward
+ * differences: K^2/2 subtractions to take the last entry of each order of the difference table,
+ * then K - 1 additions per extended cell. No multiplication, so ~10x cheaper than combine_cells
+ * with the extension matrix at K = 265 (the same values: both are Q at K + i). */
+static PyObject *extend_cells(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer cells;
+    if (!PyArg_ParseTuple(args, "y*", &cells)) return NULL;
+    PyObject *result = NULL;
+    fr *table = NULL, *diagonal = NULL;
+    if (cells.len == 0 || cells.len % CELL_BYTES != 0) {
+        PyErr_SetString(PyExc_ValueError, "cells must be one or more 2048-byte cells");
+        goto done;
+    }
+    Py_ssize_t count = cells.len / CELL_BYTES;
+    table = PyMem_Malloc(sizeof(fr) * count * CELL_ELEMENTS);
+    diagonal = PyMem_Malloc(sizeof(fr) * count * CELL_ELEMENTS);
+    if (table == NULL || diagonal == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const unsigned char *cell_bytes = cells.buf;
+    for (Py_ssize_t k = 0; k < count * CELL_ELEMENTS; k++) {
+        read_be(&table[k], cell_bytes + BYTES * k);
+        if (fr_geq_p(&table[k])) {
+            PyErr_Format(PyExc_ValueError, "cell %zd holds a field element that is not canonical",
+                         k / CELL_ELEMENTS);
+            goto done;
+        }
+    }
+    /* diagonal[count - 1 - j] = (Delta^j Q)(count - 1 - j): highest order first. */
+    for (Py_ssize_t j = 0; j < count; j++) {
+        Py_ssize_t length = count - j;
+        memcpy(&diagonal[(count - 1 - j) * CELL_ELEMENTS], &table[(length - 1) * CELL_ELEMENTS],
+               sizeof(fr) * CELL_ELEMENTS);
+        for (Py_ssize_t m = 0; m + 1 < length; m++) {
+            for (int t = 0; t < CELL_ELEMENTS; t++) {
+                fr_sub(&table[m * CELL_ELEMENTS + t], &table[(m + 1) * CELL_ELEMENTS + t],
+                       &table[m * CELL_ELEMENTS + t]);
+            }
+        }
+    }
+    result = PyBytes_FromStringAndSize(NULL, count * CELL_BYTES);
+    if (result == NULL) goto done;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        /* Step every order one x to the right: a running sum from the (constant) highest order. */
+        for (Py_ssize_t j = 1; j < count; j++) {
+            for (int t = 0; t < CELL_ELEMENTS; t++) {
+                fr_add(&diagonal[j * CELL_ELEMENTS + t], &diagonal[j * CELL_ELEMENTS + t],
+                       &diagonal[(j - 1) * CELL_ELEMENTS + t]);
+            }
+        }
+        for (int t = 0; t < CELL_ELEMENTS; t++) {
+            write_be(out + i * CELL_BYTES + BYTES * t, &diagonal[(count - 1) * CELL_ELEMENTS + t]);
+        }
+    }
+done:
+    PyMem_Free(table);
+    PyMem_Free(diagonal);
+    PyBuffer_Release(&cells);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"to_montgomery", to_montgomery, METH_VARARGS,
      "to_montgomery(values: bytes) -> bytes\n\n"
@@ -360,6 +425,12 @@ static PyMethodDef methods[] = {
      "2048-byte cells (64 big-endian canonical elements), coefficients N x K 32-byte little-endian\n"
      "elements in Montgomery form (to_montgomery), row n first. ValueError for no cells, a value\n"
      "that is not canonical or a coefficient length that is not a multiple of 32 K."},
+    {"extend_cells", extend_cells, METH_VARARGS,
+     "extend_cells(cells) -> bytes\n\n"
+     "The K cells Q(K), ..., Q(2K-1) of a column from its K cells Q(0), ..., Q(K-1) (2048-byte\n"
+     "cells of 64 big-endian canonical elements, element by element; Q of degree < K), by forward\n"
+     "differences. ValueError for no cells, a length not a multiple of 2048 or a value that is not\n"
+     "canonical."},
     {NULL, NULL, 0, NULL},
 };
 

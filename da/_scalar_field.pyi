@@ -11,3 +11,7 @@ def interpolate_cells(
 def combine_cells(cells: bytes, coefficients: bytes, /) -> bytes:
     """N cells, cell n = sum_k coefficients[n][k] * cells[k] (coefficients in Montgomery form, row n
     first); ValueError for no cells, a non-canonical value or inconsistent lengths."""
+
+def extend_cells(cells: bytes, /) -> bytes:
+    """K cells Q(K)..Q(2K-1) of a column from its K cells Q(0)..Q(K-1) (forward differences, element by
+    element); ValueError for no cells, a bad length or a non-canonical value."""

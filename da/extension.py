@@ -5,7 +5,7 @@ Column j of the grid holds, at row x, the value of the column polynomial P_j (de
 R original cells) at x; extended row R + i is sum_k M[i][k] * row k (`da.row_domain`). By linearity
 the same coefficients combine, column by column:
 
-- the cells (field elements, natively: `da._scalar_field.combine_cells`),
+- the cells (field elements, natively: `da._scalar_field.extend_cells`, forward differences as below),
 - the cells' KZG proofs (G1 points) and
 - the row commitments (G1 points): extended commitments are *defined* by the header's R commitments
   and never stored, so the data root still commits to the original rows only.
@@ -22,7 +22,9 @@ This module is what a verifier needs (no encoder); `da.grid` builds a blob's who
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Sequence
+from itertools import accumulate
 
 import py_arkworks_bls12381 as ark
 
@@ -43,7 +45,10 @@ def compute_extended_column_cells(cells: Sequence[Cell]) -> list[Cell]:
         if not isinstance(cell, bytes) or len(cell) != BYTES_PER_CELL:
             raise InvalidKZGInput(operation, f"cell {index} is not {BYTES_PER_CELL} bytes")
     try:
-        combined = _scalar_field.combine_cells(b"".join(cells), _extension_matrix(count))
+        if any(scale is not None for scale in _field_scales(count)):
+            combined = _scalar_field.combine_cells(b"".join(cells), _extension_matrix(count))
+        else:  # every s_i is 1: Q(R + i) itself, by forward differences (no multiplication)
+            combined = _scalar_field.extend_cells(b"".join(cells))
     except ValueError as error:
         raise InvalidKZGInput(operation, str(error)) from error
     return [Cell(combined[i : i + BYTES_PER_CELL]) for i in range(0, len(combined), BYTES_PER_CELL)]
@@ -115,20 +120,24 @@ def _decompress(operation: str, what: str, values: Sequence[bytes], verified: bo
 
 def _extend_points(points: list[ark.G1Point]) -> list[ark.G1Point]:
     """s_i * Q(R + i) for i = 0..R-1, Q the polynomial of degree < R with Q(k) = points[k]: the same
-    as sum_k M[i][k] * points[k], by forward differences (additions only)."""
+    as sum_k M[i][k] * points[k], by forward differences (additions only).
+
+    Each point addition is one call into py_arkworks_bls12381 (~0.8 us); the loops run in C
+    (`map`, `accumulate`) so the interpreter adds little on top: ~85 ms per column at R = 265."""
     count = len(points)
     # diagonal[j] = (Delta^j Q)(R - 1 - j): the last entry of each row of the difference table.
     diagonal: list[ark.G1Point] = []
     current = list(points)
     while current:
         diagonal.append(current[-1])
-        current = [current[m + 1] - current[m] for m in range(len(current) - 1)]
+        current = list(map(operator.sub, current[1:], current[:-1]))
+    # Highest order first: stepping every difference one x to the right is then a running sum
+    # (Delta^(R-1) Q is constant), and its last entry is Q at the next x.
+    diagonal.reverse()
     extended: list[ark.G1Point] = []
     for scale in _field_scales(count):
-        # Step every difference one x to the right, highest order first (Delta^(R-1) Q is constant).
-        for j in range(count - 2, -1, -1):
-            diagonal[j] = diagonal[j] + diagonal[j + 1]
-        value = diagonal[0]
+        diagonal = list(accumulate(diagonal, operator.add))
+        value = diagonal[-1]
         if scale is not None:
             value = value * ark.Scalar.from_le_bytes(scale.to_bytes(32, "little"))
         extended.append(value)

@@ -20,35 +20,74 @@ from da.extension import (
     compute_extended_column_proofs,
     compute_extended_commitments,
 )
-from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, DataRoot, GridSample, KZGProof, RowIndex
+from da.types import (
+    BlobHeader,
+    Cell,
+    CellCoordinate,
+    ColumnIndex,
+    DataRoot,
+    GridSample,
+    KZGCommitment,
+    KZGProof,
+    RowIndex,
+)
+
+ExtendedColumn = tuple[tuple[Cell, ...], tuple[KZGProof, ...]]
+"""One column's R extended cells and their proofs, rows R..2R-1 in order."""
 
 
 def extend_rows(rows: Sequence[EncodedRow]) -> tuple[EncodedRow, ...]:
     """The R extended rows (commitment, 128 cells, 128 proofs) of R encoded original rows.
 
     The rows are taken as this process's own encoding (their points are not subgroup-checked again);
-    raises `InvalidKZGInput` for a row count outside 1..64 or malformed cells or points."""
+    raises `InvalidKZGInput` for a row count outside 1..64 or malformed cells or points.
+    `da.pool.EncoderPool.extend_rows` spreads the columns over worker processes, same result."""
+    check_extendable_rows(rows)
+    columns = [extend_column(*column_of(rows, ColumnIndex(column))) for column in range(CELLS_PER_ROW)]
+    return assemble_extended_rows(extend_commitments(rows), columns)
+
+
+def check_extendable_rows(rows: Sequence[EncodedRow]) -> int:
+    """R, if `rows` are 1..64 rows of 128 cells and 128 proofs each; else raises `InvalidKZGInput`."""
     count = check_row_count("extend_rows", len(rows))
     for index, row in enumerate(rows):
         if len(row.cells) != CELLS_PER_ROW or len(row.proofs) != CELLS_PER_ROW:
             raise InvalidKZGInput(
                 "extend_rows", f"row {index} has {len(row.cells)} cells and {len(row.proofs)} proofs, not 128"
             )
-    columns_cells: list[list[Cell]] = []
-    columns_proofs: list[list[KZGProof]] = []
-    for column in range(CELLS_PER_ROW):
-        columns_cells.append(compute_extended_column_cells([row.cells[column] for row in rows]))
-        columns_proofs.append(
-            compute_extended_column_proofs([row.proofs[column] for row in rows], verified=True)
-        )
-    commitments = compute_extended_commitments([row.commitment for row in rows], verified=True)
+    return count
+
+
+def column_of(rows: Sequence[EncodedRow], column: ColumnIndex) -> tuple[list[Cell], list[KZGProof]]:
+    """Column `column` of the original rows: its R cells and R proofs, row 0 first."""
+    return [row.cells[column] for row in rows], [row.proofs[column] for row in rows]
+
+
+def extend_column(cells: Sequence[Cell], proofs: Sequence[KZGProof]) -> ExtendedColumn:
+    """One column's extended cells and proofs from its R original cells and this process's own (or
+    verified) proofs: the unit of work `extend_rows` repeats 128 times (columns are independent)."""
+    return (
+        tuple(compute_extended_column_cells(cells)),
+        tuple(compute_extended_column_proofs(proofs, verified=True)),
+    )
+
+
+def extend_commitments(rows: Sequence[EncodedRow]) -> list[KZGCommitment]:
+    """The extended rows' commitments, derived from the original rows' own commitments."""
+    return compute_extended_commitments([row.commitment for row in rows], verified=True)
+
+
+def assemble_extended_rows(
+    commitments: Sequence[KZGCommitment], columns: Sequence[ExtendedColumn]
+) -> tuple[EncodedRow, ...]:
+    """The R extended rows from their commitments and the 128 extended columns, column 0 first."""
     return tuple(
         EncodedRow(
-            commitment=commitments[i],
-            cells=tuple(columns_cells[column][i] for column in range(CELLS_PER_ROW)),
-            proofs=tuple(columns_proofs[column][i] for column in range(CELLS_PER_ROW)),
+            commitment=commitment,
+            cells=tuple(cells[i] for cells, _ in columns),
+            proofs=tuple(proofs[i] for _, proofs in columns),
         )
-        for i in range(count)
+        for i, commitment in enumerate(commitments)
     )
 
 

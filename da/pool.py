@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from da.config import DAConfig
+from da.constants import CELLS_PER_ROW
 from da.encoding import (
     EncodedBlob,
     EncodedRow,
@@ -26,10 +27,28 @@ from da.encoding import (
     encode_row,
 )
 from da.errors import EncoderPoolBroken
+from da.extension import compute_extended_commitments
+from da.grid import (
+    ExtendedBlob,
+    ExtendedColumn,
+    assemble_extended_rows,
+    check_extendable_rows,
+    column_of,
+    extend_column,
+)
 from da.kzg import PRECOMPUTE_FOR_PROVING, default_trusted_setup_path, load_ckzg_backend
 from da.packing import pack_blob, unpack_rows
 from da.recovery import group_cells_by_row, recover_row_bytes
-from da.types import BlobHeader, Cell, CellCoordinate, ColumnIndex, KZGCommitment, RowBytes, RowIndex
+from da.types import (
+    BlobHeader,
+    Cell,
+    CellCoordinate,
+    ColumnIndex,
+    KZGCommitment,
+    KZGProof,
+    RowBytes,
+    RowIndex,
+)
 from da.upload import bytes_to_upload, validate_upload
 
 T = TypeVar("T")
@@ -57,6 +76,14 @@ def _recover_row_task(
     trusted_setup: str, precompute: int, row: RowIndex, cells: dict[ColumnIndex, Cell]
 ) -> RowBytes:
     return recover_row_bytes(load_ckzg_backend(precompute, Path(trusted_setup)), row, cells)
+
+
+def _extend_task(
+    commitments: list[KZGCommitment], columns: list[tuple[list[Cell], list[KZGProof]]]
+) -> tuple[list[KZGCommitment], list[ExtendedColumn]]:
+    """Extended columns and, if any original commitments are given, the extended commitments."""
+    extended = compute_extended_commitments(commitments, verified=True) if commitments else []
+    return extended, [extend_column(cells, proofs) for cells, proofs in columns]
 
 
 def _verify_upload_task(trusted_setup: str, precompute: int, body: bytes, config: DAConfig) -> EncodedBlob:
@@ -128,6 +155,31 @@ class EncoderPool:
             progress,
         )
         return assemble_encoded_blob(len(data), encoded)
+
+    def extend_rows(self, rows: Sequence[EncodedRow]) -> tuple[EncodedRow, ...]:
+        """The R extended rows of this process's own encoded rows with the 128 columns spread over
+        the workers (columns are independent; at R = 265 a column costs ~0.15 s); same result as
+        `da.grid.extend_rows`, and the same `InvalidKZGInput` for bad rows (checked here first)."""
+        check_extendable_rows(rows)
+        columns = [column_of(rows, ColumnIndex(column)) for column in range(CELLS_PER_ROW)]
+        # A few chunks per worker: fewer pickles than one task per column, still balanced.
+        chunks = max(1, min(CELLS_PER_ROW, 4 * self.workers))
+        size = -(-CELLS_PER_ROW // chunks)
+        originals = [row.commitment for row in rows]
+        parts = self._run(
+            [
+                (_extend_task, (originals if start == 0 else [], columns[start : start + size]))
+                for start in range(0, CELLS_PER_ROW, size)
+            ],
+            None,
+        )
+        commitments = parts[0][0]
+        return assemble_extended_rows(commitments, [column for _, part in parts for column in part])
+
+    def compute_extended_blob(self, blob: EncodedBlob) -> ExtendedBlob:
+        """The 2D grid of this process's own encoded blob, extended on the workers; same result as
+        `da.grid.compute_extended_blob`."""
+        return ExtendedBlob(blob=blob, extended_rows=self.extend_rows(blob.rows))
 
     def verify_upload(self, body: bytes) -> EncodedBlob:
         """Decode and check a pre-encoded upload on one worker (one batch of every cell: see

@@ -32,11 +32,12 @@ from da import (
     RowIndex,
     UploadTruncated,
     compute_blob_header,
+    compute_extended_blob,
     compute_upload,
     encode_blob,
     upload_to_bytes,
 )
-from da.types import Cell
+from da.types import Cell, KZGProof
 
 pytestmark = pytest.mark.xdist_group("pool")
 
@@ -95,6 +96,30 @@ def test_worker_errors_cross_the_process_boundary_typed(
     with pytest.raises(InvalidKZGInput) as raised:
         pool.recover_blob(encoded.header, cells)
     assert raised.value.operation == "recover_cells_and_kzg_proofs"
+
+
+def test_pooled_grid_extension_is_identical_to_serial(
+    pool: EncoderPool, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    _data, encoded = two_row_blob
+    serial = compute_extended_blob(encoded)
+    assert pool.compute_extended_blob(encoded) == serial
+    assert pool.extend_rows(encoded.rows) == serial.extended_rows
+
+
+def test_pooled_grid_extension_refuses_bad_rows_typed(
+    pool: EncoderPool, two_row_blob: tuple[bytes, EncodedBlob]
+) -> None:
+    _data, encoded = two_row_blob
+    short = dataclasses.replace(encoded.rows[1], cells=encoded.rows[1].cells[:127])
+    with pytest.raises(InvalidKZGInput, match="row 1 has 127 cells"):
+        pool.extend_rows([encoded.rows[0], short])
+    bad_proof = dataclasses.replace(
+        encoded.rows[1],
+        proofs=(*encoded.rows[1].proofs[:90], KZGProof(b"\x01" * 48), *encoded.rows[1].proofs[91:]),
+    )
+    with pytest.raises(InvalidKZGInput, match="proof 1 is not a G1 point"):
+        pool.extend_rows([encoded.rows[0], bad_proof])
 
 
 def test_a_pooled_upload_check_gives_the_extension_or_the_typed_refusal(

@@ -1,6 +1,7 @@
-"""The native scalar field part of the lean verifier (`da._scalar_field`) against plain Python:
-the interpolation is checked against the Lagrange formula written out independently of the FFT,
-its result is checked to take each cell's values at its coset, and bad input is a ValueError."""
+"""The native scalar field part of the lean verifier and the 2D extension (`da._scalar_field`) against
+plain Python: the interpolation is checked against the Lagrange formula written out independently of
+the FFT, its result is checked to take each cell's values at its coset, the column extension against
+the Lagrange formula and the extension matrix, and bad input is a ValueError."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from da import EncodedBlob, InvalidKZGInput, _scalar_field
+from da.extension import _extension_matrix
 from da.lean_verifier import BLS_MODULUS, LeanCellVerifier, _domain, load_lean_verifier
 from da.types import Cell, ColumnIndex
 from tests.examples import examples
@@ -148,3 +150,48 @@ def test_the_verifier_reports_a_late_non_canonical_value_as_invalid_input(
             cells,
             [row.proofs[0], row.proofs[1]],
         )
+
+
+def _evaluate_column(values: list[list[int]], x: int) -> list[int]:
+    """Q(x) element by element, Q of degree < K through values[k] at k = 0..K-1 (Lagrange, plainly)."""
+    count = len(values)
+    weights = []
+    for k in range(count):
+        numerator, denominator = 1, 1
+        for m in range(count):
+            if m != k:
+                numerator, denominator = numerator * (x - m) % P, denominator * (k - m) % P
+        weights.append(numerator * pow(denominator, P - 2, P) % P)
+    return [sum(w * cell[t] for w, cell in zip(weights, values, strict=True)) % P for t in range(64)]
+
+
+def _cell_bytes(values: list[int]) -> bytes:
+    return b"".join(value.to_bytes(32, "big") for value in values)
+
+
+@settings(max_examples=examples(20), deadline=None)
+@given(st.integers(min_value=1, max_value=12), st.randoms(use_true_random=False))
+def test_extend_cells_evaluates_the_column_polynomial_at_k_to_2k(count: int, rng: random.Random) -> None:
+    values = [[rng.choice([0, 1, P - 1, rng.randrange(P)]) for _ in range(64)] for _ in range(count)]
+    extended = _scalar_field.extend_cells(b"".join(_cell_bytes(cell) for cell in values))
+    assert extended == b"".join(_cell_bytes(_evaluate_column(values, x)) for x in range(count, 2 * count))
+
+
+@pytest.mark.parametrize("count", [1, 9, 33, 64])
+def test_extend_cells_equals_the_extension_matrix(count: int) -> None:
+    rng = random.Random(count)
+    cells = b"".join(_cell_bytes([rng.randrange(P) for _ in range(64)]) for _ in range(count))
+    assert _scalar_field.extend_cells(cells) == _scalar_field.combine_cells(cells, _extension_matrix(count))
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        (b"", "one or more 2048-byte cells"),
+        (b"\x00" * 2047, "one or more 2048-byte cells"),
+        (b"\x00" * 2048 + P.to_bytes(32, "big") + b"\x00" * 2016, "cell 1 .*not canonical"),
+    ],
+)
+def test_extend_cells_refuses_bad_input(payload: bytes, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        _scalar_field.extend_cells(payload)
