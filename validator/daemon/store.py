@@ -67,6 +67,8 @@ WHOLE_ROW_READ_COLUMNS = 24
 """From this many columns of one row, `get_extension_cells` reads the row's record in one go (still one
 row at a time) instead of seeking to each cell: measured on one 58-row blob, 8 columns in place took a
 third of the time of reading the rows whole, and the two meet at about 24 (bench/bench_stream.py)."""
+ROWS_PER_LOOKUP = 256
+"""Rows looked up per query by `get_extension_cells` (SQLite's bound parameters stay far below 999)."""
 HEADER_TREE_KEY = "max_rows_per_blob"
 """The `meta` key recording the header Merkle tree's shape (`MAX_ROWS_PER_BLOB`, the row list's limit)
 the file's data roots were computed under: a file with another value, or none, is another protocol's."""
@@ -629,10 +631,23 @@ class NodeStore:
         blob I/O (`blobopen`) on each asked row's `cells` and `proofs` reads the 2,048 + 48 bytes of
         each asked cell, never the row's 262 KiB. None per coordinate outside the stored matrix; None
         if this node holds no extension of the blob."""
-        rowids = dict(
-            self._db.execute("SELECT row, rowid FROM extension WHERE data_root = ?", (data_root,)).fetchall()
-        )
-        if not rowids:
+        asked_rows = sorted({c.row for c in coordinates if 0 <= c.row < 2**63})
+        rowids: dict[int, int] = {}
+        for start in range(0, len(asked_rows), ROWS_PER_LOOKUP):
+            chunk = asked_rows[start : start + ROWS_PER_LOOKUP]
+            marks = ", ".join("?" * len(chunk))
+            rowids.update(
+                self._db.execute(
+                    f"SELECT row, rowid FROM extension WHERE data_root = ? AND row IN ({marks})",  # noqa: S608
+                    (data_root, *chunk),
+                ).fetchall()
+            )
+        if (
+            not rowids
+            and not self._db.execute(
+                "SELECT 1 FROM extension WHERE data_root = ? LIMIT 1", (data_root,)
+            ).fetchone()
+        ):
             return None
         by_row: dict[int, list[int]] = {}
         for coordinate in coordinates:
