@@ -34,7 +34,7 @@ from da.constants import (
 )
 from da.encoding import EncodedBlob, EncodedRow, assemble_encoded_blob
 from da.header import bytes_to_header, header_to_bytes
-from da.packing import unpack_rows
+from da.packing import BlobUnpacker
 from da.samples import bytes_to_sample, sample_to_bytes
 from da.types import (
     BlobHeader,
@@ -445,13 +445,19 @@ class NodeStore:
         if row[0] is not None:
             return bytes(row[0])
         header = bytes_to_header(bytes(row[1]))
-        half = CELLS_NEEDED_TO_RECOVER_ROW * BYTES_PER_CELL
-        stored = self._db.execute(
-            "SELECT substr(cells, 1, ?) FROM extension WHERE data_root = ? ORDER BY row", (half, data_root)
-        ).fetchall()
-        if len(stored) != header.row_count:
+        (rows,) = self._db.execute(
+            "SELECT COUNT(*) FROM extension WHERE data_root = ?", (data_root,)
+        ).fetchone()
+        if rows != header.row_count:
             return None
-        return unpack_rows([RowBytes(bytes(cells)) for (cells,) in stored], header.byte_length)
+        half = CELLS_NEEDED_TO_RECOVER_ROW * BYTES_PER_CELL
+        unpacker = BlobUnpacker(header.byte_length)  # a row at a time: the blob's bytes, not its rows too
+        cursor = self._db.execute(
+            "SELECT substr(cells, 1, ?) FROM extension WHERE data_root = ? ORDER BY row", (half, data_root)
+        )
+        for (cells,) in cursor:
+            unpacker.add([RowBytes(bytes(cells))])
+        return unpacker.finish()
 
     @serialized
     def unfinished_blobs(self) -> list[BlobRecord]:
