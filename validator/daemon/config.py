@@ -95,7 +95,7 @@ API_SLACK_BYTES = 64 * 1024
 `compute_max_upload_bytes(max_blob_bytes)` + this)."""
 
 DEFAULT_RETRIEVAL_CACHE_BYTES = 64 * 1024 * 1024
-"""32 blobs of the 2 MiB maximum: the blobs a rollup's readers fetch right after certification."""
+"""Two blobs of the 32 MiB maximum (32 of 2 MiB): what a rollup's readers fetch right after certification."""
 DEFAULT_MAX_RECONSTRUCTIONS = 2
 """One per core on the 2-core machines we measure on: recovery is CPU-bound (ckzg, 258 ms a row)."""
 DEFAULT_RETRIEVAL_WINDOW_ROWS = 8

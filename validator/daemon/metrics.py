@@ -87,6 +87,11 @@ class NodeMetrics:
             "Bytes of recovered blobs held in the cache",
             registry=self.registry,
         )
+        self.retrieval_windows = Counter(
+            "tessera_retrieval_windows",
+            "Row windows recovered while rebuilding blobs (a reconstruction holds one window's cells)",
+            registry=self.registry,
+        )
         self.retrieval_refused = Counter(
             "tessera_retrieval_refused",
             "Blob reads refused with HTTP 429 (reconstructions at the cap)",

@@ -275,6 +275,7 @@ class BlobRetrieval:
             return cells
 
         async def recover(rows: Sequence[tuple[RowIndex, dict[ColumnIndex, Cell]]]) -> list[RowBytes]:
+            context.metrics.retrieval_windows.inc()
             if context.pool is not None:
                 return await trio.to_thread.run_sync(context.pool.recover_rows, rows)
             return await trio.to_thread.run_sync(

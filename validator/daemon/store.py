@@ -34,7 +34,7 @@ from da.constants import (
 )
 from da.encoding import EncodedBlob, EncodedRow, assemble_encoded_blob
 from da.header import bytes_to_header, header_to_bytes
-from da.packing import unpack_rows
+from da.packing import BlobUnpacker
 from da.samples import bytes_to_sample, sample_to_bytes
 from da.types import (
     BlobHeader,
@@ -67,6 +67,8 @@ WHOLE_ROW_READ_COLUMNS = 24
 """From this many columns of one row, `get_extension_cells` reads the row's record in one go (still one
 row at a time) instead of seeking to each cell: measured on one 58-row blob, 8 columns in place took a
 third of the time of reading the rows whole, and the two meet at about 24 (bench/bench_stream.py)."""
+ROWS_PER_LOOKUP = 256
+"""Rows looked up per query by `get_extension_cells` (SQLite's bound parameters stay far below 999)."""
 HEADER_TREE_KEY = "max_rows_per_blob"
 """The `meta` key recording the header Merkle tree's shape (`MAX_ROWS_PER_BLOB`, the row list's limit)
 the file's data roots were computed under: a file with another value, or none, is another protocol's."""
@@ -443,13 +445,19 @@ class NodeStore:
         if row[0] is not None:
             return bytes(row[0])
         header = bytes_to_header(bytes(row[1]))
-        half = CELLS_NEEDED_TO_RECOVER_ROW * BYTES_PER_CELL
-        stored = self._db.execute(
-            "SELECT substr(cells, 1, ?) FROM extension WHERE data_root = ? ORDER BY row", (half, data_root)
-        ).fetchall()
-        if len(stored) != header.row_count:
+        (rows,) = self._db.execute(
+            "SELECT COUNT(*) FROM extension WHERE data_root = ?", (data_root,)
+        ).fetchone()
+        if rows != header.row_count:
             return None
-        return unpack_rows([RowBytes(bytes(cells)) for (cells,) in stored], header.byte_length)
+        half = CELLS_NEEDED_TO_RECOVER_ROW * BYTES_PER_CELL
+        unpacker = BlobUnpacker(header.byte_length)  # a row at a time: the blob's bytes, not its rows too
+        cursor = self._db.execute(
+            "SELECT substr(cells, 1, ?) FROM extension WHERE data_root = ? ORDER BY row", (half, data_root)
+        )
+        for (cells,) in cursor:
+            unpacker.add([RowBytes(bytes(cells))])
+        return unpacker.finish()
 
     @serialized
     def unfinished_blobs(self) -> list[BlobRecord]:
@@ -629,10 +637,23 @@ class NodeStore:
         blob I/O (`blobopen`) on each asked row's `cells` and `proofs` reads the 2,048 + 48 bytes of
         each asked cell, never the row's 262 KiB. None per coordinate outside the stored matrix; None
         if this node holds no extension of the blob."""
-        rowids = dict(
-            self._db.execute("SELECT row, rowid FROM extension WHERE data_root = ?", (data_root,)).fetchall()
-        )
-        if not rowids:
+        asked_rows = sorted({c.row for c in coordinates if 0 <= c.row < 2**63})
+        rowids: dict[int, int] = {}
+        for start in range(0, len(asked_rows), ROWS_PER_LOOKUP):
+            chunk = asked_rows[start : start + ROWS_PER_LOOKUP]
+            marks = ", ".join("?" * len(chunk))
+            rowids.update(
+                self._db.execute(
+                    f"SELECT row, rowid FROM extension WHERE data_root = ? AND row IN ({marks})",  # noqa: S608
+                    (data_root, *chunk),
+                ).fetchall()
+            )
+        if (
+            not rowids
+            and not self._db.execute(
+                "SELECT 1 FROM extension WHERE data_root = ? LIMIT 1", (data_root,)
+            ).fetchone()
+        ):
             return None
         by_row: dict[int, list[int]] = {}
         for coordinate in coordinates:
