@@ -14,7 +14,7 @@ PAYLOAD_ENVELOPE_VERSION: Final = 0x00
 ENVELOPE_OVERHEAD_BYTES: Final = 1
 DEFAULT_MAX_PAYLOAD_BYTES: Final = DEFAULT_MAX_BLOB_BYTES - ENVELOPE_OVERHEAD_BYTES
 """Largest rollup payload `/put` takes by default (a Tessera blob of the validators' default
-`max_blob_bytes`, 2 MiB, with its envelope)."""
+`max_blob_bytes`, `DEFAULT_MAX_BLOB_BYTES` = 32 MiB, with its envelope)."""
 
 
 class MalformedPayload(AltDAError):

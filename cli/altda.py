@@ -70,6 +70,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         keystore_help="the rollup's Ethereum account keystore, which pays validators that take payments "
         "(its escrow: `das sequencer deposit`); without it, posts carry no promise and a validator that "
         "asks for payment (402) is passed over for the next",
+        ttl_help="how long a promise is valid (default 600): each attempt on a node signs its own "
+        "promise and posts it once (a node that answers 429 is passed over until the next round), so "
+        "the TTL only has to outlast one post",
     )
     serve.add_argument("--verifier-address", metavar="0xADDR",
                        help="with --rpc: check certificates with the TesseraVerifier contract "

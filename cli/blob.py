@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from cli.paying import add_payment_arguments, explain_refusal, open_payer
 from cli.progress import Progress
 from da.config import DAConfig
+from da.constants import DEFAULT_MAX_BLOB_BYTES
 from da.errors import DAError
 from da.kzg import PRECOMPUTE_FOR_PROVING
 from da.media import UPLOAD_MEDIA_TYPE
@@ -48,7 +49,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "node so far (kept in --counters, written before the promise is sent); a refusal (402, 401) "
         "names its code and what is missing. A node with payments off is posted to with no promise.",
     )
-    post.add_argument("file", type=Path, help="the blob (at most 2 MiB by default)")
+    post.add_argument(
+        "file", type=Path, help=f"the blob (at most {DEFAULT_MAX_BLOB_BYTES // 2**20} MiB by default)"
+    )
     post.add_argument("--node", default=DEFAULT_NODE, help=f"validator API URL (default {DEFAULT_NODE})")
     post.add_argument("--wait", action="store_true", help="wait for the availability certificate")
     post.add_argument(

@@ -26,7 +26,7 @@ from da import (
     recover_blob,
     verify_samples,
 )
-from da.constants import CELLS_NEEDED_TO_RECOVER_ROW, CELLS_PER_ROW
+from da.constants import CELLS_NEEDED_TO_RECOVER_ROW, CELLS_PER_ROW, DEFAULT_MAX_BLOB_BYTES
 from da.kzg import PRECOMPUTE_FOR_PROVING, load_ckzg_backend
 from da.packing import validate_blob_size
 from da.types import Cell
@@ -73,7 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=non_negative_int,
         default=1024 * 1024,
         dest="size",
-        help="blob size in bytes (default: 1 MiB; at most 2 MiB)",
+        help=f"blob size in bytes (default: 1 MiB; at most {DEFAULT_MAX_BLOB_BYTES // 2**20} MiB)",
     )
     parser.add_argument(
         "--samples",

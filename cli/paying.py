@@ -68,8 +68,18 @@ DEMO_KEYSTORE_HELP = (
 )
 
 
-def add_payment_arguments(parser: argparse.ArgumentParser, keystore_help: str = DEMO_KEYSTORE_HELP) -> None:
-    """The account options, `--payment-ttl` and `--counters`."""
+TTL_HELP = (
+    "how long a promise is valid (default 600; keep it above --busy-timeout, "
+    "since the same promise goes with each post made again after a 429)"
+)
+"""`--payment-ttl` of `das blob post`, which posts again after a 429 with the same promise."""
+
+
+def add_payment_arguments(
+    parser: argparse.ArgumentParser, keystore_help: str = DEMO_KEYSTORE_HELP, ttl_help: str = TTL_HELP
+) -> None:
+    """The account options, `--payment-ttl` (`ttl_help`: what bounds it for this command) and
+    `--counters`."""
     group = parser.add_argument_group(
         "payment (a node that takes payments is paid with a signed promise from this account)"
     )
@@ -79,8 +89,7 @@ def add_payment_arguments(parser: argparse.ArgumentParser, keystore_help: str = 
         type=positive_int,
         default=None,
         metavar="SECONDS",
-        help="how long a promise is valid (default 600; keep it above --busy-timeout, "
-        "since the same promise goes with each post made again after a 429)",
+        help=ttl_help,
     )
     group.add_argument(
         "--counters",

@@ -20,10 +20,10 @@ USABLE_BYTES_PER_ROW: Final = FIELD_ELEMENTS_PER_ROW * USABLE_BYTES_PER_FIELD_EL
 LENGTH_PREFIX_BYTES: Final = 8
 
 # --- Blob header and data root ----------------------------------------------------------------
-MAX_ROWS_PER_BLOB: Final = 64
-DEFAULT_MAX_BLOB_BYTES: Final = 2 * 1024 * 1024
+MAX_ROWS_PER_BLOB: Final = 512
+DEFAULT_MAX_BLOB_BYTES: Final = 32 * 1024 * 1024
 MAX_SUPPORTED_BLOB_BYTES: Final = MAX_ROWS_PER_BLOB * USABLE_BYTES_PER_ROW - LENGTH_PREFIX_BYTES
 BLOB_HEADER_FIELD_COUNT: Final = 3
 # Merkle depth of a row commitment's root under the data root: container (2) + length mix-in (1)
-# + list of MAX_ROWS_PER_BLOB (6).
-COMMITMENT_BRANCH_DEPTH: Final = 9
+# + list of MAX_ROWS_PER_BLOB (9).
+COMMITMENT_BRANCH_DEPTH: Final = 12

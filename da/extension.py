@@ -13,8 +13,8 @@ the same coefficients combine, column by column:
 The G1 combinations use that the rows sit at consecutive integers x = 0..2R-1: a polynomial of degree
 < R is extended by its table of forward differences, about 1.5 R^2 point additions and no scalar
 multiplication (at R = 64 eight times cheaper than R multi-scalar multiplications of size R by M).
-The result is the same combination, then multiplied by each extended row's scale s_i (1 for every R
-up to `MAX_ROWS_PER_BLOB`, so no multiplication in practice).
+The result is the same combination, then multiplied by each extended row's scale s_i (1 for every R,
+specs/das-core.md, so no multiplication in practice).
 
 This module is what a verifier needs (no encoder); `da.grid` builds a blob's whole grid with it.
 """
@@ -31,14 +31,14 @@ import py_arkworks_bls12381 as ark
 from da import _scalar_field
 from da.constants import BYTES_PER_CELL, BYTES_PER_COMMITMENT, MAX_ROWS_PER_BLOB
 from da.errors import InvalidKZGInput
-from da.row_domain import BLS_MODULUS, compute_row_domain
+from da.row_domain import BLS_MODULUS, ROW_TABLE_CACHE_SIZE, compute_row_domain
 from da.types import Cell, KZGCommitment, KZGProof
 
 
 def compute_extended_column_cells(cells: Sequence[Cell]) -> list[Cell]:
     """The R extended cells of one column (rows R..2R-1, in order) from its R original cells (rows
-    0..R-1); raises `InvalidKZGInput` for a count outside 1..64, a wrong length or a value that is not
-    a canonical field element."""
+    0..R-1); raises `InvalidKZGInput` for a count outside 1..MAX_ROWS_PER_BLOB, a wrong length or a
+    value that is not a canonical field element."""
     operation = "compute_extended_column_cells"
     count = check_row_count(operation, len(cells))
     for index, cell in enumerate(cells):
@@ -58,7 +58,7 @@ def compute_extended_column_proofs(proofs: Sequence[KZGProof], *, verified: bool
     """The R extended cells' KZG proofs of one column from its R original cells' proofs: the same
     combinations, in G1. `verified=True` skips the subgroup check of points this process made or
     already verified (an encoder's own proofs); raises `InvalidKZGInput` for bytes that are not a
-    G1 point or a count outside 1..64."""
+    G1 point or a count outside 1..MAX_ROWS_PER_BLOB."""
     operation = "compute_extended_column_proofs"
     points = _decompress(operation, "proof", proofs, verified)
     return [KZGProof(point.to_compressed_bytes()) for point in _extend_points(points)]
@@ -69,31 +69,32 @@ def compute_extended_commitments(
 ) -> list[KZGCommitment]:
     """The commitments of extended rows R..2R-1 from the R original row commitments (a header's):
     defined, never stored. Raises `InvalidKZGInput` for bytes that are not a G1 point in the
-    subgroup (unless `verified`) or a count outside 1..64."""
+    subgroup (unless `verified`) or a count outside 1..MAX_ROWS_PER_BLOB."""
     operation = "compute_extended_commitments"
     points = _decompress(operation, "commitment", commitments, verified)
     return [KZGCommitment(point.to_compressed_bytes()) for point in _extend_points(points)]
 
 
 def check_row_count(operation: str, count: int) -> int:
-    """`count` if it is a number of original rows (1..64); else raises `InvalidKZGInput` naming
+    """`count` if it is a number of original rows (1..MAX_ROWS_PER_BLOB); else raises `InvalidKZGInput` naming
     `operation`."""
     if not 1 <= count <= MAX_ROWS_PER_BLOB:
         raise InvalidKZGInput(operation, f"{count} original rows, expected 1..{MAX_ROWS_PER_BLOB}")
     return count
 
 
-@functools.cache
+@functools.lru_cache(maxsize=ROW_TABLE_CACHE_SIZE)
 def _extension_matrix(count: int) -> bytes:
-    """M mod r for `count` original rows, row i first, in the Montgomery form `combine_cells` takes."""
+    """M mod r for `count` original rows, row i first, in the Montgomery form `combine_cells` takes
+    (R^2 * 32 bytes: 8 MiB at R = 512, hence the small cache)."""
     domain = compute_row_domain(count)
     values = [value for extended in range(count, 2 * count) for value in domain.field_coefficients(extended)]
     return _scalar_field.to_montgomery(b"".join(v.to_bytes(32, "little") for v in values))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=ROW_TABLE_CACHE_SIZE)
 def _field_scales(count: int) -> tuple[int | None, ...]:
-    """Each extended row's scale s_i mod r, or None where it is 1 (every row for R <= 64)."""
+    """Each extended row's scale s_i mod r, or None where it is 1 (every row, for every R)."""
     scales = compute_row_domain(count).scales
     return tuple(
         None if scale == 1 else scale.numerator * pow(scale.denominator, -1, BLS_MODULUS) % BLS_MODULUS

@@ -3,7 +3,7 @@ R extended rows is (specs/das-core.md, "The 2D extension").
 
 Original row k sits at x = k (k = 0..R-1); a column of the matrix is the polynomial P of degree < R
 through the column's R original cells. Extended row R + i holds P(R + i) scaled by a nonzero constant
-s_i, so that its coefficients over the original rows are small coprime integers:
+s_i, so that its coefficients over the original rows are coprime integers:
 
     row(R + i) = sum_k M[i][k] * row(k),    M[i][k] = s_i * L_k(R + i),
 
@@ -12,56 +12,63 @@ with L_k the Lagrange basis over 0..R-1. Scaling a row of a Reed-Solomon generat
 s_i back out. By linearity the same M combines cells (field elements), cell proofs and row commitments
 (G1 points), so extended commitments are defined by the original ones and never stored.
 
-Pure integer arithmetic, cached per R; nothing here depends on ckzg.
+Pure integer arithmetic; nothing here depends on ckzg. L_k(R + i) is an integer for every R and i (a
+product of two binomial coefficients, specs/das-core.md), so M is computed by an exact integer
+recurrence (0.14 s at R = 512, where the rational Lagrange products took minutes). The per-R tables
+are cached in small LRU caches: a header names any R up to `MAX_ROWS_PER_BLOB`, and a cache per R
+would let a peer that sends headers of every R make a node hold hundreds of megabytes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cache
-from math import comb, gcd, lcm
+from functools import lru_cache
+from math import comb, gcd
+from typing import Final
 
 from da.constants import MAX_ROWS_PER_BLOB
 
 BLS_MODULUS = 52435875175126190479447740508185965837690552500527637822603658699938581184513
 """The order r of BLS12-381's scalar field (the field cells are polynomials over)."""
 
+ROW_TABLE_CACHE_SIZE: Final = 4
+"""Row counts whose per-R tables (the domain here, the extension matrix and scales in `da.extension`)
+stay cached, least recently used out first: at R = 512 the domain's field table is about 18 MB of
+Python integers and the extension matrix 8 MiB, so the caches stay near 100 MB whatever row counts
+peers' headers name; a fifth R costs a recomputation (about 0.5 s at R = 512), not memory."""
+
 
 @dataclass(frozen=True, slots=True)
 class RowDomain:
     """The extension of R original rows to 2R.
 
-    `coefficients[i][k]` is M[i][k], a signed integer (use `field_coefficients` for values mod r);
-    `scales[i]` is s_i, the exact rational with M[i][k] = s_i * L_k(R + i). Each row is computed
-    when first asked for and cached (a light client checking a few cells of extended rows at
-    R = 265 needs a few of the 265 rows: ~1 ms each).
+    `field_table[i][k]` is M[i][k] mod r; `coefficients` gives M as signed integers (recomputed on each
+    call: about 45 MB at R = 512, so not kept); `scales[i]` is s_i, the exact rational with
+    M[i][k] = s_i * L_k(R + i) (1 for every R).
     """
 
     original_rows: int
-
-    @property
-    def coefficients(self) -> tuple[tuple[int, ...], ...]:
-        """M, row i (extended row R + i) first."""
-        return tuple(_extension_row(self.original_rows, offset)[0] for offset in range(self.original_rows))
-
-    @property
-    def scales(self) -> tuple[Fraction, ...]:
-        """s_i for each extended row R + i."""
-        return tuple(_extension_row(self.original_rows, offset)[1] for offset in range(self.original_rows))
+    scales: tuple[Fraction, ...]
+    field_table: tuple[tuple[int, ...], ...]
 
     @property
     def extended_rows(self) -> int:
         """2R: the rows of the extended matrix."""
         return 2 * self.original_rows
 
+    @property
+    def coefficients(self) -> tuple[tuple[int, ...], ...]:
+        """M[i][k] as signed coprime integers, extended row R + i first."""
+        return tuple(row for row, _ in _signed_rows(self.original_rows))
+
     def field_coefficients(self, extended: int) -> tuple[int, ...]:
         """M[extended - R][k] mod r for k = 0..R-1, for the extended row `extended` (R <= extended < 2R)."""
-        return _field_coefficients(self.original_rows, self._offset(extended))
+        return self.field_table[self._offset(extended)]
 
     def field_scale_inverse(self, extended: int) -> int:
         """1 / s_i mod r for the extended row `extended`: multiply a stored value by it to get P(R + i)."""
-        scale = _extension_row(self.original_rows, self._offset(extended))[1]
+        scale = self.scales[self._offset(extended)]
         return scale.denominator * pow(scale.numerator, -1, BLS_MODULUS) % BLS_MODULUS
 
     def position(self, row: int) -> int:
@@ -86,35 +93,38 @@ def compute_row_domain(original_rows: int) -> RowDomain:
     return _row_domain(original_rows)
 
 
-@cache
+@lru_cache(maxsize=ROW_TABLE_CACHE_SIZE)
 def _row_domain(original_rows: int) -> RowDomain:
-    return RowDomain(original_rows)
+    scales: list[Fraction] = []
+    table: list[tuple[int, ...]] = []
+    for row, scale in _signed_rows(original_rows):
+        scales.append(scale)
+        table.append(tuple(value % BLS_MODULUS for value in row))
+    return RowDomain(original_rows, tuple(scales), tuple(table))
 
 
-@cache
-def _signed_binomials(original_rows: int) -> tuple[int, ...]:
-    return tuple((-1) ** (original_rows - 1 - k) * comb(original_rows - 1, k) for k in range(original_rows))
+def _signed_rows(original_rows: int) -> list[tuple[tuple[int, ...], Fraction]]:
+    """Each extended row's L_k(R + i), divided by their gcd, with the scale that division is."""
+    rows = []
+    for offset in range(original_rows):
+        basis = compute_lagrange_integers(original_rows, original_rows + offset)
+        divisor = gcd(*basis)  # 1 for every R (the basis sums to 1); kept so M is coprime by construction
+        rows.append((tuple(value // divisor for value in basis), Fraction(1, divisor)))
+    return rows
 
 
-@cache
-def _extension_row(original_rows: int, offset: int) -> tuple[tuple[int, ...], Fraction]:
-    """Row `offset` of M (extended row R + offset) and its scale s_offset.
-
-    L_k(R + i) = (-1)^(R-1-k) * R * C(R+i, R) * C(R-1, k) / (R + i - k) in closed form: the factor
-    R * C(R+i, R) is common to the row, so the row's primitive integer vector is that of
-    (-1)^(R-1-k) * C(R-1, k) / (R+i-k), brought to integers by lcm(i+1..i+R). O(R) integer
-    operations per row (the product formula with fractions was O(R^2) per row: 33 s for all rows
-    at R = 265)."""
-    x = original_rows + offset
-    multiple = lcm(*range(offset + 1, x + 1))
-    scaled = [value * (multiple // (x - k)) for k, value in enumerate(_signed_binomials(original_rows))]
-    divisor = gcd(*scaled)
-    integers = tuple(value // divisor for value in scaled)
-    # s_i = M[i][R-1] / L_{R-1}(R + i), with L_{R-1}(R + i) = R * C(R+i, R) / (i + 1).
-    scale = Fraction(integers[-1] * (offset + 1), original_rows * comb(x, original_rows))
-    return integers, scale
-
-
-@cache
-def _field_coefficients(original_rows: int, offset: int) -> tuple[int, ...]:
-    return tuple(value % BLS_MODULUS for value in _extension_row(original_rows, offset)[0])
+def compute_lagrange_integers(count: int, x: int) -> tuple[int, ...]:
+    """L_k(x) for k = 0..count-1 over the points 0..count-1, for an integer x >= count: integers,
+    L_k(x) = (-1)^(count-1-k) * C(x, k) * C(x-k-1, count-1-k). Computed by the exact recurrence
+    L_(k+1) = -L_k * (x-k)(count-1-k) / ((k+1)(x-k-1)); raises `ValueError` if a division is not
+    exact (it always is, by the closed form) or x < count."""
+    if not 1 <= count <= x:
+        raise ValueError(f"need 1 <= count <= x, got count {count}, x {x}")
+    value = comb(x - 1, count - 1) * (-1 if (count - 1) % 2 else 1)
+    values = [value]
+    for k in range(count - 1):
+        value, remainder = divmod(-value * (x - k) * (count - 1 - k), (k + 1) * (x - k - 1))
+        if remainder:
+            raise ValueError(f"L_{k + 1}({x}) over {count} points is not an integer")
+        values.append(value)
+    return tuple(values)

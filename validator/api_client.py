@@ -31,7 +31,8 @@ DEFAULT_BUSY_PAUSE_S = 1.0
 """The pause before posting again when a 429 carries no usable Retry-After."""
 TERMINAL_STATUSES = frozenset({"certified", "failed"})
 MAX_SMALL_ANSWER_BYTES = 64 * 1024
-"""Largest answer read for a header or a certificate (a header is at most 3,092 bytes, a certificate 181)."""
+"""Largest answer read for a header or a certificate (a header is at most `MAX_HEADER_BYTES`, 24,596
+bytes; a certificate 181)."""
 
 StatusProgress = Callable[[int, int], None]
 """Called with (signed slots, threshold) while a blob is followed."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -56,6 +57,9 @@ CHAIN_FILE = "chain.json"
 CHAIN_DIR = "chain"
 CHAINS = ("sqlite", "anvil")
 """Where a devnet keeps its registry: a SQLite file, or a contract on a local anvil chain."""
+ENCODER_WORKERS_LINE = re.compile(r"^encoder_workers = \d+$", re.MULTILINE)
+"""A node config's `encoder_workers` line: node-N.toml says 0 (a thread; what `das validator settle
+--config node-N.toml` and other offline commands read), and `start_node` writes the run's count."""
 BLOCK_SECONDS = 1
 """The devnet chain's block time: its clock (block timestamps) moves every second, as a chain's does."""
 
@@ -143,7 +147,7 @@ class Devnet:
         for number in range(validators):
             (self.directory / f"node-{number}.toml").write_text(
                 where.replace("NUMBER", str(number)) + f'keystore = "keys/validator-{number}.json"\n'
-                f'password_file = "password.txt"\ndata_dir = "node-{number}"\nencoder_workers = ENCODERS\n'
+                f'password_file = "password.txt"\ndata_dir = "node-{number}"\nencoder_workers = 0\n'
             )
         self._save_state({"validators": validators, "pids": {}, "created": time.time()})
 
@@ -313,7 +317,7 @@ class Devnet:
             raise DevnetError(f"validator {index} is not part of the devnet in {self.directory}")
         self.start_chain()
         run_config = config.with_suffix(".run.toml")
-        text = config.read_text().replace("ENCODERS", str(encoder_workers))
+        text = ENCODER_WORKERS_LINE.sub(f"encoder_workers = {encoder_workers}", config.read_text())
         if max_queued_blobs is not None:
             text += f"max_queued_blobs = {max_queued_blobs}\n"
         if api_port is not None:

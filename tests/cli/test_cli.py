@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from da import DAConfig, bytes_to_upload, validate_upload
+from da.constants import DEFAULT_MAX_BLOB_BYTES
 from da.kzg import PRECOMPUTE_FOR_PROVING, load_ckzg_backend
 from da.media import UPLOAD_MEDIA_TYPE
 from tests.busy_node import serve_busy_node
@@ -62,7 +63,10 @@ def test_demo_text_report_with_encoder_pool() -> None:
     ("args", "message"),
     [
         (("demo", "--bytes", "0"), "blob is empty"),
-        (("demo", "--bytes", "2097153"), "over the limit of 2097152 bytes"),
+        (
+            ("demo", "--bytes", str(DEFAULT_MAX_BLOB_BYTES + 1)),
+            f"over the limit of {DEFAULT_MAX_BLOB_BYTES} bytes",
+        ),
         (("demo", "--samples", "0"), "must be 1 or more"),
         (("demo", "--bytes", "-3"), "must be 0 or more"),
     ],
@@ -136,3 +140,14 @@ def test_das_blob_post_gives_up_after_its_busy_timeout_with_exit_1(tmp_path) -> 
     assert result.returncode == 1, result.stderr  # a transient failure, not a usage error
     assert "too_many_requests" in result.stderr and "posting again" not in result.stderr
     assert len(handler.posts) == 1  # a 60 s Retry-After does not fit in 5 s: it did not wait
+
+
+def test_the_altda_servers_payment_ttl_help_names_only_its_own_options() -> None:
+    """`das altda serve --help` told operators to keep --payment-ttl above --busy-timeout, an option
+    of `das blob post` that the Alt-DA server does not have."""
+    serve = _das("altda", "serve", "--help")
+    post = _das("blob", "post", "--help")
+    assert serve.returncode == 0 and post.returncode == 0
+    assert "--busy-timeout" not in serve.stdout
+    assert "--payment-ttl" in serve.stdout and "outlast one post" in " ".join(serve.stdout.split())
+    assert "keep it above --busy-timeout" in " ".join(post.stdout.split())

@@ -12,6 +12,7 @@ from tests.cli.conftest import das
 from tests.validator.payments.keys import sequencer
 from validator.daemon.payments import compute_default_payee
 from validator.daemon.store import HeldPayment, NodeStore
+from validator.devnet import Devnet
 from validator.keystore import get_keystore_pubkey, read_keystore
 from validator.payments.promise import PaymentPromise
 from validator.payments.sqlite_escrow import DEFAULT_MIN_BILLED_BYTES, DEFAULT_PRICE_PER_BYTE, SqliteEscrow
@@ -58,3 +59,14 @@ def test_settle_pays_the_held_promises_once(network: Path, tmp_path: Path, kzg: 
             assert escrow.escrow_of(account).balance == 10**12 - amount
     plain = das("validator", "settle", "--config", str(config), cwd=tmp_path)
     assert plain.returncode == 0 and "0 promise(s)" in plain.stdout, plain.stdout + plain.stderr
+
+
+def test_settle_reads_a_devnet_nodes_own_config(tmp_path: Path) -> None:
+    """`das validator settle --config .devnet/node-N.toml` as the README's operator types it: the
+    devnet's node config is a valid config (it said `encoder_workers = ENCODERS`, a placeholder that
+    only `start_node` filled in, and settle exited 2 with "Invalid value")."""
+    Devnet(tmp_path).create(2)
+    settled = das("validator", "settle", "--config", str(tmp_path / "node-0.toml"), "--json", cwd=tmp_path)
+    assert settled.returncode == 0, settled.stderr
+    report = json.loads(settled.stdout)
+    assert report["promises"] == 0 and report["paid"] == "0" and report["payee"].startswith("0x")

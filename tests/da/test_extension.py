@@ -28,6 +28,7 @@ from da import (
     compute_extended_commitments,
     compute_grid_commitments,
     extend_rows,
+    extension,
     verify_grid_samples,
 )
 from da.constants import (
@@ -35,12 +36,13 @@ from da.constants import (
     CELLS_PER_ROW,
     FIELD_ELEMENTS_PER_CELL,
     LENGTH_PREFIX_BYTES,
+    MAX_ROWS_PER_BLOB,
     USABLE_BYTES_PER_ROW,
 )
 from da.encoding import EncodedRow, assemble_encoded_blob
 from da.header import compute_data_root
 from da.lean_verifier import load_lean_verifier
-from da.row_domain import BLS_MODULUS, compute_row_domain
+from da.row_domain import BLS_MODULUS, ROW_TABLE_CACHE_SIZE, compute_row_domain
 from da.types import Cell, DataRoot, KZGCommitment, KZGProof, RowBytes
 from tests.environment import require_or_skip
 from tests.examples import examples
@@ -207,15 +209,15 @@ def test_native_cell_combination_is_the_field_combination(data: st.DataObject, r
 def test_bad_cells_are_refused() -> None:
     with pytest.raises(InvalidKZGInput, match="not canonical"):
         compute_extended_column_cells([Cell(BLS_MODULUS.to_bytes(32, "big") * FIELD_ELEMENTS_PER_CELL)])
-    with pytest.raises(InvalidKZGInput, match=r"1\.\.64"):
+    with pytest.raises(InvalidKZGInput, match=r"1\.\.512"):
         compute_extended_column_cells([])
-    with pytest.raises(InvalidKZGInput, match=r"1\.\.64"):
-        compute_extended_column_cells([Cell(bytes(BYTES_PER_CELL))] * 65)
+    with pytest.raises(InvalidKZGInput, match=r"1\.\.512"):
+        compute_extended_column_cells([Cell(bytes(BYTES_PER_CELL))] * (MAX_ROWS_PER_BLOB + 1))
     with pytest.raises(InvalidKZGInput, match="2048 bytes"):
         compute_extended_column_cells([Cell(bytes(BYTES_PER_CELL - 1))])
     with pytest.raises(InvalidKZGInput, match="not a G1 point"):
         compute_extended_column_proofs([KZGProof(b"\x11" * 48)])
-    with pytest.raises(InvalidKZGInput, match=r"1\.\.64"):
+    with pytest.raises(InvalidKZGInput, match=r"1\.\.512"):
         extend_rows(())
     short = EncodedRow(KZGCommitment(bytes(48)), (Cell(bytes(BYTES_PER_CELL)),), (KZGProof(bytes(48)),))
     with pytest.raises(InvalidKZGInput, match="not 128"):
@@ -245,14 +247,25 @@ def test_g1_differences_are_the_multi_scalar_multiplication_by_m(row_count: int)
 
 @pytest.mark.parametrize("row_count", [1, 2, 8, 9, 17])
 def test_extended_rows_need_no_scale(row_count: int) -> None:
-    """s_i = 1: extended row R+i is the column polynomial at R+i itself (all R to 64: the slow test)."""
+    """s_i = 1: extended row R+i is the column polynomial at R+i itself (every R: test_row_domain)."""
     assert set(compute_row_domain(row_count).scales) == {1}
 
 
-@pytest.mark.slow
-def test_no_row_count_needs_a_scale() -> None:
-    for row_count in range(1, 65):
-        assert set(compute_row_domain(row_count).scales) == {1}, row_count
+def test_the_per_row_count_caches_are_bounded() -> None:
+    """Cells of 40 different row counts leave at most ROW_TABLE_CACHE_SIZE matrices (8 MiB each at
+    R = 512) and scale tables cached. The cells take the matrix only when a scale is not 1 (never:
+    they are extended by forward differences), so it is asked for directly too."""
+    extension._extension_matrix.cache_clear()
+    extension._field_scales.cache_clear()
+    for row_count in range(1, 41):
+        compute_extended_column_cells([Cell(bytes(BYTES_PER_CELL))] * row_count)
+        compute_extended_commitments([KZGCommitment(ark.G1Point().to_compressed_bytes())] * row_count)
+        extension._extension_matrix(row_count)
+    for cached in (extension._extension_matrix, extension._field_scales):
+        info = cached.cache_info()
+        assert info.maxsize == ROW_TABLE_CACHE_SIZE
+        assert info.currsize == ROW_TABLE_CACHE_SIZE
+        assert info.misses == 40
 
 
 # --- Official vectors as the original rows --------------------------------------------------------

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from da import CkzgBackend, DAError, InvalidKZGInput
 from da.config import DAConfig
-from da.constants import BYTES_PER_FIELD_ELEMENT, USABLE_BYTES_PER_ROW
+from da.constants import BYTES_PER_FIELD_ELEMENT, MAX_ROWS_PER_BLOB, USABLE_BYTES_PER_ROW
 from da.lean_verifier import BLS_MODULUS, LeanCellVerifier, load_lean_verifier
 from da.packing import pack_blob
 from da.row_domain import compute_row_domain
@@ -197,8 +197,10 @@ def test_malformed_2d_batches_are_typed_errors(lean: LeanCellVerifier, grid: Gri
         lean.verify_extended_cell_proof_batch(grid.originals, rows[:1], columns, cells, proofs)
     with pytest.raises(InvalidKZGInput, match="0 original commitments"):
         lean.verify_extended_cell_proof_batch([], rows, columns, cells, proofs)
-    with pytest.raises(InvalidKZGInput, match="65 original commitments"):
-        lean.verify_extended_cell_proof_batch([grid.originals[0]] * 65, rows, columns, cells, proofs)
+    with pytest.raises(InvalidKZGInput, match=r"513 original commitments, expected 1\.\.512"):
+        lean.verify_extended_cell_proof_batch(
+            [grid.originals[0]] * (MAX_ROWS_PER_BLOB + 1), rows, columns, cells, proofs
+        )
     with pytest.raises(InvalidKZGInput, match="not a G1 point"):
         bad = (KZGCommitment(grid.originals[0][:1] + bytes(47)), *grid.originals[1:])
         lean.verify_extended_cell_proof_batch(bad, rows, columns, cells, proofs)

@@ -38,8 +38,9 @@ def test_pack_unpack_round_trip(data: bytes) -> None:
         (ONE_ROW_MAX, 1),
         (ONE_ROW_MAX + 1, 2),
         (2 * USABLE_BYTES_PER_ROW - 8, 2),
-        (DEFAULT_MAX_BLOB_BYTES, 17),
-        (MAX_SUPPORTED_BLOB_BYTES, 64),
+        (2 * 1024 * 1024, 17),
+        (DEFAULT_MAX_BLOB_BYTES, 265),
+        (MAX_SUPPORTED_BLOB_BYTES, 512),
     ],
 )
 def test_row_boundaries(size: int, rows: int) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from math import gcd, lcm
+from math import gcd, prod
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from da.row_domain import BLS_MODULUS, compute_row_domain
+from da import row_domain
+from da.constants import MAX_ROWS_PER_BLOB
+from da.row_domain import BLS_MODULUS, ROW_TABLE_CACHE_SIZE, compute_lagrange_integers, compute_row_domain
 
 
 def _evaluate(coefficients: list[int], x: int) -> int:
@@ -39,7 +41,7 @@ def test_coefficients_are_small_coprime_integers(rows: int, bits: int) -> None:
         assert divisor == 1
 
 
-@pytest.mark.parametrize("rows", [0, 65])
+@pytest.mark.parametrize("rows", [0, MAX_ROWS_PER_BLOB + 1])
 def test_row_counts_out_of_range_are_refused(rows: int) -> None:
     with pytest.raises(ValueError, match="original_rows"):
         compute_row_domain(rows)
@@ -53,25 +55,58 @@ def test_rows_outside_the_extension_are_refused() -> None:
         domain.field_scale_inverse(8)
 
 
-def _product_formula(rows: int, offset: int) -> tuple[tuple[int, ...], Fraction]:
-    """Row R + offset of M and its scale from the Lagrange basis as a product of fractions (the
-    definition; `compute_row_domain` uses a closed form)."""
-    basis = []
-    for k in range(rows):
-        value = Fraction(1)
-        for m in range(rows):
-            if m != k:
-                value *= Fraction(rows + offset - m, k - m)
-        basis.append(value)
-    multiple = lcm(*(value.denominator for value in basis))
-    divisor = gcd(*(int(value * multiple) for value in basis))
-    return tuple(int(value * multiple) // divisor for value in basis), Fraction(multiple, divisor)
+# --- The integer extension coefficients, against the rational Lagrange basis ---------------------
 
 
-@pytest.mark.parametrize("rows", [1, 2, 3, 9, 17, 33, 64])
-def test_closed_form_matches_the_lagrange_product(rows: int) -> None:
+def _lagrange_reference(count: int, x: int) -> list[Fraction]:
+    """L_k(x) over the points 0..count-1 straight from its definition, prod (x - m) / (k - m), exactly."""
+    return [
+        Fraction(
+            prod(x - m for m in range(count) if m != k),
+            prod(k - m for m in range(count) if m != k),
+        )
+        for k in range(count)
+    ]
+
+
+SPREAD = (*range(1, 65), 128, 265, MAX_ROWS_PER_BLOB - 1, MAX_ROWS_PER_BLOB)
+
+
+@pytest.mark.parametrize("rows", SPREAD)
+def test_coefficients_are_the_lagrange_basis_unscaled(rows: int) -> None:
+    """M[i][k] = L_k(R + i) exactly (s_i = 1): every row up to 64, four rows of each larger R."""
     domain = compute_row_domain(rows)
-    for offset in range(rows):
-        coefficients, scale = _product_formula(rows, offset)
-        assert domain.coefficients[offset] == coefficients
-        assert domain.scales[offset] == scale
+    assert set(domain.scales) == {1}
+    offsets = range(rows) if rows <= 64 else sorted({0, 1, rows // 2, rows - 1})
+    coefficients = domain.coefficients
+    for offset in offsets:
+        reference = _lagrange_reference(rows, rows + offset)
+        assert list(coefficients[offset]) == reference, (rows, offset)
+        assert domain.field_coefficients(rows + offset) == tuple(value % BLS_MODULUS for value in reference)
+
+
+@pytest.mark.slow
+def test_no_row_count_needs_a_scale() -> None:
+    """Every R to MAX_ROWS_PER_BLOB (about 20 s): each L_k(R + i) is an integer (the recurrence's
+    divisions are exact) and each row sums to 1, so its gcd is 1 and s_i = 1 (specs/das-core.md)."""
+    for rows in range(1, MAX_ROWS_PER_BLOB + 1):
+        for offset in range(rows):
+            assert sum(compute_lagrange_integers(rows, rows + offset)) == 1, (rows, offset)
+
+
+def test_the_lagrange_recurrence_refuses_points_inside_the_domain() -> None:
+    with pytest.raises(ValueError, match="count <= x"):
+        compute_lagrange_integers(4, 3)
+    with pytest.raises(ValueError, match="count <= x"):
+        compute_lagrange_integers(0, 3)
+
+
+def test_the_domain_cache_is_bounded() -> None:
+    """A peer naming many row counts leaves at most ROW_TABLE_CACHE_SIZE domains cached."""
+    row_domain._row_domain.cache_clear()
+    for rows in range(1, 41):
+        compute_row_domain(rows)
+    info = row_domain._row_domain.cache_info()
+    assert info.maxsize == ROW_TABLE_CACHE_SIZE
+    assert info.currsize == ROW_TABLE_CACHE_SIZE
+    assert info.misses == 40

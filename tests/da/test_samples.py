@@ -125,7 +125,7 @@ def test_sample_codec_round_trip(two_row_blob: tuple[bytes, EncodedBlob]) -> Non
         ({"cell": Cell(b"\x00" * 2047)}, "cell is 2047 bytes"),
         ({"proof": KZGProof(b"\x00" * 49)}, "proof is 49 bytes"),
         ({"commitment": "not bytes"}, "commitment must be bytes"),
-        ({"row": RowIndex(64)}, "row must be an integer"),
+        ({"row": RowIndex(MAX_ROWS_PER_BLOB)}, "row must be an integer"),
         ({"column": ColumnIndex(128)}, "column must be an integer"),
         ({"column": ColumnIndex(-1)}, "column must be an integer"),
         ({"commitment_branch": ()}, "commitment_branch must be a tuple"),

@@ -286,11 +286,11 @@ def test_header_field_count_and_position_match_the_container() -> None:
     assert names.index("row_commitments") == da_merkle.ROW_COMMITMENTS_FIELD_INDEX
 
 
-def test_commitment_gindex_is_768_plus_row_at_branch_depth() -> None:
-    assert da_merkle.get_commitment_gindex(RowIndex(0)) == 768
+def test_commitment_gindex_is_6144_plus_row_at_branch_depth() -> None:
+    assert da_merkle.get_commitment_gindex(RowIndex(0)) == 6144
     for row in range(c.MAX_ROWS_PER_BLOB):
         gindex = da_merkle.get_commitment_gindex(RowIndex(row))
-        assert gindex == 768 + row
+        assert gindex == 6144 + row
         assert gindex.bit_length() - 1 == c.COMMITMENT_BRANCH_DEPTH
 
 

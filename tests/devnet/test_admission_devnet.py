@@ -20,7 +20,7 @@ pytestmark = pytest.mark.xdist_group("devnet")
 
 MIB = 1024 * 1024
 LONG_ENCODE = 2 * MIB - 4096
-"""A blob near the 2 MiB limit: 17 rows, seconds of encoding in the node's thread, so a post right
+"""A blob near 2 MiB: 17 rows, seconds of encoding in the node's thread, so a post right
 after it meets a full queue (bound 1)."""
 
 

@@ -155,7 +155,7 @@ def _paid_posts_are_settled_once_and_withdrawn_after_the_delay(
     devnet.stop_node(1)
     config.write_text(config.read_text() + "settle_interval_s = 3600.0\n")
     devnet.start_node(1)
-    running = config.with_suffix(".run.toml")  # the config it runs with (ENCODERS filled in)
+    running = config.with_suffix(".run.toml")  # the config it runs with (its encoder_workers)
     api_url = devnet.wait_until_connected(list(range(VALIDATORS)), timeout=WAIT_S)[1]
     payments = ChainPayments(rpc, payments_address, registry_address=str(chain["registry_address"]))
     web3 = Web3(Web3.HTTPProvider(rpc))

@@ -18,6 +18,7 @@ import pytest
 import trio
 
 from da import verify_samples
+from da.constants import DEFAULT_MAX_BLOB_BYTES
 from da.grid_samples import verify_grid_samples
 from da.kzg import load_ckzg_backend
 from da.row_count import compute_row_count
@@ -69,7 +70,7 @@ def test_bad_http_input_gets_clear_errors_and_changes_nothing(devnet: Devnet) ->
         (
             "POST",
             "/v1/blobs",
-            b"\x00" * (2 * 1024 * 1024 + 1),
+            b"\x00" * (DEFAULT_MAX_BLOB_BYTES + 1),
             "application/octet-stream",
             413,
             "request_too_large",

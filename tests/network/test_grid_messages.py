@@ -3,6 +3,8 @@ for byte against their remerkleable layouts; version 1 still refuses rows past `
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,7 +14,7 @@ from remerkleable.byte_arrays import Bytes48, ByteVector
 from da import EncodedBlob
 from da.constants import BYTES_PER_CELL, MAX_ROWS_PER_BLOB
 from da.grid import compute_extended_blob
-from da.types import CellCoordinate, ColumnIndex, DataRoot, GridSample, RowIndex
+from da.types import Cell, CellCoordinate, ColumnIndex, DataRoot, GridSample, KZGProof, RowIndex
 from network import constants as c
 from network.errors import MalformedMessage
 from network.layouts import CellCoordinateSSZ, GridSamplesResponseSSZ, GridSampleSSZ, SamplesRequestSSZ
@@ -102,3 +104,19 @@ def test_a_grid_sample_past_the_row_limit_does_not_decode() -> None:
     body = (8).to_bytes(4, "little") + (9).to_bytes(4, "little") + b"\x03" + bad
     with pytest.raises(MalformedMessage, match="row must be an integer"):
         bytes_to_grid_samples_response(body)
+
+
+def test_grid_sample_rows_reach_1023_on_the_wire() -> None:
+    """Row 1023 (= 2 x 512 - 1, the last extended row of a 512-row blob) encodes and decodes; 1024 is
+    malformed both ways."""
+    assert 2 * MAX_ROWS_PER_BLOB == 1024
+    last = GridSample(RowIndex(1023), ColumnIndex(127), Cell(bytes(BYTES_PER_CELL)), KZGProof(bytes(48)))
+    body = grid_samples_response_to_bytes(GridSamplesResponse((last,)))
+    assert bytes_to_grid_samples_response(body) == GridSamplesResponse((last,))
+    with pytest.raises(MalformedMessage, match=r"row must be an integer in \[0, 1024\)"):
+        grid_samples_response_to_bytes(GridSamplesResponse((dataclasses.replace(last, row=RowIndex(1024)),)))
+    past = body.replace((1023).to_bytes(8, "little"), (1024).to_bytes(8, "little"), 1)
+    with pytest.raises(MalformedMessage, match=r"row must be an integer in \[0, 1024\)"):
+        bytes_to_grid_samples_response(past)
+    request = GridSamplesRequest(ROOT, _coordinates((1023, 0)))
+    assert bytes_to_grid_samples_request(samples_request_to_bytes(request)) == request

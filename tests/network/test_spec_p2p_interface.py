@@ -169,7 +169,7 @@ def test_max_byte_limits_are_the_encodings_at_their_ssz_limits(
     blob = two_row_blob[1]
     sample = blob.get_sample(CellCoordinate(RowIndex(0), ColumnIndex(0)))
     widest = BlobHeader(
-        MAX_SUPPORTED_BLOB_BYTES, MAX_ROWS_PER_BLOB, (KZGCommitment(b"\xc0" + bytes(47)),) * 64
+        MAX_SUPPORTED_BLOB_BYTES, MAX_ROWS_PER_BLOB, (KZGCommitment(b"\xc0" + bytes(47)),) * MAX_ROWS_PER_BLOB
     )
     coordinates = tuple(CellCoordinate(RowIndex(0), ColumnIndex(i)) for i in range(c.MAX_SAMPLES_PER_REQUEST))
     assert (

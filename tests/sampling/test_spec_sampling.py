@@ -101,13 +101,17 @@ def test_the_2d_figures_in_the_prose(spec_text: str) -> None:
     section = get_section(spec_text, "The 2D bound")
     prose = " ".join(section.split())
     assert (
-        "(`R = 64`, the largest row count today: 31 and 47, and 36 with 115 columns served; "
+        "(`R = 64`: 31 and 47, and 36 with 115 columns served; `R = 512`, the largest row count "
+        "(`MAX_ROWS_PER_BLOB`): 32 and 48, and 36 with 115 columns served; "
         "the limit of large `R`: 32 and 48.)" in prose
     )
-    assert MAX_ROWS_PER_BLOB == 64
     assert confidence.compute_samples_needed_2d(64, 0.9999) == 31
     assert confidence.compute_samples_needed_2d(64, 0.999999) == 47
     assert confidence.compute_samples_needed_2d(64, 0.9999, served=115) == 36
+    assert MAX_ROWS_PER_BLOB == 512
+    assert confidence.compute_samples_needed_2d(512, 0.9999) == 32
+    assert confidence.compute_samples_needed_2d(512, 0.999999) == 48
+    assert confidence.compute_samples_needed_2d(512, 0.9999, served=115) == 36
     assert confidence.compute_samples_needed_2d(10**6, 0.9999) == 32
     assert confidence.compute_samples_needed_2d(10**6, 0.999999) == 48
     assert "`(1 - 65/256)^k <= 10^-4` at `k = 32`" in prose
@@ -116,7 +120,8 @@ def test_the_2d_figures_in_the_prose(spec_text: str) -> None:
     assert (
         confidence.compute_samples_needed_2d(1, 0.9999) == confidence.compute_samples_needed(1, 0.9999) == 13
     )
-    for original_rows in range(2, MAX_ROWS_PER_BLOB + 1):
+    # Every R up to 64, then a spread up to the limit: the 1D bound costs about a second per R near 512.
+    for original_rows in (*range(2, 65), 128, 265, MAX_ROWS_PER_BLOB - 1, MAX_ROWS_PER_BLOB):
         for target in (0.99, 0.9999, 0.999999):
             two_d = confidence.compute_samples_needed_2d(original_rows, target)
             assert two_d <= confidence.compute_samples_needed(original_rows, target), (original_rows, target)

@@ -60,6 +60,7 @@ from pathlib import Path
 
 from eth_utils.address import is_hex_address
 
+from da.constants import DEFAULT_MAX_BLOB_BYTES
 from da.upload import compute_max_upload_bytes
 from network.config import NetworkConfig
 from network.connections import ConnectionLimits
@@ -150,7 +151,7 @@ class DaemonConfig:
     """Encoder worker processes; None: one per core; 0: encode in a thread of the daemon."""
     max_queued_blobs: int = 8
     log_format: str = "json"
-    max_blob_bytes: int = 2 * 1024 * 1024
+    max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
     bootstrap: tuple[str, ...] = field(default_factory=tuple)
     rpc_url: str | None = None
     registry_address: str | None = None
@@ -413,7 +414,7 @@ def load_config(path: Path) -> DaemonConfig:
             encoder_workers=_workers(raw.get("encoder_workers", "auto")),
             max_queued_blobs=int(raw.get("max_queued_blobs", 8)),
             log_format=str(raw.get("log_format", "json")),
-            max_blob_bytes=int(raw.get("max_blob_bytes", 2 * 1024 * 1024)),
+            max_blob_bytes=int(raw.get("max_blob_bytes", DEFAULT_MAX_BLOB_BYTES)),
             bootstrap=tuple(raw.get("bootstrap", ())),
             rpc_url=raw.get("rpc_url"),
             registry_address=raw.get("registry_address"),

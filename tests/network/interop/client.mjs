@@ -22,9 +22,9 @@ import { createLibp2p } from 'libp2p'
 const TIMEOUT_MS = 10_000
 
 // specs/das-core.md: Wire encoding, get_commitment_gindex
-const SAMPLE_BYTES = 2448
-const COMMITMENT_BRANCH_DEPTH = 9
-const MAX_ROWS_PER_BLOB = 64
+const SAMPLE_BYTES = 2544
+const COMMITMENT_BRANCH_DEPTH = 12
+const MAX_ROWS_PER_BLOB = 512
 const BYTES_PER_COMMITMENT = 48
 const BRANCH_OFFSET = 2160
 const COMMITMENT_OFFSET = 2112
@@ -84,11 +84,12 @@ function headerRoot (header) {
   return merkleize([chunk(header.subarray(0, 8)), chunk(header.subarray(8, 16)), listRoot], 4)
 }
 
-// is_valid_commitment_branch: the index within depth 9 is 256 + row.
+// is_valid_commitment_branch: the index within depth 12 is 2048 + row (get_commitment_gindex(row)
+// = 6144 + row, taken modulo 2**12).
 function branchReachesRoot (sample, dataRoot) {
   const row = Number(new DataView(sample.buffer, sample.byteOffset).getBigUint64(0, true))
   let node = commitmentLeaf(sample.subarray(COMMITMENT_OFFSET, COMMITMENT_OFFSET + BYTES_PER_COMMITMENT))
-  let index = 256 + row
+  let index = 2048 + row
   for (let level = 0; level < COMMITMENT_BRANCH_DEPTH; level++) {
     const sibling = sample.subarray(BRANCH_OFFSET + 32 * level, BRANCH_OFFSET + 32 * (level + 1))
     node = index % 2 === 1 ? sha256(sibling, node) : sha256(node, sibling)

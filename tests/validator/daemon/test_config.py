@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from da.constants import DEFAULT_MAX_BLOB_BYTES
 from da.upload import compute_max_upload_bytes
 from network.config import NetworkConfig
 from network.connections import ConnectionLimits
@@ -46,9 +47,10 @@ def test_explicit_encoder_workers_and_queue_bound_are_kept(tmp_path: Path) -> No
 
 def test_the_http_and_retrieval_bounds_have_defaults_and_reach_their_parts(tmp_path: Path) -> None:
     defaults = load_config(_write(tmp_path))
-    # The largest body is a pre-encoded upload of a 2 MiB blob, with 64 KiB to spare.
-    largest_upload = compute_max_upload_bytes(2 * 1024 * 1024)
-    assert largest_upload > 2 * 1024 * 1024
+    # The largest body is a pre-encoded upload of a 32 MiB blob (the default limit), with 64 KiB to spare.
+    assert defaults.max_blob_bytes == DEFAULT_MAX_BLOB_BYTES == 32 * 1024 * 1024
+    largest_upload = compute_max_upload_bytes(32 * 1024 * 1024)
+    assert largest_upload > 32 * 1024 * 1024
     assert defaults.api_config == ApiConfig(max_request_bytes=largest_upload + 64 * 1024)
     assert defaults.retrieval_config == RetrievalConfig()
     config = load_config(

@@ -12,7 +12,8 @@ DEFAULT_HEADER_TIMEOUT_S = 20.0
 """Above the idle time clients keep a pooled connection (httpx 5 s, aiohttp 15 s), so a client never
 reuses a connection the server is closing; a request head on any link arrives well within it."""
 DEFAULT_BODY_TIMEOUT_S = 30.0
-"""A 2 MiB blob at 70 KB/s; a slower client is holding the connection, not sending."""
+"""A 32 MiB blob (the default limit) at 1.1 MB/s, a 2 MiB one at 70 KB/s; a slower client is holding the
+connection, not sending (a sequencer on a slower link raises it or posts smaller blobs)."""
 DEFAULT_MAX_CONNECTIONS = 512
 """Half the common open-files soft limit (1,024), leaving the rest to libp2p and the store."""
 DEFAULT_MAX_REQUESTS_PER_CONNECTION = 1000
