@@ -254,6 +254,7 @@ async def cold_checks(
             "in_process_median_s": phase(kind, "total"),
             "sampling_median_s": phase(kind, "sampling"),
             "verification_median_s": phase(kind, "verification"),
+            "header_median_s": phase(kind, "header"),
             "samples_median": statistics.median(r["verified"] for r in reports[kind]),
             "samples_max": max(r["verified"] for r in reports[kind]),
         }
@@ -425,8 +426,9 @@ def print_sizes(figures: dict[str, Any]) -> None:
             f"  {f['size']:>7} (R = {f['rows']:>3}): samples {warm['samples']:.0f} / "
             f"{lean['samples_median']:.0f}, max {lean['samples_max']}; warm median "
             f"{warm['median_s'] * 1000:.0f} ms; cold `das light check` median {lean['median_s']:.2f} s "
-            f"(lean; start-up {lean['startup_median_s']:.2f} s, check {lean['in_process_median_s']:.2f} s), "
-            f"{ckzg['median_s']:.2f} s (ckzg)"
+            f"(lean; start-up {lean['startup_median_s']:.2f} s, check {lean['in_process_median_s']:.2f} s: "
+            f"header {lean['header_median_s']:.2f} s, sampling {lean['sampling_median_s']:.2f} s of which "
+            f"verification {lean['verification_median_s']:.3f} s), {ckzg['median_s']:.2f} s (ckzg)"
         )
     print_two_d(figures["two_d"])
 

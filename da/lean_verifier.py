@@ -41,7 +41,7 @@ from da.constants import (
 )
 from da.errors import InvalidKZGInput
 from da.kzg import default_trusted_setup_path, read_trusted_setup
-from da.row_domain import compute_row_domain
+from da.row_domain import compute_field_row
 from da.types import Cell, ColumnIndex, KZGCommitment, KZGProof, RowIndex
 
 BLS_MODULUS = 52435875175126190479447740508185965837690552500527637822603658699938581184513
@@ -264,11 +264,9 @@ def _fold_extended_weights(original_rows: int, rows: Sequence[int], powers: list
             weights[row] += power
         else:
             extended[row] = extended.get(row, 0) + power
-    if extended:
-        domain = compute_row_domain(original_rows)
-        for row, power_sum in extended.items():
-            for m, coefficient in enumerate(domain.field_coefficients(row)):
-                weights[m] += power_sum * coefficient
+    for row, power_sum in extended.items():  # only the rows sampled: not the whole row domain
+        for m, coefficient in enumerate(compute_field_row(original_rows, row)):
+            weights[m] += power_sum * coefficient
     return [weight % BLS_MODULUS for weight in weights]
 
 

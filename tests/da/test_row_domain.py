@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from da import row_domain
 from da.constants import MAX_ROWS_PER_BLOB
-from da.row_domain import BLS_MODULUS, ROW_TABLE_CACHE_SIZE, compute_lagrange_integers, compute_row_domain
+from da.row_domain import (
+    BLS_MODULUS,
+    ROW_TABLE_CACHE_SIZE,
+    compute_field_row,
+    compute_lagrange_integers,
+    compute_row_domain,
+)
 
 
 def _evaluate(coefficients: list[int], x: int) -> int:
@@ -110,3 +116,25 @@ def test_the_domain_cache_is_bounded() -> None:
     assert info.maxsize == ROW_TABLE_CACHE_SIZE
     assert info.currsize == ROW_TABLE_CACHE_SIZE
     assert info.misses == 40
+
+
+@pytest.mark.parametrize("rows", [1, 2, 9, 67, 265])
+def test_a_single_field_row_is_that_row_of_the_domain(rows: int) -> None:
+    """What the lean verifier folds (`compute_field_row`) is the domain's row, without the table."""
+    domain = compute_row_domain(rows)
+    for extended in sorted({rows, rows + rows // 2, 2 * rows - 1}):
+        assert compute_field_row(rows, extended) == domain.field_coefficients(extended)
+
+
+@pytest.mark.parametrize(
+    ("rows", "extended", "why"),
+    [
+        (4, 3, "not an extended row"),
+        (4, 8, "not an extended row"),
+        (0, 0, "original_rows"),
+        (MAX_ROWS_PER_BLOB + 1, MAX_ROWS_PER_BLOB + 1, "original_rows"),
+    ],
+)
+def test_a_single_field_row_outside_the_extension_is_refused(rows: int, extended: int, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        compute_field_row(rows, extended)
