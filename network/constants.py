@@ -10,12 +10,12 @@ from da import header as da_header
 from da import samples as da_samples
 
 # --- Protocol ids -------------------------------------------------------------------------------
-PROTOCOL_SAMPLES: Final = "/tessera/samples/1"
+PROTOCOL_SAMPLES: Final = "/tessera/samples/3"
 PROTOCOL_GRID_SAMPLES: Final = "/tessera/samples/2"
 """Samples of the 2D grid (rows 0..2R-1) as `GridSample`s, checked against the blob's header."""
-PROTOCOL_CUSTODY: Final = "/tessera/custody/1"
+PROTOCOL_CUSTODY: Final = "/tessera/custody/2"
 PROTOCOL_ATTEST: Final = "/tessera/attest/1"
-PROTOCOL_HEADER: Final = "/tessera/header/1"
+PROTOCOL_HEADER: Final = "/tessera/header/2"
 REQUEST_PROTOCOLS: Final = (
     PROTOCOL_SAMPLES,
     PROTOCOL_GRID_SAMPLES,

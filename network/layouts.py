@@ -28,14 +28,14 @@ class CellCoordinateSSZ(Container):  # type: ignore[misc]  # remerkleable is unt
 
 
 class SamplesRequestSSZ(Container):  # type: ignore[misc]  # remerkleable is untyped (see above)
-    """`/tessera/samples/1` request: the cells wanted from one blob."""
+    """`/tessera/samples/3` request: the cells wanted from one blob."""
 
     data_root: SSZBytes32
     coordinates: List[CellCoordinateSSZ, MAX_SAMPLES_PER_REQUEST]
 
 
 class SamplesResponseSSZ(Container):  # type: ignore[misc]  # remerkleable is untyped (see above)
-    """`/tessera/samples/1` answer: bit i says whether coordinate i is held; held samples follow in order."""
+    """`/tessera/samples/3` answer: bit i says whether coordinate i is held; held samples follow in order."""
 
     held: Bitlist[MAX_SAMPLES_PER_REQUEST]
     samples: List[SampleSSZ, MAX_SAMPLES_PER_REQUEST]
@@ -58,7 +58,7 @@ class GridSamplesResponseSSZ(Container):  # type: ignore[misc]  # remerkleable i
 
 
 class CustodyPushSSZ(Container):  # type: ignore[misc]  # remerkleable is untyped (see above)
-    """`/tessera/custody/1` request: the blob's epoch and quorum, its header, some custody samples."""
+    """`/tessera/custody/2` request: the blob's epoch and quorum, its header, some custody samples."""
 
     epoch: uint64
     quorum: uint64

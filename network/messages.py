@@ -107,7 +107,7 @@ def _check_coordinate(what: str, coordinate: CellCoordinate, row_limit: int = MA
 
 
 def bytes_to_data_root(data: bytes) -> DataRoot:
-    """A 32-byte data root from untrusted bytes (the `/tessera/header/1` request)."""
+    """A 32-byte data root from untrusted bytes (the `/tessera/header/2` request)."""
     data = require_bytes("data root", data)
     if len(data) != BYTES_PER_ROOT:
         raise MalformedMessage("data root", f"{len(data)} bytes, {BYTES_PER_ROOT} expected")
@@ -119,7 +119,8 @@ def bytes_to_data_root(data: bytes) -> DataRoot:
 
 def validate_samples_request(request: SamplesRequest | GridSamplesRequest) -> None:
     """Raise `MalformedMessage` unless the request has a 32-byte root and 1..128 distinct in-range cells
-    (rows below `MAX_ROWS_PER_BLOB` for version 1, below twice that for a grid request)."""
+    (rows below `MAX_ROWS_PER_BLOB` for branch samples, `/tessera/samples/3`; below twice that for a
+    grid request)."""
     grid = isinstance(request, GridSamplesRequest)
     what = "grid samples request" if grid else "samples request"
     row_limit = 2 * MAX_ROWS_PER_BLOB if grid else MAX_ROWS_PER_BLOB
@@ -255,7 +256,7 @@ def bytes_to_grid_samples(what: str, data: bytes, limit: int) -> tuple[GridSampl
 
 
 def grid_samples_response_to_bytes(response: GridSamplesResponse) -> bytes:
-    """SSZ encoding of a `GridSamplesResponse` (the layout of version 1 with `GridSample`s)."""
+    """SSZ encoding of a `GridSamplesResponse` (the layout of a `SamplesResponse` with `GridSample`s)."""
     if len(response.results) > MAX_SAMPLES_PER_REQUEST:
         raise MalformedMessage("grid samples response", f"{len(response.results)} results is over the limit")
     held = bitlist_to_bytes([result is not None for result in response.results])

@@ -16,7 +16,7 @@ from network.types import PeerName, Verdict
 
 
 class SampleStore(Protocol):
-    """Answers `/tessera/samples/1`: the samples this node holds."""
+    """Answers `/tessera/samples/3`: the samples this node holds."""
 
     def get_samples(self, data_root: DataRoot, coordinates: Sequence[CellCoordinate]) -> list[Sample | None]:
         """One entry per coordinate, in order: the sample, or None if it is not held."""
@@ -32,14 +32,14 @@ class GridSampleStore(Protocol):
 
 
 class HeaderStore(Protocol):
-    """Answers `/tessera/header/1`: the headers this node knows."""
+    """Answers `/tessera/header/2`: the headers this node knows."""
 
     def get_header(self, data_root: DataRoot) -> BlobHeader | None:
         """The header whose data root is `data_root`, or None."""
 
 
 class CustodySink(Protocol):
-    """Receives `/tessera/custody/1` pushes (structurally valid; KZG proofs not yet checked)."""
+    """Receives `/tessera/custody/2` pushes (structurally valid; KZG proofs not yet checked)."""
 
     def accept_custody(self, peer: PeerName, data_root: DataRoot, push: CustodyPush) -> Verdict:
         """ACCEPT once the cells are verified and stored durably; IGNORE if unwanted; REJECT if invalid."""

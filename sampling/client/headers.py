@@ -1,6 +1,6 @@
 """Getting a blob's header from libp2p peers and checking it against the data root.
 
-Peers are asked over `/tessera/header/1`, in turn; the first header that hashes to the data root wins.
+Peers are asked over `/tessera/header/2`, in turn; the first header that hashes to the data root wins.
 A node's HTTP API (`--node URL`) is the other source, through `validator.api_client.AsyncNodeApiClient`.
 """
 

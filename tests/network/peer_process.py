@@ -1,6 +1,6 @@
 """A Tessera peer in its own process, for the two-process tests: `python -m tests.network.peer_process`.
 
-Modes: `serve CUSTODY_FILE` answers `/tessera/samples/1` from the samples in a file holding one encoded
+Modes: `serve CUSTODY_FILE` answers `/tessera/samples/3` from the samples in a file holding one encoded
 `CustodyPush` (so this process needs no trusted setup); `stall` reads sample requests and never
 answers. It prints one JSON line `{"peer": ..., "addr": ...}` once it listens, then runs until SIGTERM
 (clean shutdown) or SIGKILL.

@@ -133,7 +133,7 @@ async def test_a_protocol_without_a_port_is_not_offered(two_row_blob: tuple[byte
         with pytest.raises(PeerUnreachable):
             await client.send_attestation(peer, b"ATT")
         offered = await wait_for_identify(client, peer)
-    assert "/tessera/samples/1" in offered
+    assert "/tessera/samples/3" in offered
     assert PROTOCOL_ATTEST not in offered and PROTOCOL_CUSTODY not in offered
     assert "/ipfs/id/1.0.0" in offered and "/ipfs/ping/1.0.0" in offered
 

@@ -391,6 +391,13 @@ def _secs(raw: dict[str, object], key: str) -> float:
     return _seconds(key, raw.get(key, DaemonConfig.__dataclass_fields__[key].default))
 
 
+RETIRED_KEYS: dict[str, str] = {
+    "recent_extensions": "was removed: the node no longer keeps whole extensions in memory (cells are "
+    "read from its store in place); delete the line (`header_cache_bytes` bounds what it caches now)",
+}
+"""Keys earlier releases took, with what an operator upgrading should do about each."""
+
+
 def load_config(path: Path) -> DaemonConfig:
     """Read and validate a daemon config file; relative paths are taken from the file's folder."""
     try:
@@ -399,6 +406,9 @@ def load_config(path: Path) -> DaemonConfig:
         raise InvalidDaemonConfig("config", f"{path}: {error}") from error
     base = path.parent
     known = set(DaemonConfig.__dataclass_fields__)
+    retired = sorted(set(raw) & set(RETIRED_KEYS))
+    if retired:
+        raise InvalidDaemonConfig(retired[0], f"{RETIRED_KEYS[retired[0]]} (in {path})")
     unknown = set(raw) - known
     if unknown:
         raise InvalidDaemonConfig("config", f"unknown keys in {path}: {sorted(unknown)}")

@@ -199,14 +199,14 @@ async function main () {
 
     report.ping = { rtt_ms: await node.services.ping.ping(target, { signal: AbortSignal.timeout(TIMEOUT_MS) }) }
 
-    const header = await request(connection, '/tessera/header/1', dataRoot)
+    const header = await request(connection, '/tessera/header/2', dataRoot)
     report.header = { code: header.code, bytes: header.body.length, root_matches: header.code === 'SUCCESS' && hex(headerRoot(header.body)) === rootHex }
 
     // The server reads a request by its length: the client need not half-close before the answer.
-    const unclosed = await request(connection, '/tessera/header/1', dataRoot, { halfClose: false })
+    const unclosed = await request(connection, '/tessera/header/2', dataRoot, { halfClose: false })
     report.header_without_half_close = { code: unclosed.code, bytes: unclosed.body.length }
 
-    const samples = await request(connection, '/tessera/samples/1', samplesRequest(dataRoot, coordinates))
+    const samples = await request(connection, '/tessera/samples/3', samplesRequest(dataRoot, coordinates))
     report.samples = { code: samples.code }
     if (samples.code === 'SUCCESS') {
       const parsed = parseSamplesResponse(samples.body, coordinates.length)
@@ -240,7 +240,7 @@ async function main () {
     // Bytes that do not decode: a SamplesRequest whose offset is not 36.
     const garbage = samplesRequest(dataRoot, coordinates.slice(0, 1))
     new DataView(garbage.buffer).setUint32(32, 7, true)
-    const malformed = await request(connection, '/tessera/samples/1', garbage)
+    const malformed = await request(connection, '/tessera/samples/3', garbage)
     report.malformed = { code: malformed.code, message: new TextDecoder().decode(malformed.body) }
   } finally {
     await node.stop()

@@ -253,3 +253,15 @@ def test_a_chain_node_taking_payments_names_its_payments_contract(tmp_path: Path
         with pytest.raises(InvalidDaemonConfig, match=why) as refused:
             load_config(path)
         assert refused.value.field == "payments_address"
+
+
+def test_a_retired_key_says_what_became_of_it(tmp_path: Path) -> None:
+    """An operator upgrading with `recent_extensions` (gone since the node reads cells in place) is
+    told to delete it and what bounds the cache now, not just "unknown keys"."""
+    with pytest.raises(InvalidDaemonConfig) as raised:
+        load_config(_write(tmp_path, "recent_extensions = 4\n"))
+    assert raised.value.field == "recent_extensions"
+    assert "delete the line" in raised.value.reason and "header_cache_bytes" in raised.value.reason
+    with pytest.raises(InvalidDaemonConfig) as unknown:
+        load_config(_write(tmp_path, "recent_extension = 4\n"))  # a typo stays an unknown key
+    assert unknown.value.field == "config" and "recent_extension" in unknown.value.reason

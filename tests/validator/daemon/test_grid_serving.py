@@ -1,7 +1,7 @@
 """A real node serves its custody over the whole 2D grid on `/tessera/samples/2`: a sequencer posts a
 blob to a one-validator network (it encodes, takes custody of its own columns, certifies), then a
 libp2p client asks it for every grid row (0..2R-1) of a custody column and of a column it only
-encoded, and verifies the cells against the header it fetched over `/tessera/header/1`."""
+encoded, and verifies the cells against the header it fetched over `/tessera/header/2`."""
 
 from __future__ import annotations
 
