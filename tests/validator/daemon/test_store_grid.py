@@ -5,13 +5,18 @@ opening; pruning removes them with the originals."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
+
+import pytest
 
 from da import EncodedBlob
 from da.grid import compute_extended_blob
 from da.grid_samples import verify_grid_samples
 from da.kzg import CkzgBackend
-from da.types import CellCoordinate, ColumnIndex, DataRoot, RowIndex
+from da.types import BlobHeader, CellCoordinate, ColumnIndex, DataRoot, GridSample, RowIndex, Sample
+from validator.custody import compute_extended_custody
+from validator.daemon import store as store_module
 from validator.daemon.store import SCHEMA_VERSION, NodeStore
 from validator.types import Epoch, QuorumIndex
 
@@ -74,3 +79,34 @@ def test_opening_a_schema_2_file_derives_the_extended_cells_of_its_custody(
     (version,) = again._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert int(version) == SCHEMA_VERSION == 3
     again.close()
+
+
+def test_deriving_extended_cells_leaves_the_store_free_for_sample_requests(
+    tmp_path: Path, two_row_blob: tuple[bytes, EncodedBlob], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 32 MiB a column's extension takes ~0.17 s and a member completes dozens at once: another
+    thread (a sample request) must get the store meanwhile, not wait seconds behind the lock."""
+    encoded = two_row_blob[1]
+    grid = compute_extended_blob(encoded)
+    root = encoded.data_root
+    store = NodeStore(tmp_path / "node.sqlite")
+    free_while_deriving: list[bool] = []
+
+    def observed(header: BlobHeader, samples: list[Sample]) -> list[GridSample]:
+        answered = threading.Event()
+
+        def ask() -> None:
+            store.get_grid_samples(root, _column(1, 9))  # blocks while the store's lock is held
+            answered.set()
+
+        asker = threading.Thread(target=ask)
+        asker.start()
+        free_while_deriving.append(answered.wait(timeout=10))
+        asker.join(timeout=30)
+        return compute_extended_custody(header, samples)
+
+    monkeypatch.setattr(store_module, "compute_extended_custody", observed)
+    store.put_custody(encoded.header, root, Epoch(0), QuorumIndex(0), encoded.get_samples(_column(2, 9)))
+    assert free_while_deriving == [True]
+    assert store.get_grid_samples(root, _column(4, 9)) == grid.get_column(ColumnIndex(9))
+    store.close()
