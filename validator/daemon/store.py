@@ -538,12 +538,7 @@ class NodeStore:
     @serialized
     def _custody_column(self, data_root: DataRoot, column: int) -> list[Sample]:
         """The custody cells held of one column of `data_root`, rows ascending."""
-        return [
-            bytes_to_sample(bytes(sample))
-            for (sample,) in self._db.execute(
-                "SELECT sample FROM custody WHERE data_root = ? AND col = ? ORDER BY row", (data_root, column)
-            )
-        ]
+        return _held_column(self._db, data_root, column)
 
     def _extend_columns(
         self, db: sqlite3.Connection, header: BlobHeader, data_root: DataRoot, columns: Iterable[int]
@@ -552,14 +547,7 @@ class NodeStore:
         held (inside the caller's transaction); returns how many cells were inserted."""
         inserted = 0
         for column in columns:
-            held = [
-                bytes_to_sample(bytes(sample))
-                for (sample,) in db.execute(
-                    "SELECT sample FROM custody WHERE data_root = ? AND col = ? ORDER BY row",
-                    (data_root, column),
-                )
-            ]
-            extended = compute_extended_custody(header, held)
+            extended = compute_extended_custody(header, _held_column(db, data_root, column))
             db.executemany(
                 "INSERT OR REPLACE INTO grid_custody VALUES (?, ?, ?, ?, ?)", _grid_rows(data_root, extended)
             )
@@ -815,6 +803,16 @@ class NodeStore:
         (pages,) = self._db.execute("PRAGMA page_count").fetchone()
         (size,) = self._db.execute("PRAGMA page_size").fetchone()
         return int(pages) * int(size)
+
+
+def _held_column(db: sqlite3.Connection, data_root: DataRoot, column: int) -> list[Sample]:
+    """The custody cells held of one column of `data_root`, rows ascending (the caller holds the lock)."""
+    return [
+        bytes_to_sample(bytes(sample))
+        for (sample,) in db.execute(
+            "SELECT sample FROM custody WHERE data_root = ? AND col = ? ORDER BY row", (data_root, column)
+        )
+    ]
 
 
 def _grid_rows(
